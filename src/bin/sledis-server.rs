@@ -1,0 +1,56 @@
+//! `sledis-server [CONFIG] [--directive value ...]`, like `redis-server`.
+
+use sledis::config::Config;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        eprintln!(
+            "Usage: sledis-server [/path/to/sledis.conf] [--directive value ...]\n\
+             Examples:\n  sledis-server configs/6379.conf\n  sledis-server --port 6390 --dir data/6390\n  \
+             sledis-server configs/6380.conf --replicaof \"127.0.0.1 6379\"\n\
+             Recovery options: --repair-wal (cut the WAL at a corrupt record), --rebuild-from-snapshot (rebuild sled from dump + WAL)"
+        );
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "-v" || a == "--version") {
+        println!("sledis-server v={} (redis {})", env!("CARGO_PKG_VERSION"), sledis::REDIS_VERSION);
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match Config::from_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = sledis::logging::init(cfg.loglevel.filter_directive(), cfg.logfile.as_deref()) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    for note in cfg.notes() {
+        tracing::info!("config: {note}");
+    }
+    if cfg.daemonize {
+        tracing::info!("daemonize yes: sledis stays in the foreground; use your service manager to background it");
+    }
+    if cfg.sentinel {
+        tracing::error!("sentinel mode is not built yet (see issue 4)");
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(sledis::server::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! COMMAND, COMMAND COUNT / INFO / DOCS / LIST, generated from the command
+//! table so they cannot drift from what the server runs. redis-cli reads
+//! COMMAND DOCS for its interactive hints.
+
+use super::{flags::*, table, Command, Ctx};
+use crate::util::eq_ic;
+use bytes::Bytes;
+
+fn flag_names(c: &Command) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let pairs = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOAUTH, "no_auth"),
+        (FAST, "fast"),
+        (STALE, "stale"),
+        (LOADING, "loading"),
+        (NOSCRIPT, "noscript"),
+    ];
+    for (f, n) in pairs {
+        if c.flags & f != 0 {
+            v.push(n);
+        }
+    }
+    v
+}
+
+fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
+    ctx.out.array(10);
+    ctx.out.bulk(c.name.as_bytes());
+    ctx.out.int(c.arity as i64);
+    let fl = flag_names(c);
+    ctx.out.set(fl.len());
+    for f in fl {
+        ctx.out.simple(f);
+    }
+    ctx.out.int(c.first_key as i64);
+    ctx.out.int(c.last_key as i64);
+    ctx.out.int(c.step as i64);
+    ctx.out.set(1);
+    ctx.out.simple(&format!("@{}", c.group));
+    ctx.out.array(0); // tips
+    ctx.out.array(0); // key specs
+    ctx.out.array(0); // subcommands
+}
+
+fn write_docs(ctx: &mut Ctx<'_>, c: &Command) {
+    ctx.out.bulk(c.name.as_bytes());
+    ctx.out.map(3);
+    ctx.out.bulk(b"summary");
+    ctx.out.bulk(c.summary.as_bytes());
+    ctx.out.bulk(b"since");
+    ctx.out.bulk(c.since.as_bytes());
+    ctx.out.bulk(b"group");
+    ctx.out.bulk(c.group.as_bytes());
+}
+
+fn sorted() -> Vec<&'static Command> {
+    let mut v: Vec<&Command> = table().values().collect();
+    v.sort_by_key(|c| c.name);
+    v
+}
+
+pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if a.len() == 1 {
+        let all = sorted();
+        ctx.out.array(all.len());
+        for c in all {
+            write_info(ctx, c);
+        }
+        return;
+    }
+    let sub = &a[1];
+    if eq_ic(sub, "count") && a.len() == 2 {
+        ctx.out.int(table().len() as i64);
+    } else if eq_ic(sub, "info") {
+        let names: Vec<Bytes> = a[2..].to_vec();
+        if names.is_empty() {
+            let all = sorted();
+            ctx.out.array(all.len());
+            for c in all {
+                write_info(ctx, c);
+            }
+            return;
+        }
+        ctx.out.array(names.len());
+        for n in names {
+            match super::lookup(&n) {
+                Some(c) => write_info(ctx, c),
+                None => ctx.out.null_array(),
+            }
+        }
+    } else if eq_ic(sub, "docs") {
+        let cmds: Vec<&Command> = if a.len() == 2 { sorted() } else { a[2..].iter().filter_map(|n| super::lookup(n)).collect() };
+        ctx.out.map(cmds.len());
+        for c in cmds {
+            write_docs(ctx, c);
+        }
+    } else if eq_ic(sub, "list") && a.len() == 2 {
+        let all = sorted();
+        ctx.out.array(all.len());
+        for c in all {
+            ctx.out.bulk(c.name.as_bytes());
+        }
+    } else if eq_ic(sub, "getkeys") && a.len() >= 3 {
+        let Some(c) = super::lookup(&a[2]) else {
+            return ctx.err("ERR Invalid command specified");
+        };
+        let args = &a[2..];
+        if c.first_key == 0 || !super::arity_ok(c, args.len()) {
+            return ctx.err("ERR The command has no key arguments");
+        }
+        let last = if c.last_key < 0 { args.len() as i32 + c.last_key } else { c.last_key };
+        let keys: Vec<&Bytes> = (c.first_key..=last).step_by(c.step.max(1) as usize).filter_map(|i| args.get(i as usize)).collect();
+        ctx.out.array(keys.len());
+        for k in keys {
+            ctx.out.bulk(k);
+        }
+    } else {
+        ctx.err(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(sub)
+        ));
+    }
+}
+
+/// The command list for the README, one line per command.
+pub fn markdown_list() -> String {
+    let mut s = String::new();
+    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for c in sorted() {
+        groups.entry(c.group).or_default().push(c.name);
+    }
+    for (g, names) in groups {
+        let up: Vec<String> = names.iter().map(|n| n.to_ascii_uppercase()).collect();
+        s.push_str(&format!("- **{g}**: {}\n", up.join(", ")));
+    }
+    s
+}

@@ -1,0 +1,338 @@
+//! Commands on keys of any type (Redis's db.c / expire.c).
+
+use super::{cmd, flags::*, int_arg, Command, Ctx};
+use crate::glob::glob_match;
+use crate::store::keys::Meta;
+use crate::util::{eq_ic, parse_i64};
+use bytes::Bytes;
+
+pub fn commands() -> Vec<Command> {
+    let k1 = (1, 1, 1);
+    let all = (1, -1, 1);
+    vec![
+        cmd("del", -2, WRITE, all, "generic", "Deletes one or more keys.", del),
+        cmd("unlink", -2, WRITE | FAST, all, "generic", "Asynchronously deletes one or more keys.", del),
+        cmd("exists", -2, READONLY | FAST, all, "generic", "Determines whether one or more keys exist.", exists),
+        cmd("touch", -2, READONLY | FAST, all, "generic", "Returns the number of existing keys out of those specified.", exists),
+        cmd("type", 2, READONLY | FAST, k1, "generic", "Determines the type of value stored at a key.", type_),
+        cmd("keys", 2, READONLY, (0, 0, 0), "generic", "Returns all key names that match a pattern.", keys),
+        cmd("scan", -2, READONLY, (0, 0, 0), "generic", "Iterates over the key names in the database.", scan),
+        cmd("randomkey", 1, READONLY, (0, 0, 0), "generic", "Returns a random key name from the database.", randomkey),
+        cmd("rename", 3, WRITE, (1, 2, 1), "generic", "Renames a key and overwrites the destination.", rename),
+        cmd("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "Renames a key only when the target key name doesn't exist.", renamenx),
+        cmd("copy", -3, WRITE, (1, 2, 1), "generic", "Copies the value of a key to a new key.", copy),
+        cmd("move", 3, WRITE | FAST, k1, "generic", "Moves a key to another database.", move_),
+        cmd("expire", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key in seconds.", expire),
+        cmd("pexpire", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key in milliseconds.", pexpire),
+        cmd("expireat", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key to a Unix timestamp.", expireat),
+        cmd("pexpireat", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", pexpireat),
+        cmd("ttl", 2, READONLY | FAST, k1, "generic", "Returns the expiration time in seconds of a key.", ttl),
+        cmd("pttl", 2, READONLY | FAST, k1, "generic", "Returns the expiration time in milliseconds of a key.", pttl),
+        cmd("expiretime", 2, READONLY | FAST, k1, "generic", "Returns the expiration time of a key as a Unix timestamp.", expiretime),
+        cmd("pexpiretime", 2, READONLY | FAST, k1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", pexpiretime),
+        cmd("persist", 2, WRITE | FAST, k1, "generic", "Removes the expiration time of a key.", persist),
+    ]
+}
+
+fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    let mut n = 0;
+    for k in &a[1..] {
+        if ctx.tx().delete(db, k) {
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+}
+
+fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    let n = a[1..].iter().filter(|k| ctx.get(db, k).is_some()).count();
+    ctx.out.int(n as i64);
+}
+
+fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    let t = ctx.get(db, &a[1]).map_or("none", |m| m.kind.name());
+    ctx.out.simple(t);
+}
+
+fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    let mut found = Vec::new();
+    let mut after: Option<Bytes> = None;
+    let all = &a[1][..] == b"*";
+    loop {
+        let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
+        for (k, _) in batch {
+            if all || glob_match(&a[1], &k, false) {
+                found.push(k);
+            }
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+}
+
+fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(cursor) = crate::util::parse_u64(&a[1]) else {
+        return ctx.err("ERR invalid cursor");
+    };
+    let mut pattern: Option<Bytes> = None;
+    let mut count = 10usize;
+    let mut type_filter: Option<Bytes> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if i + 1 >= a.len() {
+            return ctx.syntax_err();
+        }
+        if eq_ic(&a[i], "match") {
+            pattern = Some(a[i + 1].clone());
+        } else if eq_ic(&a[i], "count") {
+            match parse_i64(&a[i + 1]) {
+                Some(n) if n >= 1 => count = n.min(100_000) as usize,
+                Some(_) => return ctx.syntax_err(),
+                None => return ctx.not_int(),
+            }
+        } else if eq_ic(&a[i], "type") {
+            type_filter = Some(a[i + 1].clone());
+        } else {
+            return ctx.syntax_err();
+        }
+        i += 2;
+    }
+    let db = ctx.db();
+    let after = if cursor == 0 { None } else { ctx.srv.cursors.get(cursor) };
+    let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), count, ctx.now);
+    let next_cursor = match next {
+        Some(k) => ctx.srv.cursors.put(k),
+        None => 0,
+    };
+    let keys: Vec<Bytes> = batch
+        .into_iter()
+        .filter(|(k, m)| {
+            pattern.as_ref().is_none_or(|p| glob_match(p, k, false))
+                && type_filter.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(m.kind.name().as_bytes()))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next_cursor.to_string().as_bytes());
+    ctx.out.array(keys.len());
+    for k in keys {
+        ctx.out.bulk(&k);
+    }
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    use rand::Rng;
+    let db = ctx.db();
+    // Start at a random point of the key space, wrap around once.
+    let probe: [u8; 4] = rand::thread_rng().gen();
+    for after in [Some(&probe[..]), None] {
+        let (batch, _) = ctx.srv.store.scan(db, after, 1, ctx.now);
+        if let Some((k, _)) = batch.into_iter().next() {
+            return ctx.out.bulk(&k);
+        }
+    }
+    ctx.out.null();
+}
+
+fn rename_common(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) {
+    let db = ctx.db();
+    let Some(m) = ctx.tx().get(db, &a[1]) else {
+        return ctx.err("ERR no such key");
+    };
+    if a[1] == a[2] {
+        return if nx { ctx.out.int(0) } else { ctx.out.ok() };
+    }
+    if nx && ctx.tx().get(db, &a[2]).is_some() {
+        return ctx.out.int(0);
+    }
+    ctx.tx().delete(db, &a[1]);
+    ctx.tx().put(db, &a[2], &m);
+    if nx {
+        ctx.out.int(1)
+    } else {
+        ctx.out.ok()
+    }
+}
+
+fn rename(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    rename_common(ctx, a, false)
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    rename_common(ctx, a, true)
+}
+
+fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
+    match parse_i64(arg) {
+        Some(n) if n >= 0 && (n as usize) < ctx.srv.store.databases => Some(n as usize),
+        Some(_) => {
+            ctx.err("ERR DB index is out of range");
+            None
+        }
+        None => {
+            ctx.not_int();
+            None
+        }
+    }
+}
+
+fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let mut dst_db = ctx.db();
+    let mut replace = false;
+    let mut i = 3;
+    while i < a.len() {
+        if eq_ic(&a[i], "replace") {
+            replace = true;
+        } else if eq_ic(&a[i], "db") && i + 1 < a.len() {
+            let Some(d) = db_index(ctx, &a[i + 1]) else { return };
+            dst_db = d;
+            i += 1;
+        } else {
+            return ctx.syntax_err();
+        }
+        i += 1;
+    }
+    let src_db = ctx.db();
+    if src_db == dst_db && a[1] == a[2] {
+        return ctx.err("ERR source and destination objects are the same");
+    }
+    let Some(m) = ctx.tx().get(src_db, &a[1]) else { return ctx.out.int(0) };
+    if ctx.tx().get(dst_db, &a[2]).is_some() && !replace {
+        return ctx.out.int(0);
+    }
+    ctx.tx().put(dst_db, &a[2], &m);
+    ctx.out.int(1);
+}
+
+fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(dst) = db_index(ctx, &a[2]) else { return };
+    let src = ctx.db();
+    if src == dst {
+        return ctx.err("ERR source and destination objects are the same");
+    }
+    let Some(m) = ctx.tx().get(src, &a[1]) else { return ctx.out.int(0) };
+    if ctx.tx().get(dst, &a[1]).is_some() {
+        return ctx.out.int(0);
+    }
+    ctx.tx().delete(src, &a[1]);
+    ctx.tx().put(dst, &a[1], &m);
+    ctx.out.int(1);
+}
+
+/// EXPIRE and friends: `unit_ms` converts the argument to ms, `absolute`
+/// says whether it is a timestamp.
+fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, name: &str) {
+    let Some(n) = int_arg(ctx, &a[2]) else { return };
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for o in &a[3..] {
+        if eq_ic(o, "nx") {
+            nx = true;
+        } else if eq_ic(o, "xx") {
+            xx = true;
+        } else if eq_ic(o, "gt") {
+            gt = true;
+        } else if eq_ic(o, "lt") {
+            lt = true;
+        } else {
+            return ctx.err(&format!("ERR Unsupported option {}", String::from_utf8_lossy(o)));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return ctx.err("ERR NX and XX, GT or LT options at the same time are not compatible");
+    }
+    if gt && lt {
+        return ctx.err("ERR GT and LT options at the same time are not compatible");
+    }
+    let at = n.checked_mul(unit_ms).and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(ctx.now) });
+    let Some(at) = at else {
+        return ctx.err(&format!("ERR invalid expire time in '{name}' command"));
+    };
+    let db = ctx.db();
+    let Some(m) = ctx.tx().get(db, &a[1]) else { return ctx.out.int(0) };
+    let cur = m.expire_at;
+    let ok = if nx {
+        cur.is_none()
+    } else if xx {
+        cur.is_some() && (!gt || cur.is_some_and(|c| at > c)) && (!lt || cur.is_some_and(|c| at < c))
+    } else if gt {
+        // No TTL counts as infinite: GT can never beat it.
+        cur.is_some_and(|c| at > c)
+    } else if lt {
+        cur.is_none_or(|c| at < c)
+    } else {
+        true
+    };
+    if !ok {
+        return ctx.out.int(0);
+    }
+    if at <= ctx.now {
+        ctx.tx().delete(db, &a[1]);
+    } else {
+        ctx.tx().put(db, &a[1], &Meta { expire_at: Some(at), ..m });
+    }
+    ctx.out.int(1);
+}
+
+fn expire(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    expire_generic(ctx, a, 1000, false, "expire")
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    expire_generic(ctx, a, 1, false, "pexpire")
+}
+
+fn expireat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    expire_generic(ctx, a, 1000, true, "expireat")
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    expire_generic(ctx, a, 1, true, "pexpireat")
+}
+
+/// -2 absent, -1 no expiry, else `f(deadline)`.
+fn ttl_generic(ctx: &mut Ctx<'_>, a: &[Bytes], f: impl Fn(i64, i64) -> i64) {
+    let db = ctx.db();
+    let r = match ctx.get(db, &a[1]) {
+        None => -2,
+        Some(Meta { expire_at: None, .. }) => -1,
+        Some(Meta { expire_at: Some(t), .. }) => f(t, ctx.now),
+    };
+    ctx.out.int(r);
+}
+
+fn ttl(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    ttl_generic(ctx, a, |t, now| ((t - now).max(0) + 500) / 1000)
+}
+
+fn pttl(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    ttl_generic(ctx, a, |t, now| (t - now).max(0))
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    ttl_generic(ctx, a, |t, _| t / 1000)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    ttl_generic(ctx, a, |t, _| t)
+}
+
+fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    match ctx.tx().get(db, &a[1]) {
+        Some(m) if m.expire_at.is_some() => {
+            ctx.tx().put(db, &a[1], &Meta { expire_at: None, ..m });
+            ctx.out.int(1);
+        }
+        _ => ctx.out.int(0),
+    }
+}

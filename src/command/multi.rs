@@ -1,0 +1,112 @@
+//! MULTI / EXEC / DISCARD / WATCH / UNWATCH. EXEC runs every queued command
+//! in one write transaction: one WAL record, published atomically.
+
+use super::{cmd, flags::*, lookup, run, Command, Ctx};
+use crate::server::client::Client;
+use crate::server::Server;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+pub fn commands() -> Vec<Command> {
+    let none = (0, 0, 0);
+    vec![
+        cmd("multi", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Starts a transaction.", multi),
+        cmd("exec", 1, NOQUEUE | LOADING | STALE, none, "transactions", "Executes all commands in a transaction.", exec),
+        cmd("discard", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Discards a transaction.", discard),
+        cmd("watch", -2, NOQUEUE | FAST | LOADING | STALE, (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.", watch),
+        cmd("unwatch", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Forgets about watched keys of a transaction.", unwatch),
+    ]
+}
+
+fn multi(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    if ctx.client.multi.is_some() {
+        return ctx.err("ERR MULTI calls can not be nested");
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.client.info.multi.store(0, Ordering::Relaxed);
+    ctx.out.ok();
+}
+
+pub fn discard_state(ctx: &mut Ctx<'_>) {
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    ctx.client.info.multi.store(-1, Ordering::Relaxed);
+}
+
+fn discard(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    if ctx.client.multi.is_none() {
+        return ctx.err("ERR DISCARD without MULTI");
+    }
+    discard_state(ctx);
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+}
+
+fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    let Some(queue) = ctx.client.multi.take() else {
+        return ctx.err("ERR EXEC without MULTI");
+    };
+    let aborted = ctx.client.multi_error;
+    discard_state(ctx);
+    if aborted {
+        unwatch_all(ctx.srv, ctx.client);
+        return ctx.err("EXECABORT Transaction discarded because of previous errors.");
+    }
+    let has_write = queue.iter().any(|q| lookup(&q[0]).is_some_and(|c| c.flags & WRITE != 0));
+    if has_write && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
+        unwatch_all(ctx.srv, ctx.client);
+        return ctx.err("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
+    }
+    // Take the writer lock before checking WATCH, so no write can slip in
+    // between the check and the commands.
+    if has_write {
+        ctx.tx();
+    }
+    if ctx.client.watch_dirty.load(Ordering::Acquire) {
+        ctx.tx = None;
+        unwatch_all(ctx.srv, ctx.client);
+        return ctx.out.null_array();
+    }
+    ctx.in_exec = true;
+    ctx.out.array(queue.len());
+    for args in &queue {
+        match lookup(&args[0]) {
+            Some(c) => run(ctx, c, args),
+            None => ctx.out.error(&super::unknown_command_error(args)),
+        }
+        if ctx.action.is_some() {
+            // QUIT/SHUTDOWN inside EXEC act after the reply.
+        }
+    }
+    ctx.in_exec = false;
+    ctx.commit();
+    unwatch_all(ctx.srv, ctx.client);
+}
+
+fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if ctx.client.multi.is_some() {
+        return ctx.err("ERR WATCH inside MULTI is not allowed");
+    }
+    let db = ctx.db();
+    for k in &a[1..] {
+        if !ctx.client.watched.iter().any(|(d, x)| *d == db && x == k) {
+            ctx.srv.store.watches.watch(db as u8, k.clone(), &ctx.client.watch_dirty);
+            ctx.client.watched.push((db, k.clone()));
+        }
+    }
+    ctx.out.ok();
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    unwatch_all(ctx.srv, ctx.client);
+    ctx.out.ok();
+}
+
+pub fn unwatch_all(srv: &Server, c: &mut Client) {
+    if !c.watched.is_empty() {
+        srv.store.watches.unwatch(&c.watched, &c.watch_dirty);
+        c.watched.clear();
+    }
+    c.watch_dirty.store(false, Ordering::Release);
+}

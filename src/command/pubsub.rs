@@ -1,0 +1,143 @@
+//! Pub/sub commands. Sentinels talk to nodes through these (hello messages
+//! on `__sentinel__:hello`).
+
+use super::{cmd, flags::*, Command, Ctx};
+use crate::server::client::Client;
+use crate::server::pubsub::Subscriber;
+use crate::server::Server;
+use crate::util::eq_ic;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+pub fn commands() -> Vec<Command> {
+    let none = (0, 0, 0);
+    vec![
+        cmd("subscribe", -2, PUBSUB | STALE, none, "pubsub", "Listens for messages published to channels.", subscribe),
+        cmd("unsubscribe", -1, PUBSUB | STALE, none, "pubsub", "Stops listening to messages posted to channels.", unsubscribe),
+        cmd("psubscribe", -2, PUBSUB | STALE, none, "pubsub", "Listens for messages published to channels that match one or more patterns.", psubscribe),
+        cmd("punsubscribe", -1, PUBSUB | STALE, none, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", punsubscribe),
+        cmd("publish", 3, PUBSUB | FAST | STALE, none, "pubsub", "Posts a message to a channel.", publish),
+        cmd("pubsub", -2, PUBSUB | STALE, none, "pubsub", "A container for Pub/Sub commands.", pubsub),
+    ]
+}
+
+fn sub_count(c: &Client) -> i64 {
+    (c.subs.len() + c.psubs.len()) as i64
+}
+
+fn sync_counts(c: &Client) {
+    c.info.subs.store(c.subs.len(), Ordering::Relaxed);
+    c.info.psubs.store(c.psubs.len(), Ordering::Relaxed);
+}
+
+fn reply(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
+    ctx.out.push(3);
+    ctx.out.bulk(kind);
+    ctx.out.bulk_opt(name);
+    ctx.out.int(sub_count(ctx.client));
+}
+
+fn subscriber(ctx: &Ctx<'_>) -> Subscriber {
+    Subscriber { info: ctx.client.info.clone(), tx: ctx.client.push.clone() }
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if ctx.in_exec {
+        return ctx.err("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    for ch in &a[1..] {
+        if ctx.client.subs.insert(ch.clone()) {
+            ctx.srv.pubsub.subscribe(ch.clone(), subscriber(ctx));
+        }
+        sync_counts(ctx.client);
+        reply(ctx, b"subscribe", Some(ch));
+    }
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if ctx.in_exec {
+        return ctx.err("ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    for p in &a[1..] {
+        if ctx.client.psubs.insert(p.clone()) {
+            ctx.srv.pubsub.psubscribe(p.clone(), subscriber(ctx));
+        }
+        sync_counts(ctx.client);
+        reply(ctx, b"psubscribe", Some(p));
+    }
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let chans: Vec<Bytes> = if a.len() > 1 { a[1..].to_vec() } else { ctx.client.subs.iter().cloned().collect() };
+    if chans.is_empty() {
+        return reply(ctx, b"unsubscribe", None);
+    }
+    for ch in chans {
+        if ctx.client.subs.remove(&ch) {
+            ctx.srv.pubsub.unsubscribe(&ch, ctx.client.id);
+        }
+        sync_counts(ctx.client);
+        reply(ctx, b"unsubscribe", Some(&ch));
+    }
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let pats: Vec<Bytes> = if a.len() > 1 { a[1..].to_vec() } else { ctx.client.psubs.iter().cloned().collect() };
+    if pats.is_empty() {
+        return reply(ctx, b"punsubscribe", None);
+    }
+    for p in pats {
+        if ctx.client.psubs.remove(&p) {
+            ctx.srv.pubsub.punsubscribe(&p, ctx.client.id);
+        }
+        sync_counts(ctx.client);
+        reply(ctx, b"punsubscribe", Some(&p));
+    }
+}
+
+/// Drops every subscription (connection close, RESET).
+pub fn unsubscribe_all(srv: &Server, c: &mut Client) {
+    for ch in std::mem::take(&mut c.subs) {
+        srv.pubsub.unsubscribe(&ch, c.id);
+    }
+    for p in std::mem::take(&mut c.psubs) {
+        srv.pubsub.punsubscribe(&p, c.id);
+    }
+    sync_counts(c);
+}
+
+fn publish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let n = ctx.srv.pubsub.publish(&a[1], &a[2]);
+    ctx.out.int(n as i64);
+}
+
+fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if eq_ic(&a[1], "channels") && a.len() <= 3 {
+        let list = ctx.srv.pubsub.channels(a.get(2).map(|b| &b[..]));
+        ctx.out.array(list.len());
+        for c in list {
+            ctx.out.bulk(&c);
+        }
+    } else if eq_ic(&a[1], "numsub") {
+        ctx.out.map(a.len() - 2);
+        for ch in &a[2..] {
+            ctx.out.bulk(ch);
+            ctx.out.int(ctx.srv.pubsub.numsub(ch) as i64);
+        }
+    } else if eq_ic(&a[1], "numpat") && a.len() == 2 {
+        ctx.out.int(ctx.srv.pubsub.numpat() as i64);
+    } else if eq_ic(&a[1], "shardchannels") {
+        ctx.out.array(0);
+    } else if eq_ic(&a[1], "shardnumsub") {
+        ctx.out.map(a.len() - 2);
+        for ch in &a[2..] {
+            ctx.out.bulk(ch);
+            ctx.out.int(0);
+        }
+    } else {
+        ctx.err(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+            String::from_utf8_lossy(&a[1])
+        ));
+    }
+}

@@ -1,0 +1,427 @@
+//! Server commands: INFO, DBSIZE, FLUSHDB/ALL, TIME, SAVE, BGSAVE, LASTSAVE,
+//! SHUTDOWN, CONFIG, ROLE, DEBUG.
+
+use super::{cmd, flags::*, Action, Command, Ctx};
+use crate::server::save;
+use crate::util::eq_ic;
+use bytes::Bytes;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+pub fn commands() -> Vec<Command> {
+    let none = (0, 0, 0);
+    vec![
+        cmd("info", -1, LOADING | STALE, none, "server", "Returns information and statistics about the server.", info),
+        cmd("dbsize", 1, READONLY | FAST, none, "server", "Returns the number of keys in the database.", dbsize),
+        cmd("flushdb", -1, WRITE, none, "server", "Remove all keys from the current database.", flushdb),
+        cmd("flushall", -1, WRITE, none, "server", "Removes all keys from all databases.", flushall),
+        cmd("time", 1, FAST | LOADING | STALE, none, "server", "Returns the server time.", time),
+        cmd("save", 1, ADMIN | NOSCRIPT, none, "server", "Synchronously saves the database(s) to disk.", save_cmd),
+        cmd("bgsave", -1, ADMIN | NOSCRIPT, none, "server", "Asynchronously saves the database(s) to disk.", bgsave),
+        cmd("lastsave", 1, FAST | LOADING | STALE, none, "server", "Returns the Unix timestamp of the last successful save to disk.", lastsave),
+        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", shutdown),
+        cmd("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "A container for server configuration commands.", config),
+        cmd("role", 1, FAST | LOADING | STALE, none, "server", "Returns the replication role.", role),
+        cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "A container for debugging commands.", debug),
+        cmd("command", -1, LOADING | STALE, none, "server", "Returns detailed information about all commands.", super::docs::command),
+    ]
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    let n = ctx.srv.store.dbsize(ctx.db());
+    ctx.out.int(n);
+}
+
+fn flush_mode_ok(ctx: &mut Ctx<'_>, a: &[Bytes]) -> bool {
+    if a.len() > 2 || (a.len() == 2 && !eq_ic(&a[1], "async") && !eq_ic(&a[1], "sync")) {
+        ctx.syntax_err();
+        return false;
+    }
+    true
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if !flush_mode_ok(ctx, a) {
+        return;
+    }
+    let db = ctx.db();
+    ctx.tx().flush_db(db);
+    ctx.out.ok();
+}
+
+fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if !flush_mode_ok(ctx, a) {
+        return;
+    }
+    for db in 0..ctx.srv.store.databases {
+        ctx.tx().flush_db(db);
+    }
+    ctx.out.ok();
+}
+
+fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    let us = crate::util::now_us();
+    ctx.out.array(2);
+    ctx.out.bulk((us / 1_000_000).to_string().as_bytes());
+    ctx.out.bulk((us % 1_000_000).to_string().as_bytes());
+}
+
+fn save_cmd(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    if ctx.tx.is_some() {
+        return ctx.err("ERR SAVE can't run in a transaction that writes");
+    }
+    let srv = ctx.srv;
+    match tokio::task::block_in_place(|| save::save_blocking(srv)) {
+        Ok(_) => ctx.out.ok(),
+        Err(e) => ctx.err(&e),
+    }
+}
+
+fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let schedule = a.len() == 2 && eq_ic(&a[1], "schedule");
+    if a.len() > 2 || (a.len() == 2 && !schedule) {
+        return ctx.syntax_err();
+    }
+    let Some(arc) = ctx.srv.self_arc() else {
+        return ctx.err("ERR server is shutting down");
+    };
+    if save::bgsave(&arc) {
+        ctx.out.simple("Background saving started");
+    } else if schedule {
+        ctx.out.simple("Background saving scheduled");
+    } else {
+        ctx.err("ERR Background save already in progress");
+    }
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    ctx.out.int(ctx.srv.save.last_save.load(Ordering::Relaxed));
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let mut save = None;
+    for o in &a[1..] {
+        if eq_ic(o, "nosave") {
+            save = Some(false);
+        } else if eq_ic(o, "save") {
+            save = Some(true);
+        } else if eq_ic(o, "now") || eq_ic(o, "force") {
+        } else if eq_ic(o, "abort") {
+            return ctx.err("ERR No shutdown in progress.");
+        } else {
+            return ctx.syntax_err();
+        }
+    }
+    if ctx.in_exec {
+        return ctx.err("ERR SHUTDOWN inside MULTI is not supported");
+    }
+    // Like Redis, a successful SHUTDOWN closes the connection without a reply.
+    ctx.action = Some(Action::Shutdown { save });
+}
+
+fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(ctx.srv.store.wal.end_offset() as i64);
+    ctx.out.array(0);
+}
+
+fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "get" if a.len() >= 3 => {
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            {
+                let cfg = ctx.srv.config.read();
+                for p in &a[2..] {
+                    for kv in cfg.get(&String::from_utf8_lossy(p)) {
+                        if !pairs.iter().any(|(k, _)| *k == kv.0) {
+                            pairs.push(kv);
+                        }
+                    }
+                }
+            }
+            ctx.out.map(pairs.len());
+            for (k, v) in pairs {
+                ctx.out.bulk(k.as_bytes());
+                ctx.out.bulk(v.as_bytes());
+            }
+        }
+        "set" if a.len() >= 4 && a.len() % 2 == 0 => {
+            let mut cfg = ctx.srv.config.read().clone();
+            for pair in a[2..].chunks(2) {
+                let name = String::from_utf8_lossy(&pair[0]).into_owned();
+                let value = String::from_utf8_lossy(&pair[1]).into_owned();
+                if let Err(e) = cfg.set(&name, &[value]) {
+                    return ctx.err(&e);
+                }
+            }
+            *ctx.srv.config.write() = cfg;
+            ctx.srv.apply_runtime_config();
+            ctx.out.ok();
+        }
+        "rewrite" if a.len() == 2 => {
+            let r = ctx.srv.config.read().rewrite();
+            match r {
+                Ok(()) => {
+                    tracing::info!("CONFIG REWRITE executed with success.");
+                    ctx.out.ok()
+                }
+                Err(e) => ctx.err(&format!("ERR Rewriting config file: {e}")),
+            }
+        }
+        "resetstat" if a.len() == 2 => {
+            let s = &ctx.srv.stats;
+            for c in [&s.connections, &s.rejected, &s.commands, &s.net_input, &s.net_output, &s.sync_full, &s.sync_partial_ok, &s.sync_partial_err] {
+                c.store(0, Ordering::Relaxed);
+            }
+            ctx.srv.store.stats.expired_keys.store(0, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        "help" if a.len() == 2 => {
+            let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => ctx.err(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
+}
+
+fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    match (sub.as_str(), a.len()) {
+        ("sleep", 3) => {
+            let Some(secs) = crate::util::parse_f64(&a[2]) else {
+                return ctx.err("ERR value is not a valid float");
+            };
+            ctx.action = Some(Action::Sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))));
+            ctx.out.ok();
+        }
+        ("digest", 2) => {
+            let d = keyspace_digest(ctx);
+            ctx.out.simple(&d);
+        }
+        ("digest-value", _) => {
+            ctx.out.array(a.len() - 2);
+            let db = ctx.db();
+            for k in &a[2..] {
+                let d = match ctx.get(db, k) {
+                    Some(m) => hex(&sha1_smol::Sha1::from(&m.payload[..]).digest().bytes()),
+                    None => "0".repeat(40),
+                };
+                ctx.out.simple(&d);
+            }
+        }
+        ("help", 2) => {
+            let lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "SLEEP <seconds>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]", "HELP"];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => ctx.err(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(&a[1])
+        )),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// An order-independent digest of every live key (db, name, type, value,
+/// expiry): equal on two nodes iff they hold the same data. 40 zeros for an
+/// empty keyspace, like Redis's DEBUG DIGEST.
+fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
+    let mut acc = [0u8; 20];
+    let mut any = false;
+    for db in 0..ctx.srv.store.databases {
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
+            for (k, m) in batch {
+                any = true;
+                let mut h = sha1_smol::Sha1::new();
+                h.update(&[db as u8, m.kind as u8]);
+                h.update(&(k.len() as u64).to_le_bytes());
+                h.update(&k);
+                h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
+                h.update(&m.payload);
+                for (x, y) in acc.iter_mut().zip(h.digest().bytes()) {
+                    *x ^= y;
+                }
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+    }
+    if any {
+        hex(&acc)
+    } else {
+        "0".repeat(40)
+    }
+}
+
+fn human(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", f / 1024.0 / 1024.0 / 1024.0)
+    } else if f >= 1024.0 * 1024.0 {
+        format!("{:.2}M", f / 1024.0 / 1024.0)
+    } else if f >= 1024.0 {
+        format!("{:.2}K", f / 1024.0)
+    } else {
+        format!("{n}B")
+    }
+}
+
+fn rss_bytes() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let pages: u64 = s.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let wanted: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
+    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all" || w == "everything" || w == "default");
+    let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    let srv = ctx.srv;
+    let store = &srv.store;
+    let cfg = srv.config.read().clone();
+    let mut s = String::new();
+    let uptime = srv.started.elapsed().as_secs();
+    if want("server") {
+        let _ = write!(
+            s,
+            "# Server\r\nredis_version:{}\r\nsledis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
+             redis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
+             process_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\n\
+             uptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
+            crate::REDIS_VERSION,
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            srv.run_id,
+            srv.port,
+            crate::util::now_us(),
+            uptime,
+            uptime / 86400,
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+        );
+    }
+    if want("clients") {
+        let clients = srv.clients.all();
+        let pubsub = clients.iter().filter(|c| c.is_pubsub()).count();
+        let _ = write!(
+            s,
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\n\
+             client_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
+            clients.len(),
+            cfg.maxclients,
+            pubsub
+        );
+    }
+    if want("memory") {
+        let rss = rss_bytes();
+        let buf = store.buffer_bytes() as u64;
+        let _ = write!(
+            s,
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\n\
+             used_memory_peak:{rss}\r\nused_memory_dataset:{buf}\r\nwrite_buffer_bytes:{buf}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
+             maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
+            human(rss),
+            human(rss)
+        );
+    }
+    if want("persistence") {
+        let wal = &store.wal;
+        let _ = write!(
+            s,
+            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+             rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
+             aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\
+             wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_disk_bytes:{}\r\n\
+             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
+            store.dirty.load(Ordering::Relaxed),
+            srv.save.in_progress.load(Ordering::Relaxed) as u8,
+            srv.save.last_save.load(Ordering::Relaxed),
+            if srv.save.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
+            srv.save.last_duration_sec.load(Ordering::Relaxed),
+            cfg.get("appendfsync").first().map(|x| x.1.clone()).unwrap_or_default(),
+            wal.first_offset(),
+            wal.end_offset(),
+            wal.written_offset(),
+            wal.synced_offset(),
+            wal.disk_bytes(),
+            store.applied_offset(),
+            store.sled_size_on_disk(),
+            store.stats.write_stalls.load(Ordering::Relaxed),
+            store.stats.gc_keys.load(Ordering::Relaxed),
+            save::snapshot_path(srv).display(),
+            if srv.save.has_snapshot.load(Ordering::Relaxed) { srv.save.snapshot_start.load(Ordering::Relaxed) as i64 } else { -1 },
+        );
+    }
+    if want("stats") {
+        let st = &srv.stats;
+        let _ = write!(
+            s,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
+             total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\n\
+             sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n\
+             pubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            st.connections.load(Ordering::Relaxed),
+            st.commands.load(Ordering::Relaxed),
+            st.ops_per_sec.load(Ordering::Relaxed),
+            st.net_input.load(Ordering::Relaxed),
+            st.net_output.load(Ordering::Relaxed),
+            st.rejected.load(Ordering::Relaxed),
+            st.sync_full.load(Ordering::Relaxed),
+            st.sync_partial_ok.load(Ordering::Relaxed),
+            st.sync_partial_err.load(Ordering::Relaxed),
+            store.stats.expired_keys.load(Ordering::Relaxed),
+            srv.pubsub.channels(None).len(),
+            srv.pubsub.numpat(),
+        );
+    }
+    if want("replication") {
+        let off = store.wal.end_offset();
+        let _ = write!(
+            s,
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
+             master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\n\
+             repl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n\r\n",
+            srv.replid.read(),
+            cfg.repl_backlog_size,
+            store.wal.first_offset() + 1,
+            off - store.wal.first_offset(),
+        );
+    }
+    if want("cpu") {
+        let _ = write!(s, "# CPU\r\n\r\n");
+    }
+    if want("keyspace") {
+        s.push_str("# Keyspace\r\n");
+        for db in 0..store.databases {
+            let n = store.dbsize(db);
+            if n > 0 {
+                let _ = write!(s, "db{db}:keys={n},expires={},avg_ttl=0\r\n", store.expires_count(db));
+            }
+        }
+        s.push_str("\r\n");
+    }
+    if s.ends_with("\r\n\r\n") {
+        s.truncate(s.len() - 2);
+    }
+    ctx.out.verbatim(&s);
+}

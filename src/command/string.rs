@@ -1,0 +1,406 @@
+//! String commands (Redis's t_string.c).
+
+use super::{cmd, flags::*, int_arg, Command, Ctx};
+use crate::store::keys::{Kind, Meta};
+use crate::util::{eq_ic, fmt_double, parse_f64, parse_i64};
+use bytes::{Bytes, BytesMut};
+
+/// Redis's limit for values built by APPEND/SETRANGE.
+const MAX_STRING: usize = 512 * 1024 * 1024;
+
+pub fn commands() -> Vec<Command> {
+    let k1 = (1, 1, 1);
+    vec![
+        cmd("get", 2, READONLY | FAST, k1, "string", "Returns the string value of a key.", get),
+        cmd("set", -3, WRITE, k1, "string", "Sets the string value of a key, ignoring its type.", set),
+        cmd("setnx", 3, WRITE | FAST, k1, "string", "Set the string value of a key only when the key doesn't exist.", setnx),
+        cmd("setex", 4, WRITE, k1, "string", "Sets the string value and expiration time of a key.", setex),
+        cmd("psetex", 4, WRITE, k1, "string", "Sets the string value and expiration time in milliseconds of a key.", psetex),
+        cmd("getset", 3, WRITE | FAST, k1, "string", "Returns the previous string value of a key after setting it to a new value.", getset),
+        cmd("getdel", 2, WRITE | FAST, k1, "string", "Returns the string value of a key after deleting the key.", getdel),
+        cmd("getex", -2, WRITE | FAST, k1, "string", "Returns the string value of a key after setting its expiration time.", getex),
+        cmd("mget", -2, READONLY | FAST, (1, -1, 1), "string", "Atomically returns the string values of one or more keys.", mget),
+        cmd("mset", -3, WRITE, (1, -1, 2), "string", "Atomically creates or modifies the string values of one or more keys.", mset),
+        cmd("msetnx", -3, WRITE, (1, -1, 2), "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx),
+        cmd("incr", 2, WRITE | FAST, k1, "string", "Increments the integer value of a key by one.", incr),
+        cmd("decr", 2, WRITE | FAST, k1, "string", "Decrements the integer value of a key by one.", decr),
+        cmd("incrby", 3, WRITE | FAST, k1, "string", "Increments the integer value of a key by a number.", incrby),
+        cmd("decrby", 3, WRITE | FAST, k1, "string", "Decrements a number from the integer value of a key.", decrby),
+        cmd("incrbyfloat", 3, WRITE | FAST, k1, "string", "Increment the floating point value of a key by a number.", incrbyfloat),
+        cmd("append", 3, WRITE, k1, "string", "Appends a string to the value of a key.", append),
+        cmd("strlen", 2, READONLY | FAST, k1, "string", "Returns the length of a string value.", strlen),
+        cmd("getrange", 4, READONLY, k1, "string", "Returns a substring of the string stored at a key.", getrange),
+        cmd("substr", 4, READONLY, k1, "string", "Returns a substring from a string value.", getrange),
+        cmd("setrange", 4, WRITE, k1, "string", "Overwrites a part of a string value with another by an offset.", setrange),
+    ]
+}
+
+/// The string at `key`: Ok(None) if absent, Err(()) after answering
+/// WRONGTYPE.
+fn get_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
+    let db = ctx.db();
+    match ctx.get(db, key) {
+        Some(m) if m.kind != Kind::String => {
+            ctx.wrongtype();
+            Err(())
+        }
+        m => Ok(m),
+    }
+}
+
+fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if let Ok(m) = get_string(ctx, &a[1]) {
+        ctx.out.bulk_opt(m.as_ref().map(|m| &m.payload[..]));
+    }
+}
+
+#[derive(PartialEq)]
+enum Cond {
+    Always,
+    Nx,
+    Xx,
+}
+
+/// An expiry option: absolute deadline in ms.
+enum Ttl {
+    Keep,
+    At(i64),
+    None,
+}
+
+/// Turns `EX 10`-style arguments into an absolute deadline, with Redis's
+/// checks ("invalid expire time in 'set' command").
+fn deadline(ctx: &mut Ctx<'_>, unit: &[u8], v: &[u8], cmdname: &str) -> Option<i64> {
+    let Some(n) = parse_i64(v) else {
+        ctx.not_int();
+        return None;
+    };
+    let invalid = |ctx: &mut Ctx<'_>| ctx.err(&format!("ERR invalid expire time in '{cmdname}' command"));
+    if n <= 0 {
+        invalid(ctx);
+        return None;
+    }
+    let at = if eq_ic(unit, "ex") {
+        n.checked_mul(1000).and_then(|ms| ms.checked_add(ctx.now))
+    } else if eq_ic(unit, "px") {
+        n.checked_add(ctx.now)
+    } else if eq_ic(unit, "exat") {
+        n.checked_mul(1000)
+    } else {
+        Some(n)
+    };
+    if at.is_none() {
+        invalid(ctx);
+    }
+    at
+}
+
+fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let mut cond = Cond::Always;
+    let mut ttl = Ttl::None;
+    let mut want_get = false;
+    let mut i = 3;
+    let mut seen_ttl = false;
+    while i < a.len() {
+        let o = &a[i];
+        if eq_ic(o, "nx") && cond != Cond::Xx {
+            cond = Cond::Nx;
+        } else if eq_ic(o, "xx") && cond != Cond::Nx {
+            cond = Cond::Xx;
+        } else if eq_ic(o, "get") {
+            want_get = true;
+        } else if eq_ic(o, "keepttl") && !seen_ttl {
+            ttl = Ttl::Keep;
+            seen_ttl = true;
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && !seen_ttl && i + 1 < a.len() {
+            let Some(at) = deadline(ctx, o, &a[i + 1], "set") else { return };
+            ttl = Ttl::At(at);
+            seen_ttl = true;
+            i += 1;
+        } else {
+            return ctx.syntax_err();
+        }
+        i += 1;
+    }
+    let db = ctx.db();
+    // SET overwrites a key of any type; only GET cares what was there.
+    let old = ctx.tx().get(db, &a[1]);
+    if want_get && old.as_ref().is_some_and(|m| m.kind != Kind::String) {
+        return ctx.wrongtype();
+    }
+    let exists = old.is_some();
+    let go = match cond {
+        Cond::Always => true,
+        Cond::Nx => !exists,
+        Cond::Xx => exists,
+    };
+    if go {
+        let expire_at = match ttl {
+            Ttl::Keep => old.as_ref().and_then(|m| m.expire_at),
+            Ttl::At(t) => Some(t),
+            Ttl::None => None,
+        };
+        ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), expire_at));
+    }
+    if want_get {
+        ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+    } else if go {
+        ctx.out.ok();
+    } else {
+        ctx.out.null();
+    }
+}
+
+/// Like `get_string` but through the write transaction (read-modify-write).
+fn get_string_tx(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
+    let db = ctx.db();
+    match ctx.tx().get(db, key) {
+        Some(m) if m.kind != Kind::String => {
+            ctx.wrongtype();
+            Err(())
+        }
+        m => Ok(m),
+    }
+}
+
+fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let db = ctx.db();
+    if ctx.tx().get(db, &a[1]).is_some() {
+        ctx.out.int(0);
+    } else {
+        ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), None));
+        ctx.out.int(1);
+    }
+}
+
+fn setex_common(ctx: &mut Ctx<'_>, a: &[Bytes], unit: &[u8], name: &str) {
+    let Some(at) = deadline(ctx, unit, &a[2], name) else { return };
+    let db = ctx.db();
+    ctx.tx().put(db, &a[1], &Meta::string(a[3].clone(), Some(at)));
+    ctx.out.ok();
+}
+
+fn setex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    setex_common(ctx, a, b"ex", "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    setex_common(ctx, a, b"px", "psetex")
+}
+
+fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let db = ctx.db();
+    ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), None));
+    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+}
+
+fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    if old.is_some() {
+        let db = ctx.db();
+        ctx.tx().delete(db, &a[1]);
+    }
+    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+}
+
+fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let mut ttl: Option<Option<i64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        let o = &a[i];
+        if eq_ic(o, "persist") && ttl.is_none() {
+            ttl = Some(None);
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && ttl.is_none() && i + 1 < a.len() {
+            let Some(at) = deadline(ctx, o, &a[i + 1], "getex") else { return };
+            ttl = Some(Some(at));
+            i += 1;
+        } else {
+            return ctx.syntax_err();
+        }
+        i += 1;
+    }
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    if let (Some(m), Some(t)) = (&old, ttl) {
+        if m.expire_at != t {
+            let db = ctx.db();
+            ctx.tx().put(db, &a[1], &Meta::string(m.payload.clone(), t));
+        }
+    }
+    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+}
+
+fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    ctx.out.array(a.len() - 1);
+    let db = ctx.db();
+    for k in &a[1..] {
+        match ctx.get(db, k) {
+            Some(m) if m.kind == Kind::String => ctx.out.bulk(&m.payload),
+            _ => ctx.out.null(),
+        }
+    }
+}
+
+fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if a.len() % 2 == 0 {
+        return ctx.err("ERR wrong number of arguments for 'mset' command");
+    }
+    let db = ctx.db();
+    for kv in a[1..].chunks(2) {
+        ctx.tx().put(db, &kv[0], &Meta::string(kv[1].clone(), None));
+    }
+    ctx.out.ok();
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if a.len() % 2 == 0 {
+        return ctx.err("ERR wrong number of arguments for 'msetnx' command");
+    }
+    let db = ctx.db();
+    for kv in a[1..].chunks(2) {
+        if ctx.tx().get(db, &kv[0]).is_some() {
+            return ctx.out.int(0);
+        }
+    }
+    for kv in a[1..].chunks(2) {
+        ctx.tx().put(db, &kv[0], &Meta::string(kv[1].clone(), None));
+    }
+    ctx.out.int(1);
+}
+
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
+    let Ok(old) = get_string_tx(ctx, key) else { return };
+    let (cur, expire_at) = match &old {
+        Some(m) => match parse_i64(&m.payload) {
+            Some(v) => (v, m.expire_at),
+            None => return ctx.not_int(),
+        },
+        None => (0, None),
+    };
+    let Some(n) = cur.checked_add(by) else {
+        return ctx.err("ERR increment or decrement would overflow");
+    };
+    let db = ctx.db();
+    ctx.tx().put(db, key, &Meta::string(Bytes::from(n.to_string()), expire_at));
+    ctx.out.int(n);
+}
+
+fn incr(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    incr_by(ctx, &a[1], 1)
+}
+
+fn decr(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    incr_by(ctx, &a[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(by) = int_arg(ctx, &a[2]) else { return };
+    incr_by(ctx, &a[1], by)
+}
+
+fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(by) = int_arg(ctx, &a[2]) else { return };
+    let Some(neg) = by.checked_neg() else {
+        return ctx.err("ERR decrement would overflow");
+    };
+    incr_by(ctx, &a[1], neg)
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(by) = parse_f64(&a[2]) else {
+        return ctx.err("ERR value is not a valid float");
+    };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let (cur, expire_at) = match &old {
+        Some(m) => match parse_f64(&m.payload) {
+            Some(v) => (v, m.expire_at),
+            None => return ctx.err("ERR value is not a valid float"),
+        },
+        None => (0.0, None),
+    };
+    let n = cur + by;
+    if !n.is_finite() {
+        return ctx.err("ERR increment would produce NaN or Infinity");
+    }
+    let text = fmt_double(n);
+    let db = ctx.db();
+    ctx.tx().put(db, &a[1], &Meta::string(Bytes::from(text.clone()), expire_at));
+    ctx.out.bulk(text.as_bytes());
+}
+
+fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let (mut v, expire_at) = match &old {
+        Some(m) => (BytesMut::from(&m.payload[..]), m.expire_at),
+        None => (BytesMut::new(), None),
+    };
+    if v.len() + a[2].len() > MAX_STRING {
+        return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    }
+    v.extend_from_slice(&a[2]);
+    let len = v.len();
+    let db = ctx.db();
+    ctx.tx().put(db, &a[1], &Meta::string(v.freeze(), expire_at));
+    ctx.out.int(len as i64);
+}
+
+fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if let Ok(m) = get_string(ctx, &a[1]) {
+        ctx.out.int(m.map_or(0, |m| m.payload.len() as i64));
+    }
+}
+
+fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(mut start) = int_arg(ctx, &a[2]) else { return };
+    let Some(mut end) = int_arg(ctx, &a[3]) else { return };
+    let Ok(m) = get_string(ctx, &a[1]) else { return };
+    let v = m.map(|m| m.payload).unwrap_or_default();
+    let len = v.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return ctx.out.bulk(b"");
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        return ctx.out.bulk(b"");
+    }
+    ctx.out.bulk(&v[start as usize..=end as usize]);
+}
+
+fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(off) = int_arg(ctx, &a[2]) else { return };
+    if off < 0 {
+        return ctx.err("ERR offset is out of range");
+    }
+    let off = off as usize;
+    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let val = &a[3];
+    let (cur, expire_at) = match &old {
+        Some(m) => (m.payload.clone(), m.expire_at),
+        None => (Bytes::new(), None),
+    };
+    if val.is_empty() {
+        return ctx.out.int(cur.len() as i64);
+    }
+    if off + val.len() > MAX_STRING {
+        return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    }
+    let mut v = BytesMut::from(&cur[..]);
+    if v.len() < off + val.len() {
+        v.resize(off + val.len(), 0);
+    }
+    v[off..off + val.len()].copy_from_slice(val);
+    let len = v.len();
+    let db = ctx.db();
+    ctx.tx().put(db, &a[1], &Meta::string(v.freeze(), expire_at));
+    ctx.out.int(len as i64);
+}

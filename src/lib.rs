@@ -1,0 +1,17 @@
+//! sledis: a Redis-compatible server whose keyspace lives in sled and whose
+//! every write goes through a write-ahead log that is also the replication
+//! stream. See docs/ARCHITECTURE.md.
+
+pub mod command;
+pub mod config;
+pub mod glob;
+pub mod logging;
+pub mod resp;
+pub mod server;
+pub mod snapshot;
+pub mod store;
+pub mod util;
+pub mod wal;
+
+/// The Redis version we answer to (INFO, HELLO): tools gate features on it.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -1,0 +1,210 @@
+//! Reply encoding straight into the connection's output buffer, like Redis's
+//! `addReply*` family. RESP3 types degrade to their RESP2 forms unless the
+//! client said `HELLO 3`.
+
+use bytes::{BufMut, BytesMut};
+
+pub struct Out {
+    pub buf: BytesMut,
+    pub resp3: bool,
+}
+
+impl Out {
+    pub fn new() -> Self {
+        Out {
+            buf: BytesMut::with_capacity(16 * 1024),
+            resp3: false,
+        }
+    }
+
+    fn line(&mut self, prefix: u8, n: i64) {
+        self.buf.put_u8(prefix);
+        let mut b = itoa_buf(n);
+        self.buf.put_slice(b.as_bytes_mut());
+        self.buf.put_slice(b"\r\n");
+    }
+
+    pub fn ok(&mut self) {
+        self.buf.put_slice(b"+OK\r\n");
+    }
+
+    pub fn simple(&mut self, s: &str) {
+        self.buf.put_u8(b'+');
+        self.buf.put_slice(s.as_bytes());
+        self.buf.put_slice(b"\r\n");
+    }
+
+    /// `msg` must carry its own prefix (`ERR ...`, `WRONGTYPE ...`).
+    pub fn error(&mut self, msg: &str) {
+        self.buf.put_u8(b'-');
+        // An error line must not contain newlines.
+        for &b in msg.as_bytes() {
+            self.buf.put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+        }
+        self.buf.put_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, n: i64) {
+        self.line(b':', n);
+    }
+
+    pub fn bulk(&mut self, data: &[u8]) {
+        self.line(b'$', data.len() as i64);
+        self.buf.put_slice(data);
+        self.buf.put_slice(b"\r\n");
+    }
+
+    pub fn bulk_opt(&mut self, data: Option<&[u8]>) {
+        match data {
+            Some(d) => self.bulk(d),
+            None => self.null(),
+        }
+    }
+
+    /// Verbatim text (INFO, CLIENT LIST): a bulk string in RESP2.
+    pub fn verbatim(&mut self, text: &str) {
+        if self.resp3 {
+            self.line(b'=', text.len() as i64 + 4);
+            self.buf.put_slice(b"txt:");
+            self.buf.put_slice(text.as_bytes());
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
+    pub fn null(&mut self) {
+        if self.resp3 {
+            self.buf.put_slice(b"_\r\n");
+        } else {
+            self.buf.put_slice(b"$-1\r\n");
+        }
+    }
+
+    pub fn null_array(&mut self) {
+        if self.resp3 {
+            self.buf.put_slice(b"_\r\n");
+        } else {
+            self.buf.put_slice(b"*-1\r\n");
+        }
+    }
+
+    pub fn array(&mut self, n: usize) {
+        self.line(b'*', n as i64);
+    }
+
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.
+    pub fn map(&mut self, n: usize) {
+        if self.resp3 {
+            self.line(b'%', n as i64);
+        } else {
+            self.line(b'*', 2 * n as i64);
+        }
+    }
+
+    pub fn set(&mut self, n: usize) {
+        if self.resp3 {
+            self.line(b'~', n as i64);
+        } else {
+            self.line(b'*', n as i64);
+        }
+    }
+
+    /// Out-of-band pub/sub messages are pushes in RESP3.
+    pub fn push(&mut self, n: usize) {
+        if self.resp3 {
+            self.line(b'>', n as i64);
+        } else {
+            self.line(b'*', n as i64);
+        }
+    }
+
+    pub fn double(&mut self, d: f64) {
+        let s = crate::util::fmt_double(d);
+        if self.resp3 {
+            self.buf.put_u8(b',');
+            self.buf.put_slice(s.as_bytes());
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(s.as_bytes());
+        }
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf.put_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(b as i64);
+        }
+    }
+
+    pub fn bulks<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]>) {
+        self.array(items.len());
+        for i in items {
+            self.bulk(i);
+        }
+    }
+
+    pub fn raw(&mut self, data: &[u8]) {
+        self.buf.put_slice(data);
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Formats an integer on the stack.
+struct ItoaBuf {
+    bytes: [u8; 24],
+    start: usize,
+}
+
+impl ItoaBuf {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+fn itoa_buf(n: i64) -> ItoaBuf {
+    let mut bytes = [0u8; 24];
+    let mut i = bytes.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        bytes[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        bytes[i] = b'-';
+    }
+    ItoaBuf { bytes, start: i }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn ints() {
+        let mut o = Out::new();
+        o.int(-12);
+        o.int(0);
+        o.int(i64::MIN);
+        assert_eq!(&o.buf[..], b":-12\r\n:0\r\n:-9223372036854775808\r\n");
+    }
+}

@@ -1,0 +1,188 @@
+//! Clients: the per-connection state a command sees ([`Client`]) and the
+//! shared registry behind CLIENT LIST / KILL ([`ClientInfo`], [`Clients`]).
+
+use crate::server::pubsub::PubMsg;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// What other connections may see or do to a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<Option<String>>,
+    pub lib_ver: Mutex<Option<String>>,
+    pub created: Instant,
+    pub last_ms: AtomicI64,
+    pub last_cmd: Mutex<&'static str>,
+    pub db: AtomicUsize,
+    pub subs: AtomicUsize,
+    pub psubs: AtomicUsize,
+    /// -1 outside MULTI, else the number of queued commands.
+    pub multi: AtomicI64,
+    pub resp: AtomicUsize,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    /// Bytes of pub/sub messages queued but not yet written.
+    pub pending_push: AtomicUsize,
+}
+
+impl ClientInfo {
+    pub fn note_command(&self, name: &'static str, now: i64) {
+        self.last_ms.store(now, Ordering::Relaxed);
+        *self.last_cmd.lock() = name;
+    }
+
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn is_pubsub(&self) -> bool {
+        self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
+    }
+
+    /// One line of CLIENT LIST, in Redis's field order.
+    pub fn describe(&self, now: i64) -> String {
+        let age = self.created.elapsed().as_secs();
+        let idle = ((now - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000) as u64;
+        let flags = if self.is_pubsub() {
+            "P"
+        } else if self.multi.load(Ordering::Relaxed) >= 0 {
+            "x"
+        } else {
+            "N"
+        };
+        let opt = |m: &Mutex<Option<String>>| m.lock().clone().unwrap_or_default();
+        format!(
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+             qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            opt(&self.name),
+            age,
+            idle,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.subs.load(Ordering::Relaxed),
+            self.psubs.load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
+            self.last_cmd.lock(),
+            self.resp.load(Ordering::Relaxed),
+            opt(&self.lib_name),
+            opt(&self.lib_ver),
+        )
+    }
+}
+
+/// Connection-local state.
+pub struct Client {
+    pub id: u64,
+    pub info: Arc<ClientInfo>,
+    pub db: usize,
+    pub authed: bool,
+    /// Commands queued by MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A queued command was refused: EXEC must abort.
+    pub multi_error: bool,
+    pub watched: Vec<(usize, Bytes)>,
+    /// Set by the store when a watched key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    pub subs: BTreeSet<Bytes>,
+    pub psubs: BTreeSet<Bytes>,
+    pub push: mpsc::UnboundedSender<PubMsg>,
+    /// The link from our master (replication): exempt from READONLY.
+    pub is_master: bool,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, push: mpsc::UnboundedSender<PubMsg>, authed: bool) -> Self {
+        Client {
+            id: info.id,
+            info,
+            db: 0,
+            authed,
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: BTreeSet::new(),
+            psubs: BTreeSet::new(),
+            push,
+            is_master: false,
+        }
+    }
+
+    pub fn in_subscribed_context(&self) -> bool {
+        !self.subs.is_empty() || !self.psubs.is_empty()
+    }
+
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}
+
+#[derive(Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    map: Mutex<HashMap<u64, Arc<ClientInfo>>>,
+}
+
+impl Clients {
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now: i64) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            created: Instant::now(),
+            last_ms: AtomicI64::new(now),
+            last_cmd: Mutex::new("NULL"),
+            db: AtomicUsize::new(0),
+            subs: AtomicUsize::new(0),
+            psubs: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            resp: AtomicUsize::new(2),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+            pending_push: AtomicUsize::new(0),
+        });
+        self.map.lock().insert(id, info.clone());
+        info
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        let mut v: Vec<_> = self.map.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+}

@@ -1,0 +1,185 @@
+//! One client connection: read requests, run them, make the writes as
+//! durable as `appendfsync` asks, then answer. Pub/sub messages and CLIENT
+//! KILL arrive beside the socket.
+
+use super::client::Client;
+use super::pubsub::PubMsg;
+use super::Server;
+use crate::command::{self, Action, Ctx};
+use crate::resp::{parse_request, Limits, Out};
+use crate::wal::FsyncPolicy;
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+pub async fn refuse(mut sock: TcpStream, msg: &str) {
+    let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
+}
+
+pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let laddr = sock.local_addr().unwrap_or(addr);
+    let info = srv.clients.register(addr, laddr, crate::util::now_ms());
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<PubMsg>();
+    let authed = srv.config.read().requirepass.is_none();
+    let mut client = Client::new(info.clone(), push_tx, authed);
+    let (mut rd, mut wr) = sock.into_split();
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = Out::new();
+    tracing::debug!("accepted {addr} id={}", client.id);
+    'conn: loop {
+        let (limits, query_limit, idle_timeout) = {
+            let c = srv.config.read();
+            (Limits { max_bulk_len: c.proto_max_bulk_len }, c.client_query_buffer_limit, c.timeout)
+        };
+        let idle = if idle_timeout > 0 && !client.in_subscribed_context() {
+            Duration::from_secs(idle_timeout)
+        } else {
+            Duration::from_secs(365 * 24 * 3600)
+        };
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        tokio::select! {
+            r = rd.read_buf(&mut rbuf) => {
+                match r {
+                    Ok(0) | Err(_) => break 'conn,
+                    Ok(n) => { srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed); }
+                }
+                if rbuf.len() as u64 > query_limit {
+                    tracing::warn!("closing client {addr}: query buffer over client-query-buffer-limit");
+                    break 'conn;
+                }
+                let mut close = false;
+                let mut wrote: Option<u64> = None;
+                let mut action = None;
+                loop {
+                    match parse_request(&mut rbuf, &limits) {
+                        Ok(Some(args)) => {
+                            if args.is_empty() {
+                                continue;
+                            }
+                            let mut ctx = Ctx {
+                                srv: &srv,
+                                client: &mut client,
+                                out: &mut out,
+                                now: crate::util::now_ms(),
+                                tx: None,
+                                in_exec: false,
+                                wrote: None,
+                                action: None,
+                            };
+                            command::dispatch(&mut ctx, &args);
+                            if let Some(w) = ctx.wrote {
+                                wrote = Some(w);
+                            }
+                            if let Some(a) = ctx.action.take() {
+                                action = Some(a);
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!("protocol error from {addr}: {e}");
+                            out.error(&format!("ERR {e}"));
+                            close = true;
+                            break;
+                        }
+                    }
+                }
+                // Durability before the reply: the WAL bytes reach the OS (or
+                // the disk, under `always`) before the client hears OK.
+                if let Some(end) = wrote {
+                    let wal = &srv.store.wal;
+                    let r = if wal.policy() == FsyncPolicy::Always {
+                        wal.wait_synced(end).await
+                    } else {
+                        wal.write_up_to(end)
+                    };
+                    if let Err(e) = r {
+                        tracing::error!("WAL write failed: {e}");
+                        out.buf.clear();
+                        out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
+                    }
+                }
+                if let Some(Action::Sleep(d)) = action {
+                    tokio::time::sleep(d).await;
+                }
+                if !out.buf.is_empty() {
+                    srv.stats.net_output.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+                    if wr.write_all(&out.buf).await.is_err() {
+                        break 'conn;
+                    }
+                    out.buf.clear();
+                    if out.buf.capacity() > 1 << 20 {
+                        out.buf = BytesMut::with_capacity(16 * 1024);
+                    }
+                }
+                match action {
+                    Some(Action::Close) => break 'conn,
+                    Some(Action::Shutdown { save }) => {
+                        srv.request_shutdown(save);
+                        break 'conn;
+                    }
+                    _ => {}
+                }
+                if close {
+                    break 'conn;
+                }
+                // More requests may be waiting behind a Sleep.
+                if !rbuf.is_empty() && matches!(action, Some(Action::Sleep(_))) {
+                    continue 'conn;
+                }
+            }
+            Some(msg) = push_rx.recv() => {
+                let mut msgs = vec![msg];
+                while let Ok(m) = push_rx.try_recv() {
+                    msgs.push(m);
+                }
+                for m in msgs {
+                    info.pending_push.fetch_sub(m.size().min(info.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
+                    encode_push(&mut out, &m);
+                }
+                if wr.write_all(&out.buf).await.is_err() {
+                    break 'conn;
+                }
+                out.buf.clear();
+            }
+            _ = info.kill.notified() => break 'conn,
+            _ = tokio::time::sleep(idle) => {
+                tracing::debug!("closing idle client {addr}");
+                break 'conn;
+            }
+        }
+        if info.killed.load(Ordering::Acquire) {
+            break;
+        }
+    }
+    command::pubsub::unsubscribe_all(&srv, &mut client);
+    command::multi::unwatch_all(&srv, &mut client);
+    srv.clients.unregister(client.id);
+    tracing::debug!("closed {addr} id={}", client.id);
+}
+
+fn encode_push(out: &mut Out, m: &PubMsg) {
+    match m {
+        PubMsg::Message { channel, data } => {
+            out.push(3);
+            out.bulk(b"message");
+            out.bulk(channel);
+            out.bulk(data);
+        }
+        PubMsg::PMessage { pattern, channel, data } => {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(pattern);
+            out.bulk(channel);
+            out.bulk(data);
+        }
+    }
+}

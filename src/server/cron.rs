@@ -1,0 +1,79 @@
+//! Periodic work, like Redis's `serverCron`: active expiry, ops/sec
+//! sampling, save points, WAL retention.
+
+use super::{save, Server};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(srv: Arc<Server>) {
+    save::note_existing_snapshot(&srv);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut n: u64 = 0;
+    let mut last_cmds = 0u64;
+    loop {
+        tick.tick().await;
+        n += 1;
+        let now = crate::util::now_ms();
+        srv.last_cron_ms.store(now, Ordering::Relaxed);
+        // Active expiry: bounded work per tick so a mass expiry cannot stall writes.
+        let s = srv.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for _ in 0..10 {
+                match s.store.expire_cycle(now, 200) {
+                    Some(end) => {
+                        let _ = s.store.wal.write_up_to(end);
+                    }
+                    None => break,
+                }
+            }
+        })
+        .await;
+        if n % 10 == 0 {
+            let cmds = srv.stats.commands.load(Ordering::Relaxed);
+            srv.stats.ops_per_sec.store(cmds - last_cmds, Ordering::Relaxed);
+            last_cmds = cmds;
+            save_points(&srv, now / 1000);
+            retain_wal(&srv);
+        }
+    }
+}
+
+/// Redis's `save <seconds> <changes>`: snapshot when enough changed long enough ago.
+fn save_points(srv: &Arc<Server>, now_s: i64) {
+    if srv.save.in_progress.load(Ordering::Acquire) {
+        return;
+    }
+    let dirty = srv.store.dirty.load(Ordering::Relaxed);
+    let last = srv.save.last_save.load(Ordering::Relaxed);
+    // After a failure, wait 5 s before trying again (as Redis does).
+    if !srv.save.last_ok.load(Ordering::Relaxed) && now_s - srv.save.last_attempt.load(Ordering::Relaxed) < 5 {
+        return;
+    }
+    let points = srv.config.read().save.clone();
+    for p in points {
+        let (secs, changes) = (p.seconds, p.changes);
+        if dirty >= changes && now_s - last >= secs as i64 {
+            tracing::info!("{changes} changes in {secs} seconds. Saving...");
+            save::bgsave(srv);
+            return;
+        }
+    }
+}
+
+/// Deletes WAL segments nobody needs: sled has them, the newest snapshot
+/// starts after them, and they are outside `repl-backlog-size`.
+fn retain_wal(srv: &Arc<Server>) {
+    let store = &srv.store;
+    let end = store.wal.end_offset();
+    let backlog = srv.config.read().repl_backlog_size;
+    let mut keep_from = store.applied_offset().min(end.saturating_sub(backlog));
+    if srv.save.has_snapshot.load(Ordering::Acquire) {
+        keep_from = keep_from.min(srv.save.snapshot_start.load(Ordering::Acquire));
+    }
+    match store.wal.remove_before(keep_from) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("WAL: removed {n} bytes of segments before offset {keep_from}"),
+        Err(e) => tracing::warn!("WAL retention failed: {e}"),
+    }
+}

@@ -1,0 +1,238 @@
+//! The node: shared state ([`Server`]), the accept loop, background cron,
+//! and shutdown.
+
+pub mod client;
+pub mod connection;
+pub mod cron;
+pub mod pubsub;
+pub mod save;
+
+use crate::config::Config;
+use crate::store::Store;
+use bytes::Bytes;
+use client::Clients;
+use parking_lot::{Mutex, RwLock};
+use pubsub::PubSub;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+#[derive(Default)]
+pub struct Stats {
+    pub connections: AtomicU64,
+    pub rejected: AtomicU64,
+    pub commands: AtomicU64,
+    pub ops_per_sec: AtomicU64,
+    pub net_input: AtomicU64,
+    pub net_output: AtomicU64,
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
+}
+
+/// SCAN cursors: a number handed to the client, mapped to the last key
+/// returned. Bounded; an unknown cursor starts over.
+#[derive(Default)]
+pub struct Cursors {
+    next: AtomicU64,
+    map: Mutex<HashMap<u64, Bytes>>,
+    order: Mutex<std::collections::VecDeque<u64>>,
+}
+
+const MAX_CURSORS: usize = 100_000;
+
+impl Cursors {
+    pub fn put(&self, key: Bytes) -> u64 {
+        // Cursors stay below 2^63 so clients parsing them as i64 are fine.
+        let id = (self.next.fetch_add(1, Ordering::Relaxed) % (i64::MAX as u64 - 1)) + 1;
+        let mut m = self.map.lock();
+        let mut o = self.order.lock();
+        m.insert(id, key);
+        o.push_back(id);
+        while o.len() > MAX_CURSORS {
+            if let Some(old) = o.pop_front() {
+                m.remove(&old);
+            }
+        }
+        id
+    }
+
+    pub fn get(&self, id: u64) -> Option<Bytes> {
+        self.map.lock().get(&id).cloned()
+    }
+}
+
+pub struct Server {
+    pub store: Arc<Store>,
+    pub config: RwLock<Config>,
+    pub clients: Clients,
+    pub pubsub: PubSub,
+    pub cursors: Cursors,
+    pub stats: Stats,
+    pub run_id: String,
+    pub replid: RwLock<String>,
+    pub started: Instant,
+    pub port: u16,
+    pub save: save::SaveState,
+    /// `Some(save?)` once shutdown was asked for.
+    pub shutdown: watch::Sender<Option<Option<bool>>>,
+    pub last_cron_ms: AtomicI64,
+    me: std::sync::OnceLock<std::sync::Weak<Server>>,
+}
+
+impl Server {
+    /// Replication comes with issue 3; until then every node is a master.
+    pub fn is_read_only_replica(&self) -> bool {
+        false
+    }
+
+    pub fn self_arc(&self) -> Option<Arc<Server>> {
+        self.me.get().and_then(|w| w.upgrade())
+    }
+
+    pub fn request_shutdown(&self, save: Option<bool>) {
+        self.shutdown.send_replace(Some(save));
+    }
+}
+
+/// Opens the store, binds, and serves until SHUTDOWN or a signal.
+pub async fn run(cfg: Config) -> Result<(), String> {
+    let dir = cfg.dir.clone();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create dir {}: {e}", dir.display()))?;
+    if cfg.rebuild_from_snapshot {
+        save::rebuild_from_snapshot(&cfg)?;
+    }
+    let store = Store::open(crate::store::StoreOptions {
+        dir: dir.clone(),
+        databases: cfg.databases,
+        fsync: wal_policy(&cfg),
+        segment_size: cfg.wal_segment_size,
+        repair_wal: cfg.repair_wal,
+    })?;
+    let replid = save::load_or_create_replid(&store)?;
+    // Bind every address of `bind`, like Redis; one marked optional (`-`)
+    // may fail.
+    let mut listeners = Vec::new();
+    for (a, optional) in cfg.bind_addresses() {
+        match TcpListener::bind((a.as_str(), cfg.port)).await {
+            Ok(l) => listeners.push(l),
+            Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
+            Err(e) => return Err(format!("Could not create server TCP listening socket {a}:{}: {e}", cfg.port)),
+        }
+    }
+    if listeners.is_empty() {
+        return Err("no address to listen on".into());
+    }
+    let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(cfg.port);
+    let srv = Arc::new(Server {
+        store,
+        pubsub: PubSub::default(),
+        clients: Clients::default(),
+        cursors: Cursors::default(),
+        stats: Stats::default(),
+        run_id: crate::util::random_hex40(),
+        replid: RwLock::new(replid),
+        started: Instant::now(),
+        port,
+        save: save::SaveState::new(),
+        shutdown: watch::channel(None).0,
+        last_cron_ms: AtomicI64::new(0),
+        me: std::sync::OnceLock::new(),
+        config: RwLock::new(cfg),
+    });
+    let _ = srv.me.set(Arc::downgrade(&srv));
+    srv.apply_runtime_config();
+    if let Some(pidfile) = srv.config.read().pidfile.clone() {
+        if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
+            tracing::warn!("could not write pidfile {}: {e}", pidfile.display());
+        }
+    }
+    tracing::info!("Ready to accept connections tcp on port {port} (pid {}, data in {})", std::process::id(), dir.display());
+    tokio::spawn(cron::run(srv.clone()));
+    let mut shutdown_rx = srv.shutdown.subscribe();
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
+    for l in listeners {
+        tokio::spawn(accept_loop(srv.clone(), l));
+    }
+    let save_on_exit = loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); break None; }
+            _ = sigint.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); break None; }
+            r = shutdown_rx.changed() => {
+                if r.is_err() { break None; }
+                if let Some(s) = *shutdown_rx.borrow() { break s; }
+            }
+        }
+    };
+    finish(&srv, save_on_exit).await
+}
+
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((sock, addr)) => {
+                let max = srv.config.read().maxclients;
+                srv.stats.connections.fetch_add(1, Ordering::Relaxed);
+                if srv.clients.len() >= max {
+                    srv.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(connection::refuse(sock, "ERR max number of clients reached"));
+                    continue;
+                }
+                tokio::spawn(connection::serve(srv.clone(), sock, addr));
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Redis's `prepareForShutdown`: a final snapshot if save points are set (or
+/// asked), the WAL synced, the write buffer moved into sled.
+async fn finish(srv: &Arc<Server>, save: Option<bool>) -> Result<(), String> {
+    let want_save = save.unwrap_or_else(|| !srv.config.read().save.is_empty());
+    if want_save {
+        tracing::info!("Saving the final snapshot before exiting.");
+        let s = srv.clone();
+        match tokio::task::spawn_blocking(move || save::save_blocking(&s)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!("Error trying to save the DB, can't exit: {e}"),
+            Err(e) => tracing::error!("snapshot task failed: {e}"),
+        }
+    }
+    let s = srv.clone();
+    let r = tokio::task::spawn_blocking(move || s.store.close()).await.map_err(|e| e.to_string())?;
+    if let Some(pidfile) = srv.config.read().pidfile.clone() {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    tracing::info!("sledis is now ready to exit, bye bye...");
+    r
+}
+
+impl Server {
+    /// Pushes config values that live outside `Config` into their owners.
+    pub fn apply_runtime_config(&self) {
+        let cfg = self.config.read();
+        self.store.wal.set_policy(wal_policy(&cfg));
+        self.store.wal.set_segment_size(cfg.wal_segment_size);
+        self.pubsub
+            .hard_limit
+            .store(cfg.client_output_buffer_limit.pubsub.hard as usize, Ordering::Relaxed);
+    }
+}
+
+pub fn wal_policy(cfg: &Config) -> crate::wal::FsyncPolicy {
+    use crate::config::Fsync;
+    match cfg.appendfsync {
+        Fsync::Always => crate::wal::FsyncPolicy::Always,
+        Fsync::EverySec => crate::wal::FsyncPolicy::EverySec,
+        Fsync::No => crate::wal::FsyncPolicy::No,
+    }
+}

@@ -1,0 +1,127 @@
+//! The pub/sub hub: channel and pattern subscriptions, message fan-out.
+//! Each subscriber has an unbounded queue whose size is checked against the
+//! pubsub output buffer limit; a client over the hard limit is disconnected,
+//! as Redis does.
+
+use crate::glob::glob_match;
+use crate::server::client::ClientInfo;
+use bytes::Bytes;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub enum PubMsg {
+    Message { channel: Bytes, data: Bytes },
+    PMessage { pattern: Bytes, channel: Bytes, data: Bytes },
+}
+
+impl PubMsg {
+    pub fn size(&self) -> usize {
+        match self {
+            PubMsg::Message { channel, data } => channel.len() + data.len() + 32,
+            PubMsg::PMessage { pattern, channel, data } => pattern.len() + channel.len() + data.len() + 48,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Subscriber {
+    pub info: Arc<ClientInfo>,
+    pub tx: mpsc::UnboundedSender<PubMsg>,
+}
+
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    /// Hard limit on a subscriber's queued bytes (client-output-buffer-limit pubsub).
+    pub hard_limit: std::sync::atomic::AtomicUsize,
+}
+
+impl PubSub {
+    pub fn subscribe(&self, channel: Bytes, sub: Subscriber) {
+        self.channels.write().entry(channel).or_default().insert(sub.info.id, sub);
+    }
+
+    pub fn unsubscribe(&self, channel: &Bytes, id: u64) {
+        let mut m = self.channels.write();
+        if let Some(s) = m.get_mut(channel) {
+            s.remove(&id);
+            if s.is_empty() {
+                m.remove(channel);
+            }
+        }
+    }
+
+    pub fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
+        self.patterns.write().entry(pattern).or_default().insert(sub.info.id, sub);
+    }
+
+    pub fn punsubscribe(&self, pattern: &Bytes, id: u64) {
+        let mut m = self.patterns.write();
+        if let Some(s) = m.get_mut(pattern) {
+            s.remove(&id);
+            if s.is_empty() {
+                m.remove(pattern);
+            }
+        }
+    }
+
+    /// Delivers a message; returns how many subscriptions received it.
+    pub fn publish(&self, channel: &Bytes, data: &Bytes) -> usize {
+        let mut n = 0;
+        if let Some(subs) = self.channels.read().get(channel) {
+            for s in subs.values() {
+                self.deliver(s, PubMsg::Message { channel: channel.clone(), data: data.clone() });
+                n += 1;
+            }
+        }
+        for (pattern, subs) in self.patterns.read().iter() {
+            if glob_match(pattern, channel, false) {
+                for s in subs.values() {
+                    self.deliver(
+                        s,
+                        PubMsg::PMessage { pattern: pattern.clone(), channel: channel.clone(), data: data.clone() },
+                    );
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn deliver(&self, s: &Subscriber, msg: PubMsg) {
+        let size = msg.size();
+        let queued = s.info.pending_push.fetch_add(size, Ordering::Relaxed) + size;
+        let limit = self.hard_limit.load(Ordering::Relaxed);
+        if limit > 0 && queued > limit {
+            tracing::warn!("client id={} closed for overcoming of output buffer limits (pubsub)", s.info.id);
+            s.info.kill();
+            return;
+        }
+        let _ = s.tx.send(msg);
+    }
+
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut v: Vec<Bytes> = self
+            .channels
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    pub fn numsub(&self, channel: &Bytes) -> usize {
+        self.channels.read().get(channel).map_or(0, |s| s.len())
+    }
+
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+}

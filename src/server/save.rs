@@ -1,0 +1,148 @@
+//! SAVE / BGSAVE / save points / LASTSAVE bookkeeping, and the replid that
+//! names this node's history in snapshot headers.
+
+use super::Server;
+use crate::config::Config;
+use crate::snapshot::{self, SnapshotReader};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct SaveState {
+    pub in_progress: AtomicBool,
+    /// Unix seconds of the last successful save.
+    pub last_save: AtomicI64,
+    pub last_ok: AtomicBool,
+    pub last_duration_sec: AtomicI64,
+    pub last_attempt: AtomicI64,
+    /// Start offset of the newest snapshot on disk; the WAL is kept from it.
+    pub snapshot_start: AtomicU64,
+    pub has_snapshot: AtomicBool,
+    pub last_info: Mutex<Option<String>>,
+}
+
+impl SaveState {
+    pub fn new() -> Self {
+        SaveState {
+            in_progress: AtomicBool::new(false),
+            last_save: AtomicI64::new(crate::util::now_ms() / 1000),
+            last_ok: AtomicBool::new(true),
+            last_duration_sec: AtomicI64::new(-1),
+            last_attempt: AtomicI64::new(0),
+            snapshot_start: AtomicU64::new(0),
+            has_snapshot: AtomicBool::new(false),
+            last_info: Mutex::new(None),
+        }
+    }
+}
+
+impl Default for SaveState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn snapshot_path(srv: &Server) -> std::path::PathBuf {
+    let cfg = srv.config.read();
+    cfg.dir.join(&cfg.dbfilename)
+}
+
+/// Reads what the newest snapshot on disk says (at startup).
+pub fn note_existing_snapshot(srv: &Server) {
+    let path = snapshot_path(srv);
+    if let Ok(r) = SnapshotReader::open(&path) {
+        let h = r.header();
+        srv.save.snapshot_start.store(h.start_offset, Ordering::Release);
+        srv.save.has_snapshot.store(true, Ordering::Release);
+        srv.save.last_save.store((h.created_at_ms / 1000) as i64, Ordering::Release);
+    }
+}
+
+/// SAVE: writes the snapshot now, in the caller's thread.
+pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
+    if srv.save.in_progress.swap(true, Ordering::AcqRel) {
+        return Err("ERR Background save already in progress".into());
+    }
+    let r = do_save(srv);
+    srv.save.in_progress.store(false, Ordering::Release);
+    r
+}
+
+fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
+    let t0 = Instant::now();
+    srv.save.last_attempt.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+    let path = snapshot_path(srv);
+    let dirty_before = srv.store.dirty.load(Ordering::Acquire);
+    let replid = srv.replid.read().clone();
+    match snapshot::create::create(&srv.store, &path, &replid) {
+        Ok(info) => {
+            let secs = t0.elapsed().as_secs_f64();
+            let _ = srv.store.dirty.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| Some(d.saturating_sub(dirty_before)));
+            srv.save.last_save.store(crate::util::now_ms() / 1000, Ordering::Release);
+            srv.save.last_ok.store(true, Ordering::Release);
+            srv.save.last_duration_sec.store(secs as i64, Ordering::Relaxed);
+            srv.save.snapshot_start.store(info.header.start_offset, Ordering::Release);
+            srv.save.has_snapshot.store(true, Ordering::Release);
+            tracing::info!(
+                "DB saved on disk: {} keys, {} blocks, {} bytes ({} raw) in {:.3}s, offsets {}..{}",
+                info.keys,
+                info.blocks,
+                info.file_bytes,
+                info.raw_bytes,
+                secs,
+                info.header.start_offset,
+                info.header.end_offset
+            );
+            Ok(info)
+        }
+        Err(e) => {
+            srv.save.last_ok.store(false, Ordering::Release);
+            tracing::error!("Failed saving the snapshot to {}: {e}", path.display());
+            Err(format!("ERR {e}"))
+        }
+    }
+}
+
+/// BGSAVE: the same in a blocking-pool thread. False if one is running.
+pub fn bgsave(srv: &Arc<Server>) -> bool {
+    if srv.save.in_progress.swap(true, Ordering::AcqRel) {
+        return false;
+    }
+    tracing::info!("Background saving started");
+    let s = srv.clone();
+    tokio::task::spawn_blocking(move || {
+        let _ = do_save(&s);
+        s.save.in_progress.store(false, Ordering::Release);
+    });
+    true
+}
+
+pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, String> {
+    if let Some(v) = store.meta_get(b"replid") {
+        if let Ok(s) = String::from_utf8(v) {
+            if s.len() == 40 {
+                return Ok(s);
+            }
+        }
+    }
+    let id = crate::util::random_hex40();
+    store.meta_put(b"replid", id.as_bytes())?;
+    Ok(id)
+}
+
+/// `--rebuild-from-snapshot`: sled is rebuilt from `dir/dbfilename`; the WAL
+/// from the snapshot's start offset is replayed by the normal recovery.
+pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
+    let path = cfg.dir.join(&cfg.dbfilename);
+    let reader = SnapshotReader::open(&path).map_err(|e| format!("cannot rebuild: {e}"))?;
+    let start = reader.header().start_offset;
+    tracing::warn!(
+        "rebuilding sled from snapshot {} ({} keys, start offset {start})",
+        path.display(),
+        reader.key_count()
+    );
+    let n = crate::store::rebuild_sled(&cfg.dir, start, reader.iter().map(|r| r.map_err(|e| e.to_string())))?;
+    tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! The write buffer between the WAL and sled (a memtable, as in an LSM tree).
+//!
+//! Committed effects land in the active table at once, so reads see them
+//! without waiting for sled. Full tables are frozen and moved into sled by the
+//! applier thread, which records `applied_offset` only after sled has flushed;
+//! recovery replays the WAL from there. A value of `None` is a deletion that
+//! still has to reach sled.
+
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+pub type Table = BTreeMap<Bytes, Option<Bytes>>;
+
+pub struct Frozen {
+    pub table: Table,
+    /// Stream position after the last record whose effects are in `table`.
+    pub end: u64,
+}
+
+pub struct Tables {
+    pub active: Table,
+    pub active_bytes: usize,
+    /// End position of the last record applied into `active` (or any
+    /// earlier table).
+    pub end: u64,
+    /// Oldest first.
+    pub frozen: Vec<Arc<Frozen>>,
+}
+
+impl Tables {
+    pub fn new(end: u64) -> Self {
+        Tables { active: Table::new(), active_bytes: 0, end, frozen: Vec::new() }
+    }
+
+    /// `Some(None)` is a pending deletion; `None` means "ask sled".
+    pub fn get(&self, key: &[u8]) -> Option<Option<Bytes>> {
+        if let Some(v) = self.active.get(key) {
+            return Some(v.clone());
+        }
+        for f in self.frozen.iter().rev() {
+            if let Some(v) = f.table.get(key) {
+                return Some(v.clone());
+            }
+        }
+        None
+    }
+
+    pub fn insert(&mut self, key: Bytes, value: Option<Bytes>) {
+        self.active_bytes += key.len() + value.as_ref().map_or(0, |v| v.len()) + 48;
+        self.active.insert(key, value);
+    }
+
+    /// Moves the active table to the frozen list; returns false if empty.
+    pub fn freeze(&mut self) -> bool {
+        if self.active.is_empty() {
+            return false;
+        }
+        let table = std::mem::take(&mut self.active);
+        self.active_bytes = 0;
+        self.frozen.push(Arc::new(Frozen { table, end: self.end }));
+        true
+    }
+
+    /// Every table, newest first, for merged range reads.
+    pub fn layers(&self) -> Vec<&Table> {
+        let mut v = vec![&self.active];
+        v.extend(self.frozen.iter().rev().map(|f| &f.table));
+        v
+    }
+}
+
+/// Collects the newest entry of every key in `[from, to)` across layers
+/// (newest first), tombstones included.
+pub fn merged_range(layers: &[&Table], from: Bound<&[u8]>, to: Bound<&[u8]>) -> BTreeMap<Bytes, Option<Bytes>> {
+    let mut out: BTreeMap<Bytes, Option<Bytes>> = BTreeMap::new();
+    for t in layers {
+        for (k, v) in t.range::<[u8], _>((from, to)) {
+            out.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    out
+}

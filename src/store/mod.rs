@@ -1,0 +1,872 @@
+//! The keyspace: sled behind a write buffer, fed only through the WAL.
+//!
+//! Writes run in a [`WriteTx`] under one writer lock: the command reads what it
+//! needs, states its changes, and `commit` appends one WAL record and publishes
+//! all its effects to the write buffer at once. Replicas and recovery feed
+//! records through [`Store::apply_record`], the same publication path.
+//! Nothing here knows about sockets.
+
+mod expire;
+pub mod keys;
+pub mod memtable;
+pub mod watch;
+
+use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
+use bytes::Bytes;
+use keys::{data_key, db_prefix, gen_key, parse_data_key, parse_gen_key, Meta};
+use memtable::{merged_range, Frozen, Tables};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use expire::ExpireIndex;
+
+pub const MAX_DBS: usize = 16;
+/// Freeze the active table beyond this many bytes...
+const TABLE_BYTES: usize = 32 << 20;
+/// ...and stall writers while this many frozen tables wait for sled.
+const MAX_FROZEN: usize = 4;
+const APPLIED_KEY: &[u8] = b"applied_offset";
+
+pub struct StoreOptions {
+    pub dir: PathBuf,
+    pub databases: usize,
+    pub fsync: FsyncPolicy,
+    pub segment_size: u64,
+    pub repair_wal: bool,
+}
+
+/// First-seen state of a key touched by a batch: what counts and the expiry
+/// index must be corrected against.
+#[derive(Clone, Copy)]
+struct Before {
+    present: bool,
+    expire: Option<i64>,
+}
+
+/// The changes of one record, with the bookkeeping to publish them.
+#[derive(Default)]
+struct Batch {
+    effects: Vec<Effect>,
+    overlay: HashMap<Bytes, Option<Bytes>>,
+    before: HashMap<Bytes, Before>,
+    new_gens: [Option<u32>; MAX_DBS],
+}
+
+pub struct Store {
+    pub dir: PathBuf,
+    pub databases: usize,
+    sled: sled::Db,
+    tree: sled::Tree,
+    meta: sled::Tree,
+    tables: RwLock<Tables>,
+    writer: Mutex<()>,
+    pub wal: Arc<Wal>,
+    gens: [AtomicU32; MAX_DBS],
+    counts: [AtomicI64; MAX_DBS],
+    expires: Mutex<ExpireIndex>,
+    /// Keys a reader found expired, for the active cycle to delete.
+    expired_seen: Mutex<Vec<(u8, Bytes)>>,
+    applier_wake: Condvar,
+    applier_lock: Mutex<bool>,
+    stall_cv: Condvar,
+    stall_lock: Mutex<()>,
+    gc_wake: Condvar,
+    gc_lock: Mutex<bool>,
+    applied: AtomicU64,
+    /// Effects since the last snapshot (Redis's `rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+    pub replica: AtomicBool,
+    pub watches: watch::Watches,
+    closed: AtomicBool,
+    pub stats: StoreStats,
+}
+
+#[derive(Default)]
+pub struct StoreStats {
+    pub expired_keys: AtomicU64,
+    pub gc_keys: AtomicU64,
+    pub write_stalls: AtomicU64,
+}
+
+impl Store {
+    /// Opens sled and the WAL and replays what sled had not applied yet.
+    pub fn open(opts: StoreOptions) -> Result<Arc<Store>, String> {
+        std::fs::create_dir_all(&opts.dir).map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
+        let sled_path = opts.dir.join("sled");
+        let sled = sled::Config::new().path(&sled_path).cache_capacity(256 << 20).open().map_err(|e| {
+            format!(
+                "sled failed to open {}: {e}. The data can be rebuilt from the newest snapshot plus the WAL: \
+                 start again with --rebuild-from-snapshot",
+                sled_path.display()
+            )
+        })?;
+        let tree = sled.open_tree("keyspace").map_err(|e| e.to_string())?;
+        let meta = sled.open_tree("sledis-meta").map_err(|e| e.to_string())?;
+        let applied = match meta.get(APPLIED_KEY).map_err(|e| e.to_string())? {
+            Some(v) if v.len() == 8 => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
+            _ => 0,
+        };
+        let gens: [AtomicU32; MAX_DBS] = Default::default();
+        let counts: [AtomicI64; MAX_DBS] = Default::default();
+        let mut index = ExpireIndex::default();
+        let t0 = Instant::now();
+        let mut total = 0;
+        for db in 0..MAX_DBS {
+            if let Some(v) = tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
+                if v.len() == 4 {
+                    gens[db].store(u32::from_be_bytes([v[0], v[1], v[2], v[3]]), Ordering::Relaxed);
+                }
+            }
+            let prefix = db_prefix(db as u8, gens[db].load(Ordering::Relaxed));
+            let mut n = 0;
+            for item in tree.scan_prefix(prefix) {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                n += 1;
+                if let Some(t) = Meta::peek_expire(&v) {
+                    index.insert(t, db as u8, Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
+                }
+            }
+            counts[db].store(n, Ordering::Relaxed);
+            total += n;
+        }
+        tracing::info!("sled: {total} keys counted in {:?}, applied offset {applied}", t0.elapsed());
+
+        let mut replay: Vec<(Record, u64)> = Vec::new();
+        let (wal, rec): (Arc<Wal>, Recovery) =
+            Wal::open(&opts.dir.join("wal"), opts.fsync, opts.segment_size, opts.repair_wal, |r, end| {
+                if r.offset >= applied {
+                    replay.push((r.clone(), end));
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if applied > rec.end_offset {
+            return Err(format!(
+                "sled has applied up to offset {applied} but the WAL ends at {}: the WAL lost data sled has; \
+                 refusing to start (restore the WAL or rebuild with --rebuild-from-snapshot)",
+                rec.end_offset
+            ));
+        }
+        if applied < rec.first_offset {
+            return Err(format!(
+                "sled has applied up to offset {applied} but the WAL starts at {}: records in between are missing",
+                rec.first_offset
+            ));
+        }
+        let store = Arc::new(Store {
+            dir: opts.dir.clone(),
+            databases: opts.databases.clamp(1, MAX_DBS),
+            sled,
+            tree,
+            meta,
+            tables: RwLock::new(Tables::new(applied)),
+            writer: Mutex::new(()),
+            wal,
+            gens,
+            counts,
+            expires: Mutex::new(index),
+            expired_seen: Mutex::new(Vec::new()),
+            applier_wake: Condvar::new(),
+            applier_lock: Mutex::new(false),
+            stall_cv: Condvar::new(),
+            stall_lock: Mutex::new(()),
+            gc_wake: Condvar::new(),
+            gc_lock: Mutex::new(true),
+            applied: AtomicU64::new(applied),
+            dirty: AtomicU64::new(0),
+            replica: AtomicBool::new(false),
+            watches: watch::Watches::default(),
+            closed: AtomicBool::new(false),
+            stats: StoreStats::default(),
+        });
+        let n = replay.len();
+        for (r, end) in replay {
+            store.apply_record(&r, end);
+        }
+        tracing::info!(
+            "WAL: {} segment(s), offsets {}..{}, replayed {n} record(s) after applied offset {applied}{}",
+            rec.segments,
+            rec.first_offset,
+            rec.end_offset,
+            match rec.truncated_at {
+                Some(at) => format!("; cut {} damaged tail byte(s) at offset {at}", rec.truncated_bytes),
+                None => String::new(),
+            }
+        );
+        let s = store.clone();
+        std::thread::Builder::new()
+            .name("sled-applier".into())
+            .spawn(move || s.applier_loop())
+            .map_err(|e| e.to_string())?;
+        let s = store.clone();
+        std::thread::Builder::new()
+            .name("sled-gc".into())
+            .spawn(move || s.gc_loop())
+            .map_err(|e| e.to_string())?;
+        Ok(store)
+    }
+
+    // ----- reads -----
+
+    fn gen(&self, db: usize) -> u32 {
+        self.gens[db].load(Ordering::Acquire)
+    }
+
+    /// The newest value of a raw sled key: write buffer first, then sled.
+    fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
+        if let Some(v) = self.tables.read().get(key) {
+            return v;
+        }
+        match self.tree.get(key) {
+            Ok(v) => v.map(|v| Bytes::copy_from_slice(&v)),
+            Err(e) => {
+                tracing::error!("sled read failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// A key's metadata, ignoring expiry.
+    pub fn get_meta_raw(&self, db: usize, key: &[u8]) -> Option<Meta> {
+        let v = self.raw_get(&data_key(db as u8, self.gen(db), key))?;
+        Meta::decode(&v)
+    }
+
+    /// A live key's metadata; an expired key reads as absent (and, on a
+    /// master, is queued for deletion).
+    pub fn get(&self, db: usize, key: &[u8], now: i64) -> Option<Meta> {
+        let m = self.get_meta_raw(db, key)?;
+        if m.is_expired(now) {
+            self.note_expired(db, key);
+            return None;
+        }
+        Some(m)
+    }
+
+    fn note_expired(&self, db: usize, key: &[u8]) {
+        if !self.replica.load(Ordering::Relaxed) {
+            let mut q = self.expired_seen.lock();
+            if q.len() < 10_000 {
+                q.push((db as u8, Bytes::copy_from_slice(key)));
+            }
+        }
+    }
+
+    pub fn dbsize(&self, db: usize) -> i64 {
+        self.counts[db].load(Ordering::Relaxed).max(0)
+    }
+
+    pub fn expires_count(&self, db: usize) -> usize {
+        self.expires.lock().count(db as u8)
+    }
+
+    /// Live keys of `db` after `after` (exclusive), in key order, at most about
+    /// `count` of them, with a cursor to continue from (None when done).
+    /// Merges the write buffer with sled.
+    pub fn scan(&self, db: usize, after: Option<&[u8]>, count: usize, now: i64) -> (Vec<(Bytes, Meta)>, Option<Bytes>) {
+        let gen = self.gen(db);
+        let prefix = db_prefix(db as u8, gen);
+        let start = match after {
+            Some(k) => {
+                let mut s = prefix.to_vec();
+                s.extend_from_slice(k);
+                Bound::Excluded(s)
+            }
+            None => Bound::Included(prefix.to_vec()),
+        };
+        let mut end_vec = prefix.to_vec();
+        // The prefix's successor: bump the last byte of gen (gen < u32::MAX).
+        increment(&mut end_vec);
+        let count = count.max(1);
+        // Sled first: its count-th key bounds the window.
+        let mut from_sled: Vec<(Bytes, Bytes)> = Vec::with_capacity(count.min(4096));
+        let mut upper: Bound<Vec<u8>> = Bound::Excluded(end_vec.clone());
+        let range = self.tree.range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
+        for item in range {
+            let Ok((k, v)) = item else { break };
+            from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
+            if from_sled.len() >= count {
+                upper = Bound::Included(k.to_vec());
+                break;
+            }
+        }
+        let mem = {
+            let t = self.tables.read();
+            let layers = t.layers();
+            let from_b = match &start {
+                Bound::Included(v) => Bound::Included(v.as_slice()),
+                Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let to_b = match &upper {
+                Bound::Included(v) => Bound::Included(v.as_slice()),
+                Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            merged_range(&layers, from_b, to_b)
+        };
+        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
+            from_sled.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        for (k, v) in mem {
+            merged.insert(k, v);
+        }
+        let next = match &upper {
+            Bound::Included(k) => Some(Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..])),
+            _ => None,
+        };
+        let mut out = Vec::with_capacity(merged.len());
+        for (k, v) in merged {
+            let Some(v) = v else { continue };
+            let Some(m) = Meta::decode(&v) else { continue };
+            if m.is_expired(now) {
+                self.note_expired(db, &k[keys::DATA_PREFIX_LEN..]);
+                continue;
+            }
+            out.push((k.slice(keys::DATA_PREFIX_LEN..), m));
+        }
+        (out, next)
+    }
+
+    // ----- writes -----
+
+    /// Starts a write transaction: holds the writer lock until commit/drop.
+    pub fn write(&self, now: i64) -> WriteTx<'_> {
+        WriteTx { store: self, _guard: self.writer.lock(), batch: Batch::default(), now, deleted_expired: 0 }
+    }
+
+    /// Applies a record read from a WAL or received from a master: the same
+    /// publication path as a local commit, with counts found by lookup.
+    pub fn apply_record(&self, r: &Record, end: u64) {
+        let mut b = Batch::default();
+        for e in &r.effects {
+            match e {
+                Effect::Put { key, value } => {
+                    self.touch(&mut b, key);
+                    b.overlay.insert(key.clone(), Some(value.clone()));
+                    if let Some(db) = parse_gen_key(key) {
+                        if value.len() == 4 && (db as usize) < MAX_DBS {
+                            b.new_gens[db as usize] = Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+                        }
+                    }
+                }
+                Effect::Del { key } => {
+                    self.touch(&mut b, key);
+                    b.overlay.insert(key.clone(), None);
+                }
+                Effect::ClearDb { db, gen } => {
+                    if (*db as usize) < MAX_DBS {
+                        b.new_gens[*db as usize] = Some(*gen);
+                        b.overlay.insert(gen_key(*db), Some(Bytes::copy_from_slice(&gen.to_be_bytes())));
+                    }
+                }
+            }
+        }
+        b.effects = r.effects.clone();
+        self.publish(b, end);
+    }
+
+    fn touch(&self, b: &mut Batch, key: &Bytes) {
+        if b.before.contains_key(key) || parse_data_key(key).is_none() {
+            return;
+        }
+        let v = match b.overlay.get(key) {
+            Some(v) => v.clone(),
+            None => self.raw_get(key),
+        };
+        let before = Before { present: v.is_some(), expire: v.as_deref().and_then(Meta::peek_expire) };
+        b.before.insert(key.clone(), before);
+    }
+
+    /// Makes a batch's effects visible together and corrects counts and the
+    /// expiry index.
+    fn publish(&self, b: Batch, end: u64) {
+        self.wait_for_room();
+        {
+            let mut t = self.tables.write();
+            for (k, v) in b.overlay.iter() {
+                t.insert(k.clone(), v.clone());
+            }
+            t.end = t.end.max(end);
+            if t.active_bytes >= TABLE_BYTES && t.freeze() {
+                self.applier_wake.notify_one();
+            }
+        }
+        let mut idx = self.expires.lock();
+        let mut gc = false;
+        for (db, g) in b.new_gens.iter().enumerate() {
+            if let Some(g) = g {
+                self.gens[db].store(*g, Ordering::Release);
+                self.counts[db].store(0, Ordering::Relaxed);
+                idx.remove_db(db as u8);
+                gc = true;
+            }
+        }
+        for (k, before) in &b.before {
+            let Some((db, gen, ukey)) = parse_data_key(k) else { continue };
+            if (db as usize) >= MAX_DBS || gen != self.gen(db as usize) {
+                continue;
+            }
+            let Some(after) = b.overlay.get(k) else { continue };
+            let present = after.is_some();
+            let delta = present as i64 - before.present as i64;
+            if delta != 0 {
+                self.counts[db as usize].fetch_add(delta, Ordering::Relaxed);
+            }
+            let new_exp = after.as_deref().and_then(Meta::peek_expire);
+            if before.expire != new_exp {
+                let ukey = Bytes::copy_from_slice(ukey);
+                if let Some(t) = before.expire {
+                    idx.remove(t, db, &ukey);
+                }
+                if let Some(t) = new_exp {
+                    idx.insert(t, db, ukey);
+                }
+            }
+        }
+        drop(idx);
+        if self.watches.active() {
+            for k in b.overlay.keys() {
+                if let Some((db, _, ukey)) = parse_data_key(k) {
+                    self.watches.touch(db, ukey);
+                }
+            }
+            for (db, g) in b.new_gens.iter().enumerate() {
+                if g.is_some() {
+                    self.watches.touch_db(db as u8);
+                }
+            }
+        }
+        self.dirty.fetch_add(b.effects.len() as u64, Ordering::Relaxed);
+        if gc {
+            *self.gc_lock.lock() = true;
+            self.gc_wake.notify_one();
+        }
+    }
+
+    fn wait_for_room(&self) {
+        let mut stalled = false;
+        while self.tables.read().frozen.len() >= MAX_FROZEN {
+            if !stalled {
+                stalled = true;
+                self.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("write stall: sled is behind the write buffer");
+            }
+            let mut g = self.stall_lock.lock();
+            self.stall_cv.wait_for(&mut g, Duration::from_millis(10));
+        }
+    }
+
+    // ----- background: applier and GC -----
+
+    fn applier_loop(self: Arc<Self>) {
+        let mut last_freeze = Instant::now();
+        while !self.closed.load(Ordering::Acquire) {
+            {
+                let mut g = self.applier_lock.lock();
+                if self.tables.read().frozen.is_empty() {
+                    self.applier_wake.wait_for(&mut g, Duration::from_millis(200));
+                }
+            }
+            if last_freeze.elapsed() >= Duration::from_secs(1) {
+                last_freeze = Instant::now();
+                self.tables.write().freeze();
+            }
+            if let Err(e) = self.apply_frozen() {
+                tracing::error!("applying the write buffer to sled failed: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// Moves every frozen table into sled, oldest first.
+    fn apply_frozen(&self) -> Result<(), String> {
+        loop {
+            let Some(f) = self.tables.read().frozen.first().cloned() else { return Ok(()) };
+            // sled must never get ahead of the durable WAL.
+            self.wal.sync_all().map_err(|e| e.to_string())?;
+            self.apply_table(&f)?;
+            self.tree.flush().map_err(|e| e.to_string())?;
+            self.meta.insert(APPLIED_KEY, &f.end.to_be_bytes()).map_err(|e| e.to_string())?;
+            self.meta.flush().map_err(|e| e.to_string())?;
+            self.applied.store(f.end, Ordering::Release);
+            {
+                let mut t = self.tables.write();
+                if t.frozen.first().is_some_and(|x| Arc::ptr_eq(x, &f)) {
+                    t.frozen.remove(0);
+                }
+            }
+            self.stall_cv.notify_all();
+        }
+    }
+
+    /// Two threads on disjoint key ranges: the fastest way into sled 0.34
+    /// measured here.
+    fn apply_table(&self, f: &Frozen) -> Result<(), String> {
+        let entries: Vec<(&Bytes, &Option<Bytes>)> = f.table.iter().collect();
+        let put = |part: &[(&Bytes, &Option<Bytes>)]| -> Result<(), String> {
+            for (k, v) in part {
+                let r = match v {
+                    Some(v) => self.tree.insert(k.as_ref(), v.as_ref()).map(|_| ()),
+                    None => self.tree.remove(k.as_ref()).map(|_| ()),
+                };
+                r.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        };
+        if entries.len() < 2048 {
+            return put(&entries);
+        }
+        let (a, b) = entries.split_at(entries.len() / 2);
+        std::thread::scope(|s| {
+            let h = s.spawn(|| put(b));
+            let r1 = put(a);
+            let r2 = h.join().unwrap_or_else(|_| Err("applier thread panicked".into()));
+            r1.and(r2)
+        })
+    }
+
+    /// Removes keys of older database generations (after FLUSHDB/FLUSHALL).
+    fn gc_loop(self: Arc<Self>) {
+        while !self.closed.load(Ordering::Acquire) {
+            {
+                let mut pending = self.gc_lock.lock();
+                if !*pending {
+                    self.gc_wake.wait_for(&mut pending, Duration::from_secs(1));
+                }
+                if !*pending {
+                    continue;
+                }
+                *pending = false;
+            }
+            // Only what sled holds is collected: wait until the buffer that
+            // carried the generation change has been applied.
+            while !self.tables.read().frozen.is_empty() || !self.tables.read().active.is_empty() {
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                let _ = self.tables.write().freeze();
+                self.applier_wake.notify_one();
+            }
+            for db in 0..MAX_DBS {
+                let gen = self.gen(db);
+                let mut n = 0u64;
+                for item in self.tree.scan_prefix([keys::DATA, db as u8]) {
+                    let Ok((k, _)) = item else { break };
+                    match parse_data_key(&k) {
+                        Some((_, g, _)) if g < gen => {
+                            let _ = self.tree.remove(k);
+                            n += 1;
+                        }
+                        _ => {}
+                    }
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+                if n > 0 {
+                    self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);
+                    tracing::info!("reclaimed {n} keys of flushed db {db}");
+                }
+            }
+        }
+    }
+
+    // ----- expiry -----
+
+    /// One round of active expiry (master only): deletes up to `limit` keys
+    /// whose deadline passed, each deletion a WAL record. Returns the end
+    /// offset of the record written, if any.
+    pub fn expire_cycle(&self, now: i64, limit: usize) -> Option<u64> {
+        if self.replica.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut due = self.expires.lock().due(now, limit);
+        due.append(&mut std::mem::take(&mut *self.expired_seen.lock()));
+        if due.is_empty() {
+            return None;
+        }
+        let mut tx = self.write(now);
+        for (db, key) in due {
+            if (db as usize) < self.databases {
+                // `get` deletes what it finds expired, in this record.
+                let _ = tx.get(db as usize, &key);
+            }
+        }
+        self.stats.expired_keys.fetch_add(tx.deleted_expired as u64, Ordering::Relaxed);
+        tx.commit()
+    }
+
+    // ----- status -----
+
+    pub fn applied_offset(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+
+    pub fn buffer_bytes(&self) -> usize {
+        let t = self.tables.read();
+        t.active_bytes + t.frozen.len() * TABLE_BYTES
+    }
+
+    pub fn sled_size_on_disk(&self) -> u64 {
+        self.sled.size_on_disk().unwrap_or(0)
+    }
+
+    /// Applies the whole write buffer to sled and records the applied offset
+    /// (SHUTDOWN and snapshot rebuild use it).
+    pub fn flush_to_sled(&self) -> Result<(), String> {
+        {
+            let _w = self.writer.lock();
+            self.tables.write().freeze();
+        }
+        self.apply_frozen()?;
+        self.sled.flush().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    pub fn close(&self) -> Result<(), String> {
+        let r = self.wal.close().map_err(|e| e.to_string());
+        let r2 = self.flush_to_sled();
+        self.closed.store(true, Ordering::Release);
+        self.applier_wake.notify_all();
+        self.gc_wake.notify_all();
+        r.and(r2)
+    }
+
+    /// Everything needed to write a snapshot consistent at some offset in
+    /// `[start, end]`: the start offset, the generations then, and the write
+    /// buffer tables to merge over sled.
+    pub fn snapshot_source(&self) -> SnapshotSource<'_> {
+        let _w = self.writer.lock();
+        let start = self.wal.end_offset();
+        let mut t = self.tables.write();
+        t.freeze();
+        let layers: Vec<Arc<Frozen>> = t.frozen.iter().rev().cloned().collect();
+        let gens = std::array::from_fn(|db| self.gen(db));
+        SnapshotSource { store: self, start, layers, gens }
+    }
+}
+
+/// A fuzzy, merged view of the keyspace for snapshots.
+pub struct SnapshotSource<'a> {
+    store: &'a Store,
+    pub start: u64,
+    layers: Vec<Arc<Frozen>>,
+    pub gens: [u32; MAX_DBS],
+}
+
+impl SnapshotSource<'_> {
+    /// Calls `f` with every live raw (key, value) pair in key order: the
+    /// generation keys, then each database's current keys. Values from the
+    /// write buffer win over sled's.
+    pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+        for db in 0..MAX_DBS {
+            if self.gens[db] != 0 {
+                f(&gen_key(db as u8), &self.gens[db].to_be_bytes())?;
+            }
+        }
+        let tables: Vec<&memtable::Table> = self.layers.iter().map(|f| &f.table).collect();
+        for db in 0..MAX_DBS {
+            let prefix = db_prefix(db as u8, self.gens[db]);
+            let mut end = prefix.to_vec();
+            increment(&mut end);
+            let mem = merged_range(&tables, Bound::Included(&prefix[..]), Bound::Excluded(&end[..]));
+            let mut mem_iter = mem.into_iter().peekable();
+            for item in self.store.tree.scan_prefix(prefix) {
+                let (k, v) = item.map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e.to_string()))?;
+                while let Some((mk, _)) = mem_iter.peek() {
+                    if mk.as_ref() < k.as_ref() {
+                        let (mk, mv) = mem_iter.next().unwrap_or_default();
+                        if let Some(mv) = mv {
+                            f(&mk, &mv)?;
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                match mem_iter.peek() {
+                    Some((mk, _)) if mk.as_ref() == k.as_ref() => {
+                        let (mk, mv) = mem_iter.next().unwrap_or_default();
+                        if let Some(mv) = mv {
+                            f(&mk, &mv)?;
+                        }
+                    }
+                    _ => f(&k, &v)?,
+                }
+            }
+            for (mk, mv) in mem_iter {
+                if let Some(mv) = mv {
+                    f(&mk, &mv)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The smallest byte string greater than every string with prefix `v`.
+fn increment(v: &mut Vec<u8>) {
+    while let Some(last) = v.last_mut() {
+        if *last < 0xff {
+            *last += 1;
+            return;
+        }
+        v.pop();
+    }
+}
+
+/// A write in progress. Reads see the transaction's own writes; `commit`
+/// logs one record and publishes everything at once.
+pub struct WriteTx<'a> {
+    store: &'a Store,
+    _guard: MutexGuard<'a, ()>,
+    batch: Batch,
+    now: i64,
+    pub deleted_expired: usize,
+}
+
+impl WriteTx<'_> {
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    fn gen(&self, db: usize) -> u32 {
+        self.batch.new_gens[db].unwrap_or_else(|| self.store.gen(db))
+    }
+
+    fn key(&self, db: usize, key: &[u8]) -> Bytes {
+        data_key(db as u8, self.gen(db), key)
+    }
+
+    fn lookup(&mut self, k: &Bytes) -> Option<Bytes> {
+        if let Some(v) = self.batch.overlay.get(k) {
+            return v.clone();
+        }
+        let v = self.store.raw_get(k);
+        self.batch
+            .before
+            .entry(k.clone())
+            .or_insert(Before { present: v.is_some(), expire: v.as_deref().and_then(Meta::peek_expire) });
+        v
+    }
+
+    /// A live key's metadata. A key found expired is deleted in this record
+    /// (lazy expiry), as Redis does on access.
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
+        let k = self.key(db, key);
+        let m = Meta::decode(&self.lookup(&k)?)?;
+        if m.is_expired(self.now) {
+            self.batch.effects.push(Effect::Del { key: k.clone() });
+            self.batch.overlay.insert(k, None);
+            self.deleted_expired += 1;
+            return None;
+        }
+        Some(m)
+    }
+
+    pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta) {
+        let k = self.key(db, key);
+        if !self.batch.before.contains_key(&k) && !self.batch.overlay.contains_key(&k) {
+            self.lookup(&k);
+        }
+        let v = meta.encode();
+        self.batch.effects.push(Effect::Put { key: k.clone(), value: v.clone() });
+        self.batch.overlay.insert(k, Some(v));
+    }
+
+    /// Deletes a key; true if a live key was there.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.get(db, key).is_none() {
+            return false;
+        }
+        let k = self.key(db, key);
+        self.batch.effects.push(Effect::Del { key: k.clone() });
+        self.batch.overlay.insert(k, None);
+        true
+    }
+
+    /// FLUSHDB: the database moves to a new, empty generation.
+    pub fn flush_db(&mut self, db: usize) {
+        let gen = self.gen(db).wrapping_add(1).max(1);
+        self.batch.new_gens[db] = Some(gen);
+        self.batch.effects.push(Effect::ClearDb { db: db as u8, gen });
+        self.batch.overlay.insert(gen_key(db as u8), Some(Bytes::copy_from_slice(&gen.to_be_bytes())));
+    }
+
+    pub fn has_effects(&self) -> bool {
+        !self.batch.effects.is_empty()
+    }
+
+    /// Logs and publishes; returns the record's end offset (None if the
+    /// transaction changed nothing).
+    pub fn commit(self) -> Option<u64> {
+        if self.batch.effects.is_empty() {
+            return None;
+        }
+        let (_, end) = self.store.wal.append(&self.batch.effects);
+        self.store.publish(self.batch, end);
+        Some(end)
+    }
+}
+
+impl Store {
+    pub fn open_path(dir: &Path) -> Result<Arc<Store>, String> {
+        Store::open(StoreOptions {
+            dir: dir.to_path_buf(),
+            databases: MAX_DBS,
+            fsync: FsyncPolicy::EverySec,
+            segment_size: 64 << 20,
+            repair_wal: false,
+        })
+    }
+}
+
+impl Store {
+    /// Node-level state kept beside the keyspace (replid, ...), durable at
+    /// return.
+    pub fn meta_get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.meta.get(key).ok().flatten().map(|v| v.to_vec())
+    }
+
+    pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.meta.insert(key, value).map_err(|e| e.to_string())?;
+        self.meta.flush().map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Replaces the sled files in `dir` with the pairs of a snapshot, recording
+/// its start offset as applied so recovery replays the WAL from there. The
+/// old sled directory is kept aside, never deleted.
+pub fn rebuild_sled(
+    dir: &Path,
+    start_offset: u64,
+    pairs: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), String>>,
+) -> Result<u64, String> {
+    let sled_path = dir.join("sled");
+    if sled_path.exists() {
+        let aside = dir.join(format!("sled.damaged-{}", crate::util::now_ms()));
+        std::fs::rename(&sled_path, &aside).map_err(|e| format!("cannot move {} aside: {e}", sled_path.display()))?;
+        tracing::warn!("moved the old sled files to {}", aside.display());
+    }
+    let db = sled::Config::new().path(&sled_path).open().map_err(|e| e.to_string())?;
+    let tree = db.open_tree("keyspace").map_err(|e| e.to_string())?;
+    let meta = db.open_tree("sledis-meta").map_err(|e| e.to_string())?;
+    let mut n = 0u64;
+    for p in pairs {
+        let (k, v) = p?;
+        tree.insert(k, v).map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    tree.flush().map_err(|e| e.to_string())?;
+    meta.insert(APPLIED_KEY, &start_offset.to_be_bytes()).map_err(|e| e.to_string())?;
+    db.flush().map_err(|e| e.to_string())?;
+    Ok(n)
+}

@@ -1,0 +1,200 @@
+//! Reading WAL segments: listing them, and scanning one record by record with
+//! the damage found (torn tail vs. corruption in the middle) reported by
+//! offset. Used by recovery, snapshot rebuild and the dump tool.
+
+use super::record::{decode_frame, Decoded, Record, FRAME_HEADER, MAX_RECORD};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Segment {
+    /// Stream position of the segment's first byte.
+    pub start: u64,
+    pub path: PathBuf,
+    pub len: u64,
+}
+
+impl Segment {
+    pub fn end(&self) -> u64 {
+        self.start + self.len
+    }
+}
+
+pub fn segment_name(start: u64) -> String {
+    format!("{start:020}.wal")
+}
+
+/// The segments in `dir`, ordered by start offset.
+pub fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
+    let mut out = Vec::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in rd {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(stem) = name.strip_suffix(".wal") else { continue };
+        let Ok(start) = stem.parse::<u64>() else { continue };
+        let len = entry.metadata()?.len();
+        out.push(Segment { start, path: entry.path(), len });
+    }
+    out.sort_by_key(|s| s.start);
+    Ok(out)
+}
+
+/// Where and how a scan stopped early.
+#[derive(Debug, Clone)]
+pub struct ScanDamage {
+    /// Stream offset of the first bad byte (start of the bad record).
+    pub offset: u64,
+    /// Byte offset inside the segment file.
+    pub file_offset: u64,
+    pub message: String,
+    /// Bytes in the file from the bad record on.
+    pub bytes_after: u64,
+    /// True when the damage looks like an interrupted append (an incomplete
+    /// last record, or only zeros after it): safe to cut. False means valid
+    /// data may follow: corruption in the middle.
+    pub torn: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SegmentScan {
+    pub records: u64,
+    /// Stream position just past the last good record.
+    pub valid_end: u64,
+    pub damage: Option<ScanDamage>,
+}
+
+/// Reads `seg` record by record, calling `f` for each good one, and stops at
+/// the first bad one.
+pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
+    let mut file = File::open(&seg.path)?;
+    let file_len = file.metadata()?.len();
+    let mut pos: u64 = 0;
+    let mut records = 0;
+    let mut buf: Vec<u8> = Vec::new();
+    let mut header = [0u8; FRAME_HEADER];
+    loop {
+        if pos == file_len {
+            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: None });
+        }
+        let remaining = file_len - pos;
+        let damage = |message: String, torn: bool| ScanDamage {
+            offset: seg.start + pos,
+            file_offset: pos,
+            message,
+            bytes_after: remaining,
+            torn,
+        };
+        if remaining < FRAME_HEADER as u64 {
+            let d = damage(format!("incomplete record header ({remaining} bytes)"), true);
+            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+        }
+        file.read_exact(&mut header)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        if len > MAX_RECORD || len == 0 {
+            let torn = rest_is_zero(&mut file, pos)?;
+            let d = damage(format!("invalid record length {len}"), torn);
+            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+        }
+        let total = FRAME_HEADER as u64 + len as u64;
+        if total > remaining {
+            let d = damage(format!("incomplete record: {total} bytes announced, {remaining} present"), true);
+            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+        }
+        buf.clear();
+        buf.extend_from_slice(&header);
+        buf.resize(total as usize, 0);
+        file.read_exact(&mut buf[FRAME_HEADER..])?;
+        match decode_frame(&buf, seg.start + pos) {
+            Decoded::Record(r, n) => {
+                f(&r, seg.start + pos + n as u64);
+                records += 1;
+                pos += n as u64;
+            }
+            Decoded::Incomplete { need } => {
+                let d = damage(format!("incomplete record: {need} bytes needed"), true);
+                return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+            }
+            Decoded::Corrupt(msg) => {
+                // The bad record ends the file, or only zeros follow: an append
+                // that did not finish (e.g. a crash with pages half written).
+                let torn = pos + total == file_len || rest_is_zero(&mut file, pos + total)?;
+                let d = damage(msg, torn);
+                return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+            }
+        }
+    }
+}
+
+fn rest_is_zero(file: &mut File, from: u64) -> io::Result<bool> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        if chunk[..n].iter().any(|&b| b != 0) {
+            return Ok(false);
+        }
+    }
+}
+
+/// Reads raw WAL bytes from a position onwards, crossing segment boundaries;
+/// the replication stream and `sledis-dump wal` read through it.
+pub struct WalReader {
+    dir: PathBuf,
+    pos: u64,
+    file: Option<(File, u64)>,
+}
+
+impl WalReader {
+    pub fn new(dir: &Path, pos: u64) -> Self {
+        WalReader { dir: dir.to_path_buf(), pos, file: None }
+    }
+
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Reads up to `buf.len()` bytes but never past `limit` (the writer's
+    /// written offset). Returns 0 when nothing is available yet.
+    pub fn read(&mut self, buf: &mut [u8], limit: u64) -> io::Result<usize> {
+        if self.pos >= limit {
+            return Ok(0);
+        }
+        loop {
+            if self.file.is_none() {
+                let segs = list_segments(&self.dir)?;
+                let Some(seg) = segs.iter().rev().find(|s| s.start <= self.pos) else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("WAL offset {} is no longer retained", self.pos),
+                    ));
+                };
+                let mut f = File::open(&seg.path)?;
+                f.seek(SeekFrom::Start(self.pos - seg.start))?;
+                self.file = Some((f, seg.start));
+            }
+            let Some((f, _)) = self.file.as_mut() else { continue };
+            let want = buf.len().min((limit - self.pos) as usize);
+            let n = f.read(&mut buf[..want])?;
+            if n > 0 {
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            // End of this segment: move on if a later one starts here.
+            let segs = list_segments(&self.dir)?;
+            match segs.iter().find(|s| s.start == self.pos) {
+                Some(_) => self.file = None,
+                None => return Ok(0),
+            }
+        }
+    }
+}

@@ -1,0 +1,392 @@
+//! The WAL writer. Appends only copy into an in-memory buffer (under the
+//! store's writer lock, so WAL order == apply order); the bytes reach the file
+//! before any client sees its reply (`write_up_to`), and a dedicated sync
+//! thread turns many waiting appends into one `fdatasync` (group commit).
+
+use super::reader::{list_segments, scan_segment, segment_name, Segment};
+use super::record::{Effect, FRAME_HEADER};
+use parking_lot::{Condvar, Mutex};
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always = 0,
+    EverySec = 1,
+    No = 2,
+}
+
+impl FsyncPolicy {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::EverySec,
+            _ => FsyncPolicy::No,
+        }
+    }
+}
+
+/// Serializes exactly like `Record` without owning the effects.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    offset: u64,
+    effects: &'a [Effect],
+}
+
+struct Pending {
+    buf: Vec<u8>,
+    /// Stream position after the last appended record.
+    end: u64,
+}
+
+struct Active {
+    file: Arc<File>,
+    start: u64,
+    spare: Vec<u8>,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Default, Clone)]
+pub struct Recovery {
+    pub segments: usize,
+    pub records: u64,
+    pub first_offset: u64,
+    pub end_offset: u64,
+    /// Bytes cut from a torn tail (or, with repair, from the damage on).
+    pub truncated_bytes: u64,
+    pub truncated_at: Option<u64>,
+}
+
+pub struct Wal {
+    dir: PathBuf,
+    segment_size: AtomicU64,
+    pending: Mutex<Pending>,
+    active: Mutex<Active>,
+    written: AtomicU64,
+    synced: AtomicU64,
+    policy: AtomicU8,
+    sync_lock: Mutex<u64>,
+    sync_cv: Condvar,
+    synced_tx: watch::Sender<u64>,
+    written_tx: watch::Sender<u64>,
+    closed: AtomicBool,
+    first_offset: AtomicU64,
+}
+
+fn io_err(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Wal {
+    /// Opens (or creates) the WAL in `dir`, calling `replay` for every intact
+    /// record in order. A torn tail is cut; damage before the tail is an error
+    /// naming the file and offset, unless `repair` is set, which cuts there and
+    /// drops later segments.
+    pub fn open(
+        dir: &Path,
+        policy: FsyncPolicy,
+        segment_size: u64,
+        repair: bool,
+        mut replay: impl FnMut(&super::Record, u64),
+    ) -> io::Result<(Arc<Wal>, Recovery)> {
+        std::fs::create_dir_all(dir)?;
+        let mut segs = list_segments(dir)?;
+        if segs.is_empty() {
+            let path = dir.join(segment_name(0));
+            File::create(&path)?.sync_all()?;
+            fsync_dir(dir)?;
+            segs.push(Segment { start: 0, path, len: 0 });
+        }
+        let mut rec = Recovery { segments: segs.len(), first_offset: segs[0].start, ..Default::default() };
+        let mut expected = segs[0].start;
+        let mut keep = segs.len();
+        for (i, seg) in segs.iter().enumerate() {
+            if seg.start != expected {
+                return Err(io_err(format!(
+                    "WAL gap: segment {} starts at offset {} but the previous one ends at {} (a segment is missing)",
+                    seg.path.display(),
+                    seg.start,
+                    expected
+                )));
+            }
+            let scan = scan_segment(seg, |r, end| replay(r, end))?;
+            rec.records += scan.records;
+            expected = scan.valid_end;
+            if let Some(d) = scan.damage {
+                let last = i + 1 == segs.len();
+                if !(last && d.torn) && !repair {
+                    return Err(io_err(format!(
+                        "corrupt WAL record in {} at file offset {} (stream offset {}): {}; {} bytes follow. \
+                         Start with --repair-wal to cut the log there (losing what follows)",
+                        seg.path.display(),
+                        d.file_offset,
+                        d.offset,
+                        d.message,
+                        d.bytes_after
+                    )));
+                }
+                let f = OpenOptions::new().write(true).open(&seg.path)?;
+                f.set_len(d.file_offset)?;
+                f.sync_all()?;
+                rec.truncated_bytes += d.bytes_after;
+                rec.truncated_at = Some(d.offset);
+                tracing::warn!(
+                    "WAL {}: cut {} bytes at offset {} ({})",
+                    seg.path.display(),
+                    d.bytes_after,
+                    d.offset,
+                    d.message
+                );
+                keep = i + 1;
+                break;
+            }
+        }
+        for seg in &segs[keep..] {
+            rec.truncated_bytes += seg.len;
+            tracing::warn!("WAL repair: removing segment {} after the damage", seg.path.display());
+            std::fs::remove_file(&seg.path)?;
+        }
+        let last = &segs[keep - 1];
+        let file = OpenOptions::new().append(true).open(&last.path)?;
+        rec.end_offset = expected;
+        let wal = Wal {
+            dir: dir.to_path_buf(),
+            segment_size: AtomicU64::new(segment_size.max(1024)),
+            pending: Mutex::new(Pending { buf: Vec::with_capacity(1 << 20), end: expected }),
+            active: Mutex::new(Active { file: Arc::new(file), start: last.start, spare: Vec::with_capacity(1 << 20) }),
+            written: AtomicU64::new(expected),
+            synced: AtomicU64::new(expected),
+            policy: AtomicU8::new(policy as u8),
+            sync_lock: Mutex::new(0),
+            sync_cv: Condvar::new(),
+            synced_tx: watch::channel(expected).0,
+            written_tx: watch::channel(expected).0,
+            closed: AtomicBool::new(false),
+            first_offset: AtomicU64::new(rec.first_offset),
+        };
+        let wal = Arc::new(wal);
+        let w = wal.clone();
+        std::thread::Builder::new().name("wal-sync".into()).spawn(move || w.sync_loop())?;
+        Ok((wal, rec))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn policy(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.policy.load(Ordering::Relaxed))
+    }
+
+    pub fn set_policy(&self, p: FsyncPolicy) {
+        self.policy.store(p as u8, Ordering::Relaxed);
+    }
+
+    pub fn set_segment_size(&self, n: u64) {
+        self.segment_size.store(n.max(1024), Ordering::Relaxed);
+    }
+
+    /// Stream position after the last appended record (`master_repl_offset`).
+    pub fn end_offset(&self) -> u64 {
+        self.pending.lock().end
+    }
+
+    pub fn written_offset(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    pub fn synced_offset(&self) -> u64 {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Oldest retained stream position.
+    pub fn first_offset(&self) -> u64 {
+        self.first_offset.load(Ordering::Acquire)
+    }
+
+    /// Notified with the written offset whenever bytes reach the file.
+    pub fn subscribe_written(&self) -> watch::Receiver<u64> {
+        self.written_tx.subscribe()
+    }
+
+    pub fn subscribe_synced(&self) -> watch::Receiver<u64> {
+        self.synced_tx.subscribe()
+    }
+
+    /// Appends a record; returns its (start, end) stream positions. Callers
+    /// hold the store's writer lock, which orders appends.
+    pub fn append(&self, effects: &[Effect]) -> (u64, u64) {
+        let mut p = self.pending.lock();
+        let offset = p.end;
+        let start = p.buf.len();
+        p.buf.extend_from_slice(&[0u8; FRAME_HEADER]);
+        let rec = RecordRef { offset, effects };
+        if bincode::serialize_into(&mut p.buf, &rec).is_err() {
+            p.buf.truncate(start);
+            return (offset, offset);
+        }
+        let len = (p.buf.len() - start - FRAME_HEADER) as u32;
+        let crc = crc32fast::hash(&p.buf[start + FRAME_HEADER..]);
+        p.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        p.buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        p.end += (len as usize + FRAME_HEADER) as u64;
+        (offset, p.end)
+    }
+
+    /// Appends bytes that are already framed records at the current end (a
+    /// replica writing its master's stream verbatim).
+    pub fn append_raw(&self, framed: &[u8]) -> u64 {
+        let mut p = self.pending.lock();
+        p.buf.extend_from_slice(framed);
+        p.end += framed.len() as u64;
+        p.end
+    }
+
+    /// Makes sure everything appended up to `end` has been written to the
+    /// file (the OS has it: a process crash loses none of it).
+    pub fn write_up_to(&self, end: u64) -> io::Result<()> {
+        if self.written.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let mut a = self.active.lock();
+        if self.written.load(Ordering::Acquire) >= end {
+            return Ok(());
+        }
+        let mut buf = std::mem::take(&mut a.spare);
+        let new_end = {
+            let mut p = self.pending.lock();
+            std::mem::swap(&mut p.buf, &mut buf);
+            p.end
+        };
+        let res = (&*a.file).write_all(&buf);
+        buf.clear();
+        a.spare = buf;
+        res?;
+        self.written.store(new_end, Ordering::Release);
+        self.written_tx.send_replace(new_end);
+        if new_end - a.start >= self.segment_size.load(Ordering::Relaxed) {
+            self.roll(&mut a, new_end)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new segment at `at`; the finished one is synced first so
+    /// `synced` stays truthful.
+    fn roll(&self, a: &mut Active, at: u64) -> io::Result<()> {
+        a.file.sync_data()?;
+        let path = self.dir.join(segment_name(at));
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        fsync_dir(&self.dir)?;
+        a.file = Arc::new(file);
+        a.start = at;
+        self.synced.fetch_max(at, Ordering::AcqRel);
+        tracing::debug!("WAL: new segment {}", path.display());
+        Ok(())
+    }
+
+    /// Writes and fsyncs everything appended so far.
+    pub fn sync_all(&self) -> io::Result<u64> {
+        let end = self.end_offset();
+        self.write_up_to(end)?;
+        let (file, upto) = {
+            let a = self.active.lock();
+            (a.file.clone(), self.written.load(Ordering::Acquire))
+        };
+        file.sync_data()?;
+        let s = self.synced.fetch_max(upto, Ordering::AcqRel).max(upto);
+        self.synced_tx.send_replace(s);
+        Ok(s)
+    }
+
+    /// Asks the sync thread to make `end` durable; await `subscribe_synced`.
+    pub fn request_sync(&self, end: u64) {
+        let mut req = self.sync_lock.lock();
+        if *req < end {
+            *req = end;
+        }
+        self.sync_cv.notify_one();
+    }
+
+    /// Waits until `end` is durable (group commit for `appendfsync always`).
+    pub async fn wait_synced(&self, end: u64) -> io::Result<()> {
+        if self.synced_offset() >= end {
+            return Ok(());
+        }
+        let mut rx = self.subscribe_synced();
+        self.request_sync(end);
+        rx.wait_for(|s| *s >= end)
+            .await
+            .map(|_| ())
+            .map_err(|_| io::Error::new(io::ErrorKind::Other, "WAL closed"))
+    }
+
+    fn sync_loop(self: Arc<Self>) {
+        let mut last = Instant::now();
+        loop {
+            {
+                let mut req = self.sync_lock.lock();
+                loop {
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let synced = self.synced.load(Ordering::Acquire);
+                    if *req > synced {
+                        break;
+                    }
+                    let everysec = self.policy() == FsyncPolicy::EverySec;
+                    if everysec && last.elapsed() >= Duration::from_secs(1) {
+                        break;
+                    }
+                    self.sync_cv.wait_for(&mut req, Duration::from_millis(100));
+                }
+            }
+            last = Instant::now();
+            if self.end_offset() > self.synced_offset() {
+                if let Err(e) = self.sync_all() {
+                    tracing::error!("WAL fsync failed: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+
+    /// Removes whole segments that end at or before `pos` (never the active
+    /// one). Returns the bytes freed.
+    pub fn remove_before(&self, pos: u64) -> io::Result<u64> {
+        let active_start = self.active.lock().start;
+        let segs = list_segments(&self.dir)?;
+        let mut freed = 0;
+        for w in segs.windows(2) {
+            let (seg, next) = (&w[0], &w[1]);
+            if next.start <= pos && seg.start < active_start {
+                std::fs::remove_file(&seg.path)?;
+                freed += seg.len;
+                self.first_offset.store(next.start, Ordering::Release);
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Total bytes of WAL on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        list_segments(&self.dir).map(|s| s.iter().map(|s| s.len).sum()).unwrap_or(0)
+    }
+
+    /// Flushes and fsyncs; stops the sync thread.
+    pub fn close(&self) -> io::Result<()> {
+        let r = self.sync_all();
+        self.closed.store(true, Ordering::Release);
+        self.sync_cv.notify_all();
+        r.map(|_| ())
+    }
+}
