@@ -34,7 +34,8 @@ pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
         Some(p) if !p.as_os_str().is_empty() => {
             if let Some(dir) = p.parent() {
                 if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
                 }
             }
             let f = OpenOptions::new()
@@ -46,7 +47,8 @@ pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
         }
         _ => None,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("sledis={level},{level}")));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("sledis={level},{level}")));
     let tee = Tee { file };
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -15,7 +15,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "-v" || a == "--version") {
-        println!("sledis-server v={} (redis {})", env!("CARGO_PKG_VERSION"), sledis::REDIS_VERSION);
+        println!(
+            "sledis-server v={} (redis {})",
+            env!("CARGO_PKG_VERSION"),
+            sledis::REDIS_VERSION
+        );
         return ExitCode::SUCCESS;
     }
     let cfg = match Config::from_args(args) {
@@ -39,7 +43,10 @@ fn main() -> ExitCode {
         tracing::error!("sentinel mode is not built yet (see issue 4)");
         return ExitCode::FAILURE;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

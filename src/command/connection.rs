@@ -8,14 +8,78 @@ use std::sync::atomic::Ordering;
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("ping", -1, FAST | PUBSUB | STALE, none, "connection", "Returns the server's liveliness response.", ping),
-        cmd("echo", 2, FAST, none, "connection", "Returns the given string.", echo),
-        cmd("select", 2, FAST | LOADING | STALE, none, "connection", "Changes the selected database.", select),
-        cmd("auth", -2, NOAUTH | FAST | NOQUEUE | STALE, none, "connection", "Authenticates the connection.", auth),
-        cmd("hello", -1, NOAUTH | FAST | NOQUEUE | STALE, none, "connection", "Handshakes with the Redis server.", hello),
-        cmd("client", -2, ADMIN | STALE, none, "connection", "A container for client connection commands.", client),
-        cmd("quit", -1, NOAUTH | PUBSUB | NOQUEUE | FAST | STALE, none, "connection", "Closes the connection.", quit),
-        cmd("reset", 1, NOAUTH | PUBSUB | NOQUEUE | FAST | STALE, none, "connection", "Resets the connection.", reset),
+        cmd(
+            "ping",
+            -1,
+            FAST | PUBSUB | STALE,
+            none,
+            "connection",
+            "Returns the server's liveliness response.",
+            ping,
+        ),
+        cmd(
+            "echo",
+            2,
+            FAST,
+            none,
+            "connection",
+            "Returns the given string.",
+            echo,
+        ),
+        cmd(
+            "select",
+            2,
+            FAST | LOADING | STALE,
+            none,
+            "connection",
+            "Changes the selected database.",
+            select,
+        ),
+        cmd(
+            "auth",
+            -2,
+            NOAUTH | FAST | NOQUEUE | STALE,
+            none,
+            "connection",
+            "Authenticates the connection.",
+            auth,
+        ),
+        cmd(
+            "hello",
+            -1,
+            NOAUTH | FAST | NOQUEUE | STALE,
+            none,
+            "connection",
+            "Handshakes with the Redis server.",
+            hello,
+        ),
+        cmd(
+            "client",
+            -2,
+            ADMIN | STALE,
+            none,
+            "connection",
+            "A container for client connection commands.",
+            client,
+        ),
+        cmd(
+            "quit",
+            -1,
+            NOAUTH | PUBSUB | NOQUEUE | FAST | STALE,
+            none,
+            "connection",
+            "Closes the connection.",
+            quit,
+        ),
+        cmd(
+            "reset",
+            1,
+            NOAUTH | PUBSUB | NOQUEUE | FAST | STALE,
+            none,
+            "connection",
+            "Resets the connection.",
+            reset,
+        ),
     ]
 }
 
@@ -73,7 +137,11 @@ fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    let (user, pass) = if a.len() == 3 { (Some(&a[1][..]), &a[2]) } else { (None, &a[1]) };
+    let (user, pass) = if a.len() == 3 {
+        (Some(&a[1][..]), &a[2])
+    } else {
+        (None, &a[1])
+    };
     if check_auth(ctx, user, pass) {
         ctx.out.ok();
     } else {
@@ -105,7 +173,10 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return ctx.err(&format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[i])));
+            return ctx.err(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
         }
     }
     if !ctx.client.authed {
@@ -113,13 +184,21 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     if let Some(n) = name {
         if !valid_name(&n) {
-            return ctx.err("ERR Client names cannot contain spaces, newlines or special characters.");
+            return ctx
+                .err("ERR Client names cannot contain spaces, newlines or special characters.");
         }
         *ctx.client.info.name.lock() = Some(String::from_utf8_lossy(&n).into_owned());
     }
     ctx.out.resp3 = proto == 3;
-    ctx.client.info.resp.store(proto as usize, Ordering::Relaxed);
-    let role = if ctx.srv.is_read_only_replica() { "replica" } else { "master" };
+    ctx.client
+        .info
+        .resp
+        .store(proto as usize, Ordering::Relaxed);
+    let role = if ctx.srv.is_read_only_replica() {
+        "replica"
+    } else {
+        "master"
+    };
     ctx.out.map(7);
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
@@ -151,9 +230,15 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         ("setname", 3) => {
             if !valid_name(&a[2]) {
-                return ctx.err("ERR Client names cannot contain spaces, newlines or special characters.");
+                return ctx.err(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
             }
-            let n = if a[2].is_empty() { None } else { Some(String::from_utf8_lossy(&a[2]).into_owned()) };
+            let n = if a[2].is_empty() {
+                None
+            } else {
+                Some(String::from_utf8_lossy(&a[2]).into_owned())
+            };
             *ctx.client.info.name.lock() = n;
             ctx.out.ok();
         }
@@ -164,7 +249,10 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             } else if eq_ic(&a[2], "lib-ver") {
                 *ctx.client.info.lib_ver.lock() = v;
             } else {
-                return ctx.err(&format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&a[2])));
+                return ctx.err(&format!(
+                    "ERR Unrecognized option '{}'",
+                    String::from_utf8_lossy(&a[2])
+                ));
             }
             ctx.out.ok();
         }
@@ -177,8 +265,14 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         ("help", 2) => {
             let lines = [
                 "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "ID", "GETNAME", "SETNAME <name>", "SETINFO <option> <value>", "INFO", "LIST [TYPE normal|master|replica|pubsub] [ID id ...]",
-                "KILL <ip:port> | KILL <option> <value> [...]", "HELP",
+                "ID",
+                "GETNAME",
+                "SETNAME <name>",
+                "SETINFO <option> <value>",
+                "INFO",
+                "LIST [TYPE normal|master|replica|pubsub] [ID id ...]",
+                "KILL <ip:port> | KILL <option> <value> [...]",
+                "HELP",
             ];
             ctx.out.array(lines.len());
             for l in lines {
@@ -248,7 +342,7 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         return ctx.err("ERR No such client");
     }
-    if a.len() % 2 != 0 {
+    if !a.len().is_multiple_of(2) {
         return ctx.syntax_err();
     }
     let mut id = None;
@@ -259,7 +353,9 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     for pair in a[2..].chunks(2) {
         let v = String::from_utf8_lossy(&pair[1]).into_owned();
         if eq_ic(&pair[0], "id") {
-            let Some(n) = int_arg(ctx, &pair[1]) else { return };
+            let Some(n) = int_arg(ctx, &pair[1]) else {
+                return;
+            };
             id = Some(n as u64);
         } else if eq_ic(&pair[0], "type") {
             let k = v.to_ascii_lowercase();
@@ -291,7 +387,9 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if id.is_some_and(|i| i != c.id) {
             continue;
         }
-        if addr.as_ref().is_some_and(|x| *x != c.addr.to_string()) || laddr.as_ref().is_some_and(|x| *x != c.laddr.to_string()) {
+        if addr.as_ref().is_some_and(|x| *x != c.addr.to_string())
+            || laddr.as_ref().is_some_and(|x| *x != c.laddr.to_string())
+        {
             continue;
         }
         let ctype = if c.is_pubsub() { "pubsub" } else { "normal" };

@@ -93,7 +93,11 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             }
         }
     } else if eq_ic(sub, "docs") {
-        let cmds: Vec<&Command> = if a.len() == 2 { sorted() } else { a[2..].iter().filter_map(|n| super::lookup(n)).collect() };
+        let cmds: Vec<&Command> = if a.len() == 2 {
+            sorted()
+        } else {
+            a[2..].iter().filter_map(|n| super::lookup(n)).collect()
+        };
         ctx.out.map(cmds.len());
         for c in cmds {
             write_docs(ctx, c);
@@ -112,8 +116,15 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if c.first_key == 0 || !super::arity_ok(c, args.len()) {
             return ctx.err("ERR The command has no key arguments");
         }
-        let last = if c.last_key < 0 { args.len() as i32 + c.last_key } else { c.last_key };
-        let keys: Vec<&Bytes> = (c.first_key..=last).step_by(c.step.max(1) as usize).filter_map(|i| args.get(i as usize)).collect();
+        let last = if c.last_key < 0 {
+            args.len() as i32 + c.last_key
+        } else {
+            c.last_key
+        };
+        let keys: Vec<&Bytes> = (c.first_key..=last)
+            .step_by(c.step.max(1) as usize)
+            .filter_map(|i| args.get(i as usize))
+            .collect();
         ctx.out.array(keys.len());
         for k in keys {
             ctx.out.bulk(k);

@@ -10,27 +10,195 @@ pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let all = (1, -1, 1);
     vec![
-        cmd("del", -2, WRITE, all, "generic", "Deletes one or more keys.", del),
-        cmd("unlink", -2, WRITE | FAST, all, "generic", "Asynchronously deletes one or more keys.", del),
-        cmd("exists", -2, READONLY | FAST, all, "generic", "Determines whether one or more keys exist.", exists),
-        cmd("touch", -2, READONLY | FAST, all, "generic", "Returns the number of existing keys out of those specified.", exists),
-        cmd("type", 2, READONLY | FAST, k1, "generic", "Determines the type of value stored at a key.", type_),
-        cmd("keys", 2, READONLY, (0, 0, 0), "generic", "Returns all key names that match a pattern.", keys),
-        cmd("scan", -2, READONLY, (0, 0, 0), "generic", "Iterates over the key names in the database.", scan),
-        cmd("randomkey", 1, READONLY, (0, 0, 0), "generic", "Returns a random key name from the database.", randomkey),
-        cmd("rename", 3, WRITE, (1, 2, 1), "generic", "Renames a key and overwrites the destination.", rename),
-        cmd("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "Renames a key only when the target key name doesn't exist.", renamenx),
-        cmd("copy", -3, WRITE, (1, 2, 1), "generic", "Copies the value of a key to a new key.", copy),
-        cmd("move", 3, WRITE | FAST, k1, "generic", "Moves a key to another database.", move_),
-        cmd("expire", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key in seconds.", expire),
-        cmd("pexpire", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key in milliseconds.", pexpire),
-        cmd("expireat", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key to a Unix timestamp.", expireat),
-        cmd("pexpireat", -3, WRITE | FAST, k1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp.", pexpireat),
-        cmd("ttl", 2, READONLY | FAST, k1, "generic", "Returns the expiration time in seconds of a key.", ttl),
-        cmd("pttl", 2, READONLY | FAST, k1, "generic", "Returns the expiration time in milliseconds of a key.", pttl),
-        cmd("expiretime", 2, READONLY | FAST, k1, "generic", "Returns the expiration time of a key as a Unix timestamp.", expiretime),
-        cmd("pexpiretime", 2, READONLY | FAST, k1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp.", pexpiretime),
-        cmd("persist", 2, WRITE | FAST, k1, "generic", "Removes the expiration time of a key.", persist),
+        cmd(
+            "del",
+            -2,
+            WRITE,
+            all,
+            "generic",
+            "Deletes one or more keys.",
+            del,
+        ),
+        cmd(
+            "unlink",
+            -2,
+            WRITE | FAST,
+            all,
+            "generic",
+            "Asynchronously deletes one or more keys.",
+            del,
+        ),
+        cmd(
+            "exists",
+            -2,
+            READONLY | FAST,
+            all,
+            "generic",
+            "Determines whether one or more keys exist.",
+            exists,
+        ),
+        cmd(
+            "touch",
+            -2,
+            READONLY | FAST,
+            all,
+            "generic",
+            "Returns the number of existing keys out of those specified.",
+            exists,
+        ),
+        cmd(
+            "type",
+            2,
+            READONLY | FAST,
+            k1,
+            "generic",
+            "Determines the type of value stored at a key.",
+            type_,
+        ),
+        cmd(
+            "keys",
+            2,
+            READONLY,
+            (0, 0, 0),
+            "generic",
+            "Returns all key names that match a pattern.",
+            keys,
+        ),
+        cmd(
+            "scan",
+            -2,
+            READONLY,
+            (0, 0, 0),
+            "generic",
+            "Iterates over the key names in the database.",
+            scan,
+        ),
+        cmd(
+            "randomkey",
+            1,
+            READONLY,
+            (0, 0, 0),
+            "generic",
+            "Returns a random key name from the database.",
+            randomkey,
+        ),
+        cmd(
+            "rename",
+            3,
+            WRITE,
+            (1, 2, 1),
+            "generic",
+            "Renames a key and overwrites the destination.",
+            rename,
+        ),
+        cmd(
+            "renamenx",
+            3,
+            WRITE | FAST,
+            (1, 2, 1),
+            "generic",
+            "Renames a key only when the target key name doesn't exist.",
+            renamenx,
+        ),
+        cmd(
+            "copy",
+            -3,
+            WRITE,
+            (1, 2, 1),
+            "generic",
+            "Copies the value of a key to a new key.",
+            copy,
+        ),
+        cmd(
+            "move",
+            3,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Moves a key to another database.",
+            move_,
+        ),
+        cmd(
+            "expire",
+            -3,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Sets the expiration time of a key in seconds.",
+            expire,
+        ),
+        cmd(
+            "pexpire",
+            -3,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Sets the expiration time of a key in milliseconds.",
+            pexpire,
+        ),
+        cmd(
+            "expireat",
+            -3,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Sets the expiration time of a key to a Unix timestamp.",
+            expireat,
+        ),
+        cmd(
+            "pexpireat",
+            -3,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+            pexpireat,
+        ),
+        cmd(
+            "ttl",
+            2,
+            READONLY | FAST,
+            k1,
+            "generic",
+            "Returns the expiration time in seconds of a key.",
+            ttl,
+        ),
+        cmd(
+            "pttl",
+            2,
+            READONLY | FAST,
+            k1,
+            "generic",
+            "Returns the expiration time in milliseconds of a key.",
+            pttl,
+        ),
+        cmd(
+            "expiretime",
+            2,
+            READONLY | FAST,
+            k1,
+            "generic",
+            "Returns the expiration time of a key as a Unix timestamp.",
+            expiretime,
+        ),
+        cmd(
+            "pexpiretime",
+            2,
+            READONLY | FAST,
+            k1,
+            "generic",
+            "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+            pexpiretime,
+        ),
+        cmd(
+            "persist",
+            2,
+            WRITE | FAST,
+            k1,
+            "generic",
+            "Removes the expiration time of a key.",
+            persist,
+        ),
     ]
 }
 
@@ -108,7 +276,11 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         i += 2;
     }
     let db = ctx.db();
-    let after = if cursor == 0 { None } else { ctx.srv.cursors.get(cursor) };
+    let after = if cursor == 0 {
+        None
+    } else {
+        ctx.srv.cursors.get(cursor)
+    };
     let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), count, ctx.now);
     let next_cursor = match next {
         Some(k) => ctx.srv.cursors.put(k),
@@ -118,7 +290,9 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         .into_iter()
         .filter(|(k, m)| {
             pattern.as_ref().is_none_or(|p| glob_match(p, k, false))
-                && type_filter.as_ref().is_none_or(|t| t.eq_ignore_ascii_case(m.kind.name().as_bytes()))
+                && type_filter
+                    .as_ref()
+                    .is_none_or(|t| t.eq_ignore_ascii_case(m.kind.name().as_bytes()))
         })
         .map(|(k, _)| k)
         .collect();
@@ -194,7 +368,9 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if eq_ic(&a[i], "replace") {
             replace = true;
         } else if eq_ic(&a[i], "db") && i + 1 < a.len() {
-            let Some(d) = db_index(ctx, &a[i + 1]) else { return };
+            let Some(d) = db_index(ctx, &a[i + 1]) else {
+                return;
+            };
             dst_db = d;
             i += 1;
         } else {
@@ -206,7 +382,9 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if src_db == dst_db && a[1] == a[2] {
         return ctx.err("ERR source and destination objects are the same");
     }
-    let Some(m) = ctx.tx().get(src_db, &a[1]) else { return ctx.out.int(0) };
+    let Some(m) = ctx.tx().get(src_db, &a[1]) else {
+        return ctx.out.int(0);
+    };
     if ctx.tx().get(dst_db, &a[2]).is_some() && !replace {
         return ctx.out.int(0);
     }
@@ -215,12 +393,16 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(dst) = db_index(ctx, &a[2]) else { return };
+    let Some(dst) = db_index(ctx, &a[2]) else {
+        return;
+    };
     let src = ctx.db();
     if src == dst {
         return ctx.err("ERR source and destination objects are the same");
     }
-    let Some(m) = ctx.tx().get(src, &a[1]) else { return ctx.out.int(0) };
+    let Some(m) = ctx.tx().get(src, &a[1]) else {
+        return ctx.out.int(0);
+    };
     if ctx.tx().get(dst, &a[1]).is_some() {
         return ctx.out.int(0);
     }
@@ -244,7 +426,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
         } else if eq_ic(o, "lt") {
             lt = true;
         } else {
-            return ctx.err(&format!("ERR Unsupported option {}", String::from_utf8_lossy(o)));
+            return ctx.err(&format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(o)
+            ));
         }
     }
     if nx && (xx || gt || lt) {
@@ -253,17 +438,27 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
     if gt && lt {
         return ctx.err("ERR GT and LT options at the same time are not compatible");
     }
-    let at = n.checked_mul(unit_ms).and_then(|ms| if absolute { Some(ms) } else { ms.checked_add(ctx.now) });
+    let at = n.checked_mul(unit_ms).and_then(|ms| {
+        if absolute {
+            Some(ms)
+        } else {
+            ms.checked_add(ctx.now)
+        }
+    });
     let Some(at) = at else {
         return ctx.err(&format!("ERR invalid expire time in '{name}' command"));
     };
     let db = ctx.db();
-    let Some(m) = ctx.tx().get(db, &a[1]) else { return ctx.out.int(0) };
+    let Some(m) = ctx.tx().get(db, &a[1]) else {
+        return ctx.out.int(0);
+    };
     let cur = m.expire_at;
     let ok = if nx {
         cur.is_none()
     } else if xx {
-        cur.is_some() && (!gt || cur.is_some_and(|c| at > c)) && (!lt || cur.is_some_and(|c| at < c))
+        cur.is_some()
+            && (!gt || cur.is_some_and(|c| at > c))
+            && (!lt || cur.is_some_and(|c| at < c))
     } else if gt {
         // No TTL counts as infinite: GT can never beat it.
         cur.is_some_and(|c| at > c)
@@ -278,7 +473,14 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
     if at <= ctx.now {
         ctx.tx().delete(db, &a[1]);
     } else {
-        ctx.tx().put(db, &a[1], &Meta { expire_at: Some(at), ..m });
+        ctx.tx().put(
+            db,
+            &a[1],
+            &Meta {
+                expire_at: Some(at),
+                ..m
+            },
+        );
     }
     ctx.out.int(1);
 }
@@ -304,8 +506,12 @@ fn ttl_generic(ctx: &mut Ctx<'_>, a: &[Bytes], f: impl Fn(i64, i64) -> i64) {
     let db = ctx.db();
     let r = match ctx.get(db, &a[1]) {
         None => -2,
-        Some(Meta { expire_at: None, .. }) => -1,
-        Some(Meta { expire_at: Some(t), .. }) => f(t, ctx.now),
+        Some(Meta {
+            expire_at: None, ..
+        }) => -1,
+        Some(Meta {
+            expire_at: Some(t), ..
+        }) => f(t, ctx.now),
     };
     ctx.out.int(r);
 }
@@ -330,7 +536,14 @@ fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let db = ctx.db();
     match ctx.tx().get(db, &a[1]) {
         Some(m) if m.expire_at.is_some() => {
-            ctx.tx().put(db, &a[1], &Meta { expire_at: None, ..m });
+            ctx.tx().put(
+                db,
+                &a[1],
+                &Meta {
+                    expire_at: None,
+                    ..m
+                },
+            );
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

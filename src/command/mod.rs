@@ -124,11 +124,13 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn wrongtype(&mut self) {
-        self.out.error("WRONGTYPE Operation against a key holding the wrong kind of value");
+        self.out
+            .error("WRONGTYPE Operation against a key holding the wrong kind of value");
     }
 
     pub fn not_int(&mut self) {
-        self.out.error("ERR value is not an integer or out of range");
+        self.out
+            .error("ERR value is not an integer or out of range");
     }
 
     pub fn commit(&mut self) {
@@ -152,9 +154,15 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 }
 
 pub fn unknown_command_error(args: &[Bytes]) -> String {
-    let mut s = format!("ERR unknown command '{}', with args beginning with: ", String::from_utf8_lossy(&args[0]));
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(&args[0])
+    );
     for a in args.iter().skip(1).take(20) {
-        s.push_str(&format!("'{}' ", String::from_utf8_lossy(&a[..a.len().min(128)])));
+        s.push_str(&format!(
+            "'{}' ",
+            String::from_utf8_lossy(&a[..a.len().min(128)])
+        ));
     }
     s
 }
@@ -178,7 +186,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         if ctx.client.multi.is_some() {
             ctx.client.multi_error = true;
         }
-        ctx.out.error(&format!("ERR wrong number of arguments for '{}' command", cmd.name));
+        ctx.out.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
         return;
     }
     if !ctx.client.authed && cmd.flags & flags::NOAUTH == 0 {
@@ -208,10 +219,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
 /// The handler call shared by dispatch and EXEC.
 pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     if cmd.flags & flags::WRITE != 0 && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
-        ctx.out.error("READONLY You can't write against a read only replica.");
+        ctx.out
+            .error("READONLY You can't write against a read only replica.");
         return;
     }
-    ctx.srv.stats.commands.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.srv
+        .stats
+        .commands
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (cmd.handler)(ctx, args);
 }
 

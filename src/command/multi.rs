@@ -10,11 +10,51 @@ use std::sync::atomic::Ordering;
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("multi", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Starts a transaction.", multi),
-        cmd("exec", 1, NOQUEUE | LOADING | STALE, none, "transactions", "Executes all commands in a transaction.", exec),
-        cmd("discard", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Discards a transaction.", discard),
-        cmd("watch", -2, NOQUEUE | FAST | LOADING | STALE, (1, -1, 1), "transactions", "Monitors changes to keys to determine the execution of a transaction.", watch),
-        cmd("unwatch", 1, NOQUEUE | FAST | LOADING | STALE, none, "transactions", "Forgets about watched keys of a transaction.", unwatch),
+        cmd(
+            "multi",
+            1,
+            NOQUEUE | FAST | LOADING | STALE,
+            none,
+            "transactions",
+            "Starts a transaction.",
+            multi,
+        ),
+        cmd(
+            "exec",
+            1,
+            NOQUEUE | LOADING | STALE,
+            none,
+            "transactions",
+            "Executes all commands in a transaction.",
+            exec,
+        ),
+        cmd(
+            "discard",
+            1,
+            NOQUEUE | FAST | LOADING | STALE,
+            none,
+            "transactions",
+            "Discards a transaction.",
+            discard,
+        ),
+        cmd(
+            "watch",
+            -2,
+            NOQUEUE | FAST | LOADING | STALE,
+            (1, -1, 1),
+            "transactions",
+            "Monitors changes to keys to determine the execution of a transaction.",
+            watch,
+        ),
+        cmd(
+            "unwatch",
+            1,
+            NOQUEUE | FAST | LOADING | STALE,
+            none,
+            "transactions",
+            "Forgets about watched keys of a transaction.",
+            unwatch,
+        ),
     ]
 }
 
@@ -53,7 +93,9 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         unwatch_all(ctx.srv, ctx.client);
         return ctx.err("EXECABORT Transaction discarded because of previous errors.");
     }
-    let has_write = queue.iter().any(|q| lookup(&q[0]).is_some_and(|c| c.flags & WRITE != 0));
+    let has_write = queue
+        .iter()
+        .any(|q| lookup(&q[0]).is_some_and(|c| c.flags & WRITE != 0));
     if has_write && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
         unwatch_all(ctx.srv, ctx.client);
         return ctx.err("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
@@ -91,7 +133,10 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let db = ctx.db();
     for k in &a[1..] {
         if !ctx.client.watched.iter().any(|(d, x)| *d == db && x == k) {
-            ctx.srv.store.watches.watch(db as u8, k.clone(), &ctx.client.watch_dirty);
+            ctx.srv
+                .store
+                .watches
+                .watch(db as u8, k.clone(), &ctx.client.watch_dirty);
             ctx.client.watched.push((db, k.clone()));
         }
     }

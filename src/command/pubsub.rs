@@ -12,12 +12,60 @@ use std::sync::atomic::Ordering;
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("subscribe", -2, PUBSUB | STALE, none, "pubsub", "Listens for messages published to channels.", subscribe),
-        cmd("unsubscribe", -1, PUBSUB | STALE, none, "pubsub", "Stops listening to messages posted to channels.", unsubscribe),
-        cmd("psubscribe", -2, PUBSUB | STALE, none, "pubsub", "Listens for messages published to channels that match one or more patterns.", psubscribe),
-        cmd("punsubscribe", -1, PUBSUB | STALE, none, "pubsub", "Stops listening to messages published to channels that match one or more patterns.", punsubscribe),
-        cmd("publish", 3, PUBSUB | FAST | STALE, none, "pubsub", "Posts a message to a channel.", publish),
-        cmd("pubsub", -2, PUBSUB | STALE, none, "pubsub", "A container for Pub/Sub commands.", pubsub),
+        cmd(
+            "subscribe",
+            -2,
+            PUBSUB | STALE,
+            none,
+            "pubsub",
+            "Listens for messages published to channels.",
+            subscribe,
+        ),
+        cmd(
+            "unsubscribe",
+            -1,
+            PUBSUB | STALE,
+            none,
+            "pubsub",
+            "Stops listening to messages posted to channels.",
+            unsubscribe,
+        ),
+        cmd(
+            "psubscribe",
+            -2,
+            PUBSUB | STALE,
+            none,
+            "pubsub",
+            "Listens for messages published to channels that match one or more patterns.",
+            psubscribe,
+        ),
+        cmd(
+            "punsubscribe",
+            -1,
+            PUBSUB | STALE,
+            none,
+            "pubsub",
+            "Stops listening to messages published to channels that match one or more patterns.",
+            punsubscribe,
+        ),
+        cmd(
+            "publish",
+            3,
+            PUBSUB | FAST | STALE,
+            none,
+            "pubsub",
+            "Posts a message to a channel.",
+            publish,
+        ),
+        cmd(
+            "pubsub",
+            -2,
+            PUBSUB | STALE,
+            none,
+            "pubsub",
+            "A container for Pub/Sub commands.",
+            pubsub,
+        ),
     ]
 }
 
@@ -38,7 +86,10 @@ fn reply(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
 }
 
 fn subscriber(ctx: &Ctx<'_>) -> Subscriber {
-    Subscriber { info: ctx.client.info.clone(), tx: ctx.client.push.clone() }
+    Subscriber {
+        info: ctx.client.info.clone(),
+        tx: ctx.client.push.clone(),
+    }
 }
 
 fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -68,7 +119,11 @@ fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let chans: Vec<Bytes> = if a.len() > 1 { a[1..].to_vec() } else { ctx.client.subs.iter().cloned().collect() };
+    let chans: Vec<Bytes> = if a.len() > 1 {
+        a[1..].to_vec()
+    } else {
+        ctx.client.subs.iter().cloned().collect()
+    };
     if chans.is_empty() {
         return reply(ctx, b"unsubscribe", None);
     }
@@ -82,7 +137,11 @@ fn unsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let pats: Vec<Bytes> = if a.len() > 1 { a[1..].to_vec() } else { ctx.client.psubs.iter().cloned().collect() };
+    let pats: Vec<Bytes> = if a.len() > 1 {
+        a[1..].to_vec()
+    } else {
+        ctx.client.psubs.iter().cloned().collect()
+    };
     if pats.is_empty() {
         return reply(ctx, b"punsubscribe", None);
     }

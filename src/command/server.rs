@@ -12,19 +12,123 @@ use std::time::Duration;
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("info", -1, LOADING | STALE, none, "server", "Returns information and statistics about the server.", info),
-        cmd("dbsize", 1, READONLY | FAST, none, "server", "Returns the number of keys in the database.", dbsize),
-        cmd("flushdb", -1, WRITE, none, "server", "Remove all keys from the current database.", flushdb),
-        cmd("flushall", -1, WRITE, none, "server", "Removes all keys from all databases.", flushall),
-        cmd("time", 1, FAST | LOADING | STALE, none, "server", "Returns the server time.", time),
-        cmd("save", 1, ADMIN | NOSCRIPT, none, "server", "Synchronously saves the database(s) to disk.", save_cmd),
-        cmd("bgsave", -1, ADMIN | NOSCRIPT, none, "server", "Asynchronously saves the database(s) to disk.", bgsave),
-        cmd("lastsave", 1, FAST | LOADING | STALE, none, "server", "Returns the Unix timestamp of the last successful save to disk.", lastsave),
-        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "Synchronously saves the database(s) to disk and shuts down the Redis server.", shutdown),
-        cmd("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "A container for server configuration commands.", config),
-        cmd("role", 1, FAST | LOADING | STALE, none, "server", "Returns the replication role.", role),
-        cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "A container for debugging commands.", debug),
-        cmd("command", -1, LOADING | STALE, none, "server", "Returns detailed information about all commands.", super::docs::command),
+        cmd(
+            "info",
+            -1,
+            LOADING | STALE,
+            none,
+            "server",
+            "Returns information and statistics about the server.",
+            info,
+        ),
+        cmd(
+            "dbsize",
+            1,
+            READONLY | FAST,
+            none,
+            "server",
+            "Returns the number of keys in the database.",
+            dbsize,
+        ),
+        cmd(
+            "flushdb",
+            -1,
+            WRITE,
+            none,
+            "server",
+            "Remove all keys from the current database.",
+            flushdb,
+        ),
+        cmd(
+            "flushall",
+            -1,
+            WRITE,
+            none,
+            "server",
+            "Removes all keys from all databases.",
+            flushall,
+        ),
+        cmd(
+            "time",
+            1,
+            FAST | LOADING | STALE,
+            none,
+            "server",
+            "Returns the server time.",
+            time,
+        ),
+        cmd(
+            "save",
+            1,
+            ADMIN | NOSCRIPT,
+            none,
+            "server",
+            "Synchronously saves the database(s) to disk.",
+            save_cmd,
+        ),
+        cmd(
+            "bgsave",
+            -1,
+            ADMIN | NOSCRIPT,
+            none,
+            "server",
+            "Asynchronously saves the database(s) to disk.",
+            bgsave,
+        ),
+        cmd(
+            "lastsave",
+            1,
+            FAST | LOADING | STALE,
+            none,
+            "server",
+            "Returns the Unix timestamp of the last successful save to disk.",
+            lastsave,
+        ),
+        cmd(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            none,
+            "server",
+            "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+            shutdown,
+        ),
+        cmd(
+            "config",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            none,
+            "server",
+            "A container for server configuration commands.",
+            config,
+        ),
+        cmd(
+            "role",
+            1,
+            FAST | LOADING | STALE,
+            none,
+            "server",
+            "Returns the replication role.",
+            role,
+        ),
+        cmd(
+            "debug",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            none,
+            "server",
+            "A container for debugging commands.",
+            debug,
+        ),
+        cmd(
+            "command",
+            -1,
+            LOADING | STALE,
+            none,
+            "server",
+            "Returns detailed information about all commands.",
+            super::docs::command,
+        ),
     ]
 }
 
@@ -148,7 +252,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 ctx.out.bulk(v.as_bytes());
             }
         }
-        "set" if a.len() >= 4 && a.len() % 2 == 0 => {
+        "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
             let mut cfg = ctx.srv.config.read().clone();
             for pair in a[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).into_owned();
@@ -173,14 +277,30 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         "resetstat" if a.len() == 2 => {
             let s = &ctx.srv.stats;
-            for c in [&s.connections, &s.rejected, &s.commands, &s.net_input, &s.net_output, &s.sync_full, &s.sync_partial_ok, &s.sync_partial_err] {
+            for c in [
+                &s.connections,
+                &s.rejected,
+                &s.commands,
+                &s.net_input,
+                &s.net_output,
+                &s.sync_full,
+                &s.sync_partial_ok,
+                &s.sync_partial_err,
+            ] {
                 c.store(0, Ordering::Relaxed);
             }
             ctx.srv.store.stats.expired_keys.store(0, Ordering::Relaxed);
             ctx.out.ok();
         }
         "help" if a.len() == 2 => {
-            let lines = ["CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "GET <pattern>", "SET <directive> <value>", "RESETSTAT", "REWRITE", "HELP"];
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "SET <directive> <value>",
+                "RESETSTAT",
+                "REWRITE",
+                "HELP",
+            ];
             ctx.out.array(lines.len());
             for l in lines {
                 ctx.out.simple(l);
@@ -200,7 +320,9 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             let Some(secs) = crate::util::parse_f64(&a[2]) else {
                 return ctx.err("ERR value is not a valid float");
             };
-            ctx.action = Some(Action::Sleep(Duration::from_secs_f64(secs.clamp(0.0, 3600.0))));
+            ctx.action = Some(Action::Sleep(Duration::from_secs_f64(
+                secs.clamp(0.0, 3600.0),
+            )));
             ctx.out.ok();
         }
         ("digest", 2) => {
@@ -219,7 +341,13 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             }
         }
         ("help", 2) => {
-            let lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", "SLEEP <seconds>", "DIGEST", "DIGEST-VALUE <key> [<key> ...]", "HELP"];
+            let lines = [
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SLEEP <seconds>",
+                "DIGEST",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "HELP",
+            ];
             ctx.out.array(lines.len());
             for l in lines {
                 ctx.out.simple(l);
@@ -285,14 +413,26 @@ fn human(n: u64) -> String {
 }
 
 fn rss_bytes() -> u64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
-    let pages: u64 = s.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
+        return 0;
+    };
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let wanted: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
-    let all = wanted.is_empty() || wanted.iter().any(|w| w == "all" || w == "everything" || w == "default");
+    let wanted: Vec<String> = a[1..]
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
     let want = |s: &str| all || wanted.iter().any(|w| w == s);
     let srv = ctx.srv;
     let store = &srv.store;
@@ -415,7 +555,11 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         for db in 0..store.databases {
             let n = store.dbsize(db);
             if n > 0 {
-                let _ = write!(s, "db{db}:keys={n},expires={},avg_ttl=0\r\n", store.expires_count(db));
+                let _ = write!(
+                    s,
+                    "db{db}:keys={n},expires={},avg_ttl=0\r\n",
+                    store.expires_count(db)
+                );
             }
         }
         s.push_str("\r\n");

@@ -75,7 +75,8 @@ fn deadline(ctx: &mut Ctx<'_>, unit: &[u8], v: &[u8], cmdname: &str) -> Option<i
         ctx.not_int();
         return None;
     };
-    let invalid = |ctx: &mut Ctx<'_>| ctx.err(&format!("ERR invalid expire time in '{cmdname}' command"));
+    let invalid =
+        |ctx: &mut Ctx<'_>| ctx.err(&format!("ERR invalid expire time in '{cmdname}' command"));
     if n <= 0 {
         invalid(ctx);
         return None;
@@ -112,8 +113,13 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         } else if eq_ic(o, "keepttl") && !seen_ttl {
             ttl = Ttl::Keep;
             seen_ttl = true;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && !seen_ttl && i + 1 < a.len() {
-            let Some(at) = deadline(ctx, o, &a[i + 1], "set") else { return };
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
+            && !seen_ttl
+            && i + 1 < a.len()
+        {
+            let Some(at) = deadline(ctx, o, &a[i + 1], "set") else {
+                return;
+            };
             ttl = Ttl::At(at);
             seen_ttl = true;
             i += 1;
@@ -140,7 +146,8 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             Ttl::At(t) => Some(t),
             Ttl::None => None,
         };
-        ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), expire_at));
+        ctx.tx()
+            .put(db, &a[1], &Meta::string(a[2].clone(), expire_at));
     }
     if want_get {
         ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
@@ -174,9 +181,12 @@ fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn setex_common(ctx: &mut Ctx<'_>, a: &[Bytes], unit: &[u8], name: &str) {
-    let Some(at) = deadline(ctx, unit, &a[2], name) else { return };
+    let Some(at) = deadline(ctx, unit, &a[2], name) else {
+        return;
+    };
     let db = ctx.db();
-    ctx.tx().put(db, &a[1], &Meta::string(a[3].clone(), Some(at)));
+    ctx.tx()
+        .put(db, &a[1], &Meta::string(a[3].clone(), Some(at)));
     ctx.out.ok();
 }
 
@@ -189,14 +199,18 @@ fn psetex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     let db = ctx.db();
     ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), None));
     ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
 }
 
 fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     if old.is_some() {
         let db = ctx.db();
         ctx.tx().delete(db, &a[1]);
@@ -211,8 +225,13 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let o = &a[i];
         if eq_ic(o, "persist") && ttl.is_none() {
             ttl = Some(None);
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat")) && ttl.is_none() && i + 1 < a.len() {
-            let Some(at) = deadline(ctx, o, &a[i + 1], "getex") else { return };
+        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
+            && ttl.is_none()
+            && i + 1 < a.len()
+        {
+            let Some(at) = deadline(ctx, o, &a[i + 1], "getex") else {
+                return;
+            };
             ttl = Some(Some(at));
             i += 1;
         } else {
@@ -220,7 +239,9 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         i += 1;
     }
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     if let (Some(m), Some(t)) = (&old, ttl) {
         if m.expire_at != t {
             let db = ctx.db();
@@ -242,7 +263,7 @@ fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return ctx.err("ERR wrong number of arguments for 'mset' command");
     }
     let db = ctx.db();
@@ -253,7 +274,7 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return ctx.err("ERR wrong number of arguments for 'msetnx' command");
     }
     let db = ctx.db();
@@ -269,7 +290,9 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
-    let Ok(old) = get_string_tx(ctx, key) else { return };
+    let Ok(old) = get_string_tx(ctx, key) else {
+        return;
+    };
     let (cur, expire_at) = match &old {
         Some(m) => match parse_i64(&m.payload) {
             Some(v) => (v, m.expire_at),
@@ -281,7 +304,11 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         return ctx.err("ERR increment or decrement would overflow");
     };
     let db = ctx.db();
-    ctx.tx().put(db, key, &Meta::string(Bytes::from(n.to_string()), expire_at));
+    ctx.tx().put(
+        db,
+        key,
+        &Meta::string(Bytes::from(n.to_string()), expire_at),
+    );
     ctx.out.int(n);
 }
 
@@ -294,12 +321,16 @@ fn decr(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn incrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(by) = int_arg(ctx, &a[2]) else { return };
+    let Some(by) = int_arg(ctx, &a[2]) else {
+        return;
+    };
     incr_by(ctx, &a[1], by)
 }
 
 fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(by) = int_arg(ctx, &a[2]) else { return };
+    let Some(by) = int_arg(ctx, &a[2]) else {
+        return;
+    };
     let Some(neg) = by.checked_neg() else {
         return ctx.err("ERR decrement would overflow");
     };
@@ -310,7 +341,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(by) = parse_f64(&a[2]) else {
         return ctx.err("ERR value is not a valid float");
     };
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     let (cur, expire_at) = match &old {
         Some(m) => match parse_f64(&m.payload) {
             Some(v) => (v, m.expire_at),
@@ -324,12 +357,18 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     let text = fmt_double(n);
     let db = ctx.db();
-    ctx.tx().put(db, &a[1], &Meta::string(Bytes::from(text.clone()), expire_at));
+    ctx.tx().put(
+        db,
+        &a[1],
+        &Meta::string(Bytes::from(text.clone()), expire_at),
+    );
     ctx.out.bulk(text.as_bytes());
 }
 
 fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     let (mut v, expire_at) = match &old {
         Some(m) => (BytesMut::from(&m.payload[..]), m.expire_at),
         None => (BytesMut::new(), None),
@@ -340,7 +379,8 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     v.extend_from_slice(&a[2]);
     let len = v.len();
     let db = ctx.db();
-    ctx.tx().put(db, &a[1], &Meta::string(v.freeze(), expire_at));
+    ctx.tx()
+        .put(db, &a[1], &Meta::string(v.freeze(), expire_at));
     ctx.out.int(len as i64);
 }
 
@@ -351,9 +391,15 @@ fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(mut start) = int_arg(ctx, &a[2]) else { return };
-    let Some(mut end) = int_arg(ctx, &a[3]) else { return };
-    let Ok(m) = get_string(ctx, &a[1]) else { return };
+    let Some(mut start) = int_arg(ctx, &a[2]) else {
+        return;
+    };
+    let Some(mut end) = int_arg(ctx, &a[3]) else {
+        return;
+    };
+    let Ok(m) = get_string(ctx, &a[1]) else {
+        return;
+    };
     let v = m.map(|m| m.payload).unwrap_or_default();
     let len = v.len() as i64;
     if start < 0 && end < 0 && start > end {
@@ -377,12 +423,16 @@ fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(off) = int_arg(ctx, &a[2]) else { return };
+    let Some(off) = int_arg(ctx, &a[2]) else {
+        return;
+    };
     if off < 0 {
         return ctx.err("ERR offset is out of range");
     }
     let off = off as usize;
-    let Ok(old) = get_string_tx(ctx, &a[1]) else { return };
+    let Ok(old) = get_string_tx(ctx, &a[1]) else {
+        return;
+    };
     let val = &a[3];
     let (cur, expire_at) = match &old {
         Some(m) => (m.payload.clone(), m.expire_at),
@@ -401,6 +451,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     v[off..off + val.len()].copy_from_slice(val);
     let len = v.len();
     let db = ctx.db();
-    ctx.tx().put(db, &a[1], &Meta::string(v.freeze(), expire_at));
+    ctx.tx()
+        .put(db, &a[1], &Meta::string(v.freeze(), expire_at));
     ctx.out.int(len as i64);
 }

@@ -59,7 +59,10 @@ fn parse_int(s: &[u8]) -> Option<i64> {
 /// Parses one request from the front of `buf`. `Ok(None)` means more bytes are
 /// needed; nothing is consumed in that case. An empty inline line yields an
 /// empty argument list (the caller skips it).
-pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+pub fn parse_request(
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     if buf.is_empty() {
         return Ok(None);
     }
@@ -70,7 +73,10 @@ pub fn parse_request(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<B
     }
 }
 
-fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+fn parse_multibulk(
+    buf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(eol) = find_crlf(buf, 1) else {
         if buf.len() > MAX_INLINE {
             return Err(perr("too big mbulk count string"));
@@ -119,7 +125,9 @@ fn parse_multibulk(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Byt
         pos = end + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Some(spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect()))
+    Ok(Some(
+        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+    ))
 }
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -165,7 +173,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 if i >= n {
                     return None;
                 }
-                if line[i] == b'\\' && i + 3 < n && line[i + 1] == b'x' && line[i + 2].is_ascii_hexdigit() && line[i + 3].is_ascii_hexdigit() {
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
                     let hex = std::str::from_utf8(&line[i + 2..i + 4]).ok()?;
                     cur.push(u8::from_str_radix(hex, 16).ok()?);
                     i += 3;
@@ -252,7 +265,10 @@ mod tests {
     #[test]
     fn inline() {
         let r = parse(b"set a \"b c\\x41\"\r\n").unwrap().unwrap();
-        assert_eq!(r, vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b cA")]);
+        assert_eq!(
+            r,
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b cA")]
+        );
         assert!(parse(b"set \"a\r\n").is_err());
         assert_eq!(parse(b"\r\n").unwrap().unwrap().len(), 0);
     }

@@ -35,7 +35,13 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     'conn: loop {
         let (limits, query_limit, idle_timeout) = {
             let c = srv.config.read();
-            (Limits { max_bulk_len: c.proto_max_bulk_len }, c.client_query_buffer_limit, c.timeout)
+            (
+                Limits {
+                    max_bulk_len: c.proto_max_bulk_len,
+                },
+                c.client_query_buffer_limit,
+                c.timeout,
+            )
         };
         let idle = if idle_timeout > 0 && !client.in_subscribed_context() {
             Duration::from_secs(idle_timeout)
@@ -174,7 +180,11 @@ fn encode_push(out: &mut Out, m: &PubMsg) {
             out.bulk(channel);
             out.bulk(data);
         }
-        PubMsg::PMessage { pattern, channel, data } => {
+        PubMsg::PMessage {
+            pattern,
+            channel,
+            data,
+        } => {
             out.push(4);
             out.bulk(b"pmessage");
             out.bulk(pattern);

@@ -29,9 +29,11 @@ pub async fn run(srv: Arc<Server>) {
             }
         })
         .await;
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let cmds = srv.stats.commands.load(Ordering::Relaxed);
-            srv.stats.ops_per_sec.store(cmds - last_cmds, Ordering::Relaxed);
+            srv.stats
+                .ops_per_sec
+                .store(cmds - last_cmds, Ordering::Relaxed);
             last_cmds = cmds;
             save_points(&srv, now / 1000);
             retain_wal(&srv);
@@ -47,7 +49,9 @@ fn save_points(srv: &Arc<Server>, now_s: i64) {
     let dirty = srv.store.dirty.load(Ordering::Relaxed);
     let last = srv.save.last_save.load(Ordering::Relaxed);
     // After a failure, wait 5 s before trying again (as Redis does).
-    if !srv.save.last_ok.load(Ordering::Relaxed) && now_s - srv.save.last_attempt.load(Ordering::Relaxed) < 5 {
+    if !srv.save.last_ok.load(Ordering::Relaxed)
+        && now_s - srv.save.last_attempt.load(Ordering::Relaxed) < 5
+    {
         return;
     }
     let points = srv.config.read().save.clone();

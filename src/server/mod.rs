@@ -101,7 +101,8 @@ impl Server {
 /// Opens the store, binds, and serves until SHUTDOWN or a signal.
 pub async fn run(cfg: Config) -> Result<(), String> {
     let dir = cfg.dir.clone();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create dir {}: {e}", dir.display()))?;
     if cfg.rebuild_from_snapshot {
         save::rebuild_from_snapshot(&cfg)?;
     }
@@ -120,13 +121,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         match TcpListener::bind((a.as_str(), cfg.port)).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
-            Err(e) => return Err(format!("Could not create server TCP listening socket {a}:{}: {e}", cfg.port)),
+            Err(e) => {
+                return Err(format!(
+                    "Could not create server TCP listening socket {a}:{}: {e}",
+                    cfg.port
+                ))
+            }
         }
     }
     if listeners.is_empty() {
         return Err("no address to listen on".into());
     }
-    let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(cfg.port);
+    let port = listeners[0]
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(cfg.port);
     let srv = Arc::new(Server {
         store,
         pubsub: PubSub::default(),
@@ -150,7 +159,11 @@ pub async fn run(cfg: Config) -> Result<(), String> {
             tracing::warn!("could not write pidfile {}: {e}", pidfile.display());
         }
     }
-    tracing::info!("Ready to accept connections tcp on port {port} (pid {}, data in {})", std::process::id(), dir.display());
+    tracing::info!(
+        "Ready to accept connections tcp on port {port} (pid {}, data in {})",
+        std::process::id(),
+        dir.display()
+    );
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -181,7 +194,10 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
                 srv.stats.connections.fetch_add(1, Ordering::Relaxed);
                 if srv.clients.len() >= max {
                     srv.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(connection::refuse(sock, "ERR max number of clients reached"));
+                    tokio::spawn(connection::refuse(
+                        sock,
+                        "ERR max number of clients reached",
+                    ));
                     continue;
                 }
                 tokio::spawn(connection::serve(srv.clone(), sock, addr));
@@ -208,7 +224,9 @@ async fn finish(srv: &Arc<Server>, save: Option<bool>) -> Result<(), String> {
         }
     }
     let s = srv.clone();
-    let r = tokio::task::spawn_blocking(move || s.store.close()).await.map_err(|e| e.to_string())?;
+    let r = tokio::task::spawn_blocking(move || s.store.close())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         let _ = std::fs::remove_file(pidfile);
     }
@@ -222,9 +240,10 @@ impl Server {
         let cfg = self.config.read();
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
-        self.pubsub
-            .hard_limit
-            .store(cfg.client_output_buffer_limit.pubsub.hard as usize, Ordering::Relaxed);
+        self.pubsub.hard_limit.store(
+            cfg.client_output_buffer_limit.pubsub.hard as usize,
+            Ordering::Relaxed,
+        );
     }
 }
 

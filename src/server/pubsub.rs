@@ -14,15 +14,26 @@ use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
 pub enum PubMsg {
-    Message { channel: Bytes, data: Bytes },
-    PMessage { pattern: Bytes, channel: Bytes, data: Bytes },
+    Message {
+        channel: Bytes,
+        data: Bytes,
+    },
+    PMessage {
+        pattern: Bytes,
+        channel: Bytes,
+        data: Bytes,
+    },
 }
 
 impl PubMsg {
     pub fn size(&self) -> usize {
         match self {
             PubMsg::Message { channel, data } => channel.len() + data.len() + 32,
-            PubMsg::PMessage { pattern, channel, data } => pattern.len() + channel.len() + data.len() + 48,
+            PubMsg::PMessage {
+                pattern,
+                channel,
+                data,
+            } => pattern.len() + channel.len() + data.len() + 48,
         }
     }
 }
@@ -43,7 +54,11 @@ pub struct PubSub {
 
 impl PubSub {
     pub fn subscribe(&self, channel: Bytes, sub: Subscriber) {
-        self.channels.write().entry(channel).or_default().insert(sub.info.id, sub);
+        self.channels
+            .write()
+            .entry(channel)
+            .or_default()
+            .insert(sub.info.id, sub);
     }
 
     pub fn unsubscribe(&self, channel: &Bytes, id: u64) {
@@ -57,7 +72,11 @@ impl PubSub {
     }
 
     pub fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
-        self.patterns.write().entry(pattern).or_default().insert(sub.info.id, sub);
+        self.patterns
+            .write()
+            .entry(pattern)
+            .or_default()
+            .insert(sub.info.id, sub);
     }
 
     pub fn punsubscribe(&self, pattern: &Bytes, id: u64) {
@@ -75,7 +94,13 @@ impl PubSub {
         let mut n = 0;
         if let Some(subs) = self.channels.read().get(channel) {
             for s in subs.values() {
-                self.deliver(s, PubMsg::Message { channel: channel.clone(), data: data.clone() });
+                self.deliver(
+                    s,
+                    PubMsg::Message {
+                        channel: channel.clone(),
+                        data: data.clone(),
+                    },
+                );
                 n += 1;
             }
         }
@@ -84,7 +109,11 @@ impl PubSub {
                 for s in subs.values() {
                     self.deliver(
                         s,
-                        PubMsg::PMessage { pattern: pattern.clone(), channel: channel.clone(), data: data.clone() },
+                        PubMsg::PMessage {
+                            pattern: pattern.clone(),
+                            channel: channel.clone(),
+                            data: data.clone(),
+                        },
                     );
                     n += 1;
                 }
@@ -98,7 +127,10 @@ impl PubSub {
         let queued = s.info.pending_push.fetch_add(size, Ordering::Relaxed) + size;
         let limit = self.hard_limit.load(Ordering::Relaxed);
         if limit > 0 && queued > limit {
-            tracing::warn!("client id={} closed for overcoming of output buffer limits (pubsub)", s.info.id);
+            tracing::warn!(
+                "client id={} closed for overcoming of output buffer limits (pubsub)",
+                s.info.id
+            );
             s.info.kill();
             return;
         }

@@ -53,9 +53,13 @@ pub fn note_existing_snapshot(srv: &Server) {
     let path = snapshot_path(srv);
     if let Ok(r) = SnapshotReader::open(&path) {
         let h = r.header();
-        srv.save.snapshot_start.store(h.start_offset, Ordering::Release);
+        srv.save
+            .snapshot_start
+            .store(h.start_offset, Ordering::Release);
         srv.save.has_snapshot.store(true, Ordering::Release);
-        srv.save.last_save.store((h.created_at_ms / 1000) as i64, Ordering::Release);
+        srv.save
+            .last_save
+            .store((h.created_at_ms / 1000) as i64, Ordering::Release);
     }
 }
 
@@ -71,18 +75,31 @@ pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
 
 fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
     let t0 = Instant::now();
-    srv.save.last_attempt.store(crate::util::now_ms() / 1000, Ordering::Relaxed);
+    srv.save
+        .last_attempt
+        .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
     let path = snapshot_path(srv);
     let dirty_before = srv.store.dirty.load(Ordering::Acquire);
     let replid = srv.replid.read().clone();
     match snapshot::create::create(&srv.store, &path, &replid) {
         Ok(info) => {
             let secs = t0.elapsed().as_secs_f64();
-            let _ = srv.store.dirty.fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| Some(d.saturating_sub(dirty_before)));
-            srv.save.last_save.store(crate::util::now_ms() / 1000, Ordering::Release);
+            let _ = srv
+                .store
+                .dirty
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |d| {
+                    Some(d.saturating_sub(dirty_before))
+                });
+            srv.save
+                .last_save
+                .store(crate::util::now_ms() / 1000, Ordering::Release);
             srv.save.last_ok.store(true, Ordering::Release);
-            srv.save.last_duration_sec.store(secs as i64, Ordering::Relaxed);
-            srv.save.snapshot_start.store(info.header.start_offset, Ordering::Release);
+            srv.save
+                .last_duration_sec
+                .store(secs as i64, Ordering::Relaxed);
+            srv.save
+                .snapshot_start
+                .store(info.header.start_offset, Ordering::Release);
             srv.save.has_snapshot.store(true, Ordering::Release);
             tracing::info!(
                 "DB saved on disk: {} keys, {} blocks, {} bytes ({} raw) in {:.3}s, offsets {}..{}",
@@ -142,7 +159,11 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
         path.display(),
         reader.key_count()
     );
-    let n = crate::store::rebuild_sled(&cfg.dir, start, reader.iter().map(|r| r.map_err(|e| e.to_string())))?;
+    let n = crate::store::rebuild_sled(
+        &cfg.dir,
+        start,
+        reader.iter().map(|r| r.map_err(|e| e.to_string())),
+    )?;
     tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
     Ok(())
 }

@@ -37,6 +37,11 @@ impl ExpireIndex {
 
     /// Up to `limit` keys whose deadline is at or before `now`.
     pub fn due(&self, now: i64, limit: usize) -> Vec<(u8, Bytes)> {
-        self.set.iter().take_while(|(t, _, _)| *t <= now).take(limit).map(|(_, db, k)| (*db, k.clone())).collect()
+        self.set
+            .iter()
+            .take_while(|(t, _, _)| *t <= now)
+            .take(limit)
+            .map(|(_, db, k)| (*db, k.clone()))
+            .collect()
     }
 }

@@ -81,7 +81,11 @@ pub struct Meta {
 
 impl Meta {
     pub fn string(value: Bytes, expire_at: Option<i64>) -> Meta {
-        Meta { kind: Kind::String, expire_at, payload: value }
+        Meta {
+            kind: Kind::String,
+            expire_at,
+            payload: value,
+        }
     }
 
     pub fn encode(&self) -> Bytes {
@@ -114,7 +118,11 @@ impl Meta {
             }
             _ => return None,
         };
-        Some(Meta { kind, expire_at, payload: v.slice(rest..) })
+        Some(Meta {
+            kind,
+            expire_at,
+            payload: v.slice(rest..),
+        })
     }
 
     /// Just the expiry, for the index, without building a Meta.

@@ -31,7 +31,12 @@ pub struct Tables {
 
 impl Tables {
     pub fn new(end: u64) -> Self {
-        Tables { active: Table::new(), active_bytes: 0, end, frozen: Vec::new() }
+        Tables {
+            active: Table::new(),
+            active_bytes: 0,
+            end,
+            frozen: Vec::new(),
+        }
     }
 
     /// `Some(None)` is a pending deletion; `None` means "ask sled".
@@ -59,7 +64,10 @@ impl Tables {
         }
         let table = std::mem::take(&mut self.active);
         self.active_bytes = 0;
-        self.frozen.push(Arc::new(Frozen { table, end: self.end }));
+        self.frozen.push(Arc::new(Frozen {
+            table,
+            end: self.end,
+        }));
         true
     }
 
@@ -73,7 +81,11 @@ impl Tables {
 
 /// Collects the newest entry of every key in `[from, to)` across layers
 /// (newest first), tombstones included.
-pub fn merged_range(layers: &[&Table], from: Bound<&[u8]>, to: Bound<&[u8]>) -> BTreeMap<Bytes, Option<Bytes>> {
+pub fn merged_range(
+    layers: &[&Table],
+    from: Bound<&[u8]>,
+    to: Bound<&[u8]>,
+) -> BTreeMap<Bytes, Option<Bytes>> {
     let mut out: BTreeMap<Bytes, Option<Bytes>> = BTreeMap::new();
     for t in layers {
         for (k, v) in t.range::<[u8], _>((from, to)) {

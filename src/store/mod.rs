@@ -96,7 +96,8 @@ pub struct StoreStats {
 impl Store {
     /// Opens sled and the WAL and replays what sled had not applied yet.
     pub fn open(opts: StoreOptions) -> Result<Arc<Store>, String> {
-        std::fs::create_dir_all(&opts.dir).map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
+        std::fs::create_dir_all(&opts.dir)
+            .map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
         let sled_path = opts.dir.join("sled");
         let sled = sled::Config::new().path(&sled_path).cache_capacity(256 << 20).open().map_err(|e| {
             format!(
@@ -119,7 +120,10 @@ impl Store {
         for db in 0..MAX_DBS {
             if let Some(v) = tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
                 if v.len() == 4 {
-                    gens[db].store(u32::from_be_bytes([v[0], v[1], v[2], v[3]]), Ordering::Relaxed);
+                    gens[db].store(
+                        u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                        Ordering::Relaxed,
+                    );
                 }
             }
             let prefix = db_prefix(db as u8, gens[db].load(Ordering::Relaxed));
@@ -128,22 +132,34 @@ impl Store {
                 let (k, v) = item.map_err(|e| e.to_string())?;
                 n += 1;
                 if let Some(t) = Meta::peek_expire(&v) {
-                    index.insert(t, db as u8, Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
+                    index.insert(
+                        t,
+                        db as u8,
+                        Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
+                    );
                 }
             }
             counts[db].store(n, Ordering::Relaxed);
             total += n;
         }
-        tracing::info!("sled: {total} keys counted in {:?}, applied offset {applied}", t0.elapsed());
+        tracing::info!(
+            "sled: {total} keys counted in {:?}, applied offset {applied}",
+            t0.elapsed()
+        );
 
         let mut replay: Vec<(Record, u64)> = Vec::new();
-        let (wal, rec): (Arc<Wal>, Recovery) =
-            Wal::open(&opts.dir.join("wal"), opts.fsync, opts.segment_size, opts.repair_wal, |r, end| {
+        let (wal, rec): (Arc<Wal>, Recovery) = Wal::open(
+            &opts.dir.join("wal"),
+            opts.fsync,
+            opts.segment_size,
+            opts.repair_wal,
+            |r, end| {
                 if r.offset >= applied {
                     replay.push((r.clone(), end));
                 }
-            })
-            .map_err(|e| e.to_string())?;
+            },
+        )
+        .map_err(|e| e.to_string())?;
         if applied > rec.end_offset {
             return Err(format!(
                 "sled has applied up to offset {applied} but the WAL ends at {}: the WAL lost data sled has; \
@@ -267,7 +283,13 @@ impl Store {
     /// Live keys of `db` after `after` (exclusive), in key order, at most about
     /// `count` of them, with a cursor to continue from (None when done).
     /// Merges the write buffer with sled.
-    pub fn scan(&self, db: usize, after: Option<&[u8]>, count: usize, now: i64) -> (Vec<(Bytes, Meta)>, Option<Bytes>) {
+    pub fn scan(
+        &self,
+        db: usize,
+        after: Option<&[u8]>,
+        count: usize,
+        now: i64,
+    ) -> (Vec<(Bytes, Meta)>, Option<Bytes>) {
         let gen = self.gen(db);
         let prefix = db_prefix(db as u8, gen);
         let start = match after {
@@ -285,7 +307,9 @@ impl Store {
         // Sled first: its count-th key bounds the window.
         let mut from_sled: Vec<(Bytes, Bytes)> = Vec::with_capacity(count.min(4096));
         let mut upper: Bound<Vec<u8>> = Bound::Excluded(end_vec.clone());
-        let range = self.tree.range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
+        let range = self
+            .tree
+            .range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
         for item in range {
             let Ok((k, v)) = item else { break };
             from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
@@ -335,7 +359,13 @@ impl Store {
 
     /// Starts a write transaction: holds the writer lock until commit/drop.
     pub fn write(&self, now: i64) -> WriteTx<'_> {
-        WriteTx { store: self, _guard: self.writer.lock(), batch: Batch::default(), now, deleted_expired: 0 }
+        WriteTx {
+            store: self,
+            _guard: self.writer.lock(),
+            batch: Batch::default(),
+            now,
+            deleted_expired: 0,
+        }
     }
 
     /// Applies a record read from a WAL or received from a master: the same
@@ -349,7 +379,8 @@ impl Store {
                     b.overlay.insert(key.clone(), Some(value.clone()));
                     if let Some(db) = parse_gen_key(key) {
                         if value.len() == 4 && (db as usize) < MAX_DBS {
-                            b.new_gens[db as usize] = Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+                            b.new_gens[db as usize] =
+                                Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
                         }
                     }
                 }
@@ -360,7 +391,10 @@ impl Store {
                 Effect::ClearDb { db, gen } => {
                     if (*db as usize) < MAX_DBS {
                         b.new_gens[*db as usize] = Some(*gen);
-                        b.overlay.insert(gen_key(*db), Some(Bytes::copy_from_slice(&gen.to_be_bytes())));
+                        b.overlay.insert(
+                            gen_key(*db),
+                            Some(Bytes::copy_from_slice(&gen.to_be_bytes())),
+                        );
                     }
                 }
             }
@@ -377,7 +411,10 @@ impl Store {
             Some(v) => v.clone(),
             None => self.raw_get(key),
         };
-        let before = Before { present: v.is_some(), expire: v.as_deref().and_then(Meta::peek_expire) };
+        let before = Before {
+            present: v.is_some(),
+            expire: v.as_deref().and_then(Meta::peek_expire),
+        };
         b.before.insert(key.clone(), before);
     }
 
@@ -406,11 +443,15 @@ impl Store {
             }
         }
         for (k, before) in &b.before {
-            let Some((db, gen, ukey)) = parse_data_key(k) else { continue };
+            let Some((db, gen, ukey)) = parse_data_key(k) else {
+                continue;
+            };
             if (db as usize) >= MAX_DBS || gen != self.gen(db as usize) {
                 continue;
             }
-            let Some(after) = b.overlay.get(k) else { continue };
+            let Some(after) = b.overlay.get(k) else {
+                continue;
+            };
             let present = after.is_some();
             let delta = present as i64 - before.present as i64;
             if delta != 0 {
@@ -440,7 +481,8 @@ impl Store {
                 }
             }
         }
-        self.dirty.fetch_add(b.effects.len() as u64, Ordering::Relaxed);
+        self.dirty
+            .fetch_add(b.effects.len() as u64, Ordering::Relaxed);
         if gc {
             *self.gc_lock.lock() = true;
             self.gc_wake.notify_one();
@@ -468,7 +510,8 @@ impl Store {
             {
                 let mut g = self.applier_lock.lock();
                 if self.tables.read().frozen.is_empty() {
-                    self.applier_wake.wait_for(&mut g, Duration::from_millis(200));
+                    self.applier_wake
+                        .wait_for(&mut g, Duration::from_millis(200));
                 }
             }
             if last_freeze.elapsed() >= Duration::from_secs(1) {
@@ -485,12 +528,16 @@ impl Store {
     /// Moves every frozen table into sled, oldest first.
     fn apply_frozen(&self) -> Result<(), String> {
         loop {
-            let Some(f) = self.tables.read().frozen.first().cloned() else { return Ok(()) };
+            let Some(f) = self.tables.read().frozen.first().cloned() else {
+                return Ok(());
+            };
             // sled must never get ahead of the durable WAL.
             self.wal.sync_all().map_err(|e| e.to_string())?;
             self.apply_table(&f)?;
             self.tree.flush().map_err(|e| e.to_string())?;
-            self.meta.insert(APPLIED_KEY, &f.end.to_be_bytes()).map_err(|e| e.to_string())?;
+            self.meta
+                .insert(APPLIED_KEY, &f.end.to_be_bytes())
+                .map_err(|e| e.to_string())?;
             self.meta.flush().map_err(|e| e.to_string())?;
             self.applied.store(f.end, Ordering::Release);
             {
@@ -524,7 +571,9 @@ impl Store {
         std::thread::scope(|s| {
             let h = s.spawn(|| put(b));
             let r1 = put(a);
-            let r2 = h.join().unwrap_or_else(|_| Err("applier thread panicked".into()));
+            let r2 = h
+                .join()
+                .unwrap_or_else(|_| Err("applier thread panicked".into()));
             r1.and(r2)
         })
     }
@@ -597,7 +646,9 @@ impl Store {
                 let _ = tx.get(db as usize, &key);
             }
         }
-        self.stats.expired_keys.fetch_add(tx.deleted_expired as u64, Ordering::Relaxed);
+        self.stats
+            .expired_keys
+            .fetch_add(tx.deleted_expired as u64, Ordering::Relaxed);
         tx.commit()
     }
 
@@ -647,7 +698,12 @@ impl Store {
         t.freeze();
         let layers: Vec<Arc<Frozen>> = t.frozen.iter().rev().cloned().collect();
         let gens = std::array::from_fn(|db| self.gen(db));
-        SnapshotSource { store: self, start, layers, gens }
+        SnapshotSource {
+            store: self,
+            start,
+            layers,
+            gens,
+        }
     }
 }
 
@@ -663,7 +719,10 @@ impl SnapshotSource<'_> {
     /// Calls `f` with every live raw (key, value) pair in key order: the
     /// generation keys, then each database's current keys. Values from the
     /// write buffer win over sled's.
-    pub fn for_each(&self, mut f: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>) -> std::io::Result<()> {
+    pub fn for_each(
+        &self,
+        mut f: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         for db in 0..MAX_DBS {
             if self.gens[db] != 0 {
                 f(&gen_key(db as u8), &self.gens[db].to_be_bytes())?;
@@ -674,10 +733,15 @@ impl SnapshotSource<'_> {
             let prefix = db_prefix(db as u8, self.gens[db]);
             let mut end = prefix.to_vec();
             increment(&mut end);
-            let mem = merged_range(&tables, Bound::Included(&prefix[..]), Bound::Excluded(&end[..]));
+            let mem = merged_range(
+                &tables,
+                Bound::Included(&prefix[..]),
+                Bound::Excluded(&end[..]),
+            );
             let mut mem_iter = mem.into_iter().peekable();
             for item in self.store.tree.scan_prefix(prefix) {
-                let (k, v) = item.map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e.to_string()))?;
+                let (k, v) = item
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
                 while let Some((mk, _)) = mem_iter.peek() {
                     if mk.as_ref() < k.as_ref() {
                         let (mk, mv) = mem_iter.next().unwrap_or_default();
@@ -751,10 +815,10 @@ impl WriteTx<'_> {
             return v.clone();
         }
         let v = self.store.raw_get(k);
-        self.batch
-            .before
-            .entry(k.clone())
-            .or_insert(Before { present: v.is_some(), expire: v.as_deref().and_then(Meta::peek_expire) });
+        self.batch.before.entry(k.clone()).or_insert(Before {
+            present: v.is_some(),
+            expire: v.as_deref().and_then(Meta::peek_expire),
+        });
         v
     }
 
@@ -778,7 +842,10 @@ impl WriteTx<'_> {
             self.lookup(&k);
         }
         let v = meta.encode();
-        self.batch.effects.push(Effect::Put { key: k.clone(), value: v.clone() });
+        self.batch.effects.push(Effect::Put {
+            key: k.clone(),
+            value: v.clone(),
+        });
         self.batch.overlay.insert(k, Some(v));
     }
 
@@ -797,8 +864,13 @@ impl WriteTx<'_> {
     pub fn flush_db(&mut self, db: usize) {
         let gen = self.gen(db).wrapping_add(1).max(1);
         self.batch.new_gens[db] = Some(gen);
-        self.batch.effects.push(Effect::ClearDb { db: db as u8, gen });
-        self.batch.overlay.insert(gen_key(db as u8), Some(Bytes::copy_from_slice(&gen.to_be_bytes())));
+        self.batch
+            .effects
+            .push(Effect::ClearDb { db: db as u8, gen });
+        self.batch.overlay.insert(
+            gen_key(db as u8),
+            Some(Bytes::copy_from_slice(&gen.to_be_bytes())),
+        );
     }
 
     pub fn has_effects(&self) -> bool {
@@ -853,10 +925,14 @@ pub fn rebuild_sled(
     let sled_path = dir.join("sled");
     if sled_path.exists() {
         let aside = dir.join(format!("sled.damaged-{}", crate::util::now_ms()));
-        std::fs::rename(&sled_path, &aside).map_err(|e| format!("cannot move {} aside: {e}", sled_path.display()))?;
+        std::fs::rename(&sled_path, &aside)
+            .map_err(|e| format!("cannot move {} aside: {e}", sled_path.display()))?;
         tracing::warn!("moved the old sled files to {}", aside.display());
     }
-    let db = sled::Config::new().path(&sled_path).open().map_err(|e| e.to_string())?;
+    let db = sled::Config::new()
+        .path(&sled_path)
+        .open()
+        .map_err(|e| e.to_string())?;
     let tree = db.open_tree("keyspace").map_err(|e| e.to_string())?;
     let meta = db.open_tree("sledis-meta").map_err(|e| e.to_string())?;
     let mut n = 0u64;
@@ -866,7 +942,8 @@ pub fn rebuild_sled(
         n += 1;
     }
     tree.flush().map_err(|e| e.to_string())?;
-    meta.insert(APPLIED_KEY, &start_offset.to_be_bytes()).map_err(|e| e.to_string())?;
+    meta.insert(APPLIED_KEY, &start_offset.to_be_bytes())
+        .map_err(|e| e.to_string())?;
     db.flush().map_err(|e| e.to_string())?;
     Ok(n)
 }

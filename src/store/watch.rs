@@ -7,10 +7,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Watchers' dirty flags per (db, key).
+type WatchMap = HashMap<(u8, Bytes), Vec<Arc<AtomicBool>>>;
+
 #[derive(Default)]
 pub struct Watches {
     count: AtomicUsize,
-    map: Mutex<HashMap<(u8, Bytes), Vec<Arc<AtomicBool>>>>,
+    map: Mutex<WatchMap>,
 }
 
 impl Watches {

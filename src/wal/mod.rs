@@ -9,6 +9,8 @@ pub mod reader;
 pub mod record;
 pub mod writer;
 
-pub use reader::{list_segments, scan_segment, segment_name, ScanDamage, Segment, SegmentScan, WalReader};
+pub use reader::{
+    list_segments, scan_segment, segment_name, ScanDamage, Segment, SegmentScan, WalReader,
+};
 pub use record::{decode_frame, encode_record, Decoded, Effect, Record, FRAME_HEADER};
 pub use writer::{FsyncPolicy, Recovery, Wal};

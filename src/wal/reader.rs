@@ -37,10 +37,18 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let Some(stem) = name.strip_suffix(".wal") else { continue };
-        let Ok(start) = stem.parse::<u64>() else { continue };
+        let Some(stem) = name.strip_suffix(".wal") else {
+            continue;
+        };
+        let Ok(start) = stem.parse::<u64>() else {
+            continue;
+        };
         let len = entry.metadata()?.len();
-        out.push(Segment { start, path: entry.path(), len });
+        out.push(Segment {
+            start,
+            path: entry.path(),
+            len,
+        });
     }
     out.sort_by_key(|s| s.start);
     Ok(out)
@@ -81,7 +89,11 @@ pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Resul
     let mut header = [0u8; FRAME_HEADER];
     loop {
         if pos == file_len {
-            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: None });
+            return Ok(SegmentScan {
+                records,
+                valid_end: seg.start + pos,
+                damage: None,
+            });
         }
         let remaining = file_len - pos;
         let damage = |message: String, torn: bool| ScanDamage {
@@ -92,20 +104,38 @@ pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Resul
             torn,
         };
         if remaining < FRAME_HEADER as u64 {
-            let d = damage(format!("incomplete record header ({remaining} bytes)"), true);
-            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+            let d = damage(
+                format!("incomplete record header ({remaining} bytes)"),
+                true,
+            );
+            return Ok(SegmentScan {
+                records,
+                valid_end: seg.start + pos,
+                damage: Some(d),
+            });
         }
         file.read_exact(&mut header)?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         if len > MAX_RECORD || len == 0 {
             let torn = rest_is_zero(&mut file, pos)?;
             let d = damage(format!("invalid record length {len}"), torn);
-            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+            return Ok(SegmentScan {
+                records,
+                valid_end: seg.start + pos,
+                damage: Some(d),
+            });
         }
         let total = FRAME_HEADER as u64 + len as u64;
         if total > remaining {
-            let d = damage(format!("incomplete record: {total} bytes announced, {remaining} present"), true);
-            return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+            let d = damage(
+                format!("incomplete record: {total} bytes announced, {remaining} present"),
+                true,
+            );
+            return Ok(SegmentScan {
+                records,
+                valid_end: seg.start + pos,
+                damage: Some(d),
+            });
         }
         buf.clear();
         buf.extend_from_slice(&header);
@@ -119,14 +149,22 @@ pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Resul
             }
             Decoded::Incomplete { need } => {
                 let d = damage(format!("incomplete record: {need} bytes needed"), true);
-                return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+                return Ok(SegmentScan {
+                    records,
+                    valid_end: seg.start + pos,
+                    damage: Some(d),
+                });
             }
             Decoded::Corrupt(msg) => {
                 // The bad record ends the file, or only zeros follow: an append
                 // that did not finish (e.g. a crash with pages half written).
                 let torn = pos + total == file_len || rest_is_zero(&mut file, pos + total)?;
                 let d = damage(msg, torn);
-                return Ok(SegmentScan { records, valid_end: seg.start + pos, damage: Some(d) });
+                return Ok(SegmentScan {
+                    records,
+                    valid_end: seg.start + pos,
+                    damage: Some(d),
+                });
             }
         }
     }
@@ -156,7 +194,11 @@ pub struct WalReader {
 
 impl WalReader {
     pub fn new(dir: &Path, pos: u64) -> Self {
-        WalReader { dir: dir.to_path_buf(), pos, file: None }
+        WalReader {
+            dir: dir.to_path_buf(),
+            pos,
+            file: None,
+        }
     }
 
     pub fn position(&self) -> u64 {
@@ -182,7 +224,9 @@ impl WalReader {
                 f.seek(SeekFrom::Start(self.pos - seg.start))?;
                 self.file = Some((f, seg.start));
             }
-            let Some((f, _)) = self.file.as_mut() else { continue };
+            let Some((f, _)) = self.file.as_mut() else {
+                continue;
+            };
             let want = buf.len().min((limit - self.pos) as usize);
             let n = f.read(&mut buf[..want])?;
             if n > 0 {

@@ -14,11 +14,19 @@ pub const MAX_RECORD: u32 = 1024 * 1024 * 1024;
 /// not themselves, so replay and replication never re-run command logic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Effect {
-    Put { key: Bytes, value: Bytes },
-    Del { key: Bytes },
+    Put {
+        key: Bytes,
+        value: Bytes,
+    },
+    Del {
+        key: Bytes,
+    },
     /// FLUSHDB: database `db` moves to generation `gen`; older keys become
     /// unreachable at once and are reclaimed in the background.
-    ClearDb { db: u8, gen: u32 },
+    ClearDb {
+        db: u8,
+        gen: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +55,9 @@ pub fn encode_record(out: &mut Vec<u8>, record: &Record) {
 pub enum Decoded {
     Record(Record, usize),
     /// Not enough bytes for the frame the header announces.
-    Incomplete { need: usize },
+    Incomplete {
+        need: usize,
+    },
     Corrupt(String),
 }
 
@@ -68,11 +78,16 @@ pub fn decode_frame(buf: &[u8], offset: u64) -> Decoded {
     let payload = &buf[FRAME_HEADER..total];
     let actual = crc32fast::hash(payload);
     if actual != crc {
-        return Decoded::Corrupt(format!("crc mismatch (stored {crc:#010x}, computed {actual:#010x})"));
+        return Decoded::Corrupt(format!(
+            "crc mismatch (stored {crc:#010x}, computed {actual:#010x})"
+        ));
     }
     match bincode::deserialize::<Record>(payload) {
         Ok(r) if r.offset == offset => Decoded::Record(r, total),
-        Ok(r) => Decoded::Corrupt(format!("record says offset {} but sits at {offset}", r.offset)),
+        Ok(r) => Decoded::Corrupt(format!(
+            "record says offset {} but sits at {offset}",
+            r.offset
+        )),
         Err(e) => Decoded::Corrupt(format!("undecodable payload: {e}")),
     }
 }
@@ -85,8 +100,13 @@ mod tests {
         let r = Record {
             offset: 42,
             effects: vec![
-                Effect::Put { key: Bytes::from("k"), value: Bytes::from("v") },
-                Effect::Del { key: Bytes::from("x") },
+                Effect::Put {
+                    key: Bytes::from("k"),
+                    value: Bytes::from("v"),
+                },
+                Effect::Del {
+                    key: Bytes::from("x"),
+                },
                 Effect::ClearDb { db: 3, gen: 7 },
             ],
         };
@@ -99,7 +119,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(decode_frame(&out[..out.len() - 1], 42), Decoded::Incomplete { .. }));
+        assert!(matches!(
+            decode_frame(&out[..out.len() - 1], 42),
+            Decoded::Incomplete { .. }
+        ));
         assert!(matches!(decode_frame(&out, 41), Decoded::Corrupt(_)));
         let mut bad = out.clone();
         let last = bad.len() - 1;

@@ -105,9 +105,17 @@ impl Wal {
             let path = dir.join(segment_name(0));
             File::create(&path)?.sync_all()?;
             fsync_dir(dir)?;
-            segs.push(Segment { start: 0, path, len: 0 });
+            segs.push(Segment {
+                start: 0,
+                path,
+                len: 0,
+            });
         }
-        let mut rec = Recovery { segments: segs.len(), first_offset: segs[0].start, ..Default::default() };
+        let mut rec = Recovery {
+            segments: segs.len(),
+            first_offset: segs[0].start,
+            ..Default::default()
+        };
         let mut expected = segs[0].start;
         let mut keep = segs.len();
         for (i, seg) in segs.iter().enumerate() {
@@ -124,7 +132,7 @@ impl Wal {
             expected = scan.valid_end;
             if let Some(d) = scan.damage {
                 let last = i + 1 == segs.len();
-                if !(last && d.torn) && !repair {
+                if !(repair || last && d.torn) {
                     return Err(io_err(format!(
                         "corrupt WAL record in {} at file offset {} (stream offset {}): {}; {} bytes follow. \
                          Start with --repair-wal to cut the log there (losing what follows)",
@@ -153,7 +161,10 @@ impl Wal {
         }
         for seg in &segs[keep..] {
             rec.truncated_bytes += seg.len;
-            tracing::warn!("WAL repair: removing segment {} after the damage", seg.path.display());
+            tracing::warn!(
+                "WAL repair: removing segment {} after the damage",
+                seg.path.display()
+            );
             std::fs::remove_file(&seg.path)?;
         }
         let last = &segs[keep - 1];
@@ -162,8 +173,15 @@ impl Wal {
         let wal = Wal {
             dir: dir.to_path_buf(),
             segment_size: AtomicU64::new(segment_size.max(1024)),
-            pending: Mutex::new(Pending { buf: Vec::with_capacity(1 << 20), end: expected }),
-            active: Mutex::new(Active { file: Arc::new(file), start: last.start, spare: Vec::with_capacity(1 << 20) }),
+            pending: Mutex::new(Pending {
+                buf: Vec::with_capacity(1 << 20),
+                end: expected,
+            }),
+            active: Mutex::new(Active {
+                file: Arc::new(file),
+                start: last.start,
+                spare: Vec::with_capacity(1 << 20),
+            }),
             written: AtomicU64::new(expected),
             synced: AtomicU64::new(expected),
             policy: AtomicU8::new(policy as u8),
@@ -176,7 +194,9 @@ impl Wal {
         };
         let wal = Arc::new(wal);
         let w = wal.clone();
-        std::thread::Builder::new().name("wal-sync".into()).spawn(move || w.sync_loop())?;
+        std::thread::Builder::new()
+            .name("wal-sync".into())
+            .spawn(move || w.sync_loop())?;
         Ok((wal, rec))
     }
 
@@ -327,7 +347,7 @@ impl Wal {
         rx.wait_for(|s| *s >= end)
             .await
             .map(|_| ())
-            .map_err(|_| io::Error::new(io::ErrorKind::Other, "WAL closed"))
+            .map_err(|_| io::Error::other("WAL closed"))
     }
 
     fn sync_loop(self: Arc<Self>) {
@@ -379,7 +399,9 @@ impl Wal {
 
     /// Total bytes of WAL on disk.
     pub fn disk_bytes(&self) -> u64 {
-        list_segments(&self.dir).map(|s| s.iter().map(|s| s.len).sum()).unwrap_or(0)
+        list_segments(&self.dir)
+            .map(|s| s.iter().map(|s| s.len).sum())
+            .unwrap_or(0)
     }
 
     /// Flushes and fsyncs; stops the sync thread.

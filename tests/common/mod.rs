@@ -13,7 +13,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_sledis-server");
 
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("no free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port")
 }
 
 pub struct Node {
@@ -33,13 +36,24 @@ impl Node {
         let dir = tmp.path().to_path_buf();
         let port = free_port();
         let conf = dir.join("sledis.conf");
-        let mut text = format!("# test node\nport {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n", dir.join("data").display(), dir.join("sledis.log").display());
+        let mut text = format!(
+            "# test node\nport {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n",
+            dir.join("data").display(),
+            dir.join("sledis.log").display()
+        );
         for l in lines {
             text.push_str(l);
             text.push('\n');
         }
         std::fs::write(&conf, text).expect("write conf");
-        let mut n = Node { port, dir, conf, extra: Vec::new(), child: None, _tmp: Some(tmp) };
+        let mut n = Node {
+            port,
+            dir,
+            conf,
+            extra: Vec::new(),
+            child: None,
+            _tmp: Some(tmp),
+        };
         n.launch();
         n
     }
@@ -81,7 +95,8 @@ impl Node {
         loop {
             if let Ok(Some(st)) = child.try_wait() {
                 let out = child.wait_with_output().expect("output");
-                let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+                let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                    + &String::from_utf8_lossy(&out.stdout);
                 return (st.code(), text);
             }
             if Instant::now() > deadline {
@@ -106,7 +121,12 @@ impl Node {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "node on port {} did not start; log:\n{}", self.port, self.log());
+            assert!(
+                Instant::now() < deadline,
+                "node on port {} did not start; log:\n{}",
+                self.port,
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,7 +195,11 @@ impl Node {
 
     pub fn wal_segments(&self) -> Vec<PathBuf> {
         let mut v: Vec<PathBuf> = std::fs::read_dir(self.wal_dir())
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wal")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v
@@ -190,7 +214,10 @@ impl Drop for Node {
 
 /// Sends a signal by PID with the `kill` utility.
 pub fn unsafe_kill(pid: u32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Polls `f` until it returns true or the deadline passes.
@@ -209,7 +236,12 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Runs `redis-cli -p PORT args...` and returns stdout.
 pub fn redis_cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli").arg("-p").arg(port.to_string()).args(args).output().expect("redis-cli (apt-get install redis-tools)");
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli (apt-get install redis-tools)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -233,7 +265,10 @@ pub fn raw_exchange(port: u16, bytes: &[u8], timeout: Duration) -> Vec<u8> {
 }
 
 pub fn info_field(info: &str, field: &str) -> Option<String> {
-    info.lines().find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    info.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 pub fn path_str(p: &Path) -> String {

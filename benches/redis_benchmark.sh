@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Throughput of sledis-server beside a real redis-server, in one run, with
+# redis-benchmark (Debian's redis-tools). Both use the same fsync policy
+# (Redis: appendonly yes). Prints requests/s and the ratio sledis/redis.
+#
+#   bash benches/redis_benchmark.sh                # SET/GET, 50 clients, -P 1 and 16, 32 B and 1 KiB
+#   N=200000 FSYNC=always TESTS=set bash benches/redis_benchmark.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-200000}
+CLIENTS=${CLIENTS:-50}
+FSYNC=${FSYNC:-everysec}
+TESTS=${TESTS:-set,get}
+PIPES=${PIPES:-"1 16"}
+SIZES=${SIZES:-"32 1024"}
+SLEDIS_PORT=${SLEDIS_PORT:-7379}
+REDIS_PORT=${REDIS_PORT:-7380}
+
+cargo build --release --quiet --bin sledis-server
+tmp=$(mktemp -d)
+cleanup() {
+  [ -n "${spid:-}" ] && kill -9 "$spid" 2>/dev/null || true
+  [ -n "${rpid:-}" ] && kill -9 "$rpid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mkdir -p "$tmp/sledis" "$tmp/redis"
+./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --appendfsync "$FSYNC" --save "" --logfile "$tmp/sledis.log" &
+spid=$!
+redis-server --port $REDIS_PORT --dir "$tmp/redis" --appendonly yes --appendfsync "$FSYNC" --save "" --logfile "$tmp/redis.log" &
+rpid=$!
+for p in $SLEDIS_PORT $REDIS_PORT; do
+  for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+rps() { # port pipeline size test -> requests/s
+  redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -d "$3" -r 100000 -t "$4" --csv -q 2>/dev/null \
+    | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+}
+
+echo "redis-benchmark: $N requests, $CLIENTS clients, -r 100000, appendfsync $FSYNC ($(nproc) cores)"
+printf "%-6s %-4s %-6s %12s %12s %7s\n" test -P size sledis redis ratio
+for t in ${TESTS//,/ }; do
+  for p in $PIPES; do
+    for d in $SIZES; do
+      s=$(rps $SLEDIS_PORT "$p" "$d" "$t")
+      r=$(rps $REDIS_PORT "$p" "$d" "$t")
+      ratio=$(awk -v s="$s" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", s / r; else print "n/a" }')
+      printf "%-6s %-4s %-6s %12s %12s %7s\n" "$t" "$p" "$d" "$s" "$r" "$ratio"
+    done
+  done
+done
