@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$tmp/sledis" "$tmp/redis"
-./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --appendfsync "$FSYNC" --save "" --logfile "$tmp/sledis.log" &
+./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --appendfsync "$FSYNC" --save "" --logfile "$tmp/sledis.log" 2>/dev/null &
 spid=$!
 redis-server --port $REDIS_PORT --dir "$tmp/redis" --appendonly yes --appendfsync "$FSYNC" --save "" --logfile "$tmp/redis.log" &
 rpid=$!

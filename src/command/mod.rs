@@ -5,6 +5,7 @@
 
 pub mod connection;
 pub mod docs;
+pub mod float80;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
@@ -88,7 +89,7 @@ pub struct Ctx<'a> {
     pub out: &'a mut Out,
     pub now: i64,
     /// The open write transaction (one per command, or one for a whole EXEC).
-    pub tx: Option<WriteTx<'a>>,
+    pub tx: Option<WriteTx>,
     pub in_exec: bool,
     /// End offset of the last record this connection wrote.
     pub wrote: Option<u64>,
@@ -101,7 +102,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The write transaction, opened on first use.
-    pub fn tx(&mut self) -> &mut WriteTx<'a> {
+    pub fn tx(&mut self) -> &mut WriteTx {
         let srv = self.srv;
         let now = self.now;
         self.tx.get_or_insert_with(|| srv.store.write(now))
@@ -133,9 +134,11 @@ impl<'a> Ctx<'a> {
             .error("ERR value is not an integer or out of range");
     }
 
+    /// Commits what the command wrote as one record. The writer lock stays
+    /// with the connection for the rest of its pipeline batch.
     pub fn commit(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            if let Some(end) = tx.commit() {
+        if let Some(tx) = self.tx.as_mut() {
+            if let Some(end) = tx.commit_record() {
                 self.wrote = Some(end);
             }
         }
@@ -153,55 +156,145 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     table().get(std::str::from_utf8(lower).ok()?)
 }
 
+/// Redis's text for an unknown command: the name (at most 128 bytes) and the
+/// first arguments, quoted, until about 128 bytes of them have been shown.
 pub fn unknown_command_error(args: &[Bytes]) -> String {
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        String::from_utf8_lossy(&args[0])
-    );
-    for a in args.iter().skip(1).take(20) {
-        s.push_str(&format!(
-            "'{}' ",
-            String::from_utf8_lossy(&a[..a.len().min(128)])
-        ));
+    let mut listed: Vec<u8> = Vec::new();
+    for a in &args[1..] {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push(b'\'');
+        listed.extend_from_slice(&c_str(a)[..c_str(a).len().min(room)]);
+        listed.extend_from_slice(b"' ");
     }
-    s
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(&c_str(&args[0])[..c_str(&args[0]).len().min(128)]),
+        String::from_utf8_lossy(&listed)
+    )
+}
+
+/// What C's `%s` prints of an argument: the bytes before the first NUL.
+fn c_str(a: &[u8]) -> &[u8] {
+    match a.iter().position(|&c| c == 0) {
+        Some(p) => &a[..p],
+        None => a,
+    }
 }
 
 pub fn arity_ok(cmd: &Command, n: usize) -> bool {
+    arity_matches(cmd.arity, n)
+}
+
+fn arity_matches(arity: i32, n: usize) -> bool {
     let n = n as i32;
-    (cmd.arity > 0 && n == cmd.arity) || (cmd.arity < 0 && n >= -cmd.arity)
+    (arity > 0 && n == arity) || (arity < 0 && n >= -arity)
+}
+
+/// Redis 7's container commands: each subcommand this server implements,
+/// with its full name and Redis's arity (counting the container and the
+/// subcommand).
+pub fn subcommands(container: &str) -> &'static [(&'static str, &'static str, i32)] {
+    match container {
+        "client" => &[
+            ("id", "client|id", 2),
+            ("getname", "client|getname", 2),
+            ("setname", "client|setname", 3),
+            ("setinfo", "client|setinfo", 4),
+            ("info", "client|info", 2),
+            ("list", "client|list", -2),
+            ("kill", "client|kill", -3),
+            ("no-evict", "client|no-evict", 3),
+            ("getredir", "client|getredir", 2),
+            ("unblock", "client|unblock", -3),
+            ("help", "client|help", 2),
+        ],
+        "config" => &[
+            ("get", "config|get", -3),
+            ("set", "config|set", -4),
+            ("rewrite", "config|rewrite", 2),
+            ("resetstat", "config|resetstat", 2),
+            ("help", "config|help", 2),
+        ],
+        "command" => &[
+            ("count", "command|count", 2),
+            ("info", "command|info", -2),
+            ("docs", "command|docs", -2),
+            ("list", "command|list", -2),
+            ("getkeys", "command|getkeys", -4),
+            ("help", "command|help", 2),
+        ],
+        "pubsub" => &[
+            ("channels", "pubsub|channels", -2),
+            ("numsub", "pubsub|numsub", -2),
+            ("numpat", "pubsub|numpat", 2),
+            ("shardchannels", "pubsub|shardchannels", -2),
+            ("shardnumsub", "pubsub|shardnumsub", -2),
+            ("help", "pubsub|help", 2),
+        ],
+        _ => &[],
+    }
+}
+
+/// Refuses a request before it runs, like Redis's `rejectCommand`: a
+/// transaction in progress is flagged so EXEC aborts, and a refused EXEC
+/// aborts it at once. `err` carries its error code (`ERR ...`, `NOAUTH ...`).
+fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
+    if ctx.client.multi.is_some() {
+        ctx.client.multi_error = true;
+    }
+    if is_exec {
+        multi::discard_state(ctx);
+        multi::unwatch_all(ctx.srv, ctx.client);
+        let why = err.strip_prefix("ERR ").unwrap_or(err);
+        ctx.out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+    } else {
+        ctx.out.error(err);
+    }
 }
 
 /// Runs one request: Redis's `processCommand` checks, then the handler.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
-        if ctx.client.multi.is_some() {
-            ctx.client.multi_error = true;
-        }
-        ctx.out.error(&unknown_command_error(args));
-        return;
+        return reject(ctx, false, &unknown_command_error(args));
     };
-    ctx.client.info.note_command(cmd.name, ctx.now);
-    if !arity_ok(cmd, args.len()) {
-        if ctx.client.multi.is_some() {
-            ctx.client.multi_error = true;
+    let subs = subcommands(cmd.name);
+    let mut fullname = cmd.name;
+    let mut arity = cmd.arity;
+    if !subs.is_empty() && args.len() >= 2 {
+        let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        match subs.iter().find(|s| s.0 == sub) {
+            Some(&(_, full, a)) => {
+                fullname = full;
+                arity = a;
+            }
+            None => {
+                let shown = c_str(&args[1]);
+                let msg = format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    String::from_utf8_lossy(&shown[..shown.len().min(128)]),
+                    String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
+                );
+                return reject(ctx, false, &msg);
+            }
         }
-        ctx.out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.name
-        ));
-        return;
+    }
+    ctx.client.info.note_command(fullname, ctx.now);
+    let is_exec = cmd.name == "exec";
+    if !arity_matches(arity, args.len()) {
+        let msg = format!("ERR wrong number of arguments for '{fullname}' command");
+        return reject(ctx, is_exec, &msg);
     }
     if !ctx.client.authed && cmd.flags & flags::NOAUTH == 0 {
-        ctx.out.error("NOAUTH Authentication required.");
-        return;
+        return reject(ctx, is_exec, "NOAUTH Authentication required.");
     }
     if ctx.client.in_subscribed_context() && !ctx.out.resp3 && cmd.flags & flags::PUBSUB == 0 {
-        ctx.out.error(&format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            cmd.name
-        ));
-        return;
+        let msg = format!(
+            "ERR Can't execute '{fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        );
+        return reject(ctx, is_exec, &msg);
     }
     if ctx.client.multi.is_some() && cmd.flags & flags::NOQUEUE == 0 {
         if let Some(q) = ctx.client.multi.as_mut() {

@@ -172,9 +172,12 @@ fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
 }
 
 fn save_cmd(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    if ctx.tx.is_some() {
+    if ctx.in_exec && ctx.tx.is_some() {
         return ctx.err("ERR SAVE can't run in a transaction that writes");
     }
+    // A writer lock held for the pipeline (already committed) must go: the
+    // snapshot takes it.
+    ctx.tx = None;
     let srv = ctx.srv;
     match tokio::task::block_in_place(|| save::save_blocking(srv)) {
         Ok(_) => ctx.out.ok(),
@@ -252,6 +255,8 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 ctx.out.bulk(v.as_bytes());
             }
         }
+        // An odd number of arguments is not name/value pairs.
+        "set" if !a.len().is_multiple_of(2) => ctx.syntax_err(),
         "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
             let mut cfg = ctx.srv.config.read().clone();
             for pair in a[2..].chunks(2) {
@@ -491,7 +496,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
              aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\
-             wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_disk_bytes:{}\r\n\
+             wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\n\
              sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
             store.dirty.load(Ordering::Relaxed),
             srv.save.in_progress.load(Ordering::Relaxed) as u8,
@@ -503,6 +508,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             wal.end_offset(),
             wal.written_offset(),
             wal.synced_offset(),
+            wal.fsyncs.load(Ordering::Relaxed),
             wal.disk_bytes(),
             store.applied_offset(),
             store.sled_size_on_disk(),

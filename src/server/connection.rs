@@ -7,6 +7,7 @@ use super::pubsub::PubMsg;
 use super::Server;
 use crate::command::{self, Action, Ctx};
 use crate::resp::{parse_request, Limits, Out};
+use crate::store::WriteTx;
 use crate::wal::FsyncPolicy;
 use bytes::BytesMut;
 use std::net::SocketAddr;
@@ -16,6 +17,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+/// Commands run under one writer-lock acquisition before it is let go.
+const HOLD_MAX: usize = 64;
 
 pub async fn refuse(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
@@ -61,43 +65,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     tracing::warn!("closing client {addr}: query buffer over client-query-buffer-limit");
                     break 'conn;
                 }
-                let mut close = false;
-                let mut wrote: Option<u64> = None;
-                let mut action = None;
-                loop {
-                    match parse_request(&mut rbuf, &limits) {
-                        Ok(Some(args)) => {
-                            if args.is_empty() {
-                                continue;
-                            }
-                            let mut ctx = Ctx {
-                                srv: &srv,
-                                client: &mut client,
-                                out: &mut out,
-                                now: crate::util::now_ms(),
-                                tx: None,
-                                in_exec: false,
-                                wrote: None,
-                                action: None,
-                            };
-                            command::dispatch(&mut ctx, &args);
-                            if let Some(w) = ctx.wrote {
-                                wrote = Some(w);
-                            }
-                            if let Some(a) = ctx.action.take() {
-                                action = Some(a);
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::debug!("protocol error from {addr}: {e}");
-                            out.error(&format!("ERR {e}"));
-                            close = true;
-                            break;
-                        }
-                    }
-                }
+                let Batch { wrote, action, close } = run_batch(&srv, &mut client, &mut out, &mut rbuf, &limits);
                 // Durability before the reply: the WAL bytes reach the OS (or
                 // the disk, under `always`) before the client hears OK.
                 if let Some(end) = wrote {
@@ -170,6 +138,64 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     command::multi::unwatch_all(&srv, &mut client);
     srv.clients.unregister(client.id);
     tracing::debug!("closed {addr} id={}", client.id);
+}
+
+/// What running the requests of one read did.
+struct Batch {
+    wrote: Option<u64>,
+    action: Option<Action>,
+    close: bool,
+}
+
+/// Runs every complete request in `rbuf`. The writer lock is kept across a
+/// pipeline's consecutive commands (each still its own WAL record) and
+/// released at the end of the batch, and every HOLD_MAX commands.
+fn run_batch(srv: &Server, client: &mut Client, out: &mut Out, rbuf: &mut BytesMut, limits: &Limits) -> Batch {
+    let mut b = Batch { wrote: None, action: None, close: false };
+    let mut held: Option<WriteTx> = None;
+    let mut ran = 0usize;
+    loop {
+        match parse_request(rbuf, limits) {
+            Ok(Some(args)) => {
+                if args.is_empty() {
+                    continue;
+                }
+                let now = crate::util::now_ms();
+                if let Some(tx) = held.as_mut() {
+                    tx.set_now(now);
+                }
+                let mut ctx = Ctx {
+                    srv,
+                    client: &mut *client,
+                    out: &mut *out,
+                    now,
+                    tx: held.take(),
+                    in_exec: false,
+                    wrote: None,
+                    action: None,
+                };
+                command::dispatch(&mut ctx, &args);
+                ran += 1;
+                if ran % HOLD_MAX != 0 {
+                    held = ctx.tx.take();
+                }
+                if let Some(w) = ctx.wrote {
+                    b.wrote = Some(w);
+                }
+                if let Some(a) = ctx.action.take() {
+                    b.action = Some(a);
+                    return b;
+                }
+            }
+            Ok(None) => return b,
+            Err(e) => {
+                tracing::debug!("protocol error from {}: {e}", client.info.addr);
+                out.error(&format!("ERR {e}"));
+                b.close = true;
+                return b;
+            }
+        }
+    }
 }
 
 fn encode_push(out: &mut Out, m: &PubMsg) {

@@ -13,6 +13,9 @@ use std::sync::Arc;
 
 pub type Table = BTreeMap<Bytes, Option<Bytes>>;
 
+/// Rough per-entry cost of a B-tree slot and two `Bytes` handles.
+const ENTRY_OVERHEAD: usize = 80;
+
 pub struct Frozen {
     pub table: Table,
     /// Stream position after the last record whose effects are in `table`.
@@ -52,9 +55,16 @@ impl Tables {
         None
     }
 
+    /// Tracks the table's real size: overwriting a key replaces its bytes.
     pub fn insert(&mut self, key: Bytes, value: Option<Bytes>) {
-        self.active_bytes += key.len() + value.as_ref().map_or(0, |v| v.len()) + 48;
-        self.active.insert(key, value);
+        let klen = key.len();
+        let vlen = value.as_ref().map_or(0, |v| v.len());
+        match self.active.insert(key, value) {
+            Some(old) => {
+                self.active_bytes = (self.active_bytes + vlen).saturating_sub(old.map_or(0, |v| v.len()));
+            }
+            None => self.active_bytes += klen + vlen + ENTRY_OVERHEAD,
+        }
     }
 
     /// Moves the active table to the frozen list; returns false if empty.

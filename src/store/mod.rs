@@ -15,7 +15,7 @@ use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
 use bytes::Bytes;
 use keys::{data_key, db_prefix, gen_key, parse_data_key, parse_gen_key, Meta};
 use memtable::{merged_range, Frozen, Tables};
-use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+use parking_lot::{ArcMutexGuard, Condvar, Mutex, RawMutex, RwLock};
 use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,9 @@ const TABLE_BYTES: usize = 32 << 20;
 /// ...and stall writers while this many frozen tables wait for sled.
 const MAX_FROZEN: usize = 4;
 const APPLIED_KEY: &[u8] = b"applied_offset";
+/// The write buffer is moved into sled at least this often, bounding the WAL
+/// replayed at startup.
+const FREEZE_EVERY: Duration = Duration::from_secs(10);
 
 pub struct StoreOptions {
     pub dir: PathBuf,
@@ -64,7 +67,7 @@ pub struct Store {
     tree: sled::Tree,
     meta: sled::Tree,
     tables: RwLock<Tables>,
-    writer: Mutex<()>,
+    writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
     gens: [AtomicU32; MAX_DBS],
     counts: [AtomicI64; MAX_DBS],
@@ -180,7 +183,7 @@ impl Store {
             tree,
             meta,
             tables: RwLock::new(Tables::new(applied)),
-            writer: Mutex::new(()),
+            writer: Arc::new(Mutex::new(())),
             wal,
             gens,
             counts,
@@ -357,11 +360,11 @@ impl Store {
 
     // ----- writes -----
 
-    /// Starts a write transaction: holds the writer lock until commit/drop.
-    pub fn write(&self, now: i64) -> WriteTx<'_> {
+    /// Starts a write transaction: holds the writer lock until dropped.
+    pub fn write(self: &Arc<Self>, now: i64) -> WriteTx {
         WriteTx {
-            store: self,
-            _guard: self.writer.lock(),
+            store: self.clone(),
+            _guard: self.writer.lock_arc(),
             batch: Batch::default(),
             now,
             deleted_expired: 0,
@@ -432,13 +435,14 @@ impl Store {
                 self.applier_wake.notify_one();
             }
         }
-        let mut idx = self.expires.lock();
+        // The expiry index is locked only if this record touches a deadline.
+        let mut idx: Option<parking_lot::MutexGuard<'_, ExpireIndex>> = None;
         let mut gc = false;
         for (db, g) in b.new_gens.iter().enumerate() {
             if let Some(g) = g {
                 self.gens[db].store(*g, Ordering::Release);
                 self.counts[db].store(0, Ordering::Relaxed);
-                idx.remove_db(db as u8);
+                idx.get_or_insert_with(|| self.expires.lock()).remove_db(db as u8);
                 gc = true;
             }
         }
@@ -460,6 +464,7 @@ impl Store {
             let new_exp = after.as_deref().and_then(Meta::peek_expire);
             if before.expire != new_exp {
                 let ukey = Bytes::copy_from_slice(ukey);
+                let idx = idx.get_or_insert_with(|| self.expires.lock());
                 if let Some(t) = before.expire {
                     idx.remove(t, db, &ukey);
                 }
@@ -514,7 +519,7 @@ impl Store {
                         .wait_for(&mut g, Duration::from_millis(200));
                 }
             }
-            if last_freeze.elapsed() >= Duration::from_secs(1) {
+            if last_freeze.elapsed() >= FREEZE_EVERY {
                 last_freeze = Instant::now();
                 self.tables.write().freeze();
             }
@@ -630,7 +635,7 @@ impl Store {
     /// One round of active expiry (master only): deletes up to `limit` keys
     /// whose deadline passed, each deletion a WAL record. Returns the end
     /// offset of the record written, if any.
-    pub fn expire_cycle(&self, now: i64, limit: usize) -> Option<u64> {
+    pub fn expire_cycle(self: &Arc<Self>, now: i64, limit: usize) -> Option<u64> {
         if self.replica.load(Ordering::Relaxed) {
             return None;
         }
@@ -785,21 +790,26 @@ fn increment(v: &mut Vec<u8>) {
 
 /// A write in progress. Reads see the transaction's own writes; `commit`
 /// logs one record and publishes everything at once.
-pub struct WriteTx<'a> {
-    store: &'a Store,
-    _guard: MutexGuard<'a, ()>,
+pub struct WriteTx {
+    store: Arc<Store>,
+    _guard: ArcMutexGuard<RawMutex, ()>,
     batch: Batch,
     now: i64,
     pub deleted_expired: usize,
 }
 
-impl WriteTx<'_> {
+impl WriteTx {
     pub fn now(&self) -> i64 {
         self.now
     }
 
     pub fn store(&self) -> &Store {
-        self.store
+        &self.store
+    }
+
+    /// A held transaction runs several commands; each sees its own clock.
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
     }
 
     fn gen(&self, db: usize) -> u32 {
@@ -877,15 +887,24 @@ impl WriteTx<'_> {
         !self.batch.effects.is_empty()
     }
 
-    /// Logs and publishes; returns the record's end offset (None if the
-    /// transaction changed nothing).
-    pub fn commit(self) -> Option<u64> {
+    /// Logs and publishes what was stated so far as one record, keeping the
+    /// writer lock (a pipeline's commands share one lock acquisition).
+    /// Returns the record's end offset (None if nothing changed).
+    pub fn commit_record(&mut self) -> Option<u64> {
+        self.deleted_expired = 0;
         if self.batch.effects.is_empty() {
+            self.batch = Batch::default();
             return None;
         }
-        let (_, end) = self.store.wal.append(&self.batch.effects);
-        self.store.publish(self.batch, end);
+        let batch = std::mem::take(&mut self.batch);
+        let (_, end) = self.store.wal.append(&batch.effects);
+        self.store.publish(batch, end);
         Some(end)
+    }
+
+    /// Logs and publishes, then releases the writer lock.
+    pub fn commit(mut self) -> Option<u64> {
+        self.commit_record()
     }
 }
 

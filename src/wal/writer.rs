@@ -77,6 +77,8 @@ pub struct Wal {
     written_tx: watch::Sender<u64>,
     closed: AtomicBool,
     first_offset: AtomicU64,
+    /// fsyncs done, for INFO (records per fsync shows group commit at work).
+    pub fsyncs: AtomicU64,
 }
 
 fn io_err(msg: String) -> io::Error {
@@ -191,6 +193,7 @@ impl Wal {
             written_tx: watch::channel(expected).0,
             closed: AtomicBool::new(false),
             first_offset: AtomicU64::new(rec.first_offset),
+            fsyncs: AtomicU64::new(0),
         };
         let wal = Arc::new(wal);
         let w = wal.clone();
@@ -323,6 +326,7 @@ impl Wal {
             (a.file.clone(), self.written.load(Ordering::Acquire))
         };
         file.sync_data()?;
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
         let s = self.synced.fetch_max(upto, Ordering::AcqRel).max(upto);
         self.synced_tx.send_replace(s);
         Ok(s)
