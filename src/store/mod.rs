@@ -307,44 +307,51 @@ impl Store {
         // The prefix's successor: bump the last byte of gen (gen < u32::MAX).
         increment(&mut end_vec);
         let count = count.max(1);
-        // Sled first: its count-th key bounds the window.
+        let from_b = match &start {
+            Bound::Included(v) => Bound::Included(v.as_slice()),
+            Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        // Every source (sled and each write-buffer layer) gives at most
+        // `count` keys; the smallest count-th key among them bounds the
+        // window, so inside it every source is complete and the merge exact.
         let mut from_sled: Vec<(Bytes, Bytes)> = Vec::with_capacity(count.min(4096));
-        let mut upper: Bound<Vec<u8>> = Bound::Excluded(end_vec.clone());
-        let range = self
-            .tree
-            .range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
+        let mut upper: Option<Vec<u8>> = None;
+        let range = self.tree.range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
         for item in range {
             let Ok((k, v)) = item else { break };
             from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
             if from_sled.len() >= count {
-                upper = Bound::Included(k.to_vec());
+                upper = Some(k.to_vec());
                 break;
             }
         }
         let mem = {
             let t = self.tables.read();
             let layers = t.layers();
-            let from_b = match &start {
-                Bound::Included(v) => Bound::Included(v.as_slice()),
-                Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-                Bound::Unbounded => Bound::Unbounded,
-            };
+            for l in &layers {
+                let nth = l.range::<[u8], _>((from_b, Bound::Excluded(end_vec.as_slice()))).nth(count - 1);
+                if let Some((k, _)) = nth {
+                    if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
+                        upper = Some(k.to_vec());
+                    }
+                }
+            }
             let to_b = match &upper {
-                Bound::Included(v) => Bound::Included(v.as_slice()),
-                Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-                Bound::Unbounded => Bound::Unbounded,
+                Some(u) => Bound::Included(u.as_slice()),
+                None => Bound::Excluded(end_vec.as_slice()),
             };
             merged_range(&layers, from_b, to_b)
         };
+        if let Some(u) = &upper {
+            from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
+        }
         let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
             from_sled.into_iter().map(|(k, v)| (k, Some(v))).collect();
         for (k, v) in mem {
             merged.insert(k, v);
         }
-        let next = match &upper {
-            Bound::Included(k) => Some(Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..])),
-            _ => None,
-        };
+        let next = upper.map(|k| Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
         let mut out = Vec::with_capacity(merged.len());
         for (k, v) in merged {
             let Some(v) = v else { continue };

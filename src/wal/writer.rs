@@ -49,6 +49,9 @@ struct Active {
     file: Arc<File>,
     start: u64,
     spare: Vec<u8>,
+    /// Finished segments not fsynced yet: rolling must not stall writers on
+    /// an fsync, so the next sync takes care of them.
+    unsynced: Vec<Arc<File>>,
 }
 
 /// What recovery found and did.
@@ -183,6 +186,7 @@ impl Wal {
                 file: Arc::new(file),
                 start: last.start,
                 spare: Vec::with_capacity(1 << 20),
+                unsynced: Vec::new(),
             }),
             written: AtomicU64::new(expected),
             synced: AtomicU64::new(expected),
@@ -303,16 +307,15 @@ impl Wal {
         Ok(())
     }
 
-    /// Starts a new segment at `at`; the finished one is synced first so
-    /// `synced` stays truthful.
+    /// Starts a new segment at `at`. The finished one is fsynced by the next
+    /// `sync_all`, before `synced` may pass it.
     fn roll(&self, a: &mut Active, at: u64) -> io::Result<()> {
-        a.file.sync_data()?;
         let path = self.dir.join(segment_name(at));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         fsync_dir(&self.dir)?;
-        a.file = Arc::new(file);
+        let old = std::mem::replace(&mut a.file, Arc::new(file));
+        a.unsynced.push(old);
         a.start = at;
-        self.synced.fetch_max(at, Ordering::AcqRel);
         tracing::debug!("WAL: new segment {}", path.display());
         Ok(())
     }
@@ -321,10 +324,13 @@ impl Wal {
     pub fn sync_all(&self) -> io::Result<u64> {
         let end = self.end_offset();
         self.write_up_to(end)?;
-        let (file, upto) = {
-            let a = self.active.lock();
-            (a.file.clone(), self.written.load(Ordering::Acquire))
+        let (file, older, upto) = {
+            let mut a = self.active.lock();
+            (a.file.clone(), std::mem::take(&mut a.unsynced), self.written.load(Ordering::Acquire))
         };
+        for f in &older {
+            f.sync_data()?;
+        }
         file.sync_data()?;
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         let s = self.synced.fetch_max(upto, Ordering::AcqRel).max(upto);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Resident memory and on-disk size after loading KEYS keys (default 1M,
+# 32-byte values) into sledis and into a real redis-server (appendonly yes),
+# loaded the same way (redis-cli --pipe).
+#
+#   bash benches/memory.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KEYS=${KEYS:-1000000}
+SLEDIS_PORT=${SLEDIS_PORT:-7381}
+REDIS_PORT=${REDIS_PORT:-7382}
+cargo build --release --quiet --bin sledis-server
+tmp=$(mktemp -d)
+cleanup() {
+  [ -n "${spid:-}" ] && kill -9 "$spid" 2>/dev/null || true
+  [ -n "${rpid:-}" ] && kill -9 "$rpid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/sledis" "$tmp/redis"
+./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --save "" --logfile "$tmp/sledis.log" 2>/dev/null &
+spid=$!
+redis-server --port $REDIS_PORT --dir "$tmp/redis" --appendonly yes --save "" --logfile "$tmp/redis.log" &
+rpid=$!
+for p in $SLEDIS_PORT $REDIS_PORT; do
+  for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+python3 - "$KEYS" > "$tmp/load.resp" <<'PY'
+import sys
+n = int(sys.argv[1]); v = "v" * 32; out = sys.stdout
+for i in range(n):
+    k = "key:%010d" % i
+    out.write("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(k), k, len(v), v))
+PY
+rss() { awk '/VmRSS/ {print $2 * 1024}' /proc/"$1"/status; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
+for who in sledis redis; do
+  if [ $who = sledis ]; then port=$SLEDIS_PORT; pid=$spid; else port=$REDIS_PORT; pid=$rpid; fi
+  start=$(date +%s.%N)
+  redis-cli -p $port --pipe < "$tmp/load.resp" >/dev/null
+  secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+  n=$(redis-cli -p $port dbsize)
+  sleep 12 # let sledis move its write buffer into sled (it does so every 10 s)
+  echo "$who: $n keys loaded in ${secs}s, RSS $(mb "$(rss $pid)"), data dir $(mb "$(du -sb "$tmp/$who" | cut -f1)")"
+done
