@@ -162,7 +162,10 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         while i < n && line[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i >= n {
+        // A NUL ends the arguments, as in sdssplitargs (which reads a C
+        // string). It must end the loop: it also ends a token below without
+        // being consumed.
+        if i >= n || line[i] == 0 {
             return Some(out);
         }
         let mut cur = Vec::new();
@@ -170,7 +173,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         let mut insq = false;
         loop {
             if inq {
-                if i >= n {
+                if i >= n || line[i] == 0 {
                     return None;
                 }
                 if line[i] == b'\\'
@@ -203,7 +206,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     cur.push(line[i]);
                 }
             } else if insq {
-                if i >= n {
+                if i >= n || line[i] == 0 {
                     return None;
                 }
                 if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
@@ -271,5 +274,17 @@ mod tests {
         );
         assert!(parse(b"set \"a\r\n").is_err());
         assert_eq!(parse(b"\r\n").unwrap().unwrap().len(), 0);
+    }
+
+    #[test]
+    fn nul_ends_inline_arguments() {
+        // These used to loop forever, pushing empty arguments.
+        assert_eq!(parse(b"\x00\x01 garbage\r\n").unwrap().unwrap().len(), 0);
+        let r = parse(b"abc\x00def ghi\r\n").unwrap().unwrap();
+        assert_eq!(r, vec![Bytes::from("abc")]);
+        let r = parse(b"a b\x00\r\n").unwrap().unwrap();
+        assert_eq!(r, vec![Bytes::from("a"), Bytes::from("b")]);
+        assert!(parse(b"\"a\x00b\" c\r\n").is_err());
+        assert!(parse(b"'a\x00b' c\r\n").is_err());
     }
 }

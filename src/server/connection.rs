@@ -20,6 +20,11 @@ use tokio::sync::mpsc;
 
 /// Commands run under one writer-lock acquisition before it is let go.
 const HOLD_MAX: usize = 64;
+/// Replies are sent once this many bytes are waiting, before more requests
+/// run: a client that pipelines requests with big replies and does not read
+/// them then holds back its own requests instead of filling server memory
+/// (one 16 KiB read of `GET big` would otherwise build ~180 MB of replies).
+const OUT_CHUNK: usize = 64 * 1024;
 
 pub async fn refuse(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
@@ -65,49 +70,54 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     tracing::warn!("closing client {addr}: query buffer over client-query-buffer-limit");
                     break 'conn;
                 }
-                let Batch { wrote, action, close } = run_batch(&srv, &mut client, &mut out, &mut rbuf, &limits);
-                // Durability before the reply: the WAL bytes reach the OS (or
-                // the disk, under `always`) before the client hears OK.
-                if let Some(end) = wrote {
-                    let wal = &srv.store.wal;
-                    let r = if wal.policy() == FsyncPolicy::Always {
-                        wal.wait_synced(end).await
-                    } else {
-                        wal.write_up_to(end)
-                    };
-                    if let Err(e) = r {
-                        tracing::error!("WAL write failed: {e}");
+                // Run what arrived, a chunk of replies at a time.
+                loop {
+                    let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut rbuf, &limits);
+                    // Durability before the reply: the WAL bytes reach the OS (or
+                    // the disk, under `always`) before the client hears OK.
+                    if let Some(end) = wrote {
+                        let wal = &srv.store.wal;
+                        let r = if wal.policy() == FsyncPolicy::Always {
+                            wal.wait_synced(end).await
+                        } else {
+                            wal.write_up_to(end)
+                        };
+                        if let Err(e) = r {
+                            tracing::error!("WAL write failed: {e}");
+                            out.buf.clear();
+                            out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
+                        }
+                    }
+                    if let Some(Action::Sleep(d)) = action {
+                        tokio::time::sleep(d).await;
+                    }
+                    if !out.buf.is_empty() {
+                        srv.stats.net_output.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+                        if wr.write_all(&out.buf).await.is_err() {
+                            break 'conn;
+                        }
                         out.buf.clear();
-                        out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
+                        if out.buf.capacity() > 1 << 20 {
+                            out.buf = BytesMut::with_capacity(16 * 1024);
+                        }
                     }
-                }
-                if let Some(Action::Sleep(d)) = action {
-                    tokio::time::sleep(d).await;
-                }
-                if !out.buf.is_empty() {
-                    srv.stats.net_output.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-                    if wr.write_all(&out.buf).await.is_err() {
+                    match action {
+                        Some(Action::Close) => break 'conn,
+                        Some(Action::Shutdown { save }) => {
+                            srv.request_shutdown(save);
+                            break 'conn;
+                        }
+                        _ => {}
+                    }
+                    if close {
                         break 'conn;
                     }
-                    out.buf.clear();
-                    if out.buf.capacity() > 1 << 20 {
-                        out.buf = BytesMut::with_capacity(16 * 1024);
+                    // Complete requests may still wait in rbuf (behind a full
+                    // chunk of replies or a DEBUG SLEEP): run them now, not
+                    // after the client sends more.
+                    if !more {
+                        break;
                     }
-                }
-                match action {
-                    Some(Action::Close) => break 'conn,
-                    Some(Action::Shutdown { save }) => {
-                        srv.request_shutdown(save);
-                        break 'conn;
-                    }
-                    _ => {}
-                }
-                if close {
-                    break 'conn;
-                }
-                // More requests may be waiting behind a Sleep.
-                if !rbuf.is_empty() && matches!(action, Some(Action::Sleep(_))) {
-                    continue 'conn;
                 }
             }
             Some(msg) = push_rx.recv() => {
@@ -145,13 +155,27 @@ struct Batch {
     wrote: Option<u64>,
     action: Option<Action>,
     close: bool,
+    /// Stopped before running every complete request in the buffer.
+    more: bool,
 }
 
 /// Runs every complete request in `rbuf`. The writer lock is kept across a
 /// pipeline's consecutive commands (each still its own WAL record) and
-/// released at the end of the batch, and every HOLD_MAX commands.
-fn run_batch(srv: &Server, client: &mut Client, out: &mut Out, rbuf: &mut BytesMut, limits: &Limits) -> Batch {
-    let mut b = Batch { wrote: None, action: None, close: false };
+/// released at the end of the batch, and every HOLD_MAX commands. Stops
+/// early (`more`) after an action or once OUT_CHUNK bytes of replies wait.
+fn run_batch(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut Out,
+    rbuf: &mut BytesMut,
+    limits: &Limits,
+) -> Batch {
+    let mut b = Batch {
+        wrote: None,
+        action: None,
+        close: false,
+        more: false,
+    };
     let mut held: Option<WriteTx> = None;
     let mut ran = 0usize;
     loop {
@@ -176,7 +200,7 @@ fn run_batch(srv: &Server, client: &mut Client, out: &mut Out, rbuf: &mut BytesM
                 };
                 command::dispatch(&mut ctx, &args);
                 ran += 1;
-                if ran % HOLD_MAX != 0 {
+                if !ran.is_multiple_of(HOLD_MAX) {
                     held = ctx.tx.take();
                 }
                 if let Some(w) = ctx.wrote {
@@ -184,6 +208,11 @@ fn run_batch(srv: &Server, client: &mut Client, out: &mut Out, rbuf: &mut BytesM
                 }
                 if let Some(a) = ctx.action.take() {
                     b.action = Some(a);
+                    b.more = true;
+                    return b;
+                }
+                if out.buf.len() >= OUT_CHUNK {
+                    b.more = true;
                     return b;
                 }
             }
