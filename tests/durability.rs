@@ -52,6 +52,14 @@ fn set_keys(c: &mut Connection, keys: &[String]) {
     }
 }
 
+/// SETs `keys` one round trip at a time (so the WAL rolls segments between
+/// them rather than after one big pipelined write).
+fn set_one_by_one(c: &mut Connection, keys: &[String]) {
+    for k in keys {
+        set(c, k, &value_of(k));
+    }
+}
+
 fn keys(prefix: &str, range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|i| format!("{prefix}{i}")).collect()
 }
@@ -1144,5 +1152,152 @@ fn unknown_directive_fails_startup_naming_file_line_and_directive() {
     assert!(
         n.try_client().is_err(),
         "nothing listens after a config error"
+    );
+}
+
+#[test]
+fn rebuild_from_a_damaged_snapshot_fails_and_leaves_sled_alone() {
+    // A snapshot whose header and index are fine but one block is damaged:
+    // the rebuild must refuse before it replaces sled, so the node still
+    // starts normally afterwards.
+    let mut n = Node::start(&SMALL_WAL);
+    let (a, b) = snapshot_then_more_writes(&mut n);
+    let snap = snapshot_file(&n);
+    let r = sledis::snapshot::SnapshotReader::open(&snap).expect("snapshot");
+    assert!(
+        r.block_count() >= 2,
+        "want several blocks, got {}",
+        r.block_count()
+    );
+    let blk = r.blocks()[1].clone();
+    drop(r);
+    flip_byte(&snap, blk.offset + 16 + blk.len as u64 / 2);
+    n.extra = vec!["--rebuild-from-snapshot".into()];
+    let (code, out) = n.launch_expect_failure(Duration::from_secs(20));
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "rebuilding from a damaged snapshot must fail, got {code:?}: {out}"
+    );
+    assert!(
+        out.contains(&format!("offset {}", blk.offset)),
+        "the error names the damaged block's offset {}: {out}",
+        blk.offset
+    );
+    n.extra.clear();
+    n.launch();
+    verify_after_rebuild(&mut n.client(), &a, &b);
+}
+
+#[test]
+fn a_missing_wal_segment_fails_startup_naming_the_gap() {
+    let mut n = Node::start(&["save \"\"", "wal-segment-size 4096"]);
+    set_one_by_one(&mut n.client(), &keys("g:", 0..500));
+    n.stop();
+    let segs = n.wal_segments();
+    assert!(segs.len() >= 4, "several segments: {segs:?}");
+    std::fs::remove_file(&segs[1]).expect("remove a middle segment");
+    let (code, out) = n.launch_expect_failure(Duration::from_secs(20));
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "startup with a hole in the WAL must fail, got {code:?}: {out}"
+    );
+    assert!(
+        out.contains(&path_str(&segs[2])) && out.contains("missing"),
+        "names the segment after the gap: {out}"
+    );
+}
+
+#[test]
+fn a_torn_record_in_a_segment_that_is_not_the_last_is_corruption() {
+    // Only the newest segment can end in an interrupted append; an older one
+    // that does has lost records the later segments depend on.
+    let mut n = Node::start(&["save \"\"", "wal-segment-size 4096"]);
+    set_one_by_one(&mut n.client(), &keys("m:", 0..500));
+    n.stop();
+    let segs = n.wal_segments();
+    assert!(segs.len() >= 4, "several segments: {segs:?}");
+    let fr = frames(&segs[1]);
+    let last = *fr.last().expect("frames");
+    truncate(&segs[1], last.pos + 8 + last.len as u64 / 2);
+    let (code, out) = n.launch_expect_failure(Duration::from_secs(20));
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "must fail, got {code:?}: {out}"
+    );
+    assert!(
+        out.contains(&path_str(&segs[1])),
+        "names the damaged segment: {out}"
+    );
+}
+
+#[test]
+fn kill9_across_many_small_segments_keeps_acknowledged_writes() {
+    // Segment rolls under load, then kill -9: recovery must stitch the
+    // segments together and lose nothing acknowledged.
+    const THREADS: usize = 2;
+    let mut n = Node::start(&["appendfsync always", "wal-segment-size 4096"]);
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..THREADS).map(|_| AtomicU64::new(0)).collect());
+    let mut handles = Vec::new();
+    for t in 0..THREADS {
+        let mut c = n.client();
+        let acked = acked.clone();
+        handles.push(std::thread::spawn(move || {
+            for i in 0..100_000 {
+                let k = format!("sm:{t}:{i}");
+                match redis::cmd("SET")
+                    .arg(&k)
+                    .arg(value_of(&k))
+                    .query::<String>(&mut c)
+                {
+                    Ok(_) => acked[t].store(i as u64 + 1, Ordering::SeqCst),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let total = |a: &[AtomicU64]| a.iter().map(|x| x.load(Ordering::SeqCst)).sum::<u64>();
+    assert!(
+        wait_until(Duration::from_secs(60), || total(&acked) >= 3000),
+        "writers too slow"
+    );
+    n.kill9();
+    for h in handles {
+        h.join().expect("writer");
+    }
+    let segs = n.wal_segments().len();
+    assert!(segs > 20, "the WAL rolled over many segments ({segs})");
+    n.launch();
+    let mut c = n.client();
+    for t in 0..THREADS {
+        let a = acked[t].load(Ordering::SeqCst) as usize;
+        assert_present(
+            &mut c,
+            &keys(&format!("sm:{t}:"), 0..a),
+            &format!("acknowledged writes of thread {t}"),
+        );
+    }
+}
+
+#[test]
+fn rebuild_refuses_when_the_wal_does_not_reach_back_to_the_snapshot() {
+    let mut n = Node::start(&SMALL_WAL);
+    let _ = snapshot_then_more_writes(&mut n);
+    for s in n.wal_segments() {
+        std::fs::remove_file(s).expect("remove segment");
+    }
+    n.extra = vec!["--rebuild-from-snapshot".into()];
+    let (code, out) = n.launch_expect_failure(Duration::from_secs(20));
+    assert!(
+        matches!(code, Some(c) if c != 0),
+        "must fail, got {code:?}: {out}"
+    );
+    assert!(out.contains("WAL"), "the error is about the WAL: {out}");
+    let moved = std::fs::read_dir(n.data_dir())
+        .expect("data dir")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("sled.damaged-"));
+    assert!(
+        !moved,
+        "a rebuild that cannot finish must not move sled aside"
     );
 }

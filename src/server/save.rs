@@ -154,6 +154,45 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
     let path = cfg.dir.join(&cfg.dbfilename);
     let reader = SnapshotReader::open(&path).map_err(|e| format!("cannot rebuild: {e}"))?;
     let start = reader.header().start_offset;
+    // Everything is checked before sled is touched: rebuild_sled moves the
+    // old sled files aside first, and a rebuild that fails halfway (a damaged
+    // block, a WAL that does not reach back to the snapshot) would leave a
+    // partial sled that the next start cannot use.
+    let report = reader.verify();
+    if !report.is_ok() {
+        return Err(format!(
+            "cannot rebuild, the snapshot is damaged (sled was not touched): {report}"
+        ));
+    }
+    let wal_dir = cfg.dir.join("wal");
+    let segs = crate::wal::list_segments(&wal_dir)
+        .map_err(|e| format!("cannot rebuild: reading {}: {e}", wal_dir.display()))?;
+    match (segs.first(), segs.last()) {
+        (Some(first), _) if first.start > start => {
+            return Err(format!(
+                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} starts at {}: \
+                 the records in between are missing (sled was not touched)",
+                wal_dir.display(),
+                first.start
+            ));
+        }
+        (_, Some(last)) if last.end() < start => {
+            return Err(format!(
+                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} ends at {} \
+                 (sled was not touched)",
+                wal_dir.display(),
+                last.end()
+            ));
+        }
+        (None, _) if start > 0 => {
+            return Err(format!(
+                "cannot rebuild: the snapshot starts at offset {start} but there is no WAL in {} \
+                 (sled was not touched)",
+                wal_dir.display()
+            ));
+        }
+        _ => {}
+    }
     tracing::warn!(
         "rebuilding sled from snapshot {} ({} keys, start offset {start})",
         path.display(),
