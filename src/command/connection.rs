@@ -104,13 +104,10 @@ fn echo(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(n) = crate::util::parse_i64(&a[1]) else {
-        return ctx.err("ERR value is not an integer or out of range");
+    let Some(n) = super::keys::db_index(ctx, &a[1]) else {
+        return;
     };
-    if n < 0 || n as usize >= ctx.srv.store.databases {
-        return ctx.err("ERR DB index is out of range");
-    }
-    ctx.client.set_db(n as usize);
+    ctx.client.set_db(n);
     ctx.out.ok();
 }
 
@@ -180,7 +177,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
     }
     if !ctx.client.authed {
-        return ctx.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        return ctx.err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(n) = name {
         if !valid_name(&n) {
@@ -259,6 +256,23 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         ("info", 2) => {
             let line = ctx.client.info.describe(ctx.now) + "\n";
             ctx.out.verbatim(&line);
+        }
+        ("no-evict", 3) => {
+            if eq_ic(&a[2], "on") || eq_ic(&a[2], "off") {
+                ctx.out.ok();
+            } else {
+                ctx.syntax_err();
+            }
+        }
+        ("getredir", 2) => ctx.out.int(-1),
+        ("unblock", 3 | 4) => {
+            if a.len() == 4 && !eq_ic(&a[3], "timeout") && !eq_ic(&a[3], "error") {
+                return ctx.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            }
+            if int_arg(ctx, &a[2]).is_some() {
+                // No command blocks here, so no client is ever blocked.
+                ctx.out.int(0);
+            }
         }
         ("list", _) => client_list(ctx, a),
         ("kill", _) => client_kill(ctx, a),
@@ -353,10 +367,10 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     for pair in a[2..].chunks(2) {
         let v = String::from_utf8_lossy(&pair[1]).into_owned();
         if eq_ic(&pair[0], "id") {
-            let Some(n) = int_arg(ctx, &pair[1]) else {
-                return;
-            };
-            id = Some(n as u64);
+            match crate::util::parse_i64(&pair[1]) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.err("ERR client-id should be greater than 0"),
+            }
         } else if eq_ic(&pair[0], "type") {
             let k = v.to_ascii_lowercase();
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&k.as_str()) {

@@ -27,6 +27,27 @@ fn flag_names(c: &Command) -> Vec<&'static str> {
     v
 }
 
+/// The ACL categories COMMAND reports for a command (without the `@`).
+fn acl_categories(c: &Command) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if c.group == "generic" {
+        v.push("keyspace");
+    }
+    if c.flags & READONLY != 0 {
+        v.push("read");
+    }
+    if c.flags & WRITE != 0 {
+        v.push("write");
+    }
+    v.push(c.group);
+    if c.flags & ADMIN != 0 {
+        v.push("admin");
+        v.push("dangerous");
+    }
+    v.push(if c.flags & FAST != 0 { "fast" } else { "slow" });
+    v
+}
+
 fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
     ctx.out.array(10);
     ctx.out.bulk(c.name.as_bytes());
@@ -39,8 +60,11 @@ fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
     ctx.out.int(c.first_key as i64);
     ctx.out.int(c.last_key as i64);
     ctx.out.int(c.step as i64);
-    ctx.out.set(1);
-    ctx.out.simple(&format!("@{}", c.group));
+    let cats = acl_categories(c);
+    ctx.out.set(cats.len());
+    for k in cats {
+        ctx.out.simple(&format!("@{k}"));
+    }
     ctx.out.array(0); // tips
     ctx.out.array(0); // key specs
     ctx.out.array(0); // subcommands
@@ -89,7 +113,7 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         for n in names {
             match super::lookup(&n) {
                 Some(c) => write_info(ctx, c),
-                None => ctx.out.null_array(),
+                None => ctx.out.null(),
             }
         }
     } else if eq_ic(sub, "docs") {
@@ -102,18 +126,84 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         for c in cmds {
             write_docs(ctx, c);
         }
-    } else if eq_ic(sub, "list") && a.len() == 2 {
+    } else if eq_ic(sub, "list") {
         let all = sorted();
-        ctx.out.array(all.len());
+        // Like Redis 7, the list names subcommands too ("config|get"),
+        // which share their container's categories.
+        let mut names: Vec<(&'static str, &Command)> = Vec::new();
         for c in all {
-            ctx.out.bulk(c.name.as_bytes());
+            names.push((c.name, c));
+            for sub in super::subcommands(c.name) {
+                names.push((sub.1, c));
+            }
+        }
+        let keep: Vec<&str> = if a.len() == 2 {
+            names.into_iter().map(|(n, _)| n).collect()
+        } else if a.len() == 5 && eq_ic(&a[2], "filterby") {
+            let arg = &a[4];
+            if eq_ic(&a[3], "module") {
+                Vec::new()
+            } else if eq_ic(&a[3], "aclcat") {
+                names
+                    .into_iter()
+                    .filter(|(_, c)| {
+                        acl_categories(c)
+                            .iter()
+                            .any(|k| arg.eq_ignore_ascii_case(k.as_bytes()))
+                    })
+                    .map(|(n, _)| n)
+                    .collect()
+            } else if eq_ic(&a[3], "pattern") {
+                names
+                    .into_iter()
+                    .filter(|(n, _)| crate::glob::glob_match(arg, n.as_bytes(), true))
+                    .map(|(n, _)| n)
+                    .collect()
+            } else {
+                return ctx.syntax_err();
+            }
+        } else {
+            return ctx.syntax_err();
+        };
+        ctx.out.array(keep.len());
+        for n in keep {
+            ctx.out.bulk(n.as_bytes());
+        }
+    } else if eq_ic(sub, "help") && a.len() == 2 {
+        let lines = [
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
         }
     } else if eq_ic(sub, "getkeys") && a.len() >= 3 {
         let Some(c) = super::lookup(&a[2]) else {
             return ctx.err("ERR Invalid command specified");
         };
         let args = &a[2..];
-        if c.first_key == 0 || !super::arity_ok(c, args.len()) {
+        if !super::arity_ok(c, args.len()) {
+            return ctx.err("ERR Invalid number of arguments specified for command");
+        }
+        if c.first_key == 0 {
             return ctx.err("ERR The command has no key arguments");
         }
         let last = if c.last_key < 0 {

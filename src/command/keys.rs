@@ -248,8 +248,29 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
+/// A SCAN cursor, read like Redis's `strtoul` (base 10): an optional sign
+/// (a minus wraps around), digits, nothing else; an empty string is 0.
+fn parse_cursor(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(cursor) = crate::util::parse_u64(&a[1]) else {
+    let Some(cursor) = parse_cursor(&a[1]) else {
         return ctx.err("ERR invalid cursor");
     };
     let mut pattern: Option<Bytes> = None;
@@ -304,18 +325,77 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
+/// Databases up to this size pick uniformly among all their keys.
+const RANDOMKEY_EXACT: i64 = 2000;
+
+/// The first live key after `after` (exclusive), skipping expired ones.
+fn first_key_after(ctx: &Ctx<'_>, db: usize, mut after: Option<Bytes>) -> Option<Bytes> {
+    for _ in 0..10_000 {
+        let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1, ctx.now);
+        if let Some((k, _)) = batch.into_iter().next() {
+            return Some(k);
+        }
+        after = Some(next?);
+    }
+    None
+}
+
+/// A key's first 8 bytes as a big-endian number (zero padded).
+fn prefix_u64(k: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = k.len().min(8);
+    b[..n].copy_from_slice(&k[..n]);
+    u64::from_be_bytes(b)
+}
+
 fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    use rand::seq::SliceRandom;
     use rand::Rng;
     let db = ctx.db();
-    // Start at a random point of the key space, wrap around once.
-    let probe: [u8; 4] = rand::thread_rng().gen();
-    for after in [Some(&probe[..]), None] {
-        let (batch, _) = ctx.srv.store.scan(db, after, 1, ctx.now);
-        if let Some((k, _)) = batch.into_iter().next() {
-            return ctx.out.bulk(&k);
+    let mut rng = rand::thread_rng();
+    if ctx.srv.store.dbsize(db) <= RANDOMKEY_EXACT {
+        let mut all = Vec::new();
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
+            all.extend(batch.into_iter().map(|(k, _)| k));
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
         }
+        return ctx.out.bulk_opt(all.choose(&mut rng).map(|k| &k[..]));
     }
-    ctx.out.null();
+    // A big keyspace: a random point between the first and the last key
+    // (by their first 8 bytes), and the first key after it.
+    let Some(lo) = first_key_after(ctx, db, None) else {
+        return ctx.out.null();
+    };
+    let has_after = |ctx: &Ctx<'_>, p: u64| {
+        first_key_after(ctx, db, Some(Bytes::copy_from_slice(&p.to_be_bytes()))).is_some()
+    };
+    let mut a = prefix_u64(&lo).saturating_sub(1);
+    let mut hi = u64::MAX;
+    if !has_after(ctx, a) {
+        return ctx.out.bulk(&lo);
+    }
+    if !has_after(ctx, hi) {
+        // Largest p with a key after it: has_after(a) holds, has_after(hi) not.
+        while hi - a > 1 {
+            let mid = a + (hi - a) / 2;
+            if has_after(ctx, mid) {
+                a = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi = a;
+        a = prefix_u64(&lo).saturating_sub(1);
+    }
+    let probe = rng.gen_range(a..=hi);
+    let k =
+        first_key_after(ctx, db, Some(Bytes::copy_from_slice(&probe.to_be_bytes()))).unwrap_or(lo);
+    ctx.out.bulk(&k);
 }
 
 fn rename_common(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) {
@@ -346,18 +426,27 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     rename_common(ctx, a, true)
 }
 
-fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
-    match parse_i64(arg) {
-        Some(n) if n >= 0 && (n as usize) < ctx.srv.store.databases => Some(n as usize),
-        Some(_) => {
-            ctx.err("ERR DB index is out of range");
-            None
-        }
-        None => {
-            ctx.not_int();
-            None
-        }
+/// A database number argument, checked like Redis's `getIntFromObjectOrReply`
+/// (an integer that fits in a C int) and then against the number of
+/// databases.
+pub fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
+    let n = int32_arg(ctx, arg)?;
+    if n >= 0 && (n as usize) < ctx.srv.store.databases {
+        Some(n as usize)
+    } else {
+        ctx.err("ERR DB index is out of range");
+        None
     }
+}
+
+/// Redis's `getIntFromObjectOrReply`: an integer within a C int's range.
+pub fn int32_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
+    let n = int_arg(ctx, arg)?;
+    if n < i32::MIN as i64 || n > i32::MAX as i64 {
+        ctx.err("ERR value is out of range, value must between -2147483648 and 2147483647");
+        return None;
+    }
+    Some(n)
 }
 
 fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -414,7 +503,7 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 /// EXPIRE and friends: `unit_ms` converts the argument to ms, `absolute`
 /// says whether it is a timestamp.
 fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, name: &str) {
-    let Some(n) = int_arg(ctx, &a[2]) else { return };
+    // Redis checks the options before the number.
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for o in &a[3..] {
         if eq_ic(o, "nx") {
@@ -438,6 +527,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
     if gt && lt {
         return ctx.err("ERR GT and LT options at the same time are not compatible");
     }
+    let Some(n) = int_arg(ctx, &a[2]) else { return };
     let at = n.checked_mul(unit_ms).and_then(|ms| {
         if absolute {
             Some(ms)
@@ -525,7 +615,7 @@ fn pttl(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn expiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    ttl_generic(ctx, a, |t, _| t / 1000)
+    ttl_generic(ctx, a, |t, _| (t + 500) / 1000)
 }
 
 fn pexpiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) {

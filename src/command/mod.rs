@@ -249,7 +249,9 @@ fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
         multi::discard_state(ctx);
         multi::unwatch_all(ctx.srv, ctx.client);
         let why = err.strip_prefix("ERR ").unwrap_or(err);
-        ctx.out.error(&format!("EXECABORT Transaction discarded because of: {why}"));
+        ctx.out.error(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ));
     } else {
         ctx.out.error(err);
     }

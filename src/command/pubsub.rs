@@ -93,9 +93,6 @@ fn subscriber(ctx: &Ctx<'_>) -> Subscriber {
 }
 
 fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if ctx.in_exec {
-        return ctx.err("ERR SUBSCRIBE isn't allowed for a DENY BLOCKING client");
-    }
     for ch in &a[1..] {
         if ctx.client.subs.insert(ch.clone()) {
             ctx.srv.pubsub.subscribe(ch.clone(), subscriber(ctx));
@@ -106,9 +103,6 @@ fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if ctx.in_exec {
-        return ctx.err("ERR PSUBSCRIBE isn't allowed for a DENY BLOCKING client");
-    }
     for p in &a[1..] {
         if ctx.client.psubs.insert(p.clone()) {
             ctx.srv.pubsub.psubscribe(p.clone(), subscriber(ctx));
@@ -178,7 +172,8 @@ fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             ctx.out.bulk(&c);
         }
     } else if eq_ic(&a[1], "numsub") {
-        ctx.out.map(a.len() - 2);
+        // A flat array even under RESP3, as Redis 7.0 answers.
+        ctx.out.array(2 * (a.len() - 2));
         for ch in &a[2..] {
             ctx.out.bulk(ch);
             ctx.out.int(ctx.srv.pubsub.numsub(ch) as i64);
@@ -188,10 +183,31 @@ fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     } else if eq_ic(&a[1], "shardchannels") {
         ctx.out.array(0);
     } else if eq_ic(&a[1], "shardnumsub") {
-        ctx.out.map(a.len() - 2);
+        ctx.out.array(2 * (a.len() - 2));
         for ch in &a[2..] {
             ctx.out.bulk(ch);
             ctx.out.int(0);
+        }
+    } else if eq_ic(&a[1], "help") && a.len() == 2 {
+        let lines = [
+            "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANNELS [<pattern>]",
+            "    Return the currently active channels matching a <pattern> (default: '*').",
+            "NUMPAT",
+            "    Return number of subscriptions to patterns.",
+            "NUMSUB [<channel> ...]",
+            "    Return the number of subscribers for the specified channels, excluding",
+            "    pattern subscriptions(default: no channels).",
+            "SHARDCHANNELS [<pattern>]",
+            "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+            "SHARDNUMSUB [<shardchannel> ...]",
+            "    Return the number of subscribers for the specified shard level channel(s)",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
         }
     } else {
         ctx.err(&format!(

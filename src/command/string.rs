@@ -2,7 +2,7 @@
 
 use super::{cmd, flags::*, int_arg, Command, Ctx};
 use crate::store::keys::{Kind, Meta};
-use crate::util::{eq_ic, fmt_double, parse_f64, parse_i64};
+use crate::util::{eq_ic, parse_i64};
 use bytes::{Bytes, BytesMut};
 
 /// Redis's limit for values built by APPEND/SETRANGE.
@@ -54,18 +54,54 @@ fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
-#[derive(PartialEq)]
-enum Cond {
-    Always,
-    Nx,
-    Xx,
+/// The options of SET and GETEX, parsed the way Redis's
+/// `parseExtendedStringArgumentsOrReply` does: every option is checked for
+/// syntax before any value is, and an option may repeat (the last wins) but
+/// not be combined with a conflicting one.
+#[derive(Default)]
+struct StrOpts {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// The unit keyword (ex/px/exat/pxat) and its argument.
+    expire: Option<(&'static str, Bytes)>,
 }
 
-/// An expiry option: absolute deadline in ms.
-enum Ttl {
-    Keep,
-    At(i64),
-    None,
+fn parse_str_opts(a: &[Bytes], from: usize, is_set: bool) -> Option<StrOpts> {
+    let mut o = StrOpts::default();
+    let mut i = from;
+    while i < a.len() {
+        let opt = &a[i];
+        let has_next = i + 1 < a.len();
+        let unit = o.expire.as_ref().map(|(u, _)| *u);
+        let other_unit = |u: &str| unit.is_some_and(|x| x != u);
+        if is_set && eq_ic(opt, "nx") && !o.xx {
+            o.nx = true;
+        } else if is_set && eq_ic(opt, "xx") && !o.nx {
+            o.xx = true;
+        } else if is_set && eq_ic(opt, "get") {
+            o.get = true;
+        } else if is_set && eq_ic(opt, "keepttl") && !o.persist && unit.is_none() {
+            o.keepttl = true;
+        } else if !is_set && eq_ic(opt, "persist") && unit.is_none() && !o.keepttl {
+            o.persist = true;
+        } else if let Some(u) = ["ex", "px", "exat", "pxat"]
+            .into_iter()
+            .find(|u| eq_ic(opt, u))
+        {
+            if o.keepttl || o.persist || other_unit(u) || !has_next {
+                return None;
+            }
+            o.expire = Some((u, a[i + 1].clone()));
+            i += 1;
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    Some(o)
 }
 
 /// Turns `EX 10`-style arguments into an absolute deadline, with Redis's
@@ -97,59 +133,34 @@ fn deadline(ctx: &mut Ctx<'_>, unit: &[u8], v: &[u8], cmdname: &str) -> Option<i
 }
 
 fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let mut cond = Cond::Always;
-    let mut ttl = Ttl::None;
-    let mut want_get = false;
-    let mut i = 3;
-    let mut seen_ttl = false;
-    while i < a.len() {
-        let o = &a[i];
-        if eq_ic(o, "nx") && cond != Cond::Xx {
-            cond = Cond::Nx;
-        } else if eq_ic(o, "xx") && cond != Cond::Nx {
-            cond = Cond::Xx;
-        } else if eq_ic(o, "get") {
-            want_get = true;
-        } else if eq_ic(o, "keepttl") && !seen_ttl {
-            ttl = Ttl::Keep;
-            seen_ttl = true;
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
-            && !seen_ttl
-            && i + 1 < a.len()
-        {
-            let Some(at) = deadline(ctx, o, &a[i + 1], "set") else {
-                return;
-            };
-            ttl = Ttl::At(at);
-            seen_ttl = true;
-            i += 1;
-        } else {
-            return ctx.syntax_err();
-        }
-        i += 1;
-    }
+    let Some(o) = parse_str_opts(a, 3, true) else {
+        return ctx.syntax_err();
+    };
+    let at = match &o.expire {
+        Some((unit, v)) => match deadline(ctx, unit.as_bytes(), v, "set") {
+            Some(t) => Some(t),
+            None => return,
+        },
+        None => None,
+    };
     let db = ctx.db();
     // SET overwrites a key of any type; only GET cares what was there.
     let old = ctx.tx().get(db, &a[1]);
-    if want_get && old.as_ref().is_some_and(|m| m.kind != Kind::String) {
+    if o.get && old.as_ref().is_some_and(|m| m.kind != Kind::String) {
         return ctx.wrongtype();
     }
     let exists = old.is_some();
-    let go = match cond {
-        Cond::Always => true,
-        Cond::Nx => !exists,
-        Cond::Xx => exists,
-    };
+    let go = !(o.nx && exists || o.xx && !exists);
     if go {
-        let expire_at = match ttl {
-            Ttl::Keep => old.as_ref().and_then(|m| m.expire_at),
-            Ttl::At(t) => Some(t),
-            Ttl::None => None,
+        let expire_at = if o.keepttl {
+            old.as_ref().and_then(|m| m.expire_at)
+        } else {
+            at
         };
         ctx.tx()
             .put(db, &a[1], &Meta::string(a[2].clone(), expire_at));
     }
-    if want_get {
+    if o.get {
         ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
     } else if go {
         ctx.out.ok();
@@ -219,36 +230,36 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let mut ttl: Option<Option<i64>> = None;
-    let mut i = 2;
-    while i < a.len() {
-        let o = &a[i];
-        if eq_ic(o, "persist") && ttl.is_none() {
-            ttl = Some(None);
-        } else if (eq_ic(o, "ex") || eq_ic(o, "px") || eq_ic(o, "exat") || eq_ic(o, "pxat"))
-            && ttl.is_none()
-            && i + 1 < a.len()
-        {
-            let Some(at) = deadline(ctx, o, &a[i + 1], "getex") else {
-                return;
-            };
-            ttl = Some(Some(at));
-            i += 1;
-        } else {
-            return ctx.syntax_err();
-        }
-        i += 1;
-    }
+    let Some(o) = parse_str_opts(a, 2, false) else {
+        return ctx.syntax_err();
+    };
+    // Redis looks the key up before it validates the expire time.
     let Ok(old) = get_string_tx(ctx, &a[1]) else {
         return;
     };
-    if let (Some(m), Some(t)) = (&old, ttl) {
-        if m.expire_at != t {
-            let db = ctx.db();
+    let Some(m) = old else {
+        return ctx.out.null();
+    };
+    let ttl = match &o.expire {
+        Some((unit, v)) => match deadline(ctx, unit.as_bytes(), v, "getex") {
+            Some(t) => Some(Some(t)),
+            None => return,
+        },
+        None if o.persist => Some(None),
+        None => None,
+    };
+    let db = ctx.db();
+    match ttl {
+        // An EXAT/PXAT already in the past deletes the key.
+        Some(Some(t)) if t <= ctx.now => {
+            ctx.tx().delete(db, &a[1]);
+        }
+        Some(t) if m.expire_at != t => {
             ctx.tx().put(db, &a[1], &Meta::string(m.payload.clone(), t));
         }
+        _ => {}
     }
-    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+    ctx.out.bulk(&m.payload);
 }
 
 fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -338,24 +349,18 @@ fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(by) = parse_f64(&a[2]) else {
-        return ctx.err("ERR value is not a valid float");
-    };
     let Ok(old) = get_string_tx(ctx, &a[1]) else {
         return;
     };
     let (cur, expire_at) = match &old {
-        Some(m) => match parse_f64(&m.payload) {
-            Some(v) => (v, m.expire_at),
-            None => return ctx.err("ERR value is not a valid float"),
-        },
-        None => (0.0, None),
+        Some(m) => (m.payload.clone(), m.expire_at),
+        None => (Bytes::from_static(b"0"), None),
     };
-    let n = cur + by;
-    if !n.is_finite() {
-        return ctx.err("ERR increment would produce NaN or Infinity");
-    }
-    let text = fmt_double(n);
+    // Redis computes in x87 long double: so does float80.
+    let text = match super::float80::incr(&cur, &a[2]) {
+        Ok(t) => t,
+        Err(e) => return ctx.err(e),
+    };
     let db = ctx.db();
     ctx.tx().put(
         db,
