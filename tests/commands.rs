@@ -1635,6 +1635,89 @@ fn multi_exec_discard() {
     });
 }
 
+/// Keyspace-wide reads inside EXEC see the transaction's earlier writes.
+#[test]
+fn exec_sees_its_own_writes() {
+    both(&[], |port, t| {
+        let mut c = Resp::connect(port);
+        script(&mut c, t, &[("MSET a 1 b 2", ok()), ("SET gone v", ok())]);
+        for (line, reply) in [
+            ("MULTI", ok()),
+            ("SET c 3", st("QUEUED")),
+            ("DEL gone", st("QUEUED")),
+            ("DBSIZE", st("QUEUED")),
+            ("KEYS *", st("QUEUED")),
+            ("SCAN 0 COUNT 100", st("QUEUED")),
+            ("FLUSHDB", st("QUEUED")),
+            ("DBSIZE", st("QUEUED")),
+            ("RANDOMKEY", st("QUEUED")),
+            ("SET d 4", st("QUEUED")),
+            ("DBSIZE", st("QUEUED")),
+            ("KEYS *", st("QUEUED")),
+            ("RANDOMKEY", st("QUEUED")),
+            ("MOVE d 1", st("QUEUED")),
+            ("SELECT 1", st("QUEUED")),
+            ("DBSIZE", st("QUEUED")),
+            ("SELECT 0", st("QUEUED")),
+            ("DBSIZE", st("QUEUED")),
+        ] {
+            assert_eq!(c.qs(line), reply, "[{t:?}] {line}");
+        }
+        let r = c.qs("EXEC");
+        let v = r.items();
+        assert_eq!(v.len(), 17, "[{t:?}] {r:?}");
+        assert_eq!(v[2], int(3), "[{t:?}] DBSIZE after SET and DEL in EXEC");
+        let mut keys: Vec<String> = v[3].items().iter().map(|x| x.text()).collect();
+        keys.sort();
+        assert_eq!(keys, vec!["a", "b", "c"], "[{t:?}] KEYS in EXEC");
+        let mut scanned: Vec<String> = v[4].items()[1].items().iter().map(|x| x.text()).collect();
+        scanned.sort();
+        assert_eq!(scanned, vec!["a", "b", "c"], "[{t:?}] SCAN in EXEC");
+        assert_eq!(v[6], int(0), "[{t:?}] DBSIZE after FLUSHDB in EXEC");
+        assert_eq!(v[7], Reply::Nil, "[{t:?}] RANDOMKEY of an emptied db");
+        assert_eq!(v[9], int(1), "[{t:?}]");
+        assert_eq!(v[10], bulks(&["d"]), "[{t:?}]");
+        assert_eq!(v[11], bulk("d"), "[{t:?}]");
+        assert_eq!(v[12], int(1), "[{t:?}]");
+        assert_eq!(v[14], int(1), "[{t:?}] DBSIZE of db 1 after MOVE in EXEC");
+        assert_eq!(v[16], int(0), "[{t:?}]");
+        assert_eq!(c.qs("DBSIZE"), int(0));
+    });
+}
+
+/// FLUSHDB/FLUSHALL abort only the transactions watching a key that
+/// existed (Redis's touchAllWatchedKeysInDb).
+#[test]
+fn watch_of_missing_key_survives_flushdb() {
+    both(&[], |port, t| {
+        let mut c = Resp::connect(port);
+        let mut other = Resp::connect(port);
+        assert_eq!(c.qs("SET present v"), ok());
+        assert_eq!(c.qs("WATCH missing"), ok());
+        assert_eq!(other.qs("FLUSHDB"), ok());
+        script(
+            &mut c,
+            t,
+            &[
+                ("MULTI", ok()),
+                ("PING", st("QUEUED")),
+                ("EXEC", arr(vec![st("PONG")])),
+            ],
+        );
+        assert_eq!(c.qs("WATCH missing"), ok());
+        assert_eq!(other.qs("FLUSHALL"), ok());
+        script(
+            &mut c,
+            t,
+            &[
+                ("MULTI", ok()),
+                ("PING", st("QUEUED")),
+                ("EXEC", arr(vec![st("PONG")])),
+            ],
+        );
+    });
+}
+
 #[test]
 fn watch_aborts_exec() {
     both(&[], |port, t| {

@@ -335,21 +335,15 @@ fn round_ratio(neg: bool, num: Big, den: Option<Big>, e2: i64) -> F80 {
     }
 }
 
-/// Parses like Redis's `string2ld`: `strtold` in the C locale, refusing a
-/// leading space, trailing garbage, NaN, and overflow or underflow to zero.
+/// Parses like Redis's `string2ld`: `strtold` in the C locale, refusing an
+/// empty string, a leading space, anything not consumed (a NUL byte
+/// included), NaN, and overflow or underflow to zero.
 pub fn parse(s: &[u8]) -> Option<F80> {
     if s.is_empty() || s.len() >= MAX_CHARS {
         return None;
     }
-    // Redis copies into a C string: strtold stops at a NUL byte.
-    let s = match s.iter().position(|&c| c == 0) {
-        Some(p) => &s[..p],
-        None => s,
-    };
-    if s.is_empty() {
-        // strtold("") converts nothing; the end pointer is at the NUL.
-        return Some(F80::zero(false));
-    }
+    // strtold stops at a NUL byte, and Redis then refuses the string
+    // (`eptr - buf != slen`): the parsers below refuse any NUL.
     if s[0].is_ascii_whitespace() || s[0] == 0x0b {
         return None;
     }
@@ -585,6 +579,9 @@ mod tests {
         assert_eq!(inc("1", "1 "), "ERR value is not a valid float");
         assert_eq!(inc("0x10", "1"), "17");
         assert_eq!(inc("1", "-1"), "0");
+        assert_eq!(inc("", "1"), "ERR value is not a valid float");
+        assert_eq!(inc("\0", "1"), "ERR value is not a valid float");
+        assert_eq!(inc("1\0", "1"), "ERR value is not a valid float");
         assert_eq!(inc("-1", "0.5"), "-0.5");
         assert_eq!(inc("1e308", "1e308").len(), 309);
         assert!(inc("10.5", "1e400")

@@ -230,6 +230,18 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let mut found = Vec::new();
     let mut after: Option<Bytes> = None;
     let all = &a[1][..] == b"*";
+    if ctx.exec_pending() {
+        let keys: Vec<Bytes> = ctx
+            .live_keys(db)
+            .into_iter()
+            .filter(|k| all || glob_match(&a[1], k, false))
+            .collect();
+        ctx.out.array(keys.len());
+        for k in keys {
+            ctx.out.bulk(&k);
+        }
+        return;
+    }
     loop {
         let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
         for (k, _) in batch {
@@ -297,6 +309,26 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         i += 2;
     }
     let db = ctx.db();
+    if ctx.exec_pending() && cursor == 0 {
+        // Inside EXEC after writes: the whole answer in one page.
+        let mut keys = Vec::new();
+        for k in ctx.live_keys(db) {
+            let kind = ctx.get(db, &k).map(|m| m.kind.name());
+            let type_ok = type_filter
+                .as_ref()
+                .is_none_or(|t| kind.is_some_and(|n| t.eq_ignore_ascii_case(n.as_bytes())));
+            if pattern.as_ref().is_none_or(|p| glob_match(p, &k, false)) && type_ok {
+                keys.push(k);
+            }
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(keys.len());
+        for k in keys {
+            ctx.out.bulk(&k);
+        }
+        return;
+    }
     let after = if cursor == 0 {
         None
     } else {
@@ -353,6 +385,10 @@ fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     use rand::Rng;
     let db = ctx.db();
     let mut rng = rand::thread_rng();
+    if ctx.exec_pending() {
+        let keys = ctx.live_keys(db);
+        return ctx.out.bulk_opt(keys.choose(&mut rng).map(|k| &k[..]));
+    }
     if ctx.srv.store.dbsize(db) <= RANDOMKEY_EXACT {
         let mut all = Vec::new();
         let mut after: Option<Bytes> = None;

@@ -94,11 +94,136 @@ pub struct Ctx<'a> {
     /// End offset of the last record this connection wrote.
     pub wrote: Option<u64>,
     pub action: Option<Action>,
+    /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
+    pub exec: Option<ExecView>,
+}
+
+/// What an EXEC in progress has changed so far. The store's counts and range
+/// reads see only published records, and a transaction is published when
+/// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
+/// the keys the transaction's commands named.
+#[derive(Default)]
+pub struct ExecView {
+    /// Every (db, key) a command of the transaction named.
+    pub touched: std::collections::BTreeSet<(usize, Bytes)>,
+    /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
+    pub flushed: [bool; crate::store::MAX_DBS],
+}
+
+impl ExecView {
+    /// Notes what a command that just ran may have changed. `failed`: it
+    /// answered an error.
+    pub fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
+        if cmd.first_key > 0 {
+            let last = if cmd.last_key < 0 {
+                args.len() as i32 + cmd.last_key
+            } else {
+                cmd.last_key
+            };
+            let mut i = cmd.first_key;
+            while i <= last {
+                if let Some(k) = args.get(i as usize) {
+                    self.touched.insert((db, k.clone()));
+                }
+                i += cmd.step.max(1);
+            }
+        }
+        // Keys written in another database.
+        let other_db = match cmd.name {
+            "move" => args.get(2),
+            "copy" => args
+                .iter()
+                .position(|a| crate::util::eq_ic(a, "db"))
+                .and_then(|i| args.get(i + 1)),
+            _ => None,
+        };
+        if let Some(d) = other_db.and_then(|d| crate::util::parse_i64(d)) {
+            let key = if cmd.name == "move" {
+                args.get(1)
+            } else {
+                args.get(2)
+            };
+            if let (Ok(d), Some(k)) = (usize::try_from(d), key) {
+                if d < crate::store::MAX_DBS {
+                    self.touched.insert((d, k.clone()));
+                }
+            }
+        }
+        if !failed {
+            match cmd.name {
+                "flushdb" => self.flushed[db] = true,
+                "flushall" => self.flushed = [true; crate::store::MAX_DBS],
+                _ => {}
+            }
+        }
+    }
 }
 
 impl<'a> Ctx<'a> {
     pub fn db(&self) -> usize {
         self.client.db
+    }
+
+    /// True inside EXEC once the transaction has changed something that is
+    /// not published yet.
+    pub fn exec_pending(&self) -> bool {
+        self.exec.is_some() && self.tx.as_ref().is_some_and(|t| t.has_effects())
+    }
+
+    /// The live keys of `db` as this command sees them (the open
+    /// transaction's changes included), in key order.
+    pub fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
+        let view = self.exec.take();
+        let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
+        let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
+        if !flushed {
+            let mut after: Option<Bytes> = None;
+            loop {
+                let (batch, next) = self.srv.store.scan(db, after.as_deref(), 1000, self.now);
+                keys.extend(batch.into_iter().map(|(k, _)| k));
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+        }
+        if let Some(v) = &view {
+            for (d, k) in &v.touched {
+                if *d != db {
+                    continue;
+                }
+                if self.get(db, k).is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        self.exec = view;
+        keys.into_iter().collect()
+    }
+
+    /// DBSIZE as this command sees it (the open transaction included).
+    pub fn dbsize(&mut self, db: usize) -> i64 {
+        let Some(view) = self.exec.take() else {
+            return self.srv.store.dbsize(db);
+        };
+        let flushed = view.flushed[db];
+        let mut n = if flushed {
+            0
+        } else {
+            self.srv.store.dbsize(db)
+        };
+        if self.tx.is_some() {
+            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+                // Counts are of stored entries, expired or not.
+                let before = !flushed && self.srv.store.get_meta_raw(*d, k).is_some();
+                let now = self.get(db, k).is_some();
+                n += now as i64 - before as i64;
+            }
+        }
+        self.exec = Some(view);
+        n
     }
 
     /// The write transaction, opened on first use.

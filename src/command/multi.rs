@@ -111,16 +111,24 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         return ctx.out.null_array();
     }
     ctx.in_exec = true;
+    ctx.exec = Some(super::ExecView::default());
     ctx.out.array(queue.len());
     for args in &queue {
         match lookup(&args[0]) {
-            Some(c) => run(ctx, c, args),
+            Some(c) => {
+                let db = ctx.db();
+                let at = ctx.out.buf.len();
+                run(ctx, c, args);
+                let failed = ctx.out.buf.get(at) == Some(&b'-');
+                if let Some(v) = ctx.exec.as_mut() {
+                    v.note(c, args, db, failed);
+                }
+            }
             None => ctx.out.error(&super::unknown_command_error(args)),
         }
-        if ctx.action.is_some() {
-            // QUIT/SHUTDOWN inside EXEC act after the reply.
-        }
+        // QUIT/SHUTDOWN inside EXEC act after the reply.
     }
+    ctx.exec = None;
     ctx.in_exec = false;
     ctx.commit();
     unwatch_all(ctx.srv, ctx.client);

@@ -133,7 +133,8 @@ pub fn commands() -> Vec<Command> {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    let n = ctx.srv.store.dbsize(ctx.db());
+    let db = ctx.db();
+    let n = ctx.dbsize(db);
     ctx.out.int(n);
 }
 

@@ -197,6 +197,7 @@ fn run_batch(
                     in_exec: false,
                     wrote: None,
                     action: None,
+                    exec: None,
                 };
                 command::dispatch(&mut ctx, &args);
                 ran += 1;

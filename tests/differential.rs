@@ -1,0 +1,549 @@
+//! Differential test: the same random sequence of string and key commands
+//! goes to a real redis-server and to a sledis node, and every reply must
+//! be byte for byte the same (error texts included). TTL answers, which
+//! depend on when each server ran the command, are compared with a small
+//! tolerance; every deadline the sequence sets is far from every other, so
+//! no decision (GT/LT, expiry) depends on timing.
+
+mod common;
+#[path = "support/resp.rs"]
+mod resp;
+
+use common::*;
+use resp::*;
+use std::time::{Duration, Instant};
+
+/// xorshift64*: tiny, deterministic, good enough to pick commands.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
+        v[self.below(v.len() as u64) as usize]
+    }
+
+    fn range(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+}
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "num", "flt"];
+const VALUES: &[&str] = &[
+    "",
+    "a",
+    "hello",
+    "0",
+    "1",
+    "-5",
+    "42",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "3.5",
+    "1e2",
+    " 7",
+    "007",
+    "-0",
+    "xxxxxxxxxxxxxxxxxxxx",
+    "10.5",
+    "0x10",
+    "abc def",
+];
+
+struct Gen {
+    rng: Rng,
+    /// Unix seconds when the run started: absolute deadlines are built on it.
+    t0: i64,
+    idx: i64,
+}
+
+impl Gen {
+    fn key(&mut self) -> String {
+        self.rng.pick(KEYS).to_string()
+    }
+
+    fn value(&mut self) -> String {
+        if self.rng.chance(10) {
+            return format!("v{}", self.rng.below(1000));
+        }
+        self.rng.pick(VALUES).to_string()
+    }
+
+    /// A relative TTL in seconds: hours away, on a 60 s grid unique to this
+    /// command, so two deadlines are never within a minute of each other.
+    fn rel_secs(&mut self) -> i64 {
+        self.rng.range(1, 5) * 3600 + 60 * self.idx
+    }
+
+    /// An absolute deadline in seconds, 30 s off the relative grid.
+    fn abs_secs(&mut self) -> i64 {
+        self.t0 + self.rng.range(1, 5) * 3600 + 60 * self.idx + 30
+    }
+
+    fn expire_opt(&mut self, v: &mut Vec<String>) {
+        match self.rng.below(5) {
+            0 => {
+                v.push("EX".into());
+                v.push(self.rel_secs().to_string());
+            }
+            1 => {
+                v.push("PX".into());
+                v.push((self.rel_secs() * 1000).to_string());
+            }
+            2 => {
+                v.push("EXAT".into());
+                v.push(self.abs_secs().to_string());
+            }
+            3 => {
+                v.push("PXAT".into());
+                v.push((self.abs_secs() * 1000).to_string());
+            }
+            _ => {
+                // Invalid times: zero, negative, not a number.
+                v.push(self.rng.pick(&["EX", "PX", "EXAT", "PXAT"]).into());
+                v.push(self.rng.pick(&["0", "-1", "abc", "1.5"]).into());
+            }
+        }
+    }
+
+    fn set(&mut self) -> Vec<String> {
+        let mut v = vec!["SET".to_string(), self.key(), self.value()];
+        let mut opts: Vec<Vec<String>> = Vec::new();
+        if self.rng.chance(25) {
+            opts.push(vec![self.rng.pick(&["NX", "XX", "nx", "xx"]).into()]);
+        }
+        if self.rng.chance(20) {
+            opts.push(vec!["GET".into()]);
+        }
+        if self.rng.chance(35) {
+            let mut e = Vec::new();
+            self.expire_opt(&mut e);
+            opts.push(e);
+        } else if self.rng.chance(10) {
+            opts.push(vec!["KEEPTTL".into()]);
+        }
+        if self.rng.chance(5) {
+            // A conflicting or unknown option.
+            opts.push(vec![self
+                .rng
+                .pick(&["NX", "XX", "KEEPTTL", "EX", "PERSIST", "FOO"])
+                .into()]);
+        }
+        // Options in any order.
+        while !opts.is_empty() {
+            let i = self.rng.below(opts.len() as u64) as usize;
+            v.extend(opts.remove(i));
+        }
+        v
+    }
+
+    fn getex(&mut self) -> Vec<String> {
+        let mut v = vec!["GETEX".to_string(), self.key()];
+        match self.rng.below(6) {
+            0 => {}
+            1 => v.push("PERSIST".into()),
+            2 => {
+                // Already in the past: deletes the key.
+                v.push("EXAT".into());
+                v.push(self.rng.range(1, 1_000_000).to_string());
+            }
+            3 => v.push(self.rng.pick(&["KEEPTTL", "NX", "FOO"]).into()),
+            _ => self.expire_opt(&mut v),
+        }
+        v
+    }
+
+    fn expire(&mut self) -> Vec<String> {
+        let (cmd, val) = match self.rng.below(6) {
+            0 => ("EXPIRE", self.rel_secs()),
+            1 => ("PEXPIRE", self.rel_secs() * 1000),
+            2 => ("EXPIREAT", self.abs_secs()),
+            3 => ("PEXPIREAT", self.abs_secs() * 1000),
+            4 => ("EXPIRE", -self.rng.range(0, 10)),
+            _ => ("PEXPIREAT", self.rng.range(0, 1_000_000)),
+        };
+        let mut v = vec![cmd.to_string(), self.key(), val.to_string()];
+        if self.rng.chance(40) {
+            v.push(self.rng.pick(&["NX", "XX", "GT", "LT", "gt"]).into());
+            if self.rng.chance(15) {
+                v.push(self.rng.pick(&["NX", "XX", "GT", "LT", "FOO"]).into());
+            }
+        }
+        v
+    }
+
+    fn incr_arg(&mut self) -> String {
+        if self.rng.chance(10) {
+            return self
+                .rng
+                .pick(&[
+                    "abc",
+                    "1.5",
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                    "",
+                    "007",
+                ])
+                .into();
+        }
+        self.rng.range(-100, 100).to_string()
+    }
+
+    fn float_arg(&mut self) -> String {
+        if self.rng.chance(10) {
+            return self
+                .rng
+                .pick(&["abc", "1e", "inf", "nan", "0x1p-3", " 1", "1e5000"])
+                .into();
+        }
+        let whole = self.rng.range(-50, 50);
+        let frac = self.rng.below(1000);
+        match self.rng.below(3) {
+            0 => format!("{whole}.{frac}"),
+            1 => format!("{whole}e{}", self.rng.range(-3, 3)),
+            _ => format!("0.{frac}"),
+        }
+    }
+
+    /// One command (not MULTI/EXEC).
+    fn command(&mut self) -> Vec<String> {
+        self.idx += 1;
+        let k = self.key();
+        let s = |x: &str| x.to_string();
+        let mut v: Vec<String> = match self.rng.below(40) {
+            0..=3 => self.set(),
+            4..=6 => vec![s("GET"), k],
+            7 => vec![s("MGET"), k, self.key(), self.key()],
+            8 => {
+                let mut v = vec![s("MSET")];
+                for _ in 0..self.rng.range(1, 3) {
+                    v.push(self.key());
+                    v.push(self.value());
+                }
+                v
+            }
+            9 => vec![s("MSETNX"), k, self.value(), self.key(), self.value()],
+            10 => vec![s("INCR"), k],
+            11 => vec![s("DECR"), k],
+            12 => vec![s("INCRBY"), k, self.incr_arg()],
+            13 => vec![s("DECRBY"), k, self.incr_arg()],
+            14 => vec![s("INCRBYFLOAT"), k, self.float_arg()],
+            15 => vec![s("APPEND"), k, self.value()],
+            16 => vec![s("STRLEN"), k],
+            17 => vec![
+                s("GETRANGE"),
+                k,
+                self.rng.range(-8, 8).to_string(),
+                self.rng.range(-8, 8).to_string(),
+            ],
+            18 => {
+                let off = if self.rng.chance(5) {
+                    s("-1")
+                } else {
+                    self.rng.range(0, 40).to_string()
+                };
+                vec![s("SETRANGE"), k, off, self.value()]
+            }
+            19 => {
+                let mut v = vec![s("DEL"), k];
+                if self.rng.chance(50) {
+                    v.push(self.key());
+                }
+                v
+            }
+            20 => vec![s("EXISTS"), k, self.key()],
+            21 => vec![s(self.rng.pick(&["RENAME", "RENAMENX"])), k, self.key()],
+            22 | 23 => self.expire(),
+            24 => vec![s("PERSIST"), k],
+            25 => vec![s("TYPE"), k],
+            26 => vec![s("GETSET"), k, self.value()],
+            27 => vec![s("GETDEL"), k],
+            28 => vec![s("SETNX"), k, self.value()],
+            29 => {
+                let secs = if self.rng.chance(10) {
+                    s("0")
+                } else {
+                    self.rel_secs().to_string()
+                };
+                vec![s("SETEX"), k, secs, self.value()]
+            }
+            30 => {
+                let mut v = vec![s("COPY"), k, self.key()];
+                if self.rng.chance(50) {
+                    v.push(s("DB"));
+                    v.push(self.rng.pick(&["0", "1", "2", "16", "x"]).into());
+                }
+                if self.rng.chance(50) {
+                    v.push(s("REPLACE"));
+                }
+                v
+            }
+            31 => vec![s("MOVE"), k, s(self.rng.pick(&["0", "1", "2", "16"]))],
+            32 => vec![s("DBSIZE")],
+            33 => vec![
+                s("SELECT"),
+                s(self.rng.pick(&["0", "0", "1", "2", "16", "-1", "x"])),
+            ],
+            34 => vec![
+                s(self.rng.pick(&["TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME"])),
+                k,
+            ],
+            35 => self.getex(),
+            36 => vec![
+                s("PSETEX"),
+                k,
+                (self.rel_secs() * 1000).to_string(),
+                self.value(),
+            ],
+            37 => {
+                if self.rng.chance(10) {
+                    vec![s(self.rng.pick(&["FLUSHDB", "FLUSHALL"]))]
+                } else {
+                    vec![s("EXISTS"), k]
+                }
+            }
+            38 => vec![s("GETRANGE"), k, s("0"), s("-1")],
+            39 => match self.rng.below(6) {
+                0 => vec![
+                    s("KEYS"),
+                    s(self.rng.pick(&["*", "k*", "?1", "[kn]*", "*u*"])),
+                ],
+                1 => vec![
+                    s("SCAN"),
+                    s("0"),
+                    s("COUNT"),
+                    s("1000"),
+                    s("MATCH"),
+                    s(self.rng.pick(&["*", "k[0-3]", "f*"])),
+                ],
+                2 => vec![s(self.rng.pick(&["UNLINK", "TOUCH"])), k, self.key()],
+                3 => vec![
+                    s("SUBSTR"),
+                    k,
+                    self.rng.range(-5, 5).to_string(),
+                    self.rng.range(-5, 5).to_string(),
+                ],
+                4 => vec![s("ECHO"), self.value()],
+                _ => vec![s(self.rng.pick(&["FOO", "SETT", "GETX"])), k],
+            },
+            _ => unreachable!(),
+        };
+        // Now and then, a wrong number of arguments.
+        if self.rng.chance(3) && v.len() > 1 {
+            if self.rng.chance(50) {
+                v.pop();
+            } else {
+                v.push(s("extra"));
+                v.push(s("args"));
+            }
+        }
+        v
+    }
+}
+
+/// How two answers to a command are compared.
+enum Cmp {
+    /// Byte for byte.
+    Exact,
+    /// TTL answers: the servers ran the command at slightly different times.
+    Within(i64),
+    /// KEYS/SCAN: Redis answers in hash order, sledis in key order.
+    Unordered,
+}
+
+fn cmp_kind(cmd: &[String]) -> Cmp {
+    match cmd.first().map(|c| c.to_ascii_lowercase()).as_deref() {
+        Some("ttl") | Some("expiretime") => Cmp::Within(2),
+        Some("pttl") | Some("pexpiretime") => Cmp::Within(1500),
+        Some("keys") | Some("scan") => Cmp::Unordered,
+        _ => Cmp::Exact,
+    }
+}
+
+fn sorted(r: &Reply) -> Reply {
+    match r {
+        Reply::Array(v) => {
+            let mut v: Vec<Reply> = v.iter().map(sorted).collect();
+            v.sort_by_key(|x| format!("{x:?}"));
+            Reply::Array(v)
+        }
+        other => other.clone(),
+    }
+}
+
+fn equal_for(cmd: &[String], a: &Reply, b: &Reply) -> bool {
+    match cmp_kind(cmd) {
+        Cmp::Exact => a == b,
+        Cmp::Within(tol) => match (a, b) {
+            (Reply::Int(x), Reply::Int(y)) if *x >= 0 && *y >= 0 => (x - y).abs() <= tol,
+            _ => a == b,
+        },
+        Cmp::Unordered => sorted(a) == sorted(b),
+    }
+}
+
+/// Compares one reply; `queued` holds the commands of a transaction being
+/// answered by EXEC.
+fn same(
+    cmd: &[String],
+    queued: &[Vec<String>],
+    r: &Reply,
+    s: &Reply,
+    r_raw: &[u8],
+    s_raw: &[u8],
+) -> bool {
+    if !matches!(cmp_kind(cmd), Cmp::Exact) {
+        return equal_for(cmd, r, s);
+    }
+    let is_exec = cmd.first().is_some_and(|c| c.eq_ignore_ascii_case("exec"));
+    if is_exec && queued.iter().any(|q| !matches!(cmp_kind(q), Cmp::Exact)) {
+        if let (Reply::Array(a), Reply::Array(b)) = (r, s) {
+            return a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .zip(queued)
+                    .all(|((x, y), q)| equal_for(q, x, y));
+        }
+    }
+    r_raw == s_raw
+}
+
+struct Pair {
+    redis: Resp,
+    sledis: Resp,
+    log: Vec<String>,
+    n: usize,
+}
+
+impl Pair {
+    fn run(&mut self, cmd: &[String], queued: &[Vec<String>]) {
+        self.n += 1;
+        self.log.push(cmd.join(" "));
+        let r = self.redis.q(cmd);
+        let r_raw = self.redis.last_raw.clone();
+        let s = self.sledis.q(cmd);
+        let s_raw = self.sledis.last_raw.clone();
+        if !same(cmd, queued, &r, &s, &r_raw, &s_raw) {
+            let from = self.log.len().saturating_sub(15);
+            panic!(
+                "mismatch at command #{}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nlast commands:\n  {}",
+                self.n,
+                cmd,
+                r,
+                s,
+                String::from_utf8_lossy(&r_raw),
+                String::from_utf8_lossy(&s_raw),
+                self.log[from..].join("\n  ")
+            );
+        }
+    }
+}
+
+fn run_sequence(seed: u64, commands: usize) {
+    let redis = RealRedis::start(&[]);
+    let node = Node::start(&[]);
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut g = Gen {
+        rng: Rng(seed),
+        t0,
+        idx: 0,
+    };
+    let mut p = Pair {
+        redis: Resp::connect(redis.port),
+        sledis: Resp::connect(node.port),
+        log: Vec::new(),
+        n: 0,
+    };
+    let started = Instant::now();
+    while p.n < commands {
+        let roll = g.rng.below(100);
+        if roll < 6 {
+            // A transaction, sometimes with a watched key, sometimes broken.
+            if g.rng.chance(30) {
+                let k = g.key();
+                p.run(&["WATCH".into(), k], &[]);
+                if g.rng.chance(50) {
+                    let c = g.command();
+                    p.run(&c, &[]);
+                }
+            }
+            p.run(&["MULTI".into()], &[]);
+            let mut queued = Vec::new();
+            for _ in 0..g.rng.range(0, 6) {
+                let c = g.command();
+                p.run(&c, &[]);
+                queued.push(c);
+            }
+            let end = match g.rng.below(20) {
+                0 => "DISCARD",
+                1 => "EXEC x",
+                _ => "EXEC",
+            };
+            let end: Vec<String> = end.split(' ').map(String::from).collect();
+            p.run(&end, &queued);
+        } else {
+            let c = g.command();
+            p.run(&c, &[]);
+        }
+    }
+    // The end state: every key of every database used.
+    for db in ["0", "1", "2"] {
+        p.run(&["SELECT".into(), db.into()], &[]);
+        p.run(&["DBSIZE".into()], &[]);
+        for k in KEYS {
+            p.run(&["GET".into(), k.to_string()], &[]);
+            p.run(&["PTTL".into(), k.to_string()], &[]);
+        }
+    }
+    eprintln!(
+        "seed {seed}: {} commands in {:?}, all replies identical",
+        p.n,
+        started.elapsed()
+    );
+}
+
+#[test]
+fn random_string_and_key_commands_match_redis() {
+    let seed = std::env::var("SLEDIS_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_1234_ABCD_0001);
+    let n = std::env::var("SLEDIS_DIFF_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
+    run_sequence(seed, n);
+}
+
+#[test]
+fn second_seed_matches_redis() {
+    run_sequence(0x0DDB_A11C_0FFE_E002, 3000);
+}
+
+#[test]
+fn rng_is_deterministic() {
+    let mut a = Rng(7);
+    let mut b = Rng(7);
+    for _ in 0..100 {
+        assert_eq!(a.next(), b.next());
+    }
+    let _ = Duration::from_secs(1);
+}
