@@ -707,3 +707,101 @@ fn error_table_matches_a_real_redis_server() {
         diffs.join("\n")
     );
 }
+
+#[test]
+fn client_kill_and_shutdown_work_while_a_client_is_stuck_not_reading() {
+    let mut n = node_with_canary(&[]);
+    let mut c = n.client();
+    let big = "b".repeat(100 * 1024);
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut c)
+        .expect("SET big");
+    let mut s = TcpStream::connect(("127.0.0.1", n.port)).expect("connect");
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("watcher")
+        .query(&mut c)
+        .expect("SETNAME");
+    s.set_write_timeout(Some(Duration::from_millis(200))).ok();
+    let _ = s.write_all(b"CLIENT SETNAME greedy\r\n");
+    let chunk = b"GET big\r\n".repeat(1000);
+    for _ in 0..200 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    // The greedy client is now blocked on its unread replies.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("SKIPME")
+        .arg("yes")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut c)
+        .expect("CLIENT KILL");
+    assert!(killed >= 1, "CLIENT KILL found the greedy client");
+    let list_has_greedy = |c: &mut redis::Connection| -> bool {
+        let l: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .query(c)
+            .expect("CLIENT LIST");
+        l.contains("name=greedy")
+    };
+    assert!(
+        wait_until(Duration::from_secs(3), || !list_has_greedy(&mut c)),
+        "a client blocked on unread replies is still there after CLIENT KILL"
+    );
+    // Its socket is closed by the server: reading ends (after the replies
+    // already in flight).
+    let mut sink = vec![0u8; 1 << 20];
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+    let t0 = Instant::now();
+    let mut closed = false;
+    while t0.elapsed() < Duration::from_secs(5) {
+        match s.read(&mut sink) {
+            Ok(0) | Err(_) => {
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(closed, "the killed client's connection is closed");
+    // And SHUTDOWN does not wait for a stuck client either.
+    let mut s2 = TcpStream::connect(("127.0.0.1", n.port)).expect("connect");
+    s2.set_write_timeout(Some(Duration::from_millis(200))).ok();
+    for _ in 0..200 {
+        if s2.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut c);
+    assert!(
+        n.wait_exit(Duration::from_secs(10)),
+        "SHUTDOWN with a stuck client exits"
+    );
+    drop(s2);
+}
+
+#[test]
+fn client_kill_of_itself_gets_its_reply() {
+    let n = node_with_canary(&[]);
+    for _ in 0..20 {
+        let mut r = Raw::connect(n.port);
+        let id = r.cmd(&["CLIENT", "ID"]);
+        let id = id.trim_start_matches(':').to_string();
+        // Like Redis: the filter form skips the caller unless SKIPME no.
+        assert_eq!(r.cmd(&["CLIENT", "KILL", "ID", &id]), ":0");
+        assert_eq!(r.cmd(&["PING"]), "+PONG");
+        assert_eq!(r.cmd(&["CLIENT", "KILL", "ID", &id, "SKIPME", "no"]), ":1");
+        let (rest, closed) = read_until_close(&mut r.s, T);
+        assert!(
+            rest.is_empty() && closed,
+            "then the connection closes: {}",
+            show(&rest)
+        );
+    }
+    assert_healthy(&n, "clients that killed themselves");
+}

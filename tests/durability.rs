@@ -1301,3 +1301,199 @@ fn rebuild_refuses_when_the_wal_does_not_reach_back_to_the_snapshot() {
         "a rebuild that cannot finish must not move sled aside"
     );
 }
+
+#[test]
+fn expiry_deadlines_survive_kill9_as_absolute_times() {
+    let mut n = Node::start(&[]);
+    let mut c = n.client();
+    for i in 0..50 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("short:{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(300)
+            .query(&mut c)
+            .expect("SET PX");
+        let _: () = redis::cmd("SET")
+            .arg(format!("long:{i}"))
+            .arg("v")
+            .arg("EX")
+            .arg(100)
+            .query(&mut c)
+            .expect("SET EX");
+    }
+    let _: i64 = redis::cmd("EXPIRE")
+        .arg("long:0")
+        .arg(50)
+        .query(&mut c)
+        .expect("EXPIRE");
+    let _: i64 = redis::cmd("PERSIST")
+        .arg("long:1")
+        .query(&mut c)
+        .expect("PERSIST");
+    // Let the short ones expire, and the long ones age by 2 s.
+    std::thread::sleep(Duration::from_millis(2100));
+    drop(c);
+    n.kill9();
+    n.launch();
+    let mut c = n.client();
+    assert_absent(
+        &mut c,
+        &keys("short:", 0..50),
+        "keys whose deadline passed before the kill",
+    );
+    for i in 2..50 {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(format!("long:{i}"))
+            .query(&mut c)
+            .expect("TTL");
+        assert!(
+            (90..=98).contains(&ttl),
+            "long:{i}: the deadline is absolute, so 2 s are gone: TTL {ttl}"
+        );
+    }
+    let ttl: i64 = redis::cmd("TTL").arg("long:0").query(&mut c).expect("TTL");
+    assert!((40..=48).contains(&ttl), "EXPIRE after SET: TTL {ttl}");
+    let ttl: i64 = redis::cmd("TTL").arg("long:1").query(&mut c).expect("TTL");
+    assert_eq!(ttl, -1, "PERSIST survives");
+    assert!(
+        wait_until(Duration::from_secs(5), || dbsize(&mut c) == 50),
+        "expired keys are reclaimed: DBSIZE {}",
+        dbsize(&mut c)
+    );
+}
+
+#[test]
+fn multi_exec_and_mset_are_all_or_nothing_after_a_torn_tail() {
+    // A transaction or a multi-key command is one WAL record: a crash keeps
+    // all of it or none of it.
+    let pairs = 100usize;
+    let mut found = None;
+    for _ in 0..5 {
+        let mut n = Node::start(&[]);
+        let mut c = n.client();
+        let mut p = redis::pipe();
+        for i in 0..pairs {
+            if i % 2 == 0 {
+                p.cmd("MULTI").ignore();
+                p.cmd("SET").arg(format!("x:{i}")).arg(i).ignore();
+                p.cmd("INCR").arg("txcount").ignore();
+                p.cmd("SET").arg(format!("y:{i}")).arg(i).ignore();
+                p.cmd("EXEC").ignore();
+            } else {
+                p.cmd("MSET")
+                    .arg(format!("x:{i}"))
+                    .arg(i)
+                    .arg(format!("y:{i}"))
+                    .arg(i)
+                    .ignore();
+            }
+        }
+        let _: () = p.query(&mut c).expect("transactions");
+        drop(c);
+        n.kill9();
+        let seg = n.wal_segments().last().expect("segment").clone();
+        let fr = frames(&seg);
+        assert_eq!(fr.len(), pairs, "one WAL record per EXEC and per MSET");
+        let last = *fr.last().expect("frames");
+        if segment_start(&seg) + last.pos >= sled_applied_offset(&n.data_dir()) {
+            found = Some((n, seg, last));
+            break;
+        }
+    }
+    let (mut n, seg, last) = found.expect("sled applied everything before kill -9 every time");
+    assert_eq!(
+        frame_user_key(&seg, &last),
+        format!("x:{}", pairs - 1),
+        "the last record is the last MSET, both keys"
+    );
+    truncate(&seg, last.pos + 8 + last.len as u64 / 2);
+    n.launch();
+    let mut c = n.client();
+    let xs = mget(&mut c, &keys("x:", 0..pairs));
+    let ys = mget(&mut c, &keys("y:", 0..pairs));
+    for i in 0..pairs {
+        assert_eq!(
+            xs[i].is_some(),
+            ys[i].is_some(),
+            "pair {i}: x {:?} y {:?}",
+            xs[i],
+            ys[i]
+        );
+    }
+    assert!(
+        xs[..pairs - 1].iter().all(|v| v.is_some()),
+        "every whole record is there"
+    );
+    assert!(xs[pairs - 1].is_none(), "the torn MSET is gone, both keys");
+    assert_eq!(get(&mut c, "txcount").as_deref(), Some("50"));
+}
+
+#[test]
+fn flushdb_and_flushall_survive_kill9() {
+    let mut n = Node::start(&[]);
+    let mut c = n.client();
+    set_keys(&mut c, &keys("old:", 0..300));
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut c).expect("SELECT");
+    set_keys(&mut c, &keys("two:", 0..10));
+    let _: () = redis::cmd("FLUSHALL").query(&mut c).expect("FLUSHALL");
+    set_keys(&mut c, &keys("two-new:", 0..5));
+    let _: () = redis::cmd("SELECT").arg(0).query(&mut c).expect("SELECT");
+    set_keys(&mut c, &keys("mid:", 0..100));
+    let _: () = redis::cmd("FLUSHDB").query(&mut c).expect("FLUSHDB");
+    set_keys(&mut c, &keys("new:", 0..50));
+    drop(c);
+    n.kill9();
+    n.launch();
+    let mut c = n.client();
+    assert_absent(&mut c, &keys("old:", 0..300), "keys before FLUSHALL");
+    assert_absent(&mut c, &keys("mid:", 0..100), "keys before FLUSHDB");
+    assert_present(&mut c, &keys("new:", 0..50), "keys after FLUSHDB");
+    assert_eq!(dbsize(&mut c), 50);
+    let _: () = redis::cmd("SELECT").arg(2).query(&mut c).expect("SELECT");
+    assert_absent(&mut c, &keys("two:", 0..10), "db 2 before FLUSHALL");
+    assert_present(&mut c, &keys("two-new:", 0..5), "db 2 after FLUSHALL");
+    assert_eq!(dbsize(&mut c), 5);
+}
+
+#[test]
+fn config_set_appendfsync_takes_effect_at_once() {
+    let n = Node::start(&["appendfsync no"]);
+    let mut c = n.client();
+    let fsyncs = |c: &mut Connection| -> u64 {
+        info_field(&info(c, "persistence"), "wal_fsyncs")
+            .and_then(|v| v.parse().ok())
+            .expect("wal_fsyncs in INFO")
+    };
+    let synced = |c: &mut Connection| -> (u64, u64) {
+        let i = info(c, "persistence");
+        let f = |k| {
+            info_field(&i, k)
+                .and_then(|v| v.parse().ok())
+                .expect("offset in INFO")
+        };
+        (f("wal_synced_offset"), f("wal_end_offset"))
+    };
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendfsync")
+        .arg("always")
+        .query(&mut c)
+        .expect("CONFIG SET");
+    let before = fsyncs(&mut c);
+    for k in keys("fs:", 0..50) {
+        set(&mut c, &k, "v");
+        // Under always, a write is on disk when it is acknowledged.
+        let (s, e) = synced(&mut c);
+        assert!(
+            s >= e,
+            "acknowledged under appendfsync always but synced {s} < end {e}"
+        );
+    }
+    let after = fsyncs(&mut c);
+    assert!(
+        after >= before + 50,
+        "appendfsync always: 50 sequential writes, {} fsyncs",
+        after - before
+    );
+}

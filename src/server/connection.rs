@@ -2,7 +2,7 @@
 //! durable as `appendfsync` asks, then answer. Pub/sub messages and CLIENT
 //! KILL arrive beside the socket.
 
-use super::client::Client;
+use super::client::{Client, ClientInfo};
 use super::pubsub::PubMsg;
 use super::Server;
 use crate::command::{self, Action, Ctx};
@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -93,7 +94,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     }
                     if !out.buf.is_empty() {
                         srv.stats.net_output.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
-                        if wr.write_all(&out.buf).await.is_err() {
+                        if !write_unless_killed(&mut wr, &out.buf, &info).await {
                             break 'conn;
                         }
                         out.buf.clear();
@@ -129,7 +130,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     info.pending_push.fetch_sub(m.size().min(info.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
                     encode_push(&mut out, &m);
                 }
-                if wr.write_all(&out.buf).await.is_err() {
+                if !write_unless_killed(&mut wr, &out.buf, &info).await {
                     break 'conn;
                 }
                 out.buf.clear();
@@ -148,6 +149,19 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     command::multi::unwatch_all(&srv, &mut client);
     srv.clients.unregister(client.id);
     tracing::debug!("closed {addr} id={}", client.id);
+}
+
+/// Writes `buf` to the client; false if that failed or the client was killed
+/// meanwhile. A client that does not read its replies blocks the write, and
+/// CLIENT KILL (or a failover's kill) must still end it.
+async fn write_unless_killed(wr: &mut OwnedWriteHalf, buf: &[u8], info: &ClientInfo) -> bool {
+    tokio::select! {
+        // The write first: a reply that can go out at once does, even to a
+        // client that just killed itself (Redis sends that +OK too).
+        biased;
+        r = wr.write_all(buf) => r.is_ok(),
+        _ = info.kill.notified() => false,
+    }
 }
 
 /// What running the requests of one read did.
