@@ -500,6 +500,13 @@ fn append_strlen_getrange_setrange() {
         assert_eq!(c.q(&["SETRANGE", "nokey", "0", ""]), int(0));
         assert_eq!(c.qs("EXISTS nokey"), int(0));
         assert_eq!(c.qs("GET pad"), Reply::Bulk(b"\0\0\0x".to_vec()));
+        // The limit is proto-max-bulk-len.
+        let too_big = err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+        assert_eq!(c.qs("CONFIG SET proto-max-bulk-len 1048576"), ok());
+        assert_eq!(c.qs("SETRANGE big 1048576 x"), too_big, "[{t:?}]");
+        assert_eq!(c.qs("SETRANGE big 1048575 x"), int(1_048_576), "[{t:?}]");
+        assert_eq!(c.qs("APPEND big y"), too_big, "[{t:?}]");
+        assert_eq!(c.qs("STRLEN big"), int(1_048_576));
     });
 }
 
@@ -572,10 +579,8 @@ fn del_exists_type_keys() {
 /// still in the write buffer, some deleted, returns every live key.
 #[test]
 fn scan_returns_every_key() {
-    both(&[], |port, t| {
-        let mut c = Resp::connect(port);
-        let mut want = BTreeSet::new();
-        for chunk in 0..30 {
+    let fill = |c: &mut Resp, chunks: std::ops::Range<usize>, want: &mut BTreeSet<String>| {
+        for chunk in chunks {
             let mut args = vec!["MSET".to_string()];
             for i in 0..100 {
                 let k = format!("key:{}", chunk * 100 + i);
@@ -584,15 +589,17 @@ fn scan_returns_every_key() {
                 want.insert(k);
             }
             assert_eq!(c.q(&args), ok());
-            if chunk == 20 && t == Target::Sledis {
-                // Let the applier move what is there into sled.
-                let moved = wait_until(Duration::from_secs(10), || {
-                    let info = c.qs("INFO persistence").text();
-                    info_field(&info, "sled_applied_offset") == info_field(&info, "wal_end_offset")
-                });
-                assert!(moved, "write buffer never reached sled");
-            }
         }
+    };
+    let check = |port: u16, t: Target, mut restart: Box<dyn FnMut()>| {
+        let mut want = BTreeSet::new();
+        let mut c = Resp::connect(port);
+        fill(&mut c, 0..21, &mut want);
+        // sledis: a clean restart leaves every key so far in sled.
+        drop(c);
+        restart();
+        let mut c = Resp::connect(port);
+        fill(&mut c, 21..30, &mut want);
         for i in (0..3000).step_by(7) {
             let k = format!("key:{i}");
             assert_eq!(c.q(&["DEL", &k]), int(1));
@@ -650,7 +657,28 @@ fn scan_returns_every_key() {
         // Cursors are read like strtoul: "-1" is a (huge) valid cursor.
         assert!(!c.qs("SCAN -1").is_error(), "[{t:?}]");
         assert!(!c.qs("SCAN 18446744073709551615").is_error(), "[{t:?}]");
-    });
+    };
+    {
+        let r = RealRedis::start(&[]);
+        check(r.port, Target::Redis, Box::new(|| {}));
+    }
+    let n = std::cell::RefCell::new(Node::start(&[]));
+    let port = n.borrow().port;
+    check(
+        port,
+        Target::Sledis,
+        Box::new(|| {
+            let mut n = n.borrow_mut();
+            n.stop();
+            n.launch();
+            let info = Resp::connect(port).qs("INFO persistence").text();
+            assert_eq!(
+                info_field(&info, "sled_applied_offset"),
+                info_field(&info, "wal_end_offset"),
+                "after a restart sled has it all"
+            );
+        }),
+    );
 }
 
 #[test]
@@ -1174,6 +1202,15 @@ fn client_commands() {
                 ("CLIENT KILL TYPE foo", err("ERR Unknown client type 'foo'")),
                 ("CLIENT LIST TYPE foo", err("ERR Unknown client type 'foo'")),
                 ("CLIENT LIST ID abc", err("ERR Invalid client ID")),
+                ("CLIENT LIST ID 0", Reply::Bulk(vec![])),
+                ("CLIENT LIST TYPE normal ID 1", err(SYNTAX)),
+                ("CLIENT LIST FOO", err(SYNTAX)),
+                ("CLIENT LIST TYPE FOO", err("ERR Unknown client type 'FOO'")),
+                ("CLIENT KILL TYPE FOO", err("ERR Unknown client type 'FOO'")),
+                ("CLIENT KILL USER nobody", err("ERR No such user 'nobody'")),
+                ("CLIENT KILL MAXAGE 10", err(SYNTAX)),
+                ("CLIENT KILL SKIPME maybe", err(SYNTAX)),
+                ("CLIENT KILL TYPE pubsub", int(0)),
                 ("CLIENT NO-EVICT on", ok()),
                 ("CLIENT NO-EVICT maybe", err(SYNTAX)),
                 ("CLIENT GETREDIR", int(-1)),
@@ -1202,6 +1239,27 @@ fn client_commands() {
         assert!(list.contains(&format!("id={other_id} ")), "[{t:?}] {list}");
         let only = c.q(&["CLIENT", "LIST", "ID", &other_id.to_string()]).text();
         assert_eq!(only.lines().count(), 1);
+        // Several ids: in the order asked.
+        let two = c
+            .q(&[
+                "CLIENT",
+                "LIST",
+                "ID",
+                &other_id.to_string(),
+                &id.to_string(),
+            ])
+            .text();
+        let order: Vec<&str> = two
+            .lines()
+            .map(|l| l.split(' ').next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            order,
+            vec![format!("id={other_id}"), format!("id={id}")],
+            "[{t:?}] {two}"
+        );
+        let normal = c.qs("CLIENT LIST TYPE normal").text();
+        assert_eq!(normal.lines().count(), 2, "[{t:?}] {normal}");
         assert!(
             only.starts_with(&format!("id={other_id} ")),
             "[{t:?}] {only}"
@@ -1410,6 +1468,16 @@ fn pubsub_messages_and_context() {
             err("ERR Can't execute 'client|info': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
             "[{t:?}]"
         );
+        assert_eq!(
+            sub.qs("PUBLISH news x"),
+            err("ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
+        assert_eq!(
+            sub.qs("PUBSUB NUMPAT"),
+            err("ERR Can't execute 'pubsub|numpat': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
         assert_eq!(sub.qs("PING"), arr(vec![bulk("pong"), bulk("")]));
         assert_eq!(sub.qs("PING hi"), arr(vec![bulk("pong"), bulk("hi")]));
         // PUBLISH counts receivers: a channel and a matching pattern.
@@ -1616,6 +1684,41 @@ fn multi_exec_discard() {
                 ("SET a 3", st("QUEUED")),
                 ("EXEC", arr(vec![ok()])),
                 ("GET a", bulk("3")),
+                // Only MULTI, EXEC, DISCARD, WATCH, QUIT and RESET skip the queue.
+                ("MULTI", ok()),
+                ("HELLO 2", st("QUEUED")),
+                ("AUTH x", st("QUEUED")),
+                ("UNWATCH", st("QUEUED")),
+                ("CLIENT SETNAME tx", st("QUEUED")),
+                ("SAVE", err("ERR Command not allowed inside a transaction")),
+                ("EXEC", err("EXECABORT Transaction discarded because of previous errors.")),
+                ("MULTI", ok()),
+                ("SHUTDOWN", err("ERR Command not allowed inside a transaction")),
+                ("DISCARD", ok()),
+                ("MULTI", ok()),
+                ("AUTH x", st("QUEUED")),
+                ("UNWATCH", st("QUEUED")),
+                ("CLIENT SETNAME tx", st("QUEUED")),
+                ("CLIENT GETNAME", st("QUEUED")),
+                (
+                    "EXEC",
+                    arr(vec![
+                        err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"),
+                        ok(),
+                        ok(),
+                        bulk("tx"),
+                    ]),
+                ),
+                // INFO keyspace inside EXEC sees the transaction.
+                ("SELECT 4", ok()),
+                ("SET infokey v", ok()),
+                ("MULTI", ok()),
+                ("SET other v PX 100000000", st("QUEUED")),
+                ("INFO keyspace", st("QUEUED")),
+                ("FLUSHALL", st("QUEUED")),
+                ("INFO keyspace", st("QUEUED")),
+                ("EXEC", arr(vec![ok(), bulk("# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\ndb4:keys=2,expires=1,avg_ttl=0\r\n"), ok(), bulk("# Keyspace\r\n")])),
+                ("SELECT 0", ok()),
                 ("MULTI x", arity("multi")),
                 ("DISCARD x", arity("discard")),
             ],

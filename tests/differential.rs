@@ -423,38 +423,73 @@ fn same(
     r_raw == s_raw
 }
 
-struct Pair {
-    redis: Resp,
-    sledis: Resp,
-    log: Vec<String>,
-    n: usize,
+/// One command to send, with the transaction it ends (for EXEC).
+struct Step {
+    cmd: Vec<String>,
+    queued: Vec<Vec<String>>,
 }
 
-impl Pair {
-    fn run(&mut self, cmd: &[String], queued: &[Vec<String>]) {
-        self.n += 1;
-        self.log.push(cmd.join(" "));
-        let r = self.redis.q(cmd);
-        let r_raw = self.redis.last_raw.clone();
-        let s = self.sledis.q(cmd);
-        let s_raw = self.sledis.last_raw.clone();
-        if !same(cmd, queued, &r, &s, &r_raw, &s_raw) {
-            let from = self.log.len().saturating_sub(15);
-            panic!(
-                "mismatch at command #{}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nlast commands:\n  {}",
-                self.n,
-                cmd,
-                r,
-                s,
-                String::from_utf8_lossy(&r_raw),
-                String::from_utf8_lossy(&s_raw),
-                self.log[from..].join("\n  ")
-            );
+/// The whole sequence, generated before anything is sent.
+fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let one = |cmd: Vec<String>| Step {
+        cmd,
+        queued: Vec::new(),
+    };
+    while steps.len() < commands {
+        if g.rng.below(100) < 6 {
+            // A transaction, sometimes with a watched key, sometimes broken.
+            if g.rng.chance(30) {
+                let k = g.key();
+                steps.push(one(vec!["WATCH".into(), k]));
+                if g.rng.chance(50) {
+                    steps.push(one(g.command()));
+                }
+            }
+            steps.push(one(vec!["MULTI".into()]));
+            let mut queued = Vec::new();
+            for _ in 0..g.rng.range(0, 6) {
+                let c = g.command();
+                steps.push(one(c.clone()));
+                queued.push(c);
+            }
+            let end = match g.rng.below(20) {
+                0 => "DISCARD",
+                1 => "EXEC x",
+                _ => "EXEC",
+            };
+            steps.push(Step {
+                cmd: end.split(' ').map(String::from).collect(),
+                queued,
+            });
+        } else {
+            steps.push(one(g.command()));
         }
     }
+    // The end state: every key of every database used.
+    for db in ["0", "1", "2"] {
+        steps.push(one(vec!["SELECT".into(), db.into()]));
+        steps.push(one(vec!["DBSIZE".into()]));
+        for k in KEYS {
+            steps.push(one(vec!["GET".into(), k.to_string()]));
+            steps.push(one(vec!["PTTL".into(), k.to_string()]));
+        }
+    }
+    steps
 }
 
-fn run_sequence(seed: u64, commands: usize) {
+#[derive(Clone, Copy)]
+enum Mode {
+    /// One command at a time.
+    Sequential,
+    /// Batches of up to 64 commands written at once, then their replies
+    /// read (sledis runs a read's worth of requests under one writer lock).
+    Pipelined,
+    /// After HELLO 3, one at a time.
+    Resp3,
+}
+
+fn run_sequence(seed: u64, commands: usize, mode: Mode) {
     let redis = RealRedis::start(&[]);
     let node = Node::start(&[]);
     let t0 = std::time::SystemTime::now()
@@ -466,76 +501,80 @@ fn run_sequence(seed: u64, commands: usize) {
         t0,
         idx: 0,
     };
-    let mut p = Pair {
-        redis: Resp::connect(redis.port),
-        sledis: Resp::connect(node.port),
-        log: Vec::new(),
-        n: 0,
-    };
-    let started = Instant::now();
-    while p.n < commands {
-        let roll = g.rng.below(100);
-        if roll < 6 {
-            // A transaction, sometimes with a watched key, sometimes broken.
-            if g.rng.chance(30) {
-                let k = g.key();
-                p.run(&["WATCH".into(), k], &[]);
-                if g.rng.chance(50) {
-                    let c = g.command();
-                    p.run(&c, &[]);
-                }
-            }
-            p.run(&["MULTI".into()], &[]);
-            let mut queued = Vec::new();
-            for _ in 0..g.rng.range(0, 6) {
-                let c = g.command();
-                p.run(&c, &[]);
-                queued.push(c);
-            }
-            let end = match g.rng.below(20) {
-                0 => "DISCARD",
-                1 => "EXEC x",
-                _ => "EXEC",
-            };
-            let end: Vec<String> = end.split(' ').map(String::from).collect();
-            p.run(&end, &queued);
-        } else {
-            let c = g.command();
-            p.run(&c, &[]);
-        }
+    let steps = generate(&mut g, commands);
+    let mut rc = Resp::connect(redis.port);
+    let mut sc = Resp::connect(node.port);
+    if let Mode::Resp3 = mode {
+        // The answers differ only by the client id.
+        assert!(matches!(rc.q(&["HELLO", "3"]), Reply::Map(_)));
+        assert!(matches!(sc.q(&["HELLO", "3"]), Reply::Map(_)));
     }
-    // The end state: every key of every database used.
-    for db in ["0", "1", "2"] {
-        p.run(&["SELECT".into(), db.into()], &[]);
-        p.run(&["DBSIZE".into()], &[]);
-        for k in KEYS {
-            p.run(&["GET".into(), k.to_string()], &[]);
-            p.run(&["PTTL".into(), k.to_string()], &[]);
+    let started = Instant::now();
+    let mut i = 0;
+    while i < steps.len() {
+        let n = match mode {
+            Mode::Pipelined => (g.rng.range(1, 64) as usize).min(steps.len() - i),
+            _ => 1,
+        };
+        let batch = &steps[i..i + n];
+        for st in batch {
+            rc.send(&st.cmd);
+            sc.send(&st.cmd);
         }
+        for (j, st) in batch.iter().enumerate() {
+            let r = rc.read();
+            let r_raw = rc.last_raw.clone();
+            let s = sc.read();
+            let s_raw = sc.last_raw.clone();
+            if !same(&st.cmd, &st.queued, &r, &s, &r_raw, &s_raw) {
+                let at = i + j;
+                let from = at.saturating_sub(15);
+                let log: Vec<String> = steps[from..=at].iter().map(|s| s.cmd.join(" ")).collect();
+                panic!(
+                    "mismatch at command #{} of seed {seed:#x}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nlast commands:\n  {}",
+                    at + 1,
+                    st.cmd,
+                    r,
+                    s,
+                    String::from_utf8_lossy(&r_raw),
+                    String::from_utf8_lossy(&s_raw),
+                    log.join("\n  ")
+                );
+            }
+        }
+        i += n;
     }
     eprintln!(
-        "seed {seed}: {} commands in {:?}, all replies identical",
-        p.n,
+        "seed {seed:#x}: {} commands in {:?}, all replies identical",
+        steps.len(),
         started.elapsed()
     );
 }
 
-#[test]
-fn random_string_and_key_commands_match_redis() {
-    let seed = std::env::var("SLEDIS_DIFF_SEED")
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5EED_1234_ABCD_0001);
-    let n = std::env::var("SLEDIS_DIFF_N")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000);
-    run_sequence(seed, n);
+        .unwrap_or(default)
 }
 
 #[test]
-fn second_seed_matches_redis() {
-    run_sequence(0x0DDB_A11C_0FFE_E002, 3000);
+fn random_string_and_key_commands_match_redis() {
+    // SLEDIS_DIFF_SEED / SLEDIS_DIFF_N explore other sequences.
+    let seed = env_or("SLEDIS_DIFF_SEED", 0x5EED_1234_ABCD_0001u64);
+    run_sequence(seed, env_or("SLEDIS_DIFF_N", 5000), Mode::Sequential);
+}
+
+#[test]
+fn pipelined_commands_match_redis() {
+    let seed = env_or("SLEDIS_DIFF_SEED", 0x0DDB_A11C_0FFE_E002u64);
+    run_sequence(seed, env_or("SLEDIS_DIFF_N", 5000), Mode::Pipelined);
+}
+
+#[test]
+fn resp3_commands_match_redis() {
+    let seed = env_or("SLEDIS_DIFF_SEED", 0x3E59_0003_0000_0003u64);
+    run_sequence(seed, env_or("SLEDIS_DIFF_N", 3000), Mode::Resp3);
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "ping",
             -1,
-            FAST | PUBSUB | STALE,
+            FAST | STALE,
             none,
             "connection",
             "Returns the server's liveliness response.",
@@ -38,7 +38,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "auth",
             -2,
-            NOAUTH | FAST | NOQUEUE | STALE,
+            NOAUTH | FAST | STALE,
             none,
             "connection",
             "Authenticates the connection.",
@@ -47,7 +47,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "hello",
             -1,
-            NOAUTH | FAST | NOQUEUE | STALE,
+            NOAUTH | FAST | STALE,
             none,
             "connection",
             "Handshakes with the Redis server.",
@@ -65,7 +65,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "quit",
             -1,
-            NOAUTH | PUBSUB | NOQUEUE | FAST | STALE,
+            NOAUTH | NOQUEUE | FAST | STALE,
             none,
             "connection",
             "Closes the connection.",
@@ -74,7 +74,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "reset",
             1,
-            NOAUTH | PUBSUB | NOQUEUE | FAST | STALE,
+            NOAUTH | NOQUEUE | FAST | STALE,
             none,
             "connection",
             "Resets the connection.",
@@ -301,37 +301,45 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let mut ids: Option<Vec<u64>> = None;
+    // Redis 7.0 takes one filter: TYPE t, or ID id [id ...].
+    let mut ids: Option<Vec<i64>> = None;
     let mut kind: Option<String> = None;
-    let mut i = 2;
-    while i < a.len() {
-        if eq_ic(&a[i], "type") && i + 1 < a.len() {
-            kind = Some(String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase());
-            i += 2;
-        } else if eq_ic(&a[i], "id") && i + 1 < a.len() {
-            let mut v = Vec::new();
-            for x in &a[i + 1..] {
-                match crate::util::parse_u64(x) {
-                    Some(n) if n > 0 => v.push(n),
-                    _ => return ctx.err("ERR Invalid client ID"),
-                }
-            }
-            ids = Some(v);
-            i = a.len();
-        } else {
-            return ctx.syntax_err();
-        }
-    }
-    if let Some(k) = &kind {
-        if !["normal", "master", "replica", "slave", "pubsub"].contains(&k.as_str()) {
+    if a.len() == 4 && eq_ic(&a[2], "type") {
+        let k = String::from_utf8_lossy(&a[3]).into_owned();
+        if !["normal", "master", "replica", "slave", "pubsub"]
+            .contains(&k.to_ascii_lowercase().as_str())
+        {
             return ctx.err(&format!("ERR Unknown client type '{k}'"));
         }
+        kind = Some(k.to_ascii_lowercase());
+    } else if a.len() > 3 && eq_ic(&a[2], "id") {
+        let mut v = Vec::new();
+        for x in &a[3..] {
+            match crate::util::parse_i64(x) {
+                Some(n) => v.push(n),
+                None => return ctx.err("ERR Invalid client ID"),
+            }
+        }
+        ids = Some(v);
+    } else if a.len() != 2 {
+        return ctx.syntax_err();
+    }
+    if let Some(ids) = ids {
+        // In the order asked, as Redis lists them.
+        let mut text = String::new();
+        for id in ids {
+            if let Some(c) = u64::try_from(id)
+                .ok()
+                .and_then(|id| ctx.srv.clients.get(id))
+            {
+                text.push_str(&c.describe(ctx.now));
+                text.push('\n');
+            }
+        }
+        return ctx.out.verbatim(&text);
     }
     let mut text = String::new();
     for c in ctx.srv.clients.all() {
-        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
-            continue;
-        }
         let ctype = if c.is_pubsub() { "pubsub" } else { "normal" };
         if kind.as_ref().is_some_and(|k| k != ctype) {
             continue;
@@ -387,8 +395,11 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "no" => false,
                 _ => return ctx.syntax_err(),
             };
-        } else if eq_ic(&pair[0], "user") || eq_ic(&pair[0], "maxage") {
-            // Single-user server: USER default matches all; MAXAGE filters below.
+        } else if eq_ic(&pair[0], "user") {
+            // The only user is "default": it matches every client.
+            if &pair[1][..] != b"default" {
+                return ctx.err(&format!("ERR No such user '{v}'"));
+            }
         } else {
             return ctx.syntax_err();
         }

@@ -18,6 +18,7 @@ fn flag_names(c: &Command) -> Vec<&'static str> {
         (STALE, "stale"),
         (LOADING, "loading"),
         (NOSCRIPT, "noscript"),
+        (NOMULTI, "no_multi"),
     ];
     for (f, n) in pairs {
         if c.flags & f != 0 {

@@ -40,6 +40,8 @@ pub mod flags {
     pub const STALE: u32 = 1 << 7;
     pub const LOADING: u32 = 1 << 8;
     pub const NOSCRIPT: u32 = 1 << 9;
+    /// Refused inside MULTI ("Command not allowed inside a transaction").
+    pub const NOMULTI: u32 = 1 << 10;
 }
 
 pub struct Command {
@@ -201,6 +203,33 @@ impl<'a> Ctx<'a> {
         }
         self.exec = view;
         keys.into_iter().collect()
+    }
+
+    /// How many keys of `db` have a TTL, as this command sees it.
+    pub fn expires_count(&mut self, db: usize) -> i64 {
+        let Some(view) = self.exec.take() else {
+            return self.srv.store.expires_count(db) as i64;
+        };
+        let flushed = view.flushed[db];
+        let mut n = if flushed {
+            0
+        } else {
+            self.srv.store.expires_count(db) as i64
+        };
+        if self.tx.is_some() {
+            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+                let before = !flushed
+                    && self
+                        .srv
+                        .store
+                        .get_meta_raw(*d, k)
+                        .is_some_and(|m| m.expire_at.is_some());
+                let now = self.get(db, k).is_some_and(|m| m.expire_at.is_some());
+                n += now as i64 - before as i64;
+            }
+        }
+        self.exec = Some(view);
+        n
     }
 
     /// DBSIZE as this command sees it (the open transaction included).
@@ -382,6 +411,18 @@ fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
     }
 }
 
+/// What a RESP2 client may run while subscribed (Redis's list in
+/// `processCommand`; PUBLISH and PUBSUB are not on it).
+const SUBSCRIBED_OK: &[&str] = &[
+    "ping",
+    "subscribe",
+    "unsubscribe",
+    "psubscribe",
+    "punsubscribe",
+    "quit",
+    "reset",
+];
+
 /// Runs one request: Redis's `processCommand` checks, then the handler.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
@@ -417,7 +458,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if !ctx.client.authed && cmd.flags & flags::NOAUTH == 0 {
         return reject(ctx, is_exec, "NOAUTH Authentication required.");
     }
-    if ctx.client.in_subscribed_context() && !ctx.out.resp3 && cmd.flags & flags::PUBSUB == 0 {
+    if ctx.client.multi.is_some() && cmd.flags & flags::NOMULTI != 0 {
+        return reject(ctx, is_exec, "ERR Command not allowed inside a transaction");
+    }
+    if ctx.client.in_subscribed_context() && !ctx.out.resp3 && !SUBSCRIBED_OK.contains(&cmd.name) {
         let msg = format!(
             "ERR Can't execute '{fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         );

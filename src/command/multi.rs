@@ -49,7 +49,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "unwatch",
             1,
-            NOQUEUE | FAST | LOADING | STALE,
+            FAST | LOADING | STALE,
             none,
             "transactions",
             "Forgets about watched keys of a transaction.",

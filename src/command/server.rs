@@ -60,7 +60,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "save",
             1,
-            ADMIN | NOSCRIPT,
+            ADMIN | NOSCRIPT | NOMULTI,
             none,
             "server",
             "Synchronously saves the database(s) to disk.",
@@ -87,7 +87,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "shutdown",
             -1,
-            ADMIN | NOSCRIPT | LOADING | STALE,
+            ADMIN | NOSCRIPT | LOADING | STALE | NOMULTI,
             none,
             "server",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
@@ -560,12 +560,13 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if want("keyspace") {
         s.push_str("# Keyspace\r\n");
         for db in 0..store.databases {
-            let n = store.dbsize(db);
+            // Inside EXEC: with the transaction's changes so far.
+            let n = ctx.dbsize(db);
             if n > 0 {
                 let _ = write!(
                     s,
                     "db{db}:keys={n},expires={},avg_ttl=0\r\n",
-                    store.expires_count(db)
+                    ctx.expires_count(db)
                 );
             }
         }

@@ -5,8 +5,10 @@ use crate::store::keys::{Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
 use bytes::{Bytes, BytesMut};
 
-/// Redis's limit for values built by APPEND/SETRANGE.
-const MAX_STRING: usize = 512 * 1024 * 1024;
+/// Redis's limit for values built by APPEND/SETRANGE: proto-max-bulk-len.
+fn max_string(ctx: &Ctx<'_>) -> usize {
+    usize::try_from(ctx.srv.config.read().proto_max_bulk_len).unwrap_or(usize::MAX)
+}
 
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
@@ -378,7 +380,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Some(m) => (BytesMut::from(&m.payload[..]), m.expire_at),
         None => (BytesMut::new(), None),
     };
-    if v.len() + a[2].len() > MAX_STRING {
+    if v.len() + a[2].len() > max_string(ctx) {
         return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     v.extend_from_slice(&a[2]);
@@ -446,7 +448,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if val.is_empty() {
         return ctx.out.int(cur.len() as i64);
     }
-    if off + val.len() > MAX_STRING {
+    if off.saturating_add(val.len()) > max_string(ctx) {
         return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     }
     let mut v = BytesMut::from(&cur[..]);

@@ -292,6 +292,17 @@ pub struct RealRedis {
 impl RealRedis {
     /// Fails the test if redis-server is not installed (CI installs it).
     pub fn start(extra: &[&str]) -> RealRedis {
+        // A port picked free can be taken by someone else before the server
+        // binds it: retry, and make sure we talk to our own process.
+        for _ in 0..5 {
+            if let Some(r) = Self::try_start(extra) {
+                return r;
+            }
+        }
+        panic!("redis-server did not start after 5 attempts");
+    }
+
+    fn try_start(extra: &[&str]) -> Option<RealRedis> {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -312,28 +323,42 @@ impl RealRedis {
             child,
             _dir: dir,
         };
+        let pid = format!("process_id:{}", r.child.id());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(Some(st)) = r.child.try_wait() {
-                panic!("redis-server exited at once with {st}");
+            if let Ok(Some(_)) = r.child.try_wait() {
+                return None;
             }
             if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                drop(s);
-                let mut c = Resp::connect(port);
-                let r = c.q(&["PING"]);
-                if r == Reply::Status("PONG".into())
-                    || r == Reply::Error("NOAUTH Authentication required.".into())
-                {
-                    break;
+                s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+                let mut c = Resp {
+                    w: s.try_clone().expect("clone"),
+                    r: BufReader::new(s),
+                    last_raw: Vec::new(),
+                };
+                let pass = extra
+                    .windows(2)
+                    .find(|w| w[0] == "--requirepass")
+                    .map(|w| w[1]);
+                if let Some(p) = pass {
+                    c.send(&["AUTH", p]);
+                    let _ = c.try_read();
+                }
+                c.send(&["INFO", "server"]);
+                match c.try_read() {
+                    Ok(Reply::Bulk(info)) if String::from_utf8_lossy(&info).contains(&pid) => {
+                        return Some(r)
+                    }
+                    // Someone else's server on that port.
+                    Ok(Reply::Bulk(_)) => return None,
+                    _ => {}
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on {port}"
-            );
+            if Instant::now() > deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        r
     }
 
     pub fn dir(&self) -> PathBuf {
