@@ -805,3 +805,49 @@ fn client_kill_of_itself_gets_its_reply() {
     }
     assert_healthy(&n, "clients that killed themselves");
 }
+
+/// CPU seconds (user + system) the process has used.
+fn cpu_secs(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("proc stat");
+    let after = &s[s.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().expect("utime") + f[12].parse::<u64>().expect("stime");
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    ticks as f64 / hz
+}
+
+#[test]
+fn a_huge_request_trickled_in_is_not_rescanned_on_every_read() {
+    // A 1M-argument request whose last bytes arrive a few at a time: the
+    // server must not walk every argument so far on each small read.
+    let n = node_with_canary(&[]);
+    let pid = n.pid();
+    const ARGS: usize = 1_000_000;
+    let mut req = format!("*{ARGS}\r\n$4\r\nPING\r\n").into_bytes();
+    for i in 1..ARGS {
+        let a = format!("a{i}");
+        req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
+    let (head, tail) = req.split_at(req.len() - 64 * 1024);
+    let mut s = TcpStream::connect(("127.0.0.1", n.port)).expect("connect");
+    s.set_nodelay(true).ok();
+    s.write_all(head).expect("send");
+    std::thread::sleep(Duration::from_millis(200));
+    let (c0, t0) = (cpu_secs(pid), Instant::now());
+    for piece in tail.chunks(128) {
+        s.write_all(piece).expect("send");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let want = b"-ERR wrong number of arguments for 'ping' command\r\n";
+    let mut got = vec![0u8; want.len()];
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    s.read_exact(&mut got).expect("reply");
+    let (cpu, wall) = (cpu_secs(pid) - c0, t0.elapsed().as_secs_f64());
+    assert_eq!(show(&got), show(want));
+    eprintln!("trickled 64 KiB in 128-byte pieces: {wall:.2} s wall, server CPU {cpu:.2} s");
+    assert!(
+        cpu < 0.3 * wall,
+        "the server burned {cpu:.2} s of CPU in {wall:.2} s parsing a trickled request"
+    );
+    assert_healthy(&n, "a trickled 1M-argument request");
+}

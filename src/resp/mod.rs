@@ -9,4 +9,4 @@ mod parse;
 
 pub use encode::Out;
 pub use frame::{parse_frame, Frame};
-pub use parse::{parse_request, Limits, ProtocolError};
+pub use parse::{parse_request, Limits, ProtocolError, RequestParser};

@@ -6,7 +6,7 @@ use super::client::{Client, ClientInfo};
 use super::pubsub::PubMsg;
 use super::Server;
 use crate::command::{self, Action, Ctx};
-use crate::resp::{parse_request, Limits, Out};
+use crate::resp::{Limits, Out, RequestParser};
 use crate::store::WriteTx;
 use crate::wal::FsyncPolicy;
 use bytes::BytesMut;
@@ -40,6 +40,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     let mut client = Client::new(info.clone(), push_tx, authed);
     let (mut rd, mut wr) = sock.into_split();
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::default();
     let mut out = Out::new();
     tracing::debug!("accepted {addr} id={}", client.id);
     'conn: loop {
@@ -73,7 +74,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 // Run what arrived, a chunk of replies at a time.
                 loop {
-                    let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut rbuf, &limits);
+                    let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits);
                     // Durability before the reply: the WAL bytes reach the OS (or
                     // the disk, under `always`) before the client hears OK.
                     if let Some(end) = wrote {
@@ -181,6 +182,7 @@ fn run_batch(
     srv: &Server,
     client: &mut Client,
     out: &mut Out,
+    parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     limits: &Limits,
 ) -> Batch {
@@ -193,7 +195,7 @@ fn run_batch(
     let mut held: Option<WriteTx> = None;
     let mut ran = 0usize;
     loop {
-        match parse_request(rbuf, limits) {
+        match parser.parse(rbuf, limits) {
             Ok(Some(args)) => {
                 if args.is_empty() {
                     continue;
