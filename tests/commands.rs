@@ -1948,6 +1948,32 @@ fn watch_aborts_exec() {
                 ("EXEC", Reply::NilArray),
             ],
         );
+        // A watched key that expires before EXEC: EXEC fails.
+        assert_eq!(c.qs("SET e v PX 60"), ok());
+        assert_eq!(c.qs("WATCH e"), ok());
+        std::thread::sleep(Duration::from_millis(80));
+        script(
+            &mut c,
+            t,
+            &[
+                ("MULTI", ok()),
+                ("PING", st("QUEUED")),
+                ("EXEC", Reply::NilArray),
+            ],
+        );
+        // A key already expired when watched: EXEC runs.
+        assert_eq!(c.qs("SET e v PX 10"), ok());
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(c.qs("WATCH e"), ok());
+        script(
+            &mut c,
+            t,
+            &[
+                ("MULTI", ok()),
+                ("PING", st("QUEUED")),
+                ("EXEC", arr(vec![st("PONG")])),
+            ],
+        );
         assert_eq!(c.qs("WATCH"), arity("watch"));
         assert_eq!(c.qs("UNWATCH x"), arity("unwatch"));
     });

@@ -105,7 +105,14 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     if has_write {
         ctx.tx();
     }
-    if ctx.client.watch_dirty.load(Ordering::Acquire) {
+    let now = ctx.now;
+    let expired_since_watch = ctx.client.watched.iter().any(|(db, k)| {
+        ctx.srv
+            .store
+            .get_meta_raw(*db, k)
+            .is_some_and(|m| m.is_expired(now))
+    });
+    if ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch {
         ctx.tx = None;
         unwatch_all(ctx.srv, ctx.client);
         return ctx.out.null_array();
@@ -139,6 +146,28 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.err("ERR WATCH inside MULTI is not allowed");
     }
     let db = ctx.db();
+    // A watched key that expires before EXEC makes EXEC fail, as in Redis
+    // (isWatchedKeyExpired). To tell "expired since WATCH" from "already
+    // expired at WATCH", a key found expired now is deleted first (the lazy
+    // expiry Redis would do on access), before the watch is registered.
+    if !ctx.srv.is_read_only_replica() {
+        let now = ctx.now;
+        let expired: Vec<&Bytes> = a[1..]
+            .iter()
+            .filter(|k| {
+                ctx.srv
+                    .store
+                    .get_meta_raw(db, k)
+                    .is_some_and(|m| m.is_expired(now))
+            })
+            .collect();
+        if !expired.is_empty() {
+            for k in expired {
+                let _ = ctx.tx().get(db, k);
+            }
+            ctx.commit();
+        }
+    }
     for k in &a[1..] {
         if !ctx.client.watched.iter().any(|(d, x)| *d == db && x == k) {
             ctx.srv
