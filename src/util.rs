@@ -66,20 +66,43 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// Formats a double the way Redis replies with it: integers without a
-/// fraction, `inf`/`-inf`, otherwise the shortest text that reads back exactly.
+/// Formats a double the way Redis 7.0 replies with it (ZSCORE, RESP3
+/// doubles): C's `%.17g`, and `inf`/`-inf`/`nan`.
 pub fn fmt_double(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if d == d.trunc() && d.abs() < 1e17 {
-        return format!("{}", d as i64);
+    format_g(d, 17)
+}
+
+/// C's `%.<p>g`: `p` significant digits, exponent form when the exponent is
+/// below -4 or at least `p`, trailing zeros removed.
+fn format_g(d: f64, p: usize) -> String {
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
-    let s = format!("{d}");
-    if s.len() > 24 {
-        format!("{d:e}").replace('e', "e+").replace("e+-", "e-")
+    let sci = format!("{:.*e}", p - 1, d);
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let x: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if x < -4 || x >= p as i32 {
+        let sign = if x < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mant), x.abs())
     } else {
-        s
+        trim(&format!("{:.*}", (p as i32 - 1 - x) as usize, d))
     }
 }
 
@@ -113,8 +136,15 @@ mod tests {
     }
     #[test]
     fn doubles() {
+        // Answers of redis-server 7.0 (ZSCORE).
         assert_eq!(fmt_double(3.0), "3");
+        assert_eq!(fmt_double(0.1), "0.10000000000000001");
         assert_eq!(fmt_double(10.6), "10.6");
+        assert_eq!(fmt_double(1e20), "1e+20");
+        assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
+        assert_eq!(fmt_double(123456789012345678.0), "1.2345678901234568e+17");
+        assert_eq!(fmt_double(-2.5), "-2.5");
+        assert_eq!(fmt_double(0.0001), "0.0001");
         assert_eq!(fmt_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
