@@ -616,6 +616,18 @@ fn truncating_records_sled_already_applied_refuses_to_start() {
         out.contains("--rebuild-from-snapshot"),
         "the message says how to recover: {out}"
     );
+    // sled holds every record, so --repair-wal drops the damaged log without
+    // losing a key, and new writes continue at sled's offset.
+    n.extra = vec!["--repair-wal".into()];
+    n.launch();
+    let mut c = n.client();
+    assert_eq!(dbsize(&mut c), 50, "repair keeps what sled has; log:\n{}", n.log());
+    set_keys(&mut c, &keys("d:", 0..10));
+    drop(c);
+    n.extra.clear();
+    n.stop();
+    n.launch();
+    assert_eq!(dbsize(&mut n.client()), 60);
 }
 
 #[test]

@@ -156,7 +156,8 @@ impl Store {
             opts.fsync,
             opts.segment_size,
             opts.repair_wal,
-            |r, end| {
+            applied,
+            |r: &Record, end| {
                 if r.offset >= applied {
                     replay.push((r.clone(), end));
                 }
@@ -172,7 +173,8 @@ impl Store {
         }
         if applied < rec.first_offset {
             return Err(format!(
-                "sled has applied up to offset {applied} but the WAL starts at {}: records in between are missing",
+                "sled has applied up to offset {applied} but the WAL starts at {}: records in between are missing. \
+                 If sled's files were lost or damaged, rebuild them with --rebuild-from-snapshot",
                 rec.first_offset
             ));
         }

@@ -94,33 +94,61 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 
 impl Wal {
     /// Opens (or creates) the WAL in `dir`, calling `replay` for every intact
-    /// record in order. A torn tail is cut; damage before the tail is an error
-    /// naming the file and offset, unless `repair` is set, which cuts there and
-    /// drops later segments.
+    /// record in order. `applied` is the offset sled has applied up to: the
+    /// log before it is not needed to rebuild sled's state.
+    ///
+    /// Damage after `applied`: a torn tail (last segment) is cut; anything
+    /// else is an error naming the file and offset, unless `repair` is set,
+    /// which cuts there and drops later segments. Damage before `applied` is
+    /// never cut at (that would lose records sled already has, and reuse their
+    /// offsets); with `repair` the log before `applied` is dropped instead.
     pub fn open(
         dir: &Path,
         policy: FsyncPolicy,
         segment_size: u64,
         repair: bool,
+        applied: u64,
         mut replay: impl FnMut(&super::Record, u64),
     ) -> io::Result<(Arc<Wal>, Recovery)> {
         std::fs::create_dir_all(dir)?;
+        // A repair before `applied` rewrites files and scans again; records
+        // are handed to `replay` once.
+        let mut replayed_to = 0u64;
+        let mut deliver = |r: &super::Record, end: u64| {
+            if end > replayed_to {
+                replayed_to = end;
+                replay(r, end);
+            }
+        };
+        for _attempt in 0..4 {
+            match Self::scan_all(dir, repair, applied, &mut deliver)? {
+                Some((segs, keep, rec)) => return Self::finish_open(dir, policy, segment_size, segs, keep, rec),
+                None => continue,
+            }
+        }
+        Err(io_err(format!("WAL repair in {} did not converge", dir.display())))
+    }
+
+    /// Scans every segment. Returns None after a repair that changed the
+    /// files before `applied` (scan again).
+    #[allow(clippy::type_complexity)]
+    fn scan_all(
+        dir: &Path,
+        repair: bool,
+        applied: u64,
+        replay: &mut impl FnMut(&super::Record, u64),
+    ) -> io::Result<Option<(Vec<Segment>, usize, Recovery)>> {
         let mut segs = list_segments(dir)?;
         if segs.is_empty() {
-            let path = dir.join(segment_name(0));
+            if applied > 0 {
+                tracing::warn!("no WAL segments in {}: starting a new log at sled's applied offset {applied}", dir.display());
+            }
+            let path = dir.join(segment_name(applied));
             File::create(&path)?.sync_all()?;
             fsync_dir(dir)?;
-            segs.push(Segment {
-                start: 0,
-                path,
-                len: 0,
-            });
+            segs.push(Segment { start: applied, path, len: 0 });
         }
-        let mut rec = Recovery {
-            segments: segs.len(),
-            first_offset: segs[0].start,
-            ..Default::default()
-        };
+        let mut rec = Recovery { segments: segs.len(), first_offset: segs[0].start, ..Default::default() };
         let mut expected = segs[0].start;
         let mut keep = segs.len();
         for (i, seg) in segs.iter().enumerate() {
@@ -135,46 +163,105 @@ impl Wal {
             let scan = scan_segment(seg, |r, end| replay(r, end))?;
             rec.records += scan.records;
             expected = scan.valid_end;
-            if let Some(d) = scan.damage {
-                let last = i + 1 == segs.len();
-                if !(repair || last && d.torn) {
+            let Some(d) = scan.damage else { continue };
+            if d.offset < applied {
+                if !repair {
                     return Err(io_err(format!(
-                        "corrupt WAL record in {} at file offset {} (stream offset {}): {}; {} bytes follow. \
-                         Start with --repair-wal to cut the log there (losing what follows)",
+                        "corrupt WAL record in {} at file offset {} (stream offset {}): {}; sled has already \
+                         applied the log up to offset {applied}. Start with --repair-wal to drop the WAL before \
+                         offset {applied} (sled keeps every record; replicas and --rebuild-from-snapshot can no \
+                         longer use the older log)",
                         seg.path.display(),
                         d.file_offset,
                         d.offset,
-                        d.message,
-                        d.bytes_after
+                        d.message
                     )));
                 }
-                let f = OpenOptions::new().write(true).open(&seg.path)?;
-                f.set_len(d.file_offset)?;
-                f.sync_all()?;
-                rec.truncated_bytes += d.bytes_after;
-                rec.truncated_at = Some(d.offset);
-                tracing::warn!(
-                    "WAL {}: cut {} bytes at offset {} ({})",
-                    seg.path.display(),
-                    d.bytes_after,
-                    d.offset,
-                    d.message
-                );
-                keep = i + 1;
-                break;
+                Self::drop_before(dir, &segs, applied, &d)?;
+                return Ok(None);
             }
+            let last = i + 1 == segs.len();
+            if !(repair || last && d.torn) {
+                return Err(io_err(format!(
+                    "corrupt WAL record in {} at file offset {} (stream offset {}): {}; {} bytes follow. \
+                     Start with --repair-wal to cut the log there (losing what follows)",
+                    seg.path.display(),
+                    d.file_offset,
+                    d.offset,
+                    d.message,
+                    d.bytes_after
+                )));
+            }
+            let f = OpenOptions::new().write(true).open(&seg.path)?;
+            f.set_len(d.file_offset)?;
+            f.sync_all()?;
+            rec.truncated_bytes += d.bytes_after;
+            rec.truncated_at = Some(d.offset);
+            tracing::warn!("WAL {}: cut {} bytes at offset {} ({})", seg.path.display(), d.bytes_after, d.offset, d.message);
+            keep = i + 1;
+            break;
         }
         for seg in &segs[keep..] {
             rec.truncated_bytes += seg.len;
-            tracing::warn!(
-                "WAL repair: removing segment {} after the damage",
-                seg.path.display()
-            );
+            tracing::warn!("WAL repair: removing segment {} after the damage", seg.path.display());
             std::fs::remove_file(&seg.path)?;
         }
+        segs.truncate(keep);
+        rec.end_offset = expected;
+        Ok(Some((segs, keep, rec)))
+    }
+
+    /// `--repair-wal` for damage sled has already applied: the log before
+    /// `applied` goes; the segment holding `applied` is rewritten to start
+    /// there (a record boundary).
+    fn drop_before(dir: &Path, segs: &[Segment], applied: u64, d: &super::ScanDamage) -> io::Result<()> {
+        tracing::warn!(
+            "WAL repair: damage at offset {} ({}) lies before sled's applied offset {applied}; dropping the WAL before {applied}",
+            d.offset,
+            d.message
+        );
+        let holder = segs.iter().position(|s| s.start <= applied && applied <= s.end());
+        let Some(h) = holder else {
+            // The log ends before `applied`: none of it is needed; start anew.
+            for s in segs {
+                tracing::warn!("WAL repair: removing segment {}", s.path.display());
+                std::fs::remove_file(&s.path)?;
+            }
+            File::create(dir.join(segment_name(applied)))?.sync_all()?;
+            return fsync_dir(dir);
+        };
+        let seg = &segs[h];
+        if seg.start < applied {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut src = File::open(&seg.path)?;
+            src.seek(SeekFrom::Start(applied - seg.start))?;
+            let mut rest = Vec::new();
+            src.read_to_end(&mut rest)?;
+            let tmp = dir.join(format!("{}.tmp", segment_name(applied)));
+            let mut f = File::create(&tmp)?;
+            f.write_all(&rest)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, dir.join(segment_name(applied)))?;
+            std::fs::remove_file(&seg.path)?;
+        }
+        for s in &segs[..h] {
+            tracing::warn!("WAL repair: removing segment {}", s.path.display());
+            std::fs::remove_file(&s.path)?;
+        }
+        fsync_dir(dir)
+    }
+
+    fn finish_open(
+        dir: &Path,
+        policy: FsyncPolicy,
+        segment_size: u64,
+        segs: Vec<Segment>,
+        keep: usize,
+        rec: Recovery,
+    ) -> io::Result<(Arc<Wal>, Recovery)> {
+        let expected = rec.end_offset;
         let last = &segs[keep - 1];
         let file = OpenOptions::new().append(true).open(&last.path)?;
-        rec.end_offset = expected;
         let wal = Wal {
             dir: dir.to_path_buf(),
             segment_size: AtomicU64::new(segment_size.max(1024)),
