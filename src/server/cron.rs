@@ -46,6 +46,10 @@ fn save_points(srv: &Arc<Server>, now_s: i64) {
     if srv.save.in_progress.load(Ordering::Acquire) {
         return;
     }
+    if srv.save.scheduled.swap(false, Ordering::AcqRel) {
+        save::bgsave(srv);
+        return;
+    }
     let dirty = srv.store.dirty.load(Ordering::Relaxed);
     let last = srv.save.last_save.load(Ordering::Relaxed);
     // After a failure, wait 5 s before trying again (as Redis does).

@@ -173,17 +173,21 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     for l in listeners {
         tokio::spawn(accept_loop(srv.clone(), l));
     }
-    let save_on_exit = loop {
-        tokio::select! {
-            _ = sigterm.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); break None; }
-            _ = sigint.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); break None; }
+    loop {
+        let save = tokio::select! {
+            _ = sigterm.recv() => { tracing::warn!("Received SIGTERM scheduling shutdown..."); None }
+            _ = sigint.recv() => { tracing::warn!("Received SIGINT scheduling shutdown..."); None }
             r = shutdown_rx.changed() => {
-                if r.is_err() { break None; }
-                if let Some(s) = *shutdown_rx.borrow() { break s; }
+                if r.is_err() { None } else { shutdown_rx.borrow_and_update().unwrap_or(None) }
             }
+        };
+        // Like Redis: a final save that fails keeps the server running.
+        if final_save(&srv, save).await {
+            break;
         }
-    };
-    finish(&srv, save_on_exit).await
+        tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
+    }
+    finish(&srv).await
 }
 
 async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
@@ -210,19 +214,31 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
     }
 }
 
-/// Redis's `prepareForShutdown`: a final snapshot if save points are set (or
-/// asked), the WAL synced, the write buffer moved into sled.
-async fn finish(srv: &Arc<Server>, save: Option<bool>) -> Result<(), String> {
+/// The snapshot before exit: asked for (`SHUTDOWN SAVE`), refused
+/// (`NOSAVE`), or taken when save points are configured. False if it failed.
+async fn final_save(srv: &Arc<Server>, save: Option<bool>) -> bool {
     let want_save = save.unwrap_or_else(|| !srv.config.read().save.is_empty());
-    if want_save {
-        tracing::info!("Saving the final snapshot before exiting.");
-        let s = srv.clone();
-        match tokio::task::spawn_blocking(move || save::save_blocking(&s)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!("Error trying to save the DB, can't exit: {e}"),
-            Err(e) => tracing::error!("snapshot task failed: {e}"),
+    if !want_save {
+        return true;
+    }
+    tracing::info!("Saving the final snapshot before exiting.");
+    let s = srv.clone();
+    match tokio::task::spawn_blocking(move || save::save_blocking(&s)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            tracing::error!("Error trying to save the DB, can't exit: {e}");
+            false
+        }
+        Err(e) => {
+            tracing::error!("snapshot task failed, can't exit: {e}");
+            false
         }
     }
+}
+
+/// Redis's `prepareForShutdown` after the save: the WAL synced, the write
+/// buffer moved into sled, the pidfile removed.
+async fn finish(srv: &Arc<Server>) -> Result<(), String> {
     let s = srv.clone();
     let r = tokio::task::spawn_blocking(move || s.store.close())
         .await

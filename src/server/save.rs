@@ -11,6 +11,8 @@ use std::time::Instant;
 
 pub struct SaveState {
     pub in_progress: AtomicBool,
+    /// BGSAVE SCHEDULE arrived while a save ran: the cron starts one after.
+    pub scheduled: AtomicBool,
     /// Unix seconds of the last successful save.
     pub last_save: AtomicI64,
     pub last_ok: AtomicBool,
@@ -26,6 +28,7 @@ impl SaveState {
     pub fn new() -> Self {
         SaveState {
             in_progress: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
             last_save: AtomicI64::new(crate::util::now_ms() / 1000),
             last_ok: AtomicBool::new(true),
             last_duration_sec: AtomicI64::new(-1),
