@@ -626,6 +626,19 @@ fn scan_returns_every_key() {
             }
             (seen, calls)
         };
+        // COUNT bounds a page (keys in sled and in the write buffer alike).
+        let first = c.qs("SCAN 0 COUNT 10");
+        let page = first.items();
+        assert!(
+            page[1].items().len() <= 100,
+            "[{t:?}] SCAN COUNT 10 answered {} keys",
+            page[1].items().len()
+        );
+        assert_ne!(
+            page[0],
+            bulk("0"),
+            "[{t:?}] SCAN COUNT 10 over 3000 keys cannot be done at once"
+        );
         let (seen, _) = scan_all(&mut c, &["COUNT", "100"]);
         assert_eq!(seen, want, "[{t:?}] SCAN COUNT 100 must return every key");
         let (seen, _) = scan_all(&mut c, &[]);
@@ -1279,6 +1292,21 @@ fn client_commands() {
         // SKIPME yes (the default) spares the caller.
         assert_eq!(c.q(&["CLIENT", "KILL", "ID", &id.to_string()]), int(0));
         assert_eq!(c.qs("PING"), st("PONG"));
+        // A client may kill itself: it gets its reply, then the connection ends.
+        let mut me = Resp::connect(port);
+        let my_id = me.qs("CLIENT ID").int();
+        assert_eq!(
+            me.q(&["CLIENT", "KILL", "ID", &my_id.to_string(), "SKIPME", "no"]),
+            int(1),
+            "[{t:?}]"
+        );
+        assert!(me.closed(), "[{t:?}]");
+        let mut me = Resp::connect(port);
+        let my_info = me.qs("CLIENT INFO").text();
+        let my_addr =
+            info_field(&my_info.replace(' ', "\n").replace('=', ":"), "addr").expect("addr");
+        assert_eq!(me.q(&["CLIENT", "KILL", &my_addr]), ok(), "[{t:?}]");
+        assert!(me.closed(), "[{t:?}]");
     });
 }
 
@@ -1426,6 +1454,8 @@ fn reset_and_quit() {
             Reply::Nil,
             "[{t:?}] RESET goes back to RESP2"
         );
+        // QUIT is not queued by MULTI.
+        assert_eq!(c.qs("MULTI"), ok());
         assert_eq!(c.qs("QUIT extra"), ok());
         c.set_timeout(Duration::from_secs(5));
         assert!(c.closed(), "[{t:?}] QUIT must close the connection");
@@ -2128,6 +2158,13 @@ fn time_and_lastsave() {
         assert!(
             last >= 0 && last <= now_ms() / 1000 + 1,
             "[{t:?}] LASTSAVE {last}"
+        );
+        assert_eq!(c.qs("SET k v"), ok());
+        assert_eq!(c.qs("SAVE"), ok());
+        let after = c.qs("LASTSAVE").int();
+        assert!(
+            after >= now_ms() / 1000 - 2 && after >= last,
+            "[{t:?}] LASTSAVE after SAVE: {after}"
         );
         assert_eq!(c.qs("TIME x"), arity("time"));
         assert_eq!(c.qs("LASTSAVE x"), arity("lastsave"));
