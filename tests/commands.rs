@@ -930,9 +930,9 @@ fn keys_expire_lazily_and_actively() {
     let n = Node::start(&[]);
     let mut c = Resp::connect(n.port);
     // Lazy: read right after the deadline.
-    assert_eq!(c.qs("SET lazy v PX 100"), ok());
+    assert_eq!(c.qs("SET lazy v PX 500"), ok());
     assert_eq!(c.qs("GET lazy"), bulk("v"));
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(600));
     assert_eq!(c.qs("GET lazy"), Reply::Nil);
     assert_eq!(c.qs("TTL lazy"), int(-2));
     // Active: many keys nobody reads again.
@@ -1979,9 +1979,9 @@ fn watch_aborts_exec() {
             ],
         );
         // A watched key that expires before EXEC: EXEC fails.
-        assert_eq!(c.qs("SET e v PX 60"), ok());
+        assert_eq!(c.qs("SET e v PX 300"), ok());
         assert_eq!(c.qs("WATCH e"), ok());
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(400));
         script(
             &mut c,
             t,
