@@ -1292,6 +1292,23 @@ fn client_commands() {
         // SKIPME yes (the default) spares the caller.
         assert_eq!(c.q(&["CLIENT", "KILL", "ID", &id.to_string()]), int(0));
         assert_eq!(c.qs("PING"), st("PONG"));
+        // CLIENT LIST shows a transaction's queued commands.
+        let mut tx = Resp::connect(port);
+        let tx_id = tx.qs("CLIENT ID").int();
+        assert_eq!(tx.qs("MULTI"), ok());
+        assert_eq!(tx.qs("PING"), st("QUEUED"));
+        assert_eq!(tx.qs("PING"), st("QUEUED"));
+        let line = c.q(&["CLIENT", "LIST", "ID", &tx_id.to_string()]).text();
+        assert!(
+            line.contains(" flags=x ") && line.contains(" multi=2 "),
+            "[{t:?}] {line}"
+        );
+        assert_eq!(tx.qs("DISCARD"), ok());
+        let line = c.q(&["CLIENT", "LIST", "ID", &tx_id.to_string()]).text();
+        assert!(
+            line.contains(" flags=N ") && line.contains(" multi=-1 "),
+            "[{t:?}] {line}"
+        );
         // A client may kill itself: it gets its reply, then the connection ends.
         let mut me = Resp::connect(port);
         let my_id = me.qs("CLIENT ID").int();

@@ -470,6 +470,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if ctx.client.multi.is_some() && cmd.flags & flags::NOQUEUE == 0 {
         if let Some(q) = ctx.client.multi.as_mut() {
             q.push(args.to_vec());
+            // CLIENT LIST's multi=<queued commands>.
+            ctx.client
+                .info
+                .multi
+                .store(q.len() as i64, std::sync::atomic::Ordering::Relaxed);
         }
         ctx.out.simple("QUEUED");
         return;
