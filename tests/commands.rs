@@ -2362,3 +2362,28 @@ fn unknown_command_and_arity_errors() {
     }
     assert!(checked > 40, "only {checked} commands checked");
 }
+
+/// redis-cli builds its interactive hints (`set key value [NX|XX] ...`) from
+/// COMMAND DOCS `arguments`; they come from the syntax table.
+#[test]
+fn command_docs_carry_arguments_for_redis_cli_hints() {
+    let n = Node::start(&[]);
+    let out = redis_cli(n.port, &["command", "docs", "set"]);
+    for want in [
+        "arguments",
+        "key",
+        "value",
+        "oneof",
+        "NX",
+        "XX",
+        "EX",
+        "seconds",
+        "KEEPTTL",
+        "optional",
+    ] {
+        assert!(
+            out.lines().any(|l| l == want),
+            "COMMAND DOCS SET lacks {want}: {out}"
+        );
+    }
+}

@@ -621,7 +621,12 @@ fn truncating_records_sled_already_applied_refuses_to_start() {
     n.extra = vec!["--repair-wal".into()];
     n.launch();
     let mut c = n.client();
-    assert_eq!(dbsize(&mut c), 50, "repair keeps what sled has; log:\n{}", n.log());
+    assert_eq!(
+        dbsize(&mut c),
+        50,
+        "repair keeps what sled has; log:\n{}",
+        n.log()
+    );
     set_keys(&mut c, &keys("d:", 0..10));
     drop(c);
     n.extra.clear();

@@ -72,14 +72,19 @@ fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
 }
 
 fn write_docs(ctx: &mut Ctx<'_>, c: &Command) {
+    let args = super::syntax::parse(super::syntax::syntax(c.name));
     ctx.out.bulk(c.name.as_bytes());
-    ctx.out.map(3);
+    ctx.out.map(3 + !args.is_empty() as usize);
     ctx.out.bulk(b"summary");
     ctx.out.bulk(c.summary.as_bytes());
     ctx.out.bulk(b"since");
     ctx.out.bulk(c.since.as_bytes());
     ctx.out.bulk(b"group");
     ctx.out.bulk(c.group.as_bytes());
+    if !args.is_empty() {
+        ctx.out.bulk(b"arguments");
+        super::syntax::write_args(ctx.out, &args);
+    }
 }
 
 fn sorted() -> Vec<&'static Command> {

@@ -11,6 +11,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod string;
+pub mod syntax;
 
 use crate::resp::Out;
 use crate::server::client::Client;

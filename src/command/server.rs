@@ -197,6 +197,7 @@ fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if save::bgsave(&arc) {
         ctx.out.simple("Background saving started");
     } else if schedule {
+        ctx.srv.save.scheduled.store(true, Ordering::Release);
         ctx.out.simple("Background saving scheduled");
     } else {
         ctx.err("ERR Background save already in progress");
@@ -224,8 +225,19 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if ctx.in_exec {
         return ctx.err("ERR SHUTDOWN inside MULTI is not supported");
     }
+    // The final snapshot is taken here so that a failure can be answered,
+    // as Redis does, with the server still running.
+    let want_save = save.unwrap_or_else(|| !ctx.srv.config.read().save.is_empty());
+    if want_save {
+        ctx.tx = None;
+        let srv = ctx.srv;
+        if let Err(e) = tokio::task::block_in_place(|| save::save_blocking(srv)) {
+            tracing::warn!("SHUTDOWN: the final save failed ({e}); not exiting");
+            return ctx.err("ERR Errors trying to SHUTDOWN. Check logs.");
+        }
+    }
     // Like Redis, a successful SHUTDOWN closes the connection without a reply.
-    ctx.action = Some(Action::Shutdown { save });
+    ctx.action = Some(Action::Shutdown { save: Some(false) });
 }
 
 fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {

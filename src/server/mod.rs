@@ -185,7 +185,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         if final_save(&srv, save).await {
             break;
         }
-        tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
+        tracing::warn!(
+            "Errors trying to shut down the server. Check the logs for more information."
+        );
     }
     finish(&srv).await
 }

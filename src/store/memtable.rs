@@ -61,7 +61,8 @@ impl Tables {
         let vlen = value.as_ref().map_or(0, |v| v.len());
         match self.active.insert(key, value) {
             Some(old) => {
-                self.active_bytes = (self.active_bytes + vlen).saturating_sub(old.map_or(0, |v| v.len()));
+                self.active_bytes =
+                    (self.active_bytes + vlen).saturating_sub(old.map_or(0, |v| v.len()));
             }
             None => self.active_bytes += klen + vlen + ENTRY_OVERHEAD,
         }

@@ -319,7 +319,9 @@ impl Store {
         // window, so inside it every source is complete and the merge exact.
         let mut from_sled: Vec<(Bytes, Bytes)> = Vec::with_capacity(count.min(4096));
         let mut upper: Option<Vec<u8>> = None;
-        let range = self.tree.range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
+        let range = self
+            .tree
+            .range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
         for item in range {
             let Ok((k, v)) = item else { break };
             from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
@@ -332,7 +334,9 @@ impl Store {
             let t = self.tables.read();
             let layers = t.layers();
             for l in &layers {
-                let nth = l.range::<[u8], _>((from_b, Bound::Excluded(end_vec.as_slice()))).nth(count - 1);
+                let nth = l
+                    .range::<[u8], _>((from_b, Bound::Excluded(end_vec.as_slice())))
+                    .nth(count - 1);
                 if let Some((k, _)) = nth {
                     if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
                         upper = Some(k.to_vec());
@@ -434,6 +438,21 @@ impl Store {
     /// expiry index.
     fn publish(&self, b: Batch, end: u64) {
         self.wait_for_room();
+        // FLUSHDB/FLUSHALL touch the watched keys that existed (as Redis's
+        // touchAllWatchedKeysInDb), checked in the old generation.
+        if self.watches.active() {
+            for (db, g) in b.new_gens.iter().enumerate() {
+                if g.is_none() {
+                    continue;
+                }
+                let old = self.gen(db);
+                for k in self.watches.keys_in_db(db as u8) {
+                    if self.raw_get(&data_key(db as u8, old, &k)).is_some() {
+                        self.watches.touch(db as u8, &k);
+                    }
+                }
+            }
+        }
         {
             let mut t = self.tables.write();
             for (k, v) in b.overlay.iter() {
@@ -451,7 +470,8 @@ impl Store {
             if let Some(g) = g {
                 self.gens[db].store(*g, Ordering::Release);
                 self.counts[db].store(0, Ordering::Relaxed);
-                idx.get_or_insert_with(|| self.expires.lock()).remove_db(db as u8);
+                idx.get_or_insert_with(|| self.expires.lock())
+                    .remove_db(db as u8);
                 gc = true;
             }
         }
@@ -487,11 +507,6 @@ impl Store {
             for k in b.overlay.keys() {
                 if let Some((db, _, ukey)) = parse_data_key(k) {
                     self.watches.touch(db, ukey);
-                }
-            }
-            for (db, g) in b.new_gens.iter().enumerate() {
-                if g.is_some() {
-                    self.watches.touch_db(db as u8);
                 }
             }
         }
@@ -754,8 +769,7 @@ impl SnapshotSource<'_> {
             );
             let mut mem_iter = mem.into_iter().peekable();
             for item in self.store.tree.scan_prefix(prefix) {
-                let (k, v) = item
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let (k, v) = item.map_err(|e| std::io::Error::other(e.to_string()))?;
                 while let Some((mk, _)) = mem_iter.peek() {
                     if mk.as_ref() < k.as_ref() {
                         let (mk, mv) = mem_iter.next().unwrap_or_default();

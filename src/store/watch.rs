@@ -54,14 +54,13 @@ impl Watches {
         }
     }
 
-    pub fn touch_db(&self, db: u8) {
-        let m = self.map.lock();
-        for ((d, _), v) in m.iter() {
-            if *d == db {
-                for f in v {
-                    f.store(true, Ordering::Release);
-                }
-            }
-        }
+    /// Watched keys of `db` (FLUSHDB touches those that existed).
+    pub fn keys_in_db(&self, db: u8) -> Vec<Bytes> {
+        self.map
+            .lock()
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 }

@@ -122,11 +122,16 @@ impl Wal {
         };
         for _attempt in 0..4 {
             match Self::scan_all(dir, repair, applied, &mut deliver)? {
-                Some((segs, keep, rec)) => return Self::finish_open(dir, policy, segment_size, segs, keep, rec),
+                Some((segs, keep, rec)) => {
+                    return Self::finish_open(dir, policy, segment_size, segs, keep, rec)
+                }
                 None => continue,
             }
         }
-        Err(io_err(format!("WAL repair in {} did not converge", dir.display())))
+        Err(io_err(format!(
+            "WAL repair in {} did not converge",
+            dir.display()
+        )))
     }
 
     /// Scans every segment. Returns None after a repair that changed the
@@ -141,14 +146,25 @@ impl Wal {
         let mut segs = list_segments(dir)?;
         if segs.is_empty() {
             if applied > 0 {
-                tracing::warn!("no WAL segments in {}: starting a new log at sled's applied offset {applied}", dir.display());
+                tracing::warn!(
+                    "no WAL segments in {}: starting a new log at sled's applied offset {applied}",
+                    dir.display()
+                );
             }
             let path = dir.join(segment_name(applied));
             File::create(&path)?.sync_all()?;
             fsync_dir(dir)?;
-            segs.push(Segment { start: applied, path, len: 0 });
+            segs.push(Segment {
+                start: applied,
+                path,
+                len: 0,
+            });
         }
-        let mut rec = Recovery { segments: segs.len(), first_offset: segs[0].start, ..Default::default() };
+        let mut rec = Recovery {
+            segments: segs.len(),
+            first_offset: segs[0].start,
+            ..Default::default()
+        };
         let mut expected = segs[0].start;
         let mut keep = segs.len();
         for (i, seg) in segs.iter().enumerate() {
@@ -197,13 +213,22 @@ impl Wal {
             f.sync_all()?;
             rec.truncated_bytes += d.bytes_after;
             rec.truncated_at = Some(d.offset);
-            tracing::warn!("WAL {}: cut {} bytes at offset {} ({})", seg.path.display(), d.bytes_after, d.offset, d.message);
+            tracing::warn!(
+                "WAL {}: cut {} bytes at offset {} ({})",
+                seg.path.display(),
+                d.bytes_after,
+                d.offset,
+                d.message
+            );
             keep = i + 1;
             break;
         }
         for seg in &segs[keep..] {
             rec.truncated_bytes += seg.len;
-            tracing::warn!("WAL repair: removing segment {} after the damage", seg.path.display());
+            tracing::warn!(
+                "WAL repair: removing segment {} after the damage",
+                seg.path.display()
+            );
             std::fs::remove_file(&seg.path)?;
         }
         segs.truncate(keep);
@@ -214,13 +239,20 @@ impl Wal {
     /// `--repair-wal` for damage sled has already applied: the log before
     /// `applied` goes; the segment holding `applied` is rewritten to start
     /// there (a record boundary).
-    fn drop_before(dir: &Path, segs: &[Segment], applied: u64, d: &super::ScanDamage) -> io::Result<()> {
+    fn drop_before(
+        dir: &Path,
+        segs: &[Segment],
+        applied: u64,
+        d: &super::ScanDamage,
+    ) -> io::Result<()> {
         tracing::warn!(
             "WAL repair: damage at offset {} ({}) lies before sled's applied offset {applied}; dropping the WAL before {applied}",
             d.offset,
             d.message
         );
-        let holder = segs.iter().position(|s| s.start <= applied && applied <= s.end());
+        let holder = segs
+            .iter()
+            .position(|s| s.start <= applied && applied <= s.end());
         let Some(h) = holder else {
             // The log ends before `applied`: none of it is needed; start anew.
             for s in segs {
@@ -413,7 +445,11 @@ impl Wal {
         self.write_up_to(end)?;
         let (file, older, upto) = {
             let mut a = self.active.lock();
-            (a.file.clone(), std::mem::take(&mut a.unsynced), self.written.load(Ordering::Acquire))
+            (
+                a.file.clone(),
+                std::mem::take(&mut a.unsynced),
+                self.written.load(Ordering::Acquire),
+            )
         };
         for f in &older {
             f.sync_data()?;
