@@ -15,3 +15,25 @@ fn set_get_restart() {
     let v: String = redis::cmd("GET").arg("a").query(&mut c).unwrap();
     assert_eq!(v, "1");
 }
+
+/// `io-threads 2` runs connections on a work-stealing pool, where fsyncs for
+/// `appendfsync always` go through the sync thread and SAVE must not block
+/// the pool: the same user-visible behaviour.
+#[test]
+fn io_threads_two_with_always_and_save() {
+    let mut n = Node::start(&["io-threads 2", "appendfsync always"]);
+    let mut c = n.client();
+    for i in 0..200 {
+        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
+    }
+    let ok: String = redis::cmd("SAVE").query(&mut c).unwrap();
+    assert_eq!(ok, "OK");
+    let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
+    let fsyncs: u64 = info_field(&info, "wal_fsyncs").unwrap().parse().unwrap();
+    assert!(fsyncs > 0, "always fsyncs: {info}");
+    drop(c);
+    n.kill9();
+    n.launch();
+    let v: i64 = redis::cmd("GET").arg("k199").query(&mut n.client()).unwrap();
+    assert_eq!(v, 199);
+}

@@ -180,7 +180,7 @@ fn save_cmd(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     // snapshot takes it.
     ctx.tx = None;
     let srv = ctx.srv;
-    match tokio::task::block_in_place(|| save::save_blocking(srv)) {
+    match crate::server::blocking(|| save::save_blocking(srv)) {
         Ok(_) => ctx.out.ok(),
         Err(e) => ctx.err(&e),
     }
@@ -231,7 +231,7 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if want_save {
         ctx.tx = None;
         let srv = ctx.srv;
-        if let Err(e) = tokio::task::block_in_place(|| save::save_blocking(srv)) {
+        if let Err(e) = crate::server::blocking(|| save::save_blocking(srv)) {
             tracing::warn!("SHUTDOWN: the final save failed ({e}); not exiting");
             return ctx.err("ERR Errors trying to SHUTDOWN. Check logs.");
         }

@@ -114,6 +114,12 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         repair_wal: cfg.repair_wal,
     })?;
     let replid = save::load_or_create_replid(&store)?;
+    if matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
+    ) {
+        store.wal.sync_on_park();
+    }
     // Bind every address of `bind`, like Redis; one marked optional (`-`)
     // may fail.
     let mut listeners = Vec::new();
@@ -262,6 +268,16 @@ impl Server {
             cfg.client_output_buffer_limit.pubsub.hard as usize,
             Ordering::Relaxed,
         );
+    }
+}
+
+/// Runs blocking work (SAVE) from a command: on a multi-threaded runtime the
+/// other workers keep serving; on the single-threaded one the server waits,
+/// as Redis does during SAVE.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 

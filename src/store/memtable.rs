@@ -11,7 +11,64 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Arc;
 
-pub type Table = BTreeMap<Bytes, Option<Bytes>>;
+/// One layer of the write buffer. Point reads and overwrites (the hot path)
+/// hash; the ordered key set, touched only when a key is new to the table,
+/// serves range reads, the snapshot merge and the key-ordered apply to sled.
+/// (A B-tree alone spent ~10% of SET time in key comparisons: keys share
+/// long prefixes.)
+#[derive(Default)]
+pub struct Table {
+    map: ahash::AHashMap<Bytes, Option<Bytes>>,
+    order: std::collections::BTreeSet<Bytes>,
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
+        self.map.get(key)
+    }
+
+    /// Returns the previous entry, if the key was in this table.
+    pub fn insert(&mut self, key: Bytes, value: Option<Bytes>) -> Option<Option<Bytes>> {
+        match self.map.get_mut(&key) {
+            Some(slot) => Some(std::mem::replace(slot, value)),
+            None => {
+                self.order.insert(key.clone());
+                self.map.insert(key, value);
+                None
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Entries in key order within the bounds.
+    pub fn range<'a>(
+        &'a self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+    ) -> impl Iterator<Item = (&'a Bytes, &'a Option<Bytes>)> + 'a {
+        self.order
+            .range::<[u8], _>((from, to))
+            .filter_map(move |k| self.map.get_key_value(k.as_ref()))
+    }
+
+    /// Every entry in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Option<Bytes>)> + '_ {
+        self.order
+            .iter()
+            .filter_map(move |k| self.map.get_key_value(k.as_ref()))
+    }
+}
 
 /// Rough per-entry cost of a B-tree slot and two `Bytes` handles.
 const ENTRY_OVERHEAD: usize = 80;
@@ -99,7 +156,7 @@ pub fn merged_range(
 ) -> BTreeMap<Bytes, Option<Bytes>> {
     let mut out: BTreeMap<Bytes, Option<Bytes>> = BTreeMap::new();
     for t in layers {
-        for (k, v) in t.range::<[u8], _>((from, to)) {
+        for (k, v) in t.range(from, to) {
             out.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }

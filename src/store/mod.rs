@@ -335,7 +335,7 @@ impl Store {
             let layers = t.layers();
             for l in &layers {
                 let nth = l
-                    .range::<[u8], _>((from_b, Bound::Excluded(end_vec.as_slice())))
+                    .range(from_b, Bound::Excluded(end_vec.as_slice()))
                     .nth(count - 1);
                 if let Some((k, _)) = nth {
                     if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {

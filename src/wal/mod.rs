@@ -13,4 +13,4 @@ pub use reader::{
     list_segments, scan_segment, segment_name, ScanDamage, Segment, SegmentScan, WalReader,
 };
 pub use record::{decode_frame, encode_record, Decoded, Effect, Record, FRAME_HEADER};
-pub use writer::{FsyncPolicy, Recovery, Wal};
+pub use writer::{on_runtime_park, FsyncPolicy, Recovery, Wal};
