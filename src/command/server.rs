@@ -493,10 +493,11 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if want("memory") {
         let rss = rss_bytes();
         let buf = store.buffer_bytes() as u64;
+        let cache = store.read_cache_bytes();
         let _ = write!(
             s,
             "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\n\
-             used_memory_peak:{rss}\r\nused_memory_dataset:{buf}\r\nwrite_buffer_bytes:{buf}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
+             used_memory_peak:{rss}\r\nused_memory_dataset:{buf}\r\nwrite_buffer_bytes:{buf}\r\nread_cache_bytes:{cache}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
              maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
             human(rss),
             human(rss)

@@ -6,6 +6,7 @@
 //! records through [`Store::apply_record`], the same publication path.
 //! Nothing here knows about sockets.
 
+mod cache;
 mod expire;
 pub mod keys;
 pub mod memtable;
@@ -27,10 +28,12 @@ pub use expire::ExpireIndex;
 
 pub const MAX_DBS: usize = 16;
 /// Freeze the active table beyond this many bytes...
-const TABLE_BYTES: usize = 32 << 20;
+const TABLE_BYTES: usize = 128 << 20;
 /// ...and stall writers while this many frozen tables wait for sled.
-const MAX_FROZEN: usize = 4;
+const MAX_FROZEN: usize = 2;
 const APPLIED_KEY: &[u8] = b"applied_offset";
+/// Read cache in front of sled.
+const READ_CACHE_BYTES: usize = 128 << 20;
 /// The write buffer is moved into sled at least this often, bounding the WAL
 /// replayed at startup.
 const FREEZE_EVERY: Duration = Duration::from_secs(10);
@@ -67,6 +70,7 @@ pub struct Store {
     tree: sled::Tree,
     meta: sled::Tree,
     tables: RwLock<Tables>,
+    cache: cache::ReadCache,
     writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
     gens: [AtomicU32; MAX_DBS],
@@ -185,6 +189,7 @@ impl Store {
             tree,
             meta,
             tables: RwLock::new(Tables::new(applied)),
+            cache: cache::ReadCache::new(READ_CACHE_BYTES),
             writer: Arc::new(Mutex::new(())),
             wal,
             gens,
@@ -237,13 +242,22 @@ impl Store {
         self.gens[db].load(Ordering::Acquire)
     }
 
-    /// The newest value of a raw sled key: write buffer first, then sled.
+    /// The newest value of a raw sled key: write buffer first, then the
+    /// read cache, then sled.
     fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
+        let epoch = self.cache.epoch();
         if let Some(v) = self.tables.read().get(key) {
             return v;
         }
+        if let Some(v) = self.cache.get(key) {
+            return v;
+        }
         match self.tree.get(key) {
-            Ok(v) => v.map(|v| Bytes::copy_from_slice(&v)),
+            Ok(v) => {
+                let v = v.map(|v| Bytes::copy_from_slice(&v));
+                self.cache.insert(key, v.clone(), epoch);
+                v
+            }
             Err(e) => {
                 tracing::error!("sled read failed: {e}");
                 None
@@ -563,6 +577,8 @@ impl Store {
             // sled must never get ahead of the durable WAL.
             self.wal.sync_all().map_err(|e| e.to_string())?;
             self.apply_table(&f)?;
+            // Before the table leaves the buffer (see cache.rs).
+            self.cache.applied(f.table.iter());
             self.tree.flush().map_err(|e| e.to_string())?;
             self.meta
                 .insert(APPLIED_KEY, &f.end.to_be_bytes())
@@ -685,6 +701,10 @@ impl Store {
 
     pub fn applied_offset(&self) -> u64 {
         self.applied.load(Ordering::Acquire)
+    }
+
+    pub fn read_cache_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     pub fn buffer_bytes(&self) -> usize {
