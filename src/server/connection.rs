@@ -54,11 +54,10 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 c.timeout,
             )
         };
-        let idle = if idle_timeout > 0 && !client.in_subscribed_context() {
-            Duration::from_secs(idle_timeout)
-        } else {
-            Duration::from_secs(365 * 24 * 3600)
-        };
+        // The idle timer is only armed when `timeout` is set: a timer per
+        // request costs measurable time on the hot path.
+        let idle_on = idle_timeout > 0 && !client.in_subscribed_context();
+        let idle = Duration::from_secs(idle_timeout);
         if rbuf.capacity() - rbuf.len() < 4096 {
             rbuf.reserve(16 * 1024);
         }
@@ -137,7 +136,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 out.buf.clear();
             }
             _ = info.kill.notified() => break 'conn,
-            _ = tokio::time::sleep(idle) => {
+            _ = tokio::time::sleep(idle), if idle_on => {
                 tracing::debug!("closing idle client {addr}");
                 break 'conn;
             }

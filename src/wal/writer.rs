@@ -86,7 +86,7 @@ pub struct Wal {
 }
 
 /// How long the sync thread leaves an inline-mode request to the runtime.
-const INLINE_GRACE: Duration = Duration::from_millis(1);
+const INLINE_GRACE: Duration = Duration::from_millis(5);
 
 /// The WAL whose fsyncs the runtime's park hook performs (one node per
 /// process).
