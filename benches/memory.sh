@@ -41,5 +41,5 @@ for who in sledis redis; do
   secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
   n=$(redis-cli -p $port dbsize)
   sleep 12 # let sledis move its write buffer into sled (it does so every 10 s)
-  echo "$who: $n keys loaded in ${secs}s, RSS $(mb "$(rss $pid)"), data dir $(mb "$(du -sb "$tmp/$who" | cut -f1)")"
+  echo "$who: $n keys loaded in ${secs}s, RSS $(mb "$(rss $pid)"), data dir $(mb "$(du -sb "$tmp/$who" | cut -f1)")"; [ $who = sledis ] && du -sh "$tmp/sledis"/* && redis-cli -p $port info memory | grep -E "write_buffer|read_cache" || true
 done

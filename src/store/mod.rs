@@ -106,7 +106,7 @@ impl Store {
         std::fs::create_dir_all(&opts.dir)
             .map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
         let sled_path = opts.dir.join("sled");
-        let sled = sled::Config::new().path(&sled_path).cache_capacity(256 << 20).open().map_err(|e| {
+        let sled = sled::Config::new().path(&sled_path).cache_capacity(64 << 20).open().map_err(|e| {
             format!(
                 "sled failed to open {}: {e}. The data can be rebuilt from the newest snapshot plus the WAL: \
                  start again with --rebuild-from-snapshot",
