@@ -24,7 +24,11 @@ fn io_threads_two_with_always_and_save() {
     let mut n = Node::start(&["io-threads 2", "appendfsync always"]);
     let mut c = n.client();
     for i in 0..200 {
-        let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut c).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut c)
+            .unwrap();
     }
     let ok: String = redis::cmd("SAVE").query(&mut c).unwrap();
     assert_eq!(ok, "OK");
@@ -34,6 +38,9 @@ fn io_threads_two_with_always_and_save() {
     drop(c);
     n.kill9();
     n.launch();
-    let v: i64 = redis::cmd("GET").arg("k199").query(&mut n.client()).unwrap();
+    let v: i64 = redis::cmd("GET")
+        .arg("k199")
+        .query(&mut n.client())
+        .unwrap();
     assert_eq!(v, 199);
 }

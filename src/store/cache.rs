@@ -38,7 +38,11 @@ fn cost(k: &Bytes, v: &Entry) -> usize {
 impl ReadCache {
     /// `limit` bounds the bytes held (both generations together).
     pub fn new(limit: usize) -> Self {
-        ReadCache { inner: Mutex::new(Inner::default()), epoch: AtomicU64::new(0), limit }
+        ReadCache {
+            inner: Mutex::new(Inner::default()),
+            epoch: AtomicU64::new(0),
+            limit,
+        }
     }
 
     /// Read before looking at the write buffer; pass to `insert`.
