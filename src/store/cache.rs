@@ -86,6 +86,12 @@ impl ReadCache {
         }
     }
 
+    pub fn clear(&self) {
+        let mut g = self.inner.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        *g = Inner::default();
+    }
+
     pub fn bytes(&self) -> usize {
         let g = self.inner.lock();
         g.hot_bytes * 2

@@ -85,6 +85,8 @@ pub struct Store {
     gc_wake: Condvar,
     gc_lock: Mutex<bool>,
     applied: AtomicU64,
+    /// Held while a table goes into sled, so a snapshot load cannot interleave.
+    apply_lock: Mutex<()>,
     /// Effects since the last snapshot (Redis's `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub replica: AtomicBool,
@@ -203,6 +205,7 @@ impl Store {
             gc_wake: Condvar::new(),
             gc_lock: Mutex::new(true),
             applied: AtomicU64::new(applied),
+            apply_lock: Mutex::new(()),
             dirty: AtomicU64::new(0),
             replica: AtomicBool::new(false),
             watches: watch::Watches::default(),
@@ -571,6 +574,7 @@ impl Store {
     /// Moves every frozen table into sled, oldest first.
     fn apply_frozen(&self) -> Result<(), String> {
         loop {
+            let _applying = self.apply_lock.lock();
             let Some(f) = self.tables.read().frozen.first().cloned() else {
                 return Ok(());
             };
@@ -968,6 +972,72 @@ impl Store {
 }
 
 impl Store {
+    /// A record from the master's stream: appended to our WAL at the same
+    /// offset (the raw frame, verbatim) and published, under the writer lock
+    /// so WAL order stays apply order.
+    pub fn apply_replicated(&self, frame: &[u8], rec: &Record) -> Result<u64, String> {
+        let _w = self.writer.lock();
+        let here = self.wal.end_offset();
+        if rec.offset != here {
+            return Err(format!("replicated record at offset {} but our log ends at {here}", rec.offset));
+        }
+        let end = self.wal.append_raw(frame);
+        self.apply_record(rec, end);
+        Ok(end)
+    }
+
+    /// Replaces the whole dataset with `pairs` (a verified snapshot) and
+    /// restarts the WAL at `start`: what a replica does after a full sync.
+    /// Readers meanwhile are answered LOADING by the server.
+    pub fn load_snapshot(
+        &self,
+        start: u64,
+        pairs: impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), String>>,
+    ) -> Result<u64, String> {
+        let _w = self.writer.lock();
+        let _a = self.apply_lock.lock();
+        {
+            let mut t = self.tables.write();
+            *t = Tables::new(start);
+        }
+        self.cache.clear();
+        self.tree.clear().map_err(|e| e.to_string())?;
+        let mut n = 0u64;
+        for p in pairs {
+            let (k, v) = p?;
+            self.tree.insert(k, v).map_err(|e| e.to_string())?;
+            n += 1;
+        }
+        self.tree.flush().map_err(|e| e.to_string())?;
+        self.wal.reset(start).map_err(|e| e.to_string())?;
+        self.meta.insert(APPLIED_KEY, &start.to_be_bytes()).map_err(|e| e.to_string())?;
+        self.meta.flush().map_err(|e| e.to_string())?;
+        self.applied.store(start, Ordering::Release);
+        // Generations, counts and the expiry index from what was loaded.
+        let mut idx = ExpireIndex::default();
+        for db in 0..MAX_DBS {
+            let gen = match self.tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
+                Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+                _ => 0,
+            };
+            self.gens[db].store(gen, Ordering::Release);
+            let mut count = 0;
+            for item in self.tree.scan_prefix(db_prefix(db as u8, gen)) {
+                let (k, v) = item.map_err(|e| e.to_string())?;
+                count += 1;
+                if let Some(t) = Meta::peek_expire(&v) {
+                    idx.insert(t, db as u8, Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
+                }
+            }
+            self.counts[db].store(count, Ordering::Relaxed);
+        }
+        *self.expires.lock() = idx;
+        self.dirty.store(0, Ordering::Relaxed);
+        *self.gc_lock.lock() = true;
+        self.gc_wake.notify_one();
+        Ok(n)
+    }
+
     /// Node-level state kept beside the keyspace (replid, ...), durable at
     /// return.
     pub fn meta_get(&self, key: &[u8]) -> Option<Vec<u8>> {

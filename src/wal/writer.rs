@@ -588,6 +588,33 @@ impl Wal {
             .unwrap_or(0)
     }
 
+    /// Drops the whole log and starts an empty one at `start` (a replica
+    /// that loaded its master's snapshot continues the master's offsets).
+    pub fn reset(&self, start: u64) -> io::Result<()> {
+        let mut a = self.active.lock();
+        let mut p = self.pending.lock();
+        for seg in list_segments(&self.dir)? {
+            std::fs::remove_file(&seg.path)?;
+        }
+        let path = self.dir.join(segment_name(start));
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.sync_all()?;
+        fsync_dir(&self.dir)?;
+        a.file = Arc::new(file);
+        a.start = start;
+        a.unsynced.clear();
+        p.buf.clear();
+        p.end = start;
+        self.written.store(start, Ordering::Release);
+        self.synced.store(start, Ordering::Release);
+        self.first_offset.store(start, Ordering::Release);
+        *self.sync_lock.lock() = start;
+        self.written_tx.send_replace(start);
+        self.synced_tx.send_replace(start);
+        tracing::info!("WAL reset: the log now starts at offset {start}");
+        Ok(())
+    }
+
     /// Flushes and fsyncs; stops the sync thread.
     pub fn close(&self) -> io::Result<()> {
         let r = self.sync_all();
