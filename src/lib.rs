@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod glob;
 pub mod logging;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod snapshot;

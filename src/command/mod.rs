@@ -9,6 +9,7 @@ pub mod float80;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod string;
 pub mod syntax;
@@ -72,6 +73,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
             .chain(connection::commands())
             .chain(pubsub::commands())
             .chain(multi::commands())
+            .chain(replication::commands())
         {
             m.insert(c.name, c);
         }
@@ -82,7 +84,20 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
 /// Things a handler asks the connection to do after it returns.
 pub enum Action {
     Close,
-    Shutdown { save: Option<bool> },
+    /// PSYNC: the connection becomes a replica's feed.
+    Psync {
+        replid: String,
+        offset: i64,
+    },
+    /// WAIT: answer once `n` replicas acknowledged `offset`, or at `deadline`.
+    Wait {
+        n: usize,
+        offset: u64,
+        deadline: Option<std::time::Instant>,
+    },
+    Shutdown {
+        save: Option<bool>,
+    },
     Sleep(Duration),
 }
 
@@ -461,6 +476,30 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
     if ctx.client.multi.is_some() && cmd.flags & flags::NOMULTI != 0 {
         return reject(ctx, is_exec, "ERR Command not allowed inside a transaction");
+    }
+    if cmd.flags & flags::LOADING == 0 && ctx.srv.loading.load(std::sync::atomic::Ordering::Acquire)
+    {
+        return reject(
+            ctx,
+            is_exec,
+            "LOADING Redis is loading the dataset in memory",
+        );
+    }
+    if cmd.flags & flags::STALE == 0
+        && ctx.srv.repl.is_replica()
+        && !ctx
+            .srv
+            .repl
+            .link
+            .up
+            .load(std::sync::atomic::Ordering::Acquire)
+        && !ctx.srv.config.read().replica_serve_stale_data
+    {
+        return reject(
+            ctx,
+            is_exec,
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
     }
     if ctx.client.in_subscribed_context() && !ctx.out.resp3 && !SUBSCRIBED_OK.contains(&cmd.name) {
         let msg = format!(

@@ -2,6 +2,7 @@
 //! SHUTDOWN, CONFIG, ROLE, DEBUG.
 
 use super::{cmd, flags::*, Action, Command, Ctx};
+use crate::replication::Role;
 use crate::server::save;
 use crate::util::eq_ic;
 use bytes::Bytes;
@@ -241,10 +242,33 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(ctx.srv.store.wal.end_offset() as i64);
-    ctx.out.array(0);
+    let srv = ctx.srv;
+    let off = srv.store.wal.end_offset() as i64;
+    match srv.repl.role.read().clone() {
+        Role::Master => {
+            let mut reps: Vec<_> = srv.repl.replicas.lock().values().cloned().collect();
+            reps.sort_by_key(|r| (r.ip.clone(), r.port));
+            ctx.out.array(3);
+            ctx.out.bulk(b"master");
+            ctx.out.int(off);
+            ctx.out.array(reps.len());
+            for r in reps {
+                ctx.out.array(3);
+                ctx.out.bulk(r.ip.as_bytes());
+                ctx.out.bulk(r.port.to_string().as_bytes());
+                ctx.out.bulk(r.ack_offset.to_string().as_bytes());
+            }
+        }
+        Role::Replica { host, port } => {
+            let state = *srv.repl.link.state.lock();
+            ctx.out.array(5);
+            ctx.out.bulk(b"slave");
+            ctx.out.bulk(host.as_bytes());
+            ctx.out.int(port as i64);
+            ctx.out.bulk(state.as_bytes());
+            ctx.out.int(off);
+        }
+    }
 }
 
 fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -556,12 +580,77 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     if want("replication") {
         let off = store.wal.end_offset();
+        let repl = &srv.repl;
+        s.push_str("# Replication\r\n");
+        if let Role::Replica { host, port } = repl.role.read().clone() {
+            let link = &repl.link;
+            let up = link.up.load(Ordering::Acquire);
+            let now = crate::util::now_ms();
+            let last_io = link.last_io_ms.load(Ordering::Relaxed);
+            let syncing = link.sync_in_progress.load(Ordering::Relaxed);
+            let _ = write!(
+                s,
+                "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\n",
+                if up { "up" } else { "down" },
+                if last_io > 0 { (now - last_io).max(0) / 1000 } else { -1 },
+                syncing as u8,
+            );
+            if syncing {
+                let total = link.sync_total_bytes.load(Ordering::Relaxed);
+                let read = link.sync_read_bytes.load(Ordering::Relaxed);
+                let _ = write!(
+                    s,
+                    "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\n\
+                     master_sync_perc:{:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
+                    total.saturating_sub(read),
+                    if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 },
+                    if last_io > 0 { (now - last_io).max(0) / 1000 } else { -1 },
+                );
+            }
+            if !up {
+                let since = link.down_since_ms.load(Ordering::Relaxed);
+                let secs = if since > 0 {
+                    (now - since).max(0) / 1000
+                } else {
+                    -1
+                };
+                let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+            }
+            let _ = write!(
+                s,
+                "slave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\nslave_priority:{}\r\nslave_read_only:{}\r\n\
+                 replica_announced:{}\r\n",
+                cfg.replica_priority,
+                cfg.replica_read_only as u8,
+                cfg.replica_announced as u8,
+            );
+        } else {
+            s.push_str("role:master\r\n");
+        }
+        let mut reps: Vec<_> = repl.replicas.lock().values().cloned().collect();
+        reps.sort_by_key(|r| (r.ip.clone(), r.port));
+        let _ = write!(s, "connected_slaves:{}\r\n", reps.len());
+        let now = crate::util::now_ms();
+        for (i, r) in reps.iter().enumerate() {
+            let _ = write!(
+                s,
+                "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+                r.ip,
+                r.port,
+                r.state,
+                r.ack_offset,
+                (now - r.last_ack_ms).max(0) / 1000
+            );
+        }
         let _ = write!(
             s,
-            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\n\
-             master_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{off}\r\nsecond_repl_offset:-1\r\n\
-             repl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n\r\n",
+            "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\n\
+             second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
+             repl_backlog_histlen:{}\r\n\r\n",
             srv.replid.read(),
+            repl.replid2.read(),
+            repl.second_offset.load(Ordering::Relaxed),
             cfg.repl_backlog_size,
             store.wal.first_offset() + 1,
             off - store.wal.first_offset(),

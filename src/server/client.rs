@@ -102,6 +102,8 @@ pub struct Client {
     pub push: mpsc::UnboundedSender<PubMsg>,
     /// The link from our master (replication): exempt from READONLY.
     pub is_master: bool,
+    /// `REPLCONF listening-port` of a replica connecting to us.
+    pub repl_port: Option<u16>,
 }
 
 impl Client {
@@ -119,6 +121,7 @@ impl Client {
             psubs: BTreeSet::new(),
             push,
             is_master: false,
+            repl_port: None,
         }
     }
 

@@ -43,6 +43,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     let mut parser = RequestParser::default();
     let mut out = Out::new();
     tracing::debug!("accepted {addr} id={}", client.id);
+    let mut psync: Option<(String, i64)> = None;
     'conn: loop {
         let (limits, query_limit, idle_timeout) = {
             let c = srv.config.read();
@@ -108,6 +109,18 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                             srv.request_shutdown(save);
                             break 'conn;
                         }
+                        Some(Action::Psync { replid, offset }) => {
+                            psync = Some((replid, offset));
+                            break 'conn;
+                        }
+                        Some(Action::Wait { n, offset, deadline }) => {
+                            let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
+                            out.int(count as i64);
+                            if !write_unless_killed(&mut wr, &out.buf, &info).await {
+                                break 'conn;
+                            }
+                            out.buf.clear();
+                        }
                         _ => {}
                     }
                     if close {
@@ -147,6 +160,15 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     }
     command::pubsub::unsubscribe_all(&srv, &mut client);
     command::multi::unwatch_all(&srv, &mut client);
+    if let Some((replid, offset)) = psync {
+        // The connection is now a replica's feed, until it goes away.
+        let peer = crate::replication::master::Peer {
+            client_id: client.id,
+            ip: addr.ip().to_string(),
+            listening_port: client.repl_port.unwrap_or(addr.port()),
+        };
+        crate::replication::master::serve(srv.clone(), peer, rd, wr, replid, offset).await;
+    }
     srv.clients.unregister(client.id);
     tracing::debug!("closed {addr} id={}", client.id);
 }
@@ -240,6 +262,25 @@ fn run_batch(
                 return b;
             }
         }
+    }
+}
+
+/// WAIT: polls the replicas' acknowledged offsets (they ACK every second,
+/// more often while streaming) until enough have `offset` or time is up.
+async fn wait_for_acks(
+    srv: &Server,
+    n: usize,
+    offset: u64,
+    deadline: Option<std::time::Instant>,
+    info: &super::client::ClientInfo,
+) -> usize {
+    loop {
+        let have = command::replication::acked(srv, offset);
+        let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        if have >= n || late || info.killed.load(Ordering::Acquire) {
+            return have;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -79,6 +79,10 @@ fn retain_wal(srv: &Arc<Server>) {
     if srv.save.has_snapshot.load(Ordering::Acquire) {
         keep_from = keep_from.min(srv.save.snapshot_start.load(Ordering::Acquire));
     }
+    // A replica being fed (or fully synced) still reads from its position.
+    if let Some(p) = srv.repl.min_pin() {
+        keep_from = keep_from.min(p);
+    }
     match store.wal.remove_before(keep_from) {
         Ok(0) => {}
         Ok(n) => tracing::info!("WAL: removed {n} bytes of segments before offset {keep_from}"),

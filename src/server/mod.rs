@@ -74,6 +74,9 @@ pub struct Server {
     pub stats: Stats,
     pub run_id: String,
     pub replid: RwLock<String>,
+    pub repl: crate::replication::ReplState,
+    /// A replica loading its master's snapshot: commands answer LOADING.
+    pub loading: std::sync::atomic::AtomicBool,
     pub started: Instant,
     pub port: u16,
     pub save: save::SaveState,
@@ -84,9 +87,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Replication comes with issue 3; until then every node is a master.
     pub fn is_read_only_replica(&self) -> bool {
-        false
+        self.repl.is_replica() && self.config.read().replica_read_only
     }
 
     pub fn self_arc(&self) -> Option<Arc<Server>> {
@@ -150,6 +152,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         stats: Stats::default(),
         run_id: crate::util::random_hex40(),
         replid: RwLock::new(replid),
+        repl: crate::replication::ReplState::new(),
+        loading: std::sync::atomic::AtomicBool::new(false),
         started: Instant::now(),
         port,
         save: save::SaveState::new(),
@@ -170,6 +174,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         std::process::id(),
         dir.display()
     );
+    save::load_replids(&srv);
+    crate::replication::replica::start_from_config(&srv);
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -979,7 +979,10 @@ impl Store {
         let _w = self.writer.lock();
         let here = self.wal.end_offset();
         if rec.offset != here {
-            return Err(format!("replicated record at offset {} but our log ends at {here}", rec.offset));
+            return Err(format!(
+                "replicated record at offset {} but our log ends at {here}",
+                rec.offset
+            ));
         }
         let end = self.wal.append_raw(frame);
         self.apply_record(rec, end);
@@ -1010,13 +1013,19 @@ impl Store {
         }
         self.tree.flush().map_err(|e| e.to_string())?;
         self.wal.reset(start).map_err(|e| e.to_string())?;
-        self.meta.insert(APPLIED_KEY, &start.to_be_bytes()).map_err(|e| e.to_string())?;
+        self.meta
+            .insert(APPLIED_KEY, &start.to_be_bytes())
+            .map_err(|e| e.to_string())?;
         self.meta.flush().map_err(|e| e.to_string())?;
         self.applied.store(start, Ordering::Release);
         // Generations, counts and the expiry index from what was loaded.
         let mut idx = ExpireIndex::default();
         for db in 0..MAX_DBS {
-            let gen = match self.tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
+            let gen = match self
+                .tree
+                .get(gen_key(db as u8))
+                .map_err(|e| e.to_string())?
+            {
                 Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
                 _ => 0,
             };
@@ -1026,7 +1035,11 @@ impl Store {
                 let (k, v) = item.map_err(|e| e.to_string())?;
                 count += 1;
                 if let Some(t) = Meta::peek_expire(&v) {
-                    idx.insert(t, db as u8, Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
+                    idx.insert(
+                        t,
+                        db as u8,
+                        Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
+                    );
                 }
             }
             self.counts[db].store(count, Ordering::Relaxed);

@@ -1,0 +1,185 @@
+//! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC/SYNC, WAIT.
+//! ROLE and INFO replication live in server.rs.
+
+use super::{cmd, flags::*, Action, Command, Ctx};
+use crate::replication::{replica, Role};
+use crate::util::{eq_ic, parse_i64};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+pub fn commands() -> Vec<Command> {
+    let none = (0, 0, 0);
+    vec![
+        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Configures a server as replica of another, or promotes it to a master.", replicaof),
+        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof),
+        cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "An internal command for configuring the replication stream.", replconf),
+        cmd("psync", -3, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", psync),
+        cmd("sync", 1, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", sync),
+        cmd("wait", 3, NOSCRIPT, none, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait),
+    ]
+}
+
+fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let srv = ctx.srv;
+    if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
+        if srv.repl.is_replica() {
+            promote(ctx);
+        }
+        return ctx.out.ok();
+    }
+    let Some(port) = parse_i64(&a[2]).filter(|p| (0..=65535).contains(p)) else {
+        return ctx.err("ERR Invalid master port");
+    };
+    let port = port as u16;
+    let host = String::from_utf8_lossy(&a[1]).into_owned();
+    if let Role::Replica { host: h, port: p } = &*srv.repl.role.read() {
+        if *h == host && *p == port {
+            return ctx.out.simple("OK Already connected to specified master");
+        }
+    }
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1" | "0.0.0.0");
+    if loopback && port == srv.port {
+        return ctx.err("ERR can't replicate myself");
+    }
+    let Some(arc) = srv.self_arc() else {
+        return ctx.err("ERR server is shutting down");
+    };
+    srv.repl.generation.fetch_add(1, Ordering::AcqRel);
+    *srv.repl.role.write() = Role::Replica {
+        host: host.clone(),
+        port,
+    };
+    srv.store.replica.store(true, Ordering::Release);
+    srv.repl.link_down(ctx.now);
+    persist_role(ctx, Some((host.clone(), port)));
+    tracing::info!(
+        "REPLICAOF {host}:{port} enabled (user request from id={})",
+        ctx.client.id
+    );
+    // Replicas of ours must resync with our new history: drop them.
+    for id in srv.repl.replicas.lock().keys() {
+        if let Some(c) = srv.clients.get(*id) {
+            c.kill();
+        }
+    }
+    replica::spawn(arc, host, port);
+    ctx.out.ok();
+}
+
+/// SLAVEOF NO ONE: keep the data, take a new history id and remember the
+/// old one (replid2) so former siblings can continue with us.
+fn promote(ctx: &mut Ctx<'_>) {
+    let srv = ctx.srv;
+    srv.repl.generation.fetch_add(1, Ordering::AcqRel);
+    *srv.repl.role.write() = Role::Master;
+    srv.store.replica.store(false, Ordering::Release);
+    srv.repl.link.up.store(false, Ordering::Release);
+    let end = srv.store.wal.end_offset();
+    let old = std::mem::replace(&mut *srv.replid.write(), crate::util::random_hex40());
+    *srv.repl.replid2.write() = old;
+    srv.repl
+        .second_offset
+        .store(end as i64 + 1, Ordering::Release);
+    crate::server::save::persist_replids(srv);
+    persist_role(ctx, None);
+    tracing::info!(
+        "MASTER MODE enabled (user request from id={}); history continues at offset {end}",
+        ctx.client.id
+    );
+}
+
+/// The role goes into the config file (when there is one), so a restarted
+/// node comes back in it.
+fn persist_role(ctx: &mut Ctx<'_>, to: Option<(String, u16)>) {
+    let mut cfg = ctx.srv.config.write();
+    cfg.set_replicaof(to);
+    if cfg.config_file.is_some() {
+        if let Err(e) = cfg.rewrite() {
+            tracing::warn!("could not persist the replication role in the config file: {e}");
+        }
+    }
+}
+
+fn replconf(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if a.len().is_multiple_of(2) {
+        return ctx.syntax_err();
+    }
+    for pair in a[1..].chunks(2) {
+        if eq_ic(&pair[0], "listening-port") {
+            match parse_i64(&pair[1]).filter(|p| (0..=65535).contains(p)) {
+                Some(p) => ctx.client.repl_port = Some(p as u16),
+                None => return ctx.err("ERR value is not an integer or out of range"),
+            }
+        } else if eq_ic(&pair[0], "ack") || eq_ic(&pair[0], "getack") {
+            // Only meaningful on a replication link; no reply, as Redis.
+            return;
+        } else if eq_ic(&pair[0], "capa")
+            || eq_ic(&pair[0], "ip-address")
+            || eq_ic(&pair[0], "rdb-only")
+        {
+        } else {
+            return ctx.err(&format!(
+                "ERR Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(&pair[0])
+            ));
+        }
+    }
+    ctx.out.ok();
+}
+
+fn psync(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if ctx.in_exec {
+        return ctx.err("ERR PSYNC is not allowed inside MULTI");
+    }
+    let replid = String::from_utf8_lossy(&a[1]).into_owned();
+    let offset = parse_i64(&a[2]).unwrap_or(-1);
+    ctx.action = Some(Action::Psync { replid, offset });
+}
+
+fn sync(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    if ctx.in_exec {
+        return ctx.err("ERR SYNC is not allowed inside MULTI");
+    }
+    ctx.action = Some(Action::Psync {
+        replid: "?".into(),
+        offset: -1,
+    });
+}
+
+/// The number of replicas that acknowledged `offset`.
+pub fn acked(srv: &crate::server::Server, offset: u64) -> usize {
+    srv.repl
+        .replicas
+        .lock()
+        .values()
+        .filter(|r| r.state == "online" && r.ack_offset >= offset)
+        .count()
+}
+
+fn wait(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(n) = parse_i64(&a[1]) else {
+        return ctx.not_int();
+    };
+    let Some(t) = parse_i64(&a[2]) else {
+        return ctx.not_int();
+    };
+    if t < 0 {
+        return ctx.err("ERR timeout is negative");
+    }
+    if ctx.srv.repl.is_replica() {
+        return ctx.err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    // What this connection wrote so far: everything up to our end now.
+    let offset = ctx.wrote.unwrap_or_else(|| ctx.srv.store.wal.end_offset());
+    let have = acked(ctx.srv, offset);
+    if have as i64 >= n || ctx.in_exec {
+        return ctx.out.int(have as i64);
+    }
+    let deadline =
+        (t > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(t as u64));
+    ctx.action = Some(Action::Wait {
+        n: n.max(0) as usize,
+        offset,
+        deadline,
+    });
+}

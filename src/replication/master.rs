@@ -1,0 +1,227 @@
+//! The master side: answering PSYNC, sending a snapshot for a full sync, and
+//! feeding a replica the WAL from its offset at its own pace (the WAL is read
+//! from disk, so a slow replica costs disk, never master memory).
+
+use super::{ReplicaInfo, HEARTBEAT};
+use crate::resp::{parse_request, Limits};
+use crate::server::{save, Server};
+use crate::util::eq_ic;
+use crate::wal::WalReader;
+use bytes::BytesMut;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// How a PSYNC is answered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Stream from this position.
+    Continue(u64),
+    Full,
+}
+
+/// Redis's `masterTryPartialResynchronization`: the asked history must be
+/// ours (or the one we continued after a promotion, up to where it ended),
+/// and the asked position must still be in the WAL.
+pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
+    if offset < 1 {
+        return Decision::Full;
+    }
+    let pos = (offset - 1) as u64;
+    let ours = *srv.replid.read() == replid;
+    let second = *srv.repl.replid2.read() == replid
+        && (pos as i64) < srv.repl.second_offset.load(Ordering::Acquire);
+    let wal = &srv.store.wal;
+    if (ours || second) && pos >= wal.first_offset() && pos <= wal.end_offset() {
+        Decision::Continue(pos)
+    } else {
+        Decision::Full
+    }
+}
+
+/// Who is asking: the client id, and the address it announced.
+pub struct Peer {
+    pub client_id: u64,
+    pub ip: String,
+    pub listening_port: u16,
+}
+
+/// Takes over a connection after PSYNC: the reply, a snapshot if needed,
+/// then the stream until the replica goes away.
+pub async fn serve(
+    srv: Arc<Server>,
+    peer: Peer,
+    mut rd: OwnedReadHalf,
+    mut wr: OwnedWriteHalf,
+    replid: String,
+    offset: i64,
+) {
+    let Peer {
+        client_id,
+        ip,
+        listening_port,
+    } = peer;
+    let decision = decide(&srv, &replid, offset);
+    let my_replid = srv.replid.read().clone();
+    let register = |state: &'static str, ack: u64| {
+        srv.repl.replicas.lock().insert(
+            client_id,
+            ReplicaInfo {
+                ip: ip.clone(),
+                port: listening_port,
+                state,
+                ack_offset: ack,
+                last_ack_ms: crate::util::now_ms(),
+            },
+        );
+    };
+    let start = match decision {
+        Decision::Continue(pos) => {
+            srv.stats.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("Partial resynchronization request from {ip}:{listening_port} accepted, sending the WAL from offset {pos}");
+            srv.repl.pins.lock().insert(client_id, pos);
+            register("online", pos);
+            if wr
+                .write_all(format!("+CONTINUE {my_replid}\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return cleanup(&srv, client_id);
+            }
+            pos
+        }
+        Decision::Full => {
+            if offset >= 1 {
+                srv.stats.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+            }
+            srv.stats.sync_full.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                "Full resync requested by replica {ip}:{listening_port} (asked {replid} {offset})"
+            );
+            register("wait_bgsave", 0);
+            match send_snapshot(&srv, client_id, &mut wr, &ip, listening_port).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("full sync to {ip}:{listening_port} failed: {e}");
+                    return cleanup(&srv, client_id);
+                }
+            }
+        }
+    };
+    register("online", start);
+    if let Err(e) = stream(&srv, client_id, start, &mut rd, &mut wr).await {
+        tracing::info!("Connection with replica {ip}:{listening_port} lost: {e}");
+    }
+    cleanup(&srv, client_id);
+}
+
+fn cleanup(srv: &Server, id: u64) {
+    srv.repl.replicas.lock().remove(&id);
+    srv.repl.pins.lock().remove(&id);
+}
+
+/// FULLRESYNC: a snapshot whose start offset the WAL still holds (shared by
+/// every replica that asks while it is usable), sent as `$len\r\n<bytes>`.
+async fn send_snapshot(
+    srv: &Arc<Server>,
+    id: u64,
+    wr: &mut OwnedWriteHalf,
+    ip: &str,
+    port: u16,
+) -> Result<u64, String> {
+    let s = srv.clone();
+    let (path, start) = tokio::task::spawn_blocking(move || save::snapshot_for_sync(&s))
+        .await
+        .map_err(|e| e.to_string())??;
+    // Pin before anything else: the stream continues from the snapshot's start.
+    srv.repl.pins.lock().insert(id, start);
+    let replid = srv.replid.read().clone();
+    let mut file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let len = file.metadata().await.map_err(|e| e.to_string())?.len();
+    tracing::info!(
+        "Starting full sync to {ip}:{port}: snapshot of {len} bytes, stream from offset {start}"
+    );
+    if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
+        r.state = "send_bulk";
+    }
+    let head = format!("+FULLRESYNC {replid} {start}\r\n${len}\r\n");
+    wr.write_all(head.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut sent = 0u64;
+    while sent < len {
+        let n = file.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("snapshot file shrank while being sent".into());
+        }
+        let n = n.min((len - sent) as usize);
+        wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
+        sent += n as u64;
+    }
+    tracing::info!("Synchronization with replica {ip}:{port} succeeded ({len} bytes sent)");
+    Ok(start)
+}
+
+/// Streams WAL bytes from `pos` as they are written; a heartbeat when idle;
+/// reads the replica's `REPLCONF ACK`s.
+async fn stream(
+    srv: &Arc<Server>,
+    id: u64,
+    mut pos: u64,
+    rd: &mut OwnedReadHalf,
+    wr: &mut OwnedWriteHalf,
+) -> Result<(), String> {
+    let wal = &srv.store.wal;
+    let mut reader = WalReader::new(wal.dir(), pos);
+    let mut written = wal.subscribe_written();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut inbuf = BytesMut::with_capacity(1024);
+    let limits = Limits::default();
+    loop {
+        let upto = wal.written_offset();
+        if pos < upto {
+            let n = reader.read(&mut buf, upto).map_err(|e| e.to_string())?;
+            if n > 0 {
+                wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
+                pos += n as u64;
+                srv.repl.pins.lock().insert(id, pos);
+                continue;
+            }
+        }
+        let ping = Duration::from_secs(srv.config.read().repl_ping_replica_period.max(1));
+        tokio::select! {
+            r = written.changed() => { if r.is_err() { return Err("WAL closed".into()); } }
+            _ = tokio::time::sleep(ping) => {
+                // Caught up, so `pos` is a record boundary: a heartbeat fits.
+                if pos == wal.written_offset() {
+                    wr.write_all(&HEARTBEAT).await.map_err(|e| e.to_string())?;
+                }
+            }
+            r = rd.read_buf(&mut inbuf) => {
+                match r {
+                    Ok(0) => return Err("replica closed the connection".into()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+                while let Some(args) = parse_request(&mut inbuf, &limits).map_err(|e| e.to_string())? {
+                    if args.len() >= 3 && eq_ic(&args[0], "replconf") && eq_ic(&args[1], "ack") {
+                        if let Some(off) = crate::util::parse_u64(&args[2]) {
+                            if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
+                                r.ack_offset = off;
+                                r.last_ack_ms = crate::util::now_ms();
+                            }
+                        }
+                    }
+                }
+                if inbuf.len() > 64 * 1024 {
+                    return Err("replica sent too much".into());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! The replica side: connect to the master, handshake like a Redis replica
+//! (PING, AUTH, REPLCONF listening-port / capa, PSYNC), load a full sync's
+//! snapshot or continue from our WAL's end, then apply the stream. Retries
+//! with backoff forever; the data stays while the master is away.
+
+use super::{Role, HEARTBEAT};
+use crate::resp::{parse_frame, Frame};
+use crate::server::Server;
+use crate::snapshot::SnapshotReader;
+use crate::wal::{decode_frame, Decoded, FsyncPolicy, FRAME_HEADER};
+use bytes::{Buf, BytesMut};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts the link task for the current generation.
+pub fn spawn(srv: Arc<Server>, host: String, port: u16) {
+    let gen = srv.repl.generation.load(Ordering::Acquire);
+    tokio::spawn(run(srv, host, port, gen));
+}
+
+fn current(srv: &Server, gen: u64) -> bool {
+    srv.repl.generation.load(Ordering::Acquire) == gen
+}
+
+async fn run(srv: Arc<Server>, host: String, port: u16, gen: u64) {
+    let mut backoff = Duration::from_millis(100);
+    while current(&srv, gen) {
+        srv.repl.set_link_state("connecting");
+        match link(&srv, &host, port, gen).await {
+            Ok(()) => return,
+            Err(e) => {
+                srv.repl.link_down(crate::util::now_ms());
+                srv.repl
+                    .link
+                    .sync_in_progress
+                    .store(false, Ordering::Release);
+                srv.repl.set_link_state("connect");
+                if !current(&srv, gen) {
+                    return;
+                }
+                tracing::warn!("replication link to {host}:{port}: {e}; retrying in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Reads one reply line/frame from the master.
+async fn read_frame(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> Result<Frame, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(f) = parse_frame(buf)? {
+            return Ok(f);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, sock.read_buf(buf)).await {
+            Err(_) => return Err("timeout waiting for the master".into()),
+            Ok(Ok(0)) => return Err("master closed the connection".into()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+        if buf.len() > 1 << 20 {
+            return Err("master reply too long".into());
+        }
+    }
+}
+
+async fn command(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<Frame, String> {
+    let mut out = format!("*{}\r\n", args.len());
+    for a in args {
+        out.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    sock.write_all(out.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    read_frame(sock, buf, timeout).await
+}
+
+async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), String> {
+    let (timeout, auth, user, my_port) = {
+        let c = srv.config.read();
+        let announce = if c.replica_announce_port > 0 {
+            c.replica_announce_port
+        } else {
+            srv.port
+        };
+        (
+            Duration::from_secs(c.repl_timeout.max(1)),
+            c.masterauth.clone(),
+            c.masteruser.clone(),
+            announce,
+        )
+    };
+    let mut sock = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
+        .await
+        .map_err(|_| "connect timeout".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = sock.set_nodelay(true);
+    tracing::info!("Connecting to MASTER {host}:{port}");
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    match command(&mut sock, &mut buf, &["PING"], timeout).await? {
+        Frame::Error(e) if !e.starts_with("NOAUTH") => {
+            return Err(format!("master answered PING with: {e}"))
+        }
+        _ => {}
+    }
+    if let Some(pass) = &auth {
+        let r = match &user {
+            Some(u) => command(&mut sock, &mut buf, &["AUTH", u, pass], timeout).await?,
+            None => command(&mut sock, &mut buf, &["AUTH", pass], timeout).await?,
+        };
+        if let Frame::Error(e) = r {
+            return Err(format!("master refused AUTH: {e}"));
+        }
+    }
+    let port_s = my_port.to_string();
+    if let Frame::Error(e) = command(
+        &mut sock,
+        &mut buf,
+        &["REPLCONF", "listening-port", &port_s],
+        timeout,
+    )
+    .await?
+    {
+        return Err(format!("master refused REPLCONF listening-port: {e}"));
+    }
+    let _ = command(
+        &mut sock,
+        &mut buf,
+        &["REPLCONF", "capa", "eof", "capa", "psync2"],
+        timeout,
+    )
+    .await?;
+    let replid = srv.replid.read().clone();
+    let end = srv.store.wal.end_offset();
+    let offset = (end + 1).to_string();
+    srv.repl.set_link_state("sync");
+    let reply = command(&mut sock, &mut buf, &["PSYNC", &replid, &offset], timeout).await?;
+    let line = match reply {
+        Frame::Simple(s) => s,
+        Frame::Error(e) => return Err(format!("master refused PSYNC: {e}")),
+        other => return Err(format!("unexpected PSYNC reply {other:?}")),
+    };
+    let mut parts = line.split_whitespace();
+    match parts.next() {
+        Some("FULLRESYNC") => {
+            let (Some(id), Some(off)) = (
+                parts.next(),
+                parts.next().and_then(|o| o.parse::<u64>().ok()),
+            ) else {
+                return Err(format!("malformed FULLRESYNC reply: {line}"));
+            };
+            if id.len() != 40 {
+                return Err(format!("malformed replid in FULLRESYNC: {line}"));
+            }
+            full_sync(srv, &mut sock, &mut buf, id, off, timeout).await?;
+        }
+        Some("CONTINUE") => {
+            if let Some(id) = parts.next() {
+                if id.len() == 40 && id != replid {
+                    // The master continued our history under a new id.
+                    *srv.repl.replid2.write() = replid.clone();
+                    srv.repl
+                        .second_offset
+                        .store(end as i64 + 1, Ordering::Release);
+                    *srv.replid.write() = id.to_string();
+                    crate::server::save::persist_replids(srv);
+                }
+            }
+            tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization from offset {end}");
+        }
+        _ => return Err(format!("unexpected PSYNC reply: {line}")),
+    }
+    if !current(srv, gen) {
+        return Ok(());
+    }
+    srv.repl.link.up.store(true, Ordering::Release);
+    srv.repl.link.down_since_ms.store(0, Ordering::Relaxed);
+    srv.repl.set_link_state("connected");
+    stream(srv, &mut sock, &mut buf, gen, timeout).await
+}
+
+/// Receives `$len\r\n<snapshot>` into a file, verifies it, and only then
+/// replaces our dataset with it.
+async fn full_sync(
+    srv: &Arc<Server>,
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    replid: &str,
+    start: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    // `$<len>\r\n`
+    let len = loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&buf[..i]).into_owned();
+            buf.advance(i + 2);
+            match line.strip_prefix('$').and_then(|n| n.parse::<u64>().ok()) {
+                Some(n) => break n,
+                None if line.is_empty() => continue, // keepalive newline
+                None => return Err(format!("bad bulk header from master: {line:?}")),
+            }
+        }
+        match tokio::time::timeout(timeout, sock.read_buf(buf)).await {
+            Err(_) => return Err("timeout waiting for the snapshot".into()),
+            Ok(Ok(0)) => return Err("master closed the connection before the snapshot".into()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+    };
+    let link = &srv.repl.link;
+    link.sync_in_progress.store(true, Ordering::Release);
+    link.sync_total_bytes.store(len, Ordering::Relaxed);
+    link.sync_read_bytes.store(0, Ordering::Relaxed);
+    tracing::info!(
+        "MASTER <-> REPLICA sync: receiving {len} bytes of snapshot (stream from offset {start})"
+    );
+    let dir = srv.config.read().dir.clone();
+    let tmp = dir.join(format!("sync-{}.sledis.tmp", std::process::id()));
+    let mut file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut got = 0u64;
+    // Bytes already read past the header belong to the snapshot.
+    let first = (buf.len() as u64).min(len) as usize;
+    file.write_all(&buf[..first])
+        .await
+        .map_err(|e| e.to_string())?;
+    buf.advance(first);
+    got += first as u64;
+    let mut chunk = vec![0u8; 256 * 1024];
+    while got < len {
+        let want = ((len - got) as usize).min(chunk.len());
+        let n = match tokio::time::timeout(timeout, sock.read(&mut chunk[..want])).await {
+            Err(_) => {
+                return Err(format!(
+                    "timeout receiving the snapshot at {got}/{len} bytes"
+                ))
+            }
+            Ok(Ok(0)) => {
+                return Err(format!(
+                    "master closed the connection at {got}/{len} bytes of the snapshot"
+                ))
+            }
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(e.to_string()),
+        };
+        file.write_all(&chunk[..n])
+            .await
+            .map_err(|e| e.to_string())?;
+        got += n as u64;
+        link.sync_read_bytes.store(got, Ordering::Relaxed);
+        link.last_io_ms
+            .store(crate::util::now_ms(), Ordering::Relaxed);
+    }
+    file.sync_all().await.map_err(|e| e.to_string())?;
+    drop(file);
+    let s = srv.clone();
+    let tmp2 = tmp.clone();
+    let id = replid.to_string();
+    let r = tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&tmp);
+    link.sync_in_progress.store(false, Ordering::Release);
+    r
+}
+
+/// Verifies the received file (every block's crc), then loads it. The old
+/// dataset is only dropped once the new one is known whole.
+fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Result<(), String> {
+    let reader =
+        SnapshotReader::open(path).map_err(|e| format!("received snapshot is damaged: {e}"))?;
+    let report = reader.verify();
+    if !report.is_ok() {
+        return Err(format!("received snapshot is damaged: {report}"));
+    }
+    if reader.header().start_offset != start {
+        return Err(format!(
+            "snapshot starts at offset {} but the master announced {start}",
+            reader.header().start_offset
+        ));
+    }
+    let t0 = Instant::now();
+    srv.loading.store(true, Ordering::Release);
+    let r = srv
+        .store
+        .load_snapshot(start, reader.iter().map(|p| p.map_err(|e| e.to_string())));
+    srv.loading.store(false, Ordering::Release);
+    let n = r?;
+    *srv.replid.write() = replid.to_string();
+    *srv.repl.replid2.write() = super::NO_REPLID.to_string();
+    srv.repl.second_offset.store(-1, Ordering::Release);
+    crate::server::save::persist_replids(srv);
+    tracing::info!(
+        "MASTER <-> REPLICA sync: loaded {n} keys in {:.2}s; continuing from offset {start}",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Applies the master's stream; acknowledges every second; gives up after
+/// `repl-timeout` without a byte.
+async fn stream(
+    srv: &Arc<Server>,
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    gen: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    let mut last_io = Instant::now();
+    loop {
+        if !current(srv, gen) {
+            return Ok(());
+        }
+        // Apply every whole frame we have.
+        let mut wrote = None;
+        loop {
+            if buf.len() < FRAME_HEADER {
+                break;
+            }
+            if buf[..FRAME_HEADER] == HEARTBEAT {
+                buf.advance(FRAME_HEADER);
+                continue;
+            }
+            let here = srv.store.wal.end_offset();
+            match decode_frame(buf, here) {
+                Decoded::Record(rec, n) => {
+                    let end = srv.store.apply_replicated(&buf[..n], &rec)?;
+                    buf.advance(n);
+                    wrote = Some(end);
+                }
+                Decoded::Incomplete { .. } => break,
+                Decoded::Corrupt(msg) => {
+                    return Err(format!(
+                        "bad record in the replication stream at offset {here}: {msg}"
+                    ));
+                }
+            }
+        }
+        if let Some(end) = wrote {
+            let wal = &srv.store.wal;
+            let r = if wal.policy() == FsyncPolicy::Always {
+                wal.sync_all().map(|_| ())
+            } else {
+                wal.write_up_to(end)
+            };
+            r.map_err(|e| format!("WAL write failed: {e}"))?;
+        }
+        tokio::select! {
+            r = sock.read_buf(buf) => {
+                match r {
+                    Ok(0) => return Err("master closed the connection".into()),
+                    Ok(_) => {
+                        last_io = Instant::now();
+                        srv.repl.link.last_io_ms.store(crate::util::now_ms(), Ordering::Relaxed);
+                    }
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            _ = ack.tick() => {
+                if last_io.elapsed() > timeout {
+                    return Err(format!("no data from the master for {timeout:?} (repl-timeout)"));
+                }
+                let off = srv.store.wal.end_offset().to_string();
+                let msg = format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{off}\r\n", off.len());
+                sock.write_all(msg.as_bytes()).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
+
+/// The role a node has at startup from its config.
+pub fn start_from_config(srv: &Arc<Server>) {
+    let r = srv.config.read().replicaof.clone();
+    if let Some((host, port)) = r {
+        *srv.repl.role.write() = Role::Replica {
+            host: host.clone(),
+            port,
+        };
+        srv.store.replica.store(true, Ordering::Release);
+        srv.repl.link_down(crate::util::now_ms());
+        tracing::info!("Starting as a replica of {host}:{port} (replicaof in the config)");
+        spawn(srv.clone(), host, port);
+    }
+}

@@ -1,0 +1,383 @@
+//! Master/replica replication with real processes: full sync, the live
+//! stream, INFO/ROLE as Redis prints them, read-only replicas, restart with
+//! partial resync, promotion, chains, switching master, master down.
+
+mod common;
+use common::*;
+use redis::Connection;
+use std::time::Duration;
+
+fn cmd_str(c: &mut Connection, args: &[&str]) -> String {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    match k.query::<redis::Value>(c) {
+        Ok(redis::Value::SimpleString(s)) => s,
+        Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(redis::Value::Okay) => "OK".into(),
+        Ok(redis::Value::Int(i)) => i.to_string(),
+        Ok(redis::Value::Nil) => "(nil)".into(),
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("ERR {e}"),
+    }
+}
+
+fn info(c: &mut Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(c).expect("INFO")
+}
+
+fn digest(c: &mut Connection) -> String {
+    redis::cmd("DEBUG")
+        .arg("DIGEST")
+        .query(c)
+        .expect("DEBUG DIGEST")
+}
+
+fn replicate(r: &Node, m: &Node) {
+    let mut c = r.client();
+    assert_eq!(
+        cmd_str(&mut c, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
+        "OK"
+    );
+}
+
+/// Waits until the replica has the master's data (same digest) and its
+/// link is up.
+fn wait_synced(r: &Node, m: &Node) {
+    let ok = wait_until(Duration::from_secs(20), || {
+        let (Ok(mut rc), Ok(mut mc)) = (r.try_client(), m.try_client()) else {
+            return false;
+        };
+        let up = info_field(&info(&mut rc, "replication"), "master_link_status").as_deref()
+            == Some("up");
+        up && digest(&mut rc) == digest(&mut mc)
+    });
+    assert!(
+        ok,
+        "replica on {} did not catch up with {}; replica log:\n{}",
+        r.port,
+        m.port,
+        r.log()
+    );
+}
+
+fn fill(c: &mut Connection, prefix: &str, n: usize) {
+    let mut p = redis::pipe();
+    for i in 0..n {
+        p.cmd("SET")
+            .arg(format!("{prefix}{i}"))
+            .arg(format!("value-{i}"))
+            .ignore();
+    }
+    let _: () = p.query(c).expect("fill");
+}
+
+#[test]
+fn one_master_two_replicas() {
+    let m = Node::start(&["save \"\""]);
+    let r1 = Node::start(&["save \"\""]);
+    let r2 = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    fill(&mut mc, "k", 2000);
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg("x")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut mc)
+        .unwrap();
+    replicate(&r1, &m);
+    replicate(&r2, &m);
+    wait_synced(&r1, &m);
+    wait_synced(&r2, &m);
+    // Later writes stream to both.
+    fill(&mut mc, "later", 100);
+    let _: () = redis::cmd("DEL").arg("k0").query(&mut mc).unwrap();
+    wait_synced(&r1, &m);
+    wait_synced(&r2, &m);
+    let mut c1 = r1.client();
+    assert_eq!(cmd_str(&mut c1, &["GET", "later99"]), "value-99");
+    assert_eq!(cmd_str(&mut c1, &["GET", "k0"]), "(nil)");
+    let ttl: i64 = redis::cmd("TTL").arg("ttl").query(&mut c1).unwrap();
+    assert!(ttl > 900, "TTL replicated: {ttl}");
+    // Read-only, with Redis's text.
+    let e = redis_cli(r1.port, &["set", "a", "1"]);
+    assert_eq!(
+        e.trim(),
+        "READONLY You can't write against a read only replica."
+    );
+    // INFO as Redis prints it, on both sides.
+    let ok = wait_until(Duration::from_secs(10), || {
+        let mi = info(&mut mc, "replication");
+        info_field(&mi, "connected_slaves").as_deref() == Some("2")
+            && mi
+                .lines()
+                .filter(|l| l.starts_with("slave") && l.contains("state=online"))
+                .count()
+                == 2
+    });
+    assert!(ok, "master INFO: {}", info(&mut mc, "replication"));
+    let mi = info(&mut mc, "replication");
+    assert_eq!(info_field(&mi, "role").as_deref(), Some("master"));
+    let slave0 = info_field(&mi, "slave0").expect("slave0");
+    assert!(
+        slave0.starts_with("ip=127.0.0.1,port=")
+            && slave0.contains(",offset=")
+            && slave0.contains(",lag="),
+        "{slave0}"
+    );
+    let ri = info(&mut c1, "replication");
+    for (f, v) in [
+        ("role", "slave"),
+        ("master_host", "127.0.0.1"),
+        ("master_link_status", "up"),
+        ("master_sync_in_progress", "0"),
+        ("slave_read_only", "1"),
+    ] {
+        assert_eq!(info_field(&ri, f).as_deref(), Some(v), "{f} in {ri}");
+    }
+    assert_eq!(info_field(&ri, "master_port"), Some(m.port.to_string()));
+    assert_eq!(
+        info_field(&ri, "master_replid"),
+        info_field(&mi, "master_replid"),
+        "same history"
+    );
+    for f in [
+        "master_last_io_seconds_ago",
+        "slave_repl_offset",
+        "slave_priority",
+        "master_replid2",
+        "master_repl_offset",
+        "second_repl_offset",
+        "repl_backlog_active",
+        "repl_backlog_first_byte_offset",
+        "repl_backlog_histlen",
+    ] {
+        assert!(info_field(&ri, f).is_some(), "{f} missing: {ri}");
+    }
+    // ROLE on both.
+    let role: redis::Value = redis::cmd("ROLE").query(&mut c1).unwrap();
+    let text = format!("{role:?}");
+    assert!(
+        text.contains("slave") && text.contains("connected"),
+        "{text}"
+    );
+    let out = redis_cli(m.port, &["role"]);
+    assert!(out.starts_with("master\n"), "{out}");
+    // The master's sync counters.
+    let st = info(&mut mc, "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
+}
+
+#[test]
+fn replica_restart_resumes_by_partial_resync_after_kill9() {
+    let m = Node::start(&["save \"\""]);
+    let mut r = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    fill(&mut mc, "a", 500);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    // The role is in the replica's config file now.
+    let conf = std::fs::read_to_string(&r.conf).unwrap();
+    assert!(
+        conf.contains(&format!("replicaof 127.0.0.1 {}", m.port)),
+        "{conf}"
+    );
+    assert!(conf.starts_with("# test node"), "comments kept: {conf}");
+    r.kill9();
+    fill(&mut mc, "b", 300);
+    r.launch();
+    wait_synced(&r, &m);
+    let st = info(&mut mc, "stats");
+    assert_eq!(
+        info_field(&st, "sync_full").as_deref(),
+        Some("1"),
+        "no second full sync: {st}"
+    );
+    assert_eq!(
+        info_field(&st, "sync_partial_ok").as_deref(),
+        Some("1"),
+        "{st}"
+    );
+    // And after a clean stop too.
+    r.stop();
+    fill(&mut mc, "c", 300);
+    r.launch();
+    wait_synced(&r, &m);
+    let st = info(&mut mc, "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("1"), "{st}");
+    assert_eq!(
+        info_field(&st, "sync_partial_ok").as_deref(),
+        Some("2"),
+        "{st}"
+    );
+}
+
+#[test]
+fn promotion_keeps_data_and_siblings_resync_partially() {
+    let m = Node::start(&["save \"\""]);
+    let r1 = Node::start(&["save \"\""]);
+    let r2 = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    fill(&mut mc, "k", 300);
+    replicate(&r1, &m);
+    replicate(&r2, &m);
+    wait_synced(&r1, &m);
+    wait_synced(&r2, &m);
+    drop(mc);
+    drop(m); // the master is gone (killed)
+    let mut c1 = r1.client();
+    assert_eq!(cmd_str(&mut c1, &["REPLICAOF", "NO", "ONE"]), "OK");
+    assert_eq!(cmd_str(&mut c1, &["SET", "new", "1"]), "OK");
+    let i1 = info(&mut c1, "replication");
+    assert_eq!(info_field(&i1, "role").as_deref(), Some("master"));
+    assert_ne!(
+        info_field(&i1, "master_replid2").as_deref(),
+        Some("0000000000000000000000000000000000000000")
+    );
+    assert_eq!(cmd_str(&mut c1, &["GET", "k299"]), "value-299");
+    // The sibling follows the new master without a full sync.
+    replicate(&r2, &r1);
+    wait_synced(&r2, &r1);
+    let st = info(&mut c1, "stats");
+    assert_eq!(
+        info_field(&st, "sync_partial_ok").as_deref(),
+        Some("1"),
+        "{st}"
+    );
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("0"), "{st}");
+    assert_eq!(cmd_str(&mut r2.client(), &["GET", "new"]), "1");
+}
+
+#[test]
+fn chain_carries_the_same_history() {
+    let a = Node::start(&["save \"\""]);
+    let b = Node::start(&["save \"\""]);
+    let c = Node::start(&["save \"\""]);
+    let mut ac = a.client();
+    fill(&mut ac, "x", 200);
+    replicate(&b, &a);
+    wait_synced(&b, &a);
+    replicate(&c, &b);
+    wait_synced(&c, &b);
+    fill(&mut ac, "y", 50);
+    wait_synced(&c, &a);
+    let ia = info(&mut ac, "replication");
+    let ib = info(&mut b.client(), "replication");
+    let ic = info(&mut c.client(), "replication");
+    assert_eq!(info_field(&ib, "role").as_deref(), Some("slave"));
+    assert_eq!(info_field(&ib, "connected_slaves").as_deref(), Some("1"));
+    assert_eq!(
+        info_field(&ic, "master_replid"),
+        info_field(&ia, "master_replid")
+    );
+    let ok = wait_until(Duration::from_secs(10), || {
+        info_field(&info(&mut c.client(), "replication"), "master_repl_offset")
+            == info_field(&info(&mut a.client(), "replication"), "master_repl_offset")
+    });
+    assert!(ok, "same offsets down the chain");
+}
+
+#[test]
+fn switching_master_replaces_the_dataset() {
+    let a = Node::start(&["save \"\""]);
+    let d = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\""]);
+    fill(&mut a.client(), "a", 100);
+    fill(&mut d.client(), "d", 50);
+    replicate(&r, &a);
+    wait_synced(&r, &a);
+    replicate(&r, &d);
+    wait_synced(&r, &d);
+    let mut rc = r.client();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut rc).unwrap();
+    assert_eq!(n, 50, "exactly the new master's keys");
+    assert_eq!(cmd_str(&mut rc, &["GET", "a1"]), "(nil)");
+}
+
+#[test]
+fn master_down_keeps_replica_data_and_link_resumes() {
+    let mut m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\"", "repl-timeout 5"]);
+    fill(&mut m.client(), "k", 100);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    m.kill9();
+    let ok = wait_until(Duration::from_secs(10), || {
+        info_field(&info(&mut r.client(), "replication"), "master_link_status").as_deref()
+            == Some("down")
+    });
+    assert!(ok, "link goes down");
+    let mut rc = r.client();
+    let ri = info(&mut rc, "replication");
+    assert_eq!(info_field(&ri, "role").as_deref(), Some("slave"));
+    assert!(
+        info_field(&ri, "master_link_down_since_seconds").is_some(),
+        "{ri}"
+    );
+    assert_eq!(cmd_str(&mut rc, &["GET", "k5"]), "value-5", "data kept");
+    m.launch();
+    fill(&mut m.client(), "after", 10);
+    wait_synced(&r, &m);
+    let st = info(&mut m.client(), "stats");
+    assert_eq!(
+        info_field(&st, "sync_partial_ok").as_deref(),
+        Some("1"),
+        "resumed partially: {st}"
+    );
+}
+
+#[test]
+fn replicaof_bad_arguments() {
+    let n = Node::start(&[]);
+    let mut c = n.client();
+    assert!(
+        cmd_str(&mut c, &["REPLICAOF", "127.0.0.1", "notaport"]).contains("Invalid master port")
+    );
+    assert!(cmd_str(&mut c, &["REPLICAOF", "127.0.0.1", &n.port.to_string()]).contains("myself"));
+    // A master that is not there: accepted, retried with a log line.
+    let dead = free_port();
+    assert_eq!(
+        cmd_str(&mut c, &["SLAVEOF", "127.0.0.1", &dead.to_string()]),
+        "OK"
+    );
+    let ok = wait_until(Duration::from_secs(5), || n.log().contains("retrying"));
+    assert!(ok, "logs the retry: {}", n.log());
+    assert_eq!(
+        info_field(&info(&mut c, "replication"), "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert_eq!(cmd_str(&mut c, &["SLAVEOF", "NO", "ONE"]), "OK");
+    assert_eq!(cmd_str(&mut c, &["SET", "a", "1"]), "OK");
+}
+
+#[test]
+fn redis_cli_slaveof_by_hand() {
+    let m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\""]);
+    redis_cli(m.port, &["set", "a", "hello"]);
+    let out = redis_cli(r.port, &["slaveof", "127.0.0.1", &m.port.to_string()]);
+    assert_eq!(out.trim(), "OK");
+    wait_synced(&r, &m);
+    assert_eq!(redis_cli(r.port, &["get", "a"]).trim(), "hello");
+    let info = redis_cli(r.port, &["info", "replication"]);
+    assert!(
+        info.contains("role:slave") && info.contains("master_link_status:up"),
+        "{info}"
+    );
+}
+
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    let m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\""]);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    let mut mc = m.client();
+    let _: () = redis::cmd("SET").arg("w").arg("1").query(&mut mc).unwrap();
+    let n: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut mc).unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = redis::cmd("WAIT").arg(2).arg(200).query(&mut mc).unwrap();
+    assert_eq!(n, 1, "times out with the count it has");
+}
