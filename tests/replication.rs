@@ -381,3 +381,180 @@ fn wait_counts_acknowledging_replicas() {
     let n: i64 = redis::cmd("WAIT").arg(2).arg(200).query(&mut mc).unwrap();
     assert_eq!(n, 1, "times out with the count it has");
 }
+
+/// A replica paused (SIGSTOP) right after asking for a full sync, while the
+/// master takes far more writes than its backlog holds: the WAL from the
+/// snapshot's start is pinned, so it catches up with one full sync, not two.
+#[test]
+fn paused_replica_needs_one_full_sync_not_two() {
+    let m = Node::start(&[
+        "save \"\"",
+        "repl-backlog-size 64kb",
+        "wal-segment-size 16kb",
+    ]);
+    let r = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    fill(&mut mc, "pre", 5000);
+    replicate(&r, &m);
+    let started = wait_until(Duration::from_secs(10), || r.log().contains("receiving"));
+    assert!(started, "the full sync started; log:\n{}", r.log());
+    unsafe_kill(r.pid(), "STOP");
+    let big = "x".repeat(1000);
+    // Far more than the socket buffers hold, so the feed really lags.
+    for chunk in 0..40 {
+        let mut p = redis::pipe();
+        for i in 0..1000 {
+            p.cmd("SET")
+                .arg(format!("burst{chunk}-{i}"))
+                .arg(&big)
+                .ignore();
+        }
+        let _: () = p.query(&mut mc).unwrap();
+    }
+    // A newer snapshot moves the "keep back to the newest snapshot" line
+    // past what the paused replica needs: only its pin keeps that WAL now.
+    assert_eq!(cmd_str(&mut mc, &["SAVE"]), "OK");
+    // Give WAL retention (once a second) the chance to drop what it may.
+    std::thread::sleep(Duration::from_millis(2500));
+    unsafe_kill(r.pid(), "CONT");
+    wait_synced(&r, &m);
+    let st = info(&mut mc, "stats");
+    assert_eq!(
+        info_field(&st, "sync_full").as_deref(),
+        Some("1"),
+        "one full sync: {st}"
+    );
+    // Once caught up, the backlog limit applies again.
+    let ok = wait_until(Duration::from_secs(20), || m.wal_segments().len() < 20);
+    assert!(
+        ok,
+        "WAL trimmed after catch-up: {} segments",
+        m.wal_segments().len()
+    );
+}
+
+/// A master that stops answering: the replica notices within repl-timeout,
+/// keeps its data, and resumes when the master comes back.
+#[test]
+fn replica_notices_a_dead_link_within_repl_timeout() {
+    let m = Node::start(&["save \"\"", "repl-ping-replica-period 1"]);
+    let r = Node::start(&["save \"\"", "repl-timeout 2"]);
+    fill(&mut m.client(), "k", 10);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    unsafe_kill(m.pid(), "STOP");
+    let t0 = std::time::Instant::now();
+    let ok = wait_until(Duration::from_secs(8), || {
+        info_field(&info(&mut r.client(), "replication"), "master_link_status").as_deref()
+            == Some("down")
+    });
+    unsafe_kill(m.pid(), "CONT");
+    assert!(ok, "link down within repl-timeout; log:\n{}", r.log());
+    assert!(
+        t0.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        t0.elapsed()
+    );
+    assert!(r.log().contains("repl-timeout"), "logged: {}", r.log());
+    fill(&mut m.client(), "later", 10);
+    wait_synced(&r, &m);
+}
+
+/// A fake master on a test socket: it answers the handshake, then sends a
+/// snapshot that is garbage. The replica must refuse it, keep its data and
+/// retry.
+#[test]
+fn damaged_snapshot_from_master_is_refused_and_data_kept() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_port = listener.local_addr().unwrap().port();
+    let r = Node::start(&["save \"\""]);
+    fill(&mut r.client(), "mine", 20);
+    let served = std::thread::spawn(move || {
+        let mut conns = 0;
+        listener.set_nonblocking(false).ok();
+        while conns < 2 {
+            let Ok((mut s, _)) = listener.accept() else {
+                break;
+            };
+            conns += 1;
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut buf = [0u8; 4096];
+            let mut replies: Vec<Vec<u8>> = vec![
+                b"+PONG\r\n".to_vec(),
+                b"+OK\r\n".to_vec(),
+                b"+OK\r\n".to_vec(),
+            ];
+            let bad = if conns == 1 {
+                // A valid-looking header, then bytes that are no snapshot.
+                let mut v = format!("+FULLRESYNC {} 0\r\n$64\r\n", "a".repeat(40)).into_bytes();
+                v.extend_from_slice(&[0x5a; 64]);
+                v
+            } else {
+                b"+WHAT IS THIS\r\n".to_vec()
+            };
+            replies.push(bad);
+            for reply in replies {
+                match s.read(&mut buf) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+                let _ = s.write_all(&reply);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let mut c = r.client();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(fake_port)
+        .query(&mut c)
+        .unwrap();
+    let ok = wait_until(Duration::from_secs(15), || {
+        r.log().contains("unexpected PSYNC reply")
+    });
+    assert!(ok, "both bad answers were detected; log:\n{}", r.log());
+    assert!(
+        r.log().contains("received snapshot is damaged"),
+        "log:\n{}",
+        r.log()
+    );
+    let _ = served.join();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 20, "the replica's own data is untouched");
+    assert_eq!(cmd_str(&mut c, &["GET", "mine3"]), "value-3");
+    assert_eq!(cmd_str(&mut c, &["REPLICAOF", "NO", "ONE"]), "OK");
+}
+
+#[test]
+fn masterauth_and_min_replicas_to_write() {
+    let m = Node::start(&[
+        "save \"\"",
+        "requirepass s3cret",
+        "min-replicas-to-write 1",
+        "min-replicas-max-lag 10",
+    ]);
+    let r = Node::start(&["save \"\"", "masterauth s3cret"]);
+    let mut mc = redis::Client::open(format!("redis://:s3cret@127.0.0.1:{}/", m.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let e = cmd_str(&mut mc, &["SET", "a", "1"]);
+    assert!(
+        e.contains("NOREPLICAS") || e.contains("Not enough good replicas"),
+        "{e}"
+    );
+    replicate(&r, &m);
+    let ok = wait_until(Duration::from_secs(15), || {
+        cmd_str(&mut mc, &["SET", "a", "1"]) == "OK"
+    });
+    assert!(
+        ok,
+        "writes accepted once a replica acknowledges; replica log:\n{}",
+        r.log()
+    );
+    let ok = wait_until(Duration::from_secs(10), || {
+        cmd_str(&mut r.client(), &["GET", "a"]) == "1"
+    });
+    assert!(ok, "replicated through AUTH");
+}

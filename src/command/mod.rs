@@ -532,11 +532,40 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
             .error("READONLY You can't write against a read only replica.");
         return;
     }
+    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx.srv) {
+        ctx.out
+            .error("NOREPLICAS Not enough good replicas to write.");
+        return;
+    }
     ctx.srv
         .stats
         .commands
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (cmd.handler)(ctx, args);
+}
+
+/// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
+/// writes unless enough replicas acknowledged within the lag.
+fn enough_good_replicas(srv: &Server) -> bool {
+    let (need, max_lag) = {
+        let c = srv.config.read();
+        (
+            c.min_replicas_to_write as usize,
+            c.min_replicas_max_lag as i64,
+        )
+    };
+    if need == 0 || max_lag == 0 || srv.repl.is_replica() {
+        return true;
+    }
+    let now = crate::util::now_ms();
+    let good = srv
+        .repl
+        .replicas
+        .lock()
+        .values()
+        .filter(|r| r.state == "online" && (now - r.last_ack_ms) / 1000 <= max_lag)
+        .count();
+    good >= need
 }
 
 /// Parses an integer argument, answering Redis's error if it is not one.

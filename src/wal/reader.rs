@@ -233,11 +233,19 @@ impl WalReader {
                 self.pos += n as u64;
                 return Ok(n);
             }
-            // End of this segment: move on if a later one starts here.
+            // End of this segment: move on if a later one starts here. A
+            // later one that starts further on means the bytes in between
+            // were removed: an error, never a silent stall.
             let segs = list_segments(&self.dir)?;
-            match segs.iter().find(|s| s.start == self.pos) {
-                Some(_) => self.file = None,
-                None => return Ok(0),
+            if segs.iter().any(|s| s.start == self.pos) {
+                self.file = None;
+            } else if segs.iter().any(|s| s.start > self.pos) {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("WAL offset {} is no longer retained", self.pos),
+                ));
+            } else {
+                return Ok(0);
             }
         }
     }
