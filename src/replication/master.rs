@@ -182,6 +182,8 @@ async fn stream(
     let mut buf = vec![0u8; 256 * 1024];
     let mut inbuf = BytesMut::with_capacity(1024);
     let limits = Limits::default();
+    let period = Duration::from_secs(srv.config.read().repl_ping_replica_period.max(1));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         let upto = wal.written_offset();
         if pos < upto {
@@ -193,13 +195,19 @@ async fn stream(
                 continue;
             }
         }
-        let ping = Duration::from_secs(srv.config.read().repl_ping_replica_period.max(1));
         tokio::select! {
             r = written.changed() => { if r.is_err() { return Err("WAL closed".into()); } }
-            _ = tokio::time::sleep(ping) => {
+            _ = tick.tick() => {
                 // Caught up, so `pos` is a record boundary: a heartbeat fits.
                 if pos == wal.written_offset() {
                     wr.write_all(&HEARTBEAT).await.map_err(|e| e.to_string())?;
+                }
+                // A replica that stopped acknowledging is dropped after
+                // repl-timeout, as Redis does; it will reconnect and resync.
+                let timeout_ms = srv.config.read().repl_timeout as i64 * 1000;
+                let last = srv.repl.replicas.lock().get(&id).map(|r| r.last_ack_ms).unwrap_or(0);
+                if timeout_ms > 0 && crate::util::now_ms() - last > timeout_ms {
+                    return Err("timeout: no REPLCONF ACK within repl-timeout".into());
                 }
             }
             r = rd.read_buf(&mut inbuf) => {
