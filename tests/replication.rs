@@ -558,3 +558,66 @@ fn masterauth_and_min_replicas_to_write() {
     });
     assert!(ok, "replicated through AUTH");
 }
+
+/// PSYNC answers checked byte for byte with a raw client: our history at a
+/// record boundary continues; an offset never written, one in the middle of
+/// a record, or an unknown history get a full sync.
+#[test]
+fn psync_answers() {
+    let m = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    fill(&mut mc, "k", 10);
+    let i = info(&mut mc, "replication");
+    let replid = info_field(&i, "master_replid").unwrap();
+    let end: u64 = info_field(&i, "master_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ask = |id: &str, off: u64| -> String {
+        let req = format!(
+            "*3\r\n$5\r\nPSYNC\r\n${}\r\n{id}\r\n${}\r\n{off}\r\n",
+            id.len(),
+            off.to_string().len()
+        );
+        let out = raw_exchange(m.port, req.as_bytes(), Duration::from_millis(500));
+        String::from_utf8_lossy(&out[..out.len().min(60)]).into_owned()
+    };
+    assert!(
+        ask(&replid, end + 1).starts_with(&format!("+CONTINUE {replid}")),
+        "at the end"
+    );
+    assert!(
+        ask(&replid, 1).starts_with("+CONTINUE"),
+        "from the start (still in the WAL)"
+    );
+    assert!(
+        ask(&replid, end + 1000).starts_with("+FULLRESYNC"),
+        "an offset never written"
+    );
+    assert!(
+        ask(&replid, 3).starts_with("+FULLRESYNC"),
+        "the middle of a record"
+    );
+    assert!(
+        ask(&"f".repeat(40), end + 1).starts_with("+FULLRESYNC"),
+        "another history"
+    );
+    assert!(ask("?", 0).starts_with("+FULLRESYNC"), "PSYNC ? -1 style");
+}
+
+/// Replicas asking at about the same time share one snapshot.
+#[test]
+fn concurrent_full_syncs_share_one_snapshot() {
+    let m = Node::start(&["save \"\""]);
+    let r1 = Node::start(&["save \"\""]);
+    let r2 = Node::start(&["save \"\""]);
+    fill(&mut m.client(), "k", 3000);
+    replicate(&r1, &m);
+    replicate(&r2, &m);
+    wait_synced(&r1, &m);
+    wait_synced(&r2, &m);
+    let st = info(&mut m.client(), "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"));
+    let snapshots = m.log().matches("DB saved on disk").count();
+    assert_eq!(snapshots, 1, "one snapshot for both; log:\n{}", m.log());
+}

@@ -34,7 +34,11 @@ pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
     let second = *srv.repl.replid2.read() == replid
         && (pos as i64) < srv.repl.second_offset.load(Ordering::Acquire);
     let wal = &srv.store.wal;
-    if (ours || second) && pos >= wal.first_offset() && pos <= wal.end_offset() {
+    if (ours || second)
+        && pos >= wal.first_offset()
+        && pos <= wal.end_offset()
+        && crate::wal::is_record_start(wal.dir(), pos, wal.end_offset())
+    {
         Decision::Continue(pos)
     } else {
         Decision::Full

@@ -63,6 +63,9 @@ pub struct ReplState {
     pub replicas: Mutex<HashMap<u64, ReplicaInfo>>,
     /// WAL positions replicas still need: retention keeps them.
     pub pins: Mutex<HashMap<u64, u64>>,
+    /// Last time (ms) this node had a replica or was one: `repl-backlog-ttl`
+    /// counts from there.
+    pub last_replica_ms: AtomicI64,
 }
 
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -77,6 +80,7 @@ impl ReplState {
             second_offset: AtomicI64::new(-1),
             replicas: Mutex::new(HashMap::new()),
             pins: Mutex::new(HashMap::new()),
+            last_replica_ms: AtomicI64::new(crate::util::now_ms()),
         }
     }
 

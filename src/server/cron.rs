@@ -74,7 +74,18 @@ fn save_points(srv: &Arc<Server>, now_s: i64) {
 fn retain_wal(srv: &Arc<Server>) {
     let store = &srv.store;
     let end = store.wal.end_offset();
-    let backlog = srv.config.read().repl_backlog_size;
+    // repl-backlog-ttl: a master alone for that long stops keeping the
+    // backlog (a replica keeps it: it may be promoted).
+    let (mut backlog, ttl) = {
+        let c = srv.config.read();
+        (c.repl_backlog_size, c.repl_backlog_ttl as i64)
+    };
+    let now = crate::util::now_ms();
+    if srv.repl.is_replica() || !srv.repl.replicas.lock().is_empty() {
+        srv.repl.last_replica_ms.store(now, Ordering::Relaxed);
+    } else if ttl > 0 && now - srv.repl.last_replica_ms.load(Ordering::Relaxed) > ttl * 1000 {
+        backlog = 0;
+    }
     let mut keep_from = store.applied_offset().min(end.saturating_sub(backlog));
     if srv.save.has_snapshot.load(Ordering::Acquire) {
         keep_from = keep_from.min(srv.save.snapshot_start.load(Ordering::Acquire));

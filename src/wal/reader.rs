@@ -250,3 +250,38 @@ impl WalReader {
         }
     }
 }
+
+/// True if a record starts at stream position `pos` (or `pos` is `end`):
+/// the frame there decodes and says it sits at `pos`. A PSYNC may only
+/// continue from such a point.
+pub fn is_record_start(dir: &Path, pos: u64, end: u64) -> bool {
+    if pos == end {
+        return true;
+    }
+    let Ok(segs) = list_segments(dir) else {
+        return false;
+    };
+    let Some(seg) = segs.iter().rev().find(|s| s.start <= pos) else {
+        return false;
+    };
+    let Ok(mut f) = File::open(&seg.path) else {
+        return false;
+    };
+    if f.seek(SeekFrom::Start(pos - seg.start)).is_err() {
+        return false;
+    }
+    let mut header = [0u8; FRAME_HEADER];
+    if f.read_exact(&mut header).is_err() {
+        return false;
+    }
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    if len == 0 || len > MAX_RECORD {
+        return false;
+    }
+    let mut buf = header.to_vec();
+    buf.resize(FRAME_HEADER + len as usize, 0);
+    if f.read_exact(&mut buf[FRAME_HEADER..]).is_err() {
+        return false;
+    }
+    matches!(decode_frame(&buf, pos), Decoded::Record(..))
+}
