@@ -621,3 +621,22 @@ fn concurrent_full_syncs_share_one_snapshot() {
     let snapshots = m.log().matches("DB saved on disk").count();
     assert_eq!(snapshots, 1, "one snapshot for both; log:\n{}", m.log());
 }
+
+/// `replica-serve-stale-data no`: with the link down, data commands answer
+/// MASTERDOWN; INFO and PING still answer.
+#[test]
+fn stale_data_refused_when_asked() {
+    let mut m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\"", "replica-serve-stale-data no", "repl-timeout 2"]);
+    fill(&mut m.client(), "k", 5);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    assert_eq!(cmd_str(&mut r.client(), &["GET", "k1"]), "value-1");
+    m.kill9();
+    let ok = wait_until(Duration::from_secs(10), || {
+        redis_cli(r.port, &["get", "k1"]).contains("MASTERDOWN")
+    });
+    assert!(ok, "GET refused: {}", redis_cli(r.port, &["get", "k1"]));
+    assert_eq!(redis_cli(r.port, &["ping"]).trim(), "PONG");
+    assert!(redis_cli(r.port, &["info", "replication"]).contains("master_link_status:down"));
+}
