@@ -288,10 +288,7 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "KILL <ip:port> | KILL <option> <value> [...]",
                 "HELP",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => ctx.err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",

@@ -197,10 +197,7 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.help(&lines);
     } else if eq_ic(sub, "getkeys") && a.len() >= 3 {
         let Some(c) = super::lookup(&a[2]) else {
             return ctx.err("ERR Invalid command specified");

@@ -286,6 +286,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A HELP subcommand's reply: one status line per entry.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.out.array(lines.len());
+        for l in lines {
+            self.out.simple(l);
+        }
+    }
+
     pub fn err(&mut self, msg: &str) {
         self.out.error(msg);
     }

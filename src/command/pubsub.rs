@@ -205,10 +205,7 @@ fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.help(&lines);
     } else {
         ctx.err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",

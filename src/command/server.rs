@@ -343,10 +343,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "REWRITE",
                 "HELP",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => ctx.err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
@@ -390,10 +387,7 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "DIGEST-VALUE <key> [<key> ...]",
                 "HELP",
             ];
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.simple(l);
-            }
+            ctx.help(&lines);
         }
         _ => ctx.err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",

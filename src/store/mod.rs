@@ -123,34 +123,9 @@ impl Store {
         };
         let gens: [AtomicU32; MAX_DBS] = Default::default();
         let counts: [AtomicI64; MAX_DBS] = Default::default();
-        let mut index = ExpireIndex::default();
         let t0 = Instant::now();
-        let mut total = 0;
-        for db in 0..MAX_DBS {
-            if let Some(v) = tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
-                if v.len() == 4 {
-                    gens[db].store(
-                        u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                        Ordering::Relaxed,
-                    );
-                }
-            }
-            let prefix = db_prefix(db as u8, gens[db].load(Ordering::Relaxed));
-            let mut n = 0;
-            for item in tree.scan_prefix(prefix) {
-                let (k, v) = item.map_err(|e| e.to_string())?;
-                n += 1;
-                if let Some(t) = Meta::peek_expire(&v) {
-                    index.insert(
-                        t,
-                        db as u8,
-                        Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
-                    );
-                }
-            }
-            counts[db].store(n, Ordering::Relaxed);
-            total += n;
-        }
+        let index = survey(&tree, &gens, &counts)?;
+        let total: i64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
         tracing::info!(
             "sled: {total} keys counted in {:?}, applied offset {applied}",
             t0.elapsed()
@@ -828,6 +803,37 @@ impl SnapshotSource<'_> {
     }
 }
 
+/// Reads each database's generation from sled, counts its keys and
+/// collects the expiry index (at open, and after loading a snapshot).
+fn survey(
+    tree: &sled::Tree,
+    gens: &[AtomicU32; MAX_DBS],
+    counts: &[AtomicI64; MAX_DBS],
+) -> Result<ExpireIndex, String> {
+    let mut index = ExpireIndex::default();
+    for db in 0..MAX_DBS {
+        let gen = match tree.get(gen_key(db as u8)).map_err(|e| e.to_string())? {
+            Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
+            _ => 0,
+        };
+        gens[db].store(gen, Ordering::Release);
+        let mut n = 0;
+        for item in tree.scan_prefix(db_prefix(db as u8, gen)) {
+            let (k, v) = item.map_err(|e| e.to_string())?;
+            n += 1;
+            if let Some(t) = Meta::peek_expire(&v) {
+                index.insert(
+                    t,
+                    db as u8,
+                    Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
+                );
+            }
+        }
+        counts[db].store(n, Ordering::Relaxed);
+    }
+    Ok(index)
+}
+
 /// The smallest byte string greater than every string with prefix `v`.
 fn increment(v: &mut Vec<u8>) {
     while let Some(last) = v.last_mut() {
@@ -1019,31 +1025,7 @@ impl Store {
         self.meta.flush().map_err(|e| e.to_string())?;
         self.applied.store(start, Ordering::Release);
         // Generations, counts and the expiry index from what was loaded.
-        let mut idx = ExpireIndex::default();
-        for db in 0..MAX_DBS {
-            let gen = match self
-                .tree
-                .get(gen_key(db as u8))
-                .map_err(|e| e.to_string())?
-            {
-                Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-                _ => 0,
-            };
-            self.gens[db].store(gen, Ordering::Release);
-            let mut count = 0;
-            for item in self.tree.scan_prefix(db_prefix(db as u8, gen)) {
-                let (k, v) = item.map_err(|e| e.to_string())?;
-                count += 1;
-                if let Some(t) = Meta::peek_expire(&v) {
-                    idx.insert(
-                        t,
-                        db as u8,
-                        Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
-                    );
-                }
-            }
-            self.counts[db].store(count, Ordering::Relaxed);
-        }
+        let idx = survey(&self.tree, &self.gens, &self.counts)?;
         *self.expires.lock() = idx;
         self.dirty.store(0, Ordering::Relaxed);
         *self.gc_lock.lock() = true;
