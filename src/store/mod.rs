@@ -32,6 +32,8 @@ const TABLE_BYTES: usize = 128 << 20;
 /// ...and stall writers while this many frozen tables wait for sled.
 const MAX_FROZEN: usize = 2;
 const APPLIED_KEY: &[u8] = b"applied_offset";
+/// Present while a full sync's snapshot is being loaded.
+const LOADING_KEY: &[u8] = b"loading";
 /// Read cache in front of sled.
 const READ_CACHE_BYTES: usize = 256 << 20;
 /// The write buffer is moved into sled at least this often, bounding the WAL
@@ -117,6 +119,20 @@ impl Store {
         })?;
         let tree = sled.open_tree("keyspace").map_err(|e| e.to_string())?;
         let meta = sled.open_tree("sledis-meta").map_err(|e| e.to_string())?;
+        // A full sync that died half-loaded left a mix of old and new data:
+        // drop it all, and forget our history id so the master sends a full
+        // sync again.
+        if meta.get(LOADING_KEY).map_err(|e| e.to_string())?.is_some() {
+            tracing::warn!("an interrupted full sync left incomplete data: dropping it; the next sync will be a full one");
+            tree.clear().map_err(|e| e.to_string())?;
+            meta.clear().map_err(|e| e.to_string())?;
+            sled.flush().map_err(|e| e.to_string())?;
+            let wal_dir = opts.dir.join("wal");
+            if wal_dir.exists() {
+                std::fs::remove_dir_all(&wal_dir)
+                    .map_err(|e| format!("{}: {e}", wal_dir.display()))?;
+            }
+        }
         let applied = match meta.get(APPLIED_KEY).map_err(|e| e.to_string())? {
             Some(v) if v.len() == 8 => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
             _ => 0,
@@ -1010,6 +1026,8 @@ impl Store {
             *t = Tables::new(start);
         }
         self.cache.clear();
+        // Marks the load as in progress until it is whole (see `open`).
+        self.meta_put(LOADING_KEY, b"1")?;
         self.tree.clear().map_err(|e| e.to_string())?;
         let mut n = 0u64;
         for p in pairs {
@@ -1024,6 +1042,8 @@ impl Store {
             .map_err(|e| e.to_string())?;
         self.meta.flush().map_err(|e| e.to_string())?;
         self.applied.store(start, Ordering::Release);
+        self.meta.remove(LOADING_KEY).map_err(|e| e.to_string())?;
+        self.meta.flush().map_err(|e| e.to_string())?;
         // Generations, counts and the expiry index from what was loaded.
         let idx = survey(&self.tree, &self.gens, &self.counts)?;
         *self.expires.lock() = idx;
