@@ -669,3 +669,42 @@ fn interrupted_snapshot_load_is_dropped_and_synced_again() {
     let st = info(&mut m.client(), "stats");
     assert_eq!(info_field(&st, "sync_full").as_deref(), Some("2"), "{st}");
 }
+
+/// `replica-read-only no`: local writes are accepted and stay local (they
+/// take no offset, so the master's stream goes on unbroken), as in Redis.
+#[test]
+fn writable_replica_keeps_local_writes_out_of_the_stream() {
+    let m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\"", "replica-read-only no"]);
+    fill(&mut m.client(), "k", 10);
+    replicate(&r, &m);
+    let ok = wait_until(Duration::from_secs(20), || {
+        info_field(&info(&mut r.client(), "replication"), "master_link_status").as_deref()
+            == Some("up")
+    });
+    assert!(ok);
+    let mut rc = r.client();
+    assert_eq!(cmd_str(&mut rc, &["SET", "local", "mine"]), "OK");
+    assert_eq!(cmd_str(&mut rc, &["GET", "local"]), "mine");
+    assert_eq!(
+        info_field(&info(&mut rc, "replication"), "slave_read_only").as_deref(),
+        Some("0")
+    );
+    let mut mc = m.client();
+    fill(&mut mc, "later", 20);
+    let ok = wait_until(Duration::from_secs(10), || {
+        cmd_str(&mut r.client(), &["GET", "later19"]) == "value-19"
+    });
+    assert!(ok, "the stream goes on; log:\n{}", r.log());
+    let ok = wait_until(Duration::from_secs(10), || {
+        info_field(&info(&mut r.client(), "replication"), "master_repl_offset")
+            == info_field(&info(&mut m.client(), "replication"), "master_repl_offset")
+    });
+    assert!(ok, "same offsets as the master");
+    let st = info(&mut mc, "stats");
+    assert_eq!(
+        info_field(&st, "sync_full").as_deref(),
+        Some("1"),
+        "no resync: {st}"
+    );
+}

@@ -616,7 +616,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "slave_read_repl_offset:{off}\r\nslave_repl_offset:{off}\r\nslave_priority:{}\r\nslave_read_only:{}\r\n\
                  replica_announced:{}\r\n",
                 cfg.replica_priority,
-                1, // replicas are always read-only here (see is_read_only_replica)
+                cfg.replica_read_only as u8,
                 cfg.replica_announced as u8,
             );
         } else {

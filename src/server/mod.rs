@@ -87,11 +87,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Replicas are always read-only here: a local write would take a WAL
-    /// offset the master's stream also uses (`replica-read-only no` is
-    /// accepted and noted at startup, see ARCHITECTURE.md).
     pub fn is_read_only_replica(&self) -> bool {
-        self.repl.is_replica()
+        self.repl.is_replica() && self.config.read().replica_read_only
     }
 
     pub fn self_arc(&self) -> Option<Arc<Server>> {
@@ -178,9 +175,6 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         dir.display()
     );
     save::load_replids(&srv);
-    if !srv.config.read().replica_read_only {
-        tracing::warn!("replica-read-only no: replicas stay read-only in sledis (a local write would fork the WAL's offsets)");
-    }
     crate::replication::replica::start_from_config(&srv);
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();

@@ -911,6 +911,10 @@ impl WriteTx {
         let k = self.key(db, key);
         let m = Meta::decode(&self.lookup(&k)?)?;
         if m.is_expired(self.now) {
+            if self.store.replica.load(Ordering::Acquire) {
+                // Replicas never delete by themselves: the master will.
+                return None;
+            }
             self.batch.effects.push(Effect::Del { key: k.clone() });
             self.batch.overlay.insert(k, None);
             self.deleted_expired += 1;
@@ -970,6 +974,15 @@ impl WriteTx {
             return None;
         }
         let batch = std::mem::take(&mut self.batch);
+        if self.store.replica.load(Ordering::Acquire) {
+            // A writable replica's own writes (`replica-read-only no`) stay
+            // local, as in Redis: they take no offset in the master's
+            // stream, reach sled with the next applied table, and a full
+            // sync replaces them.
+            let end = self.store.wal.end_offset();
+            self.store.publish(batch, end);
+            return None;
+        }
         let (_, end) = self.store.wal.append(&batch.effects);
         self.store.publish(batch, end);
         Some(end)
