@@ -191,7 +191,17 @@ async fn stream(
     loop {
         let upto = wal.written_offset();
         if pos < upto {
-            let n = reader.read(&mut buf, upto).map_err(|e| e.to_string())?;
+            // File reads go to the blocking pool: a cold disk must not stall
+            // the runtime's other clients.
+            let (r, b, res) = tokio::task::spawn_blocking(move || {
+                let res = reader.read(&mut buf, upto);
+                (reader, buf, res)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            reader = r;
+            buf = b;
+            let n = res.map_err(|e| e.to_string())?;
             if n > 0 {
                 wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
                 pos += n as u64;
