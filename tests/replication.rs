@@ -190,6 +190,9 @@ fn replica_restart_resumes_by_partial_resync_after_kill9() {
     r.launch();
     wait_synced(&r, &m);
     let st = info(&mut mc, "stats");
+    if info_field(&st, "sync_full").as_deref() != Some("1") {
+        eprintln!("REPLICA LOG\n{}\nMASTER LOG\n{}", r.log(), m.log());
+    }
     assert_eq!(
         info_field(&st, "sync_full").as_deref(),
         Some("1"),
@@ -419,6 +422,9 @@ fn paused_replica_needs_one_full_sync_not_two() {
     unsafe_kill(r.pid(), "CONT");
     wait_synced(&r, &m);
     let st = info(&mut mc, "stats");
+    if info_field(&st, "sync_full").as_deref() != Some("1") {
+        eprintln!("REPLICA LOG\n{}\nMASTER LOG\n{}", r.log(), m.log());
+    }
     assert_eq!(
         info_field(&st, "sync_full").as_deref(),
         Some("1"),

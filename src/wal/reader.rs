@@ -43,7 +43,12 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
         let Ok(start) = stem.parse::<u64>() else {
             continue;
         };
-        let len = entry.metadata()?.len();
+        // Retention may delete a segment while we list: skip it.
+        let len = match entry.metadata() {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         out.push(Segment {
             start,
             path: entry.path(),
