@@ -1,0 +1,107 @@
+//! A real `redis-sentinel` (Debian's package) monitoring sledis nodes: it
+//! must see the replica, fail over when the master is killed, and turn the
+//! returning old master into a replica of the new one.
+
+mod common;
+use common::*;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+struct Sentinel {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_sentinel(master_port: u16) -> Sentinel {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {}\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
+             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("redis-sentinel")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-sentinel (apt-get install redis-sentinel)");
+    let s = Sentinel {
+        port,
+        child,
+        _dir: dir,
+    };
+    assert!(wait_until(Duration::from_secs(10), || redis_cli(
+        port,
+        &["ping"]
+    )
+    .trim()
+        == "PONG"));
+    s
+}
+
+#[test]
+fn real_redis_sentinel_fails_over_sledis_nodes() {
+    let mut m = Node::start(&["save \"\""]);
+    let r = Node::start(&["save \"\""]);
+    redis_cli(m.port, &["set", "before", "1"]);
+    assert_eq!(
+        redis_cli(r.port, &["replicaof", "127.0.0.1", &m.port.to_string()]).trim(),
+        "OK"
+    );
+    assert!(wait_until(Duration::from_secs(10), || redis_cli(
+        r.port,
+        &["get", "before"]
+    )
+    .trim()
+        == "1"));
+    let s = start_sentinel(m.port);
+    // The sentinel discovers the replica from the master's INFO.
+    let found = wait_until(Duration::from_secs(20), || {
+        redis_cli(s.port, &["sentinel", "replicas", "mymaster"]).contains(&r.port.to_string())
+    });
+    assert!(
+        found,
+        "sentinel sees the replica: {}",
+        redis_cli(s.port, &["sentinel", "replicas", "mymaster"])
+    );
+    m.kill9();
+    let switched = wait_until(Duration::from_secs(20), || {
+        redis_cli(s.port, &["sentinel", "get-master-addr-by-name", "mymaster"])
+            .contains(&r.port.to_string())
+    });
+    assert!(
+        switched,
+        "failover to the replica; replica log:\n{}",
+        r.log()
+    );
+    let writable = wait_until(Duration::from_secs(10), || {
+        redis_cli(r.port, &["set", "after", "2"]).trim() == "OK"
+    });
+    assert!(writable, "the promoted replica takes writes");
+    assert_eq!(redis_cli(r.port, &["get", "before"]).trim(), "1");
+    // The old master comes back and is turned into a replica of the new one.
+    m.launch();
+    let converted = wait_until(Duration::from_secs(30), || {
+        redis_cli(m.port, &["get", "after"]).trim() == "2"
+    });
+    assert!(
+        converted,
+        "old master repointed; its role: {}",
+        redis_cli(m.port, &["role"])
+    );
+    assert!(redis_cli(m.port, &["role"]).starts_with("slave"));
+}
