@@ -34,28 +34,38 @@ impl Node {
     pub fn start(lines: &[&str]) -> Node {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().to_path_buf();
-        let port = free_port();
         let conf = dir.join("sledis.conf");
-        let mut text = format!(
-            "# test node\nport {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n",
-            dir.join("data").display(),
-            dir.join("sledis.log").display()
-        );
-        for l in lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        std::fs::write(&conf, text).expect("write conf");
         let mut n = Node {
-            port,
-            dir,
-            conf,
+            port: 0,
+            dir: dir.clone(),
+            conf: conf.clone(),
             extra: Vec::new(),
             child: None,
             _tmp: Some(tmp),
         };
-        n.launch();
-        n
+        // A port picked free can be taken by another test before our node
+        // binds it: then the node exits and we try another port.
+        for attempt in 0.. {
+            let port = free_port();
+            let mut text = format!(
+                "# test node\nport {port}\nbind 127.0.0.1\ndir {}\nlogfile {}\n",
+                dir.join("data").display(),
+                dir.join("sledis.log").display()
+            );
+            for l in lines {
+                text.push_str(l);
+                text.push('\n');
+            }
+            std::fs::write(&conf, text).expect("write conf");
+            n.port = port;
+            n.spawn();
+            match n.wait_ready() {
+                Ok(()) => return n,
+                Err(e) if attempt < 5 && e.contains("listening socket") => continue,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        unreachable!()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -66,8 +76,7 @@ impl Node {
         std::fs::read_to_string(self.dir.join("sledis.log")).unwrap_or_default()
     }
 
-    /// Starts the process (again) with the same config and waits for PING.
-    pub fn launch(&mut self) {
+    fn spawn(&mut self) {
         let child = Command::new(BIN)
             .arg(&self.conf)
             .args(&self.extra)
@@ -77,7 +86,15 @@ impl Node {
             .spawn()
             .expect("spawn sledis-server");
         self.child = Some(child);
-        self.wait_ready();
+    }
+
+    /// Starts the process (again) with the same config and waits until it
+    /// serves.
+    pub fn launch(&mut self) {
+        self.spawn();
+        if let Err(e) = self.wait_ready() {
+            panic!("{e}");
+        }
     }
 
     /// Starts the process and returns its exit status and output, for
@@ -108,28 +125,39 @@ impl Node {
         }
     }
 
-    pub fn wait_ready(&mut self) {
+    /// Ready means: our process logged that it listens (so a PING answered
+    /// on this port is answered by it, not by another test's server), and
+    /// it answers PING (NOAUTH counts: a node with requirepass is up).
+    pub fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        let pid = self.pid();
+        let ready_line = format!("(pid {pid},");
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Ok(Some(st)) = c.try_wait() {
-                    panic!("sledis-server exited early with {st}; log:\n{}", self.log());
+                    self.child = None;
+                    return Err(format!(
+                        "sledis-server exited early with {st}; log:\n{}",
+                        self.log()
+                    ));
                 }
             }
-            if let Ok(mut c) = self.try_client() {
-                match redis::cmd("PING").query::<String>(&mut c) {
-                    Ok(_) => return,
-                    // A node with requirepass is up too.
-                    Err(e) if e.code() == Some("NOAUTH") => return,
-                    Err(_) => {}
+            if self.log().contains(&ready_line) {
+                if let Ok(mut c) = self.try_client() {
+                    match redis::cmd("PING").query::<String>(&mut c) {
+                        Ok(_) => return Ok(()),
+                        Err(e) if e.code() == Some("NOAUTH") => return Ok(()),
+                        Err(_) => {}
+                    }
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "node on port {} did not start; log:\n{}",
-                self.port,
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "node on port {} did not start; log:\n{}",
+                    self.port,
+                    self.log()
+                ));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
