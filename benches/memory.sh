@@ -9,22 +9,7 @@ cd "$(dirname "$0")/.."
 KEYS=${KEYS:-1000000}
 SLEDIS_PORT=${SLEDIS_PORT:-7381}
 REDIS_PORT=${REDIS_PORT:-7382}
-cargo build --release --quiet --bin sledis-server
-tmp=$(mktemp -d)
-cleanup() {
-  [ -n "${spid:-}" ] && kill -9 "$spid" 2>/dev/null || true
-  [ -n "${rpid:-}" ] && kill -9 "$rpid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -p "$tmp/sledis" "$tmp/redis"
-./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --save "" --logfile "$tmp/sledis.log" 2>/dev/null &
-spid=$!
-redis-server --port $REDIS_PORT --dir "$tmp/redis" --appendonly yes --save "" --logfile "$tmp/redis.log" &
-rpid=$!
-for p in $SLEDIS_PORT $REDIS_PORT; do
-  for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+source benches/servers.sh
 python3 - "$KEYS" > "$tmp/load.resp" <<'PY'
 import sys
 n = int(sys.argv[1]); v = "v" * 32; out = sys.stdout

@@ -16,23 +16,7 @@ SIZES=${SIZES:-"32 1024"}
 SLEDIS_PORT=${SLEDIS_PORT:-7379}
 REDIS_PORT=${REDIS_PORT:-7380}
 
-cargo build --release --quiet --bin sledis-server
-tmp=$(mktemp -d)
-cleanup() {
-  [ -n "${spid:-}" ] && kill -9 "$spid" 2>/dev/null || true
-  [ -n "${rpid:-}" ] && kill -9 "$rpid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-mkdir -p "$tmp/sledis" "$tmp/redis"
-./target/release/sledis-server --port $SLEDIS_PORT --dir "$tmp/sledis" --appendfsync "$FSYNC" --save "" --logfile "$tmp/sledis.log" 2>/dev/null &
-spid=$!
-redis-server --port $REDIS_PORT --dir "$tmp/redis" --appendonly yes --appendfsync "$FSYNC" --save "" --logfile "$tmp/redis.log" &
-rpid=$!
-for p in $SLEDIS_PORT $REDIS_PORT; do
-  for _ in $(seq 100); do redis-cli -p $p ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+source benches/servers.sh
 
 rps() { # port pipeline size test -> requests/s
   redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -d "$3" -r 100000 -t "$4" --csv -q 2>/dev/null \

@@ -228,7 +228,6 @@ fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let db = ctx.db();
     let mut found = Vec::new();
-    let mut after: Option<Bytes> = None;
     let all = &a[1][..] == b"*";
     if ctx.exec_pending() {
         let keys: Vec<Bytes> = ctx
@@ -242,18 +241,11 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         return;
     }
-    loop {
-        let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
-        for (k, _) in batch {
-            if all || glob_match(&a[1], &k, false) {
-                found.push(k);
-            }
+    ctx.srv.store.for_each_key(db, ctx.now, |k, _| {
+        if all || glob_match(&a[1], &k, false) {
+            found.push(k);
         }
-        match next {
-            Some(n) => after = Some(n),
-            None => break,
-        }
-    }
+    });
     ctx.out.array(found.len());
     for k in found {
         ctx.out.bulk(&k);
@@ -391,15 +383,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     }
     if ctx.srv.store.dbsize(db) <= RANDOMKEY_EXACT {
         let mut all = Vec::new();
-        let mut after: Option<Bytes> = None;
-        loop {
-            let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
-            all.extend(batch.into_iter().map(|(k, _)| k));
-            match next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        ctx.srv.store.for_each_key(db, ctx.now, |k, _| all.push(k));
         return ctx.out.bulk_opt(all.choose(&mut rng).map(|k| &k[..]));
     }
     // A big keyspace: a random point between the first and the last key

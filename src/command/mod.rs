@@ -195,15 +195,9 @@ impl<'a> Ctx<'a> {
         let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
         let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
         if !flushed {
-            let mut after: Option<Bytes> = None;
-            loop {
-                let (batch, next) = self.srv.store.scan(db, after.as_deref(), 1000, self.now);
-                keys.extend(batch.into_iter().map(|(k, _)| k));
-                match next {
-                    Some(n) => after = Some(n),
-                    None => break,
-                }
-            }
+            self.srv.store.for_each_key(db, self.now, |k, _| {
+                keys.insert(k);
+            });
         }
         if let Some(v) = &view {
             for (d, k) in &v.touched {

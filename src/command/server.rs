@@ -407,26 +407,18 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
     let mut acc = [0u8; 20];
     let mut any = false;
     for db in 0..ctx.srv.store.databases {
-        let mut after: Option<Bytes> = None;
-        loop {
-            let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1000, ctx.now);
-            for (k, m) in batch {
-                any = true;
-                let mut h = sha1_smol::Sha1::new();
-                h.update(&[db as u8, m.kind as u8]);
-                h.update(&(k.len() as u64).to_le_bytes());
-                h.update(&k);
-                h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
-                h.update(&m.payload);
-                for (x, y) in acc.iter_mut().zip(h.digest().bytes()) {
-                    *x ^= y;
-                }
+        ctx.srv.store.for_each_key(db, ctx.now, |k, m| {
+            any = true;
+            let mut h = sha1_smol::Sha1::new();
+            h.update(&[db as u8, m.kind as u8]);
+            h.update(&(k.len() as u64).to_le_bytes());
+            h.update(&k);
+            h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
+            h.update(&m.payload);
+            for (x, y) in acc.iter_mut().zip(h.digest().bytes()) {
+                *x ^= y;
             }
-            match next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        });
     }
     if any {
         hex(&acc)

@@ -379,6 +379,22 @@ impl Store {
         (out, next)
     }
 
+    /// Calls `f` with every live key of `db` in key order, a page of
+    /// `scan` at a time (KEYS, DEBUG DIGEST, RANDOMKEY on small dbs).
+    pub fn for_each_key(&self, db: usize, now: i64, mut f: impl FnMut(Bytes, Meta)) {
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (batch, next) = self.scan(db, after.as_deref(), 1000, now);
+            for (k, m) in batch {
+                f(k, m);
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return,
+            }
+        }
+    }
+
     // ----- writes -----
 
     /// Starts a write transaction: holds the writer lock until dropped.
