@@ -732,8 +732,9 @@ fn randomkey_picks_among_keys() {
         assert!(k.starts_with("user:"));
         seen.insert(k);
     }
+    // A uniform pick gives about 196 distinct; the walk gives about 160.
     assert!(
-        seen.len() >= 20,
+        seen.len() >= 100,
         "RANDOMKEY on 5000 keys is not random: {} distinct in 200",
         seen.len()
     );
