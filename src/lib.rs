@@ -8,6 +8,7 @@ pub mod glob;
 pub mod logging;
 pub mod replication;
 pub mod resp;
+pub mod sentinel;
 pub mod server;
 pub mod snapshot;
 pub mod store;

@@ -27,6 +27,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // `sledis-server sentinel.conf --sentinel`, as with redis-server.
+    if args.iter().any(|a| a == "--sentinel") {
+        return sledis::sentinel::main(args);
+    }
     let cfg = match Config::from_args(args) {
         Ok(c) => c,
         Err(e) => {
@@ -43,10 +47,6 @@ fn main() -> ExitCode {
     }
     if cfg.daemonize {
         tracing::info!("daemonize yes: sledis stays in the foreground; use your service manager to background it");
-    }
-    if cfg.sentinel {
-        tracing::error!("sentinel mode is not built yet (see issue 4)");
-        return ExitCode::FAILURE;
     }
     // `io-threads 1` (the default, as in Redis) runs every connection on one
     // thread: on a small machine that beats a work-stealing pool (measured:
