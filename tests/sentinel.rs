@@ -1,0 +1,466 @@
+//! `sledis-sentinel` with real `sledis-server` groups: failover after
+//! `kill -9` of the master with a writer running, the old master repointed
+//! when it returns, quorum and majority rules, manual failover, state kept
+//! across a sentinel restart, and bad input.
+
+mod common;
+use common::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Writes `w:<n>` to whatever the sentinel calls the master, until stopped;
+/// returns the writes each port acknowledged.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<(u16, u64)>>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(sentinel_port: u16) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (s2, a2) = (stop.clone(), acked.clone());
+        let handle = std::thread::spawn(move || {
+            let mut n = 0u64;
+            let mut conn: Option<(u16, redis::Connection)> = None;
+            while !s2.load(Ordering::Relaxed) {
+                if conn.is_none() {
+                    let addr = redis_cli(
+                        sentinel_port,
+                        &["sentinel", "get-master-addr-by-name", "mymaster"],
+                    );
+                    let port: Option<u16> = addr.lines().nth(1).and_then(|p| p.trim().parse().ok());
+                    if let Some(port) = port {
+                        let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).and_then(
+                            |c| c.get_connection_with_timeout(Duration::from_millis(500)),
+                        );
+                        if let Ok(c) = c {
+                            let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                            conn = Some((port, c));
+                        }
+                    }
+                }
+                let Some((port, c)) = conn.as_mut() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                n += 1;
+                let r: redis::RedisResult<String> =
+                    redis::cmd("SET").arg(format!("w:{n}")).arg(n).query(c);
+                match r {
+                    Ok(_) => a2.lock().expect("lock").push((*port, n)),
+                    Err(_) => {
+                        conn = None;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        });
+        Writer {
+            stop,
+            acked,
+            handle: Some(handle),
+        }
+    }
+
+    fn stop(mut self) -> Vec<(u16, u64)> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        let v = self.acked.lock().expect("lock").clone();
+        v
+    }
+}
+
+fn digest(port: u16) -> String {
+    redis_cli(port, &["debug", "digest"]).trim().to_string()
+}
+
+fn role(port: u16) -> String {
+    redis_cli(port, &["role"])
+}
+
+/// Waits until the sentinel knows `n` replicas (found in the master's INFO).
+fn wait_replicas_known(s: &SentinelProc, n: usize) {
+    let ok = wait_until(Duration::from_secs(20), || {
+        s.master_field("mymaster", "num-slaves").as_deref() == Some(&n.to_string())
+    });
+    assert!(ok, "sentinel knows {n} replicas; log:\n{}", s.log());
+}
+
+#[test]
+fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
+    let (mut m, rs) = replicated_group(2);
+    redis_cli(m.port, &["set", "before", "1"]);
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    wait_replicas_known(&s, 2);
+    let ev = Events::subscribe(s.port);
+    let writer = Writer::start(s.port);
+    assert!(wait_until(Duration::from_secs(10), || writer
+        .acked
+        .lock()
+        .expect("lock")
+        .len()
+        > 50));
+
+    let killed = Instant::now();
+    m.kill9();
+    assert!(
+        ev.wait("+switch-master", "mymaster", Duration::from_secs(20)),
+        "no +switch-master; events: {:?}\nlog:\n{}",
+        ev.all(),
+        s.log()
+    );
+    let switch_ms = killed.elapsed().as_millis();
+    let new_port = s.master_port("mymaster").expect("master address");
+    assert_ne!(new_port, m.port);
+    assert!(rs.iter().any(|r| r.port == new_port));
+    assert!(ev.has(
+        "+switch-master",
+        &format!("mymaster 127.0.0.1 {} 127.0.0.1 {new_port}", m.port)
+    ));
+    // The steps, in Redis's order.
+    let chans = ev.channels();
+    let pos = |c: &str| chans.iter().position(|x| x == c).unwrap_or(usize::MAX);
+    let steps = [
+        "+sdown",
+        "+odown",
+        "+try-failover",
+        "+elected-leader",
+        "+selected-slave",
+        "+promoted-slave",
+        "+switch-master",
+    ];
+    for w in steps.windows(2) {
+        assert!(pos(w[0]) < pos(w[1]), "{} before {}: {chans:?}", w[0], w[1]);
+    }
+    assert!(role(new_port).starts_with("master"));
+
+    // Writes keep going to the new master.
+    let acked_before = writer.acked.lock().expect("lock").len();
+    assert!(wait_until(Duration::from_secs(10), || {
+        let a = writer.acked.lock().expect("lock");
+        a.len() > acked_before + 50 && a.iter().any(|(p, _)| *p == new_port)
+    }));
+    let acked = writer.stop();
+    eprintln!(
+        "kill -> +switch-master: {switch_ms} ms; {} writes acknowledged",
+        acked.len()
+    );
+
+    // Everything the new master acknowledged is on the other replica.
+    let other = rs
+        .iter()
+        .find(|r| r.port != new_port)
+        .expect("other replica");
+    assert!(
+        wait_until(Duration::from_secs(20), || digest(other.port)
+            == digest(new_port)),
+        "other replica in sync with the new master; role: {}",
+        role(other.port)
+    );
+    let last_on_new = acked
+        .iter()
+        .filter(|(p, _)| *p == new_port)
+        .map(|(_, n)| *n)
+        .max()
+        .expect("writes on the new master");
+    assert_eq!(
+        redis_cli(other.port, &["get", &format!("w:{last_on_new}")]).trim(),
+        last_on_new.to_string()
+    );
+    assert_eq!(redis_cli(other.port, &["get", "before"]).trim(), "1");
+
+    // The old master returns and is made a replica of the new one.
+    m.launch();
+    let repointed = wait_until(Duration::from_secs(40), || {
+        role(m.port).starts_with("slave") && digest(m.port) == digest(new_port)
+    });
+    assert!(
+        repointed,
+        "old master repointed; its role: {}; events: {:?}",
+        role(m.port),
+        ev.channels()
+    );
+    assert!(ev.has("+convert-to-slave", &m.port.to_string()));
+    assert!(redis_cli(m.port, &["set", "x", "1"]).starts_with("READONLY"));
+    assert_eq!(s.master_port("mymaster"), Some(new_port));
+}
+
+#[test]
+fn three_sentinels_fail_over_with_one_of_them_dead_and_a_restarted_one_catches_up() {
+    let (mut m, rs) = replicated_group(2);
+    let mut ss: Vec<SentinelProc> = (0..3)
+        .map(|_| SentinelProc::start(&monitor_lines(m.port, 2, 1000)))
+        .collect();
+    for s in &ss {
+        wait_replicas_known(s, 2);
+        assert!(
+            wait_until(Duration::from_secs(20), || s
+                .master_field("mymaster", "num-other-sentinels")
+                .as_deref()
+                == Some("2")),
+            "sentinels discover each other; log:\n{}",
+            s.log()
+        );
+    }
+    assert!(redis_cli(ss[0].port, &["sentinel", "ckquorum", "mymaster"]).starts_with("OK 3 usable"));
+    // One sentinel dies; two of three still make quorum 2 and a majority.
+    ss[2].kill9();
+    let ev = Events::subscribe(ss[0].port);
+    m.kill9();
+    assert!(
+        ev.wait("+switch-master", "mymaster", Duration::from_secs(30)),
+        "failover with two sentinels; events {:?}\nlogs:\n{}\n---\n{}",
+        ev.all(),
+        ss[0].log(),
+        ss[1].log()
+    );
+    let new_port = ss[0].master_port("mymaster").expect("addr");
+    assert!(rs.iter().any(|r| r.port == new_port));
+    assert!(wait_until(Duration::from_secs(10), || ss[1]
+        .master_port("mymaster")
+        == Some(new_port)));
+    assert!(ev.has("+odown", "#quorum"));
+    assert_eq!(redis_cli(new_port, &["set", "after", "1"]).trim(), "OK");
+    // Exactly one leader: one epoch, one promotion.
+    let elected = ss[..2]
+        .iter()
+        .filter(|s| s.log().contains("+elected-leader"))
+        .count();
+    assert_eq!(elected, 1, "one leader");
+    // The dead sentinel comes back with its old config and learns the new
+    // master from the others' hellos.
+    ss[2].launch();
+    assert!(
+        wait_until(Duration::from_secs(20), || ss[2].master_port("mymaster")
+            == Some(new_port)),
+        "restarted sentinel catches up; log:\n{}",
+        ss[2].log()
+    );
+}
+
+#[test]
+fn a_lone_sentinel_with_quorum_two_does_not_fail_over() {
+    let (mut m, rs) = replicated_group(1);
+    let s = SentinelProc::start(&monitor_lines(m.port, 2, 500));
+    wait_replicas_known(&s, 1);
+    let ev = Events::subscribe(s.port);
+    m.kill9();
+    assert!(ev.wait("+sdown", "master mymaster", Duration::from_secs(10)));
+    // Watch for a while: the master stays subjectively down only.
+    let failed_over = wait_until(Duration::from_secs(3), || {
+        ev.has("+odown", "") || ev.has("+try-failover", "") || ev.has("+switch-master", "")
+    });
+    assert!(!failed_over, "no failover without quorum: {:?}", ev.all());
+    assert!(role(rs[0].port).starts_with("slave"));
+    assert_eq!(s.master_port("mymaster"), Some(m.port));
+    assert!(redis_cli(s.port, &["sentinel", "master", "mymaster"]).contains("s_down"));
+}
+
+#[test]
+fn manual_failover_and_restart_keep_the_new_configuration() {
+    let (m, rs) = replicated_group(2);
+    redis_cli(rs[0].port, &["config", "set", "replica-priority", "10"]);
+    let mut s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    wait_replicas_known(&s, 2);
+    // The priority is read from INFO: wait until the sentinel has it.
+    assert!(wait_until(Duration::from_secs(20), || {
+        redis_cli(s.port, &["sentinel", "replicas", "mymaster"]).contains("\n10\n")
+    }));
+    let ev = Events::subscribe(s.port);
+    let r = redis_cli(s.port, &["sentinel", "failover", "mymaster"]);
+    assert_eq!(r.trim(), "OK", "log:\n{}", s.log());
+    assert!(ev.wait("+switch-master", "mymaster", Duration::from_secs(20)));
+    // Lowest priority wins.
+    assert_eq!(s.master_port("mymaster"), Some(rs[0].port));
+    assert!(role(rs[0].port).starts_with("master"));
+    // The old master is alive: it is turned into a replica too.
+    assert!(
+        wait_until(Duration::from_secs(40), || role(m.port)
+            .starts_with("slave")),
+        "old master demoted: {:?}",
+        ev.channels()
+    );
+    let epoch = s.master_field("mymaster", "config-epoch").expect("epoch");
+    assert_ne!(epoch, "0");
+    let conf = s.config();
+    assert!(
+        conf.contains(&format!(
+            "sentinel monitor mymaster 127.0.0.1 {} 1",
+            rs[0].port
+        )),
+        "{conf}"
+    );
+    assert!(conf.contains("# test sentinel"), "comments kept: {conf}");
+    // kill -9 and restart: the sentinel still knows the new master, its
+    // replicas and the epoch, before talking to anyone.
+    s.kill9();
+    s.launch();
+    assert_eq!(s.master_port("mymaster"), Some(rs[0].port));
+    assert_eq!(s.master_field("mymaster", "config-epoch"), Some(epoch));
+    let replicas = redis_cli(s.port, &["sentinel", "replicas", "mymaster"]);
+    assert!(replicas.contains(&m.port.to_string()) && replicas.contains(&rs[1].port.to_string()));
+    // Already in progress / no such master.
+    assert!(redis_cli(s.port, &["sentinel", "failover", "nope"]).contains("No such master"));
+}
+
+#[test]
+fn sentinel_commands_and_bad_input() {
+    let (m, _rs) = replicated_group(1);
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 5000));
+    wait_replicas_known(&s, 1);
+    let cli = |args: &[&str]| redis_cli(s.port, args).trim().to_string();
+    assert_eq!(cli(&["ping"]), "PONG");
+    assert_eq!(cli(&["role"]), "sentinel\nmymaster");
+    assert_eq!(cli(&["sentinel", "myid"]).len(), 40);
+    assert!(cli(&["info", "sentinel"]).contains(&format!(
+        "master0:name=mymaster,status=ok,address=127.0.0.1:{},slaves=1,sentinels=1",
+        m.port
+    )));
+    assert!(cli(&["info"]).contains("redis_mode:sentinel"));
+    assert_eq!(
+        cli(&["sentinel", "master", "nope"]),
+        "ERR No such master with that name"
+    );
+    assert_eq!(
+        cli(&["sentinel"]),
+        "ERR wrong number of arguments for 'sentinel' command"
+    );
+    assert_eq!(
+        cli(&["sentinel", "master"]),
+        "ERR wrong number of arguments for 'sentinel|master' command"
+    );
+    assert_eq!(
+        cli(&["sentinel", "foo"]),
+        "ERR unknown subcommand 'foo'. Try SENTINEL HELP."
+    );
+    assert_eq!(cli(&["sentinel", "get-master-addr-by-name", "nope"]), "");
+    assert!(cli(&["set", "a", "b"]).starts_with("ERR unknown command 'set'"));
+    assert_eq!(
+        cli(&["publish", "foo", "bar"]),
+        "ERR Only HELLO messages are accepted by Sentinel instances."
+    );
+    assert_eq!(
+        cli(&["sentinel", "set", "mymaster", "quorum", "0"]),
+        "ERR Invalid argument '0' for SENTINEL SET 'quorum'"
+    );
+    assert_eq!(
+        cli(&["sentinel", "set", "mymaster", "foo", "1"]),
+        "ERR Unknown option or number of arguments for SENTINEL SET 'foo'"
+    );
+    assert_eq!(
+        cli(&["sentinel", "monitor", "mymaster", "127.0.0.1", "1", "1"]),
+        "ERR Duplicate master name."
+    );
+    assert_eq!(
+        cli(&["sentinel", "monitor", "m2", "127.0.0.1", "abc", "1"]),
+        "ERR Invalid port"
+    );
+    assert_eq!(
+        cli(&["sentinel", "monitor", "m2", "127.0.0.1", "7", "0"]),
+        "ERR Quorum must be 1 or greater."
+    );
+    assert!(cli(&[
+        "sentinel",
+        "is-master-down-by-addr",
+        "127.0.0.1",
+        "x",
+        "0",
+        "*"
+    ])
+    .starts_with("ERR"));
+    // SET, MONITOR and REMOVE reach the config file.
+    assert_eq!(
+        cli(&[
+            "sentinel",
+            "set",
+            "mymaster",
+            "down-after-milliseconds",
+            "4000"
+        ]),
+        "OK"
+    );
+    assert!(s
+        .config()
+        .contains("sentinel down-after-milliseconds mymaster 4000"));
+    assert_eq!(
+        cli(&["sentinel", "monitor", "other", "127.0.0.1", "1", "1"]),
+        "OK"
+    );
+    assert!(s.config().contains("sentinel monitor other 127.0.0.1 1 1"));
+    assert_eq!(cli(&["sentinel", "remove", "other"]), "OK");
+    assert!(!s.config().contains("sentinel monitor other"));
+    assert!(cli(&["sentinel", "ckquorum", "mymaster"]).starts_with("OK 1 usable Sentinels"));
+    // Garbage closes only that connection.
+    let out = raw_exchange(s.port, b"*1\r\n$abc\r\n", Duration::from_secs(2));
+    assert!(String::from_utf8_lossy(&out).starts_with("-ERR Protocol error"));
+    let out = raw_exchange(s.port, b"*99999999999\r\n", Duration::from_secs(2));
+    assert!(String::from_utf8_lossy(&out).starts_with("-ERR Protocol error"));
+    assert_eq!(cli(&["ping"]), "PONG");
+
+    // A bad config line refuses to start and names the line.
+    let dir = tempfile::tempdir().expect("tmp");
+    let conf = dir.path().join("bad.conf");
+    std::fs::write(
+        &conf,
+        "port 26999\nsentinel monitor m 127.0.0.1 6379 1\nsentinel down-after-milliseconds m soon\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(SENTINEL_BIN)
+        .arg(&conf)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at line 3") && err.contains("down-after-milliseconds"),
+        "{err}"
+    );
+    // No config file at all.
+    let out = std::process::Command::new(SENTINEL_BIN)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn the_redis_crate_sentinel_client_follows_a_failover() {
+    use redis::sentinel::{SentinelClient, SentinelServerType};
+    let (mut m, rs) = replicated_group(1);
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    wait_replicas_known(&s, 1);
+    let mut sc = SentinelClient::build(
+        vec![format!("redis://127.0.0.1:{}/", s.port)],
+        "mymaster".to_string(),
+        None,
+        SentinelServerType::Master,
+    )
+    .expect("sentinel client");
+    let mut c = sc.get_connection().expect("master connection");
+    let _: () = redis::cmd("SET")
+        .arg("k")
+        .arg("1")
+        .query(&mut c)
+        .expect("set");
+    m.kill9();
+    let ok = wait_until(Duration::from_secs(20), || {
+        let Ok(mut c) = sc.get_connection() else {
+            return false;
+        };
+        redis::cmd("SET")
+            .arg("k")
+            .arg("2")
+            .query::<()>(&mut c)
+            .is_ok()
+    });
+    assert!(
+        ok,
+        "writes resume through the sentinel client; log:\n{}",
+        s.log()
+    );
+    assert_eq!(redis_cli(rs[0].port, &["get", "k"]).trim(), "2");
+}
