@@ -241,7 +241,7 @@ for setup in $SETUPS; do
       echo "  $setup #$n: write ${W} ms (on $NEW), switch ${S} ms [$SW] $NOTE"
     else
       fails=$((fails + 1))
-      echo "  $setup #$n: FAILED write=${W:--} switch=${S:--} $NOTE"
+      echo "  $setup #$n: FAILED (not both events within 30 s) write=${W:--} switch=${S:--} $NOTE"
     fi
   done
   row[$setup]="$(stats "${ws[@]}") $(stats "${ss[@]}") $fails"

@@ -464,3 +464,67 @@ fn the_redis_crate_sentinel_client_follows_a_failover() {
     );
     assert_eq!(redis_cli(rs[0].port, &["get", "k"]).trim(), "2");
 }
+
+/// redis-py's `Sentinel(...).master_for(...)`, the way Python users connect:
+/// it keeps writing across a failover once it reconnects.
+#[test]
+fn redis_py_master_for_keeps_writing_across_a_failover() {
+    use std::io::{BufRead, BufReader, Write};
+    let (mut m, rs) = replicated_group(1);
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    wait_replicas_known(&s, 1);
+    let script = r#"
+import sys, time
+from redis.sentinel import Sentinel
+s = Sentinel([("127.0.0.1", int(sys.argv[1]))], socket_timeout=1.0)
+m = s.master_for("mymaster", socket_timeout=1.0)
+m.set("py:0", "0")
+print("ready", flush=True)
+sys.stdin.readline()
+deadline = time.time() + 30
+n = 0
+while time.time() < deadline:
+    n += 1
+    try:
+        m.set("py:%d" % n, n)
+        print("ok %d %d" % (n, s.discover_master("mymaster")[1]), flush=True)
+        sys.exit(0)
+    except Exception as e:
+        time.sleep(0.05)
+print("gave up", flush=True)
+sys.exit(1)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(s.port.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with redis-py (apt-get install python3-redis)");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("read");
+    assert_eq!(
+        line.trim(),
+        "ready",
+        "redis-py connected through the sentinel"
+    );
+    assert_eq!(redis_cli(m.port, &["get", "py:0"]).trim(), "0");
+    m.kill9();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"go\n").expect("write");
+    line.clear();
+    out.read_line(&mut line).expect("read");
+    let _ = child.wait();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        words.first(),
+        Some(&"ok"),
+        "redis-py: {line}\nlog:\n{}",
+        s.log()
+    );
+    assert_eq!(words.get(2), Some(&rs[0].port.to_string().as_str()));
+    let key = format!("py:{}", words[1]);
+    assert_eq!(redis_cli(rs[0].port, &["get", &key]).trim(), words[1]);
+}

@@ -105,3 +105,72 @@ fn real_redis_sentinel_fails_over_sledis_nodes() {
     );
     assert!(redis_cli(m.port, &["role"]).starts_with("slave"));
 }
+
+#[path = "support/resp.rs"]
+#[allow(dead_code)]
+mod support;
+
+/// The other direction: `sledis-sentinel` watching real `redis-server`
+/// nodes fails them over and repoints the returning old master.
+#[test]
+fn sledis_sentinel_fails_over_real_redis_nodes() {
+    let mut m = support::RealRedis::start(&[]);
+    let mport = m.port.to_string();
+    let rs: Vec<support::RealRedis> = (0..2)
+        .map(|_| support::RealRedis::start(&["--replicaof", "127.0.0.1", &mport]))
+        .collect();
+    redis_cli(m.port, &["set", "before", "1"]);
+    for r in &rs {
+        assert!(wait_until(Duration::from_secs(20), || redis_cli(
+            r.port,
+            &["get", "before"]
+        )
+        .trim()
+            == "1"));
+    }
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    assert!(
+        wait_until(Duration::from_secs(20), || s
+            .master_field("mymaster", "num-slaves")
+            .as_deref()
+            == Some("2")),
+        "sentinel finds the redis replicas; log:\n{}",
+        s.log()
+    );
+    let ev = Events::subscribe(s.port);
+    m.kill9();
+    assert!(
+        ev.wait("+switch-master", "mymaster", Duration::from_secs(20)),
+        "failover; events {:?}\nlog:\n{}",
+        ev.all(),
+        s.log()
+    );
+    let new_port = s.master_port("mymaster").expect("addr");
+    let other = rs
+        .iter()
+        .find(|r| r.port != new_port)
+        .expect("other replica");
+    assert_eq!(redis_cli(new_port, &["set", "after", "2"]).trim(), "OK");
+    assert!(
+        wait_until(Duration::from_secs(20), || redis_cli(
+            other.port,
+            &["get", "after"]
+        )
+        .trim()
+            == "2"),
+        "the other redis replica follows the new master: {}",
+        redis_cli(other.port, &["info", "replication"])
+    );
+    m.restart();
+    assert!(
+        wait_until(Duration::from_secs(40), || redis_cli(
+            m.port,
+            &["get", "after"]
+        )
+        .trim()
+            == "2"),
+        "old redis master repointed: {}",
+        redis_cli(m.port, &["role"])
+    );
+    assert!(redis_cli(m.port, &["role"]).starts_with("slave"));
+}

@@ -287,6 +287,7 @@ pub struct RealRedis {
     pub port: u16,
     child: Child,
     _dir: tempfile::TempDir,
+    args: Vec<String>,
 }
 
 impl RealRedis {
@@ -308,20 +309,28 @@ impl RealRedis {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("port");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server); the differential tests need it");
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(dir.path().display().to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Self::spawn(&args);
         let mut r = RealRedis {
             port,
             child,
             _dir: dir,
+            args,
         };
         let pid = format!("process_id:{}", r.child.id());
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -361,8 +370,38 @@ impl RealRedis {
         }
     }
 
+    fn spawn(args: &[String]) -> Child {
+        Command::new("redis-server")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server); the differential tests need it")
+    }
+
     pub fn dir(&self) -> PathBuf {
         self._dir.path().to_path_buf()
+    }
+
+    #[allow(dead_code)]
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port, dir and arguments.
+    #[allow(dead_code)]
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(&self.args);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not restart on {}", self.port);
     }
 }
 
