@@ -42,7 +42,7 @@ pub const MIN_LINK_RECONNECT_PERIOD: i64 = 15_000;
 pub const ELECTION_TIMEOUT: i64 = 10_000;
 /// Upper bound of the random delay before a failover starts (see
 /// `Master::failover_delay_until`).
-pub const MAX_START_DELAY: i64 = 300;
+pub const MAX_START_DELAY: i64 = 100;
 /// Redis's SENTINEL_MAX_DESYNC: after voting for another sentinel, wait
 /// this much (plus twice the failover timeout) before trying ourselves.
 pub const MAX_DESYNC: i64 = 1000;
@@ -499,7 +499,15 @@ pub async fn run(cfg: SentinelConfig) -> Result<(), String> {
     for l in listeners {
         tokio::spawn(server::accept_loop(sen.clone(), l));
     }
-    sen.shutdown.notified().await;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = sigterm.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = sigint.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        _ = sen.shutdown.notified() => tracing::warn!("User requested shutdown..."),
+    }
     sen.flush_config();
     if let Some(p) = &cfg.pidfile {
         let _ = std::fs::remove_file(p);

@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// While a master is subjectively down, other sentinels are asked this often
 /// whether they agree (Redis asks every second; asking sooner reaches ODOWN
 /// sooner after a crash that all sentinels see at once).
-const ASK_PERIOD_SDOWN: i64 = 250;
+const ASK_PERIOD_SDOWN: i64 = 100;
 const MAX_PENDING: usize = 100;
 
 /// One timer tick over every master group.
