@@ -97,6 +97,15 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
     redis_cli(m.port, &["set", "before", "1"]);
     let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
     wait_replicas_known(&s, 2);
+    // A sentinel that has run for a while holds replica INFO up to 10 s old;
+    // the failover must refresh it before choosing (it once did not).
+    assert!(wait_until(Duration::from_secs(20), || {
+        let out = redis_cli(s.port, &["sentinel", "replicas", "mymaster"]);
+        let l: Vec<&str> = out.lines().collect();
+        l.windows(2)
+            .filter(|w| w[0] == "info-refresh")
+            .all(|w| w[1].parse::<u64>().unwrap_or(0) > 5500)
+    }));
     let ev = Events::subscribe(s.port);
     let writer = Writer::start(s.port);
     assert!(wait_until(Duration::from_secs(10), || writer
@@ -138,6 +147,13 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
         assert!(pos(w[0]) < pos(w[1]), "{} before {}: {chans:?}", w[0], w[1]);
     }
     assert!(role(new_port).starts_with("master"));
+    // At the first attempt: no abort, one epoch.
+    let tries = chans.iter().filter(|c| *c == "+try-failover").count();
+    assert_eq!(tries, 1, "one failover attempt: {chans:?}");
+    assert!(
+        !chans.iter().any(|c| c.starts_with("-failover-abort")),
+        "{chans:?}"
+    );
 
     // Writes keep going to the new master.
     let acked_before = writer.acked.lock().expect("lock").len();

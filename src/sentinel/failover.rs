@@ -186,8 +186,8 @@ fn wait_start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
         "+failover-state-select-slave",
         &describe(m, None),
     );
-    // Go straight on: nothing to wait for between these steps.
-    select_slave(sen, st, name, now);
+    // The selection itself waits for the next tick, as in Redis: the INFO
+    // sent to the replicas when the master went down must be back first.
 }
 
 /// Redis's `sentinelSelectSlave`: among replicas that are up, answered

@@ -52,24 +52,28 @@ fn check_tilt(sen: &Sentinel, st: &mut State, now: i64) {
 
 fn handle_group(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     ensure_links(st, name);
-    let ids = instance_ids(st, name);
-    for id in &ids {
-        periodic(st, name, *id, now);
-    }
-    if st.tilt {
-        if now - st.tilt_start < TILT_PERIOD {
-            return;
-        }
+    if st.tilt && now - st.tilt_start >= TILT_PERIOD {
         st.tilt = false;
         sen.event(Level::Warning, "-tilt", "#tilt mode exited");
     }
-    for id in &ids {
-        check_sdown(sen, st, name, *id, now);
+    let mut forced = false;
+    if !st.tilt {
+        for id in &instance_ids(st, name) {
+            check_sdown(sen, st, name, *id, now);
+        }
+        check_odown(sen, st, name, now);
+        forced = failover::start_if_needed(sen, st, name, now);
+        failover::state_machine(sen, st, name, now);
     }
-    check_odown(sen, st, name, now);
-    let forced = failover::start_if_needed(sen, st, name, now);
-    failover::state_machine(sen, st, name, now);
-    ask_other_sentinels(st, name, now, forced);
+    // After the decisions, as Redis handles a master before its replicas:
+    // a master found down this tick gets its replicas' INFO asked now, so
+    // the replica selection next tick reads fresh offsets.
+    for id in &instance_ids(st, name) {
+        periodic(st, name, *id, now);
+    }
+    if !st.tilt {
+        ask_other_sentinels(st, name, now, forced);
+    }
 }
 
 fn instance_ids(st: &State, name: &str) -> Vec<u64> {
@@ -124,7 +128,11 @@ fn periodic(st: &mut State, name: &str, id: u64, now: i64) {
     let Some(m) = st.masters.get_mut(name) else {
         return;
     };
-    let group_busy = m.inst.has(flag::O_DOWN) || m.inst.has(flag::FAILOVER_IN_PROGRESS);
+    // From SDOWN on (Redis: ODOWN), replicas are asked for INFO every
+    // second, so the replica selection sees fresh offsets and link states.
+    let group_busy = m
+        .inst
+        .has(flag::S_DOWN | flag::O_DOWN | flag::FAILOVER_IN_PROGRESS);
     let waiting_promotion = m.failover_state == FailoverState::WaitPromotion;
     let ping_period = m.down_after.min(PING_PERIOD);
     let Some(inst) = m.find_mut(id) else {
