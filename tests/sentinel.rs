@@ -544,3 +544,67 @@ sys.exit(1)
     let key = format!("py:{}", words[1]);
     assert_eq!(redis_cli(rs[0].port, &["get", &key]).trim(), words[1]);
 }
+
+/// Quorum 1 lets a lone sentinel call the master down, but a failover also
+/// needs a leader elected by a majority of the known sentinels: with two of
+/// three gone, it must not promote.
+#[test]
+fn no_failover_without_a_majority_even_at_quorum_one() {
+    let (mut m, rs) = replicated_group(1);
+    let mut ss: Vec<SentinelProc> = (0..3)
+        .map(|_| SentinelProc::start(&monitor_lines(m.port, 1, 500)))
+        .collect();
+    for s in &ss {
+        assert!(wait_until(Duration::from_secs(20), || s
+            .master_field("mymaster", "num-other-sentinels")
+            .as_deref()
+            == Some("2")));
+    }
+    ss[1].kill9();
+    ss[2].kill9();
+    let ev = Events::subscribe(ss[0].port);
+    m.kill9();
+    assert!(ev.wait("+odown", "#quorum 1/1", Duration::from_secs(10)));
+    assert!(
+        ev.wait("-failover-abort-not-elected", "", Duration::from_secs(15)),
+        "the election fails: {:?}",
+        ev.all()
+    );
+    assert!(!ev.has("+elected-leader", ""));
+    assert!(!ev.has("+switch-master", ""));
+    assert!(role(rs[0].port).starts_with("slave"));
+}
+
+/// `sentinel auth-pass` for nodes with `requirepass`.
+#[test]
+fn auth_pass_reaches_password_protected_nodes() {
+    let m = Node::start(&["requirepass pw", "masterauth pw"]);
+    let line = format!("replicaof 127.0.0.1 {}", m.port);
+    let r = Node::start(&["requirepass pw", "masterauth pw", &line]);
+    let mut lines = monitor_lines(m.port, 1, 1000);
+    lines.push("sentinel auth-pass mymaster pw".into());
+    let s = SentinelProc::start(&lines);
+    wait_replicas_known(&s, 1);
+    let mut m = m;
+    m.kill9();
+    assert!(
+        wait_until(Duration::from_secs(20), || s.master_port("mymaster")
+            == Some(r.port)),
+        "failover with auth; log:\n{}",
+        s.log()
+    );
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &r.port.to_string(),
+            "-a",
+            "pw",
+            "--no-auth-warning",
+            "set",
+            "a",
+            "1",
+        ])
+        .output()
+        .expect("redis-cli");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+}
