@@ -107,7 +107,6 @@ fn real_redis_sentinel_fails_over_sledis_nodes() {
 }
 
 #[path = "support/resp.rs"]
-#[allow(dead_code)]
 mod support;
 
 /// The other direction: `sledis-sentinel` watching real `redis-server`
