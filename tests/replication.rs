@@ -714,3 +714,62 @@ fn writable_replica_keeps_local_writes_out_of_the_stream() {
         "no resync: {st}"
     );
 }
+
+/// A replica's connection is a `replica` client (flags `S`), untouched by
+/// the `CLIENT KILL TYPE normal` a sentinel sends during a failover; `TYPE
+/// replica` drops it and it comes back by partial resync.
+#[test]
+fn replica_connections_are_typed_for_client_list_and_kill() {
+    let m = Node::start(&[]);
+    let r = Node::start(&[]);
+    replicate(&r, &m);
+    let mut mc = m.client();
+    let _: () = redis::cmd("SET")
+        .arg("a")
+        .arg("1")
+        .query(&mut mc)
+        .expect("set");
+    wait_synced(&r, &m);
+    let list = cmd_str(&mut mc, &["CLIENT", "LIST", "TYPE", "replica"]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("flags=S"), "{list}");
+    assert_eq!(cmd_str(&mut mc, &["CLIENT", "LIST", "TYPE", "slave"]), list);
+    assert!(!cmd_str(&mut mc, &["CLIENT", "LIST", "TYPE", "normal"]).contains("flags=S"));
+    let partial_before = info_field(&info(&mut mc, "stats"), "sync_partial_ok").unwrap_or_default();
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut mc)
+        .expect("kill normal");
+    assert_eq!(killed, 0);
+    let _: () = redis::cmd("SET")
+        .arg("b")
+        .arg("2")
+        .query(&mut mc)
+        .expect("set");
+    wait_synced(&r, &m);
+    assert_eq!(
+        info_field(&info(&mut mc, "stats"), "sync_partial_ok").unwrap_or_default(),
+        partial_before
+    );
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut mc)
+        .expect("kill replica");
+    assert_eq!(killed, 1);
+    let _: () = redis::cmd("SET")
+        .arg("c")
+        .arg("3")
+        .query(&mut mc)
+        .expect("set");
+    assert!(wait_until(Duration::from_secs(20), || {
+        info_field(&info(&mut mc, "stats"), "sync_partial_ok").unwrap_or_default() != partial_before
+    }));
+    wait_synced(&r, &m);
+    assert_eq!(redis_cli(r.port, &["get", "c"]).trim(), "3");
+}

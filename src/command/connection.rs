@@ -297,6 +297,14 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
+/// `slave` is the old name of `replica`.
+fn normal_type(k: &str) -> String {
+    match k.to_ascii_lowercase().as_str() {
+        "slave" => "replica".to_string(),
+        other => other.to_string(),
+    }
+}
+
 fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     // Redis 7.0 takes one filter: TYPE t, or ID id [id ...].
     let mut ids: Option<Vec<i64>> = None;
@@ -308,7 +316,7 @@ fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         {
             return ctx.err(&format!("ERR Unknown client type '{k}'"));
         }
-        kind = Some(k.to_ascii_lowercase());
+        kind = Some(normal_type(&k));
     } else if a.len() > 3 && eq_ic(&a[2], "id") {
         let mut v = Vec::new();
         for x in &a[3..] {
@@ -337,8 +345,7 @@ fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     let mut text = String::new();
     for c in ctx.srv.clients.all() {
-        let ctype = if c.is_pubsub() { "pubsub" } else { "normal" };
-        if kind.as_ref().is_some_and(|k| k != ctype) {
+        if kind.as_ref().is_some_and(|k| k != c.client_type()) {
             continue;
         }
         text.push_str(&c.describe(ctx.now));
@@ -381,7 +388,7 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&k.as_str()) {
                 return ctx.err(&format!("ERR Unknown client type '{v}'"));
             }
-            kind = Some(k);
+            kind = Some(normal_type(&k));
         } else if eq_ic(&pair[0], "addr") {
             addr = Some(v);
         } else if eq_ic(&pair[0], "laddr") {
@@ -414,8 +421,7 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         {
             continue;
         }
-        let ctype = if c.is_pubsub() { "pubsub" } else { "normal" };
-        if kind.as_ref().is_some_and(|k| k != ctype) {
+        if kind.as_ref().is_some_and(|k| k != c.client_type()) {
             continue;
         }
         c.kill();

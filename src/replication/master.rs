@@ -121,7 +121,7 @@ pub async fn serve(
     cleanup(&srv, client_id);
 }
 
-fn cleanup(srv: &Server, id: u64) {
+pub(crate) fn cleanup(srv: &Server, id: u64) {
     srv.repl.replicas.lock().remove(&id);
     srv.repl.pins.lock().remove(&id);
 }

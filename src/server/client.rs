@@ -32,6 +32,8 @@ pub struct ClientInfo {
     pub kill: Notify,
     /// Bytes of pub/sub messages queued but not yet written.
     pub pending_push: AtomicUsize,
+    /// The connection became a replica's feed (after PSYNC/SYNC).
+    pub replica: AtomicBool,
 }
 
 impl ClientInfo {
@@ -45,6 +47,17 @@ impl ClientInfo {
         self.kill.notify_one();
     }
 
+    /// Redis's client type, for CLIENT LIST / KILL TYPE.
+    pub fn client_type(&self) -> &'static str {
+        if self.replica.load(Ordering::Relaxed) {
+            "replica"
+        } else if self.is_pubsub() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     pub fn is_pubsub(&self) -> bool {
         self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
     }
@@ -53,7 +66,9 @@ impl ClientInfo {
     pub fn describe(&self, now: i64) -> String {
         let age = self.created.elapsed().as_secs();
         let idle = ((now - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000) as u64;
-        let flags = if self.is_pubsub() {
+        let flags = if self.replica.load(Ordering::Relaxed) {
+            "S"
+        } else if self.is_pubsub() {
             "P"
         } else if self.multi.load(Ordering::Relaxed) >= 0 {
             "x"
@@ -162,6 +177,7 @@ impl Clients {
             killed: AtomicBool::new(false),
             kill: Notify::new(),
             pending_push: AtomicUsize::new(0),
+            replica: AtomicBool::new(false),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -167,7 +167,17 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
             ip: addr.ip().to_string(),
             listening_port: client.repl_port.unwrap_or(addr.port()),
         };
-        crate::replication::master::serve(srv.clone(), peer, rd, wr, replid, offset).await;
+        // A replica now, for CLIENT LIST / KILL; CLIENT KILL ends the feed
+        // (the replica reconnects and resyncs, as with Redis).
+        info.replica.store(true, Ordering::Relaxed);
+        let feed = crate::replication::master::serve(srv.clone(), peer, rd, wr, replid, offset);
+        tokio::select! {
+            _ = feed => {}
+            _ = info.kill.notified() => {
+                tracing::info!("replica {addr} killed by CLIENT KILL");
+                crate::replication::master::cleanup(&srv, client.id);
+            }
+        }
     }
     srv.clients.unregister(client.id);
     tracing::debug!("closed {addr} id={}", client.id);
