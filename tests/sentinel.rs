@@ -411,6 +411,28 @@ fn sentinel_commands_and_bad_input() {
     assert_eq!(cli(&["sentinel", "remove", "other"]), "OK");
     assert!(!s.config().contains("sentinel monitor other"));
     assert!(cli(&["sentinel", "ckquorum", "mymaster"]).starts_with("OK 1 usable Sentinels"));
+    // CONFIG GET/SET.
+    assert_eq!(
+        cli(&["sentinel", "config", "set", "announce-port", "26999"]),
+        "OK"
+    );
+    assert_eq!(
+        cli(&["sentinel", "config", "get", "announce-port"]),
+        "announce-port\n26999"
+    );
+    assert!(s.config().contains("sentinel announce-port 26999"));
+    assert_eq!(
+        cli(&["sentinel", "config", "set", "announce-port", "x"]),
+        "ERR Invalid value 'x' to SENTINEL CONFIG SET 'announce-port'"
+    );
+    assert_eq!(
+        cli(&["sentinel", "config", "set", "announce-port", "0"]),
+        "OK"
+    );
+    // RESET forgets the replicas; INFO finds them again.
+    assert_eq!(cli(&["sentinel", "reset", "my*"]), "1");
+    assert_eq!(cli(&["sentinel", "reset", "nomatch*"]), "0");
+    wait_replicas_known(&s, 1);
     // Garbage closes only that connection.
     let out = raw_exchange(s.port, b"*1\r\n$abc\r\n", Duration::from_secs(2));
     assert!(String::from_utf8_lossy(&out).starts_with("-ERR Protocol error"));
