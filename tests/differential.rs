@@ -221,11 +221,40 @@ impl Gen {
     }
 
     /// One command (not MULTI/EXEC).
+    fn field(&mut self) -> String {
+        self.rng.pick(&["f1", "f2", "f3", "f4", "f5"]).to_string()
+    }
+
+    fn hash_command(&mut self, k: String) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        match self.rng.below(14) {
+            0..=2 => {
+                let mut v = vec![s(self.rng.pick(&["HSET", "HMSET"])), k];
+                for _ in 0..=self.rng.below(3) {
+                    v.push(self.field());
+                    v.push(self.value());
+                }
+                v
+            }
+            3 => vec![s("HSETNX"), k, self.field(), self.value()],
+            4 => vec![s("HGET"), k, self.field()],
+            5 => vec![s("HMGET"), k, self.field(), self.field()],
+            6 => vec![s("HDEL"), k, self.field(), self.field()],
+            7 => vec![s(self.rng.pick(&["HLEN", "HKEYS", "HVALS", "HGETALL"])), k],
+            8 => vec![s(self.rng.pick(&["HEXISTS", "HSTRLEN"])), k, self.field()],
+            9 => vec![s("HINCRBY"), k, self.field(), self.incr_arg()],
+            10 => vec![s("HINCRBYFLOAT"), k, self.field(), self.float_arg()],
+            11 => vec![s("HRANDFIELD"), k, s("-3")],
+            12 => vec![s("HSCAN"), k, s("0"), s("COUNT"), s("1000")],
+            _ => vec![s("HGETALL"), k],
+        }
+    }
+
     fn command(&mut self) -> Vec<String> {
         self.idx += 1;
         let k = self.key();
         let s = |x: &str| x.to_string();
-        let mut v: Vec<String> = match self.rng.below(40) {
+        let mut v: Vec<String> = match self.rng.below(48) {
             0..=3 => self.set(),
             4..=6 => vec![s("GET"), k],
             7 => vec![s("MGET"), k, self.key(), self.key()],
@@ -341,6 +370,7 @@ impl Gen {
                 4 => vec![s("ECHO"), self.value()],
                 _ => vec![s(self.rng.pick(&["FOO", "SETT", "GETX"])), k],
             },
+            40..=47 => self.hash_command(k),
             _ => unreachable!(),
         };
         // Now and then, a wrong number of arguments.
@@ -364,13 +394,22 @@ enum Cmp {
     Within(i64),
     /// KEYS/SCAN: Redis answers in hash order, sledis in key order.
     Unordered,
+    /// HGETALL: (field, value) pairs in any order.
+    Pairs,
+    /// HSCAN: the cursor, then pairs in any order.
+    ScanPairs,
+    /// HRANDFIELD with a negative count: only the number of answers.
+    Count,
 }
 
 fn cmp_kind(cmd: &[String]) -> Cmp {
     match cmd.first().map(|c| c.to_ascii_lowercase()).as_deref() {
         Some("ttl") | Some("expiretime") => Cmp::Within(2),
         Some("pttl") | Some("pexpiretime") => Cmp::Within(1500),
-        Some("keys") | Some("scan") => Cmp::Unordered,
+        Some("keys") | Some("scan") | Some("hkeys") | Some("hvals") => Cmp::Unordered,
+        Some("hgetall") => Cmp::Pairs,
+        Some("hscan") => Cmp::ScanPairs,
+        Some("hrandfield") => Cmp::Count,
         _ => Cmp::Exact,
     }
 }
@@ -381,6 +420,11 @@ fn sorted(r: &Reply) -> Reply {
             let mut v: Vec<Reply> = v.iter().map(sorted).collect();
             v.sort_by_key(|x| format!("{x:?}"));
             Reply::Array(v)
+        }
+        Reply::Map(v) => {
+            let mut v = v.clone();
+            v.sort_by_key(|(a, b)| format!("{a:?}{b:?}"));
+            Reply::Map(v)
         }
         other => other.clone(),
     }
@@ -394,6 +438,36 @@ fn equal_for(cmd: &[String], a: &Reply, b: &Reply) -> bool {
             _ => a == b,
         },
         Cmp::Unordered => sorted(a) == sorted(b),
+        Cmp::Pairs => pairs(a) == pairs(b),
+        Cmp::ScanPairs => match (a, b) {
+            (Reply::Array(x), Reply::Array(y)) if x.len() == 2 && y.len() == 2 => {
+                x[0] == y[0] && pairs(&x[1]) == pairs(&y[1])
+            }
+            _ => a == b,
+        },
+        Cmp::Count => match (a, b) {
+            (Reply::Array(x), Reply::Array(y)) => x.len() == y.len(),
+            _ => a == b,
+        },
+    }
+}
+
+fn pairs(r: &Reply) -> Reply {
+    match r {
+        Reply::Array(v) if v.len() % 2 == 0 => {
+            let mut p: Vec<(String, String)> = v
+                .chunks(2)
+                .map(|c| (format!("{:?}", c[0]), format!("{:?}", c[1])))
+                .collect();
+            p.sort();
+            Reply::Array(
+                p.into_iter()
+                    .flat_map(|(a, b)| [Reply::Bulk(a.into_bytes()), Reply::Bulk(b.into_bytes())])
+                    .collect(),
+            )
+        }
+        Reply::Map(_) => sorted(r),
+        other => other.clone(),
     }
 }
 

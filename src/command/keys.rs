@@ -463,6 +463,7 @@ fn rename_common(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) {
     if nx && ctx.tx().get(db, &a[2]).is_some() {
         return ctx.out.int(0);
     }
+    let m = ctx.tx().relocated(db, &a[1], &m, db, &a[2]);
     ctx.tx().delete(db, &a[1]);
     ctx.tx().put(db, &a[2], &m);
     if nx {
@@ -531,6 +532,7 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if ctx.tx().get(dst_db, &a[2]).is_some() && !replace {
         return ctx.out.int(0);
     }
+    let m = ctx.tx().relocated(src_db, &a[1], &m, dst_db, &a[2]);
     ctx.tx().put(dst_db, &a[2], &m);
     ctx.out.int(1);
 }
@@ -549,6 +551,7 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if ctx.tx().get(dst, &a[1]).is_some() {
         return ctx.out.int(0);
     }
+    let m = ctx.tx().relocated(src, &a[1], &m, dst, &a[1]);
     ctx.tx().delete(src, &a[1]);
     ctx.tx().put(dst, &a[1], &m);
     ctx.out.int(1);

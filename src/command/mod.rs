@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod docs;
 pub mod float80;
+pub mod hash;
 pub mod keys;
 pub mod multi;
 pub mod pubsub;
@@ -68,6 +69,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
         let mut m = HashMap::new();
         for c in string::commands()
             .into_iter()
+            .chain(hash::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())

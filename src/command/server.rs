@@ -406,15 +406,38 @@ fn hex(b: &[u8]) -> String {
 fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
     let mut acc = [0u8; 20];
     let mut any = false;
-    for db in 0..ctx.srv.store.databases {
-        ctx.srv.store.for_each_key(db, ctx.now, |k, m| {
+    let store = &ctx.srv.store;
+    for db in 0..store.databases {
+        store.for_each_key(db, ctx.now, |k, m| {
             any = true;
             let mut h = sha1_smol::Sha1::new();
             h.update(&[db as u8, m.kind as u8]);
             h.update(&(k.len() as u64).to_le_bytes());
             h.update(&k);
             h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
-            h.update(&m.payload);
+            if m.kind.is_collection() {
+                // The elements, not the version: two nodes that built the
+                // same collection separately agree.
+                let (version, _) = m.coll();
+                let prefix =
+                    crate::store::keys::sub_prefix(db as u8, store.gen_of(db), &k, version);
+                let mut after: Option<Bytes> = None;
+                loop {
+                    let (page, more) = store.sub_range(&prefix, after.as_deref(), 1024);
+                    for (f, v) in &page {
+                        h.update(&(f.len() as u64).to_le_bytes());
+                        h.update(f);
+                        h.update(&(v.len() as u64).to_le_bytes());
+                        h.update(v);
+                    }
+                    after = page.last().map(|(f, _)| f.clone());
+                    if !more || after.is_none() {
+                        break;
+                    }
+                }
+            } else {
+                h.update(&m.payload);
+            }
             for (x, y) in acc.iter_mut().zip(h.digest().bytes()) {
                 *x ^= y;
             }

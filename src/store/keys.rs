@@ -6,11 +6,16 @@
 //!   at once; the old ones are reclaimed in the background.
 //! - `! g | db u8` → the database's current generation (u32 BE).
 //!
-//! Collections (issue 5) will add sub-key families beside `k`.
+//! - `s | db u8 | gen u32 BE | key len u32 BE | user key | version u64 BE |
+//!   field` → one element of a collection (a hash field's value). The
+//!   version comes from the key's metadata: DEL or overwrite of a big
+//!   collection just drops the metadata, and the elements of the old version
+//!   are reclaimed in the background.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub const DATA: u8 = b'k';
+pub const SUB: u8 = b's';
 pub const INTERNAL: u8 = b'!';
 pub const DATA_PREFIX_LEN: usize = 6;
 
@@ -37,6 +42,56 @@ pub fn parse_data_key(k: &[u8]) -> Option<(u8, u32, &[u8])> {
     Some((k[1], gen, &k[DATA_PREFIX_LEN..]))
 }
 
+/// The prefix of every element of one collection version.
+pub fn sub_prefix(db: u8, gen: u32, key: &[u8], version: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(DATA_PREFIX_LEN + 12 + key.len());
+    b.push(SUB);
+    b.push(db);
+    b.extend_from_slice(&gen.to_be_bytes());
+    b.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    b.extend_from_slice(key);
+    b.extend_from_slice(&version.to_be_bytes());
+    b
+}
+
+pub fn sub_key(prefix: &[u8], field: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(prefix.len() + field.len());
+    b.put_slice(prefix);
+    b.put_slice(field);
+    b.freeze()
+}
+
+/// The parts of a sub key.
+pub struct SubKey<'a> {
+    pub db: u8,
+    pub gen: u32,
+    pub key: &'a [u8],
+    pub version: u64,
+    pub field: &'a [u8],
+}
+
+/// Splits a sub key into its parts.
+pub fn parse_sub_key(k: &[u8]) -> Option<SubKey<'_>> {
+    if k.len() < 10 || k[0] != SUB {
+        return None;
+    }
+    let gen = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
+    let klen = u32::from_be_bytes([k[6], k[7], k[8], k[9]]) as usize;
+    let key_end = 10usize.checked_add(klen)?;
+    if k.len() < key_end + 8 {
+        return None;
+    }
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&k[key_end..key_end + 8]);
+    Some(SubKey {
+        db: k[1],
+        gen,
+        key: &k[10..key_end],
+        version: u64::from_be_bytes(v),
+        field: &k[key_end + 8..],
+    })
+}
+
 pub fn gen_key(db: u8) -> Bytes {
     Bytes::from(vec![INTERNAL, b'g', db])
 }
@@ -52,12 +107,14 @@ pub fn parse_gen_key(k: &[u8]) -> Option<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String = 0,
+    Hash = 1,
 }
 
 impl Kind {
     pub fn from_u8(v: u8) -> Option<Kind> {
         match v {
             0 => Some(Kind::String),
+            1 => Some(Kind::Hash),
             _ => None,
         }
     }
@@ -65,7 +122,13 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::Hash => "hash",
         }
+    }
+
+    /// Kept as elements under sub keys, with a version and a length.
+    pub fn is_collection(self) -> bool {
+        !matches!(self, Kind::String)
     }
 }
 
@@ -86,6 +149,43 @@ impl Meta {
             expire_at,
             payload: value,
         }
+    }
+
+    /// A collection's metadata: `version u64 BE | len u64 BE`.
+    pub fn collection(kind: Kind, version: u64, len: u64, expire_at: Option<i64>) -> Meta {
+        let mut p = BytesMut::with_capacity(16);
+        p.put_u64(version);
+        p.put_u64(len);
+        Meta {
+            kind,
+            expire_at,
+            payload: p.freeze(),
+        }
+    }
+
+    /// (version, length) of a collection.
+    pub fn coll(&self) -> (u64, u64) {
+        if !self.kind.is_collection() || self.payload.len() < 16 {
+            return (0, 0);
+        }
+        let mut v = [0u8; 8];
+        v.copy_from_slice(&self.payload[..8]);
+        let mut l = [0u8; 8];
+        l.copy_from_slice(&self.payload[8..16]);
+        (u64::from_be_bytes(v), u64::from_be_bytes(l))
+    }
+
+    /// The collection version of an encoded metadata entry, if it is one.
+    pub fn peek_coll_version(v: &[u8]) -> Option<u64> {
+        let kind = Kind::from_u8(*v.first()?)?;
+        if !kind.is_collection() {
+            return None;
+        }
+        let start = if v.get(1) == Some(&1) { 10 } else { 2 };
+        let b = v.get(start..start + 8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Some(u64::from_be_bytes(a))
     }
 
     pub fn encode(&self) -> Bytes {

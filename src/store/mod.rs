@@ -54,6 +54,18 @@ pub struct StoreOptions {
 struct Before {
     present: bool,
     expire: Option<i64>,
+    /// The collection version the key had, if it was a collection.
+    version: Option<u64>,
+}
+
+impl Before {
+    fn of(v: Option<&Bytes>) -> Before {
+        Before {
+            present: v.is_some(),
+            expire: v.and_then(|v| Meta::peek_expire(v)),
+            version: v.and_then(|v| Meta::peek_coll_version(v)),
+        }
+    }
 }
 
 /// The changes of one record, with the bookkeeping to publish them.
@@ -86,6 +98,11 @@ pub struct Store {
     stall_lock: Mutex<()>,
     gc_wake: Condvar,
     gc_lock: Mutex<bool>,
+    /// Sub-key prefixes of collection versions that lost their metadata
+    /// (DEL, overwrite, expiry), for the GC thread.
+    orphans: Mutex<Vec<Vec<u8>>>,
+    /// Source of collection versions (see `WriteTx::new_version`).
+    versions: AtomicU64,
     applied: AtomicU64,
     /// Held while a table goes into sled, so a snapshot load cannot interleave.
     apply_lock: Mutex<()>,
@@ -195,6 +212,8 @@ impl Store {
             stall_lock: Mutex::new(()),
             gc_wake: Condvar::new(),
             gc_lock: Mutex::new(true),
+            orphans: Mutex::new(Vec::new()),
+            versions: AtomicU64::new(0),
             applied: AtomicU64::new(applied),
             apply_lock: Mutex::new(()),
             dirty: AtomicU64::new(0),
@@ -379,6 +398,105 @@ impl Store {
         (out, next)
     }
 
+    /// The current generation of `db` (sub-key prefixes need it).
+    pub fn gen_of(&self, db: usize) -> u32 {
+        self.gen(db)
+    }
+
+    /// A raw sled-level value (collection elements), write buffer first.
+    pub fn raw_get_pub(&self, key: &[u8]) -> Option<Bytes> {
+        self.raw_get(key)
+    }
+
+    /// Elements under `prefix` after the field `after`, as (field, value).
+    pub fn sub_range(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool) {
+        let start = match after {
+            Some(f) => [prefix, f].concat(),
+            None => prefix.to_vec(),
+        };
+        let mut end = prefix.to_vec();
+        increment(&mut end);
+        let (pairs, more) = self.raw_range(&start, after.is_some(), &end, count);
+        let out = pairs
+            .into_iter()
+            .map(|(k, v)| (k.slice(prefix.len()..), v))
+            .collect();
+        (out, more)
+    }
+
+    /// Raw pairs with keys in `[start, end)` (start excluded if `after`), in
+    /// key order, at most about `count`, merging the write buffer with sled
+    /// (deletions hide sled's pairs). `more` says the range continues after
+    /// the last pair returned.
+    pub fn raw_range(
+        &self,
+        start: &[u8],
+        after: bool,
+        end: &[u8],
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool) {
+        let count = count.max(1);
+        let from_b = if after {
+            Bound::Excluded(start)
+        } else {
+            Bound::Included(start)
+        };
+        let from_v = if after {
+            Bound::Excluded(start.to_vec())
+        } else {
+            Bound::Included(start.to_vec())
+        };
+        // As in `scan`: each source gives at most `count` keys and the
+        // smallest count-th key bounds the window where the merge is exact.
+        let mut from_sled: Vec<(Bytes, Bytes)> = Vec::new();
+        let mut upper: Option<Vec<u8>> = None;
+        for item in self
+            .tree
+            .range::<Vec<u8>, _>((from_v, Bound::Excluded(end.to_vec())))
+        {
+            let Ok((k, v)) = item else { break };
+            from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
+            if from_sled.len() >= count {
+                upper = Some(k.to_vec());
+                break;
+            }
+        }
+        let mem = {
+            let t = self.tables.read();
+            let layers = t.layers();
+            for l in &layers {
+                if let Some((k, _)) = l.range(from_b, Bound::Excluded(end)).nth(count - 1) {
+                    if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
+                        upper = Some(k.to_vec());
+                    }
+                }
+            }
+            let to_b = match &upper {
+                Some(u) => Bound::Included(u.as_slice()),
+                None => Bound::Excluded(end),
+            };
+            merged_range(&layers, from_b, to_b)
+        };
+        if let Some(u) = &upper {
+            from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
+        }
+        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
+            from_sled.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        for (k, v) in mem {
+            merged.insert(k, v);
+        }
+        let out = merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        (out, upper.is_some())
+    }
+
     /// Calls `f` with every live key of `db` in key order, a page of
     /// `scan` at a time (KEYS, DEBUG DIGEST, RANDOMKEY on small dbs).
     pub fn for_each_key(&self, db: usize, now: i64, mut f: impl FnMut(Bytes, Meta)) {
@@ -451,11 +569,7 @@ impl Store {
             Some(v) => v.clone(),
             None => self.raw_get(key),
         };
-        let before = Before {
-            present: v.is_some(),
-            expire: v.as_deref().and_then(Meta::peek_expire),
-        };
-        b.before.insert(key.clone(), before);
+        b.before.insert(key.clone(), Before::of(v.as_ref()));
     }
 
     /// Makes a batch's effects visible together and corrects counts and the
@@ -509,6 +623,15 @@ impl Store {
             let Some(after) = b.overlay.get(k) else {
                 continue;
             };
+            if let Some(old) = before.version {
+                let now_v = after.as_deref().and_then(Meta::peek_coll_version);
+                if now_v != Some(old) {
+                    self.orphans
+                        .lock()
+                        .push(keys::sub_prefix(db, gen, ukey, old));
+                    gc = true;
+                }
+            }
             let present = after.is_some();
             let delta = present as i64 - before.present as i64;
             if delta != 0 {
@@ -661,17 +784,39 @@ impl Store {
                 let _ = self.tables.write().freeze();
                 self.applier_wake.notify_one();
             }
+            // Elements of collection versions that lost their metadata.
+            let orphans = std::mem::take(&mut *self.orphans.lock());
+            let mut reclaimed = 0u64;
+            for prefix in orphans {
+                for item in self.tree.scan_prefix(&prefix) {
+                    let Ok((k, _)) = item else { break };
+                    let _ = self.tree.remove(k);
+                    reclaimed += 1;
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+            }
+            if reclaimed > 0 {
+                self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);
+                tracing::debug!("reclaimed {reclaimed} elements of deleted collections");
+            }
             for db in 0..MAX_DBS {
                 let gen = self.gen(db);
                 let mut n = 0u64;
-                for item in self.tree.scan_prefix([keys::DATA, db as u8]) {
+                let families = [keys::DATA, keys::SUB];
+                for item in families
+                    .iter()
+                    .flat_map(|f| self.tree.scan_prefix([*f, db as u8]))
+                {
                     let Ok((k, _)) = item else { break };
-                    match parse_data_key(&k) {
-                        Some((_, g, _)) if g < gen => {
-                            let _ = self.tree.remove(k);
-                            n += 1;
-                        }
-                        _ => {}
+                    if k.len() < keys::DATA_PREFIX_LEN {
+                        continue;
+                    }
+                    let g = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
+                    if g < gen {
+                        let _ = self.tree.remove(k);
+                        n += 1;
                     }
                     if self.closed.load(Ordering::Acquire) {
                         return;
@@ -771,6 +916,8 @@ impl Store {
     }
 }
 
+type PairFn<'a> = dyn FnMut(&[u8], &[u8]) -> std::io::Result<()> + 'a;
+
 /// A fuzzy, merged view of the keyspace for snapshots.
 pub struct SnapshotSource<'a> {
     store: &'a Store,
@@ -792,43 +939,81 @@ impl SnapshotSource<'_> {
                 f(&gen_key(db as u8), &self.gens[db].to_be_bytes())?;
             }
         }
-        let tables: Vec<&memtable::Table> = self.layers.iter().map(|f| &f.table).collect();
         for db in 0..MAX_DBS {
-            let prefix = db_prefix(db as u8, self.gens[db]);
-            let mut end = prefix.to_vec();
-            increment(&mut end);
-            let mem = merged_range(
-                &tables,
-                Bound::Included(&prefix[..]),
-                Bound::Excluded(&end[..]),
-            );
-            let mut mem_iter = mem.into_iter().peekable();
-            for item in self.store.tree.scan_prefix(prefix) {
-                let (k, v) = item.map_err(|e| std::io::Error::other(e.to_string()))?;
-                while let Some((mk, _)) = mem_iter.peek() {
-                    if mk.as_ref() < k.as_ref() {
-                        let (mk, mv) = mem_iter.next().unwrap_or_default();
-                        if let Some(mv) = mv {
-                            f(&mk, &mv)?;
-                        }
-                    } else {
-                        break;
+            self.merge_prefix(&db_prefix(db as u8, self.gens[db]), &mut f)?;
+        }
+        // Collection elements, without those of versions whose metadata is
+        // gone (not yet reclaimed): (key, version) of the last one checked.
+        let mut last: Option<(Vec<u8>, bool)> = None;
+        for db in 0..MAX_DBS {
+            let mut prefix = db_prefix(db as u8, self.gens[db]);
+            prefix[0] = keys::SUB;
+            self.merge_prefix(&prefix, &mut |k, v| {
+                let Some(sk) = keys::parse_sub_key(k) else {
+                    return Ok(());
+                };
+                let group = &k[..k.len() - sk.field.len()];
+                let live = match &last {
+                    Some((g, live)) if g.as_slice() == group => *live,
+                    _ => {
+                        let live = self.meta_version(db, sk.key) == Some(sk.version);
+                        last = Some((group.to_vec(), live));
+                        live
                     }
+                };
+                if live {
+                    f(k, v)?;
                 }
-                match mem_iter.peek() {
-                    Some((mk, _)) if mk.as_ref() == k.as_ref() => {
-                        let (mk, mv) = mem_iter.next().unwrap_or_default();
-                        if let Some(mv) = mv {
-                            f(&mk, &mv)?;
-                        }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The collection version of `key`'s metadata in this view.
+    fn meta_version(&self, db: usize, key: &[u8]) -> Option<u64> {
+        let k = data_key(db as u8, self.gens[db], key);
+        for l in &self.layers {
+            if let Some(v) = l.table.get(&k) {
+                return v.as_ref().and_then(|v| Meta::peek_coll_version(v));
+            }
+        }
+        let v = self.store.tree.get(&k).ok()??;
+        Meta::peek_coll_version(&v)
+    }
+
+    /// Every live pair with `prefix`, write buffer over sled, in key order.
+    fn merge_prefix(&self, prefix: &[u8], f: &mut PairFn<'_>) -> std::io::Result<()> {
+        let tables: Vec<&memtable::Table> = self.layers.iter().map(|f| &f.table).collect();
+        let mut end = prefix.to_vec();
+        increment(&mut end);
+        let mem = merged_range(&tables, Bound::Included(prefix), Bound::Excluded(&end[..]));
+        let mut mem_iter = mem.into_iter().peekable();
+        for item in self.store.tree.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| std::io::Error::other(e.to_string()))?;
+            while let Some((mk, _)) = mem_iter.peek() {
+                if mk.as_ref() < k.as_ref() {
+                    let (mk, mv) = mem_iter.next().unwrap_or_default();
+                    if let Some(mv) = mv {
+                        f(&mk, &mv)?;
                     }
-                    _ => f(&k, &v)?,
+                } else {
+                    break;
                 }
             }
-            for (mk, mv) in mem_iter {
-                if let Some(mv) = mv {
-                    f(&mk, &mv)?;
+            match mem_iter.peek() {
+                Some((mk, _)) if mk.as_ref() == k.as_ref() => {
+                    let (mk, mv) = mem_iter.next().unwrap_or_default();
+                    if let Some(mv) = mv {
+                        f(&mk, &mv)?;
+                    }
                 }
+                _ => f(&k, &v)?,
+            }
+        }
+        for (mk, mv) in mem_iter {
+            if let Some(mv) = mv {
+                f(&mk, &mv)?;
             }
         }
         Ok(())
@@ -914,10 +1099,10 @@ impl WriteTx {
             return v.clone();
         }
         let v = self.store.raw_get(k);
-        self.batch.before.entry(k.clone()).or_insert(Before {
-            present: v.is_some(),
-            expire: v.as_deref().and_then(Meta::peek_expire),
-        });
+        self.batch
+            .before
+            .entry(k.clone())
+            .or_insert_with(|| Before::of(v.as_ref()));
         v
     }
 
@@ -961,6 +1146,113 @@ impl WriteTx {
         self.batch.effects.push(Effect::Del { key: k.clone() });
         self.batch.overlay.insert(k, None);
         true
+    }
+
+    /// The sub-key prefix of a collection version of `key` in `db`.
+    pub fn sub_prefix(&self, db: usize, key: &[u8], version: u64) -> Vec<u8> {
+        keys::sub_prefix(db as u8, self.gen(db), key, version)
+    }
+
+    /// A version for a new collection: unique among every version this
+    /// node or its masters made, because it follows the WAL end offset.
+    pub fn new_version(&mut self) -> u64 {
+        let floor = self.store.wal.end_offset() + 1;
+        let prev = self.store.versions.load(Ordering::Relaxed);
+        let v = floor.max(prev + 1);
+        self.store.versions.store(v, Ordering::Relaxed);
+        v
+    }
+
+    /// The metadata to store `m` (read at `src_db`/`src_key`) under another
+    /// name: a collection's elements are copied under a new version (the
+    /// sub keys carry the key name, so RENAME/COPY/MOVE of a collection is
+    /// O(elements), unlike Redis's O(1)).
+    pub fn relocated(
+        &mut self,
+        src_db: usize,
+        src_key: &[u8],
+        m: &Meta,
+        dst_db: usize,
+        dst_key: &[u8],
+    ) -> Meta {
+        if !m.kind.is_collection() {
+            return m.clone();
+        }
+        let (version, len) = m.coll();
+        let src = self.sub_prefix(src_db, src_key, version);
+        let nv = self.new_version();
+        let dst = self.sub_prefix(dst_db, dst_key, nv);
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (page, more) = self.sub_range(&src, after.as_deref(), 1024);
+            for (f, v) in &page {
+                self.sub_put(keys::sub_key(&dst, f), v.clone());
+            }
+            after = page.last().map(|(f, _)| f.clone());
+            if !more || after.is_none() {
+                break;
+            }
+        }
+        Meta::collection(m.kind, nv, len, m.expire_at)
+    }
+
+    /// A collection element (sub key), seeing this transaction's writes.
+    pub fn sub_get(&mut self, k: &[u8]) -> Option<Bytes> {
+        if let Some(v) = self.batch.overlay.get(k) {
+            return v.clone();
+        }
+        self.store.raw_get(k)
+    }
+
+    pub fn sub_put(&mut self, k: Bytes, v: Bytes) {
+        self.batch.effects.push(Effect::Put {
+            key: k.clone(),
+            value: v.clone(),
+        });
+        self.batch.overlay.insert(k, Some(v));
+    }
+
+    pub fn sub_del(&mut self, k: Bytes) {
+        self.batch.effects.push(Effect::Del { key: k.clone() });
+        self.batch.overlay.insert(k, None);
+    }
+
+    /// Elements under `prefix` after `after` (field bytes, exclusive), at
+    /// most about `count`, as (field, value); `more` if the range goes on.
+    pub fn sub_range(
+        &mut self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool) {
+        let start = match after {
+            Some(f) => [prefix, f].concat(),
+            None => prefix.to_vec(),
+        };
+        let mut end = prefix.to_vec();
+        increment(&mut end);
+        let (pairs, more) = self.store.raw_range(&start, after.is_some(), &end, count);
+        let last = if more {
+            pairs.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
+            pairs.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        // This transaction's own writes in the same window.
+        for (k, v) in &self.batch.overlay {
+            let inside = k.starts_with(prefix)
+                && (after.is_none() || k.as_ref() > start.as_slice())
+                && last.as_ref().is_none_or(|l| k <= l);
+            if inside {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let out = merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.slice(prefix.len()..), v)))
+            .collect();
+        (out, more)
     }
 
     /// FLUSHDB: the database moves to a new, empty generation.
