@@ -531,9 +531,10 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             s,
             "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\n\
              used_memory_peak:{rss}\r\nused_memory_dataset:{buf}\r\nwrite_buffer_bytes:{buf}\r\nread_cache_bytes:{cache}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
-             maxmemory_policy:noeviction\r\nmem_allocator:libc\r\n\r\n",
+             maxmemory_policy:noeviction\r\nmem_allocator:libc\r\nlazyfree_pending_objects:{}\r\n\r\n",
             human(rss),
-            human(rss)
+            human(rss),
+            store.gc_pending()
         );
     }
     if want("persistence") {

@@ -103,6 +103,9 @@ pub struct Store {
     orphans: Mutex<Vec<Vec<u8>>>,
     /// Source of collection versions (see `WriteTx::new_version`).
     versions: AtomicU64,
+    /// The orphan queue is in memory: the first GC run after opening looks
+    /// for elements whose metadata is gone (a crash lost the queue).
+    sweep_pending: AtomicBool,
     applied: AtomicU64,
     /// Held while a table goes into sled, so a snapshot load cannot interleave.
     apply_lock: Mutex<()>,
@@ -214,6 +217,7 @@ impl Store {
             gc_lock: Mutex::new(true),
             orphans: Mutex::new(Vec::new()),
             versions: AtomicU64::new(0),
+            sweep_pending: AtomicBool::new(true),
             applied: AtomicU64::new(applied),
             apply_lock: Mutex::new(()),
             dirty: AtomicU64::new(0),
@@ -762,6 +766,51 @@ impl Store {
     }
 
     /// Removes keys of older database generations (after FLUSHDB/FLUSHALL).
+    /// Removes from sled every collection element whose key's metadata is
+    /// gone or has another version. O(elements), in the background.
+    fn sweep_orphans(&self) {
+        let mut n = 0u64;
+        for db in 0..MAX_DBS {
+            let mut prefix = db_prefix(db as u8, self.gen(db));
+            prefix[0] = keys::SUB;
+            // (group prefix, live) of the last element's key version.
+            let mut last: Option<(Vec<u8>, bool)> = None;
+            for item in self.tree.scan_prefix(prefix) {
+                let Ok((k, _)) = item else { break };
+                let Some(sk) = keys::parse_sub_key(&k) else {
+                    continue;
+                };
+                let group = &k[..k.len() - sk.field.len()];
+                let live = match &last {
+                    Some((g, live)) if g.as_slice() == group => *live,
+                    _ => {
+                        let meta = self.raw_get(&data_key(db as u8, sk.gen, sk.key));
+                        let live =
+                            meta.as_deref().and_then(Meta::peek_coll_version) == Some(sk.version);
+                        last = Some((group.to_vec(), live));
+                        live
+                    }
+                };
+                if !live {
+                    let _ = self.tree.remove(&k);
+                    n += 1;
+                }
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+        }
+        if n > 0 {
+            self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);
+            tracing::info!("reclaimed {n} elements of deleted collections left by an earlier run");
+        }
+    }
+
+    /// Collection versions waiting to be reclaimed.
+    pub fn gc_pending(&self) -> usize {
+        self.orphans.lock().len()
+    }
+
     fn gc_loop(self: Arc<Self>) {
         while !self.closed.load(Ordering::Acquire) {
             {
@@ -774,15 +823,25 @@ impl Store {
                 }
                 *pending = false;
             }
-            // Only what sled holds is collected: wait until the buffer that
-            // carried the generation change has been applied.
-            while !self.tables.read().frozen.is_empty() || !self.tables.read().active.is_empty() {
+            // Only what sled holds is collected: wait until sled has applied
+            // every record published so far (the ones that made the garbage
+            // included), without waiting for writes that come later.
+            let target = {
+                let mut t = self.tables.write();
+                let end = t.end;
+                let _ = t.freeze();
+                end
+            };
+            self.applier_wake.notify_one();
+            while self.applied.load(Ordering::Acquire) < target {
                 if self.closed.load(Ordering::Acquire) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(50));
-                let _ = self.tables.write().freeze();
+                std::thread::sleep(Duration::from_millis(20));
                 self.applier_wake.notify_one();
+            }
+            if self.sweep_pending.swap(false, Ordering::AcqRel) {
+                self.sweep_orphans();
             }
             // Elements of collection versions that lost their metadata.
             let orphans = std::mem::take(&mut *self.orphans.lock());
