@@ -2,7 +2,7 @@
 //! field count) plus one sled key per field, so a command touches only the
 //! fields it names and its WAL record holds only those.
 
-use super::{cmd, flags::*, int_arg, Command, Ctx};
+use super::{cmd, coll, flags::*, int_arg, Command, Ctx};
 use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
@@ -30,92 +30,9 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-/// The hash at `key` (read path): Ok(None) if absent, Err after WRONGTYPE.
-fn get_hash(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.get(db, key) {
-        Some(m) if m.kind != Kind::Hash => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
-
-/// The hash at `key` for a write (opens the transaction).
-fn get_hash_tx(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.tx().get(db, key) {
-        Some(m) if m.kind != Kind::Hash => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
-
-fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
-    let db = ctx.db();
-    let (version, _) = m.coll();
-    match ctx.tx.as_ref() {
-        Some(tx) => tx.sub_prefix(db, key, version),
-        None => {
-            let gen = ctx.srv.store.gen_of(db);
-            crate::store::keys::sub_prefix(db as u8, gen, key, version)
-        }
-    }
-}
-
-/// One field's value, seeing the open transaction's writes.
-fn field_get(ctx: &mut Ctx<'_>, prefix: &[u8], field: &[u8]) -> Option<Bytes> {
-    let k = sub_key(prefix, field);
-    match ctx.tx.as_mut() {
-        Some(tx) => tx.sub_get(&k),
-        None => ctx.srv.store.raw_get_pub(&k),
-    }
-}
-
-/// Every (field, value), in field byte order.
-fn all_fields(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
-    let mut out = Vec::new();
-    let mut after: Option<Bytes> = None;
-    loop {
-        let (page, more) = page(ctx, prefix, after.as_deref(), 1024);
-        after = page.last().map(|(f, _)| f.clone());
-        out.extend(page);
-        if !more || after.is_none() {
-            return out;
-        }
-    }
-}
-
-fn page(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    count: usize,
-) -> (Vec<(Bytes, Bytes)>, bool) {
-    match ctx.tx.as_mut() {
-        Some(tx) => tx.sub_range(prefix, after, count),
-        None => ctx.srv.store.sub_range(prefix, after, count),
-    }
-}
-
-/// Writes the metadata for a hash of `len` fields (or deletes the key when
-/// empty). Written on every change, so WATCH sees field updates too.
-fn put_meta(ctx: &mut Ctx<'_>, key: &[u8], version: u64, len: u64, expire_at: Option<i64>) {
-    let db = ctx.db();
-    if len == 0 {
-        ctx.tx().delete(db, key);
-    } else {
-        let m = Meta::collection(Kind::Hash, version, len, expire_at);
-        ctx.tx().put(db, key, &m);
-    }
-}
-
 /// Sets `pairs`; returns how many fields were new.
 fn set_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], only_new: bool) -> Option<i64> {
-    let Ok(old) = get_hash_tx(ctx, key) else {
+    let Ok(old) = coll::get_tx(ctx, Kind::Hash, key) else {
         return None;
     };
     let (version, mut len, expire_at) = match &old {
@@ -126,10 +43,10 @@ fn set_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], only_new: bool) ->
         None => (ctx.tx().new_version(), 0, None),
     };
     let m = Meta::collection(Kind::Hash, version, len, expire_at);
-    let p = prefix(ctx, key, &m);
+    let p = coll::prefix(ctx, key, &m);
     let mut added = 0;
     for pair in pairs.chunks(2) {
-        let exists = field_get(ctx, &p, &pair[0]).is_some();
+        let exists = coll::elem(ctx, &p, &pair[0]).is_some();
         if exists && only_new {
             continue;
         }
@@ -140,7 +57,7 @@ fn set_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], only_new: bool) ->
         ctx.tx().sub_put(sub_key(&p, &pair[0]), pair[1].clone());
     }
     if added > 0 || !only_new {
-        put_meta(ctx, key, version, len, expire_at);
+        coll::put_meta(ctx, Kind::Hash, key, version, len, expire_at);
     }
     Some(added)
 }
@@ -170,79 +87,87 @@ fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = get_hash(ctx, &a[1]) else { return };
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+        return;
+    };
     let v = m.and_then(|m| {
-        let p = prefix(ctx, &a[1], &m);
-        field_get(ctx, &p, &a[2])
+        let p = coll::prefix(ctx, &a[1], &m);
+        coll::elem(ctx, &p, &a[2])
     });
     ctx.out.bulk_opt(v.as_deref());
 }
 
 fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = get_hash(ctx, &a[1]) else { return };
-    let p = m.map(|m| prefix(ctx, &a[1], &m));
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+        return;
+    };
+    let p = m.map(|m| coll::prefix(ctx, &a[1], &m));
     ctx.out.array(a.len() - 2);
     for f in &a[2..] {
-        let v = p.as_ref().and_then(|p| field_get(ctx, p, f));
+        let v = p.as_ref().and_then(|p| coll::elem(ctx, p, f));
         ctx.out.bulk_opt(v.as_deref());
     }
 }
 
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = get_hash_tx(ctx, &a[1]) else {
+    let Ok(old) = coll::get_tx(ctx, Kind::Hash, &a[1]) else {
         return;
     };
     let Some(m) = old else {
         return ctx.out.int(0);
     };
     let (version, mut len) = m.coll();
-    let p = prefix(ctx, &a[1], &m);
+    let p = coll::prefix(ctx, &a[1], &m);
     let mut removed = 0;
     for f in &a[2..] {
-        if field_get(ctx, &p, f).is_some() {
+        if coll::elem(ctx, &p, f).is_some() {
             ctx.tx().sub_del(sub_key(&p, f));
             removed += 1;
             len = len.saturating_sub(1);
         }
     }
     if removed > 0 {
-        put_meta(ctx, &a[1], version, len, m.expire_at);
+        coll::put_meta(ctx, Kind::Hash, &a[1], version, len, m.expire_at);
     }
     ctx.out.int(removed);
 }
 
 fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if let Ok(m) = get_hash(ctx, &a[1]) {
+    if let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) {
         ctx.out.int(m.map_or(0, |m| m.coll().1 as i64));
     }
 }
 
 fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = get_hash(ctx, &a[1]) else { return };
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+        return;
+    };
     let found = m.is_some_and(|m| {
-        let p = prefix(ctx, &a[1], &m);
-        field_get(ctx, &p, &a[2]).is_some()
+        let p = coll::prefix(ctx, &a[1], &m);
+        coll::elem(ctx, &p, &a[2]).is_some()
     });
     ctx.out.int(found as i64);
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = get_hash(ctx, &a[1]) else { return };
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+        return;
+    };
     let n = m
         .and_then(|m| {
-            let p = prefix(ctx, &a[1], &m);
-            field_get(ctx, &p, &a[2])
+            let p = coll::prefix(ctx, &a[1], &m);
+            coll::elem(ctx, &p, &a[2])
         })
         .map_or(0, |v| v.len());
     ctx.out.int(n as i64);
 }
 
 fn fields_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<Vec<(Bytes, Bytes)>> {
-    let m = get_hash(ctx, key).ok()?;
+    let m = coll::get(ctx, Kind::Hash, key).ok()?;
     Some(match m {
         Some(m) => {
-            let p = prefix(ctx, key, &m);
-            all_fields(ctx, &p)
+            let p = coll::prefix(ctx, key, &m);
+            coll::all(ctx, &p)
         }
         None => Vec::new(),
     })
@@ -285,7 +210,7 @@ fn incr_field(
     a: &[Bytes],
     compute: impl FnOnce(Option<&[u8]>) -> Result<Bytes, &'static str>,
 ) -> Option<Bytes> {
-    let Ok(old) = get_hash_tx(ctx, &a[1]) else {
+    let Ok(old) = coll::get_tx(ctx, Kind::Hash, &a[1]) else {
         return None;
     };
     let (version, len, expire_at) = match &old {
@@ -296,8 +221,8 @@ fn incr_field(
         None => (ctx.tx().new_version(), 0, None),
     };
     let m = Meta::collection(Kind::Hash, version, len, expire_at);
-    let p = prefix(ctx, &a[1], &m);
-    let cur = field_get(ctx, &p, &a[2]);
+    let p = coll::prefix(ctx, &a[1], &m);
+    let cur = coll::elem(ctx, &p, &a[2]);
     let new = match compute(cur.as_deref()) {
         Ok(v) => v,
         Err(e) => {
@@ -306,7 +231,14 @@ fn incr_field(
         }
     };
     ctx.tx().sub_put(sub_key(&p, &a[2]), new.clone());
-    put_meta(ctx, &a[1], version, len + cur.is_none() as u64, expire_at);
+    coll::put_meta(
+        ctx,
+        Kind::Hash,
+        &a[1],
+        version,
+        len + cur.is_none() as u64,
+        expire_at,
+    );
     Some(new)
 }
 
@@ -414,7 +346,9 @@ fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     // Redis's order: cursor, then the key (missing: an empty scan, whatever
     // the options), then its type, then the options.
-    let Ok(m) = get_hash(ctx, &a[1]) else { return };
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+        return;
+    };
     let Some(m) = m else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
@@ -443,13 +377,13 @@ fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             return ctx.syntax_err();
         }
     }
-    let p = prefix(ctx, &a[1], &m);
+    let p = coll::prefix(ctx, &a[1], &m);
     let after = if cursor == 0 {
         None
     } else {
         ctx.srv.cursors.get(cursor)
     };
-    let (items, more) = page(ctx, &p, after.as_deref(), count);
+    let (items, more) = coll::page(ctx, &p, after.as_deref(), count);
     let next = match (more, items.last()) {
         (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
         _ => 0,

@@ -3,6 +3,7 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
+pub mod coll;
 pub mod connection;
 pub mod docs;
 pub mod float80;

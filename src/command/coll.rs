@@ -1,0 +1,128 @@
+//! Helpers shared by the collection types (hash, set, ...): a collection is
+//! a metadata entry (version, length) plus one sled key per element, read
+//! through the open transaction when there is one.
+
+use super::Ctx;
+use crate::store::keys::{sub_key, Kind, Meta};
+use bytes::Bytes;
+
+/// The collection at `key` for a read: Ok(None) if absent, Err after
+/// answering WRONGTYPE.
+pub fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
+    let db = ctx.db();
+    match ctx.get(db, key) {
+        Some(m) if m.kind != kind => {
+            ctx.wrongtype();
+            Err(())
+        }
+        m => Ok(m),
+    }
+}
+
+/// The collection at `key` for a write (opens the transaction).
+pub fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
+    let db = ctx.db();
+    match ctx.tx().get(db, key) {
+        Some(m) if m.kind != kind => {
+            ctx.wrongtype();
+            Err(())
+        }
+        m => Ok(m),
+    }
+}
+
+/// The element key prefix of `key`'s version in `m`.
+pub fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
+    prefix_in(ctx, ctx.db(), key, m)
+}
+
+pub fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
+    let (version, _) = m.coll();
+    match ctx.tx.as_ref() {
+        Some(tx) => tx.sub_prefix(db, key, version),
+        None => {
+            let gen = ctx.srv.store.gen_of(db);
+            crate::store::keys::sub_prefix(db as u8, gen, key, version)
+        }
+    }
+}
+
+/// One element's value, seeing the open transaction's writes.
+pub fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
+    let k = sub_key(prefix, name);
+    match ctx.tx.as_mut() {
+        Some(tx) => tx.sub_get(&k),
+        None => ctx.srv.store.raw_get_pub(&k),
+    }
+}
+
+/// Every (element, value), in element byte order.
+pub fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
+    let mut out = Vec::new();
+    let mut after: Option<Bytes> = None;
+    loop {
+        let (page, more) = page(ctx, prefix, after.as_deref(), 1024);
+        after = page.last().map(|(f, _)| f.clone());
+        out.extend(page);
+        if !more || after.is_none() {
+            return out;
+        }
+    }
+}
+
+/// Up to about `count` elements after `after`; true if more follow.
+pub fn page(
+    ctx: &mut Ctx<'_>,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    count: usize,
+) -> (Vec<(Bytes, Bytes)>, bool) {
+    match ctx.tx.as_mut() {
+        Some(tx) => tx.sub_range(prefix, after, count),
+        None => ctx.srv.store.sub_range(prefix, after, count),
+    }
+}
+
+/// Writes the metadata for `len` elements, or deletes the key when empty
+/// (Redis deletes empty collections). Written on every change, so WATCH
+/// sees element updates too.
+pub fn put_meta(
+    ctx: &mut Ctx<'_>,
+    kind: Kind,
+    key: &[u8],
+    version: u64,
+    len: u64,
+    expire_at: Option<i64>,
+) {
+    let db = ctx.db();
+    put_meta_in(ctx, db, kind, key, version, len, expire_at)
+}
+
+pub fn put_meta_in(
+    ctx: &mut Ctx<'_>,
+    db: usize,
+    kind: Kind,
+    key: &[u8],
+    version: u64,
+    len: u64,
+    expire_at: Option<i64>,
+) {
+    if len == 0 {
+        ctx.tx().delete(db, key);
+    } else {
+        let m = Meta::collection(kind, version, len, expire_at);
+        ctx.tx().put(db, key, &m);
+    }
+}
+
+/// (version, length, expiry) of an existing collection, or a fresh version
+/// for a new one.
+pub fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Option<i64>) {
+    match m {
+        Some(m) => {
+            let (v, l) = m.coll();
+            (v, l, m.expire_at)
+        }
+        None => (ctx.tx().new_version(), 0, None),
+    }
+}
