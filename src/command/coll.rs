@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 /// The collection at `key` for a read: Ok(None) if absent, Err after
 /// answering WRONGTYPE.
-pub fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
+pub(crate) fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
     let db = ctx.db();
     match ctx.get(db, key) {
         Some(m) if m.kind != kind => {
@@ -20,7 +20,7 @@ pub fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()
 }
 
 /// The collection at `key` for a write (opens the transaction).
-pub fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
+pub(crate) fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
     let db = ctx.db();
     match ctx.tx().get(db, key) {
         Some(m) if m.kind != kind => {
@@ -32,11 +32,11 @@ pub fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>,
 }
 
 /// The element key prefix of `key`'s version in `m`.
-pub fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
+pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
     prefix_in(ctx, ctx.db(), key, m)
 }
 
-pub fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
+pub(crate) fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
     let (version, _) = m.coll();
     match ctx.tx.as_ref() {
         Some(tx) => tx.sub_prefix(db, key, version),
@@ -48,7 +48,7 @@ pub fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> 
 }
 
 /// One element's value, seeing the open transaction's writes.
-pub fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
+pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
     let k = sub_key(prefix, name);
     match ctx.tx.as_mut() {
         Some(tx) => tx.sub_get(&k),
@@ -57,7 +57,7 @@ pub fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
 }
 
 /// Every (element, value), in element byte order.
-pub fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
+pub(crate) fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
     let mut out = Vec::new();
     let mut after: Option<Bytes> = None;
     loop {
@@ -71,7 +71,7 @@ pub fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
 }
 
 /// Up to about `count` elements after `after`; true if more follow.
-pub fn page(
+pub(crate) fn page(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],
     after: Option<&[u8]>,
@@ -86,7 +86,7 @@ pub fn page(
 /// Writes the metadata for `len` elements, or deletes the key when empty
 /// (Redis deletes empty collections). Written on every change, so WATCH
 /// sees element updates too.
-pub fn put_meta(
+pub(crate) fn put_meta(
     ctx: &mut Ctx<'_>,
     kind: Kind,
     key: &[u8],
@@ -98,7 +98,7 @@ pub fn put_meta(
     put_meta_in(ctx, db, kind, key, version, len, expire_at)
 }
 
-pub fn put_meta_in(
+pub(crate) fn put_meta_in(
     ctx: &mut Ctx<'_>,
     db: usize,
     kind: Kind,
@@ -117,7 +117,7 @@ pub fn put_meta_in(
 
 /// (version, length, expiry) of an existing collection, or a fresh version
 /// for a new one.
-pub fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Option<i64>) {
+pub(crate) fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Option<i64>) {
     match m {
         Some(m) => {
             let (v, l) = m.coll();
