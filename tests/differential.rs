@@ -225,6 +225,67 @@ impl Gen {
         self.rng.pick(&["f1", "f2", "f3", "f4", "f5"]).to_string()
     }
 
+    fn member(&mut self) -> String {
+        self.rng
+            .pick(&["m1", "m2", "m3", "m4", "m5", "12", "-3"])
+            .to_string()
+    }
+
+    fn set_command(&mut self, k: String) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        match self.rng.below(15) {
+            0..=2 => {
+                let mut v = vec![s("SADD"), k];
+                for _ in 0..=self.rng.below(3) {
+                    v.push(self.member());
+                }
+                v
+            }
+            3 => vec![s("SREM"), k, self.member(), self.member()],
+            4 => vec![
+                s(self.rng.pick(&["SISMEMBER", "SMISMEMBER"])),
+                k,
+                self.member(),
+            ],
+            5 => vec![s(self.rng.pick(&["SCARD", "SMEMBERS"])), k],
+            6 => vec![
+                s("SRANDMEMBER"),
+                k,
+                s(self.rng.pick(&["100", "-3", "0", "x"])),
+            ],
+            7 => vec![s("SPOP"), k, s(self.rng.pick(&["100", "0", "-1", "x"]))],
+            8 => vec![s("SMOVE"), k, self.key(), self.member()],
+            9 => vec![
+                s(self.rng.pick(&["SINTER", "SUNION", "SDIFF"])),
+                k,
+                self.key(),
+                self.key(),
+            ],
+            10 => vec![
+                s(self.rng.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+                self.key(),
+                k,
+                self.key(),
+            ],
+            11 => {
+                let mut v = vec![
+                    s("SINTERCARD"),
+                    s(self.rng.pick(&["2", "1", "0", "3"])),
+                    k,
+                    self.key(),
+                ];
+                if self.rng.chance(50) {
+                    v.push(s("LIMIT"));
+                    v.push(s(self.rng.pick(&["1", "0", "-1"])));
+                }
+                v
+            }
+            12 => vec![s("SSCAN"), k, s("0"), s("COUNT"), s("1000")],
+            13 => vec![s("SMEMBERS"), k],
+            _ => vec![s("SRANDMEMBER"), k, s("-2")],
+        }
+    }
+
     fn hash_command(&mut self, k: String) -> Vec<String> {
         let s = |x: &str| x.to_string();
         match self.rng.below(14) {
@@ -254,7 +315,7 @@ impl Gen {
         self.idx += 1;
         let k = self.key();
         let s = |x: &str| x.to_string();
-        let mut v: Vec<String> = match self.rng.below(48) {
+        let mut v: Vec<String> = match self.rng.below(56) {
             0..=3 => self.set(),
             4..=6 => vec![s("GET"), k],
             7 => vec![s("MGET"), k, self.key(), self.key()],
@@ -371,6 +432,7 @@ impl Gen {
                 _ => vec![s(self.rng.pick(&["FOO", "SETT", "GETX"])), k],
             },
             40..=47 => self.hash_command(k),
+            48..=55 => self.set_command(k),
             _ => unreachable!(),
         };
         // Now and then, a wrong number of arguments.
@@ -398,6 +460,8 @@ enum Cmp {
     Pairs,
     /// HSCAN: the cursor, then pairs in any order.
     ScanPairs,
+    /// SSCAN: the cursor, then members in any order.
+    ScanUnordered,
     /// HRANDFIELD with a negative count: only the number of answers.
     Count,
 }
@@ -406,7 +470,15 @@ fn cmp_kind(cmd: &[String]) -> Cmp {
     match cmd.first().map(|c| c.to_ascii_lowercase()).as_deref() {
         Some("ttl") | Some("expiretime") => Cmp::Within(2),
         Some("pttl") | Some("pexpiretime") => Cmp::Within(1500),
-        Some("keys") | Some("scan") | Some("hkeys") | Some("hvals") => Cmp::Unordered,
+        Some("keys") | Some("scan") | Some("hkeys") | Some("hvals") | Some("smembers")
+        | Some("sinter") | Some("sunion") | Some("sdiff") => Cmp::Unordered,
+        Some("srandmember") | Some("spop")
+            if cmd.get(2).is_some_and(|c| c != "-3" && c != "-2") =>
+        {
+            Cmp::Unordered
+        }
+        Some("srandmember") => Cmp::Count,
+        Some("sscan") => Cmp::ScanUnordered,
         Some("hgetall") => Cmp::Pairs,
         Some("hscan") => Cmp::ScanPairs,
         Some("hrandfield") => Cmp::Count,
@@ -426,6 +498,11 @@ fn sorted(r: &Reply) -> Reply {
             v.sort_by_key(|(a, b)| format!("{a:?}{b:?}"));
             Reply::Map(v)
         }
+        Reply::Set(v) => {
+            let mut v: Vec<Reply> = v.to_vec();
+            v.sort_by_key(|x| format!("{x:?}"));
+            Reply::Set(v)
+        }
         other => other.clone(),
     }
 }
@@ -442,6 +519,12 @@ fn equal_for(cmd: &[String], a: &Reply, b: &Reply) -> bool {
         Cmp::ScanPairs => match (a, b) {
             (Reply::Array(x), Reply::Array(y)) if x.len() == 2 && y.len() == 2 => {
                 x[0] == y[0] && pairs(&x[1]) == pairs(&y[1])
+            }
+            _ => a == b,
+        },
+        Cmp::ScanUnordered => match (a, b) {
+            (Reply::Array(x), Reply::Array(y)) if x.len() == 2 && y.len() == 2 => {
+                x[0] == y[0] && sorted(&x[1]) == sorted(&y[1])
             }
             _ => a == b,
         },

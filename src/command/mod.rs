@@ -13,6 +13,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod syntax;
 
@@ -71,6 +72,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
         for c in string::commands()
             .into_iter()
             .chain(hash::commands())
+            .chain(set::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())

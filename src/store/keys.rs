@@ -108,6 +108,7 @@ pub fn parse_gen_key(k: &[u8]) -> Option<u8> {
 pub enum Kind {
     String = 0,
     Hash = 1,
+    Set = 2,
 }
 
 impl Kind {
@@ -115,6 +116,7 @@ impl Kind {
         match v {
             0 => Some(Kind::String),
             1 => Some(Kind::Hash),
+            2 => Some(Kind::Set),
             _ => None,
         }
     }
@@ -123,6 +125,7 @@ impl Kind {
         match self {
             Kind::String => "string",
             Kind::Hash => "hash",
+            Kind::Set => "set",
         }
     }
 
