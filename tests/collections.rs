@@ -200,6 +200,17 @@ fn hash_expiry_and_watch() {
         }
     }
     assert_eq!(seen.len(), 2500);
+    // A transaction that deletes a long run of fields still reads the rest.
+    let mut p = redis::pipe();
+    p.atomic();
+    let del = p.cmd("HDEL").arg("s");
+    for i in 0..2000 {
+        del.arg(format!("f{i}"));
+    }
+    p.cmd("HKEYS").arg("s");
+    let (n, keys): (i64, Vec<String>) = p.query(&mut c).expect("multi");
+    assert_eq!(n, 2000);
+    assert_eq!(keys.len(), 500);
 }
 
 #[test]
@@ -254,6 +265,24 @@ fn sets_replicate_random_pops_and_reclaim_big_sets() {
         }
     }
     assert_eq!(seen.len(), 19_900);
+    // Random picks from a big set do not read it whole, and spread out.
+    let mut picks = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let x: String = q(&mut mc, &["SRANDMEMBER", "big"]);
+        picks.insert(x);
+    }
+    assert!(
+        picks.len() >= 100,
+        "SRANDMEMBER spread: {} distinct of 200",
+        picks.len()
+    );
+    let some: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "10"]);
+    assert_eq!(
+        some.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        10
+    );
+    let rep: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "-10"]);
+    assert_eq!(rep.len(), 10);
     // UNLINK of the big set: one small record; the members are reclaimed.
     let gc_before: u64 = info_field(&info(&mut mc, "persistence"), "sled_gc_keys")
         .and_then(|v| v.parse().ok())

@@ -126,3 +126,96 @@ pub(crate) fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Opti
         None => (ctx.tx().new_version(), 0, None),
     }
 }
+
+/// The first element at or after `name`, as (element, value).
+fn first_from(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<(Bytes, Bytes)> {
+    if let Some(v) = elem(ctx, prefix, name) {
+        return Some((Bytes::copy_from_slice(name), v));
+    }
+    page(ctx, prefix, Some(name), 1).0.into_iter().next()
+}
+
+/// A random element without reading the collection: walks down the
+/// element names a byte at a time, as RANDOMKEY does for keys (see
+/// `random_key_walk`). Not exactly uniform, but every element can come out
+/// and each draw costs about ten lookups per level.
+pub(crate) fn random_elem(
+    ctx: &mut Ctx<'_>,
+    prefix: &[u8],
+    rng: &mut impl rand::Rng,
+) -> Option<(Bytes, Bytes)> {
+    let mut name: Vec<u8> = Vec::new();
+    let mut cur = page(ctx, prefix, None, 1).0.into_iter().next()?;
+    loop {
+        // `cur` is the first element starting with `name`.
+        let exact = cur.0.len() == name.len();
+        let next = page(ctx, prefix, Some(&cur.0), 1).0.into_iter().next();
+        let shares = next.as_ref().is_some_and(|(n, _)| n.starts_with(&name));
+        if !shares {
+            return Some(cur);
+        }
+        let first_child = if exact {
+            next.as_ref().map(|(n, _)| n.clone())?
+        } else {
+            cur.0.clone()
+        };
+        let lo = first_child[name.len()];
+        let child = |ctx: &mut Ctx<'_>, b: u8| {
+            let mut probe = name.clone();
+            probe.push(b);
+            first_from(ctx, prefix, &probe).filter(|(n, _)| n.starts_with(&name))
+        };
+        let (mut a, mut b) = (lo, u8::MAX);
+        if child(ctx, b).is_some() {
+            a = b;
+        }
+        while b - a > 1 {
+            let mid = a + (b - a) / 2;
+            if child(ctx, mid).is_some() {
+                a = mid;
+            } else {
+                b = mid;
+            }
+        }
+        let slots = u32::from(a - lo) + 1 + u32::from(exact);
+        let r = rng.gen_range(0..slots);
+        if exact && r == slots - 1 {
+            return Some(cur);
+        }
+        let found = child(ctx, lo + r as u8)?;
+        name.push(found.0[name.len()]);
+        cur = found;
+    }
+}
+
+/// Up to `count` distinct random elements: by random walks when few are
+/// wanted from a big collection, else by reading it all and shuffling.
+pub(crate) fn random_distinct(
+    ctx: &mut Ctx<'_>,
+    prefix: &[u8],
+    len: u64,
+    count: u64,
+) -> Vec<(Bytes, Bytes)> {
+    use rand::seq::SliceRandom;
+    let mut rng = rand::thread_rng();
+    if count.saturating_mul(4) < len && count <= 1000 {
+        let mut seen = std::collections::BTreeMap::new();
+        // The walk favours some elements; give up on walks after a while.
+        let mut tries = 0;
+        while (seen.len() as u64) < count && tries < count * 20 {
+            tries += 1;
+            if let Some((k, v)) = random_elem(ctx, prefix, &mut rng) {
+                seen.entry(k).or_insert(v);
+            }
+        }
+        if seen.len() as u64 == count {
+            let mut v: Vec<(Bytes, Bytes)> = seen.into_iter().collect();
+            v.shuffle(&mut rng);
+            return v;
+        }
+    }
+    let mut v = all(ctx, prefix);
+    v.shuffle(&mut rng);
+    v.truncate(count as usize);
+    v
+}

@@ -282,7 +282,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    use rand::seq::SliceRandom;
     use rand::Rng;
     let count = match a.get(2) {
         Some(c) => match parse_i64(c) {
@@ -303,25 +302,38 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             return ctx.err("ERR value is out of range");
         }
     }
-    let Some(all) = fields_of(ctx, &a[1]) else {
+    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
         return;
     };
     let mut rng = rand::thread_rng();
+    let Some(m) = m else {
+        return match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        };
+    };
+    let p = coll::prefix(ctx, &a[1], &m);
+    let len = m.coll().1;
     let Some(n) = count else {
-        let pick = all.choose(&mut rng).map(|(f, _)| f.clone());
+        let pick = coll::random_elem(ctx, &p, &mut rng).map(|(f, _)| f);
         return ctx.out.bulk_opt(pick.as_deref());
     };
-    let chosen: Vec<&(Bytes, Bytes)> = if n >= 0 {
-        let mut v: Vec<&(Bytes, Bytes)> = all.iter().collect();
-        v.shuffle(&mut rng);
-        v.truncate(n as usize);
-        v
-    } else if all.is_empty() {
-        Vec::new()
+    let picked: Vec<(Bytes, Bytes)> = if n >= 0 {
+        coll::random_distinct(ctx, &p, len, n as u64)
     } else {
-        let k = n.unsigned_abs().min(1 << 24) as usize;
-        (0..k).map(|_| &all[rng.gen_range(0..all.len())]).collect()
+        let k = n.unsigned_abs().min(1 << 24);
+        if k <= 1000 && k.saturating_mul(4) < len {
+            (0..k)
+                .filter_map(|_| coll::random_elem(ctx, &p, &mut rng))
+                .collect()
+        } else {
+            let all = coll::all(ctx, &p);
+            (0..k)
+                .map(|_| all[rng.gen_range(0..all.len())].clone())
+                .collect()
+        }
     };
+    let chosen: Vec<&(Bytes, Bytes)> = picked.iter().collect();
     if withvalues && ctx.out.resp3 {
         ctx.out.array(chosen.len());
         for (f, v) in chosen {

@@ -147,8 +147,6 @@ fn smembers(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    use rand::seq::SliceRandom;
-    use rand::Rng;
     if a.len() > 3 {
         return ctx.syntax_err();
     }
@@ -163,38 +161,59 @@ fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(m) = coll::get(ctx, Kind::Set, &a[1]) else {
         return;
     };
-    let all = members_of(ctx, &a[1], m.as_ref());
-    let mut rng = rand::thread_rng();
+    let Some(m) = m else {
+        return match count {
+            None => ctx.out.null(),
+            Some(_) => ctx.out.array(0),
+        };
+    };
+    let picks = random_picks(ctx, &a[1], &m, count);
     match count {
-        None => {
-            let pick = all.choose(&mut rng).cloned();
-            ctx.out.bulk_opt(pick.as_deref());
-        }
-        Some(n) if n >= 0 => {
-            let mut v = all;
-            v.shuffle(&mut rng);
-            v.truncate(n as usize);
-            ctx.out.array(v.len());
-            for x in v {
+        None => ctx.out.bulk_opt(picks.first().map(|b| &b[..])),
+        Some(_) => {
+            ctx.out.array(picks.len());
+            for x in picks {
                 ctx.out.bulk(&x);
             }
         }
+    }
+}
+
+/// SRANDMEMBER's picks: one (no count), distinct ones (count >= 0) or
+/// `-count` with repeats, without reading a big set whole.
+fn random_picks(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta, count: Option<i64>) -> Vec<Bytes> {
+    use rand::Rng;
+    let p = coll::prefix(ctx, key, m);
+    let len = m.coll().1;
+    let mut rng = rand::thread_rng();
+    match count {
+        None => coll::random_elem(ctx, &p, &mut rng)
+            .map(|(k, _)| vec![k])
+            .unwrap_or_default(),
+        Some(n) if n >= 0 => coll::random_distinct(ctx, &p, len, n as u64)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect(),
         Some(n) => {
-            if all.is_empty() {
-                return ctx.out.array(0);
-            }
-            let k = n.unsigned_abs().min(1 << 24) as usize;
-            ctx.out.array(k);
-            for _ in 0..k {
-                let x = &all[rng.gen_range(0..all.len())];
-                ctx.out.bulk(x);
+            let k = n.unsigned_abs().min(1 << 24);
+            if k <= 1000 && k.saturating_mul(4) < len {
+                (0..k)
+                    .filter_map(|_| coll::random_elem(ctx, &p, &mut rng).map(|(x, _)| x))
+                    .collect()
+            } else {
+                let all: Vec<Bytes> = coll::all(ctx, &p).into_iter().map(|(x, _)| x).collect();
+                if all.is_empty() {
+                    return all;
+                }
+                (0..k)
+                    .map(|_| all[rng.gen_range(0..all.len())].clone())
+                    .collect()
             }
         }
     }
 }
 
 fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    use rand::seq::SliceRandom;
     if a.len() > 3 {
         return ctx.syntax_err();
     }
@@ -214,12 +233,15 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             Some(_) => ctx.out.set(0),
         };
     };
-    let mut all = members_of(ctx, &a[1], Some(&m));
-    all.shuffle(&mut rand::thread_rng());
     // The members removed are the effects replicated: replicas get the
     // same result, whatever the randomness.
-    let n = count.unwrap_or(1).min(all.len() as u64) as usize;
-    let popped: Vec<Bytes> = all.into_iter().take(n).collect();
+    let len = m.coll().1;
+    let n = count.unwrap_or(1).min(len);
+    let p = coll::prefix(ctx, &a[1], &m);
+    let popped: Vec<Bytes> = coll::random_distinct(ctx, &p, len, n)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     remove_members(ctx, &a[1], &m, &popped);
     match count {
         None => ctx.out.bulk_opt(popped.first().map(|b| &b[..])),

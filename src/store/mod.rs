@@ -444,6 +444,26 @@ impl Store {
         end: &[u8],
         count: usize,
     ) -> (Vec<(Bytes, Bytes)>, bool) {
+        // A window can hold only deletions (write-buffer tombstones over
+        // sled's pairs): then look further, so that an empty answer always
+        // means the range is exhausted.
+        let (mut out, mut upper) = self.raw_window(start, after, end, count);
+        while out.is_empty() {
+            let Some(u) = upper else { break };
+            (out, upper) = self.raw_window(&u, true, end, count);
+        }
+        (out, upper.is_some())
+    }
+
+    /// One merge window of [`Store::raw_range`]: the live pairs and the last
+    /// key examined when the range goes on.
+    fn raw_window(
+        &self,
+        start: &[u8],
+        after: bool,
+        end: &[u8],
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, Option<Vec<u8>>) {
         let count = count.max(1);
         let from_b = if after {
             Bound::Excluded(start)
@@ -498,7 +518,7 @@ impl Store {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect();
-        (out, upper.is_some())
+        (out, upper)
     }
 
     /// Calls `f` with every live key of `db` in key order, a page of
@@ -1278,12 +1298,30 @@ impl WriteTx {
 
     /// Elements under `prefix` after `after` (field bytes, exclusive), at
     /// most about `count`, as (field, value); `more` if the range goes on.
+    /// Empty only when nothing is left (windows that hold only this
+    /// transaction's deletions are skipped).
     pub fn sub_range(
         &mut self,
         prefix: &[u8],
         after: Option<&[u8]>,
         count: usize,
     ) -> (Vec<(Bytes, Bytes)>, bool) {
+        let mut after: Option<Vec<u8>> = after.map(|a| a.to_vec());
+        loop {
+            let (out, more, last) = self.sub_window(prefix, after.as_deref(), count);
+            match last {
+                Some(l) if out.is_empty() && more => after = Some(l),
+                _ => return (out, more),
+            }
+        }
+    }
+
+    fn sub_window(
+        &mut self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool, Option<Vec<u8>>) {
         let start = match after {
             Some(f) => [prefix, f].concat(),
             None => prefix.to_vec(),
@@ -1311,7 +1349,8 @@ impl WriteTx {
             .into_iter()
             .filter_map(|(k, v)| v.map(|v| (k.slice(prefix.len()..), v)))
             .collect();
-        (out, more)
+        let last_field = last.map(|l| l[prefix.len()..].to_vec());
+        (out, more, last_field)
     }
 
     /// FLUSHDB: the database moves to a new, empty generation.
