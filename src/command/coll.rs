@@ -135,56 +135,71 @@ fn first_from(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<(Bytes, B
     page(ctx, prefix, Some(name), 1).0.into_iter().next()
 }
 
+/// The last element whose name starts with `name`.
+fn last_with(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<(Bytes, Bytes)> {
+    let start = [prefix, name].concat();
+    let mut end = start.clone();
+    // The successor of every key starting with prefix + name.
+    while let Some(b) = end.last_mut() {
+        if *b < 0xff {
+            *b += 1;
+            break;
+        }
+        end.pop();
+    }
+    let (k, v) = match ctx.tx.as_mut() {
+        Some(tx) => tx.sub_last(&start, &end)?,
+        None => ctx.srv.store.raw_last(&start, &end)?,
+    };
+    Some((k.slice(prefix.len()..), v))
+}
+
 /// A random element without reading the collection: walks down the
-/// element names a byte at a time, as RANDOMKEY does for keys (see
-/// `random_key_walk`). Not exactly uniform, but every element can come out
-/// and each draw costs about ten lookups per level.
+/// element names, drawing at each branching point a byte between the
+/// smallest and largest present there (levels with one branch are skipped
+/// at once). Not exactly uniform (a byte after a gap is favoured), but every
+/// element can come out, in a few lookups per branching level.
 pub(crate) fn random_elem(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],
     rng: &mut impl rand::Rng,
 ) -> Option<(Bytes, Bytes)> {
     let mut name: Vec<u8> = Vec::new();
-    let mut cur = page(ctx, prefix, None, 1).0.into_iter().next()?;
+    let mut first = page(ctx, prefix, None, 1).0.into_iter().next()?;
     loop {
-        // `cur` is the first element starting with `name`.
-        let exact = cur.0.len() == name.len();
-        let next = page(ctx, prefix, Some(&cur.0), 1).0.into_iter().next();
-        let shares = next.as_ref().is_some_and(|(n, _)| n.starts_with(&name));
-        if !shares {
-            return Some(cur);
+        // `first` is the first element starting with `name`.
+        let last = last_with(ctx, prefix, &name)?;
+        if last.0 == first.0 {
+            return Some(first);
         }
-        let first_child = if exact {
-            next.as_ref().map(|(n, _)| n.clone())?
+        let lcp = first
+            .0
+            .iter()
+            .zip(last.0.iter())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if lcp > name.len() {
+            name = first.0[..lcp].to_vec();
+            continue;
+        }
+        let exact = first.0.len() == name.len();
+        let lo = if exact {
+            let second = page(ctx, prefix, Some(&first.0), 1).0.into_iter().next()?;
+            second.0[name.len()]
         } else {
-            cur.0.clone()
+            first.0[name.len()]
         };
-        let lo = first_child[name.len()];
-        let child = |ctx: &mut Ctx<'_>, b: u8| {
-            let mut probe = name.clone();
-            probe.push(b);
-            first_from(ctx, prefix, &probe).filter(|(n, _)| n.starts_with(&name))
-        };
-        let (mut a, mut b) = (lo, u8::MAX);
-        if child(ctx, b).is_some() {
-            a = b;
-        }
-        while b - a > 1 {
-            let mid = a + (b - a) / 2;
-            if child(ctx, mid).is_some() {
-                a = mid;
-            } else {
-                b = mid;
-            }
-        }
-        let slots = u32::from(a - lo) + 1 + u32::from(exact);
+        let hi = last.0[name.len()];
+        let slots = u32::from(hi.saturating_sub(lo)) + 1 + u32::from(exact);
         let r = rng.gen_range(0..slots);
         if exact && r == slots - 1 {
-            return Some(cur);
+            return Some(first);
         }
-        let found = child(ctx, lo + r as u8)?;
+        let mut probe = name.clone();
+        probe.push(lo + r as u8);
+        let found = first_from(ctx, prefix, &probe).filter(|(n, _)| n.starts_with(&name))?;
         name.push(found.0[name.len()]);
-        cur = found;
+        first = found;
     }
 }
 

@@ -433,6 +433,44 @@ impl Store {
         (out, more)
     }
 
+    /// The greatest live pair with a key in `[start, end)`.
+    pub fn raw_last(&self, start: &[u8], end: &[u8]) -> Option<(Bytes, Bytes)> {
+        let mut end = end.to_vec();
+        loop {
+            let from = Bound::Included(start);
+            let to = Bound::Excluded(end.as_slice());
+            let from_sled = self
+                .tree
+                .range::<&[u8], _>((from, to))
+                .next_back()
+                .and_then(|r| r.ok())
+                .map(|(k, v)| (Bytes::copy_from_slice(&k), Some(Bytes::copy_from_slice(&v))));
+            // Newest layer first: the first layer holding the greatest key wins.
+            let mut best = from_sled;
+            {
+                let t = self.tables.read();
+                let mut mem_best: Option<(Bytes, Option<Bytes>)> = None;
+                for l in t.layers() {
+                    if let Some((k, v)) = l.last_in(from, to) {
+                        if mem_best.as_ref().is_none_or(|(b, _)| k > b) {
+                            mem_best = Some((k.clone(), v.clone()));
+                        }
+                    }
+                }
+                if let Some((k, v)) = mem_best {
+                    if best.as_ref().is_none_or(|(b, _)| k >= *b) {
+                        best = Some((k, v));
+                    }
+                }
+            }
+            match best? {
+                (k, Some(v)) => return Some((k, v)),
+                // Deleted in the write buffer: look below it.
+                (k, None) => end = k.to_vec(),
+            }
+        }
+    }
+
     /// Raw pairs with keys in `[start, end)` (start excluded if `after`), in
     /// key order, at most about `count`, merging the write buffer with sled
     /// (deletions hide sled's pairs). `more` says the range continues after
@@ -448,9 +486,16 @@ impl Store {
         // sled's pairs): then look further, so that an empty answer always
         // means the range is exhausted.
         let (mut out, mut upper) = self.raw_window(start, after, end, count);
+        let mut window = count;
         while out.is_empty() {
             let Some(u) = upper else { break };
-            (out, upper) = self.raw_window(&u, true, end, count);
+            // Runs of deletions are skipped in growing steps.
+            window = (window * 2).min(4096);
+            (out, upper) = self.raw_window(&u, true, end, window);
+        }
+        if out.len() > count {
+            out.truncate(count);
+            upper = out.last().map(|(k, _)| k.to_vec());
         }
         (out, upper.is_some())
     }
@@ -1281,6 +1326,38 @@ impl WriteTx {
             return v.clone();
         }
         self.store.raw_get(k)
+    }
+
+    /// The greatest live pair with a key in `[start, end)`, seeing this
+    /// transaction's writes.
+    pub fn sub_last(&mut self, start: &[u8], end: &[u8]) -> Option<(Bytes, Bytes)> {
+        let mut end = end.to_vec();
+        loop {
+            let stored = self.store.raw_last(start, &end);
+            let mine = self
+                .batch
+                .overlay
+                .iter()
+                .filter(|(k, _)| k.as_ref() >= start && k.as_ref() < end.as_slice())
+                .max_by(|a, b| a.0.cmp(b.0))
+                .map(|(k, v)| (k.clone(), v.clone()));
+            let best = match (stored, mine) {
+                (Some(s), Some(m)) if m.0 >= s.0 => (m.0, m.1),
+                (Some(s), Some(_)) => (s.0, Some(s.1)),
+                (Some(s), None) => (s.0, Some(s.1)),
+                (None, Some(m)) => m,
+                (None, None) => return None,
+            };
+            // A stored pair this transaction deleted does not count.
+            let v = match self.batch.overlay.get(&best.0) {
+                Some(v) => v.clone(),
+                None => best.1,
+            };
+            match v {
+                Some(v) => return Some((best.0, v)),
+                None => end = best.0.to_vec(),
+            }
+        }
     }
 
     pub fn sub_put(&mut self, k: Bytes, v: Bytes) {
