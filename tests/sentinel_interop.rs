@@ -94,8 +94,10 @@ fn real_redis_sentinel_fails_over_sledis_nodes() {
     assert!(writable, "the promoted replica takes writes");
     assert_eq!(redis_cli(r.port, &["get", "before"]).trim(), "1");
     // The old master comes back and is turned into a replica of the new one.
+    // Redis Sentinel reads a replica's INFO every 10 s and converts it after
+    // it has reported `master` for 8 s: up to about 20 s, more under load.
     m.launch();
-    let converted = wait_until(Duration::from_secs(30), || {
+    let converted = wait_until(Duration::from_secs(60), || {
         redis_cli(m.port, &["get", "after"]).trim() == "2"
     });
     assert!(
