@@ -62,6 +62,21 @@ impl Table {
             .filter_map(move |k| self.map.get_key_value(k.as_ref()))
     }
 
+    /// Up to `n` of the greatest entries within the bounds, greatest first.
+    pub fn last_n(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        n: usize,
+    ) -> Vec<(&Bytes, &Option<Bytes>)> {
+        self.order
+            .range::<[u8], _>((from, to))
+            .rev()
+            .take(n)
+            .filter_map(|k| self.map.get_key_value(k.as_ref()))
+            .collect()
+    }
+
     /// The greatest entry within the bounds.
     pub fn last_in(
         &self,

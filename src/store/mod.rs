@@ -433,41 +433,63 @@ impl Store {
         (out, more)
     }
 
-    /// The greatest live pair with a key in `[start, end)`.
+    /// The greatest live pair with a key in `[start, end)`. Reads
+    /// backwards in growing windows, so a run of deletions in the write
+    /// buffer costs a few reads, not one per deletion.
     pub fn raw_last(&self, start: &[u8], end: &[u8]) -> Option<(Bytes, Bytes)> {
         let mut end = end.to_vec();
+        let mut n = 4usize;
         loop {
             let from = Bound::Included(start);
             let to = Bound::Excluded(end.as_slice());
-            let from_sled = self
+            // Every source's `n` greatest keys; below the greatest of their
+            // n-th keys (the floor) the merge is incomplete.
+            let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> = Default::default();
+            let mut floor: Option<Bytes> = None;
+            let note_floor = |k: &Bytes, full: bool, floor: &mut Option<Bytes>| {
+                if full && floor.as_ref().is_none_or(|f| k > f) {
+                    *floor = Some(k.clone());
+                }
+            };
+            let sled: Vec<(Bytes, Bytes)> = self
                 .tree
                 .range::<&[u8], _>((from, to))
-                .next_back()
-                .and_then(|r| r.ok())
-                .map(|(k, v)| (Bytes::copy_from_slice(&k), Some(Bytes::copy_from_slice(&v))));
-            // Newest layer first: the first layer holding the greatest key wins.
-            let mut best = from_sled;
+                .rev()
+                .take(n)
+                .filter_map(|r| r.ok())
+                .map(|(k, v)| (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
+                .collect();
+            if let Some((k, _)) = sled.last() {
+                note_floor(k, sled.len() == n, &mut floor);
+            }
+            for (k, v) in sled {
+                merged.insert(k, Some(v));
+            }
             {
                 let t = self.tables.read();
-                let mut mem_best: Option<(Bytes, Option<Bytes>)> = None;
-                for l in t.layers() {
-                    if let Some((k, v)) = l.last_in(from, to) {
-                        if mem_best.as_ref().is_none_or(|(b, _)| k > b) {
-                            mem_best = Some((k.clone(), v.clone()));
-                        }
+                // Oldest layer first, so newer entries overwrite older ones.
+                for l in t.layers().into_iter().rev() {
+                    let part = l.last_n(from, to, n);
+                    if let Some((k, _)) = part.last() {
+                        note_floor(k, part.len() == n, &mut floor);
                     }
-                }
-                if let Some((k, v)) = mem_best {
-                    if best.as_ref().is_none_or(|(b, _)| k >= *b) {
-                        best = Some((k, v));
+                    for (k, v) in part {
+                        merged.insert(k.clone(), v.clone());
                     }
                 }
             }
-            match best? {
-                (k, Some(v)) => return Some((k, v)),
-                // Deleted in the write buffer: look below it.
-                (k, None) => end = k.to_vec(),
+            for (k, v) in merged.iter().rev() {
+                if floor.as_ref().is_some_and(|f| k < f) {
+                    break;
+                }
+                if let Some(v) = v {
+                    return Some((k.clone(), v.clone()));
+                }
             }
+            // Nothing live at or above the floor: continue below it.
+            let f = floor?;
+            end = f.to_vec();
+            n = (n * 4).min(4096);
         }
     }
 
