@@ -674,36 +674,10 @@ impl Config {
 
     /// Reads a Redis-syntax file and applies its directives in order.
     fn load_file(&mut self, path: &Path) -> Result<(), String> {
-        let abs = fs::canonicalize(path).map_err(|e| {
-            format!(
-                "Fatal error, can't open config file '{}': {}",
-                path.display(),
-                e
-            )
-        })?;
-        let bytes = fs::read(&abs).map_err(|e| {
-            format!(
-                "Fatal error, can't open config file '{}': {}",
-                abs.display(),
-                e
-            )
-        })?;
-        let origin = format!("Reading the configuration file '{}'", abs.display());
-        self.config_file = Some(abs);
-        for (idx, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-            let line = trim_line(raw);
-            if line.is_empty() || line[0] == b'#' {
-                continue;
-            }
-            let shown = String::from_utf8_lossy(line);
-            let at = format!("{origin}, at line {}", idx + 1);
-            let argv = split_args(line).map_err(|e| fatal(&at, &shown, e))?;
-            let Some((name, args)) = argv.split_first() else {
-                continue;
-            };
+        let abs = for_each_directive(path, |name, args| {
             self.apply_directive(&name.to_ascii_lowercase(), args, Source::File)
-                .map_err(|e| fatal(&at, &shown, &e))?;
-        }
+        })?;
+        self.config_file = Some(abs);
         Ok(())
     }
 
@@ -950,21 +924,7 @@ impl Config {
     /// address whose failure to bind is not fatal, `*` means every IPv4
     /// address and `::*` every IPv6 address.
     pub fn bind_addresses(&self) -> Vec<(String, bool)> {
-        self.bind
-            .iter()
-            .map(|a| {
-                let (optional, addr) = match a.strip_prefix('-') {
-                    Some(rest) => (true, rest),
-                    None => (false, a.as_str()),
-                };
-                let addr = match addr {
-                    "*" => "0.0.0.0",
-                    "::*" => "::",
-                    other => other,
-                };
-                (addr.to_string(), optional)
-            })
-            .collect()
+        bind_list(&self.bind)
     }
 
     /// `CONFIG REWRITE`: rewrites the config file in place. Comments, blank
@@ -1506,6 +1466,55 @@ pub(crate) fn split_args(line: &[u8]) -> Result<Vec<String>, &'static str> {
 }
 
 /// Formats a startup error like Redis's `FATAL CONFIG FILE ERROR` banner.
+/// Reads a Redis-syntax config file and calls `apply` with each
+/// directive's name and arguments, in order; an error names the file, the
+/// line and the reason, Redis style. Returns the file's absolute path.
+pub(crate) fn for_each_directive(
+    path: &Path,
+    mut apply: impl FnMut(&str, &[String]) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    let cant_open = |p: &Path, e: io::Error| {
+        format!("Fatal error, can't open config file '{}': {e}", p.display())
+    };
+    let abs = fs::canonicalize(path).map_err(|e| cant_open(path, e))?;
+    let bytes = fs::read(&abs).map_err(|e| cant_open(&abs, e))?;
+    let origin = format!("Reading the configuration file '{}'", abs.display());
+    for (idx, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = trim_line(raw);
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let shown = String::from_utf8_lossy(line);
+        let at = format!("{origin}, at line {}", idx + 1);
+        let argv = split_args(line).map_err(|e| fatal(&at, &shown, e))?;
+        let Some((name, args)) = argv.split_first() else {
+            continue;
+        };
+        apply(name, args).map_err(|e| fatal(&at, &shown, &e))?;
+    }
+    Ok(abs)
+}
+
+/// A `bind` list as (address, optional) pairs: a `-` prefix marks an
+/// address whose failure to bind is not fatal, `*` means every IPv4 address
+/// and `::*` every IPv6 address. Shared by the server and the sentinel.
+pub fn bind_list(bind: &[String]) -> Vec<(String, bool)> {
+    bind.iter()
+        .map(|a| {
+            let (optional, addr) = match a.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, a.as_str()),
+            };
+            let addr = match addr {
+                "*" => "0.0.0.0",
+                "::*" => "::",
+                other => other,
+            };
+            (addr.to_string(), optional)
+        })
+        .collect()
+}
+
 pub(crate) fn fatal(at: &str, line: &str, msg: &str) -> String {
     format!(
         "*** FATAL CONFIG FILE ERROR (sledis {}) ***\n{at}\n>>> '{line}'\n{msg}",

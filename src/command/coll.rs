@@ -3,7 +3,9 @@
 //! through the open transaction when there is one.
 
 use super::Ctx;
+use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
+use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
 /// The collection at `key` for a read: Ok(None) if absent, Err after
@@ -41,7 +43,7 @@ pub(crate) fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> V
     match ctx.tx.as_ref() {
         Some(tx) => tx.sub_prefix(db, key, version),
         None => {
-            let gen = ctx.srv.store.gen_of(db);
+            let gen = ctx.srv.store.gen(db);
             crate::store::keys::sub_prefix(db as u8, gen, key, version)
         }
     }
@@ -52,7 +54,7 @@ pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Byte
     let k = sub_key(prefix, name);
     match ctx.tx.as_mut() {
         Some(tx) => tx.sub_get(&k),
-        None => ctx.srv.store.raw_get_pub(&k),
+        None => ctx.srv.store.raw_get(&k),
     }
 }
 
@@ -233,4 +235,72 @@ pub(crate) fn random_distinct(
     v.shuffle(&mut rng);
     v.truncate(count as usize);
     v
+}
+
+/// HSCAN / SSCAN: `KEY CURSOR [MATCH p] [COUNT n]` (HSCAN also takes
+/// NOVALUES). Cursors map to the last element returned. Redis's order of
+/// checks: the cursor, then the key (missing: an empty scan whatever the
+/// options), then its type, then the options.
+pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
+    let Some(cursor) = std::str::from_utf8(&a[2])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return ctx.err("ERR invalid cursor");
+    };
+    let Ok(m) = get(ctx, kind, &a[1]) else {
+        return;
+    };
+    let Some(m) = m else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return;
+    };
+    let mut pattern: Option<Bytes> = None;
+    let mut count = 10usize;
+    let mut values = kind == Kind::Hash;
+    let mut i = 3;
+    while i < a.len() {
+        if eq_ic(&a[i], "match") && i + 1 < a.len() {
+            pattern = Some(a[i + 1].clone());
+            i += 2;
+        } else if eq_ic(&a[i], "count") && i + 1 < a.len() {
+            match parse_i64(&a[i + 1]) {
+                Some(n) if n >= 1 => count = n.min(1 << 20) as usize,
+                Some(_) => return ctx.syntax_err(),
+                None => return ctx.not_int(),
+            }
+            i += 2;
+        } else if kind == Kind::Hash && eq_ic(&a[i], "novalues") {
+            values = false;
+            i += 1;
+        } else {
+            return ctx.syntax_err();
+        }
+    }
+    let p = prefix(ctx, &a[1], &m);
+    let after = if cursor == 0 {
+        None
+    } else {
+        ctx.srv.cursors.get(cursor)
+    };
+    let (items, more) = page(ctx, &p, after.as_deref(), count);
+    let next = match (more, items.last()) {
+        (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
+        _ => 0,
+    };
+    let items: Vec<(Bytes, Bytes)> = items
+        .into_iter()
+        .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob_match(p, f, false)))
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(items.len() * if values { 2 } else { 1 });
+    for (f, v) in items {
+        ctx.out.bulk(&f);
+        if values {
+            ctx.out.bulk(&v);
+        }
+    }
 }

@@ -3,7 +3,6 @@
 //! fields it names and its WAL record holds only those.
 
 use super::{cmd, coll, flags::*, int_arg, Command, Ctx};
-use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
@@ -353,68 +352,5 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(cursor) = parse_u64(&a[2]) else {
-        return ctx.err("ERR invalid cursor");
-    };
-    // Redis's order: cursor, then the key (missing: an empty scan, whatever
-    // the options), then its type, then the options.
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
-        return;
-    };
-    let Some(m) = m else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return;
-    };
-    let mut pattern: Option<Bytes> = None;
-    let mut count = 10usize;
-    let mut novalues = false;
-    let mut i = 3;
-    while i < a.len() {
-        if eq_ic(&a[i], "match") && i + 1 < a.len() {
-            pattern = Some(a[i + 1].clone());
-            i += 2;
-        } else if eq_ic(&a[i], "count") && i + 1 < a.len() {
-            match parse_i64(&a[i + 1]) {
-                Some(n) if n >= 1 => count = n.min(1 << 20) as usize,
-                Some(_) => return ctx.syntax_err(),
-                None => return ctx.not_int(),
-            }
-            i += 2;
-        } else if eq_ic(&a[i], "novalues") {
-            novalues = true;
-            i += 1;
-        } else {
-            return ctx.syntax_err();
-        }
-    }
-    let p = coll::prefix(ctx, &a[1], &m);
-    let after = if cursor == 0 {
-        None
-    } else {
-        ctx.srv.cursors.get(cursor)
-    };
-    let (items, more) = coll::page(ctx, &p, after.as_deref(), count);
-    let next = match (more, items.last()) {
-        (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
-        _ => 0,
-    };
-    let items: Vec<(Bytes, Bytes)> = items
-        .into_iter()
-        .filter(|(f, _)| pattern.as_ref().is_none_or(|p| glob_match(p, f, false)))
-        .collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(items.len() * if novalues { 1 } else { 2 });
-    for (f, v) in items {
-        ctx.out.bulk(&f);
-        if !novalues {
-            ctx.out.bulk(&v);
-        }
-    }
-}
-
-fn parse_u64(b: &[u8]) -> Option<u64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+    coll::scan(ctx, a, Kind::Hash);
 }

@@ -419,8 +419,7 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
                 // The elements, not the version: two nodes that built the
                 // same collection separately agree.
                 let (version, _) = m.coll();
-                let prefix =
-                    crate::store::keys::sub_prefix(db as u8, store.gen_of(db), &k, version);
+                let prefix = crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
                 let mut after: Option<Bytes> = None;
                 loop {
                     let (page, more) = store.sub_range(&prefix, after.as_deref(), 1024);

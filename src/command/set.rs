@@ -2,7 +2,6 @@
 //! member count) plus one sled key per member with an empty value.
 
 use super::{cmd, coll, flags::*, Command, Ctx};
-use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
@@ -436,59 +435,5 @@ fn sdiffstore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(cursor) = std::str::from_utf8(&a[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return ctx.err("ERR invalid cursor");
-    };
-    let Ok(m) = coll::get(ctx, Kind::Set, &a[1]) else {
-        return;
-    };
-    let Some(m) = m else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return;
-    };
-    let mut pattern: Option<Bytes> = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < a.len() {
-        if eq_ic(&a[i], "match") && i + 1 < a.len() {
-            pattern = Some(a[i + 1].clone());
-            i += 2;
-        } else if eq_ic(&a[i], "count") && i + 1 < a.len() {
-            match parse_i64(&a[i + 1]) {
-                Some(n) if n >= 1 => count = n.min(1 << 20) as usize,
-                Some(_) => return ctx.syntax_err(),
-                None => return ctx.not_int(),
-            }
-            i += 2;
-        } else {
-            return ctx.syntax_err();
-        }
-    }
-    let p = coll::prefix(ctx, &a[1], &m);
-    let after = if cursor == 0 {
-        None
-    } else {
-        ctx.srv.cursors.get(cursor)
-    };
-    let (items, more) = coll::page(ctx, &p, after.as_deref(), count);
-    let next = match (more, items.last()) {
-        (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
-        _ => 0,
-    };
-    let items: Vec<Bytes> = items
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| pattern.as_ref().is_none_or(|p| glob_match(p, k, false)))
-        .collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
-    ctx.out.array(items.len());
-    for k in items {
-        ctx.out.bulk(&k);
-    }
+    coll::scan(ctx, a, Kind::Set);
 }

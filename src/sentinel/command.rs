@@ -556,28 +556,6 @@ pub fn unsubscribe_all(sen: &Sentinel, c: &mut SClient) {
     }
 }
 
-pub fn encode_push(out: &mut Out, m: &PubMsg) {
-    match m {
-        PubMsg::Message { channel, data } => {
-            out.push(3);
-            out.bulk(b"message");
-            out.bulk(channel);
-            out.bulk(data);
-        }
-        PubMsg::PMessage {
-            pattern,
-            channel,
-            data,
-        } => {
-            out.push(4);
-            out.bulk(b"pmessage");
-            out.bulk(pattern);
-            out.bulk(channel);
-            out.bulk(data);
-        }
-    }
-}
-
 /// Another sentinel may PUBLISH its hello straight to us.
 fn publish(sen: &Arc<Sentinel>, _c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
     if &a[1][..] != hello::CHANNEL.as_bytes() {

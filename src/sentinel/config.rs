@@ -5,8 +5,8 @@
 //! master) is rewritten into it, keeping the user's other lines and comments.
 
 use crate::config::{
-    fatal, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic, LogLevel,
-    REWRITE_MARKER,
+    fatal, for_each_directive, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic,
+    LogLevel, REWRITE_MARKER,
 };
 use std::collections::{HashMap, VecDeque};
 use std::fs;
@@ -191,17 +191,11 @@ impl SentinelConfig {
     }
 
     fn load_file(&mut self, path: &Path) -> Result<(), String> {
-        let abs = fs::canonicalize(path).map_err(|e| {
-            format!(
-                "Fatal error, can't open config file '{}': {e}",
-                path.display()
-            )
-        })?;
-        let bytes = fs::read(&abs).map_err(|e| {
-            format!(
-                "Fatal error, can't open config file '{}': {e}",
-                abs.display()
-            )
+        let abs = for_each_directive(path, |name, args| {
+            let argv: Vec<String> = std::iter::once(name.to_string())
+                .chain(args.iter().cloned())
+                .collect();
+            self.apply(&argv)
         })?;
         // The sentinel must be able to save its state there.
         fs::OpenOptions::new()
@@ -213,21 +207,7 @@ impl SentinelConfig {
                     abs.display()
                 )
             })?;
-        let origin = format!("Reading the configuration file '{}'", abs.display());
         self.file = Some(abs);
-        for (idx, raw) in bytes.split(|b| *b == b'\n').enumerate() {
-            let line = trim_line(raw);
-            if line.is_empty() || line[0] == b'#' {
-                continue;
-            }
-            let shown = String::from_utf8_lossy(line);
-            let at = format!("{origin}, at line {}", idx + 1);
-            let argv = split_args(line).map_err(|e| fatal(&at, &shown, e))?;
-            if argv.is_empty() {
-                continue;
-            }
-            self.apply(&argv).map_err(|e| fatal(&at, &shown, &e))?;
-        }
         Ok(())
     }
 

@@ -19,24 +19,10 @@ const QUERY_LIMIT: usize = 64 * 1024 * 1024;
 /// Binds like the server: every `bind` address, a `-` prefix marking one
 /// that may fail; without `bind`, every IPv4 address (and IPv6 if possible).
 pub async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, String> {
-    let list: Vec<(String, bool)> = if cfg.bind.is_empty() {
-        vec![("0.0.0.0".into(), false), ("::".into(), true)]
+    let list = if cfg.bind.is_empty() {
+        crate::config::bind_list(&["*".to_string(), "-::*".to_string()])
     } else {
-        cfg.bind
-            .iter()
-            .map(|a| {
-                let (optional, addr) = match a.strip_prefix('-') {
-                    Some(rest) => (true, rest),
-                    None => (false, a.as_str()),
-                };
-                let addr = match addr {
-                    "*" => "0.0.0.0",
-                    "::*" => "::",
-                    other => other,
-                };
-                (addr.to_string(), optional)
-            })
-            .collect()
+        crate::config::bind_list(&cfg.bind)
     };
     let mut out = Vec::new();
     for (a, optional) in list {
@@ -140,7 +126,7 @@ async fn serve(sen: Arc<Sentinel>, sock: TcpStream, addr: std::net::SocketAddr) 
                 for m in msgs {
                     let sz = m.size().min(info.pending_push.load(Ordering::Relaxed));
                     info.pending_push.fetch_sub(sz, Ordering::Relaxed);
-                    command::encode_push(&mut out, &m);
+                    m.encode(&mut out);
                 }
                 if wr.write_all(&out.buf).await.is_err() {
                     break 'conn;

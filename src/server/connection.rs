@@ -141,7 +141,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 for m in msgs {
                     info.pending_push.fetch_sub(m.size().min(info.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
-                    encode_push(&mut out, &m);
+                    m.encode(&mut out);
                 }
                 if !write_unless_killed(&mut wr, &out.buf, &info).await {
                     break 'conn;
@@ -291,27 +291,5 @@ async fn wait_for_acks(
             return have;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-fn encode_push(out: &mut Out, m: &PubMsg) {
-    match m {
-        PubMsg::Message { channel, data } => {
-            out.push(3);
-            out.bulk(b"message");
-            out.bulk(channel);
-            out.bulk(data);
-        }
-        PubMsg::PMessage {
-            pattern,
-            channel,
-            data,
-        } => {
-            out.push(4);
-            out.bulk(b"pmessage");
-            out.bulk(pattern);
-            out.bulk(channel);
-            out.bulk(data);
-        }
     }
 }

@@ -26,6 +26,29 @@ pub enum PubMsg {
 }
 
 impl PubMsg {
+    /// The message as a subscriber receives it (a push in RESP3).
+    pub fn encode(&self, out: &mut crate::resp::Out) {
+        match self {
+            PubMsg::Message { channel, data } => {
+                out.push(3);
+                out.bulk(b"message");
+                out.bulk(channel);
+                out.bulk(data);
+            }
+            PubMsg::PMessage {
+                pattern,
+                channel,
+                data,
+            } => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(pattern);
+                out.bulk(channel);
+                out.bulk(data);
+            }
+        }
+    }
+
     pub fn size(&self) -> usize {
         match self {
             PubMsg::Message { channel, data } => channel.len() + data.len() + 32,

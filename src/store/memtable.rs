@@ -77,16 +77,6 @@ impl Table {
             .collect()
     }
 
-    /// The greatest entry within the bounds.
-    pub fn last_in(
-        &self,
-        from: Bound<&[u8]>,
-        to: Bound<&[u8]>,
-    ) -> Option<(&Bytes, &Option<Bytes>)> {
-        let k = self.order.range::<[u8], _>((from, to)).next_back()?;
-        self.map.get_key_value(k.as_ref())
-    }
-
     /// Every entry in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Option<Bytes>)> + '_ {
         self.order

@@ -255,13 +255,15 @@ impl Store {
 
     // ----- reads -----
 
-    fn gen(&self, db: usize) -> u32 {
+    pub fn gen(&self, db: usize) -> u32 {
         self.gens[db].load(Ordering::Acquire)
     }
 
     /// The newest value of a raw sled key: write buffer first, then the
     /// read cache, then sled.
-    fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
+    /// A raw sled-level value (metadata or a collection element), write
+    /// buffer first.
+    pub fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
         let epoch = self.cache.epoch();
         if let Some(v) = self.tables.read().get(key) {
             return v;
@@ -326,72 +328,18 @@ impl Store {
         count: usize,
         now: i64,
     ) -> (Vec<(Bytes, Meta)>, Option<Bytes>) {
-        let gen = self.gen(db);
-        let prefix = db_prefix(db as u8, gen);
-        let start = match after {
-            Some(k) => {
-                let mut s = prefix.to_vec();
-                s.extend_from_slice(k);
-                Bound::Excluded(s)
-            }
-            None => Bound::Included(prefix.to_vec()),
+        let prefix = db_prefix(db as u8, self.gen(db));
+        let (start, excluded) = match after {
+            Some(k) => ([&prefix[..], k].concat(), true),
+            None => (prefix.to_vec(), false),
         };
-        let mut end_vec = prefix.to_vec();
+        let mut end = prefix.to_vec();
         // The prefix's successor: bump the last byte of gen (gen < u32::MAX).
-        increment(&mut end_vec);
-        let count = count.max(1);
-        let from_b = match &start {
-            Bound::Included(v) => Bound::Included(v.as_slice()),
-            Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        // Every source (sled and each write-buffer layer) gives at most
-        // `count` keys; the smallest count-th key among them bounds the
-        // window, so inside it every source is complete and the merge exact.
-        let mut from_sled: Vec<(Bytes, Bytes)> = Vec::with_capacity(count.min(4096));
-        let mut upper: Option<Vec<u8>> = None;
-        let range = self
-            .tree
-            .range::<Vec<u8>, _>((start.clone(), Bound::Excluded(end_vec.clone())));
-        for item in range {
-            let Ok((k, v)) = item else { break };
-            from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
-            if from_sled.len() >= count {
-                upper = Some(k.to_vec());
-                break;
-            }
-        }
-        let mem = {
-            let t = self.tables.read();
-            let layers = t.layers();
-            for l in &layers {
-                let nth = l
-                    .range(from_b, Bound::Excluded(end_vec.as_slice()))
-                    .nth(count - 1);
-                if let Some((k, _)) = nth {
-                    if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
-                        upper = Some(k.to_vec());
-                    }
-                }
-            }
-            let to_b = match &upper {
-                Some(u) => Bound::Included(u.as_slice()),
-                None => Bound::Excluded(end_vec.as_slice()),
-            };
-            merged_range(&layers, from_b, to_b)
-        };
-        if let Some(u) = &upper {
-            from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
-        }
-        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
-            from_sled.into_iter().map(|(k, v)| (k, Some(v))).collect();
-        for (k, v) in mem {
-            merged.insert(k, v);
-        }
+        increment(&mut end);
+        let (merged, upper) = self.raw_window(&start, excluded, &end, count);
         let next = upper.map(|k| Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
         let mut out = Vec::with_capacity(merged.len());
         for (k, v) in merged {
-            let Some(v) = v else { continue };
             let Some(m) = Meta::decode(&v) else { continue };
             if m.is_expired(now) {
                 self.note_expired(db, &k[keys::DATA_PREFIX_LEN..]);
@@ -400,16 +348,6 @@ impl Store {
             out.push((k.slice(keys::DATA_PREFIX_LEN..), m));
         }
         (out, next)
-    }
-
-    /// The current generation of `db` (sub-key prefixes need it).
-    pub fn gen_of(&self, db: usize) -> u32 {
-        self.gen(db)
-    }
-
-    /// A raw sled-level value (collection elements), write buffer first.
-    pub fn raw_get_pub(&self, key: &[u8]) -> Option<Bytes> {
-        self.raw_get(key)
     }
 
     /// Elements under `prefix` after the field `after`, as (field, value).
