@@ -269,7 +269,7 @@ fn send_slaveof_noone(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     let Some(m) = st.masters.get_mut(name) else {
         return;
     };
-    let Some(r) = m.promoted.as_ref().and_then(|k| m.replicas.get(k)) else {
+    let Some(r) = m.promoted_replica() else {
         abort(m);
         return;
     };
@@ -300,12 +300,7 @@ fn reconf_next_slave(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     let Some(m) = st.masters.get_mut(name) else {
         return;
     };
-    let Some(promoted) = m
-        .promoted
-        .as_ref()
-        .and_then(|k| m.replicas.get(k))
-        .map(|r| r.addr.clone())
-    else {
+    let Some(promoted) = m.promoted_replica().map(|r| r.addr.clone()) else {
         abort(m);
         return;
     };
@@ -352,11 +347,7 @@ fn reconf_next_slave(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
 }
 
 fn detect_end(sen: &Sentinel, m: &mut Master, promoted: &Addr, now: i64) {
-    let promoted_down = m
-        .promoted
-        .as_ref()
-        .and_then(|k| m.replicas.get(k))
-        .is_none_or(|r| r.has(flag::S_DOWN));
+    let promoted_down = m.promoted_replica().is_none_or(|r| r.has(flag::S_DOWN));
     if promoted_down {
         return;
     }
@@ -413,12 +404,7 @@ pub fn switch_to_promoted(sen: &Sentinel, st: &mut State, name: &str, now: i64) 
     let Some(m) = st.masters.get(name) else {
         return;
     };
-    let Some(to) = m
-        .promoted
-        .as_ref()
-        .and_then(|k| m.replicas.get(k))
-        .map(|r| r.addr.clone())
-    else {
+    let Some(to) = m.promoted_replica().map(|r| r.addr.clone()) else {
         return;
     };
     switch_master(sen, st, name, to, now);

@@ -265,11 +265,16 @@ impl Master {
             .find(|s| s.addr.ip == ip && s.addr.port == port)
     }
 
+    /// The replica chosen for promotion in the failover under way.
+    pub fn promoted_replica(&self) -> Option<&Instance> {
+        self.promoted.as_ref().and_then(|k| self.replicas.get(k))
+    }
+
     /// The address clients should use: the promoted replica's once the
     /// failover has gone past promotion.
     pub fn current_addr(&self) -> Addr {
         if self.failover_state >= FailoverState::ReconfSlaves {
-            if let Some(r) = self.promoted.as_ref().and_then(|k| self.replicas.get(k)) {
+            if let Some(r) = self.promoted_replica() {
                 return r.addr.clone();
             }
         }

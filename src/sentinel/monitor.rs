@@ -402,11 +402,7 @@ fn refresh_info(sen: &Sentinel, st: &mut State, owner: &Owner, text: String) {
     if kind == Kind::Replica && role == Kind::Replica {
         let wait = m.failover_timeout;
         let sane = master_looks_sane(m, now);
-        let promoted_addr = m
-            .promoted
-            .as_ref()
-            .and_then(|k| m.replicas.get(k))
-            .map(|r| r.addr.clone());
+        let promoted_addr = m.promoted_replica().map(|r| r.addr.clone());
         let inst = m.find_mut(owner.id).expect("checked above");
         let points_elsewhere = inst.slave_master_port != master_addr.port
             || inst.slave_master_host.as_deref() != Some(master_addr.ip.as_str());
