@@ -91,6 +91,17 @@ fn wait_replicas_known(s: &SentinelProc, n: usize) {
     assert!(ok, "sentinel knows {n} replicas; log:\n{}", s.log());
 }
 
+/// One field of every replica in `SENTINEL REPLICAS mymaster`, in order
+/// (redis-cli prints the nested reply flat: name, value, name, value...).
+fn replica_field(s: &SentinelProc, field: &str) -> Vec<String> {
+    let out = redis_cli(s.port, &["sentinel", "replicas", "mymaster"]);
+    let l: Vec<&str> = out.lines().collect();
+    l.chunks(2)
+        .filter(|kv| kv.len() == 2 && kv[0] == field)
+        .map(|kv| kv[1].to_string())
+        .collect()
+}
+
 #[test]
 fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
     let (mut m, rs) = replicated_group(2);
@@ -283,9 +294,15 @@ fn manual_failover_and_restart_keep_the_new_configuration() {
     redis_cli(rs[0].port, &["config", "set", "replica-priority", "10"]);
     let mut s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
     wait_replicas_known(&s, 2);
-    // The priority is read from INFO: wait until the sentinel has it.
+    // The priority is read from the replicas' own INFO: wait until the
+    // sentinel has both (it answers NOGOODSLAVE before, as Redis does).
     assert!(wait_until(Duration::from_secs(20), || {
-        redis_cli(s.port, &["sentinel", "replicas", "mymaster"]).contains("\n10\n")
+        let mut p = replica_field(&s, "slave-priority");
+        p.sort();
+        let fresh = replica_field(&s, "info-refresh")
+            .iter()
+            .all(|ms| ms.parse::<u64>().is_ok_and(|ms| ms > 0));
+        fresh && p == ["10", "100"]
     }));
     let ev = Events::subscribe(s.port);
     let r = redis_cli(s.port, &["sentinel", "failover", "mymaster"]);
