@@ -109,6 +109,8 @@ pub enum Kind {
     String = 0,
     Hash = 1,
     Set = 2,
+    ZSet = 3,
+    List = 4,
 }
 
 impl Kind {
@@ -117,6 +119,8 @@ impl Kind {
             0 => Some(Kind::String),
             1 => Some(Kind::Hash),
             2 => Some(Kind::Set),
+            3 => Some(Kind::ZSet),
+            4 => Some(Kind::List),
             _ => None,
         }
     }
@@ -126,6 +130,8 @@ impl Kind {
             Kind::String => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
+            Kind::List => "list",
         }
     }
 
