@@ -286,6 +286,97 @@ impl Gen {
         }
     }
 
+    fn list_index(&mut self) -> String {
+        self.rng
+            .pick(&["0", "1", "-1", "2", "-2", "5", "-7", "100", "-100", "x"])
+            .to_string()
+    }
+
+    fn list_command(&mut self, k: String) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        let side = |g: &mut Gen| s(g.rng.pick(&["LEFT", "RIGHT", "left", "up"]));
+        match self.rng.below(20) {
+            0..=3 => {
+                let mut v = vec![s(self.rng.pick(&["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"])), k];
+                for _ in 0..=self.rng.below(4) {
+                    v.push(self.member());
+                }
+                v
+            }
+            4 => {
+                let mut v = vec![s(self.rng.pick(&["LPOP", "RPOP"])), k];
+                if self.rng.chance(60) {
+                    v.push(s(self.rng.pick(&["0", "1", "2", "10", "-1", "x"])));
+                }
+                v
+            }
+            5 => vec![s("LLEN"), k],
+            6 | 7 => vec![s("LRANGE"), k, self.list_index(), self.list_index()],
+            8 => vec![s("LINDEX"), k, self.list_index()],
+            9 => vec![s("LSET"), k, self.list_index(), self.member()],
+            10 => vec![
+                s("LINSERT"),
+                k,
+                s(self.rng.pick(&["BEFORE", "AFTER", "after", "middle"])),
+                self.member(),
+                self.member(),
+            ],
+            11 => vec![
+                s("LREM"),
+                k,
+                s(self.rng.pick(&["0", "1", "-1", "2", "-2", "x"])),
+                self.member(),
+            ],
+            12 => vec![s("LTRIM"), k, self.list_index(), self.list_index()],
+            13 => {
+                let mut v = vec![s("LPOS"), k, self.member()];
+                for _ in 0..self.rng.below(3) {
+                    v.push(s(self.rng.pick(&["RANK", "COUNT", "MAXLEN", "FOO"])));
+                    v.push(s(self.rng.pick(&["0", "1", "-1", "2", "-2", "x"])));
+                }
+                v
+            }
+            14 => vec![s("LMOVE"), k, self.key(), side(self), side(self)],
+            15 => vec![s("RPOPLPUSH"), k, self.key()],
+            16 => {
+                let mut v = vec![
+                    s("LMPOP"),
+                    s(self.rng.pick(&["1", "2", "0", "5", "x"])),
+                    k,
+                    self.key(),
+                ];
+                v.push(side(self));
+                if self.rng.chance(50) {
+                    v.push(s("COUNT"));
+                    v.push(s(self.rng.pick(&["1", "3", "0", "-1"])));
+                }
+                v
+            }
+            17 => vec![
+                s(self.rng.pick(&["BLPOP", "BRPOP"])),
+                k,
+                self.key(),
+                s(self.rng.pick(&["0.01", "-1", "x"])),
+            ],
+            18 => vec![
+                s("BLMOVE"),
+                k,
+                self.key(),
+                side(self),
+                side(self),
+                s(self.rng.pick(&["0.01", "-1"])),
+            ],
+            _ => vec![
+                s("BLMPOP"),
+                s(self.rng.pick(&["0.01", "-1"])),
+                s(self.rng.pick(&["1", "2", "0"])),
+                k,
+                self.key(),
+                side(self),
+            ],
+        }
+    }
+
     fn hash_command(&mut self, k: String) -> Vec<String> {
         let s = |x: &str| x.to_string();
         match self.rng.below(14) {
@@ -315,7 +406,7 @@ impl Gen {
         self.idx += 1;
         let k = self.key();
         let s = |x: &str| x.to_string();
-        let mut v: Vec<String> = match self.rng.below(56) {
+        let mut v: Vec<String> = match self.rng.below(64) {
             0..=3 => self.set(),
             4..=6 => vec![s("GET"), k],
             7 => vec![s("MGET"), k, self.key(), self.key()],
@@ -433,10 +524,13 @@ impl Gen {
             },
             40..=47 => self.hash_command(k),
             48..=55 => self.set_command(k),
+            56..=63 => self.list_command(k),
             _ => unreachable!(),
         };
-        // Now and then, a wrong number of arguments.
-        if self.rng.chance(3) && v.len() > 1 {
+        // Now and then, a wrong number of arguments (not for the random
+        // picks, whose count-less forms answer one random element).
+        let random = ["SPOP", "SRANDMEMBER", "HRANDFIELD", "ZRANDMEMBER"].contains(&v[0].as_str());
+        if self.rng.chance(3) && v.len() > 1 && !random {
             if self.rng.chance(50) {
                 v.pop();
             } else {

@@ -269,9 +269,15 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             if a.len() == 4 && !eq_ic(&a[3], "timeout") && !eq_ic(&a[3], "error") {
                 return ctx.err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
             }
-            if int_arg(ctx, &a[2]).is_some() {
-                // No command blocks here, so no client is ever blocked.
-                ctx.out.int(0);
+            if let Some(id) = int_arg(ctx, &a[2]) {
+                let reason = if a.len() == 4 && eq_ic(&a[3], "error") {
+                    crate::store::ready::why::ERROR
+                } else {
+                    crate::store::ready::why::TIMEOUT
+                };
+                let done =
+                    u64::try_from(id).is_ok_and(|id| ctx.srv.store.ready.unblock(id, reason));
+                ctx.out.int(done as i64);
             }
         }
         ("list", _) => client_list(ctx, a),

@@ -3,12 +3,14 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
+pub mod blocking;
 pub mod coll;
 pub mod connection;
 pub mod docs;
 pub mod float80;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod multi;
 pub mod pubsub;
 pub mod replication;
@@ -73,6 +75,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
             .into_iter()
             .chain(hash::commands())
             .chain(set::commands())
+            .chain(list::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())
@@ -104,6 +107,13 @@ pub enum Action {
         save: Option<bool>,
     },
     Sleep(Duration),
+    /// BLPOP & co. found nothing: wait until one of `keys` gets a value
+    /// (then run `args` again) or `deadline`; see `server/blocked.rs`.
+    Block {
+        keys: Vec<(usize, Bytes)>,
+        deadline: Option<std::time::Instant>,
+        args: Vec<Bytes>,
+    },
 }
 
 pub struct Ctx<'a> {

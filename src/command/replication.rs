@@ -50,6 +50,11 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         port,
     };
     srv.store.replica.store(true, Ordering::Release);
+    // Blocked BLPOP & co. are writes a replica cannot do (Redis 7 unblocks
+    // them with an error too).
+    srv.store
+        .ready
+        .unblock_all(crate::store::ready::why::TO_REPLICA);
     srv.repl.link_down(ctx.now);
     persist_role(ctx, Some((host.clone(), port)));
     tracing::info!(

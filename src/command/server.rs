@@ -516,9 +516,10 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let _ = write!(
             s,
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\n\
-             client_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
+             client_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
             clients.len(),
             cfg.maxclients,
+            store.ready.blocked(),
             pubsub
         );
     }

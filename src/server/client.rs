@@ -34,6 +34,8 @@ pub struct ClientInfo {
     pub pending_push: AtomicUsize,
     /// The connection became a replica's feed (after PSYNC/SYNC).
     pub replica: AtomicBool,
+    /// Waiting in BLPOP & co. (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -72,6 +74,8 @@ impl ClientInfo {
             "P"
         } else if self.multi.load(Ordering::Relaxed) >= 0 {
             "x"
+        } else if self.blocked.load(Ordering::Relaxed) {
+            "b"
         } else {
             "N"
         };
@@ -178,6 +182,7 @@ impl Clients {
             kill: Notify::new(),
             pending_push: AtomicUsize::new(0),
             replica: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -2,6 +2,7 @@
 //! durable as `appendfsync` asks, then answer. Pub/sub messages and CLIENT
 //! KILL arrive beside the socket.
 
+use super::blocked::{self, Blocked, Outcome};
 use super::client::{Client, ClientInfo};
 use super::pubsub::PubMsg;
 use super::Server;
@@ -75,21 +76,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 // Run what arrived, a chunk of replies at a time.
                 loop {
                     let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits);
-                    // Durability before the reply: the WAL bytes reach the OS (or
-                    // the disk, under `always`) before the client hears OK.
-                    if let Some(end) = wrote {
-                        let wal = &srv.store.wal;
-                        let r = if wal.policy() == FsyncPolicy::Always {
-                            wal.wait_synced(end).await
-                        } else {
-                            wal.write_up_to(end)
-                        };
-                        if let Err(e) = r {
-                            tracing::error!("WAL write failed: {e}");
-                            out.buf.clear();
-                            out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
-                        }
-                    }
+                    make_durable(&srv, wrote, &mut out).await;
                     if let Some(Action::Sleep(d)) = action {
                         tokio::time::sleep(d).await;
                     }
@@ -112,6 +99,19 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         Some(Action::Psync { replid, offset }) => {
                             psync = Some((replid, offset));
                             break 'conn;
+                        }
+                        Some(Action::Block { keys, deadline, args }) => {
+                            let b = Blocked { keys, deadline, args };
+                            match blocked::wait(&srv, &mut client, &mut out, &mut rd, &mut rbuf, b).await {
+                                Outcome::Closed => break 'conn,
+                                Outcome::Answered { wrote } => {
+                                    make_durable(&srv, wrote, &mut out).await;
+                                    if !write_unless_killed(&mut wr, &out.buf, &info).await {
+                                        break 'conn;
+                                    }
+                                    out.buf.clear();
+                                }
+                            }
                         }
                         Some(Action::Wait { n, offset, deadline }) => {
                             let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
@@ -181,6 +181,25 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     }
     srv.clients.unregister(client.id);
     tracing::debug!("closed {addr} id={}", client.id);
+}
+
+/// Durability before the reply: the WAL bytes reach the OS (or the disk,
+/// under `always`) before the client hears OK.
+async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out) {
+    let Some(end) = wrote else {
+        return;
+    };
+    let wal = &srv.store.wal;
+    let r = if wal.policy() == FsyncPolicy::Always {
+        wal.wait_synced(end).await
+    } else {
+        wal.write_up_to(end)
+    };
+    if let Err(e) = r {
+        tracing::error!("WAL write failed: {e}");
+        out.buf.clear();
+        out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
+    }
 }
 
 /// Writes `buf` to the client; false if that failed or the client was killed

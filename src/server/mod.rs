@@ -1,6 +1,7 @@
 //! The node: shared state ([`Server`]), the accept loop, background cron,
 //! and shutdown.
 
+pub mod blocked;
 pub mod client;
 pub mod connection;
 pub mod cron;

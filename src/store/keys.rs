@@ -103,6 +103,10 @@ pub fn parse_gen_key(k: &[u8]) -> Option<u8> {
     }
 }
 
+/// Where a new list's head starts: pushes go both ways from the middle of
+/// the index space, so neither end runs out.
+pub const LIST_MIDDLE: u64 = 1 << 63;
+
 /// Redis value types. The number is stored on disk: never renumber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -168,6 +172,46 @@ impl Meta {
         Meta {
             kind,
             expire_at,
+            payload: p.freeze(),
+        }
+    }
+
+    /// A list's metadata: the collection payload plus `head u64 BE`, the
+    /// element index of its first item (items are `head .. head + len`).
+    pub fn list(version: u64, len: u64, head: u64, expire_at: Option<i64>) -> Meta {
+        let mut p = BytesMut::with_capacity(24);
+        p.put_u64(version);
+        p.put_u64(len);
+        p.put_u64(head);
+        Meta {
+            kind: Kind::List,
+            expire_at,
+            payload: p.freeze(),
+        }
+    }
+
+    /// A list's head index (see [`Meta::list`]).
+    pub fn list_head(&self) -> u64 {
+        match self.payload.get(16..24) {
+            Some(b) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                u64::from_be_bytes(a)
+            }
+            None => LIST_MIDDLE,
+        }
+    }
+
+    /// The same collection under another version (RENAME, COPY, MOVE):
+    /// whatever follows the version in the payload is kept.
+    pub fn with_version(&self, version: u64) -> Meta {
+        let mut p = BytesMut::from(&self.payload[..]);
+        if p.len() >= 8 {
+            p[..8].copy_from_slice(&version.to_be_bytes());
+        }
+        Meta {
+            kind: self.kind,
+            expire_at: self.expire_at,
             payload: p.freeze(),
         }
     }

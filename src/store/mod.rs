@@ -10,6 +10,7 @@ mod cache;
 mod expire;
 pub mod keys;
 pub mod memtable;
+pub mod ready;
 pub mod watch;
 
 use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
@@ -113,6 +114,8 @@ pub struct Store {
     pub dirty: AtomicU64,
     pub replica: AtomicBool,
     pub watches: watch::Watches,
+    /// Keys blocked clients wait on (BLPOP & co.).
+    pub ready: ready::ReadyKeys,
     closed: AtomicBool,
     pub stats: StoreStats,
 }
@@ -223,6 +226,7 @@ impl Store {
             dirty: AtomicU64::new(0),
             replica: AtomicBool::new(false),
             watches: watch::Watches::default(),
+            ready: ready::ReadyKeys::default(),
             closed: AtomicBool::new(false),
             stats: StoreStats::default(),
         });
@@ -683,6 +687,13 @@ impl Store {
             for k in b.overlay.keys() {
                 if let Some((db, _, ukey)) = parse_data_key(k) {
                     self.watches.touch(db, ukey);
+                }
+            }
+        }
+        if self.ready.active() {
+            for (k, v) in b.overlay.iter() {
+                if let (Some((db, _, ukey)), Some(_)) = (parse_data_key(k), v) {
+                    self.ready.touch(db, ukey);
                 }
             }
         }
@@ -1262,7 +1273,7 @@ impl WriteTx {
         if !m.kind.is_collection() {
             return m.clone();
         }
-        let (version, len) = m.coll();
+        let (version, _) = m.coll();
         let src = self.sub_prefix(src_db, src_key, version);
         let nv = self.new_version();
         let dst = self.sub_prefix(dst_db, dst_key, nv);
@@ -1277,7 +1288,7 @@ impl WriteTx {
                 break;
             }
         }
-        Meta::collection(m.kind, nv, len, m.expire_at)
+        m.with_version(nv)
     }
 
     /// A collection element (sub key), seeing this transaction's writes.
