@@ -21,6 +21,8 @@ pub enum Outcome {
     /// The reply is in `out`; `wrote` is the end offset of what the served
     /// command wrote, to be made durable before the reply goes out.
     Answered { wrote: Option<u64> },
+    /// The reply is in `out`; the connection closes after it.
+    AnsweredThenClose,
     /// The client disconnected or was killed.
     Closed,
 }
@@ -60,8 +62,9 @@ pub async fn wait(
                         break Outcome::Answered { wrote: None };
                     }
                     _ => {
+                        // Redis answers, then closes the connection.
                         out.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
-                        break Outcome::Answered { wrote: None };
+                        break Outcome::AnsweredThenClose;
                     }
                 }
                 let (wrote, action) = run_again(srv, client, out, &b.args);

@@ -104,6 +104,10 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                             let b = Blocked { keys, deadline, args };
                             match blocked::wait(&srv, &mut client, &mut out, &mut rd, &mut rbuf, b).await {
                                 Outcome::Closed => break 'conn,
+                                Outcome::AnsweredThenClose => {
+                                    write_unless_killed(&mut wr, &out.buf, &info).await;
+                                    break 'conn;
+                                }
                                 Outcome::Answered { wrote } => {
                                     make_durable(&srv, wrote, &mut out).await;
                                     if !write_unless_killed(&mut wr, &out.buf, &info).await {
