@@ -12,6 +12,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod multi;
+pub mod object;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
@@ -76,6 +77,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
             .chain(hash::commands())
             .chain(set::commands())
             .chain(list::commands())
+            .chain(object::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())
@@ -397,6 +399,12 @@ pub fn subcommands(container: &str) -> &'static [(&'static str, &'static str, i3
             ("getredir", "client|getredir", 2),
             ("unblock", "client|unblock", -3),
             ("help", "client|help", 2),
+        ],
+        "object" => &[
+            ("encoding", "object|encoding", 3),
+            ("freq", "object|freq", 3),
+            ("refcount", "object|refcount", 3),
+            ("help", "object|help", 2),
         ],
         "config" => &[
             ("get", "config|get", -3),

@@ -1,0 +1,53 @@
+//! OBJECT (Redis's object.c): what a key's value looks like inside. The
+//! answers describe sledis's storage, not Redis's: a string is kept inline
+//! in its metadata entry (`raw`), a collection as one sled key per element
+//! (`subkeys`). Nothing is shared, so REFCOUNT is 1; access is not tracked,
+//! so FREQ answers Redis's "not tracked" error and IDLETIME is not offered.
+
+use super::{cmd, flags::*, Command, Ctx};
+use crate::store::keys::Kind;
+use bytes::Bytes;
+
+pub fn commands() -> Vec<Command> {
+    vec![cmd(
+        "object",
+        -2,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "A container for object introspection commands.",
+        object,
+    )]
+}
+
+fn object(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    if sub == "help" {
+        return ctx.help(&[
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ]);
+    }
+    let db = ctx.db();
+    let Some(m) = ctx.get(db, &a[2]) else {
+        return ctx.out.null();
+    };
+    match sub.as_str() {
+        "encoding" => ctx.out.bulk(match m.kind {
+            Kind::String => b"raw",
+            _ => b"subkeys",
+        }),
+        "refcount" => ctx.out.int(1),
+        _ => ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
+    }
+}
