@@ -216,7 +216,12 @@ fn rpushx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn pop_items(ctx: &mut Ctx<'_>, key: &[u8], l: &mut List, left: bool, n: u64) -> Vec<Bytes> {
     let n = n.min(l.len);
     let start = if left { 0 } else { l.len - n };
-    let mut got = items(ctx, l, start, n);
+    // A few items are point lookups; a range read costs more than that.
+    let mut got = if n <= 8 {
+        (start..start + n).filter_map(|i| item(ctx, l, i)).collect()
+    } else {
+        items(ctx, l, start, n)
+    };
     for i in start..start + n {
         let k = l.key_of(i);
         ctx.tx().sub_del(k);
