@@ -2,7 +2,7 @@
 //! a metadata entry (version, length) plus one sled key per element, read
 //! through the open transaction when there is one.
 
-use super::Ctx;
+use super::{random, Ctx};
 use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
@@ -129,80 +129,48 @@ pub(crate) fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Opti
     }
 }
 
-/// The first element at or after `name`, as (element, value).
-fn first_from(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<(Bytes, Bytes)> {
-    if let Some(v) = elem(ctx, prefix, name) {
-        return Some((Bytes::copy_from_slice(name), v));
-    }
-    page(ctx, prefix, Some(name), 1).0.into_iter().next()
+/// A collection's element names, for [`random::walk`].
+struct Elements<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    prefix: &'c [u8],
 }
 
-/// The last element whose name starts with `name`.
-fn last_with(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<(Bytes, Bytes)> {
-    let start = [prefix, name].concat();
-    let mut end = start.clone();
-    // The successor of every key starting with prefix + name.
-    while let Some(b) = end.last_mut() {
-        if *b < 0xff {
-            *b += 1;
-            break;
+impl random::Ordered for Elements<'_, '_> {
+    fn first_from(&mut self, probe: &[u8]) -> Option<Bytes> {
+        if elem(self.ctx, self.prefix, probe).is_some() {
+            return Some(Bytes::copy_from_slice(probe));
         }
-        end.pop();
+        self.next_after(probe)
     }
-    let (k, v) = match ctx.tx.as_mut() {
-        Some(tx) => tx.sub_last(&start, &end)?,
-        None => ctx.srv.store.raw_last(&start, &end)?,
-    };
-    Some((k.slice(prefix.len()..), v))
+
+    fn next_after(&mut self, name: &[u8]) -> Option<Bytes> {
+        page(self.ctx, self.prefix, Some(name), 1)
+            .0
+            .into_iter()
+            .next()
+            .map(|(n, _)| n)
+    }
+
+    fn last_with(&mut self, name: &[u8]) -> Option<Bytes> {
+        let start = [self.prefix, name].concat();
+        let end = random::prefix_end(&start)?;
+        let (k, _) = match self.ctx.tx.as_mut() {
+            Some(tx) => tx.sub_last(&start, &end)?,
+            None => self.ctx.srv.store.raw_last(&start, &end)?,
+        };
+        Some(k.slice(self.prefix.len()..))
+    }
 }
 
-/// A random element without reading the collection: walks down the
-/// element names, drawing at each branching point a byte between the
-/// smallest and largest present there (levels with one branch are skipped
-/// at once). Not exactly uniform (a byte after a gap is favoured), but every
-/// element can come out, in a few lookups per branching level.
+/// A random element without reading the collection (see `random.rs`).
 pub(crate) fn random_elem(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],
     rng: &mut impl rand::Rng,
 ) -> Option<(Bytes, Bytes)> {
-    let mut name: Vec<u8> = Vec::new();
-    let mut first = page(ctx, prefix, None, 1).0.into_iter().next()?;
-    loop {
-        // `first` is the first element starting with `name`.
-        let last = last_with(ctx, prefix, &name)?;
-        if last.0 == first.0 {
-            return Some(first);
-        }
-        let lcp = first
-            .0
-            .iter()
-            .zip(last.0.iter())
-            .take_while(|(a, b)| a == b)
-            .count();
-        if lcp > name.len() {
-            name = first.0[..lcp].to_vec();
-            continue;
-        }
-        let exact = first.0.len() == name.len();
-        let lo = if exact {
-            let second = page(ctx, prefix, Some(&first.0), 1).0.into_iter().next()?;
-            second.0[name.len()]
-        } else {
-            first.0[name.len()]
-        };
-        let hi = last.0[name.len()];
-        let slots = u32::from(hi.saturating_sub(lo)) + 1 + u32::from(exact);
-        let r = rng.gen_range(0..slots);
-        if exact && r == slots - 1 {
-            return Some(first);
-        }
-        let mut probe = name.clone();
-        probe.push(lo + r as u8);
-        let found = first_from(ctx, prefix, &probe).filter(|(n, _)| n.starts_with(&name))?;
-        name.push(found.0[name.len()]);
-        first = found;
-    }
+    let name = random::walk(&mut Elements { ctx, prefix }, rng)?;
+    let v = elem(ctx, prefix, &name)?;
+    Some((name, v))
 }
 
 /// Up to `count` distinct random elements: by random walks when few are

@@ -1,8 +1,8 @@
 //! Commands on keys of any type (Redis's db.c / expire.c).
 
-use super::{cmd, flags::*, int_arg, Command, Ctx};
+use super::{cmd, flags::*, int_arg, random, Command, Ctx};
 use crate::glob::glob_match;
-use crate::store::keys::Meta;
+use crate::store::keys::{data_key, parse_data_key, Meta};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
@@ -364,74 +364,37 @@ fn first_key_after(ctx: &Ctx<'_>, db: usize, mut after: Option<Bytes>) -> Option
     None
 }
 
-/// The first live key at or after `from`.
-fn first_key_from(ctx: &Ctx<'_>, db: usize, from: &[u8]) -> Option<Bytes> {
-    if ctx.srv.store.get(db, from, ctx.now).is_some() {
-        return Some(Bytes::copy_from_slice(from));
+/// A database's live keys, for [`random::walk`].
+struct Keys<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    db: usize,
+}
+
+impl random::Ordered for Keys<'_, '_> {
+    fn first_from(&mut self, probe: &[u8]) -> Option<Bytes> {
+        if self
+            .ctx
+            .srv
+            .store
+            .get(self.db, probe, self.ctx.now)
+            .is_some()
+        {
+            return Some(Bytes::copy_from_slice(probe));
+        }
+        self.next_after(probe)
     }
-    first_key_after(ctx, db, Some(Bytes::copy_from_slice(from)))
-}
 
-/// The first live key at or after `prefix ++ [b]`, if it still starts with `prefix`.
-fn child_key(ctx: &Ctx<'_>, db: usize, prefix: &[u8], b: u8) -> Option<Bytes> {
-    let mut probe = Vec::with_capacity(prefix.len() + 1);
-    probe.extend_from_slice(prefix);
-    probe.push(b);
-    first_key_from(ctx, db, &probe).filter(|k| k.starts_with(prefix))
-}
+    fn next_after(&mut self, name: &[u8]) -> Option<Bytes> {
+        first_key_after(self.ctx, self.db, Some(Bytes::copy_from_slice(name)))
+    }
 
-/// A random key of a big database, found by walking down the ordered key
-/// space one byte at a time: at each level the next byte is drawn uniformly
-/// between the smallest and the largest byte any key has there, and the walk
-/// follows the first key at or after it. Without a rank index in sled this is
-/// not exactly uniform (a byte after a gap is drawn more often), but every key
-/// can come out and common key shapes (`user:1234`) spread evenly. Each level
-/// costs about ten ordered lookups.
-fn random_key_walk(ctx: &Ctx<'_>, db: usize, rng: &mut impl rand::Rng) -> Option<Bytes> {
-    let mut prefix: Vec<u8> = Vec::new();
-    let mut key = first_key_after(ctx, db, None)?;
-    loop {
-        // `key` is the first key starting with `prefix`; it is the only one
-        // when the next key no longer shares the prefix.
-        let exact = key.len() == prefix.len();
-        let after = if exact {
-            first_key_after(ctx, db, Some(key.clone())).filter(|k| k.starts_with(&prefix))
-        } else {
-            Some(key.clone())
-        };
-        let Some(first_child) = after else {
-            return Some(key);
-        };
-        if !exact {
-            let next = first_key_after(ctx, db, Some(key.clone()));
-            if !next.is_some_and(|n| n.starts_with(&prefix)) {
-                return Some(key);
-            }
-        }
-        let lo = first_child[prefix.len()];
-        // Largest byte with a key under `prefix ++ [byte]`.
-        let (mut a, mut b) = (lo, u8::MAX);
-        if child_key(ctx, db, &prefix, b).is_some() {
-            a = b;
-        }
-        while b - a > 1 {
-            let mid = a + (b - a) / 2;
-            if child_key(ctx, db, &prefix, mid).is_some() {
-                a = mid;
-            } else {
-                b = mid;
-            }
-        }
-        let hi = a;
-        // The key equal to the prefix counts as one more slot.
-        let slots = u32::from(hi - lo) + 1 + u32::from(exact);
-        let r = rng.gen_range(0..slots);
-        if exact && r == slots - 1 {
-            return Some(key);
-        }
-        let next = child_key(ctx, db, &prefix, lo + r as u8)?;
-        prefix.push(next[prefix.len()]);
-        key = next;
+    /// May be an expired key: the walk only uses it as a bound.
+    fn last_with(&mut self, prefix: &[u8]) -> Option<Bytes> {
+        let store = &self.ctx.srv.store;
+        let start = data_key(self.db as u8, store.gen(self.db), prefix);
+        let end = random::prefix_end(&start)?;
+        let (k, _) = store.raw_last(&start, &end)?;
+        parse_data_key(&k).map(|(_, _, key)| Bytes::copy_from_slice(key))
     }
 }
 
@@ -448,7 +411,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         ctx.srv.store.for_each_key(db, ctx.now, |k, _| all.push(k));
         return ctx.out.bulk_opt(all.choose(&mut rng).map(|k| &k[..]));
     }
-    let k = random_key_walk(ctx, db, &mut rng);
+    let k = random::walk(&mut Keys { ctx, db }, &mut rng);
     ctx.out.bulk_opt(k.as_deref());
 }
 

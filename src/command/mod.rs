@@ -14,6 +14,7 @@ pub mod list;
 pub mod multi;
 pub mod object;
 pub mod pubsub;
+pub mod random;
 pub mod replication;
 pub mod server;
 pub mod set;
