@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod config;
+pub mod dump;
 pub mod glob;
 pub mod logging;
 pub mod replication;

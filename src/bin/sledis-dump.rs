@@ -1,0 +1,106 @@
+//! sledis-dump: inspect and verify snapshot files and WAL segments.
+
+use clap::{Parser, Subcommand};
+use sledis::dump;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "sledis-dump",
+    version,
+    about = "Inspect and verify sledis snapshot files and WAL segments"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The header and keys of a snapshot file, in Redis terms.
+    Snapshot {
+        file: PathBuf,
+        /// Only keys matching this Redis glob pattern.
+        #[arg(long)]
+        keys: Option<String>,
+        /// Only this database.
+        #[arg(long)]
+        db: Option<u8>,
+        /// At most this many keys.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// One JSON object per key (per line).
+        #[arg(long)]
+        json: bool,
+        /// Keys per type and database, sizes, the largest keys.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// The records of a WAL directory with their effects.
+    Wal {
+        dir: PathBuf,
+        /// Records starting at or after this offset.
+        #[arg(long)]
+        from: Option<u64>,
+        /// Records starting before this offset.
+        #[arg(long)]
+        to: Option<u64>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Checks a snapshot file, a WAL directory or a data directory; exit
+    /// code 0 only if everything is intact.
+    Verify { path: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let r = match cli.cmd {
+        Cmd::Snapshot {
+            file,
+            keys,
+            db,
+            limit,
+            json,
+            stats,
+        } => {
+            let f = dump::snapshot::Filter {
+                keys: keys.map(String::into_bytes),
+                db,
+                limit,
+            };
+            dump::snapshot::run(&file, &f, json, stats, &mut out).map(|()| true)
+        }
+        Cmd::Wal {
+            dir,
+            from,
+            to,
+            json,
+            stats,
+        } => {
+            let o = dump::wal::Options {
+                from,
+                to,
+                json,
+                stats,
+            };
+            dump::wal::run(&dir, &o, &mut out)
+        }
+        Cmd::Verify { path } => dump::verify::run(&path, &mut out),
+    };
+    let _ = out.flush();
+    match r {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("sledis-dump: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

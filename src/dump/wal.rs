@@ -1,0 +1,220 @@
+//! `sledis-dump wal DIR`: every record with its offset, length, crc status
+//! and effects, shown in Redis terms (`PUT db0 "user:1" string ...`).
+
+use super::{brief, jbytes, show};
+use crate::store::keys::{parse_data_key, parse_gen_key, parse_sub_key, Meta};
+use crate::wal::reader::{list_segments, scan_segment, Segment};
+use crate::wal::record::{Effect, Record};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+pub struct Options {
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub json: bool,
+    pub stats: bool,
+}
+
+/// One effect as a line: what changed, in Redis terms where possible.
+pub fn effect_text(e: &Effect) -> String {
+    match e {
+        Effect::Put { key, value } => format!("PUT {}", describe(key, Some(value))),
+        Effect::Del { key } => format!("DEL {}", describe(key, None)),
+        Effect::ClearDb { db, gen } => format!("CLEARDB {db} (generation {gen})"),
+    }
+}
+
+fn describe(key: &[u8], value: Option<&[u8]>) -> String {
+    if let Some((db, gen, k)) = parse_data_key(key) {
+        let Some(v) = value else {
+            return format!("db{db} {} (generation {gen})", show(k));
+        };
+        return match Meta::decode(&bytes::Bytes::copy_from_slice(v)) {
+            Some(m) => {
+                let ttl = m
+                    .expire_at
+                    .map(|t| format!(" expire_at={t}"))
+                    .unwrap_or_default();
+                if m.kind.is_collection() {
+                    let (version, len) = m.coll();
+                    format!(
+                        "db{db} {} {} len={len} version={version}{ttl}",
+                        show(k),
+                        m.kind.name()
+                    )
+                } else {
+                    format!("db{db} {} string{ttl} {}", show(k), brief(&m.payload, 80))
+                }
+            }
+            None => format!("db{db} {} <undecodable metadata {}>", show(k), brief(v, 40)),
+        };
+    }
+    if let Some(s) = parse_sub_key(key) {
+        let v = value
+            .map(|v| format!(" = {}", brief(v, 80)))
+            .unwrap_or_default();
+        return format!(
+            "db{} {} element v{} {}{v}",
+            s.db,
+            show(s.key),
+            s.version,
+            show(s.field)
+        );
+    }
+    if let Some(db) = parse_gen_key(key) {
+        return format!("generation of db{db}");
+    }
+    format!("raw {}", brief(key, 80))
+}
+
+fn effect_json(e: &Effect) -> Value {
+    match e {
+        Effect::Put { key, value } => {
+            json!({"op": "put", "text": describe(key, Some(value)), "key": jbytes(key), "value": jbytes(value)})
+        }
+        Effect::Del { key } => {
+            json!({"op": "del", "text": describe(key, None), "key": jbytes(key)})
+        }
+        Effect::ClearDb { db, gen } => json!({"op": "cleardb", "db": db, "gen": gen}),
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    records: u64,
+    bytes: u64,
+    effects: BTreeMap<&'static str, u64>,
+    /// (start, end of good records, records, damage) per segment.
+    segments: Vec<(String, u64, u64, u64, Option<String>)>,
+}
+
+fn kind(e: &Effect) -> &'static str {
+    match e {
+        Effect::Put { .. } => "put",
+        Effect::Del { .. } => "del",
+        Effect::ClearDb { .. } => "cleardb",
+    }
+}
+
+/// Records of one segment in [from, to), in order; damage ends the scan
+/// of the segment and is reported.
+pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String> {
+    let segs = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if segs.is_empty() {
+        return Err(format!("{}: no WAL segments (*.wal) here", dir.display()));
+    }
+    let mut st = Stats::default();
+    let mut intact = true;
+    let mut werr: Option<std::io::Error> = None;
+    for seg in &segs {
+        if o.from.is_some_and(|f| seg.end() <= f) || o.to.is_some_and(|t| seg.start >= t) {
+            continue;
+        }
+        let mut prev = seg.start;
+        let scan = scan_segment(seg, |r: &Record, end: u64| {
+            let start = prev;
+            prev = end;
+            if werr.is_some() || o.from.is_some_and(|f| start < f) || o.to.is_some_and(|t| start >= t) {
+                return;
+            }
+            st.records += 1;
+            st.bytes += end - start;
+            for e in &r.effects {
+                *st.effects.entry(kind(e)).or_default() += 1;
+            }
+            if o.stats {
+                return;
+            }
+            let res = if o.json {
+                let effects: Vec<Value> = r.effects.iter().map(effect_json).collect();
+                writeln!(out, "{}", json!({"offset": start, "end": end, "length": end - start, "crc": "ok", "effects": effects}))
+            } else {
+                let mut res = writeln!(out, "@{start} len={} crc=ok effects={}", end - start, r.effects.len());
+                for e in &r.effects {
+                    res = res.and_then(|_| writeln!(out, "  {}", effect_text(e)));
+                }
+                res
+            };
+            if let Err(e) = res {
+                werr = Some(e);
+            }
+        })
+        .map_err(|e| format!("{}: {e}", seg.path.display()))?;
+        if let Some(e) = werr {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(intact);
+            }
+            return Err(e.to_string());
+        }
+        let damage = scan.damage.as_ref().map(|d| damage_text(seg, d));
+        if let Some(d) = &damage {
+            intact = false;
+            if !o.stats {
+                if o.json {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        json!({"segment": seg.path.display().to_string(), "damage": d})
+                    );
+                } else {
+                    let _ = writeln!(out, "!! {d}");
+                }
+            }
+        }
+        st.segments.push((
+            seg.path.display().to_string(),
+            seg.start,
+            scan.valid_end,
+            scan.records,
+            damage,
+        ));
+    }
+    if o.stats {
+        let res = if o.json {
+            writeln!(
+                out,
+                "{}",
+                json!({
+                    "records": st.records,
+                    "bytes": st.bytes,
+                    "effects": st.effects,
+                    "segments": st.segments.iter().map(|(p, s, e, n, d)| json!({"path": p, "start": s, "end": e, "records": n, "damage": d})).collect::<Vec<_>>(),
+                })
+            )
+        } else {
+            let mut res = writeln!(out, "records: {}, bytes: {}", st.records, st.bytes);
+            let eff: Vec<String> = st.effects.iter().map(|(k, n)| format!("{k}={n}")).collect();
+            res = res.and_then(|_| writeln!(out, "effects: {}", eff.join(" ")));
+            for (p, s, e, n, d) in &st.segments {
+                res = res.and_then(|_| {
+                    writeln!(
+                        out,
+                        "segment {p}: offsets {s}..{e}, {n} records{}",
+                        d.as_ref().map(|d| format!(", {d}")).unwrap_or_default()
+                    )
+                });
+            }
+            res
+        };
+        res.map_err(|e| e.to_string())?;
+    }
+    Ok(intact)
+}
+
+pub fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
+    format!(
+        "{}: {} at offset {} (byte {} of the file; {} bytes from there{})",
+        seg.path.display(),
+        d.message,
+        d.offset,
+        d.file_offset,
+        d.bytes_after,
+        if d.torn {
+            ": a torn tail, recovery cuts it"
+        } else {
+            ": data follows, corruption in the middle"
+        }
+    )
+}
