@@ -200,7 +200,7 @@ impl Blocks<'_> {
         }
     }
 
-    fn elements(&mut self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SnapshotError> {
+    fn elements(&mut self, prefix: &[u8]) -> Result<Vec<Pair>, SnapshotError> {
         let mut out = Vec::new();
         let mut i = self.reader.find_block(prefix).unwrap_or(0);
         while i < self.reader.block_count() {
@@ -331,7 +331,7 @@ impl Stats {
         if self.largest.len() < 10 || size > self.largest.last().map_or(0, |l| l.0) {
             self.largest
                 .push((size, e.db, e.key.clone(), e.type_name()));
-            self.largest.sort_by(|a, b| b.0.cmp(&a.0));
+            self.largest.sort_by_key(|l| std::cmp::Reverse(l.0));
             self.largest.truncate(10);
         }
     }
