@@ -16,6 +16,7 @@ pub mod server;
 pub mod set;
 pub mod string;
 pub mod syntax;
+pub mod zset;
 
 use crate::resp::Out;
 use crate::server::client::Client;
@@ -73,6 +74,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
             .into_iter()
             .chain(hash::commands())
             .chain(set::commands())
+            .chain(zset::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())
