@@ -1519,10 +1519,13 @@ fn setop(ctx: &mut Ctx<'_>, a: &[Bytes], at: usize, dst: Option<&Bytes>, op: Op)
     if op == Op::Card {
         return ctx.out.int(out.len() as i64);
     }
-    for (_, s) in out.iter_mut() {
-        *s = norm(*s);
-    }
-    out.sort_by(|x, y| x.1.total_cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
+    // Redis's order: -0 and 0 are equal scores. The reply keeps -0 (Redis
+    // builds it in a skiplist); a stored result has 0, as ZADD's.
+    out.sort_by(|x, y| {
+        x.1.partial_cmp(&y.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| x.0.cmp(&y.0))
+    });
     match dst {
         Some(d) => store_result(ctx, d, out),
         None => reply_items(ctx, &out, withscores),
