@@ -371,7 +371,7 @@ impl Gen {
         let k = self.zkey();
         let s = |x: &str| x.to_string();
         match self.rng.below(34) {
-            0..=7 => {
+            0..=3 | 30..=33 => {
                 let mut v = vec![s("ZADD"), k];
                 for _ in 0..self.rng.below(3) {
                     v.push(s_pick(
