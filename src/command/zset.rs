@@ -622,9 +622,10 @@ impl Z {
 
     /// Members in a lexicographical range, with Redis's semantics also for
     /// sets whose scores differ: from the first member (in set order) at or
-    /// above `min`, on while members stay at or below `max` (reversed: from
-    /// the last at or below `max`, on while at or above `min`). Seeks when
-    /// every score is the same, the case the range is meant for.
+    /// above `min`, past `offset` members (in range or not), on while
+    /// members stay at or below `max` (reversed: from the last at or below
+    /// `max`, on while at or above `min`). Seeks when every score is the
+    /// same, the case the range is meant for.
     fn by_lex(
         &self,
         ctx: &mut Ctx<'_>,
@@ -653,14 +654,15 @@ impl Z {
                 }
                 started = true;
             }
+            // Redis skips the offset without checking the range.
+            if skip > 0 {
+                skip -= 1;
+                return true;
+            }
             if !ok_go {
                 return false;
             }
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                out.push((m, s));
-            }
+            out.push((m, s));
             limit < 0 || (out.len() as i64) < limit
         };
         if rev {
