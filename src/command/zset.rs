@@ -384,31 +384,76 @@ impl LexRange {
 // ------------------------------------------------------------ the set
 
 /// An open sorted set: its element prefix and counters.
+///
+/// Its metadata may carry two bounds after `version | len` (each `len u32
+/// BE | index field`, empty when unknown): no index entry sorts below `low`,
+/// none at or above `high`. Pops set them, ZADD keeps them true, and walks
+/// start there: the deletions of popped entries stay in the write buffer
+/// until it reaches sled, and without the bounds every pop would step over
+/// all of them again.
 pub(crate) struct Z {
     p: Vec<u8>,
     version: u64,
     len: u64,
     expire_at: Option<i64>,
     changed: bool,
+    low: Option<Vec<u8>>,
+    high: Option<Vec<u8>>,
+}
+
+/// Bounds longer than this are not kept (the metadata is rewritten on
+/// every change).
+const MAX_BOUND: usize = 128;
+
+/// The two bounds after a zset's `version | len`.
+fn decode_bounds(ext: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    fn one(b: &[u8]) -> Option<(Option<Vec<u8>>, &[u8])> {
+        let n = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
+        let v = b.get(4..4 + n)?;
+        Some(((!v.is_empty()).then(|| v.to_vec()), &b[4 + n..]))
+    }
+    let Some((low, rest)) = one(ext) else {
+        return (None, None);
+    };
+    match one(rest) {
+        Some((high, _)) => (low, high),
+        None => (None, None),
+    }
+}
+
+/// `f` followed by a zero byte: the least field greater than `f`.
+fn successor(f: &[u8]) -> Vec<u8> {
+    [f, &[0]].concat()
 }
 
 impl Z {
     fn of(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Z {
         let (version, len) = m.coll();
+        let (low, high) = match m.payload.get(16..) {
+            Some(ext) if m.kind == Kind::ZSet => decode_bounds(ext),
+            _ => (None, None),
+        };
         Z {
             p: coll::prefix(ctx, key, m),
             version,
             len,
             expire_at: m.expire_at,
             changed: false,
+            low,
+            high,
         }
     }
 
     /// The set at `key` or a new empty one (written only if it changes).
     fn or_new(ctx: &mut Ctx<'_>, key: &[u8], m: Option<&Meta>) -> Z {
-        let (version, len, expire_at) = coll::version_of(ctx, m);
-        let m = Meta::collection(Kind::ZSet, version, len, expire_at);
-        Z::of(ctx, key, &m)
+        match m {
+            Some(m) => Z::of(ctx, key, m),
+            None => {
+                let version = ctx.tx().new_version();
+                let m = Meta::collection(Kind::ZSet, version, 0, None);
+                Z::of(ctx, key, &m)
+            }
+        }
     }
 
     fn score(&self, ctx: &mut Ctx<'_>, member: &[u8]) -> Option<f64> {
@@ -422,8 +467,15 @@ impl Z {
             Some(o) => ctx.tx().sub_del(sub_key(&self.p, &index_field(o, member))),
             None => self.len += 1,
         }
+        let f = index_field(new, member);
+        if self.low.as_ref().is_some_and(|l| f < *l) {
+            self.low = Some(f.clone());
+        }
+        if self.high.as_ref().is_some_and(|h| f >= *h) {
+            self.high = Some(successor(&f));
+        }
         let tx = ctx.tx();
-        tx.sub_put(sub_key(&self.p, &index_field(new, member)), EMPTY);
+        tx.sub_put(sub_key(&self.p, &f), EMPTY);
         tx.sub_put(
             sub_key(&self.p, &member_field(member)),
             Bytes::copy_from_slice(&new.to_be_bytes()),
@@ -441,9 +493,29 @@ impl Z {
 
     /// Writes the metadata if anything changed (deletes the key when empty).
     fn save(&self, ctx: &mut Ctx<'_>, key: &[u8]) {
-        if self.changed {
-            coll::put_meta(ctx, Kind::ZSet, key, self.version, self.len, self.expire_at);
+        if !self.changed {
+            return;
         }
+        let keep = |b: &Option<Vec<u8>>| b.as_ref().filter(|b| b.len() <= MAX_BOUND).cloned();
+        let (low, high) = (keep(&self.low), keep(&self.high));
+        if self.len == 0 || (low.is_none() && high.is_none()) {
+            return coll::put_meta(ctx, Kind::ZSet, key, self.version, self.len, self.expire_at);
+        }
+        let mut p = Vec::with_capacity(24 + 2 * MAX_BOUND);
+        p.extend_from_slice(&self.version.to_be_bytes());
+        p.extend_from_slice(&self.len.to_be_bytes());
+        for b in [low, high] {
+            let b = b.unwrap_or_default();
+            p.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            p.extend_from_slice(&b);
+        }
+        let m = Meta {
+            kind: Kind::ZSet,
+            expire_at: self.expire_at,
+            payload: Bytes::from(p),
+        };
+        let db = ctx.db();
+        ctx.tx().put(db, key, &m);
     }
 
     /// Index entries from `from` (an index field, inclusive) upwards, while
@@ -456,7 +528,10 @@ impl Z {
         hint: usize,
         mut f: impl FnMut(f64, Bytes) -> bool,
     ) {
-        let start = from.unwrap_or_else(|| vec![INDEX]);
+        let mut start = from.unwrap_or_else(|| vec![INDEX]);
+        if let Some(l) = self.low.as_ref().filter(|l| **l > start) {
+            start = l.clone();
+        }
         if start.len() >= IDX_HEAD && coll::elem(ctx, &self.p, &start).is_some() {
             if let Some((s, m)) = parse_index(&Bytes::from(start.clone())) {
                 if !f(s, m) {
@@ -493,6 +568,10 @@ impl Z {
         mut f: impl FnMut(f64, Bytes) -> bool,
     ) {
         let start = [&self.p[..], &[INDEX]].concat();
+        let upto = match (upto, &self.high) {
+            (Some(u), Some(h)) => Some(u.min(h.clone())),
+            (u, h) => u.or_else(|| h.clone()),
+        };
         let mut end = match upto {
             Some(u) => [&self.p[..], &u].concat(),
             None => [&self.p[..], &[INDEX + 1]].concat(),
@@ -1153,6 +1232,15 @@ pub(crate) fn pop(
     };
     for (m, s) in &items {
         z.remove(ctx, m, *s);
+    }
+    // What is left sorts after (or, popping the max, before) what went.
+    if let Some((m, s)) = items.last() {
+        let f = index_field(*s, m);
+        if max {
+            z.high = Some(f);
+        } else {
+            z.low = Some(successor(&f));
+        }
     }
     z.save(ctx, key);
     Ok(items)
