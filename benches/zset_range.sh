@@ -40,7 +40,7 @@ hi=$((mid + 9))
 # redis-benchmark --csv columns: test, rps, avg, min, p50, p95, p99, max.
 run() { # port clients
   redis-benchmark -p "$1" -c "$2" -n "$N" --csv ZRANGEBYSCORE big "$mid" "$hi" 2>/dev/null \
-    | awk -F'","' 'NR>1 { gsub(/"/, ""); print $2, $3, $5, $7; exit }'
+    | awk -F',' 'NR>1 { gsub(/"/, ""); print $2, $3, $5, $7; exit }'
 }
 
 echo "ZRANGEBYSCORE big $mid $hi (10 of $MEMBERS members), $N requests"

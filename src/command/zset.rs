@@ -532,17 +532,29 @@ impl Z {
         if let Some(l) = self.low.as_ref().filter(|l| **l > start) {
             start = l.clone();
         }
-        if start.len() >= IDX_HEAD && coll::elem(ctx, &self.p, &start).is_some() {
-            if let Some((s, m)) = parse_index(&Bytes::from(start.clone())) {
-                if !f(s, m) {
-                    return;
-                }
-            }
-        }
-        let mut after = Bytes::from(start);
         let mut n = hint.clamp(1, 1024);
+        // The first page includes `start`: straight from the store when no
+        // transaction is open (one range read), else a lookup of `start`
+        // and the page after it.
+        let (mut page, mut more) = if ctx.tx.is_none() {
+            let from = [&self.p[..], &start].concat();
+            let end = [&self.p[..], &[INDEX + 1]].concat();
+            let (pairs, more) = ctx.srv.store.raw_range(&from, false, &end, n);
+            let plen = self.p.len();
+            let page = pairs
+                .into_iter()
+                .map(|(k, v)| (k.slice(plen..), v))
+                .collect();
+            (page, more)
+        } else {
+            let exact = coll::elem(ctx, &self.p, &start).map(|v| (Bytes::from(start.clone()), v));
+            let (mut page, more) = coll::page(ctx, &self.p, Some(&start), n);
+            if let Some(e) = exact {
+                page.insert(0, e);
+            }
+            (page, more)
+        };
         loop {
-            let (page, more) = coll::page(ctx, &self.p, Some(&after), n);
             for (field, _) in &page {
                 let Some((s, m)) = parse_index(field) else {
                     return;
@@ -551,11 +563,12 @@ impl Z {
                     return;
                 }
             }
-            match page.last() {
-                Some((l, _)) if more => after = l.clone(),
+            let after = match page.last() {
+                Some((l, _)) if more => l.clone(),
                 _ => return,
-            }
+            };
             n = (n * 4).min(1024);
+            (page, more) = coll::page(ctx, &self.p, Some(&after), n);
         }
     }
 
