@@ -546,8 +546,15 @@ impl Z {
                 .map(|(k, v)| (k.slice(plen..), v))
                 .collect();
             (page, more)
+        } else if let Some(before) = start.strip_suffix(&[0]) {
+            // The fields from `x 0` on are exactly the fields after `x`.
+            coll::page(ctx, &self.p, Some(before), n)
         } else {
-            let exact = coll::elem(ctx, &self.p, &start).map(|v| (Bytes::from(start.clone()), v));
+            let exact = if start.len() >= IDX_HEAD {
+                coll::elem(ctx, &self.p, &start).map(|v| (Bytes::from(start.clone()), v))
+            } else {
+                None
+            };
             let (mut page, more) = coll::page(ctx, &self.p, Some(&start), n);
             if let Some(e) = exact {
                 page.insert(0, e);
@@ -1301,7 +1308,11 @@ pub(crate) fn parse_mpop<'b>(
     ctx: &mut Ctx<'_>,
     a: &'b [Bytes],
 ) -> Option<(&'b [Bytes], bool, u64)> {
-    let numkeys = match parse_i64(&a[0]) {
+    let Some(first) = a.first() else {
+        ctx.syntax_err();
+        return None;
+    };
+    let numkeys = match parse_i64(first) {
         Some(n) if n > 0 => n as usize,
         _ => {
             ctx.err("ERR numkeys should be greater than 0");
