@@ -1722,14 +1722,26 @@ fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 .collect();
             decode(v)
         } else {
+            // Picks from the whole set, written as they are drawn: nothing
+            // is sized by the count the client asked for.
             let all = z.all(ctx);
             if all.is_empty() {
-                all
-            } else {
-                (0..k)
-                    .map(|_| all[rng.gen_range(0..all.len())].clone())
-                    .collect()
+                return ctx.out.array(0);
             }
+            let k = k as usize;
+            let pairs = withscores && ctx.out.resp3;
+            ctx.out.array(if withscores && !pairs { k * 2 } else { k });
+            for _ in 0..k {
+                let (m, s) = &all[rng.gen_range(0..all.len())];
+                if pairs {
+                    ctx.out.array(2);
+                }
+                ctx.out.bulk(m);
+                if withscores {
+                    ctx.out.double(*s);
+                }
+            }
+            return;
         }
     };
     reply_items(ctx, &picks, withscores);
