@@ -19,10 +19,10 @@ use std::collections::HashMap;
 
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
-    // Commands with `numkeys`: every argument after it may be a key (only
-    // used to note what a transaction touched, where extras are harmless).
-    let nk = (2, -1, 1);
-    let nk_store = (1, -1, 1);
+    // Commands with `numkeys` (Redis's first/last/step: the destination
+    // only, or none; `numkeys_at` finds the rest).
+    let nk = (0, 0, 0);
+    let nk_store = (1, 1, 1);
     vec![
         cmd("zadd", -4, WRITE | FAST, k1, "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zadd),
         cmd("zincrby", 4, WRITE | FAST, k1, "sorted_set", "Increments the score of a member in a sorted set.", zincrby),
@@ -43,17 +43,17 @@ pub fn commands() -> Vec<Command> {
         cmd("zrevrangebylex", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrevrangebylex),
         cmd("zpopmin", -2, WRITE | FAST, k1, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmin),
         cmd("zpopmax", -2, WRITE | FAST, k1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmax),
-        cmd("zmpop", -4, WRITE, nk, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop),
+        cmd("zmpop", -4, WRITE, nk, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop).numkeys_at(1),
         cmd("zremrangebyscore", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrangebyscore),
         cmd("zremrangebyrank", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrangebyrank),
         cmd("zremrangebylex", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrangebylex),
-        cmd("zunionstore", -4, WRITE, nk_store, "sorted_set", "Stores the union of multiple sorted sets in a key.", zunionstore),
-        cmd("zinterstore", -4, WRITE, nk_store, "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zinterstore),
-        cmd("zdiffstore", -4, WRITE, nk_store, "sorted_set", "Stores the difference of multiple sorted sets in a key.", zdiffstore),
-        cmd("zunion", -3, READONLY, nk, "sorted_set", "Returns the union of multiple sorted sets.", zunion),
-        cmd("zinter", -3, READONLY, nk, "sorted_set", "Returns the intersect of multiple sorted sets.", zinter),
-        cmd("zdiff", -3, READONLY, nk, "sorted_set", "Returns the difference between multiple sorted sets.", zdiff),
-        cmd("zintercard", -3, READONLY, nk, "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zintercard),
+        cmd("zunionstore", -4, WRITE, nk_store, "sorted_set", "Stores the union of multiple sorted sets in a key.", zunionstore).numkeys_at(2),
+        cmd("zinterstore", -4, WRITE, nk_store, "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zinterstore).numkeys_at(2),
+        cmd("zdiffstore", -4, WRITE, nk_store, "sorted_set", "Stores the difference of multiple sorted sets in a key.", zdiffstore).numkeys_at(2),
+        cmd("zunion", -3, READONLY, nk, "sorted_set", "Returns the union of multiple sorted sets.", zunion).numkeys_at(1),
+        cmd("zinter", -3, READONLY, nk, "sorted_set", "Returns the intersect of multiple sorted sets.", zinter).numkeys_at(1),
+        cmd("zdiff", -3, READONLY, nk, "sorted_set", "Returns the difference between multiple sorted sets.", zdiff).numkeys_at(1),
+        cmd("zintercard", -3, READONLY, nk, "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zintercard).numkeys_at(1),
         cmd("zrandmember", -2, READONLY, k1, "sorted_set", "Returns one or more random members from a sorted set.", zrandmember),
         cmd("zscan", -3, READONLY, k1, "sorted_set", "Iterates over members and scores of a sorted set.", zscan),
     ]
