@@ -699,8 +699,10 @@ impl Gen {
             56..=75 => self.zset_command(k),
             _ => unreachable!(),
         };
-        // Now and then, a wrong number of arguments.
-        if self.rng.chance(3) && v.len() > 1 {
+        // Now and then, a wrong number of arguments (but never a SPOP
+        // without its count: which member it pops is random).
+        let spop = v[0].eq_ignore_ascii_case("spop");
+        if self.rng.chance(3) && v.len() > 1 && !spop {
             if self.rng.chance(50) {
                 v.pop();
             } else {
