@@ -193,6 +193,23 @@ fn blocking_scenario(port: u16) -> Vec<(String, Reply)> {
     seen.push(("blmove".into(), c1.read()));
     seen.push(("dst".into(), admin.q(&["LRANGE", "dst", "0", "-1"])));
     seen.push(("src".into(), admin.q(&["LRANGE", "src", "0", "-1"])));
+    // Sorted sets: BZPOPMIN served by ZADD, BZMPOP by a second ZADD, a
+    // BZPOPMAX timing out.
+    c1.send(&["BZPOPMIN", "z1", "z2", "0"]);
+    assert!(blocked(1));
+    seen.push((
+        "zadd".into(),
+        admin.q(&["ZADD", "z2", "2.5", "b", "1", "a"]),
+    ));
+    seen.push(("bzpopmin".into(), c1.read()));
+    c1.send(&["BZMPOP", "0", "2", "z3", "z2", "MAX", "COUNT", "5"]);
+    seen.push(("bzmpop at once".into(), c1.read()));
+    c1.send(&["BZMPOP", "0", "1", "z3", "MIN"]);
+    assert!(blocked(1));
+    seen.push(("zadd z3".into(), admin.q(&["ZADD", "z3", "7", "x"])));
+    seen.push(("bzmpop".into(), c1.read()));
+    seen.push(("bzpopmax timeout".into(), c1.q(&["BZPOPMAX", "z4", "0.05"])));
+    seen.push(("bzpop bad timeout".into(), c1.q(&["BZPOPMIN", "z4", "-1"])));
     // CLIENT UNBLOCK, both ways.
     let id2 = c2.q(&["CLIENT", "ID"]).int().to_string();
     c2.send(&["BLPOP", "nothing", "0"]);

@@ -210,6 +210,19 @@ pub(crate) fn random_distinct(
 /// checks: the cursor, then the key (missing: an empty scan whatever the
 /// options), then its type, then the options.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
+    scan_under(ctx, a, kind, &[], |v| v.clone());
+}
+
+/// The scan of the elements whose names start with `tag` (the tag not
+/// shown), values shown through `value` (not at all for sets): ZSCAN
+/// walks a sorted set's member elements and prints their scores.
+pub(crate) fn scan_under(
+    ctx: &mut Ctx<'_>,
+    a: &[Bytes],
+    kind: Kind,
+    tag: &[u8],
+    value: impl Fn(&Bytes) -> Bytes,
+) {
     let Some(cursor) = std::str::from_utf8(&a[2])
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
@@ -227,7 +240,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
     };
     let mut pattern: Option<Bytes> = None;
     let mut count = 10usize;
-    let mut values = kind == Kind::Hash;
+    let mut values = kind != Kind::Set;
     let mut i = 3;
     while i < a.len() {
         if eq_ic(&a[i], "match") && i + 1 < a.len() {
@@ -247,7 +260,8 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
             return ctx.syntax_err();
         }
     }
-    let p = prefix(ctx, &a[1], &m);
+    let mut p = prefix(ctx, &a[1], &m);
+    p.extend_from_slice(tag);
     let after = if cursor == 0 {
         None
     } else {
@@ -268,7 +282,7 @@ pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
     for (f, v) in items {
         ctx.out.bulk(&f);
         if values {
-            ctx.out.bulk(&v);
+            ctx.out.bulk(&value(&v));
         }
     }
 }

@@ -25,6 +25,9 @@ fn flag_names(c: &Command) -> Vec<&'static str> {
             v.push(n);
         }
     }
+    if c.numkeys_at > 0 {
+        v.push("movablekeys");
+    }
     v
 }
 
@@ -206,18 +209,13 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if !super::arity_ok(c, args.len()) {
             return ctx.err("ERR Invalid number of arguments specified for command");
         }
-        if c.first_key == 0 {
+        if c.first_key == 0 && c.numkeys_at == 0 {
             return ctx.err("ERR The command has no key arguments");
         }
-        let last = if c.last_key < 0 {
-            args.len() as i32 + c.last_key
-        } else {
-            c.last_key
-        };
-        let keys: Vec<&Bytes> = (c.first_key..=last)
-            .step_by(c.step.max(1) as usize)
-            .filter_map(|i| args.get(i as usize))
-            .collect();
+        let keys: Vec<&Bytes> = c.key_indexes(args).into_iter().map(|i| &args[i]).collect();
+        if keys.is_empty() {
+            return ctx.err("ERR Invalid arguments specified for command");
+        }
         ctx.out.array(keys.len());
         for k in keys {
             ctx.out.bulk(k);

@@ -29,12 +29,12 @@ pub fn commands() -> Vec<Command> {
         cmd("lpos", -3, READONLY, k1, "list", "Returns the index of matching elements in a list.", lpos),
         cmd("lmove", 5, WRITE, k2, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lmove),
         cmd("rpoplpush", 3, WRITE, k2, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", rpoplpush),
-        cmd("lmpop", -4, WRITE, (0, 0, 0), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop),
+        cmd("lmpop", -4, WRITE, (0, 0, 0), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop).numkeys_at(1),
         cmd("blpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blpop),
         cmd("brpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", brpop),
         cmd("blmove", 6, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blmove),
         cmd("brpoplpush", 4, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", brpoplpush),
-        cmd("blmpop", -5, WRITE, (0, 0, 0), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blmpop),
+        cmd("blmpop", -5, WRITE, (0, 0, 0), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blmpop).numkeys_at(2),
     ]
 }
 

@@ -20,6 +20,7 @@ pub mod server;
 pub mod set;
 pub mod string;
 pub mod syntax;
+pub mod zset;
 
 use crate::resp::Out;
 use crate::server::client::Client;
@@ -66,6 +67,46 @@ pub struct Command {
     pub summary: &'static str,
     pub since: &'static str,
     pub handler: Handler,
+    /// For commands whose keys follow a `numkeys` argument (Redis's
+    /// "movablekeys": ZUNION, ZMPOP...): that argument's index, else 0.
+    pub numkeys_at: usize,
+}
+
+impl Command {
+    /// The same command with its keys after a `numkeys` argument at `at`.
+    pub fn numkeys_at(self, at: usize) -> Command {
+        Command {
+            numkeys_at: at,
+            ..self
+        }
+    }
+
+    /// Indexes of the key arguments in `args` (the command name at 0):
+    /// the first/last/step range, then those counted by `numkeys`.
+    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+        let mut out = Vec::new();
+        if self.first_key > 0 {
+            let last = if self.last_key < 0 {
+                args.len() as i32 + self.last_key
+            } else {
+                self.last_key
+            };
+            let mut i = self.first_key;
+            while i <= last && (i as usize) < args.len() {
+                out.push(i as usize);
+                i += self.step.max(1);
+            }
+        }
+        if self.numkeys_at > 0 {
+            let n = args
+                .get(self.numkeys_at)
+                .and_then(|a| crate::util::parse_u64(a))
+                .unwrap_or(0) as usize;
+            let first = self.numkeys_at + 1;
+            out.extend((first..first.saturating_add(n)).take_while(|&i| i < args.len()));
+        }
+        out
+    }
 }
 
 /// Every command, in one place. Each family's file exports its rows.
@@ -79,6 +120,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
             .chain(set::commands())
             .chain(list::commands())
             .chain(object::commands())
+            .chain(zset::commands())
             .chain(keys::commands())
             .chain(server::commands())
             .chain(connection::commands())
@@ -150,19 +192,8 @@ impl ExecView {
     /// Notes what a command that just ran may have changed. `failed`: it
     /// answered an error.
     pub fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
-        if cmd.first_key > 0 {
-            let last = if cmd.last_key < 0 {
-                args.len() as i32 + cmd.last_key
-            } else {
-                cmd.last_key
-            };
-            let mut i = cmd.first_key;
-            while i <= last {
-                if let Some(k) = args.get(i as usize) {
-                    self.touched.insert((db, k.clone()));
-                }
-                i += cmd.step.max(1);
-            }
+        for i in cmd.key_indexes(args) {
+            self.touched.insert((db, args[i].clone()));
         }
         // Keys written in another database.
         let other_db = match cmd.name {
@@ -625,5 +656,6 @@ pub fn cmd(
         summary,
         since: "1.0.0",
         handler,
+        numkeys_at: 0,
     }
 }

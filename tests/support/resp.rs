@@ -114,6 +114,7 @@ pub fn bulks(v: &[&str]) -> Reply {
 /// A connection that sends commands as RESP arrays and reads replies one
 /// by one, keeping the raw bytes of the last reply.
 pub struct Resp {
+    pub port: u16,
     w: TcpStream,
     r: BufReader<TcpStream>,
     pub last_raw: Vec<u8>,
@@ -132,6 +133,7 @@ impl Resp {
         s.set_read_timeout(Some(Duration::from_secs(10))).ok();
         s.set_nodelay(true).ok();
         Resp {
+            port,
             w: s.try_clone().expect("clone"),
             r: BufReader::new(s),
             last_raw: Vec::new(),
@@ -176,7 +178,7 @@ impl Resp {
     pub fn read(&mut self) -> Reply {
         match self.try_read() {
             Ok(r) => r,
-            Err(e) => panic!("reading a reply: {e}"),
+            Err(e) => panic!("reading a reply from port {}: {e}", self.port),
         }
     }
 
