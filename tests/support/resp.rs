@@ -343,6 +343,7 @@ impl RealRedis {
             if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
                 s.set_read_timeout(Some(Duration::from_secs(5))).ok();
                 let mut c = Resp {
+                    port,
                     w: s.try_clone().expect("clone"),
                     r: BufReader::new(s),
                     last_raw: Vec::new(),
