@@ -1087,7 +1087,14 @@ fn run_steps(redis: &RealRedis, node: &Node, steps: &[Step], rng: &mut Rng, seed
         for (j, st) in batch.iter().enumerate() {
             let r = rc.read();
             let r_raw = rc.last_raw.clone();
-            let s = sc.read();
+            let s = sc.try_read().unwrap_or_else(|e| {
+                panic!(
+                    "sledis did not answer {:?} (#{} of seed {seed:#x}): {e}; log:\n{}",
+                    st.cmd,
+                    i + j + 1,
+                    node.log()
+                )
+            });
             let s_raw = sc.last_raw.clone();
             if !same(&st.cmd, &st.queued, &r, &s, &r_raw, &s_raw) {
                 let at = i + j;

@@ -42,6 +42,13 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::FAILURE;
     }
+    // A panic ends only the connection it happened on (tokio catches it per
+    // task): it must reach the log, not just a stderr nobody reads.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        default_hook(info);
+    }));
     for note in cfg.notes() {
         tracing::info!("config: {note}");
     }

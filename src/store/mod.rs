@@ -393,14 +393,7 @@ impl Store {
                     *floor = Some(k.clone());
                 }
             };
-            let sled: Vec<(Bytes, Bytes)> = self
-                .tree
-                .range::<&[u8], _>((from, to))
-                .rev()
-                .take(n)
-                .filter_map(|r| r.ok())
-                .map(|(k, v)| (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
-                .collect();
+            let sled = self.sled_last_n(start, &end, n);
             if let Some((k, _)) = sled.last() {
                 note_floor(k, sled.len() == n, &mut floor);
             }
@@ -432,6 +425,97 @@ impl Store {
             let f = floor?;
             end = f.to_vec();
             n = (n * 4).min(4096);
+        }
+    }
+
+    /// sled's `n` greatest pairs in `[start, end)`, greatest first, read
+    /// with forward iteration only: sled 0.34's reverse iteration can loop
+    /// (and panic after a million turns) when a node boundary follows a run
+    /// of 0xff bytes, which list indices and negative scores produce. The
+    /// last pair is found by walking down its bytes (see `sled_last`), the
+    /// ones before it by the same walk below it.
+    fn sled_last_n(&self, start: &[u8], end: &[u8], n: usize) -> Vec<(Bytes, Bytes)> {
+        let mut out = Vec::new();
+        let mut end = end.to_vec();
+        while out.len() < n {
+            let Some((k, v)) = self.sled_last(start, &end) else {
+                break;
+            };
+            end = k.to_vec();
+            out.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
+        }
+        out
+    }
+
+    /// The greatest sled pair with a key in `[start, end)`. Every key in the
+    /// range starts with the common prefix of `start` and `end`; from there
+    /// the walk extends the prefix of the greatest key one byte at a time:
+    /// a byte shared by every key left costs one read, a branching byte a
+    /// binary search over the bytes present.
+    fn sled_last(&self, start: &[u8], end: &[u8]) -> Option<(sled::IVec, sled::IVec)> {
+        if start >= end {
+            return None;
+        }
+        let first_from = |from: &[u8], excl: bool| -> Option<(sled::IVec, sled::IVec)> {
+            let lo = if excl {
+                Bound::Excluded(from)
+            } else {
+                Bound::Included(from)
+            };
+            let from = if from < start {
+                Bound::Included(start)
+            } else {
+                lo
+            };
+            self.tree
+                .range::<&[u8], _>((from, Bound::Excluded(end)))
+                .next()?
+                .ok()
+        };
+        let mut prefix: Vec<u8> = start
+            .iter()
+            .zip(end.iter())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| *a)
+            .collect();
+        // The smallest key starting with `prefix` (the greatest key does too).
+        let mut cur = first_from(start, false)?;
+        loop {
+            // `cur` is the only key under `prefix`: it is the greatest.
+            let next = first_from(&cur.0, true);
+            if next.as_ref().is_none_or(|(k, _)| !k.starts_with(&prefix)) {
+                return Some(cur);
+            }
+            if cur.0.len() == prefix.len() {
+                // `cur` is the prefix itself; the greatest is below it.
+                let Some(n) = next else {
+                    return Some(cur);
+                };
+                cur = n;
+            }
+            let at = prefix.len();
+            let mut lo = cur.0[at];
+            // Every key under `prefix` has byte `lo` here: one read.
+            let above = lo
+                .checked_add(1)
+                .and_then(|b| first_from(&[&prefix[..], &[b]].concat(), false))
+                .filter(|(k, _)| k.starts_with(&prefix));
+            if let Some((k, _)) = &above {
+                // A branching byte: the greatest one with a key under it.
+                lo = k[at];
+                let mut hi = u8::MAX;
+                while lo < hi {
+                    let mid = lo + (hi - lo).div_ceil(2);
+                    match first_from(&[&prefix[..], &[mid]].concat(), false)
+                        .filter(|(k, _)| k.starts_with(&prefix))
+                    {
+                        Some((k, _)) => lo = k[at].max(mid),
+                        None => hi = mid - 1,
+                    }
+                }
+                cur = first_from(&[&prefix[..], &[lo]].concat(), false)?;
+            }
+            prefix.push(lo);
         }
     }
 
@@ -1564,4 +1648,58 @@ pub fn rebuild_sled(
         .map_err(|e| e.to_string())?;
     db.flush().map_err(|e| e.to_string())?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The forward-only walk finds what a reverse scan would, on keys full
+    /// of 0xff runs (list indices, negative scores) and shared prefixes.
+    #[test]
+    fn sled_last_matches_a_full_scan() {
+        let dir = std::env::temp_dir().join(format!("sledis-last-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open_path(&dir).expect("open");
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..3000 {
+            let mut k = b"s\x00pre".to_vec();
+            match rnd() % 4 {
+                0 => k.extend_from_slice(&(0x7fff_ffff_ffff_ffffu64 - rnd() % 50).to_be_bytes()),
+                1 => k.extend_from_slice(&(!(-((rnd() % 40) as f64)).to_bits()).to_be_bytes()),
+                2 => k.extend_from_slice(format!("element:{:012}", rnd() % 100_000).as_bytes()),
+                _ => {
+                    k.extend((0..rnd() % 6).map(|_| [0u8, 0xff, 0x7f, b'a'][(rnd() % 4) as usize]))
+                }
+            }
+            store.tree.insert(&k, b"v").expect("insert");
+            keys.push(k);
+        }
+        keys.sort();
+        keys.dedup();
+        for _ in 0..2000 {
+            let a = &keys[(rnd() % keys.len() as u64) as usize];
+            let b = &keys[(rnd() % keys.len() as u64) as usize];
+            let (start, mut end) = if a <= b {
+                (a.clone(), b.clone())
+            } else {
+                (b.clone(), a.clone())
+            };
+            if rnd() % 3 == 0 {
+                end.push(0xff);
+            }
+            let want = keys.iter().rfind(|k| **k >= start && **k < end);
+            let got = store.sled_last(&start, &end).map(|(k, _)| k.to_vec());
+            assert_eq!(got.as_ref(), want, "range {start:?}..{end:?}");
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
