@@ -393,15 +393,20 @@ impl Store {
                     *floor = Some(k.clone());
                 }
             };
-            let sled = self.sled_last_n(start, &end, n);
-            if let Some((k, _)) = sled.last() {
-                note_floor(k, sled.len() == n, &mut floor);
-            }
-            for (k, v) in sled {
-                merged.insert(k, Some(v));
-            }
+            // The write buffer is held across the sled read: a table the
+            // applier puts into sled meanwhile stays visible until we are
+            // done, so none of its changes (deletions above all) is missed.
             {
                 let t = self.tables.read();
+                // Each sled pair is a walk of its own: fetch a few at a time.
+                let sled_n = n.min(16);
+                let sled = self.sled_last_n(start, &end, sled_n);
+                if let Some((k, _)) = sled.last() {
+                    note_floor(k, sled.len() == sled_n, &mut floor);
+                }
+                for (k, v) in sled {
+                    merged.insert(k, Some(v));
+                }
                 // Oldest layer first, so newer entries overwrite older ones.
                 for l in t.layers().into_iter().rev() {
                     let part = l.last_n(from, to, n);
@@ -572,6 +577,8 @@ impl Store {
         // smallest count-th key bounds the window where the merge is exact.
         let mut from_sled: Vec<(Bytes, Bytes)> = Vec::new();
         let mut upper: Option<Vec<u8>> = None;
+        // Held from before the sled read (see `raw_last`).
+        let t = self.tables.read();
         for item in self
             .tree
             .range::<Vec<u8>, _>((from_v, Bound::Excluded(end.to_vec())))
@@ -584,7 +591,6 @@ impl Store {
             }
         }
         let mem = {
-            let t = self.tables.read();
             let layers = t.layers();
             for l in &layers {
                 if let Some((k, _)) = l.range(from_b, Bound::Excluded(end)).nth(count - 1) {
@@ -599,6 +605,7 @@ impl Store {
             };
             merged_range(&layers, from_b, to_b)
         };
+        drop(t);
         if let Some(u) = &upper {
             from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
         }
@@ -1698,6 +1705,23 @@ mod tests {
             let want = keys.iter().rfind(|k| **k >= start && **k < end);
             let got = store.sled_last(&start, &end).map(|(k, _)| k.to_vec());
             assert_eq!(got.as_ref(), want, "range {start:?}..{end:?}");
+            // As callers use it: everything under a prefix, n at a time.
+            let p = &a[..(rnd() % a.len() as u64) as usize];
+            let Some(pe) = crate::command::random::prefix_end(p) else {
+                continue;
+            };
+            let want: Vec<&Vec<u8>> = keys
+                .iter()
+                .filter(|k| k.starts_with(p))
+                .rev()
+                .take(5)
+                .collect();
+            let got: Vec<Vec<u8>> = store
+                .sled_last_n(p, &pe, 5)
+                .into_iter()
+                .map(|(k, _)| k.to_vec())
+                .collect();
+            assert_eq!(got.iter().collect::<Vec<_>>(), want, "prefix {p:?}");
         }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
