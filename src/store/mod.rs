@@ -398,11 +398,9 @@ impl Store {
             // done, so none of its changes (deletions above all) is missed.
             {
                 let t = self.tables.read();
-                // Each sled pair is a walk of its own: fetch a few at a time.
-                let sled_n = n.min(16);
-                let sled = self.sled_last_n(start, &end, sled_n);
+                let sled = self.sled_rev_n(start, &end, n);
                 if let Some((k, _)) = sled.last() {
-                    note_floor(k, sled.len() == sled_n, &mut floor);
+                    note_floor(k, sled.len() == n, &mut floor);
                 }
                 for (k, v) in sled {
                     merged.insert(k, Some(v));
@@ -430,6 +428,30 @@ impl Store {
             let f = floor?;
             end = f.to_vec();
             n = (n * 4).min(4096);
+        }
+    }
+
+    /// sled's `n` greatest pairs in `[start, end)`, greatest first: sled's
+    /// reverse iteration, unless it panics (see `sled_last_n`); then the
+    /// forward-only walk answers.
+    fn sled_rev_n(&self, start: &[u8], end: &[u8], n: usize) -> Vec<(Bytes, Bytes)> {
+        let rev = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.tree
+                .range::<&[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+                .rev()
+                .take(n)
+                .filter_map(|r| r.ok())
+                .map(|(k, v)| (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
+                .collect::<Vec<_>>()
+        }));
+        match rev {
+            Ok(v) => v,
+            Err(_) => {
+                tracing::warn!(
+                    "sled reverse iteration failed (sled 0.34 bug); reading forward instead"
+                );
+                self.sled_last_n(start, end, n)
+            }
         }
     }
 
