@@ -99,6 +99,20 @@ fn dec_score(e: u64) -> f64 {
     }
 }
 
+/// A sorted set's (member, score) pairs in score order, from its elements
+/// as stored (the dump tool reads them out of snapshot files).
+pub fn decode_elements(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
+    elements
+        .iter()
+        .filter(|(f, _)| f.len() >= IDX_HEAD && f[0] == INDEX)
+        .map(|(f, _)| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&f[1..IDX_HEAD]);
+            (f[IDX_HEAD..].to_vec(), dec_score(u64::from_be_bytes(b)))
+        })
+        .collect()
+}
+
 fn member_field(m: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(1 + m.len());
     f.push(MEMBER);

@@ -168,18 +168,7 @@ impl Entry {
 /// A sorted set's (member, score) pairs in score order, from its elements
 /// (see `command/zset.rs` for the layout).
 pub fn zset_members(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
-    // Index elements: `s | order-preserving score u64 BE | member`.
-    elements
-        .iter()
-        .filter(|(f, _)| f.len() >= 9 && f[0] == b's')
-        .map(|(f, _)| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&f[1..9]);
-            let e = u64::from_be_bytes(b);
-            let bits = if e >> 63 == 1 { e & !(1 << 63) } else { !e };
-            (f[9..].to_vec(), f64::from_bits(bits))
-        })
-        .collect()
+    crate::command::zset::decode_elements(elements)
 }
 
 /// Reads a collection's elements by seeking; the last decoded block is kept,
