@@ -52,6 +52,18 @@ enum Cmd {
         #[arg(long)]
         stats: bool,
     },
+    /// Compares two snapshots key by key: keys only in A, only in B, and
+    /// with another type, value or expiry; exit code 0 only if equal.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        keys: Option<String>,
+        #[arg(long)]
+        db: Option<u8>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Checks a snapshot file, a WAL directory or a data directory; exit
     /// code 0 only if everything is intact.
     Verify { path: PathBuf },
@@ -91,6 +103,20 @@ fn main() -> ExitCode {
                 stats,
             };
             dump::wal::run(&dir, &o, &mut out)
+        }
+        Cmd::Diff {
+            a,
+            b,
+            keys,
+            db,
+            json,
+        } => {
+            let f = dump::snapshot::Filter {
+                keys: keys.map(String::into_bytes),
+                db,
+                limit: None,
+            };
+            dump::diff::run(&a, &b, &f, json, &mut out)
         }
         Cmd::Verify { path } => dump::verify::run(&path, &mut out),
     };

@@ -207,6 +207,83 @@ impl Blocks<'_> {
     }
 }
 
+/// The keys of a snapshot that pass a filter, in (db, key) order.
+pub struct Keys<'r> {
+    iter: crate::snapshot::SnapshotIter<'r>,
+    blocks: Blocks<'r>,
+    filter: Filter,
+    done: bool,
+}
+
+impl<'r> Keys<'r> {
+    pub fn new(reader: &'r SnapshotReader, filter: &Filter) -> Keys<'r> {
+        Keys {
+            iter: reader.iter(),
+            blocks: Blocks {
+                reader,
+                cached: None,
+            },
+            filter: filter.clone(),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Keys<'_> {
+    type Item = Result<Entry, SnapshotError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let (k, v) = match self.iter.next()? {
+                Ok(p) => p,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            };
+            match k.first() {
+                Some(b'!') => continue,
+                Some(b'k') => {}
+                // Elements sort after every metadata entry: done.
+                _ => {
+                    self.done = true;
+                    return None;
+                }
+            }
+            let Some((db, gen, key)) = parse_data_key(&k) else {
+                continue;
+            };
+            if !self.filter.wants(db, key) {
+                continue;
+            }
+            let Some(meta) = Meta::decode(&bytes::Bytes::from(v)) else {
+                continue;
+            };
+            let elements = if meta.kind.is_collection() {
+                match self
+                    .blocks
+                    .elements(&sub_prefix(db, gen, key, meta.coll().0))
+                {
+                    Ok(e) => e,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            } else {
+                Vec::new()
+            };
+            return Some(Ok(Entry {
+                db,
+                key: key.to_vec(),
+                meta,
+                elements,
+            }));
+        }
+        None
+    }
+}
+
 /// Calls `f` with every key that passes `filter`, in (db, key) order.
 /// Stops early when `f` returns false.
 pub fn for_each_key(
@@ -214,39 +291,8 @@ pub fn for_each_key(
     filter: &Filter,
     mut f: impl FnMut(Entry) -> bool,
 ) -> Result<(), SnapshotError> {
-    let mut blocks = Blocks {
-        reader,
-        cached: None,
-    };
-    for pair in reader.iter() {
-        let (k, v) = pair?;
-        match k.first() {
-            Some(b'!') => continue,
-            Some(b'k') => {}
-            // Elements sort after every metadata entry: done.
-            _ => break,
-        }
-        let Some((db, gen, key)) = parse_data_key(&k) else {
-            continue;
-        };
-        if !filter.wants(db, key) {
-            continue;
-        }
-        let Some(meta) = Meta::decode(&bytes::Bytes::from(v)) else {
-            continue;
-        };
-        let elements = if meta.kind.is_collection() {
-            blocks.elements(&sub_prefix(db, gen, key, meta.coll().0))?
-        } else {
-            Vec::new()
-        };
-        let e = Entry {
-            db,
-            key: key.to_vec(),
-            meta,
-            elements,
-        };
-        if !f(e) {
+    for e in Keys::new(reader, filter) {
+        if !f(e?) {
             break;
         }
     }
