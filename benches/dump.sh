@@ -26,7 +26,7 @@ for start in range(0, n, 1000):
     for i in range(start, min(n, start + 1000), 100):
         kind = (i // 100) % 4
         if kind == 0:
-            p.hset(f"key:{i}", mapping={f"f{j}": j for j in range(10)})
+            p.delete(f"key:{i}"); p.hset(f"key:{i}", mapping={f"f{j}": j for j in range(10)})
         elif kind == 1:
             p.delete(f"key:{i}"); p.sadd(f"key:{i}", *range(10))
         elif kind == 2:
