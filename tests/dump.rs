@@ -132,14 +132,20 @@ fn diff_proves_a_replica_matches_and_names_what_differs() {
         assert!(!redis_cli(m.port, cmd).starts_with("ERR"), "command {i}");
     }
     let digest = |p: u16| redis_cli(p, &["debug", "digest"]).trim().to_string();
-    assert!(wait_until(std::time::Duration::from_secs(20), || digest(m.port) == digest(r.port)));
+    assert!(wait_until(std::time::Duration::from_secs(20), || digest(
+        m.port
+    )
+        == digest(r.port)));
     assert_eq!(redis_cli(m.port, &["save"]).trim(), "OK");
     assert_eq!(redis_cli(r.port, &["save"]).trim(), "OK");
     let a = m.data_dir().join("dump.sledis");
     let b = r.data_dir().join("dump.sledis");
     let (code, out, err) = dump(&["diff", a.to_str().expect("p"), b.to_str().expect("p")]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("5 keys equal, 0 differ, 0 only in A, 0 only in B"), "{out}");
+    assert!(
+        out.contains("5 keys equal, 0 differ, 0 only in A, 0 only in B"),
+        "{out}"
+    );
     // Now make them differ in known ways: on the master only.
     let saved = m.dir.join("before.sledis");
     std::fs::copy(&a, &saved).expect("copy");
@@ -153,6 +159,12 @@ fn diff_proves_a_replica_matches_and_names_what_differs() {
     assert!(out.contains("< db0 \"s\" only in A (string)"), "{out}");
     assert!(out.contains("> db0 \"new\" only in B (string)"), "{out}");
     assert!(out.contains("~ db0 \"l\" differs: value"), "{out}");
-    assert!(out.contains("~ db0 \"st\" differs: expire_at none /"), "{out}");
-    assert!(out.contains("2 keys equal, 2 differ, 1 only in A, 1 only in B"), "{out}");
+    assert!(
+        out.contains("~ db0 \"st\" differs: expire_at none /"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 keys equal, 2 differ, 1 only in A, 1 only in B"),
+        "{out}"
+    );
 }
