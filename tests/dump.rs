@@ -168,3 +168,43 @@ fn diff_proves_a_replica_matches_and_names_what_differs() {
         "{out}"
     );
 }
+
+#[test]
+fn wal_follow_prints_records_as_the_node_writes_them() {
+    use std::io::BufRead;
+    let n = Node::start(&[]);
+    redis_cli(n.port, &["set", "before", "1"]);
+    let wal = n.data_dir().join("wal");
+    let mut child = Command::new(DUMP)
+        .args(["wal", wal.to_str().expect("path"), "--follow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sledis-dump");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let seen = |needle: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(needle) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    assert!(seen("\"before\""), "records already there");
+    redis_cli(n.port, &["rpush", "followed", "a"]);
+    assert!(seen("\"followed\" list len=1"), "a record appended later");
+    // Stopped by its PID.
+    let _ = child.kill();
+    let _ = child.wait();
+}

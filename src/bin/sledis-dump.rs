@@ -51,6 +51,9 @@ enum Cmd {
         json: bool,
         #[arg(long)]
         stats: bool,
+        /// Keep printing records as the node appends them (like tail -f).
+        #[arg(long)]
+        follow: bool,
     },
     /// Compares two snapshots key by key: keys only in A, only in B, and
     /// with another type, value or expiry; exit code 0 only if equal.
@@ -95,12 +98,14 @@ fn main() -> ExitCode {
             to,
             json,
             stats,
+            follow,
         } => {
             let o = dump::wal::Options {
                 from,
                 to,
                 json,
                 stats,
+                follow,
             };
             dump::wal::run(&dir, &o, &mut out)
         }

@@ -3,8 +3,8 @@
 
 use super::{brief, jbytes, show};
 use crate::store::keys::{parse_data_key, parse_gen_key, parse_sub_key, Meta};
-use crate::wal::reader::{list_segments, scan_segment, Segment};
-use crate::wal::record::{Effect, Record};
+use crate::wal::reader::{list_segments, scan_segment, Segment, WalReader};
+use crate::wal::record::{decode_frame, Decoded, Effect, Record};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -15,6 +15,7 @@ pub struct Options {
     pub to: Option<u64>,
     pub json: bool,
     pub stats: bool,
+    pub follow: bool,
 }
 
 /// One effect as a line: what changed, in Redis terms where possible.
@@ -116,7 +117,10 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
         let scan = scan_segment(seg, |r: &Record, end: u64| {
             let start = prev;
             prev = end;
-            if werr.is_some() || o.from.is_some_and(|f| start < f) || o.to.is_some_and(|t| start >= t) {
+            if werr.is_some()
+                || o.from.is_some_and(|f| start < f)
+                || o.to.is_some_and(|t| start >= t)
+            {
                 return;
             }
             st.records += 1;
@@ -127,17 +131,7 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
             if o.stats {
                 return;
             }
-            let res = if o.json {
-                let effects: Vec<Value> = r.effects.iter().map(effect_json).collect();
-                writeln!(out, "{}", json!({"offset": start, "end": end, "length": end - start, "crc": "ok", "effects": effects}))
-            } else {
-                let mut res = writeln!(out, "@{start} len={} crc=ok effects={}", end - start, r.effects.len());
-                for e in &r.effects {
-                    res = res.and_then(|_| writeln!(out, "  {}", effect_text(e)));
-                }
-                res
-            };
-            if let Err(e) = res {
+            if let Err(e) = print_record(out, r, start, end, o.json) {
                 werr = Some(e);
             }
         })
@@ -171,6 +165,10 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
             damage,
         ));
     }
+    if o.follow && intact {
+        let pos = st.segments.last().map_or(0, |s| s.2);
+        follow(dir, pos, o.json, out)?;
+    }
     if o.stats {
         let res = if o.json {
             writeln!(
@@ -201,6 +199,73 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
         res.map_err(|e| e.to_string())?;
     }
     Ok(intact)
+}
+
+fn print_record(
+    out: &mut impl Write,
+    r: &Record,
+    start: u64,
+    end: u64,
+    json_out: bool,
+) -> std::io::Result<()> {
+    if json_out {
+        let effects: Vec<Value> = r.effects.iter().map(effect_json).collect();
+        return writeln!(
+            out,
+            "{}",
+            json!({"offset": start, "end": end, "length": end - start, "crc": "ok", "effects": effects})
+        );
+    }
+    writeln!(
+        out,
+        "@{start} len={} crc=ok effects={}",
+        end - start,
+        r.effects.len()
+    )?;
+    for e in &r.effects {
+        writeln!(out, "  {}", effect_text(e))?;
+    }
+    Ok(())
+}
+
+/// `--follow`: after the records present, the ones appended later, as the
+/// node writes them (like `tail -f`), until interrupted or the WAL is
+/// damaged or cut under us.
+pub fn follow(
+    dir: &Path,
+    mut pos: u64,
+    json_out: bool,
+    out: &mut impl Write,
+) -> Result<(), String> {
+    let mut rd = WalReader::new(dir, pos);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = rd.read(&mut chunk, u64::MAX).map_err(|e| e.to_string())?;
+        if n == 0 {
+            out.flush().map_err(|e| e.to_string())?;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            continue;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match decode_frame(&buf, pos) {
+                Decoded::Record(r, used) => {
+                    let end = pos + used as u64;
+                    if let Err(e) = print_record(out, &r, pos, end, json_out) {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            return Ok(());
+                        }
+                        return Err(e.to_string());
+                    }
+                    pos = end;
+                    buf.drain(..used);
+                }
+                Decoded::Incomplete { .. } => break,
+                Decoded::Corrupt(m) => return Err(format!("at offset {pos}: {m}")),
+            }
+        }
+    }
 }
 
 pub fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
