@@ -208,3 +208,31 @@ fn wal_follow_prints_records_as_the_node_writes_them() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn truncated_and_future_version_snapshots_get_clear_errors() {
+    let n = Node::start(&[]);
+    redis_cli(n.port, &["set", "a", "1"]);
+    assert_eq!(redis_cli(n.port, &["save"]).trim(), "OK");
+    let good = std::fs::read(n.data_dir().join("dump.sledis")).expect("read");
+    let path = n.dir.join("crafted.sledis");
+    let p = path.to_str().expect("path");
+    // Cut in the middle: the trailer is gone.
+    std::fs::write(&path, &good[..good.len() / 2]).expect("write");
+    for args in [vec!["snapshot", p], vec!["verify", p]] {
+        let (code, out, err) = dump(&args);
+        assert_ne!(code, 0, "{args:?}: {out}");
+        let said = format!("{out}{err}");
+        assert!(
+            said.contains("truncated") && !said.contains("panicked"),
+            "{args:?}: {said}"
+        );
+    }
+    // A format from the future.
+    let mut future = good.clone();
+    future[8..12].copy_from_slice(&99u32.to_le_bytes());
+    std::fs::write(&path, &future).expect("write");
+    let (code, _, err) = dump(&["snapshot", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("version"), "{err}");
+}
