@@ -301,3 +301,27 @@ fn lists_replicate_and_survive_kill9() {
     assert_eq!(mc.q(&["LRANGE", "b2", "0", "-1"]), b2);
     assert_eq!(mc.q(&["TYPE", "a"]), st("list"));
 }
+
+#[test]
+fn a_client_blocked_on_a_writable_replica_is_served_by_the_replication_stream() {
+    let m = Node::start(&[]);
+    let r = Node::start(&["replica-read-only no"]);
+    assert_eq!(
+        redis_cli(r.port, &["replicaof", "127.0.0.1", &m.port.to_string()]).trim(),
+        "OK"
+    );
+    assert!(wait_until(Duration::from_secs(20), || redis_cli(
+        r.port,
+        &["info", "replication"]
+    )
+    .contains("master_link_status:up")));
+    let mut c = Resp::connect(r.port);
+    c.send(&["BLPOP", "q", "10"]);
+    assert!(wait_until(Duration::from_secs(10), || {
+        info_field(&redis_cli(r.port, &["info", "clients"]), "blocked_clients").as_deref()
+            == Some("1")
+    }));
+    // The push arrives through the master's stream and wakes the client.
+    assert_eq!(redis_cli(m.port, &["rpush", "q", "x"]).trim(), "1");
+    assert_eq!(c.read(), bulks(&["q", "x"]));
+}
