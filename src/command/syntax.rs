@@ -52,6 +52,65 @@ pub fn syntax(name: &str) -> &'static str {
         "punsubscribe" => "[pattern ...]",
         "publish" => "channel message",
         "pubsub" => "subcommand [argument ...]",
+        "object" => "subcommand [argument ...]",
+        "replicaof" | "slaveof" => "host port",
+        "psync" => "replicationid offset",
+        "wait" => "numreplicas timeout",
+        // Hashes.
+        "hset" | "hmset" => "key field value [field value] ...",
+        "hsetnx" => "key field value",
+        "hget" | "hexists" | "hstrlen" => "key field",
+        "hmget" | "hdel" => "key field ...",
+        "hlen" | "hkeys" | "hvals" | "hgetall" | "llen" | "scard" | "smembers" | "zcard" => "key",
+        "hincrby" | "hincrbyfloat" => "key field increment",
+        "hrandfield" => "key [count [WITHVALUES]]",
+        "hscan" | "sscan" | "zscan" => "key cursor [MATCH pattern] [COUNT count]",
+        // Sets.
+        "sadd" | "srem" | "smismember" => "key member ...",
+        "sismember" => "key member",
+        "srandmember" | "spop" | "lpop" | "rpop" | "zpopmin" | "zpopmax" => "key [count]",
+        "smove" => "source destination member",
+        "sinter" | "sunion" | "sdiff" => "key ...",
+        "sinterstore" | "sunionstore" | "sdiffstore" => "destination key ...",
+        "sintercard" | "zintercard" => "numkeys key ... [LIMIT limit]",
+        // Lists.
+        "lpush" | "rpush" | "lpushx" | "rpushx" => "key element ...",
+        "lrange" | "ltrim" => "key start stop",
+        "lindex" => "key index",
+        "lset" => "key index element",
+        "linsert" => "key BEFORE|AFTER pivot element",
+        "lrem" => "key count element",
+        "lpos" => "key element [RANK rank] [COUNT num-matches] [MAXLEN len]",
+        "lmove" => "source destination LEFT|RIGHT LEFT|RIGHT",
+        "rpoplpush" => "source destination",
+        "lmpop" => "numkeys key ... LEFT|RIGHT [COUNT count]",
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => "key ... timeout",
+        "blmove" => "source destination LEFT|RIGHT LEFT|RIGHT timeout",
+        "brpoplpush" => "source destination timeout",
+        "blmpop" => "timeout numkeys key ... LEFT|RIGHT [COUNT count]",
+        // Sorted sets.
+        "zadd" => "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member] ...",
+        "zincrby" => "key increment member",
+        "zrem" | "zmscore" => "key member ...",
+        "zscore" | "zrank" | "zrevrank" => "key member",
+        "zcount" | "zlexcount" | "zremrangebyscore" | "zremrangebylex" => "key min max",
+        "zremrangebyrank" => "key start stop",
+        "zrange" => "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
+        "zrangestore" => "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]",
+        "zrevrange" => "key start stop [WITHSCORES]",
+        "zrangebyscore" => "key min max [WITHSCORES] [LIMIT offset count]",
+        "zrevrangebyscore" => "key max min [WITHSCORES] [LIMIT offset count]",
+        "zrangebylex" => "key min max [LIMIT offset count]",
+        "zrevrangebylex" => "key max min [LIMIT offset count]",
+        "zmpop" => "numkeys key ... MIN|MAX [COUNT count]",
+        "bzmpop" => "timeout numkeys key ... MIN|MAX [COUNT count]",
+        "zunionstore" | "zinterstore" => {
+            "destination numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"
+        }
+        "zdiffstore" => "destination numkeys key ...",
+        "zunion" | "zinter" => "numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
+        "zdiff" => "numkeys key ... [WITHSCORES]",
+        "zrandmember" => "key [count [WITHSCORES]]",
         _ => "",
     }
 }
@@ -101,7 +160,10 @@ fn kind_of(name: &str) -> &'static str {
         n if n.starts_with("unix-time") => "unix-time",
         "pattern" => "pattern",
         "seconds" | "milliseconds" | "count" | "offset" | "start" | "end" | "cursor" | "index"
-        | "db" | "destination-db" | "increment" | "decrement" | "protover" => "integer",
+        | "db" | "destination-db" | "increment" | "decrement" | "protover" | "numkeys" | "stop"
+        | "rank" | "num-matches" | "len" | "limit" => "integer",
+        "timeout" | "score" | "weight" => "double",
+        "dst" | "src" => "key",
         _ => "string",
     }
 }
@@ -272,6 +334,19 @@ mod tests {
         assert_eq!(a[4].sub[0].token.as_deref(), Some("EX"));
         assert_eq!(a[4].sub[0].kind, "integer");
         assert_eq!(a[4].sub[4].kind, "pure-token");
+    }
+
+    /// Every command's syntax parses, and names its arguments (redis-cli
+    /// builds its hints from them).
+    #[test]
+    fn every_command_has_a_syntax() {
+        let mut missing: Vec<&str> = crate::command::table()
+            .iter()
+            .filter(|(name, c)| (c.arity < -1 || c.arity > 1) && parse(syntax(name)).is_empty())
+            .map(|(name, _)| *name)
+            .collect();
+        missing.sort();
+        assert!(missing.is_empty(), "no syntax for {missing:?}");
     }
 
     #[test]
