@@ -33,6 +33,21 @@ pub(crate) fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option
     }
 }
 
+/// The optional count of SPOP / LPOP / RPOP / ZPOPMIN / ZPOPMAX (`a[2]`):
+/// Err after answering Redis's error for a negative or non-numeric one.
+pub(crate) fn pop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Option<u64>, ()> {
+    match a.get(2) {
+        Some(c) => match parse_i64(c) {
+            Some(n) if n >= 0 => Ok(Some(n as u64)),
+            _ => {
+                ctx.err("ERR value is out of range, must be positive");
+                Err(())
+            }
+        },
+        None => Ok(None),
+    }
+}
+
 /// The element key prefix of `key`'s version in `m`.
 pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
     prefix_in(ctx, ctx.db(), key, m)

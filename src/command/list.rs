@@ -253,12 +253,8 @@ fn pop_cmd(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool) {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
-    let count = match a.get(2) {
-        Some(c) => match parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return ctx.err("ERR value is out of range, must be positive"),
-        },
-        None => None,
+    let Ok(count) = coll::pop_count(ctx, a) else {
+        return;
     };
     let Ok(found) = write(ctx, &a[1]) else {
         return;

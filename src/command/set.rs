@@ -216,12 +216,8 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if a.len() > 3 {
         return ctx.syntax_err();
     }
-    let count = match a.get(2) {
-        Some(c) => match parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return ctx.err("ERR value is out of range, must be positive"),
-        },
-        None => None,
+    let Ok(count) = coll::pop_count(ctx, a) else {
+        return;
     };
     let Ok(old) = coll::get_tx(ctx, Kind::Set, &a[1]) else {
         return;

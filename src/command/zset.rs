@@ -1287,12 +1287,8 @@ fn zpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) {
     if a.len() > 3 {
         return ctx.syntax_err();
     }
-    let count = match a.get(2) {
-        Some(c) => match parse_i64(c) {
-            Some(n) if n >= 0 => Some(n as u64),
-            _ => return ctx.err("ERR value is out of range, must be positive"),
-        },
-        None => None,
+    let Ok(count) = coll::pop_count(ctx, a) else {
+        return;
     };
     let Ok(items) = pop(ctx, &a[1], max, count.unwrap_or(1)) else {
         return;
@@ -1374,18 +1370,25 @@ fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some((keys, max, count)) = parse_mpop(ctx, &a[1..]) else {
         return;
     };
+    if let Ok(false) = mpop_first(ctx, keys, max, count) {
+        ctx.out.null_array();
+    }
+}
+
+/// ZMPOP / BZMPOP: pops from the first non-empty set of `keys` and answers
+/// `[key, [[member, score]...]]`; false if all were empty, Err after
+/// WRONGTYPE.
+fn mpop_first(ctx: &mut Ctx<'_>, keys: &[Bytes], max: bool, count: u64) -> Result<bool, ()> {
     for k in keys {
-        let Ok(items) = pop(ctx, k, max, count) else {
-            return;
-        };
+        let items = pop(ctx, k, max, count)?;
         if !items.is_empty() {
             ctx.out.array(2);
             ctx.out.bulk(k);
             reply_pairs(ctx, &items);
-            return;
+            return Ok(true);
         }
     }
-    ctx.out.null_array();
+    Ok(false)
 }
 
 /// BZPOPMIN / BZPOPMAX key... timeout: `[key, member, score]` from the
@@ -1427,18 +1430,9 @@ fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(deadline) = blocking::parse_timeout(ctx, &a[1]) else {
         return;
     };
-    for k in keys {
-        let Ok(items) = pop(ctx, k, max, count) else {
-            return;
-        };
-        if !items.is_empty() {
-            ctx.out.array(2);
-            ctx.out.bulk(k);
-            reply_pairs(ctx, &items);
-            return;
-        }
+    if let Ok(false) = mpop_first(ctx, keys, max, count) {
+        blocking::block(ctx, keys, deadline, a, true);
     }
-    blocking::block(ctx, keys, deadline, a, true);
 }
 
 fn zremrange(ctx: &mut Ctx<'_>, a: &[Bytes], by: By) {
