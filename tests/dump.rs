@@ -236,3 +236,40 @@ fn truncated_and_future_version_snapshots_get_clear_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("version"), "{err}");
 }
+
+#[test]
+fn verify_names_a_missing_wal_segment() {
+    // No snapshots: the WAL is kept back to the newest one.
+    let mut n = Node::start(&["wal-segment-size 4096", "save \"\""]);
+    let mut c = n.client();
+    // One SET at a time, in bursts, until the WAL has rolled twice.
+    for burst in 0..2 {
+        for i in 0..100 {
+            let _: () = redis::cmd("SET")
+                .arg(format!("key{burst}-{i}"))
+                .arg(format!("value-{i}"))
+                .query(&mut c)
+                .expect("set");
+        }
+        assert!(
+            wait_until(std::time::Duration::from_secs(10), || n
+                .wal_segments()
+                .len()
+                > burst + 1),
+            "segment {} rolled",
+            burst + 2
+        );
+    }
+    // kill -9: a clean stop saves a snapshot and trims the WAL behind it.
+    n.kill9();
+    let mut segs = n.wal_segments();
+    segs.sort();
+    assert!(segs.len() >= 3, "several segments: {segs:?}");
+    let wal = n.data_dir().join("wal");
+    let (code, out, _) = dump(&["verify", wal.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+    std::fs::remove_file(&segs[1]).expect("remove a segment");
+    let (code, out, _) = dump(&["verify", wal.to_str().expect("path")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("a segment is missing"), "{out}");
+}
