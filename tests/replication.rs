@@ -91,6 +91,9 @@ fn one_master_two_replicas() {
     replicate(&r2, &m);
     wait_synced(&r1, &m);
     wait_synced(&r2, &m);
+    // The key count and expiry index come from the load itself (no rescan).
+    let ks = info(&mut r1.client(), "keyspace");
+    assert!(ks.contains("db0:keys=2001,expires=1,"), "{ks}");
     // Later writes stream to both.
     fill(&mut mc, "later", 100);
     let _: () = redis::cmd("DEL").arg("k0").query(&mut mc).unwrap();

@@ -201,11 +201,9 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
         path.display(),
         reader.key_count()
     );
-    let n = crate::store::rebuild_sled(
-        &cfg.dir,
-        start,
-        reader.iter().map(|r| r.map_err(|e| e.to_string())),
-    )?;
+    let n = crate::store::rebuild_sled(&cfg.dir, start, reader.block_count(), |i| {
+        reader.read_block(i).map_err(|e| e.to_string())
+    })?;
     tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
     Ok(())
 }
