@@ -181,6 +181,8 @@ async fn stream(
     wr: &mut OwnedWriteHalf,
 ) -> Result<(), String> {
     let wal = &srv.store.wal;
+    let _tail = wal.keep_tail();
+    let mut chunks = Vec::new();
     let mut reader = WalReader::new(wal.dir(), pos);
     let mut written = wal.subscribe_written();
     let mut buf = vec![0u8; 256 * 1024];
@@ -190,7 +192,18 @@ async fn stream(
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         let upto = wal.written_offset();
+        if pos < upto && wal.read_tail(pos, upto, 1 << 20, &mut chunks) {
+            for c in chunks.drain(..) {
+                wr.write_all(&c).await.map_err(|e| e.to_string())?;
+                pos += c.len() as u64;
+            }
+            srv.repl.pins.lock().insert(id, pos);
+            continue;
+        }
         if pos < upto {
+            if reader.position() != pos {
+                reader = WalReader::new(wal.dir(), pos);
+            }
             // File reads go to the blocking pool: a cold disk must not stall
             // the runtime's other clients.
             let (r, b, res) = tokio::task::spawn_blocking(move || {
