@@ -86,7 +86,7 @@ impl DataDir {
                 }
                 return Err(last_err);
             }
-            let state = read_sled_state(&sled_copy);
+            let state = read_sled_state(&sled_copy).map_err(|e| named(e, &sled_copy, &self.sled));
             // The WAL is read after sled was copied, so it holds every
             // record sled had applied then (sled never gets ahead of it).
             let range = wal_range(&self.wal)?;
@@ -133,7 +133,7 @@ impl DataDir {
             let applied = match read_sled_state(&sled_copy) {
                 Ok(s) => s.applied,
                 Err(e) => {
-                    last_err = e;
+                    last_err = named(e, &sled_copy, &self.sled);
                     continue;
                 }
             };
@@ -144,7 +144,7 @@ impl DataDir {
             let store = match Store::open_path(&data) {
                 Ok(s) => s,
                 Err(e) => {
-                    last_err = e;
+                    last_err = named(e, &data, &self.dir);
                     continue;
                 }
             };
@@ -191,6 +191,11 @@ pub fn live_note(live: bool, copies: u32) -> String {
             " [read from a copy of a running node's files, taken {n} times (a write raced the earlier copies): may be a few ms old]"
         ),
     }
+}
+
+/// An error about the copy, naming the user's path instead.
+fn named(e: String, copy: &Path, orig: &Path) -> String {
+    e.replace(&copy.display().to_string(), &orig.display().to_string())
 }
 
 fn in_use_error(dir: &Path, last: &str) -> String {
