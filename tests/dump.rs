@@ -273,3 +273,326 @@ fn verify_names_a_missing_wal_segment() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("a segment is missing"), "{out}");
 }
+
+/// sledis-dump with `TMPDIR` set, so a test sees what it left behind.
+fn dump_tmp(tmp: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(DUMP)
+        .args(args)
+        .env("TMPDIR", tmp)
+        .output()
+        .expect("run sledis-dump");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The numbers in `verify`'s sled line: (applied, WAL first, WAL end).
+fn sled_line(out: &str) -> (u64, u64, u64) {
+    let line = out
+        .lines()
+        .find(|l| l.contains("applied offset") && l.contains("lies inside the WAL"))
+        .unwrap_or_else(|| panic!("a sled line in {out}"));
+    let num = |after: &str| -> u64 {
+        let rest = &line[line
+            .find(after)
+            .unwrap_or_else(|| panic!("{after} in {line}"))
+            + after.len()..];
+        rest.chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect::<String>()
+            .parse()
+            .unwrap_or_else(|_| panic!("a number after {after} in {line}"))
+    };
+    (num("applied offset "), num("(offsets "), num(".."))
+}
+
+fn info_u64(port: u16, field: &str) -> u64 {
+    info_field(&redis_cli(port, &["info", "persistence"]), field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO {field}"))
+}
+
+/// SETs in a loop on another thread until the returned flag is set.
+fn write_load(
+    n: &Node,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<u64>,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let mut c = n.client();
+    let h = std::thread::spawn(move || {
+        let mut i = 0u64;
+        while !s.load(std::sync::atomic::Ordering::Relaxed) {
+            let _: () = redis::cmd("SET")
+                .arg(format!("load:{}", i % 5000))
+                .arg(format!("value-{i}"))
+                .query(&mut c)
+                .expect("set");
+            i += 1;
+        }
+        i
+    });
+    (stop, h)
+}
+
+#[test]
+fn verify_reads_a_running_nodes_sled_applied_offset_under_writes() {
+    let n = Node::start(&[]);
+    let (stop, writer) = write_load(&n);
+    // The write buffer moves into sled every 10 s: wait until sled holds
+    // some of the log, so the check compares something.
+    assert!(
+        wait_until(std::time::Duration::from_secs(40), || info_u64(
+            n.port,
+            "sled_applied_offset"
+        ) > 0),
+        "sled applied part of the log"
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = n.data_dir();
+    for _ in 0..3 {
+        let (code, out, err) = dump_tmp(tmp.path(), &["verify", data.to_str().expect("path")]);
+        assert_eq!(code, 0, "{out}{err}");
+        let (applied, first, end) = sled_line(&out);
+        assert!(applied > 0 && first <= applied && applied <= end, "{out}");
+        assert!(
+            out.contains("read from a copy of a running node's files"),
+            "{out}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().expect("writer") > 0);
+    // The copies are gone.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
+    assert!(left.is_empty(), "temp copies left behind: {left:?}");
+}
+
+#[test]
+fn verify_names_both_offsets_when_sled_is_ahead_of_the_wal() {
+    let mut n = Node::start(&["save \"\""]);
+    for i in 0..200 {
+        redis_cli(n.port, &["set", &format!("k{i}"), "some value"]);
+    }
+    // A clean stop moves the whole write buffer into sled.
+    n.stop();
+    let data = n.data_dir();
+    let data = data.to_str().expect("path");
+    let (code, out, err) = dump(&["verify", data]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (applied, _, end) = sled_line(&out);
+    assert!(applied > 0 && applied == end, "{out}");
+    assert!(!out.contains("running node"), "{out}");
+    // Lose the end of the log sled has already applied.
+    let seg = n
+        .wal_segments()
+        .into_iter()
+        .rev()
+        .find(|s| std::fs::metadata(s).is_ok_and(|m| m.len() > 0))
+        .expect("a non-empty segment");
+    let len = std::fs::metadata(&seg).expect("segment").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .and_then(|f| f.set_len(len / 2))
+        .expect("truncate");
+    for later in n.wal_segments().into_iter().filter(|s| *s > seg) {
+        std::fs::remove_file(later).expect("remove");
+    }
+    let (code, out, err) = dump(&["verify", data]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("DAMAGED") && l.contains("sled"))
+        .unwrap_or_else(|| panic!("a DAMAGED sled line in {out}"));
+    assert!(
+        line.contains(&format!(
+            "sled has applied up to offset {applied} but the WAL ends at "
+        )),
+        "{line}"
+    );
+    let wal_end: u64 = line
+        .split("the WAL ends at ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("the WAL's end in {line}"));
+    assert!(wal_end < applied, "{line}");
+}
+
+#[test]
+fn diff_compares_a_master_snapshot_with_a_running_replicas_data_dir() {
+    let (m, rs) = replicated_group(1);
+    let r = &rs[0];
+    for cmd in [
+        vec!["set", "s", "1"],
+        vec!["hset", "h", "a", "1", "b", "2"],
+        vec!["rpush", "l", "x", "y", "z"],
+        vec!["zadd", "z", "1", "one", "-2", "minus"],
+        vec!["sadd", "st", "m"],
+        vec!["pexpire", "h", "900000"],
+    ] {
+        assert!(!redis_cli(m.port, &cmd).starts_with("ERR"), "{cmd:?}");
+    }
+    let digest = |p: u16| redis_cli(p, &["debug", "digest"]).trim().to_string();
+    assert!(wait_until(std::time::Duration::from_secs(20), || digest(
+        m.port
+    )
+        == digest(r.port)));
+    assert_eq!(redis_cli(m.port, &["save"]).trim(), "OK");
+    let snap = m.data_dir().join("dump.sledis");
+    let snap = snap.to_str().expect("path");
+    let rdata = r.data_dir();
+    let rdata = rdata.to_str().expect("path");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = dump_tmp(tmp.path(), &["diff", snap, rdata]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("5 keys equal, 0 differ, 0 only in A, 0 only in B"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# B: data dir") && out.contains("read from a copy of a running node's files"),
+        "{out}"
+    );
+    // A write on the replica only.
+    assert_eq!(
+        redis_cli(r.port, &["config", "set", "replica-read-only", "no"]).trim(),
+        "OK"
+    );
+    assert_eq!(
+        redis_cli(r.port, &["set", "replica-only", "1"]).trim(),
+        "OK"
+    );
+    // A replica's local write takes no WAL offset (the master's stream
+    // goes on unbroken): it reaches the files when the write buffer moves
+    // into sled, within 10 s.
+    let mut last = (0, String::new(), String::new());
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || {
+            last = dump_tmp(tmp.path(), &["diff", snap, rdata]);
+            last.0 != 0
+        }),
+        "{last:?}"
+    );
+    let (code, out, err) = last;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("> db0 \"replica-only\" only in B (string)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5 keys equal, 0 differ, 0 only in A, 1 only in B"),
+        "{out}"
+    );
+    // A data dir on the A side too, as JSON.
+    let (code, out, _) = dump_tmp(tmp.path(), &["diff", rdata, snap, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(lines[0]["side"], "A");
+    assert_eq!(lines[0]["running"], true);
+    assert!(lines
+        .iter()
+        .any(|l| l["diff"] == "only_a" && l["key"] == "replica-only"));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
+    assert!(left.is_empty(), "temp copies left behind: {left:?}");
+}
+
+#[test]
+fn diff_includes_what_a_killed_node_had_only_in_its_wal() {
+    // The same writes on two nodes: one saves a snapshot, the other is
+    // killed before its write buffer reaches sled (that happens every 10 s
+    // or at 128 MB), so they are only in its WAL.
+    let expected = Node::start(&["save \"\""]);
+    let mut killed = Node::start(&["save \"\""]);
+    let cmds: Vec<Vec<&str>> = vec![
+        vec!["set", "s", "hello"],
+        vec!["hset", "h", "f1", "v1", "f2", "v2"],
+        vec!["sadd", "st", "a", "b", "c"],
+        vec!["rpush", "l", "x", "y"],
+        vec!["lpush", "l", "w"],
+        vec!["zadd", "z", "-1.5", "neg", "2", "two"],
+        vec!["pexpireat", "h", "4102444800000"],
+        vec!["-n", "3", "set", "other", "1"],
+        vec!["del", "st"],
+        vec!["sadd", "st", "d"],
+    ];
+    for c in &cmds {
+        for n in [&expected, &killed] {
+            assert!(!redis_cli(n.port, c).starts_with("ERR"), "{c:?}");
+        }
+    }
+    let applied = info_u64(killed.port, "sled_applied_offset");
+    let end = info_u64(killed.port, "wal_end_offset");
+    assert!(applied < end, "writes still only in the WAL");
+    killed.kill9();
+    assert_eq!(redis_cli(expected.port, &["save"]).trim(), "OK");
+    let snap = expected.data_dir().join("dump.sledis");
+    let kdata = killed.data_dir();
+    let (code, out, err) = dump(&[
+        "diff",
+        snap.to_str().expect("path"),
+        kdata.to_str().expect("path"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "sled (applied offset {applied}) plus the WAL up to offset {end}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("running node"), "{out}");
+    assert!(
+        out.contains("6 keys equal, 0 differ, 0 only in A, 0 only in B"),
+        "{out}"
+    );
+    // Read-only: the killed node's files are as it left them, and it
+    // recovers the same data.
+    killed.launch();
+    assert_eq!(
+        redis_cli(killed.port, &["debug", "digest"]),
+        redis_cli(expected.port, &["debug", "digest"])
+    );
+}
+
+#[test]
+fn diff_and_verify_reject_what_is_not_a_data_dir() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let only_wal = tmp.path().join("only-wal");
+    std::fs::create_dir_all(only_wal.join("wal")).expect("mkdir");
+    let text = tmp.path().join("notes.txt");
+    std::fs::write(&text, "not a snapshot").expect("write");
+    let missing = tmp.path().join("missing");
+    let p = |x: &std::path::Path| x.to_str().expect("path").to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["verify".into(), p(&empty)], "not a sledis data dir"),
+        (vec!["verify".into(), p(&missing)], "No such file"),
+        (
+            vec!["diff".into(), p(&text), p(&empty)],
+            "not a sledis snapshot",
+        ),
+        (
+            vec!["diff".into(), p(&empty), p(&empty)],
+            "not a sledis data dir",
+        ),
+        (vec!["diff".into(), p(&only_wal), p(&empty)], "no sled/db"),
+        (vec!["diff".into(), p(&missing), p(&empty)], "No such file"),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = dump(&args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(
+            err.contains(needle) && !err.contains("panicked") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 #[command(
     name = "sledis-dump",
     version,
-    about = "Inspect and verify sledis snapshot files and WAL segments"
+    about = "Inspect, verify and compare sledis snapshot files, WAL segments and data dirs"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,7 +56,9 @@ enum Cmd {
         follow: bool,
     },
     /// Compares two snapshots key by key: keys only in A, only in B, and
-    /// with another type, value or expiry; exit code 0 only if equal.
+    /// with another type, value or expiry; exit code 0 only if equal. A or
+    /// B may be a node's data dir (running or not, never written): what
+    /// the node would hold after recovery, read from a copy in TMPDIR.
     Diff {
         a: PathBuf,
         b: PathBuf,
@@ -67,8 +69,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Checks a snapshot file, a WAL directory or a data directory; exit
-    /// code 0 only if everything is intact.
+    /// Checks a snapshot file, a WAL directory or a data directory (also
+    /// that sled's applied offset lies inside the WAL); exit code 0 only if
+    /// everything is intact, 2 if it could not be checked.
     Verify { path: PathBuf },
 }
 

@@ -1,11 +1,14 @@
-//! `sledis-dump diff A B`: two snapshots compared key by key in Redis terms
-//! (so two nodes that built the same data differently still agree): keys
-//! only in A, only in B, and keys whose type, value or expiry differ. Both
-//! stream in key order, so memory stays at one key per side.
+//! `sledis-dump diff A B`: two snapshots, or a snapshot and a node's data
+//! dir (what the node would hold after recovery: sled plus the WAL after
+//! its applied offset, read from a private copy), compared key by key in
+//! Redis terms (so two nodes that built the same data differently still
+//! agree): keys only in A, only in B, and keys whose type, value or expiry
+//! differ. Both stream in key order, so memory stays at one key per side.
 
+use super::datadir::{live_note, DataDir, Recovered};
 use super::show;
 use super::snapshot::{Entry, Filter, Keys};
-use crate::snapshot::SnapshotReader;
+use crate::snapshot::{is_snapshot, SnapshotReader};
 use serde_json::json;
 use std::cmp::Ordering;
 use std::io::Write;
@@ -30,7 +33,61 @@ fn difference(a: &Entry, b: &Entry) -> Option<String> {
     None
 }
 
-/// True when the snapshots hold the same data.
+/// One side of the comparison: a snapshot file, or a data dir's dataset
+/// after recovery saved as one.
+enum Side<'p> {
+    Snapshot(&'p Path),
+    DataDir(Recovered),
+}
+
+impl Side<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Side::Snapshot(p) => p,
+            Side::DataDir(r) => &r.snapshot,
+        }
+    }
+}
+
+fn side<'p>(
+    path: &'p Path,
+    name: &str,
+    json_out: bool,
+    out: &mut impl Write,
+) -> Result<Side<'p>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.is_file() {
+        if !is_snapshot(path) {
+            return Err(format!(
+                "{}: not a sledis snapshot (bad magic) nor a data dir",
+                path.display()
+            ));
+        }
+        return Ok(Side::Snapshot(path));
+    }
+    let r = DataDir::open(path)?.recovered_snapshot()?;
+    let copied = live_note(r.live, r.copies);
+    let res = if json_out {
+        writeln!(
+            out,
+            "{}",
+            json!({"side": name, "data_dir": path.display().to_string(), "applied_offset": r.applied,
+                   "wal_end": r.wal_end, "running": r.live, "copies": r.copies})
+        )
+    } else {
+        writeln!(
+            out,
+            "# {name}: data dir {} as recovery loads it: sled (applied offset {}) plus the WAL up to offset {}{copied}",
+            path.display(),
+            r.applied,
+            r.wal_end
+        )
+    };
+    res.map_err(|e| e.to_string())?;
+    Ok(Side::DataDir(r))
+}
+
+/// True when the two sides hold the same data.
 pub fn run(
     a: &Path,
     b: &Path,
@@ -38,8 +95,12 @@ pub fn run(
     json_out: bool,
     out: &mut impl Write,
 ) -> Result<bool, String> {
-    let ra = SnapshotReader::open(a).map_err(|e| e.to_string())?;
-    let rb = SnapshotReader::open(b).map_err(|e| e.to_string())?;
+    // A data dir becomes a snapshot of what it would hold after recovery
+    // (in a temp dir, kept until the comparison is done).
+    let sa = side(a, "A", json_out, out)?;
+    let sb = side(b, "B", json_out, out)?;
+    let ra = SnapshotReader::open(sa.path()).map_err(|e| e.to_string())?;
+    let rb = SnapshotReader::open(sb.path()).map_err(|e| e.to_string())?;
     let mut ia = Keys::new(&ra, filter).peekable();
     let mut ib = Keys::new(&rb, filter).peekable();
     let (mut only_a, mut only_b, mut changed, mut same) = (0u64, 0u64, 0u64, 0u64);

@@ -3,6 +3,7 @@
 //! One file per subcommand: `snapshot.rs`, `wal.rs`, `verify.rs`; this file
 //! holds what they share: how bytes, keys and values are shown.
 
+pub mod datadir;
 pub mod diff;
 pub mod snapshot;
 pub mod verify;

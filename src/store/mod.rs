@@ -33,6 +33,8 @@ pub const MAX_DBS: usize = 16;
 const TABLE_BYTES: usize = 128 << 20;
 /// ...and stall writers while this many frozen tables wait for sled.
 const MAX_FROZEN: usize = 2;
+/// sled tree holding the node's own state (`APPLIED_KEY`, `LOADING_KEY`).
+const META_TREE: &str = "sledis-meta";
 const APPLIED_KEY: &[u8] = b"applied_offset";
 /// Present while a full sync's snapshot is being loaded.
 const LOADING_KEY: &[u8] = b"loading";
@@ -142,7 +144,7 @@ impl Store {
             )
         })?;
         let tree = sled.open_tree("keyspace").map_err(|e| e.to_string())?;
-        let meta = sled.open_tree("sledis-meta").map_err(|e| e.to_string())?;
+        let meta = sled.open_tree(META_TREE).map_err(|e| e.to_string())?;
         // A full sync that died half-loaded left a mix of old and new data:
         // drop it all, and forget our history id so the master sends a full
         // sync again.
@@ -157,10 +159,7 @@ impl Store {
                     .map_err(|e| format!("{}: {e}", wal_dir.display()))?;
             }
         }
-        let applied = match meta.get(APPLIED_KEY).map_err(|e| e.to_string())? {
-            Some(v) if v.len() == 8 => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
-            _ => 0,
-        };
+        let applied = read_applied(&meta)?;
         let gens: [AtomicU32; MAX_DBS] = Default::default();
         let counts: [AtomicI64; MAX_DBS] = Default::default();
         let t0 = Instant::now();
@@ -185,20 +184,7 @@ impl Store {
             },
         )
         .map_err(|e| e.to_string())?;
-        if applied > rec.end_offset {
-            return Err(format!(
-                "sled has applied up to offset {applied} but the WAL ends at {}: the WAL lost data sled has; \
-                 refusing to start (restore the WAL or rebuild with --rebuild-from-snapshot)",
-                rec.end_offset
-            ));
-        }
-        if applied < rec.first_offset {
-            return Err(format!(
-                "sled has applied up to offset {applied} but the WAL starts at {}: records in between are missing. \
-                 If sled's files were lost or damaged, rebuild them with --rebuild-from-snapshot",
-                rec.first_offset
-            ));
-        }
+        check_applied(applied, rec.first_offset, rec.end_offset)?;
         let store = Arc::new(Store {
             dir: opts.dir.clone(),
             databases: opts.databases.clamp(1, MAX_DBS),
@@ -1229,6 +1215,64 @@ impl SnapshotSource<'_> {
     }
 }
 
+/// sled's applied offset as recorded in the meta tree (0 when absent).
+fn read_applied(meta: &sled::Tree) -> Result<u64, String> {
+    Ok(match meta.get(APPLIED_KEY).map_err(|e| e.to_string())? {
+        Some(v) if v.len() == 8 => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
+        _ => 0,
+    })
+}
+
+/// The startup rule: sled's applied offset must lie inside the WAL
+/// (`first..=end`), or the log and sled do not belong together. Also used
+/// by `sledis-dump verify`.
+pub fn check_applied(applied: u64, first: u64, end: u64) -> Result<(), String> {
+    if applied > end {
+        return Err(format!(
+            "sled has applied up to offset {applied} but the WAL ends at {end}: the WAL lost data sled has; \
+             refusing to start (restore the WAL or rebuild with --rebuild-from-snapshot)"
+        ));
+    }
+    if applied < first {
+        return Err(format!(
+            "sled has applied up to offset {applied} but the WAL starts at {first}: records in between are missing. \
+             If sled's files were lost or damaged, rebuild them with --rebuild-from-snapshot"
+        ));
+    }
+    Ok(())
+}
+
+/// What a data dir's sled says about it, for `sledis-dump`.
+#[derive(Debug, Clone, Copy)]
+pub struct SledState {
+    pub applied: u64,
+    /// An interrupted full sync: the node drops sled and the WAL at start.
+    pub loading: bool,
+}
+
+/// Opens the sled database in `sled_dir` and reads its state. sled 0.34 has
+/// no read-only mode: opening takes its file lock and may write (recovery,
+/// `blobs/`, `conf`), so `sledis-dump` passes a private copy, never a
+/// node's own directory.
+pub fn read_sled_state(sled_dir: &Path) -> Result<SledState, String> {
+    if !sled_dir.join("db").is_file() {
+        return Err(format!(
+            "{}: no sled database (no db file)",
+            sled_dir.display()
+        ));
+    }
+    let sled = sled::Config::new()
+        .path(sled_dir)
+        .cache_capacity(8 << 20)
+        .open()
+        .map_err(|e| format!("sled failed to open {}: {e}", sled_dir.display()))?;
+    let meta = sled.open_tree(META_TREE).map_err(|e| e.to_string())?;
+    Ok(SledState {
+        applied: read_applied(&meta)?,
+        loading: meta.get(LOADING_KEY).map_err(|e| e.to_string())?.is_some(),
+    })
+}
+
 /// Reads each database's generation from sled, counts its keys and
 /// collects the expiry index (at open, and after loading a snapshot).
 fn survey(
@@ -1665,7 +1709,7 @@ pub fn rebuild_sled(
         .open()
         .map_err(|e| e.to_string())?;
     let tree = db.open_tree("keyspace").map_err(|e| e.to_string())?;
-    let meta = db.open_tree("sledis-meta").map_err(|e| e.to_string())?;
+    let meta = db.open_tree(META_TREE).map_err(|e| e.to_string())?;
     let (n, _) = load_blocks(&tree, blocks, read)?;
     tree.flush().map_err(|e| e.to_string())?;
     meta.insert(APPLIED_KEY, &start_offset.to_be_bytes())
