@@ -417,9 +417,14 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
             h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
             if m.kind.is_collection() {
                 // The elements, not the version: two nodes that built the
-                // same collection separately agree.
+                // same collection separately agree. A set's pop order
+                // depends on its random salt: only its members count.
                 let (version, _) = m.coll();
-                let prefix = crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
+                let mut prefix =
+                    crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
+                if m.kind == crate::store::keys::Kind::Set {
+                    prefix.extend_from_slice(super::set::member_tag(&m));
+                }
                 let mut after: Option<Bytes> = None;
                 loop {
                     let (page, more) = store.sub_range(&prefix, after.as_deref(), 1024);
