@@ -1,17 +1,21 @@
 //! Set commands (Redis's t_set.c). A set is a metadata entry plus two sled
 //! keys per member, under its version's element prefix:
 //!
-//! - `m | member` → empty: membership (SISMEMBER, SMEMBERS, SSCAN...);
-//! - `h | hash u64 BE | member` → empty: the pop order, `hash` being XXH3-64
-//!   of the member seeded with the set's salt.
+//! - `m | member` → `round u64 BE`: membership (SISMEMBER, SMEMBERS,
+//!   SSCAN...), and which round of the pop order the member is in;
+//! - `h | round u64 BE | hash u64 BE | member` → empty: the pop order,
+//!   `hash` being XXH3-64 of the member seeded with the set's salt.
 //!
 //! The metadata payload is `version u64 BE | len u64 BE | salt u64 BE |
-//! cursor`: SPOP takes the members after `cursor` (the order field of the
-//! last member popped, possibly cut short) and wraps to the start when it
-//! reaches the end, so a pop is one seek and never steps over the deletions
-//! of earlier pops. Sets written by older builds have a 16-byte payload and
-//! untagged members (`member` → empty) with no pop order: they are read and
-//! written in that layout, and SPOP picks by a random walk there.
+//! cursor`, the cursor being the order field of the last member popped
+//! (maybe cut short): no live order field sorts at or below it. SPOP takes
+//! the order entries after it, one seek that never steps over earlier
+//! pops' deletions (they stay in the write buffer until it reaches sled).
+//! SADD puts a member whose hash falls behind the cursor in the next round.
+//!
+//! Sets written by older builds have a 16-byte payload and untagged members
+//! (`member` → empty) with no pop order: they are read and written in that
+//! layout, and SPOP picks by random walks there.
 
 use super::{cmd, coll, flags::*, Command, Ctx};
 use crate::store::keys::{sub_key, Kind, Meta};
@@ -51,8 +55,8 @@ const MEMBER: u8 = b'm';
 const ORDER: u8 = b'h';
 /// Payload bytes before the cursor: `version | len | salt`.
 const HEAD: usize = 24;
-/// A longer cursor is cut to this: a prefix of the last popped field is
-/// still a place to go on from (the next pop steps over that one deletion).
+/// A longer cursor is cut to this (it keeps the round and the hash): a
+/// prefix of the last popped field still is a low bound.
 const MAX_CURSOR: usize = 64;
 
 /// The tag under which the members of the set `m` are: `m`, or nothing for
@@ -75,28 +79,69 @@ pub fn decode_members<'e>(m: &Meta, elements: &'e [(Vec<u8>, Vec<u8>)]) -> Vec<&
         .collect()
 }
 
-/// The order field of `member` in a set salted with `salt`.
-fn order_field(salt: u64, member: &[u8]) -> Vec<u8> {
+/// Bytes of an order field before the member: `round | hash`.
+const ORDER_HEAD: usize = 16;
+
+/// The order field of `member` in `round` of a set salted with `salt`.
+fn order_field(round: u64, salt: u64, member: &[u8]) -> Vec<u8> {
     let h = xxhash_rust::xxh3::xxh3_64_with_seed(member, salt);
-    let mut f = Vec::with_capacity(8 + member.len());
+    let mut f = Vec::with_capacity(ORDER_HEAD + member.len());
+    f.extend_from_slice(&round.to_be_bytes());
     f.extend_from_slice(&h.to_be_bytes());
     f.extend_from_slice(member);
     f
 }
 
+/// The round kept in a member element's value (8 bytes BE).
+fn round_of(v: &[u8]) -> u64 {
+    v.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// The pop order of a set: its salt and where the next pop starts.
 struct Order {
+    /// Where the order elements are: the version's prefix then `h`.
+    prefix: Vec<u8>,
     salt: u64,
-    /// Order fields (after the tag) up to here were popped this round;
-    /// empty: start from the first.
+    /// No live order field sorts at or below it (the last one popped,
+    /// maybe cut short); empty before the first pop.
     cursor: Vec<u8>,
 }
 
-/// An open set: its prefixes and counters, written back by `save`.
+impl Order {
+    fn new(p: &[u8], salt: u64, cursor: Vec<u8>) -> Order {
+        Order {
+            prefix: [p, &[ORDER]].concat(),
+            salt,
+            cursor,
+        }
+    }
+
+    /// The order element of `member` in `round`.
+    fn key(&self, round: u64, member: &[u8]) -> Bytes {
+        sub_key(&self.prefix, &order_field(round, self.salt, member))
+    }
+
+    /// The round a member added now joins: the cursor's if its hash puts
+    /// it ahead of the cursor, else the next one. So the cursor stays a
+    /// low bound (pops never step over earlier pops' deletions), and the
+    /// order is that of a ring the cursor goes round.
+    fn round_for(&self, member: &[u8]) -> u64 {
+        let round = round_of(&self.cursor);
+        if order_field(round, self.salt, member) > self.cursor {
+            round
+        } else {
+            round + 1
+        }
+    }
+}
+
+/// An open set: where its elements are and its counters, written back by
+/// `save`.
 pub(crate) struct OpenSet {
-    /// The version's element prefix.
-    p: Vec<u8>,
-    /// Where the members are: `p | m`, or `p` in the older layout.
+    /// Where the members are: the version's prefix then `m`, or just the
+    /// prefix in the older layout.
     mp: Vec<u8>,
     version: u64,
     len: u64,
@@ -109,19 +154,14 @@ pub(crate) struct OpenSet {
 impl OpenSet {
     fn of(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> OpenSet {
         let (version, len) = m.coll();
+        let p = coll::prefix(ctx, key, m);
         let order = m.payload.get(16..HEAD).map(|s| {
             let mut b = [0u8; 8];
             b.copy_from_slice(s);
-            Order {
-                salt: u64::from_be_bytes(b),
-                cursor: m.payload[HEAD..].to_vec(),
-            }
+            Order::new(&p, u64::from_be_bytes(b), m.payload[HEAD..].to_vec())
         });
-        let p = coll::prefix(ctx, key, m);
-        let mp = [&p[..], member_tag(m)].concat();
         OpenSet {
-            p,
-            mp,
+            mp: [&p[..], member_tag(m)].concat(),
             version,
             len,
             expire_at: m.expire_at,
@@ -137,14 +177,10 @@ impl OpenSet {
         let p = coll::prefix(ctx, key, &Meta::collection(Kind::Set, version, 0, None));
         OpenSet {
             mp: [&p[..], &[MEMBER]].concat(),
-            p,
             version,
             len: 0,
             expire_at: None,
-            order: Some(Order {
-                salt: rand::random(),
-                cursor: Vec::new(),
-            }),
+            order: Some(Order::new(&p, rand::random(), Vec::new())),
             changed: false,
         }
     }
@@ -162,11 +198,15 @@ impl OpenSet {
 
     /// Adds a member known to be absent.
     fn insert(&mut self, ctx: &mut Ctx<'_>, member: &[u8]) {
-        let order = self.order.as_ref().map(|o| order_field(o.salt, member));
         let tx = ctx.tx();
-        tx.sub_put(sub_key(&self.mp, member), EMPTY);
-        if let Some(f) = order {
-            tx.sub_put(sub_key(&[&self.p[..], &[ORDER]].concat(), &f), EMPTY);
+        match &self.order {
+            Some(o) => {
+                let round = o.round_for(member);
+                tx.sub_put(o.key(round, member), EMPTY);
+                let v = Bytes::copy_from_slice(&round.to_be_bytes());
+                tx.sub_put(sub_key(&self.mp, member), v);
+            }
+            None => tx.sub_put(sub_key(&self.mp, member), EMPTY),
         }
         self.len += 1;
         self.changed = true;
@@ -183,51 +223,47 @@ impl OpenSet {
 
     /// Removes `member`; false if it was not there.
     fn remove(&mut self, ctx: &mut Ctx<'_>, member: &[u8]) -> bool {
-        if !self.has(ctx, member) {
+        let Some(v) = coll::elem(ctx, &self.mp, member) else {
             return false;
-        }
-        let order = self.order.as_ref().map(|o| order_field(o.salt, member));
+        };
         let tx = ctx.tx();
         tx.sub_del(sub_key(&self.mp, member));
-        if let Some(f) = order {
-            tx.sub_del(sub_key(&[&self.p[..], &[ORDER]].concat(), &f));
+        if let Some(o) = &self.order {
+            tx.sub_del(o.key(round_of(&v), member));
         }
         self.len = self.len.saturating_sub(1);
         self.changed = true;
         true
     }
 
-    /// Pops `n` members (fewer than `len`) in pop order: from the cursor
-    /// on, then once from the start. Within a round the order is a random
+    /// Pops `n` members (fewer than `len`): the first order entries after
+    /// the cursor, one seek. Within a round the order is a random
     /// permutation to anyone without the salt; a member added behind the
     /// cursor waits for the next round, so none is left behind for ever
     /// (popping the lowest hashes instead would keep taking new members).
     fn pop_ordered(&mut self, ctx: &mut Ctx<'_>, n: u64) -> Vec<Bytes> {
-        let Some(cursor) = self.order.as_ref().map(|o| o.cursor.clone()) else {
+        let Some((op, cursor)) = self
+            .order
+            .as_ref()
+            .map(|o| (o.prefix.clone(), o.cursor.clone()))
+        else {
             return Vec::new();
         };
-        let op = [&self.p[..], &[ORDER]].concat();
         let mut out = Vec::new();
         let mut after = (!cursor.is_empty()).then_some(cursor);
-        let mut wrapped = false;
         while (out.len() as u64) < n {
             let want = (n - out.len() as u64).min(1024) as usize;
             let (page, _) = coll::page(ctx, &op, after.as_deref(), want);
             if page.is_empty() {
-                if wrapped || after.is_none() {
-                    break;
-                }
-                wrapped = true;
-                after = None;
-                continue;
+                break;
             }
             for (f, _) in page {
                 after = Some(f.to_vec());
-                // Only this module writes order fields: hash, then member.
-                if f.len() < 8 {
+                // Only this module writes order fields: round, hash, member.
+                if f.len() < ORDER_HEAD {
                     continue;
                 }
-                let member = f.slice(8..);
+                let member = f.slice(ORDER_HEAD..);
                 let tx = ctx.tx();
                 tx.sub_del(sub_key(&op, &f));
                 tx.sub_del(sub_key(&self.mp, &member));
