@@ -132,7 +132,7 @@ impl Order {
         if order_field(round, self.salt, member) > self.cursor {
             round
         } else {
-            round + 1
+            round.saturating_add(1)
         }
     }
 }
