@@ -117,6 +117,43 @@ fn spop_returns_each_member_exactly_once() {
 }
 
 #[test]
+fn spop_keeps_the_ttl_and_works_inside_multi() {
+    let n = Node::start(&[]);
+    let mut c = n.client();
+    fill(&mut c, "s", 0..10);
+    let _: i64 = q(&mut c, &["PEXPIRE", "s", "100000"]);
+    let _: String = q(&mut c, &["SPOP", "s"]);
+    let _: Vec<String> = q(&mut c, &["SPOP", "s", "2"]);
+    assert!(q::<i64>(&mut c, &["PTTL", "s"]) > 90_000);
+    let _: i64 = q(&mut c, &["PEXPIRE", "s", "50"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(q::<Option<String>>(&mut c, &["SPOP", "s"]), None);
+    // One transaction: its pops see its own adds and earlier pops.
+    let mut p = redis::pipe();
+    p.atomic()
+        .cmd("SADD")
+        .arg("t")
+        .arg(&["a", "b", "c", "d"])
+        .cmd("SPOP")
+        .arg("t")
+        .cmd("SPOP")
+        .arg("t")
+        .arg(2)
+        .cmd("SADD")
+        .arg("t")
+        .arg("e")
+        .cmd("SPOP")
+        .arg("t")
+        .arg(10);
+    let (added, one, two, _, rest): (i64, String, Vec<String>, i64, Vec<String>) =
+        p.query(&mut c).expect("multi");
+    assert_eq!(added, 4);
+    let all: Vec<String> = [vec![one], two, rest].concat();
+    exactly_once(&all, &["a", "b", "c", "d", "e"].map(String::from).into());
+    assert_eq!(q::<i64>(&mut c, &["EXISTS", "t"]), 0);
+}
+
+#[test]
 fn spop_order_differs_from_set_to_set() {
     let n = Node::start(&[]);
     let mut c = n.client();

@@ -257,7 +257,9 @@ impl OpenSet {
             if page.is_empty() {
                 break;
             }
-            for (f, _) in page {
+            // A page can hold more than asked for (a transaction's own
+            // writes are merged in whole).
+            for (f, _) in page.into_iter().take(want) {
                 after = Some(f.to_vec());
                 // Only this module writes order fields: round, hash, member.
                 if f.len() < ORDER_HEAD {
