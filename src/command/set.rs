@@ -51,7 +51,7 @@ const EMPTY: Bytes = Bytes::from_static(b"");
 
 /// Tag of a membership element (`m | member`).
 const MEMBER: u8 = b'm';
-/// Tag of a pop-order element (`h | hash | member`).
+/// Tag of a pop-order element (`h | round | hash | member`).
 const ORDER: u8 = b'h';
 /// Payload bytes before the cursor: `version | len | salt`.
 const HEAD: usize = 24;
@@ -139,7 +139,7 @@ impl Order {
 
 /// An open set: where its elements are and its counters, written back by
 /// `save`.
-pub(crate) struct OpenSet {
+struct OpenSet {
     /// Where the members are: the version's prefix then `m`, or just the
     /// prefix in the older layout.
     mp: Vec<u8>,
