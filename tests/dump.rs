@@ -63,6 +63,11 @@ fn snapshot_json_matches_the_server_and_verify_finds_damage() {
     assert_eq!(out.lines().count(), 2, "{out}");
     let (_, out, _) = dump(&["snapshot", snap]);
     assert!(out.contains("db0 \"l\" list (3 elements)"), "{out}");
+    // A set's members once each (they are stored twice).
+    assert!(
+        out.contains("db0 \"st\" set (3 elements)\n  \"a\"\n  \"b\"\n  \"c\"\n"),
+        "{out}"
+    );
     let (_, out, _) = dump(&["snapshot", snap, "--stats"]);
     assert!(
         out.contains("db0: hash=1 list=1 set=1 string=1 zset=1"),

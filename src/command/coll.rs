@@ -132,18 +132,6 @@ pub(crate) fn put_meta_in(
     }
 }
 
-/// (version, length, expiry) of an existing collection, or a fresh version
-/// for a new one.
-pub(crate) fn version_of(ctx: &mut Ctx<'_>, m: Option<&Meta>) -> (u64, u64, Option<i64>) {
-    match m {
-        Some(m) => {
-            let (v, l) = m.coll();
-            (v, l, m.expire_at)
-        }
-        None => (ctx.tx().new_version(), 0, None),
-    }
-}
-
 /// A collection's element names, for [`random::walk`].
 struct Elements<'c, 'a> {
     ctx: &'c mut Ctx<'a>,
@@ -225,17 +213,18 @@ pub(crate) fn random_distinct(
 /// checks: the cursor, then the key (missing: an empty scan whatever the
 /// options), then its type, then the options.
 pub(crate) fn scan(ctx: &mut Ctx<'_>, a: &[Bytes], kind: Kind) {
-    scan_under(ctx, a, kind, &[], |v| v.clone());
+    scan_under(ctx, a, kind, |_| &[], |v| v.clone());
 }
 
-/// The scan of the elements whose names start with `tag` (the tag not
-/// shown), values shown through `value` (not at all for sets): ZSCAN
-/// walks a sorted set's member elements and prints their scores.
+/// The scan of the elements whose names start with `tag(metadata)` (the
+/// tag not shown), values shown through `value` (not at all for sets):
+/// ZSCAN walks a sorted set's member elements and prints their scores,
+/// SSCAN a set's member elements.
 pub(crate) fn scan_under(
     ctx: &mut Ctx<'_>,
     a: &[Bytes],
     kind: Kind,
-    tag: &[u8],
+    tag: impl Fn(&Meta) -> &'static [u8],
     value: impl Fn(&Bytes) -> Bytes,
 ) {
     let Some(cursor) = std::str::from_utf8(&a[2])
@@ -276,7 +265,7 @@ pub(crate) fn scan_under(
         }
     }
     let mut p = prefix(ctx, &a[1], &m);
-    p.extend_from_slice(tag);
+    p.extend_from_slice(tag(&m));
     let after = if cursor == 0 {
         None
     } else {

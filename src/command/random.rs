@@ -1,9 +1,10 @@
 //! A random pick from an ordered name space that has no rank index (sled
-//! has none): RANDOMKEY on a big database, SRANDMEMBER/SPOP/HRANDFIELD on a
-//! big collection. The walk goes down the names one branching byte at a
-//! time: at each level it draws a byte between the smallest and the largest
-//! present there and follows the first name at or after it (levels with one
-//! branch are skipped at once). Not exactly uniform (a byte after a gap is
+//! has none): RANDOMKEY on a big database, SRANDMEMBER/HRANDFIELD/
+//! ZRANDMEMBER on a big collection, SPOP on a set in the older layout. The
+//! walk goes down the names one branching byte at a time: at each level it
+//! draws a byte between the smallest and the largest present there and
+//! follows the first name at or after it (levels with one branch are
+//! skipped at once). Not exactly uniform (a byte after a gap is
 //! favoured), but every name can come out, in a few ordered lookups per
 //! branching level, and common shapes (`user:1234`) spread evenly.
 

@@ -417,13 +417,20 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
             h.update(&m.expire_at.unwrap_or(0).to_le_bytes());
             if m.kind.is_collection() {
                 // The elements, not the version: two nodes that built the
-                // same collection separately agree.
+                // same collection separately agree. A set's pop order
+                // depends on its random salt: only its member names count.
                 let (version, _) = m.coll();
-                let prefix = crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
+                let mut prefix =
+                    crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
+                let set = m.kind == crate::store::keys::Kind::Set;
+                if set {
+                    prefix.extend_from_slice(super::set::member_tag(&m));
+                }
                 let mut after: Option<Bytes> = None;
                 loop {
                     let (page, more) = store.sub_range(&prefix, after.as_deref(), 1024);
                     for (f, v) in &page {
+                        let v = if set { &b""[..] } else { &v[..] };
                         h.update(&(f.len() as u64).to_le_bytes());
                         h.update(f);
                         h.update(&(v.len() as u64).to_le_bytes());

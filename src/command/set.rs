@@ -1,5 +1,21 @@
-//! Set commands (Redis's t_set.c). A set is a metadata entry (version,
-//! member count) plus one sled key per member with an empty value.
+//! Set commands (Redis's t_set.c). A set is a metadata entry plus two sled
+//! keys per member, under its version's element prefix:
+//!
+//! - `m | member` → `round u64 BE`: membership (SISMEMBER, SMEMBERS,
+//!   SSCAN...), and which round of the pop order the member is in;
+//! - `h | round u64 BE | hash u64 BE | member` → empty: the pop order,
+//!   `hash` being XXH3-64 of the member seeded with the set's salt.
+//!
+//! The metadata payload is `version u64 BE | len u64 BE | salt u64 BE |
+//! cursor`, the cursor being the order field of the last member popped
+//! (maybe cut short): no live order field sorts at or below it. SPOP takes
+//! the order entries after it, one seek that never steps over earlier
+//! pops' deletions (they stay in the write buffer until it reaches sled).
+//! SADD puts a member whose hash falls behind the cursor in the next round.
+//!
+//! Sets written by older builds have a 16-byte payload and untagged members
+//! (`member` → empty) with no pop order: they are read and written in that
+//! layout, and SPOP picks by random walks there.
 
 use super::{cmd, coll, flags::*, Command, Ctx};
 use crate::store::keys::{sub_key, Kind, Meta};
@@ -33,24 +49,279 @@ pub fn commands() -> Vec<Command> {
 
 const EMPTY: Bytes = Bytes::from_static(b"");
 
+/// Tag of a membership element (`m | member`).
+const MEMBER: u8 = b'm';
+/// Tag of a pop-order element (`h | round | hash | member`).
+const ORDER: u8 = b'h';
+/// Payload bytes before the cursor: `version | len | salt`.
+const HEAD: usize = 24;
+/// A longer cursor is cut to this (it keeps the round and the hash): a
+/// prefix of the last popped field still is a low bound.
+const MAX_CURSOR: usize = 64;
+
+/// The tag under which the members of the set `m` are: `m`, or nothing for
+/// a set written by an older build (untagged members, no pop order).
+pub(crate) fn member_tag(m: &Meta) -> &'static [u8] {
+    if m.payload.len() >= HEAD {
+        &[MEMBER]
+    } else {
+        &[]
+    }
+}
+
+/// The members among a set's elements as stored (the dump tool reads them
+/// out of snapshot files), in member order.
+pub fn decode_members<'e>(m: &Meta, elements: &'e [(Vec<u8>, Vec<u8>)]) -> Vec<&'e [u8]> {
+    let tag = member_tag(m);
+    elements
+        .iter()
+        .filter_map(|(f, _)| f.strip_prefix(tag))
+        .collect()
+}
+
+/// Bytes of an order field before the member: `round | hash`.
+const ORDER_HEAD: usize = 16;
+
+/// The order field of `member` in `round` of a set salted with `salt`.
+fn order_field(round: u64, salt: u64, member: &[u8]) -> Vec<u8> {
+    let h = xxhash_rust::xxh3::xxh3_64_with_seed(member, salt);
+    let mut f = Vec::with_capacity(ORDER_HEAD + member.len());
+    f.extend_from_slice(&round.to_be_bytes());
+    f.extend_from_slice(&h.to_be_bytes());
+    f.extend_from_slice(member);
+    f
+}
+
+/// The round kept in a member element's value (8 bytes BE).
+fn round_of(v: &[u8]) -> u64 {
+    v.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+/// The pop order of a set: its salt and where the next pop starts.
+struct Order {
+    /// Where the order elements are: the version's prefix then `h`.
+    prefix: Vec<u8>,
+    salt: u64,
+    /// No live order field sorts at or below it (the last one popped,
+    /// maybe cut short); empty before the first pop.
+    cursor: Vec<u8>,
+}
+
+impl Order {
+    fn new(p: &[u8], salt: u64, cursor: Vec<u8>) -> Order {
+        Order {
+            prefix: [p, &[ORDER]].concat(),
+            salt,
+            cursor,
+        }
+    }
+
+    /// The order element of `member` in `round`.
+    fn key(&self, round: u64, member: &[u8]) -> Bytes {
+        sub_key(&self.prefix, &order_field(round, self.salt, member))
+    }
+
+    /// The round a member added now joins: the cursor's if its hash puts
+    /// it ahead of the cursor, else the next one. So the cursor stays a
+    /// low bound (pops never step over earlier pops' deletions), and the
+    /// order is that of a ring the cursor goes round.
+    fn round_for(&self, member: &[u8]) -> u64 {
+        let round = round_of(&self.cursor);
+        if order_field(round, self.salt, member) > self.cursor {
+            round
+        } else {
+            round.saturating_add(1)
+        }
+    }
+}
+
+/// An open set: where its elements are and its counters, written back by
+/// `save`.
+struct OpenSet {
+    /// Where the members are: the version's prefix then `m`, or just the
+    /// prefix in the older layout.
+    mp: Vec<u8>,
+    version: u64,
+    len: u64,
+    expire_at: Option<i64>,
+    /// None in the older layout.
+    order: Option<Order>,
+    changed: bool,
+}
+
+impl OpenSet {
+    fn of(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> OpenSet {
+        let (version, len) = m.coll();
+        let p = coll::prefix(ctx, key, m);
+        let order = m.payload.get(16..HEAD).map(|s| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(s);
+            Order::new(&p, u64::from_be_bytes(b), m.payload[HEAD..].to_vec())
+        });
+        OpenSet {
+            mp: [&p[..], member_tag(m)].concat(),
+            version,
+            len,
+            expire_at: m.expire_at,
+            order,
+            changed: false,
+        }
+    }
+
+    /// A new empty set under a fresh version and salt (written only if it
+    /// changes).
+    fn create(ctx: &mut Ctx<'_>, key: &[u8]) -> OpenSet {
+        let version = ctx.tx().new_version();
+        let p = coll::prefix(ctx, key, &Meta::collection(Kind::Set, version, 0, None));
+        OpenSet {
+            mp: [&p[..], &[MEMBER]].concat(),
+            version,
+            len: 0,
+            expire_at: None,
+            order: Some(Order::new(&p, rand::random(), Vec::new())),
+            changed: false,
+        }
+    }
+
+    fn or_new(ctx: &mut Ctx<'_>, key: &[u8], m: Option<&Meta>) -> OpenSet {
+        match m {
+            Some(m) => OpenSet::of(ctx, key, m),
+            None => OpenSet::create(ctx, key),
+        }
+    }
+
+    fn has(&self, ctx: &mut Ctx<'_>, member: &[u8]) -> bool {
+        coll::elem(ctx, &self.mp, member).is_some()
+    }
+
+    /// Adds a member known to be absent.
+    fn insert(&mut self, ctx: &mut Ctx<'_>, member: &[u8]) {
+        let tx = ctx.tx();
+        match &self.order {
+            Some(o) => {
+                let round = o.round_for(member);
+                tx.sub_put(o.key(round, member), EMPTY);
+                let v = Bytes::copy_from_slice(&round.to_be_bytes());
+                tx.sub_put(sub_key(&self.mp, member), v);
+            }
+            None => tx.sub_put(sub_key(&self.mp, member), EMPTY),
+        }
+        self.len += 1;
+        self.changed = true;
+    }
+
+    /// Adds `member`; false if it was there.
+    fn add(&mut self, ctx: &mut Ctx<'_>, member: &[u8]) -> bool {
+        if self.has(ctx, member) {
+            return false;
+        }
+        self.insert(ctx, member);
+        true
+    }
+
+    /// Removes `member`; false if it was not there.
+    fn remove(&mut self, ctx: &mut Ctx<'_>, member: &[u8]) -> bool {
+        let Some(v) = coll::elem(ctx, &self.mp, member) else {
+            return false;
+        };
+        let tx = ctx.tx();
+        tx.sub_del(sub_key(&self.mp, member));
+        if let Some(o) = &self.order {
+            tx.sub_del(o.key(round_of(&v), member));
+        }
+        self.len = self.len.saturating_sub(1);
+        self.changed = true;
+        true
+    }
+
+    /// Pops `n` members (fewer than `len`): the first order entries after
+    /// the cursor, one seek. Within a round the order is a random
+    /// permutation to anyone without the salt; a member added behind the
+    /// cursor waits for the next round, so none is left behind for ever
+    /// (popping the lowest hashes instead would keep taking new members).
+    fn pop_ordered(&mut self, ctx: &mut Ctx<'_>, n: u64) -> Vec<Bytes> {
+        let Some((op, cursor)) = self
+            .order
+            .as_ref()
+            .map(|o| (o.prefix.clone(), o.cursor.clone()))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut after = (!cursor.is_empty()).then_some(cursor);
+        while (out.len() as u64) < n {
+            let want = (n - out.len() as u64).min(1024) as usize;
+            let (page, _) = coll::page(ctx, &op, after.as_deref(), want);
+            if page.is_empty() {
+                break;
+            }
+            // A page can hold more than asked for (a transaction's own
+            // writes are merged in whole).
+            for (f, _) in page.into_iter().take(want) {
+                after = Some(f.to_vec());
+                // Only this module writes order fields: round, hash, member.
+                if f.len() < ORDER_HEAD {
+                    continue;
+                }
+                let member = f.slice(ORDER_HEAD..);
+                let tx = ctx.tx();
+                tx.sub_del(sub_key(&op, &f));
+                tx.sub_del(sub_key(&self.mp, &member));
+                out.push(member);
+            }
+        }
+        if let Some(o) = self.order.as_mut() {
+            let mut c = after.unwrap_or_default();
+            c.truncate(MAX_CURSOR);
+            o.cursor = c;
+        }
+        self.len = self.len.saturating_sub(out.len() as u64);
+        self.changed |= !out.is_empty();
+        out
+    }
+
+    /// Writes the metadata if anything changed (deletes the key when empty,
+    /// as Redis does).
+    fn save(&self, ctx: &mut Ctx<'_>, key: &[u8]) {
+        if !self.changed {
+            return;
+        }
+        let db = ctx.db();
+        if self.len == 0 {
+            ctx.tx().delete(db, key);
+            return;
+        }
+        let mut m = Meta::collection(Kind::Set, self.version, self.len, self.expire_at);
+        if let Some(o) = &self.order {
+            let mut p = Vec::with_capacity(HEAD + o.cursor.len());
+            p.extend_from_slice(&m.payload);
+            p.extend_from_slice(&o.salt.to_be_bytes());
+            p.extend_from_slice(&o.cursor);
+            m.payload = Bytes::from(p);
+        }
+        ctx.tx().put(db, key, &m);
+    }
+}
+
+/// Where the members of the set `m` at `key` are (ZUNION & co. read sets).
+pub(crate) fn member_prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
+    OpenSet::of(ctx, key, m).mp
+}
+
 /// Adds `members` to the set at `key` in `db` (created if absent); the
 /// number added, or None after WRONGTYPE.
 fn add_members(ctx: &mut Ctx<'_>, key: &[u8], members: &[Bytes]) -> Option<i64> {
     let old = coll::get_tx(ctx, Kind::Set, key).ok()?;
-    let (version, mut len, expire_at) = coll::version_of(ctx, old.as_ref());
-    let m = Meta::collection(Kind::Set, version, len, expire_at);
-    let p = coll::prefix(ctx, key, &m);
+    let mut s = OpenSet::or_new(ctx, key, old.as_ref());
     let mut added = 0;
     for mem in members {
-        if coll::elem(ctx, &p, mem).is_none() {
-            ctx.tx().sub_put(sub_key(&p, mem), EMPTY);
+        if s.add(ctx, mem) {
             added += 1;
-            len += 1;
         }
     }
-    if added > 0 {
-        coll::put_meta(ctx, Kind::Set, key, version, len, expire_at);
-    }
+    s.save(ctx, key);
     Some(added)
 }
 
@@ -62,19 +333,14 @@ fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 /// Removes `members`; the number removed (the key goes when empty).
 fn remove_members(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta, members: &[Bytes]) -> i64 {
-    let (version, mut len) = m.coll();
-    let p = coll::prefix(ctx, key, m);
+    let mut s = OpenSet::of(ctx, key, m);
     let mut removed = 0;
     for mem in members {
-        if coll::elem(ctx, &p, mem).is_some() {
-            ctx.tx().sub_del(sub_key(&p, mem));
+        if s.remove(ctx, mem) {
             removed += 1;
-            len = len.saturating_sub(1);
         }
     }
-    if removed > 0 {
-        coll::put_meta(ctx, Kind::Set, key, version, len, m.expire_at);
-    }
+    s.save(ctx, key);
     removed
 }
 
@@ -90,8 +356,7 @@ fn srem(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn is_member(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta, member: &[u8]) -> bool {
-    let p = coll::prefix(ctx, key, m);
-    coll::elem(ctx, &p, member).is_some()
+    OpenSet::of(ctx, key, m).has(ctx, member)
 }
 
 fn sismember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -123,7 +388,7 @@ fn scard(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn members_of(ctx: &mut Ctx<'_>, key: &[u8], m: Option<&Meta>) -> Vec<Bytes> {
     match m {
         Some(m) => {
-            let p = coll::prefix(ctx, key, m);
+            let p = member_prefix(ctx, key, m);
             coll::all(ctx, &p).into_iter().map(|(k, _)| k).collect()
         }
         None => Vec::new(),
@@ -182,7 +447,7 @@ fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 /// `-count` with repeats, without reading a big set whole.
 fn random_picks(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta, count: Option<i64>) -> Vec<Bytes> {
     use rand::Rng;
-    let p = coll::prefix(ctx, key, m);
+    let p = member_prefix(ctx, key, m);
     let len = m.coll().1;
     let mut rng = rand::thread_rng();
     match count {
@@ -230,14 +495,30 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     // The members removed are the effects replicated: replicas get the
     // same result, whatever the randomness.
-    let len = m.coll().1;
-    let n = count.unwrap_or(1).min(len);
-    let p = coll::prefix(ctx, &a[1], &m);
-    let popped: Vec<Bytes> = coll::random_distinct(ctx, &p, len, n)
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect();
-    remove_members(ctx, &a[1], &m, &popped);
+    let mut s = OpenSet::of(ctx, &a[1], &m);
+    let n = count.unwrap_or(1).min(s.len);
+    let popped: Vec<Bytes> = if n == 0 {
+        Vec::new()
+    } else if n == s.len {
+        // All of it, as Redis does: one deletion of the key, whose
+        // elements are reclaimed in the background.
+        let all = coll::all(ctx, &s.mp).into_iter().map(|(k, _)| k).collect();
+        let db = ctx.db();
+        ctx.tx().delete(db, &a[1]);
+        all
+    } else if s.order.is_some() {
+        let popped = s.pop_ordered(ctx, n);
+        s.save(ctx, &a[1]);
+        popped
+    } else {
+        // A set from an older build has no pop order: random walks.
+        let popped: Vec<Bytes> = coll::random_distinct(ctx, &s.mp, s.len, n)
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        remove_members(ctx, &a[1], &m, &popped);
+        popped
+    };
     match count {
         None => ctx.out.bulk_opt(popped.first().map(|b| &b[..])),
         Some(_) => reply_set(ctx, &popped),
@@ -296,7 +577,7 @@ fn inter(ctx: &mut Ctx<'_>, keys: &[Bytes], sets: &[Option<Meta>], limit: usize)
     let base = members_of(ctx, &keys[first], sets[first].as_ref());
     let prefixes: Vec<Vec<u8>> = order[1..]
         .iter()
-        .filter_map(|&i| sets[i].as_ref().map(|m| coll::prefix(ctx, &keys[i], m)))
+        .filter_map(|&i| sets[i].as_ref().map(|m| member_prefix(ctx, &keys[i], m)))
         .collect();
     let mut out = Vec::new();
     for mem in base {
@@ -338,13 +619,12 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], members: Vec<Bytes>) {
     let n = members.len() as u64;
     ctx.tx().delete(db, dst);
     if n > 0 {
-        let version = ctx.tx().new_version();
-        let m = Meta::collection(Kind::Set, version, n, None);
-        let p = coll::prefix(ctx, dst, &m);
+        // The members are distinct: no need to look for them first.
+        let mut s = OpenSet::create(ctx, dst);
         for mem in &members {
-            ctx.tx().sub_put(sub_key(&p, mem), EMPTY);
+            s.insert(ctx, mem);
         }
-        ctx.tx().put(db, dst, &m);
+        s.save(ctx, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -431,5 +711,5 @@ fn sdiffstore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    coll::scan(ctx, a, Kind::Set);
+    coll::scan_under(ctx, a, Kind::Set, member_tag, |v| v.clone());
 }

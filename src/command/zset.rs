@@ -1538,11 +1538,11 @@ impl Src {
         let Some(m) = &self.meta else {
             return Vec::new();
         };
-        let z = Z::of(ctx, &self.key, m);
         if m.kind == Kind::ZSet {
-            z.all(ctx)
+            Z::of(ctx, &self.key, m).all(ctx)
         } else {
-            coll::all(ctx, &z.p)
+            let p = super::set::member_prefix(ctx, &self.key, m);
+            coll::all(ctx, &p)
                 .into_iter()
                 .map(|(k, _)| (k, 1.0))
                 .collect()
@@ -1551,11 +1551,11 @@ impl Src {
 
     fn score(&self, ctx: &mut Ctx<'_>, member: &[u8]) -> Option<f64> {
         let m = self.meta.as_ref()?;
-        let z = Z::of(ctx, &self.key, m);
         if m.kind == Kind::ZSet {
-            z.score(ctx, member)
+            Z::of(ctx, &self.key, m).score(ctx, member)
         } else {
-            coll::elem(ctx, &z.p, member).map(|_| 1.0)
+            let p = super::set::member_prefix(ctx, &self.key, m);
+            coll::elem(ctx, &p, member).map(|_| 1.0)
         }
     }
 }
@@ -1812,9 +1812,13 @@ fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    coll::scan_under(ctx, a, Kind::ZSet, &[MEMBER], |v| {
-        Bytes::from(score_value(v).map(fmt_double).unwrap_or_default())
-    });
+    coll::scan_under(
+        ctx,
+        a,
+        Kind::ZSet,
+        |_| &[MEMBER],
+        |v| Bytes::from(score_value(v).map(fmt_double).unwrap_or_default()),
+    );
 }
 
 #[cfg(test)]

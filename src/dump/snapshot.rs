@@ -75,7 +75,7 @@ impl Entry {
                     )
                 }
             }
-            Kind::Set => Value::Array(self.elements.iter().map(|(f, _)| jbytes(f)).collect()),
+            Kind::Set => Value::Array(self.set_members().into_iter().map(jbytes).collect()),
             Kind::List => Value::Array(self.elements.iter().map(|(_, v)| jbytes(v)).collect()),
             Kind::ZSet => Value::Array(
                 zset_members(&self.elements)
@@ -91,8 +91,14 @@ impl Entry {
         match self.meta.kind {
             Kind::String => 1,
             Kind::ZSet => zset_members(&self.elements).len(),
+            Kind::Set => self.set_members().len(),
             _ => self.elements.len(),
         }
+    }
+
+    /// A set's members (each is stored twice; see `command/set.rs`).
+    fn set_members(&self) -> Vec<&[u8]> {
+        crate::command::set::decode_members(&self.meta, &self.elements)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -143,8 +149,8 @@ impl Entry {
                         }
                     }
                     Kind::Set => {
-                        for (f, _) in &self.elements {
-                            writeln!(out, "  {}", show(f))?;
+                        for m in self.set_members() {
+                            writeln!(out, "  {}", show(m))?;
                         }
                     }
                     Kind::List => {
