@@ -1657,7 +1657,10 @@ impl Store {
         // Marks the load as in progress until it is whole (see `open`).
         self.meta_put(LOADING_KEY, b"1")?;
         self.tree.clear().map_err(|e| e.to_string())?;
-        let (n, tally) = load_blocks(&self.tree, blocks, read)?;
+        let workers = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 4);
+        let (n, tally) = load_blocks(&self.tree, blocks, workers, read)?;
         self.tree.flush().map_err(|e| e.to_string())?;
         self.wal.reset(start).map_err(|e| e.to_string())?;
         self.meta
@@ -1710,7 +1713,10 @@ pub fn rebuild_sled(
         .map_err(|e| e.to_string())?;
     let tree = db.open_tree("keyspace").map_err(|e| e.to_string())?;
     let meta = db.open_tree(META_TREE).map_err(|e| e.to_string())?;
-    let (n, _) = load_blocks(&tree, blocks, read)?;
+    // One thread, this one: sled's epoch-deferred garbage from other
+    // threads can hold its file lock for a moment after `db` is dropped, and
+    // the node opens sled again right after a rebuild.
+    let (n, _) = load_blocks(&tree, blocks, 1, read)?;
     tree.flush().map_err(|e| e.to_string())?;
     meta.insert(APPLIED_KEY, &start_offset.to_be_bytes())
         .map_err(|e| e.to_string())?;
@@ -1718,19 +1724,17 @@ pub fn rebuild_sled(
     Ok(n)
 }
 
-/// Inserts a snapshot's blocks into `tree` with one thread per core (at
-/// most 4). A snapshot's keys are distinct, so the order of inserts does not
-/// matter, and sled takes concurrent inserts: one thread spent ~3 µs per key
-/// in sled (node copies on split), most of a full sync's time. The first
-/// error stops every thread.
+/// Inserts a snapshot's blocks into `tree` with `workers` threads (1: the
+/// calling thread). A snapshot's keys are distinct, so the order of inserts
+/// does not matter, and sled takes concurrent inserts: one thread spent
+/// ~4 µs per key in sled (node copies on split), most of a full sync's
+/// time. The first error stops every thread.
 fn load_blocks(
     tree: &sled::Tree,
     blocks: usize,
+    workers: usize,
     read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
 ) -> Result<(u64, Tally), String> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 4);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let work = || -> Result<(u64, Tally), String> {
@@ -1752,6 +1756,9 @@ fn load_blocks(
             }
         }
     };
+    if workers <= 1 {
+        return work();
+    }
     let results: Vec<Result<(u64, Tally), String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
