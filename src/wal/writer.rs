@@ -497,11 +497,10 @@ impl Wal {
     /// to `pos` (the caller reads the files).
     pub fn read_tail(&self, pos: u64, limit: u64, max: usize, out: &mut Vec<Bytes>) -> bool {
         let t = self.tail.lock();
-        let Some(first) = t.chunks.iter().position(|(s, b)| s + b.len() as u64 > pos) else {
-            return false;
-        };
-        if t.chunks[first].0 > pos {
-            return false;
+        let first = t.chunks.partition_point(|(s, b)| s + b.len() as u64 <= pos);
+        match t.chunks.get(first) {
+            Some((s, _)) if *s <= pos => {}
+            _ => return false,
         }
         let mut at = pos;
         for (s, b) in t.chunks.iter().skip(first) {
