@@ -3,6 +3,7 @@
 
     python3 benches/replication.py                 # all three parts
     python3 benches/replication.py fullsync        # or: lag, throughput
+    SETTLE=15 python3 benches/replication.py fullsync  # REPLICAOF 15 s after the load
     KEYS=200000 LAG_N=200000 python3 benches/replication.py
 
 fullsync    1,000,000 keys of 100 B on a master, then an empty replica:
@@ -35,6 +36,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEYS = int(os.environ.get("KEYS", "1000000"))
 LAG_N = int(os.environ.get("LAG_N", "500000"))
 TPUT_N = int(os.environ.get("TPUT_N", "200000"))
+# Seconds between loading the master and REPLICAOF: sledis moves its write
+# buffer into sled in the background for ~10 s after a big load.
+SETTLE = float(os.environ.get("SETTLE", "0"))
 BASE = int(os.environ.get("BASE_PORT", "7400"))
 SLEDIS = os.path.join(ROOT, "target", "release", "sledis-server")
 
@@ -121,6 +125,7 @@ def fullsync():
         t = time.time()
         load(BASE + 10 * i, KEYS, 100)
         load_s = time.time() - t
+        time.sleep(SETTLE)
         rp, r, _ = start(kind, BASE + 10 * i + 1)
         t0 = time.time()
         r.execute_command("REPLICAOF", "127.0.0.1", BASE + 10 * i)
@@ -131,7 +136,7 @@ def fullsync():
         rows.append((name, KEYS, load_s, secs, snap))
         stop(rp)
         stop(mp)
-    print(f"\nFull sync: {KEYS} keys of 100 B, REPLICAOF until link up and offsets equal")
+    print(f"\nFull sync: {KEYS} keys of 100 B, REPLICAOF {SETTLE:g} s after the load, until link up and offsets equal")
     print(f"{'setup':16} {'keys':>8} {'load (s)':>9} {'sync (s)':>9} {'snapshot (MB)':>14}")
     for name, n, load_s, secs, snap in rows:
         s = f"{snap / 1048576:.1f}" if snap is not None else "(none)"
