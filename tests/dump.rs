@@ -601,3 +601,63 @@ fn diff_and_verify_reject_what_is_not_a_data_dir() {
         );
     }
 }
+
+/// A WAL record that changes a collection shows its elements in the type's
+/// terms (its metadata is in the same record), in text and in JSON.
+#[test]
+fn wal_shows_collection_elements_in_redis_terms() {
+    let n = Node::start(&[]);
+    for cmd in [
+        vec!["sadd", "st", "x", "y"],
+        vec!["zadd", "z", "1.5", "m"],
+        vec!["hset", "h", "f", "v"],
+        vec!["rpush", "l", "a"],
+        vec!["lpush", "l", "b"],
+        vec!["zincrby", "z", "1", "m"],
+        vec!["spop", "st"],
+    ] {
+        assert!(!redis_cli(n.port, &cmd).starts_with("ERR"), "{cmd:?}");
+    }
+    let wal = n.data_dir().join("wal");
+    let (code, out, err) = dump(&["wal", wal.to_str().expect("path")]);
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "PUT db0 \"st\" set v",
+        " member \"x\"\n",
+        " pop order of \"x\" (round 0)\n",
+        " score index 1.5 \"m\"\n",
+        " member \"m\" score 1.5\n",
+        " field \"f\" = \"v\"\n",
+        " item slot 0 = \"a\"\n",
+        " item slot -1 = \"b\"\n",
+        " member \"m\" score 2.5\n",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+    // The pop (one of two members) deletes both of the member's elements.
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("  DEL db0 \"st\" set v"))
+            .count()
+            == 2,
+        "{out}"
+    );
+    let (code, json, err) = dump(&["wal", wal.to_str().expect("path"), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let texts: Vec<String> = json
+        .lines()
+        .flat_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+            v["effects"]
+                .as_array()
+                .expect("effects")
+                .iter()
+                .filter_map(|e| e["text"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        texts.iter().any(|t| t.ends_with("member \"m\" score 2.5")),
+        "{texts:?}"
+    );
+}

@@ -9,6 +9,18 @@ use crate::store::keys::{sub_key, Kind, Meta, LIST_MIDDLE};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
+/// One item as the dump tool shows a WAL effect on it: its slot, counted
+/// from where the list's first push went (negative: pushed on the left).
+pub fn describe_field(field: &[u8]) -> String {
+    match <[u8; 8]>::try_from(field) {
+        Ok(b) => format!(
+            "item slot {}",
+            u64::from_be_bytes(b).wrapping_sub(LIST_MIDDLE) as i64
+        ),
+        Err(_) => format!("element {}", crate::dump::show(field)),
+    }
+}
+
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let k2 = (1, 2, 1);

@@ -79,6 +79,23 @@ pub fn decode_members<'e>(m: &Meta, elements: &'e [(Vec<u8>, Vec<u8>)]) -> Vec<&
         .collect()
 }
 
+/// One element as the dump tool shows a WAL effect on it.
+pub fn describe_field(m: &Meta, field: &[u8]) -> String {
+    let show = crate::dump::show;
+    if member_tag(m).is_empty() {
+        return format!("member {}", show(field));
+    }
+    match field.split_first() {
+        Some((&MEMBER, member)) => format!("member {}", show(member)),
+        Some((&ORDER, rest)) if rest.len() >= ORDER_HEAD => format!(
+            "pop order of {} (round {})",
+            show(&rest[ORDER_HEAD..]),
+            round_of(rest)
+        ),
+        _ => format!("element {}", show(field)),
+    }
+}
+
 /// Bytes of an order field before the member: `round | hash`.
 const ORDER_HEAD: usize = 16;
 

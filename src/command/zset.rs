@@ -113,6 +113,27 @@ pub fn decode_elements(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
         .collect()
 }
 
+/// One element as the dump tool shows a WAL effect on it.
+pub fn describe_field(field: &[u8], value: Option<&[u8]>) -> String {
+    let show = crate::dump::show;
+    match field.split_first() {
+        Some((&MEMBER, m)) => match value.and_then(score_value) {
+            Some(s) => format!("member {} score {}", show(m), crate::util::fmt_double(s)),
+            None => format!("member {}", show(m)),
+        },
+        Some((&INDEX, rest)) if rest.len() >= IDX_HEAD - 1 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&rest[..8]);
+            format!(
+                "score index {} {}",
+                crate::util::fmt_double(dec_score(u64::from_be_bytes(b))),
+                show(&rest[8..])
+            )
+        }
+        _ => format!("element {}", show(field)),
+    }
+}
+
 fn member_field(m: &[u8]) -> Vec<u8> {
     let mut f = Vec::with_capacity(1 + m.len());
     f.push(MEMBER);

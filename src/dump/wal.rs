@@ -2,11 +2,12 @@
 //! and effects, shown in Redis terms (`PUT db0 "user:1" string ...`).
 
 use super::{brief, jbytes, show};
-use crate::store::keys::{parse_data_key, parse_gen_key, parse_sub_key, Meta};
+use crate::command::{list, set, zset};
+use crate::store::keys::{parse_data_key, parse_gen_key, parse_sub_key, Kind, Meta};
 use crate::wal::reader::{list_segments, scan_segment, Segment, WalReader};
 use crate::wal::record::{decode_frame, Decoded, Effect, Record};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::Path;
 
@@ -18,16 +19,35 @@ pub struct Options {
     pub follow: bool,
 }
 
+/// The metadata a record writes, by (db, generation, key): an element is
+/// shown in its type's terms when its key's metadata (same version) is in
+/// the same record, as it is for every command that changes a collection.
+type Metas = HashMap<(u8, u32, Vec<u8>), Meta>;
+
+fn record_metas(r: &Record) -> Metas {
+    let mut m = Metas::new();
+    for e in &r.effects {
+        if let Effect::Put { key, value } = e {
+            if let Some((db, gen, k)) = parse_data_key(key) {
+                if let Some(meta) = Meta::decode(&bytes::Bytes::copy_from_slice(value)) {
+                    m.insert((db, gen, k.to_vec()), meta);
+                }
+            }
+        }
+    }
+    m
+}
+
 /// One effect as a line: what changed, in Redis terms where possible.
-pub fn effect_text(e: &Effect) -> String {
+fn effect_text(e: &Effect, metas: &Metas) -> String {
     match e {
-        Effect::Put { key, value } => format!("PUT {}", describe(key, Some(value))),
-        Effect::Del { key } => format!("DEL {}", describe(key, None)),
+        Effect::Put { key, value } => format!("PUT {}", describe(key, Some(value), metas)),
+        Effect::Del { key } => format!("DEL {}", describe(key, None, metas)),
         Effect::ClearDb { db, gen } => format!("CLEARDB {db} (generation {gen})"),
     }
 }
 
-fn describe(key: &[u8], value: Option<&[u8]>) -> String {
+fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     if let Some((db, gen, k)) = parse_data_key(key) {
         let Some(v) = value else {
             return format!("db{db} {} (generation {gen})", show(k));
@@ -53,6 +73,30 @@ fn describe(key: &[u8], value: Option<&[u8]>) -> String {
         };
     }
     if let Some(s) = parse_sub_key(key) {
+        let meta = metas
+            .get(&(s.db, s.gen, s.key.to_vec()))
+            .filter(|m| m.kind.is_collection() && m.coll().0 == s.version);
+        if let Some(m) = meta {
+            let what = match m.kind {
+                Kind::Set => set::describe_field(m, s.field),
+                Kind::ZSet => zset::describe_field(s.field, value),
+                Kind::List => match value {
+                    Some(v) => format!("{} = {}", list::describe_field(s.field), brief(v, 80)),
+                    None => list::describe_field(s.field),
+                },
+                _ => match value {
+                    Some(v) => format!("field {} = {}", show(s.field), brief(v, 80)),
+                    None => format!("field {}", show(s.field)),
+                },
+            };
+            return format!(
+                "db{} {} {} v{} {what}",
+                s.db,
+                show(s.key),
+                m.kind.name(),
+                s.version
+            );
+        }
         let v = value
             .map(|v| format!(" = {}", brief(v, 80)))
             .unwrap_or_default();
@@ -70,13 +114,13 @@ fn describe(key: &[u8], value: Option<&[u8]>) -> String {
     format!("raw {}", brief(key, 80))
 }
 
-fn effect_json(e: &Effect) -> Value {
+fn effect_json(e: &Effect, metas: &Metas) -> Value {
     match e {
         Effect::Put { key, value } => {
-            json!({"op": "put", "text": describe(key, Some(value)), "key": jbytes(key), "value": jbytes(value)})
+            json!({"op": "put", "text": describe(key, Some(value), metas), "key": jbytes(key), "value": jbytes(value)})
         }
         Effect::Del { key } => {
-            json!({"op": "del", "text": describe(key, None), "key": jbytes(key)})
+            json!({"op": "del", "text": describe(key, None, metas), "key": jbytes(key)})
         }
         Effect::ClearDb { db, gen } => json!({"op": "cleardb", "db": db, "gen": gen}),
     }
@@ -208,8 +252,9 @@ fn print_record(
     end: u64,
     json_out: bool,
 ) -> std::io::Result<()> {
+    let metas = record_metas(r);
     if json_out {
-        let effects: Vec<Value> = r.effects.iter().map(effect_json).collect();
+        let effects: Vec<Value> = r.effects.iter().map(|e| effect_json(e, &metas)).collect();
         return writeln!(
             out,
             "{}",
@@ -223,7 +268,7 @@ fn print_record(
         r.effects.len()
     )?;
     for e in &r.effects {
-        writeln!(out, "  {}", effect_text(e))?;
+        writeln!(out, "  {}", effect_text(e, &metas))?;
     }
     Ok(())
 }
