@@ -18,36 +18,6 @@ fn s_pick(rng: &mut Rng, v: &[&str]) -> String {
     rng.pick(v).to_string()
 }
 
-/// xorshift64*: tiny, deterministic, good enough to pick commands.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-        v[self.below(v.len() as u64) as usize]
-    }
-
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-}
-
 const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "num", "flt", "z1"];
 /// Mostly used by sorted set commands (which also use every other key, for
 /// WRONGTYPE answers).

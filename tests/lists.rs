@@ -11,24 +11,6 @@ use common::*;
 use resp::*;
 use std::time::{Duration, Instant};
 
-/// xorshift64*, fixed seed: the same edits go to both servers.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-
-    fn int(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-}
-
 fn value(r: &mut Rng) -> String {
     format!("v{}", r.below(60))
 }
@@ -37,7 +19,7 @@ fn value(r: &mut Rng) -> String {
 fn edit(r: &mut Rng) -> Vec<String> {
     let s = |x: &str| x.to_string();
     let key = if r.below(4) == 0 { s("b") } else { s("a") };
-    let idx = |r: &mut Rng| r.int(-3500, 3500).to_string();
+    let idx = |r: &mut Rng| r.range(-3500, 3500).to_string();
     match r.below(13) {
         0 => vec![
             s("LINSERT"),
@@ -46,16 +28,16 @@ fn edit(r: &mut Rng) -> Vec<String> {
             value(r),
             value(r),
         ],
-        1 => vec![s("LREM"), key, r.int(-3, 3).to_string(), value(r)],
+        1 => vec![s("LREM"), key, r.range(-3, 3).to_string(), value(r)],
         2 => vec![s("LSET"), key, idx(r), value(r)],
         3 => vec![s("LINDEX"), key, idx(r)],
         4 | 5 => {
-            let start = r.int(-3000, 3000);
+            let start = r.range(-3000, 3000);
             vec![
                 s("LRANGE"),
                 key,
                 start.to_string(),
-                (start + r.int(-5, 60)).to_string(),
+                (start + r.range(-5, 60)).to_string(),
             ]
         }
         6 => vec![
@@ -63,14 +45,14 @@ fn edit(r: &mut Rng) -> Vec<String> {
             key,
             value(r),
             s("RANK"),
-            r.int(-4, 4).max(1).to_string(),
+            r.range(-4, 4).max(1).to_string(),
             s("COUNT"),
-            r.int(0, 5).to_string(),
+            r.range(0, 5).to_string(),
         ],
         7 => vec![
             s(["LPOP", "RPOP"][r.below(2) as usize]),
             key,
-            r.int(0, 20).to_string(),
+            r.range(0, 20).to_string(),
         ],
         8 => vec![
             s(["LPUSH", "RPUSH"][r.below(2) as usize]),
@@ -88,8 +70,8 @@ fn edit(r: &mut Rng) -> Vec<String> {
         10 => vec![
             s("LTRIM"),
             key,
-            r.int(0, 5).to_string(),
-            r.int(-6, -1).to_string(),
+            r.range(0, 5).to_string(),
+            r.range(-6, -1).to_string(),
         ],
         11 => vec![s("LLEN"), key],
         _ => vec![
@@ -97,9 +79,9 @@ fn edit(r: &mut Rng) -> Vec<String> {
             key,
             value(r),
             s("RANK"),
-            r.int(-3, -1).to_string(),
+            r.range(-3, -1).to_string(),
             s("MAXLEN"),
-            r.int(0, 2000).to_string(),
+            r.range(0, 2000).to_string(),
         ],
     }
 }

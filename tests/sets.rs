@@ -85,18 +85,6 @@ fn exactly_once(popped: &[String], want: &BTreeSet<String>) {
     assert_eq!(&got, want, "popped members differ from the set's");
 }
 
-/// A fixed-seed xorshift, so a failure repeats.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn spop_returns_each_member_exactly_once() {
     let n = Node::start(&[]);

@@ -43,20 +43,6 @@ fn fill(c: &mut Connection, key: &str, n: usize) {
     }
 }
 
-/// xorshift64*, for a repeatable workload.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
 /// One random sorted set write on keys `z0..z4`.
 fn random_write(c: &mut Connection, rng: &mut Rng) {
     let key = format!("z{}", rng.below(5));
