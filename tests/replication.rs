@@ -776,3 +776,94 @@ fn replica_connections_are_typed_for_client_list_and_kill() {
     wait_synced(&r, &m);
     assert_eq!(redis_cli(r.port, &["get", "c"]).trim(), "3");
 }
+
+/// A full sync bigger than 32 MiB loads through the replica's write buffer:
+/// the link comes up before sled has the data, reads see all of it, and
+/// the data reaches sled in the background. A replica killed before that
+/// drops the half-stored data at restart and syncs in full again; one
+/// killed after it resumes partially. Either way it ends equal to its master.
+#[test]
+fn big_full_sync_loads_through_the_write_buffer() {
+    let m = Node::start(&["save \"\""]);
+    let mut r = Node::start(&["save \"\""]);
+    let mut mc = m.client();
+    let value = "v".repeat(120);
+    for chunk in 0..30 {
+        let mut p = redis::pipe();
+        for i in 0..10_000 {
+            p.cmd("SET")
+                .arg(format!("big:{chunk}:{i}"))
+                .arg(&value)
+                .ignore();
+        }
+        let _: () = p.query(&mut mc).expect("fill");
+    }
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg("x")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut mc)
+        .unwrap();
+    replicate(&r, &m);
+    let ok = wait_until(Duration::from_secs(60), || {
+        let mut rc = r.client();
+        info_field(&info(&mut rc, "replication"), "master_link_status").as_deref() == Some("up")
+    });
+    assert!(ok, "link never came up: {}", r.log());
+    let mut rc = r.client();
+    let pending = info_field(&info(&mut rc, "persistence"), "sled_load_pending");
+    assert!(pending.is_some(), "INFO persistence has sled_load_pending");
+    let ks = info(&mut rc, "keyspace");
+    assert!(ks.contains("db0:keys=300001,expires=1,"), "{ks}");
+    assert_eq!(cmd_str(&mut rc, &["GET", "big:29:9999"]), value);
+    assert!(
+        r.log()
+            .contains("MASTER <-> REPLICA sync: loaded 300001 keys"),
+        "{}",
+        r.log()
+    );
+    let before = info_field(&info(&mut mc, "stats"), "sync_full");
+    // Killed while the data may still be on its way into sled.
+    let was_pending = pending.as_deref() == Some("1")
+        && info_field(&info(&mut rc, "persistence"), "sled_load_pending").as_deref() == Some("1");
+    eprintln!("killing the replica with its load pending: {was_pending}");
+    r.kill9();
+    let _: () = redis::cmd("SET")
+        .arg("after")
+        .arg("1")
+        .query(&mut mc)
+        .unwrap();
+    r.launch();
+    wait_synced(&r, &m);
+    let after = info_field(&info(&mut mc, "stats"), "sync_full");
+    if was_pending {
+        assert_ne!(
+            before, after,
+            "a half-stored load must be synced in full again"
+        );
+    }
+    // Once sled has it all, a restart resumes partially.
+    let mut rc = r.client();
+    let ok = wait_until(Duration::from_secs(60), || {
+        info_field(&info(&mut rc, "persistence"), "sled_load_pending").as_deref() == Some("0")
+    });
+    assert!(ok, "the load never reached sled: {}", r.log());
+    assert!(
+        r.log().contains("the full sync's data is all in sled"),
+        "{}",
+        r.log()
+    );
+    let full = info_field(&info(&mut mc, "stats"), "sync_full");
+    r.kill9();
+    let _: () = redis::cmd("SET")
+        .arg("later")
+        .arg("1")
+        .query(&mut mc)
+        .unwrap();
+    r.launch();
+    wait_synced(&r, &m);
+    assert_eq!(info_field(&info(&mut mc, "stats"), "sync_full"), full);
+    assert_eq!(cmd_str(&mut r.client(), &["GET", "later"]), "1");
+    assert_eq!(cmd_str(&mut r.client(), &["DBSIZE"]), "300003");
+}

@@ -552,7 +552,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
              aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\
              wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\n\
-             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
+             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
             store.dirty.load(Ordering::Relaxed),
             srv.save.in_progress.load(Ordering::Relaxed) as u8,
             srv.save.last_save.load(Ordering::Relaxed),
@@ -569,6 +569,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             store.sled_size_on_disk(),
             store.stats.write_stalls.load(Ordering::Relaxed),
             store.stats.gc_keys.load(Ordering::Relaxed),
+            store.load_pending() as u8,
             save::snapshot_path(srv).display(),
             if srv.save.has_snapshot.load(Ordering::Relaxed) { srv.save.snapshot_start.load(Ordering::Relaxed) as i64 } else { -1 },
         );

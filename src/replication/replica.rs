@@ -296,9 +296,11 @@ fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Resul
     }
     let t0 = Instant::now();
     srv.loading.store(true, Ordering::Release);
-    let r = srv.store.load_snapshot(start, reader.block_count(), |i| {
-        reader.read_block(i).map_err(|e| e.to_string())
-    });
+    let r = srv
+        .store
+        .load_snapshot(start, reader.block_count(), reader.raw_bytes(), |i| {
+            reader.read_block(i).map_err(|e| e.to_string())
+        });
     srv.loading.store(false, Ordering::Release);
     let n = r?;
     *srv.replid.write() = replid.to_string();

@@ -90,7 +90,7 @@ impl Table {
 /// allocations, shared `Bytes` headers); counting 80 freezes less often, and
 /// measured better on both load time and peak RSS (sled's apply is what
 /// costs memory), so the table's byte limit is a tuning knob, not exact.
-const ENTRY_OVERHEAD: usize = 80;
+pub(crate) const ENTRY_OVERHEAD: usize = 80;
 
 pub struct Frozen {
     pub table: Table,
