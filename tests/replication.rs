@@ -386,6 +386,14 @@ fn wait_counts_acknowledging_replicas() {
     assert_eq!(n, 1);
     let n: i64 = redis::cmd("WAIT").arg(2).arg(200).query(&mut mc).unwrap();
     assert_eq!(n, 1, "times out with the count it has");
+    // WAIT asks the replica for an ACK at once (Redis's REPLCONF GETACK)
+    // instead of waiting for its once-a-second ACK: each of these would
+    // time out more often than not without it.
+    for i in 0..3 {
+        let _: () = redis::cmd("SET").arg("w").arg(i).query(&mut mc).unwrap();
+        let n: i64 = redis::cmd("WAIT").arg(1).arg(400).query(&mut mc).unwrap();
+        assert_eq!(n, 1, "WAIT {i} got no ACK within 400 ms");
+    }
 }
 
 /// A replica paused (SIGSTOP) right after asking for a full sync, while the

@@ -180,6 +180,7 @@ fn wait(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if have as i64 >= n || ctx.in_exec {
         return ctx.out.int(have as i64);
     }
+    ctx.srv.repl.request_acks();
     let deadline =
         (t > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(t as u64));
     ctx.action = Some(Action::Wait {

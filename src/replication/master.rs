@@ -2,7 +2,7 @@
 //! feeding a replica the WAL from its offset at its own pace (the WAL is read
 //! from disk, so a slow replica costs disk, never master memory).
 
-use super::{ReplicaInfo, HEARTBEAT};
+use super::{ReplicaInfo, GETACK, HEARTBEAT};
 use crate::resp::{parse_request, Limits};
 use crate::server::{save, Server};
 use crate::util::eq_ic;
@@ -183,6 +183,9 @@ async fn stream(
     let wal = &srv.store.wal;
     let _tail = wal.keep_tail();
     let mut chunks = Vec::new();
+    let mut getack = srv.repl.getack.subscribe();
+    // A WAIT asked for an ACK: sent at the next record boundary.
+    let mut ack_wanted = false;
     let mut reader = WalReader::new(wal.dir(), pos);
     let mut written = wal.subscribe_written();
     let mut buf = vec![0u8; 256 * 1024];
@@ -206,6 +209,13 @@ async fn stream(
             wr.write_all(&out).await.map_err(|e| e.to_string())?;
             pos += out.len() as u64;
             srv.repl.pins.lock().insert(id, pos);
+            // The tail's chunks are whole WAL writes: `pos` is a boundary.
+            if ack_wanted || getack.has_changed().unwrap_or(false) {
+                getack.borrow_and_update();
+                ack_wanted = false;
+                wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
+            }
+            poll_acks(srv, id, rd, &mut inbuf, &limits)?;
             continue;
         }
         if pos < upto {
@@ -227,6 +237,7 @@ async fn stream(
                 wr.write_all(&buf[..n]).await.map_err(|e| e.to_string())?;
                 pos += n as u64;
                 srv.repl.pins.lock().insert(id, pos);
+                poll_acks(srv, id, rd, &mut inbuf, &limits)?;
                 continue;
             }
         }
@@ -239,6 +250,16 @@ async fn stream(
                 // carries their records together (a send per record cost
                 // the master more than the writes themselves at -P 1).
                 tokio::task::yield_now().await;
+            }
+            r = getack.changed() => {
+                if r.is_ok() {
+                    getack.borrow_and_update();
+                    if pos == wal.written_offset() {
+                        wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
+                    } else {
+                        ack_wanted = true;
+                    }
+                }
             }
             _ = tick.tick() => {
                 // Caught up, so `pos` is a record boundary: a heartbeat fits.
@@ -259,20 +280,45 @@ async fn stream(
                     Ok(_) => {}
                     Err(e) => return Err(e.to_string()),
                 }
-                while let Some(args) = parse_request(&mut inbuf, &limits).map_err(|e| e.to_string())? {
-                    if args.len() >= 3 && eq_ic(&args[0], "replconf") && eq_ic(&args[1], "ack") {
-                        if let Some(off) = crate::util::parse_u64(&args[2]) {
-                            if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
-                                r.ack_offset = off;
-                                r.last_ack_ms = crate::util::now_ms();
-                            }
-                        }
-                    }
-                }
-                if inbuf.len() > 64 * 1024 {
-                    return Err("replica sent too much".into());
+                take_acks(srv, id, &mut inbuf, &limits)?;
+            }
+        }
+    }
+}
+
+/// Reads the `REPLCONF ACK`s that have arrived, without waiting: a feed
+/// that always has more to send never reaches its `select!`, and WAIT and
+/// INFO's `slaveN:offset` need the acks meanwhile.
+fn poll_acks(
+    srv: &Server,
+    id: u64,
+    rd: &mut OwnedReadHalf,
+    inbuf: &mut BytesMut,
+    limits: &Limits,
+) -> Result<(), String> {
+    loop {
+        match rd.try_read_buf(inbuf) {
+            Ok(0) => return Err("replica closed the connection".into()),
+            Ok(_) => take_acks(srv, id, inbuf, limits)?,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn take_acks(srv: &Server, id: u64, inbuf: &mut BytesMut, limits: &Limits) -> Result<(), String> {
+    while let Some(args) = parse_request(inbuf, limits).map_err(|e| e.to_string())? {
+        if args.len() >= 3 && eq_ic(&args[0], "replconf") && eq_ic(&args[1], "ack") {
+            if let Some(off) = crate::util::parse_u64(&args[2]) {
+                if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
+                    r.ack_offset = off;
+                    r.last_ack_ms = crate::util::now_ms();
                 }
             }
         }
     }
+    if inbuf.len() > 64 * 1024 {
+        return Err("replica sent too much".into());
+    }
+    Ok(())
 }

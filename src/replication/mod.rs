@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// An 8-byte heartbeat: a frame header no record can have (length 0).
 pub const HEARTBEAT: [u8; 8] = [0; 8];
+/// Redis's `REPLCONF GETACK`, in the stream's own terms: another frame
+/// header no record can have (length 0, crc all ones), sent at a record
+/// boundary; the replica answers with an ACK at once.
+pub const GETACK: [u8; 8] = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
@@ -66,6 +70,8 @@ pub struct ReplState {
     /// Last time (ms) this node had a replica or was one: `repl-backlog-ttl`
     /// counts from there.
     pub last_replica_ms: AtomicI64,
+    /// Bumped by WAIT: every feed then asks its replica for an ACK.
+    pub getack: tokio::sync::watch::Sender<u64>,
 }
 
 pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
@@ -81,6 +87,7 @@ impl ReplState {
             replicas: Mutex::new(HashMap::new()),
             pins: Mutex::new(HashMap::new()),
             last_replica_ms: AtomicI64::new(crate::util::now_ms()),
+            getack: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -91,6 +98,12 @@ impl ReplState {
     /// The lowest WAL position a connected replica still needs.
     pub fn min_pin(&self) -> Option<u64> {
         self.pins.lock().values().copied().min()
+    }
+
+    /// Asks every replica for an immediate ACK (WAIT), instead of waiting
+    /// for the next one-second ACK.
+    pub fn request_acks(&self) {
+        self.getack.send_modify(|n| *n += 1);
     }
 
     pub fn set_link_state(&self, s: &'static str) {

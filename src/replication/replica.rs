@@ -3,7 +3,7 @@
 //! snapshot or continue from our WAL's end, then apply the stream. Retries
 //! with backoff forever; the data stays while the master is away.
 
-use super::{Role, HEARTBEAT};
+use super::{Role, GETACK, HEARTBEAT};
 use crate::resp::{parse_frame, Frame};
 use crate::server::Server;
 use crate::snapshot::SnapshotReader;
@@ -331,12 +331,18 @@ async fn stream(
         }
         // Apply every whole frame we have.
         let mut wrote = None;
+        let mut ack_now = false;
         loop {
             if buf.len() < FRAME_HEADER {
                 break;
             }
             if buf[..FRAME_HEADER] == HEARTBEAT {
                 buf.advance(FRAME_HEADER);
+                continue;
+            }
+            if buf[..FRAME_HEADER] == GETACK {
+                buf.advance(FRAME_HEADER);
+                ack_now = true;
                 continue;
             }
             let here = srv.store.wal.end_offset();
@@ -363,6 +369,9 @@ async fn stream(
             };
             r.map_err(|e| format!("WAL write failed: {e}"))?;
         }
+        if ack_now {
+            send_ack(srv, sock).await?;
+        }
         tokio::select! {
             r = sock.read_buf(buf) => {
                 match r {
@@ -378,12 +387,22 @@ async fn stream(
                 if last_io.elapsed() > timeout {
                     return Err(format!("no data from the master for {timeout:?} (repl-timeout)"));
                 }
-                let off = srv.store.wal.end_offset().to_string();
-                let msg = format!("*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{off}\r\n", off.len());
-                sock.write_all(msg.as_bytes()).await.map_err(|e| e.to_string())?;
+                send_ack(srv, sock).await?;
             }
         }
     }
+}
+
+/// `REPLCONF ACK <offset>`: what this replica has applied.
+async fn send_ack(srv: &Server, sock: &mut TcpStream) -> Result<(), String> {
+    let off = srv.store.wal.end_offset().to_string();
+    let msg = format!(
+        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{off}\r\n",
+        off.len()
+    );
+    sock.write_all(msg.as_bytes())
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The role a node has at startup from its config.
