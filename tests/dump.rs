@@ -119,28 +119,31 @@ fn wal_segments_of(n: &Node) -> std::path::PathBuf {
     segs.pop().expect("a segment")
 }
 
-#[test]
-fn diff_proves_a_replica_matches_and_names_what_differs() {
-    let (m, rs) = replicated_group(1);
-    let r = &rs[0];
-    for (i, cmd) in [
+/// One key of every type (and a TTL) on master `m`, then waits until the
+/// replica `r` holds the same (equal digests).
+fn write_every_type_and_wait(m: &Node, r: &Node) {
+    for cmd in [
         vec!["set", "s", "1"],
         vec!["hset", "h", "a", "1", "b", "2"],
         vec!["rpush", "l", "x", "y", "z"],
         vec!["zadd", "z", "1", "one", "-2", "minus"],
         vec!["sadd", "st", "m"],
         vec!["pexpire", "h", "900000"],
-    ]
-    .iter()
-    .enumerate()
-    {
-        assert!(!redis_cli(m.port, cmd).starts_with("ERR"), "command {i}");
+    ] {
+        assert!(!redis_cli(m.port, &cmd).starts_with("ERR"), "{cmd:?}");
     }
     let digest = |p: u16| redis_cli(p, &["debug", "digest"]).trim().to_string();
     assert!(wait_until(std::time::Duration::from_secs(20), || digest(
         m.port
     )
         == digest(r.port)));
+}
+
+#[test]
+fn diff_proves_a_replica_matches_and_names_what_differs() {
+    let (m, rs) = replicated_group(1);
+    let r = &rs[0];
+    write_every_type_and_wait(&m, r);
     assert_eq!(redis_cli(m.port, &["save"]).trim(), "OK");
     assert_eq!(redis_cli(r.port, &["save"]).trim(), "OK");
     let a = m.data_dir().join("dump.sledis");
@@ -432,21 +435,7 @@ fn verify_names_both_offsets_when_sled_is_ahead_of_the_wal() {
 fn diff_compares_a_master_snapshot_with_a_running_replicas_data_dir() {
     let (m, rs) = replicated_group(1);
     let r = &rs[0];
-    for cmd in [
-        vec!["set", "s", "1"],
-        vec!["hset", "h", "a", "1", "b", "2"],
-        vec!["rpush", "l", "x", "y", "z"],
-        vec!["zadd", "z", "1", "one", "-2", "minus"],
-        vec!["sadd", "st", "m"],
-        vec!["pexpire", "h", "900000"],
-    ] {
-        assert!(!redis_cli(m.port, &cmd).starts_with("ERR"), "{cmd:?}");
-    }
-    let digest = |p: u16| redis_cli(p, &["debug", "digest"]).trim().to_string();
-    assert!(wait_until(std::time::Duration::from_secs(20), || digest(
-        m.port
-    )
-        == digest(r.port)));
+    write_every_type_and_wait(&m, r);
     assert_eq!(redis_cli(m.port, &["save"]).trim(), "OK");
     let snap = m.data_dir().join("dump.sledis");
     let snap = snap.to_str().expect("path");

@@ -73,6 +73,17 @@ fn fill(c: &mut Connection, prefix: &str, n: usize) {
     let _: () = p.query(c).expect("fill");
 }
 
+/// `n` keys `{prefix}{i}` holding `value`, pipelined a thousand at a time.
+fn fill_value(c: &mut Connection, prefix: &str, n: usize, value: &str) {
+    for start in (0..n).step_by(1000) {
+        let mut p = redis::pipe();
+        for i in start..(start + 1000).min(n) {
+            p.cmd("SET").arg(format!("{prefix}{i}")).arg(value).ignore();
+        }
+        let _: () = p.query(c).expect("fill");
+    }
+}
+
 #[test]
 fn one_master_two_replicas() {
     let m = Node::start(&["save \"\""]);
@@ -413,18 +424,8 @@ fn paused_replica_needs_one_full_sync_not_two() {
     let started = wait_until(Duration::from_secs(10), || r.log().contains("receiving"));
     assert!(started, "the full sync started; log:\n{}", r.log());
     unsafe_kill(r.pid(), "STOP");
-    let big = "x".repeat(1000);
     // Far more than the socket buffers hold, so the feed really lags.
-    for chunk in 0..40 {
-        let mut p = redis::pipe();
-        for i in 0..1000 {
-            p.cmd("SET")
-                .arg(format!("burst{chunk}-{i}"))
-                .arg(&big)
-                .ignore();
-        }
-        let _: () = p.query(&mut mc).unwrap();
-    }
+    fill_value(&mut mc, "burst", 40_000, &"x".repeat(1000));
     // A newer snapshot moves the "keep back to the newest snapshot" line
     // past what the paused replica needs: only its pin keeps that WAL now.
     assert_eq!(cmd_str(&mut mc, &["SAVE"]), "OK");
@@ -796,16 +797,7 @@ fn big_full_sync_loads_through_the_write_buffer() {
     let mut r = Node::start(&["save \"\""]);
     let mut mc = m.client();
     let value = "v".repeat(120);
-    for chunk in 0..30 {
-        let mut p = redis::pipe();
-        for i in 0..10_000 {
-            p.cmd("SET")
-                .arg(format!("big:{chunk}:{i}"))
-                .arg(&value)
-                .ignore();
-        }
-        let _: () = p.query(&mut mc).expect("fill");
-    }
+    fill_value(&mut mc, "big:", 300_000, &value);
     let _: () = redis::cmd("SET")
         .arg("ttl")
         .arg("x")
@@ -824,7 +816,7 @@ fn big_full_sync_loads_through_the_write_buffer() {
     assert!(pending.is_some(), "INFO persistence has sled_load_pending");
     let ks = info(&mut rc, "keyspace");
     assert!(ks.contains("db0:keys=300001,expires=1,"), "{ks}");
-    assert_eq!(cmd_str(&mut rc, &["GET", "big:29:9999"]), value);
+    assert_eq!(cmd_str(&mut rc, &["GET", "big:299999"]), value);
     assert!(
         r.log()
             .contains("MASTER <-> REPLICA sync: loaded 300001 keys"),

@@ -186,6 +186,8 @@ async fn stream(
     let mut getack = srv.repl.getack.subscribe();
     // A WAIT asked for an ACK: sent at the next record boundary.
     let mut ack_wanted = false;
+    // `pos` ends a tail send: the tail's chunks are whole WAL writes.
+    let mut at_boundary = false;
     let mut reader = WalReader::new(wal.dir(), pos);
     let mut written = wal.subscribe_written();
     let mut buf = vec![0u8; 256 * 1024];
@@ -195,6 +197,13 @@ async fn stream(
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
         let upto = wal.written_offset();
+        ack_wanted |= getack.has_changed().unwrap_or(false);
+        if ack_wanted && (at_boundary || pos == upto) {
+            getack.borrow_and_update();
+            ack_wanted = false;
+            wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
+        }
+        at_boundary = false;
         if pos < upto && wal.read_tail(pos, upto, 1 << 20, &mut chunks) {
             // One send for many small chunks (each is one WAL write).
             let out = if chunks.len() == 1 {
@@ -209,12 +218,7 @@ async fn stream(
             wr.write_all(&out).await.map_err(|e| e.to_string())?;
             pos += out.len() as u64;
             srv.repl.pins.lock().insert(id, pos);
-            // The tail's chunks are whole WAL writes: `pos` is a boundary.
-            if ack_wanted || getack.has_changed().unwrap_or(false) {
-                getack.borrow_and_update();
-                ack_wanted = false;
-                wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
-            }
+            at_boundary = true;
             poll_acks(srv, id, rd, &mut inbuf, &limits)?;
             continue;
         }
@@ -251,16 +255,7 @@ async fn stream(
                 // the master more than the writes themselves at -P 1).
                 tokio::task::yield_now().await;
             }
-            r = getack.changed() => {
-                if r.is_ok() {
-                    getack.borrow_and_update();
-                    if pos == wal.written_offset() {
-                        wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
-                    } else {
-                        ack_wanted = true;
-                    }
-                }
-            }
+            r = getack.changed() => ack_wanted |= r.is_ok(),
             _ = tick.tick() => {
                 // Caught up, so `pos` is a record boundary: a heartbeat fits.
                 if pos == wal.written_offset() {
