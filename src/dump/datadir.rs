@@ -44,26 +44,9 @@ impl DataDir {
         Ok(d)
     }
 
-    /// True while a process holds sled's lock: a running node. Probed with
-    /// a non-blocking shared `flock` on a read-only handle, released at once
-    /// (a node starting in that instant would fail to lock and exit).
+    /// True while a process holds sled's lock: a running node.
     pub fn in_use(&self) -> Result<bool, String> {
-        use std::os::fd::AsRawFd;
-        let db = self.sled.join("db");
-        let f = std::fs::File::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
-        // SAFETY: flock on a descriptor we own, for as long as `f` lives.
-        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-        if r == 0 {
-            // SAFETY: as above.
-            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
-            return Ok(false);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() == io::ErrorKind::WouldBlock {
-            Ok(true)
-        } else {
-            Err(format!("{}: cannot probe sled's lock: {e}", db.display()))
-        }
+        crate::store::sled_locked(&self.sled)
     }
 
     /// sled's state, read from a copy of `sled/`, and the WAL's range read

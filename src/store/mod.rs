@@ -1689,10 +1689,7 @@ impl Store {
             self.tree.clear().map_err(|e| e.to_string())?;
         }
         let (n, tally) = if raw_bytes <= BUFFERED_LOAD_MIN {
-            let workers = std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .clamp(1, 4);
-            let r = load_blocks(&self.tree, blocks, workers, read)?;
+            let r = load_blocks(&self.tree, blocks, load_workers(), read)?;
             self.tree.flush().map_err(|e| e.to_string())?;
             r
         } else {
@@ -1826,15 +1823,54 @@ pub fn rebuild_sled(
         .map_err(|e| e.to_string())?;
     let tree = db.open_tree("keyspace").map_err(|e| e.to_string())?;
     let meta = db.open_tree(META_TREE).map_err(|e| e.to_string())?;
-    // One thread, this one: sled's epoch-deferred garbage from other
-    // threads can hold its file lock for a moment after `db` is dropped, and
-    // the node opens sled again right after a rebuild.
-    let (n, _) = load_blocks(&tree, blocks, 1, read)?;
+    let (n, _) = load_blocks(&tree, blocks, load_workers(), read)?;
     tree.flush().map_err(|e| e.to_string())?;
     meta.insert(APPLIED_KEY, &start_offset.to_be_bytes())
         .map_err(|e| e.to_string())?;
     db.flush().map_err(|e| e.to_string())?;
+    drop((tree, meta, db));
+    // sled releases its file lock when its background flusher thread has
+    // gone, a moment after the drop; the node opens sled right after this.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sled_locked(&sled_path)? {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{}: still locked after the rebuild",
+                sled_path.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Ok(n)
+}
+
+/// True while a process (or a sled instance of ours not yet fully closed)
+/// holds sled's lock on `sled_dir/db`. Probed with a non-blocking shared
+/// `flock` on a read-only handle, released at once.
+pub fn sled_locked(sled_dir: &Path) -> Result<bool, String> {
+    use std::os::fd::AsRawFd;
+    let db = sled_dir.join("db");
+    let f = std::fs::File::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    // SAFETY: flock on a descriptor we own, for as long as `f` lives.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if r == 0 {
+        // SAFETY: as above.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_UN) };
+        return Ok(false);
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == std::io::ErrorKind::WouldBlock {
+        Ok(true)
+    } else {
+        Err(format!("{}: cannot probe sled's lock: {e}", db.display()))
+    }
+}
+
+/// One loading thread per core, at most 4.
+fn load_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
 }
 
 /// Inserts a snapshot's blocks into `tree` with `workers` threads (1: the
