@@ -867,3 +867,36 @@ fn big_full_sync_loads_through_the_write_buffer() {
     assert_eq!(cmd_str(&mut r.client(), &["GET", "later"]), "1");
     assert_eq!(cmd_str(&mut r.client(), &["DBSIZE"]), "300003");
 }
+
+/// `appendfsync always` on both ends: their WALs are zero-filled segments.
+/// The replica recovers its own after kill -9 and resumes by partial resync,
+/// which the master serves by reading its segment files.
+#[test]
+fn zero_filled_wal_segments_on_master_and_replica() {
+    let cfg = ["save \"\"", "appendfsync always", "wal-segment-size 64kb"];
+    let m = Node::start(&cfg);
+    let mut r = Node::start(&cfg);
+    let mut mc = m.client();
+    fill(&mut mc, "a", 3000);
+    replicate(&r, &m);
+    wait_synced(&r, &m);
+    fill(&mut mc, "b", 3000);
+    wait_synced(&r, &m);
+    r.kill9();
+    fill(&mut mc, "c", 3000);
+    r.launch();
+    wait_synced(&r, &m);
+    let st = info(&mut mc, "stats");
+    assert_eq!(info_field(&st, "sync_full").as_deref(), Some("1"), "{st}");
+    assert_eq!(
+        info_field(&st, "sync_partial_ok").as_deref(),
+        Some("1"),
+        "{st}"
+    );
+    assert_eq!(digest(&mut r.client()), digest(&mut mc));
+    assert!(
+        !r.log().contains("cut "),
+        "nothing cut at the replica's restart: {}",
+        r.log()
+    );
+}

@@ -170,6 +170,16 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
     let wal_dir = cfg.dir.join("wal");
     let segs = crate::wal::list_segments(&wal_dir)
         .map_err(|e| format!("cannot rebuild: reading {}: {e}", wal_dir.display()))?;
+    // Where the last segment's records end (its file may go on with
+    // preallocated zeros).
+    let wal_end = match segs.last() {
+        Some(last) => {
+            crate::wal::scan_segment(last, |_, _| {})
+                .map_err(|e| format!("cannot rebuild: reading {}: {e}", last.path.display()))?
+                .valid_end
+        }
+        None => 0,
+    };
     match (segs.first(), segs.last()) {
         (Some(first), _) if first.start > start => {
             return Err(format!(
@@ -179,12 +189,12 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
                 first.start
             ));
         }
-        (_, Some(last)) if last.end() < start => {
+        (_, Some(_)) if wal_end < start => {
             return Err(format!(
                 "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} ends at {} \
                  (sled was not touched)",
                 wal_dir.display(),
-                last.end()
+                wal_end
             ));
         }
         (None, _) if start > 0 => {

@@ -84,7 +84,9 @@ pub struct SegmentScan {
 }
 
 /// Reads `seg` record by record, calling `f` for each good one, and stops at
-/// the first bad one.
+/// the first bad one. Zeros from a record boundary to the end of the file
+/// are a preallocated segment's unused space, not damage (a record is never
+/// empty, so a zero length cannot start one).
 pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
     let mut file = File::open(&seg.path)?;
     let file_len = file.metadata()?.len();
@@ -121,6 +123,14 @@ pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Resul
         }
         file.read_exact(&mut header)?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        if len == 0 && rest_is_zero(&mut file, pos)? {
+            // Zero-filled space of a preallocated segment: the data ends here.
+            return Ok(SegmentScan {
+                records,
+                valid_end: seg.start + pos,
+                damage: None,
+            });
+        }
         if len > MAX_RECORD || len == 0 {
             let torn = rest_is_zero(&mut file, pos)?;
             let d = damage(format!("invalid record length {len}"), torn);
@@ -194,7 +204,10 @@ fn rest_is_zero(file: &mut File, from: u64) -> io::Result<bool> {
 pub struct WalReader {
     dir: PathBuf,
     pos: u64,
-    file: Option<(File, u64)>,
+    /// The open segment, its start, and where its data ends (the next
+    /// segment's start) once known: a preallocated segment's file goes on
+    /// with zeros.
+    file: Option<(File, u64, Option<u64>)>,
 }
 
 impl WalReader {
@@ -225,15 +238,29 @@ impl WalReader {
                         format!("WAL offset {} is no longer retained", self.pos),
                     ));
                 };
+                let end = segs.iter().find(|s| s.start > seg.start).map(|s| s.start);
                 let mut f = File::open(&seg.path)?;
                 f.seek(SeekFrom::Start(self.pos - seg.start))?;
-                self.file = Some((f, seg.start));
+                self.file = Some((f, seg.start, end));
             }
-            let Some((f, _)) = self.file.as_mut() else {
+            let Some((f, start, end)) = self.file.as_mut() else {
                 continue;
             };
-            let want = buf.len().min((limit - self.pos) as usize);
-            let n = f.read(&mut buf[..want])?;
+            if end.is_none() {
+                // The last segment when opened: if the writer has moved on
+                // since, its data ends where the next segment starts. `limit`
+                // was read before this listing, so a roll that `limit` is
+                // past shows here.
+                let segs = list_segments(&self.dir)?;
+                *end = segs.iter().find(|s| s.start > *start).map(|s| s.start);
+            }
+            let stop = end.map_or(limit, |e| e.min(limit));
+            let want = buf.len().min(stop.saturating_sub(self.pos) as usize);
+            let n = if want == 0 {
+                0
+            } else {
+                f.read(&mut buf[..want])?
+            };
             if n > 0 {
                 self.pos += n as u64;
                 return Ok(n);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -54,6 +55,21 @@ struct Active {
     /// Finished segments not fsynced yet: rolling must not stall writers on
     /// an fsync, so the next sync takes care of them.
     unsynced: Vec<Arc<File>>,
+    /// The file was zero-filled to its full size before use.
+    prealloc: bool,
+}
+
+/// The zero-filled file that becomes the next segment under `appendfsync
+/// always`. Overwriting blocks a file already has costs `fdatasync` no
+/// journal commit for a new file size: measured here 110 µs per fdatasync
+/// instead of 170-190 µs when appending.
+const SPARE_NAME: &str = "next-segment.tmp";
+
+#[derive(Default)]
+struct Spare {
+    file: Option<File>,
+    /// The spare thread should make one.
+    wanted: bool,
 }
 
 /// The most recently written bytes, kept while replica feeds run so they
@@ -100,6 +116,9 @@ pub struct Wal {
     inline: AtomicBool,
     tail: Mutex<Tail>,
     tail_users: AtomicUsize,
+    spare: Mutex<Spare>,
+    spare_cv: Condvar,
+    spare_ready: AtomicBool,
 }
 
 /// Keeps the WAL's in-memory tail filled while it lives (one per feed).
@@ -293,9 +312,12 @@ impl Wal {
             d.offset,
             d.message
         );
-        let holder = segs
-            .iter()
-            .position(|s| s.start <= applied && applied <= s.end());
+        // A segment's data ends where the next one starts (its file may go
+        // on with preallocated zeros).
+        let holder = segs.iter().enumerate().position(|(i, s)| {
+            let end = segs.get(i + 1).map_or(s.end(), |n| n.start);
+            s.start <= applied && applied <= end
+        });
         let Some(h) = holder else {
             // The log ends before `applied`: none of it is needed; start anew.
             for s in segs {
@@ -336,7 +358,10 @@ impl Wal {
     ) -> io::Result<(Arc<Wal>, Recovery)> {
         let expected = rec.end_offset;
         let last = &segs[keep - 1];
-        let file = OpenOptions::new().append(true).open(&last.path)?;
+        // Not append mode: writes go to the end of the data, which in a
+        // preallocated segment lies before the end of the file.
+        let file = OpenOptions::new().write(true).open(&last.path)?;
+        let prealloc = file.metadata()?.len() > expected - last.start;
         let wal = Wal {
             dir: dir.to_path_buf(),
             segment_size: AtomicU64::new(segment_size.max(1024)),
@@ -349,6 +374,7 @@ impl Wal {
                 start: last.start,
                 spare: Vec::with_capacity(1 << 20),
                 unsynced: Vec::new(),
+                prealloc,
             }),
             written: AtomicU64::new(expected),
             synced: AtomicU64::new(expected),
@@ -363,12 +389,20 @@ impl Wal {
             inline: AtomicBool::new(false),
             tail: Mutex::new(Tail::default()),
             tail_users: AtomicUsize::new(0),
+            spare: Mutex::new(Spare::default()),
+            spare_cv: Condvar::new(),
+            spare_ready: AtomicBool::new(false),
         };
         let wal = Arc::new(wal);
         let w = wal.clone();
         std::thread::Builder::new()
             .name("wal-sync".into())
             .spawn(move || w.sync_loop())?;
+        let w = wal.clone();
+        std::thread::Builder::new()
+            .name("wal-spare".into())
+            .spawn(move || w.spare_loop())?;
+        wal.want_spare();
         Ok((wal, rec))
     }
 
@@ -382,6 +416,7 @@ impl Wal {
 
     pub fn set_policy(&self, p: FsyncPolicy) {
         self.policy.store(p as u8, Ordering::Relaxed);
+        self.want_spare();
     }
 
     pub fn set_segment_size(&self, n: u64) {
@@ -460,7 +495,9 @@ impl Wal {
             std::mem::swap(&mut p.buf, &mut buf);
             p.end
         };
-        let res = (&*a.file).write_all(&buf);
+        // The file position is where this segment's data ends.
+        let at = self.written.load(Ordering::Acquire) - a.start;
+        let res = a.file.write_all_at(&buf, at);
         if res.is_ok() && self.tail_users.load(Ordering::Acquire) > 0 && !buf.is_empty() {
             // Before `written` moves: a feed that sees the new offset finds
             // the bytes here (or, if it races, in the file).
@@ -481,6 +518,10 @@ impl Wal {
         self.written.store(new_end, Ordering::Release);
         self.written_tx.send_replace(new_end);
         if new_end - a.start >= self.segment_size.load(Ordering::Relaxed) {
+            self.roll(&mut a, new_end)?;
+        } else if !a.prealloc && new_end > a.start && self.spare_ready.load(Ordering::Acquire) {
+            // Under `appendfsync always` a zero-filled segment is worth an
+            // early roll (this happens once after startup).
             self.roll(&mut a, new_end)?;
         }
         Ok(())
@@ -520,13 +561,108 @@ impl Wal {
     /// `sync_all`, before `synced` may pass it.
     fn roll(&self, a: &mut Active, at: u64) -> io::Result<()> {
         let path = self.dir.join(segment_name(at));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let (file, prealloc) = self.new_segment(&path)?;
         fsync_dir(&self.dir)?;
         let old = std::mem::replace(&mut a.file, Arc::new(file));
         a.unsynced.push(old);
         a.start = at;
-        tracing::debug!("WAL: new segment {}", path.display());
+        a.prealloc = prealloc;
+        tracing::debug!(
+            "WAL: new segment {}{}",
+            path.display(),
+            if prealloc { " (zero-filled)" } else { "" }
+        );
         Ok(())
+    }
+
+    /// Creates the segment file at `path`: the spare if one is ready (true),
+    /// else an empty file. The caller fsyncs the directory.
+    fn new_segment(&self, path: &Path) -> io::Result<(File, bool)> {
+        if self.spare_ready.swap(false, Ordering::AcqRel) {
+            let spare = self.spare.lock().file.take();
+            if let Some(f) = spare {
+                match std::fs::rename(self.dir.join(SPARE_NAME), path) {
+                    Ok(()) => {
+                        self.want_spare();
+                        return Ok((f, true));
+                    }
+                    Err(e) => tracing::warn!("WAL: cannot use the zero-filled spare segment: {e}"),
+                }
+            }
+        }
+        self.want_spare();
+        let f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)?;
+        Ok((f, false))
+    }
+
+    /// Asks the spare thread for a zero-filled next segment when the policy
+    /// is `always` (other policies fsync rarely: zero-filling would only
+    /// double the bytes written).
+    fn want_spare(&self) {
+        if self.policy() != FsyncPolicy::Always {
+            return;
+        }
+        let mut s = self.spare.lock();
+        if s.file.is_none() && !s.wanted {
+            s.wanted = true;
+            self.spare_cv.notify_one();
+        }
+    }
+
+    fn spare_loop(self: Arc<Self>) {
+        loop {
+            {
+                let mut s = self.spare.lock();
+                loop {
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if s.wanted {
+                        break;
+                    }
+                    self.spare_cv.wait_for(&mut s, Duration::from_millis(500));
+                }
+            }
+            let size = self.segment_size.load(Ordering::Relaxed);
+            let made = self.make_spare(size);
+            let mut s = self.spare.lock();
+            s.wanted = false;
+            match made {
+                Ok(f) => {
+                    s.file = Some(f);
+                    self.spare_ready.store(true, Ordering::Release);
+                }
+                // The next roll asks again; until then segments grow by
+                // appending, as under the other policies.
+                Err(_) if self.closed.load(Ordering::Acquire) => return,
+                Err(e) => tracing::warn!("WAL: cannot prepare a zero-filled segment: {e}"),
+            }
+        }
+    }
+
+    fn make_spare(&self, size: u64) -> io::Result<File> {
+        let path = self.dir.join(SPARE_NAME);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(io::Error::other("WAL closed"));
+            }
+            let n = left.min(zeros.len() as u64) as usize;
+            f.write_all(&zeros[..n])?;
+            left -= n as u64;
+        }
+        f.sync_all()?;
+        Ok(f)
     }
 
     /// Writes and fsyncs everything appended so far.
@@ -671,11 +807,12 @@ impl Wal {
             std::fs::remove_file(&seg.path)?;
         }
         let path = self.dir.join(segment_name(start));
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let (file, prealloc) = self.new_segment(&path)?;
         file.sync_all()?;
         fsync_dir(&self.dir)?;
         a.file = Arc::new(file);
         a.start = start;
+        a.prealloc = prealloc;
         a.unsynced.clear();
         p.buf.clear();
         p.end = start;
@@ -698,6 +835,7 @@ impl Wal {
         let r = self.sync_all();
         self.closed.store(true, Ordering::Release);
         self.sync_cv.notify_all();
+        self.spare_cv.notify_all();
         r.map(|_| ())
     }
 }
@@ -758,5 +896,80 @@ mod tests {
         assert!(!wal.read_tail(end, last, usize::MAX, &mut out));
         assert!(wal.read_tail(skipped, last, usize::MAX, &mut out));
         assert_eq!(concat(&out), b"kept again");
+    }
+
+    /// Under `always` segments are zero-filled before use. A segment that
+    /// rolls before its file is full (here: the segment size shrank) keeps
+    /// zeros after its records: readers, scans and recovery must stop at
+    /// the records and never hand out the zeros.
+    #[test]
+    fn zero_filled_segments_read_as_their_records_only() {
+        use super::super::record::{decode_frame, Decoded};
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) =
+            Wal::open(dir.path(), FsyncPolicy::Always, 4096, false, 0, |_, _| {}).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wal.spare_ready.load(Ordering::Acquire) {
+            assert!(Instant::now() < deadline, "no spare segment was made");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let put = |i: u32| Effect::Put {
+            key: Bytes::from(format!("key{i}")),
+            value: Bytes::from(vec![b'v'; 100]),
+        };
+        let write = |range: std::ops::Range<u32>| {
+            for i in range {
+                let (_, end) = wal.append(&[put(i)]);
+                wal.write_up_to(end).unwrap();
+            }
+        };
+        write(0..2); // the second write lands in the zero-filled spare
+        wal.set_segment_size(1024);
+        write(2..40);
+        let end = wal.written_offset();
+        let segs = list_segments(dir.path()).unwrap();
+        assert!(segs.len() >= 3, "rolled: {segs:?}");
+        let padded = segs
+            .windows(2)
+            .filter(|w| w[0].start + w[0].len > w[1].start)
+            .count();
+        assert!(
+            padded >= 1,
+            "a segment kept zeros after its records: {segs:?}"
+        );
+        for (i, seg) in segs.iter().enumerate() {
+            let scan = scan_segment(seg, |_, _| {}).unwrap();
+            assert!(scan.damage.is_none(), "{seg:?}: {:?}", scan.damage);
+            let data_end = segs.get(i + 1).map_or(end, |n| n.start);
+            assert_eq!(scan.valid_end, data_end, "{seg:?}");
+        }
+        let mut bytes = vec![0u8; end as usize];
+        let mut r = super::super::reader::WalReader::new(dir.path(), 0);
+        let mut got = 0;
+        while got < bytes.len() {
+            let n = r.read(&mut bytes[got..], end).unwrap();
+            assert!(n > 0, "stalled at {got}");
+            got += n;
+        }
+        let (mut pos, mut records) = (0usize, 0);
+        while pos < bytes.len() {
+            match decode_frame(&bytes[pos..], pos as u64) {
+                Decoded::Record(_, n) => pos += n,
+                _ => panic!("not a record at {pos}"),
+            }
+            records += 1;
+        }
+        assert_eq!(records, 40);
+        wal.close().unwrap();
+        drop(wal);
+        let mut replayed = 0;
+        let (_, rec) = Wal::open(dir.path(), FsyncPolicy::Always, 1024, false, 0, |_, _| {
+            replayed += 1
+        })
+        .unwrap();
+        assert_eq!(
+            (replayed, rec.end_offset, rec.truncated_bytes),
+            (40, end, 0)
+        );
     }
 }
