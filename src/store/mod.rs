@@ -263,22 +263,30 @@ impl Store {
     /// A raw sled-level value (metadata or a collection element), write
     /// buffer first.
     pub fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
+        let (v, from_sled) = self.raw_get_uncached(key);
+        if let Some(epoch) = from_sled {
+            self.cache.insert(key, v.clone(), epoch);
+        }
+        v
+    }
+
+    /// Like `raw_get`, but a value read from sled is not put in the read
+    /// cache; instead the cache epoch of that read is returned, for a later
+    /// `cache.insert`. A write transaction caches only the keys it does not
+    /// write: the others reach the cache when the applier stores them.
+    fn raw_get_uncached(&self, key: &[u8]) -> (Option<Bytes>, Option<u64>) {
         let epoch = self.cache.epoch();
         if let Some(v) = self.tables.read().get(key) {
-            return v;
+            return (v, None);
         }
         if let Some(v) = self.cache.get(key) {
-            return v;
+            return (v, None);
         }
         match self.tree.get(key) {
-            Ok(v) => {
-                let v = v.map(|v| Bytes::copy_from_slice(&v));
-                self.cache.insert(key, v.clone(), epoch);
-                v
-            }
+            Ok(v) => (v.map(|v| Bytes::copy_from_slice(&v)), Some(epoch)),
             Err(e) => {
                 tracing::error!("sled read failed: {e}");
-                None
+                (None, None)
             }
         }
     }
@@ -664,6 +672,7 @@ impl Store {
             batch: Batch::default(),
             now,
             deleted_expired: 0,
+            fetched: Vec::new(),
         }
     }
 
@@ -1344,6 +1353,9 @@ pub struct WriteTx {
     batch: Batch,
     now: i64,
     pub deleted_expired: usize,
+    /// Keys read from sled (value, cache epoch), cached at commit unless
+    /// this transaction wrote them.
+    fetched: Vec<(Bytes, Option<Bytes>, u64)>,
 }
 
 impl WriteTx {
@@ -1372,7 +1384,10 @@ impl WriteTx {
         if let Some(v) = self.batch.overlay.get(k) {
             return v.clone();
         }
-        let v = self.store.raw_get(k);
+        let (v, from_sled) = self.store.raw_get_uncached(k);
+        if let Some(epoch) = from_sled {
+            self.fetched.push((k.clone(), v.clone(), epoch));
+        }
         self.batch
             .before
             .entry(k.clone())
@@ -1602,6 +1617,11 @@ impl WriteTx {
     /// Returns the record's end offset (None if nothing changed).
     pub fn commit_record(&mut self) -> Option<u64> {
         self.deleted_expired = 0;
+        for (k, v, epoch) in self.fetched.drain(..) {
+            if !self.batch.overlay.contains_key(&k) {
+                self.store.cache.insert(&k, v, epoch);
+            }
+        }
         if self.batch.effects.is_empty() {
             self.batch = Batch::default();
             return None;
