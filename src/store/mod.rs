@@ -10,6 +10,7 @@ mod cache;
 mod expire;
 pub mod keys;
 pub mod memtable;
+mod range_cache;
 pub mod ready;
 pub mod watch;
 
@@ -92,6 +93,7 @@ pub struct Store {
     meta: sled::Tree,
     tables: RwLock<Tables>,
     cache: cache::ReadCache,
+    ranges: Mutex<range_cache::RangeCache>,
     writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
     gens: [AtomicU32; MAX_DBS],
@@ -200,6 +202,7 @@ impl Store {
             meta,
             tables: RwLock::new(Tables::new(applied)),
             cache: cache::ReadCache::new(READ_CACHE_BYTES),
+            ranges: Mutex::new(range_cache::RangeCache::default()),
             writer: Arc::new(Mutex::new(())),
             wal,
             gens,
@@ -600,21 +603,12 @@ impl Store {
         };
         // As in `scan`: each source gives at most `count` keys and the
         // smallest count-th key bounds the window where the merge is exact.
-        let mut from_sled: Vec<(Bytes, Bytes)> = Vec::new();
-        let mut upper: Option<Vec<u8>> = None;
+        // Before the sled read: a window read at this epoch may be reused
+        // only while sled has not changed (see range_cache.rs).
+        let epoch = self.cache.epoch();
         // Held from before the sled read (see `raw_last`).
         let t = self.tables.read();
-        for item in self
-            .tree
-            .range::<Vec<u8>, _>((from_v, Bound::Excluded(end.to_vec())))
-        {
-            let Ok((k, v)) = item else { break };
-            from_sled.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
-            if from_sled.len() >= count {
-                upper = Some(k.to_vec());
-                break;
-            }
-        }
+        let (mut from_sled, mut upper) = self.sled_window(epoch, start, after, from_v, end, count);
         let mem = {
             let layers = t.layers();
             for l in &layers {
@@ -644,6 +638,48 @@ impl Store {
             .filter_map(|(k, v)| v.map(|v| (k, v)))
             .collect();
         (out, upper)
+    }
+
+    /// sled's first `count` pairs of a range, and the last one's key if it
+    /// took all `count` (the range may go on), through the range cache.
+    fn sled_window(
+        &self,
+        epoch: u64,
+        start: &[u8],
+        after: bool,
+        from: Bound<Vec<u8>>,
+        end: &[u8],
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, Option<Vec<u8>>) {
+        let upper_of = |pairs: &[(Bytes, Bytes)]| {
+            (pairs.len() >= count)
+                .then(|| pairs.last().map(|(k, _)| k.to_vec()))
+                .flatten()
+        };
+        let read = match self.ranges.lock().lookup(epoch, start, after, end, count) {
+            range_cache::Lookup::Hit(pairs, more) => {
+                let upper = if more { upper_of(&pairs) } else { None };
+                return (pairs, upper);
+            }
+            range_cache::Lookup::Miss(n) => n,
+        };
+        let mut pairs: Vec<(Bytes, Bytes)> = Vec::new();
+        for item in self
+            .tree
+            .range::<Vec<u8>, _>((from, Bound::Excluded(end.to_vec())))
+        {
+            let Ok((k, v)) = item else { break };
+            pairs.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
+            if pairs.len() >= read {
+                break;
+            }
+        }
+        self.ranges
+            .lock()
+            .store(epoch, start, after, end, &pairs, read);
+        pairs.truncate(count);
+        let upper = upper_of(&pairs);
+        (pairs, upper)
     }
 
     /// Calls `f` with every live key of `db` in key order, a page of
@@ -1711,6 +1747,8 @@ impl Store {
         let (n, tally) = if raw_bytes <= BUFFERED_LOAD_MIN {
             let r = load_blocks(&self.tree, blocks, load_workers(), read)?;
             self.tree.flush().map_err(|e| e.to_string())?;
+            // sled changed under reads made since the clear above.
+            self.cache.clear();
             r
         } else {
             self.load_into_buffer(start, blocks, read)?
