@@ -75,6 +75,11 @@ pub fn fmt_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
+    // Whole numbers below 2^53 print all their digits under %.17g (their
+    // exponent is under 17): the common score, without float formatting.
+    if d.fract() == 0.0 && d.abs() < 9_007_199_254_740_992.0 && d != 0.0 {
+        return (d as i64).to_string();
+    }
     format_g(d, 17)
 }
 
@@ -144,6 +149,19 @@ mod tests {
         assert_eq!(fmt_double(1.5e-7), "1.4999999999999999e-07");
         assert_eq!(fmt_double(123456789012345678.0), "1.2345678901234568e+17");
         assert_eq!(fmt_double(-2.5), "-2.5");
+        // The whole-number fast path agrees with %.17g at its edges.
+        for d in [
+            -1.0,
+            1e15,
+            -1e15,
+            9_007_199_254_740_991.0,
+            -9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1e16,
+        ] {
+            assert_eq!(fmt_double(d), format_g(d, 17), "{d}");
+        }
+        assert_eq!(fmt_double(-0.0), "-0");
         assert_eq!(fmt_double(0.0001), "0.0001");
         assert_eq!(fmt_double(f64::NEG_INFINITY), "-inf");
         assert_eq!(parse_f64(b"nan"), None);
