@@ -603,11 +603,14 @@ impl Store {
         };
         // As in `scan`: each source gives at most `count` keys and the
         // smallest count-th key bounds the window where the merge is exact.
-        // Before the sled read: a window read at this epoch may be reused
-        // only while sled has not changed (see range_cache.rs).
-        let epoch = self.cache.epoch();
         // Held from before the sled read (see `raw_last`).
         let t = self.tables.read();
+        // After taking the buffer, before the sled read: a window read at
+        // this epoch may be reused only while sled has not changed (see
+        // range_cache.rs). Read before the buffer, the epoch could predate a
+        // table that left the buffer in between, and an old window would
+        // miss that table's writes.
+        let epoch = self.cache.epoch();
         let (mut from_sled, mut upper) = self.sled_window(epoch, start, after, from_v, end, count);
         let mem = {
             let layers = t.layers();

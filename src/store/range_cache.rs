@@ -6,7 +6,9 @@
 //! of a pop's cost. sled only changes when the applier stores a table or a
 //! load replaces it, and both bump the read cache's epoch; so a window read
 //! at one epoch answers later reads of the same range at that epoch. The
-//! write buffer is merged on top by the caller, as for any sled read.
+//! write buffer is merged on top by the caller, as for any sled read; the
+//! caller reads the epoch after taking the buffer, so every table that
+//! reached sled after the window was read is still in the buffer it merges.
 
 use bytes::Bytes;
 use std::collections::HashMap;
