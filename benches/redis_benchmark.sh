@@ -19,8 +19,9 @@ REDIS_PORT=${REDIS_PORT:-7380}
 source benches/servers.sh
 
 rps() { # port pipeline size test -> requests/s
+  # The last row: lrange_* first prints the LPUSH that fills the list.
   redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -d "$3" -r 100000 -t "$4" --csv -q 2>/dev/null \
-    | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+    | awk -F'","' 'NR>1 {gsub(/"/,"",$2); r = $2} END {print r}'
 }
 
 echo "redis-benchmark: $N requests, $CLIENTS clients, -r 100000, appendfsync $FSYNC ($(nproc) cores)"
