@@ -631,15 +631,19 @@ impl Store {
         if let Some(u) = &upper {
             from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
         }
-        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
-            from_sled.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        // Both sides are in key order: the buffer's entry wins over sled's.
+        let mut out = Vec::with_capacity(from_sled.len().max(mem.len()));
+        let mut sled = from_sled.into_iter().peekable();
         for (k, v) in mem {
-            merged.insert(k, v);
+            while let Some(p) = sled.next_if(|(sk, _)| *sk < k) {
+                out.push(p);
+            }
+            sled.next_if(|(sk, _)| *sk == k);
+            if let Some(v) = v {
+                out.push((k, v));
+            }
         }
-        let out = merged
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
+        out.extend(sled);
         (out, upper)
     }
 
