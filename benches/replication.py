@@ -22,6 +22,7 @@ everysec), Redis with `appendonly yes`, `appendfsync everysec`. Each node
 gets its own temp dir; all are killed by PID at the end.
 """
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -126,12 +127,15 @@ def fullsync():
         load(BASE + 10 * i, KEYS, 100)
         load_s = time.time() - t
         time.sleep(SETTLE)
-        rp, r, _ = start(kind, BASE + 10 * i + 1)
+        rp, r, rdir = start(kind, BASE + 10 * i + 1)
         t0 = time.time()
         r.execute_command("REPLICAOF", "127.0.0.1", BASE + 10 * i)
         wait_synced(m, r)
         secs = time.time() - t0
         assert r.dbsize() == KEYS, (name, r.dbsize())
+        if kind == "sledis":
+            breakdown = (log_seconds(mdir, r"DB saved on disk: .* in ([0-9.]+)s"),
+                         log_seconds(rdir, r"loaded \d+ keys in ([0-9.]+)s"))
         snap = dir_bytes(mdir, (".sledis", ".rdb")) if name != "redis diskless" else None
         rows.append((name, KEYS, load_s, secs, snap))
         stop(rp)
@@ -143,6 +147,14 @@ def fullsync():
         print(f"{name:16} {n:8} {load_s:9.2f} {secs:9.2f} {s:>14}")
     s = rows[0][3]
     print(f"ratio redis/sledis time: disk {rows[1][3] / s:.2f}, diskless {rows[2][3] / s:.2f} (>= 1: sledis faster)")
+    print(f"sledis: master snapshot {breakdown[0]} s, replica load {breakdown[1]} s (from their logs)")
+
+
+def log_seconds(d, pattern):
+    """The first number `pattern` captures in the node's log, or '?'."""
+    with open(os.path.join(d, "log"), errors="replace") as f:
+        m = re.search(pattern, f.read())
+    return m.group(1) if m else "?"
 
 
 def lag():

@@ -284,7 +284,7 @@ impl SnapshotReader {
         let mut keys_readable = 0u64;
         let mut damaged = Vec::new();
         for (i, e) in self.index.iter().enumerate() {
-            match self.decode_block(i, &mut scratch) {
+            match self.decode_spans(i, &mut scratch) {
                 Ok(pairs) => keys_readable += pairs.len() as u64,
                 Err(err) => {
                     tracing::warn!(path = %self.path.display(), block = i, offset = e.offset,
@@ -312,6 +312,21 @@ impl SnapshotReader {
     /// checked against the index (already bounded by the file size) or the
     /// block's own raw size before it sizes anything.
     fn decode_block(&self, i: usize, scratch: &mut Scratch) -> Result<Vec<Pair>, SnapshotError> {
+        let spans = self.decode_spans(i, scratch)?;
+        let raw = &scratch.raw;
+        Ok(spans
+            .into_iter()
+            .map(|(k, v)| (raw[k].to_vec(), raw[v].to_vec()))
+            .collect())
+    }
+
+    /// Reads, checks and decompresses block `i` into `scratch.raw`; the
+    /// byte ranges of each pair's key and value there.
+    fn decode_spans(
+        &self,
+        i: usize,
+        scratch: &mut Scratch,
+    ) -> Result<Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>, SnapshotError> {
         let Some(e) = self.index.get(i) else {
             return Err(SnapshotError::new(
                 SnapshotErrorKind::Corrupt,
@@ -424,7 +439,9 @@ impl SnapshotReader {
                 _ => {}
             }
             prev = Some(key);
-            pairs.push((key.to_vec(), value.to_vec()));
+            let k0 = rc.pos() - key.len() - value.len();
+            let v0 = k0 + key.len();
+            pairs.push((k0..v0, v0..v0 + value.len()));
         }
         if rc.remaining() != 0 {
             return Err(at(format!(

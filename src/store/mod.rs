@@ -1792,7 +1792,8 @@ impl Store {
     ) -> Result<(u64, Tally), String> {
         let mut tally = Tally::default();
         let mut n = 0u64;
-        let mut table = memtable::Table::new();
+        // The pairs come in key order: each table is built at once.
+        let mut table: Vec<(Bytes, Option<Bytes>)> = Vec::new();
         let mut bytes = 0usize;
         let mut hold = Some(self.apply_lock.lock());
         std::thread::scope(|s| -> Result<(), String> {
@@ -1816,7 +1817,7 @@ impl Store {
                 for (k, v) in block? {
                     tally.see(&k, &v);
                     bytes += k.len() + v.len() + memtable::ENTRY_OVERHEAD;
-                    table.insert(Bytes::from(k), Some(Bytes::from(v)));
+                    table.push((Bytes::from(k), Some(Bytes::from(v))));
                     n += 1;
                 }
                 let last = i + 1 == blocks;
@@ -1827,7 +1828,7 @@ impl Store {
                         hold = Some(self.apply_lock.lock());
                     }
                     let f = Arc::new(Frozen {
-                        table: std::mem::take(&mut table),
+                        table: memtable::Table::from_sorted(std::mem::take(&mut table)),
                         end: start,
                     });
                     self.tables.write().frozen.push(f.clone());
