@@ -109,6 +109,9 @@ impl fmt::Display for VerifyReport {
 
 /// Reusable buffers and zstd context, so streaming doesn't allocate them
 /// per block.
+/// Where a pair's key and value lie in a decompressed block.
+type Span = (std::ops::Range<usize>, std::ops::Range<usize>);
+
 struct Scratch {
     stored: Vec<u8>,
     raw: Vec<u8>,
@@ -322,11 +325,7 @@ impl SnapshotReader {
 
     /// Reads, checks and decompresses block `i` into `scratch.raw`; the
     /// byte ranges of each pair's key and value there.
-    fn decode_spans(
-        &self,
-        i: usize,
-        scratch: &mut Scratch,
-    ) -> Result<Vec<(std::ops::Range<usize>, std::ops::Range<usize>)>, SnapshotError> {
+    fn decode_spans(&self, i: usize, scratch: &mut Scratch) -> Result<Vec<Span>, SnapshotError> {
         let Some(e) = self.index.get(i) else {
             return Err(SnapshotError::new(
                 SnapshotErrorKind::Corrupt,
