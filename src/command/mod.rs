@@ -27,8 +27,8 @@ use crate::server::client::Client;
 use crate::server::Server;
 use crate::store::keys::Meta;
 use crate::store::WriteTx;
+use ahash::AHashMap as HashMap;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 

@@ -16,11 +16,11 @@ pub mod watch;
 
 use crate::snapshot::Pair;
 use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
+use ahash::AHashMap as HashMap;
 use bytes::Bytes;
 use keys::{data_key, db_prefix, gen_key, parse_data_key, parse_gen_key, Meta};
 use memtable::{merged_range, Frozen, Tables};
 use parking_lot::{ArcMutexGuard, Condvar, Mutex, RawMutex, RwLock};
-use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -1208,34 +1208,143 @@ impl SnapshotSource<'_> {
             }
         }
         for db in 0..MAX_DBS {
-            self.merge_prefix(&db_prefix(db as u8, self.gens[db]), &mut f)?;
+            let big = self.store.counts[db].load(Ordering::Relaxed) >= SPLIT_SCAN_MIN_KEYS;
+            self.merge_prefix_split(&db_prefix(db as u8, self.gens[db]), None, big, &mut f)?;
         }
         // Collection elements, without those of versions whose metadata is
-        // gone (not yet reclaimed): (key, version) of the last one checked.
-        let mut last: Option<(Vec<u8>, bool)> = None;
+        // gone (not yet reclaimed).
         for db in 0..MAX_DBS {
             let mut prefix = db_prefix(db as u8, self.gens[db]);
             prefix[0] = keys::SUB;
-            self.merge_prefix(&prefix, &mut |k, v| {
-                let Some(sk) = keys::parse_sub_key(k) else {
-                    return Ok(());
-                };
-                let group = &k[..k.len() - sk.field.len()];
-                let live = match &last {
-                    Some((g, live)) if g.as_slice() == group => *live,
-                    _ => {
-                        let live = self.meta_version(db, sk.key) == Some(sk.version);
-                        last = Some((group.to_vec(), live));
-                        live
-                    }
-                };
-                if live {
-                    f(k, v)?;
-                }
-                Ok(())
-            })?;
+            self.merge_prefix_split(&prefix, Some(db), true, &mut f)?;
         }
         Ok(())
+    }
+
+    /// A filter for one pass over a range: every pair of the keys pass,
+    /// and of the elements of `db` (`sub`) those whose collection version
+    /// is still the key's, looked up once per run of one version.
+    fn liveness(&self, sub: Option<usize>) -> impl FnMut(&[u8]) -> bool + '_ {
+        // (key, version) of the last element checked, and the answer.
+        let mut last: Option<(Vec<u8>, bool)> = None;
+        move |k: &[u8]| {
+            let Some(db) = sub else {
+                return true;
+            };
+            let Some(sk) = keys::parse_sub_key(k) else {
+                return false;
+            };
+            let group = &k[..k.len() - sk.field.len()];
+            match &last {
+                Some((g, live)) if g.as_slice() == group => *live,
+                _ => {
+                    let live = self.meta_version(db, sk.key) == Some(sk.version);
+                    last = Some((group.to_vec(), live));
+                    live
+                }
+            }
+        }
+    }
+
+    /// Every live pair with `prefix` (filtered by [`Self::liveness`]), in
+    /// key order. When `split` and sled has keys far enough apart, a second
+    /// thread reads the upper half of the range ahead, up to
+    /// `SPLIT_SCAN_AHEAD_BYTES`, while this one reads the lower half: sled's
+    /// iteration was most of a snapshot's time (1.2 s of a 1M-key full sync).
+    fn merge_prefix_split(
+        &self,
+        prefix: &[u8],
+        sub: Option<usize>,
+        split: bool,
+        f: &mut PairFn<'_>,
+    ) -> std::io::Result<()> {
+        let mut end = prefix.to_vec();
+        increment(&mut end);
+        let mid = if split {
+            self.split_point(prefix, &end)
+        } else {
+            None
+        };
+        let Some(mid) = mid else {
+            let mut live = self.liveness(sub);
+            return self.merge_range(prefix, &end, &mut |k, v| {
+                if live(k) {
+                    f(k, v)
+                } else {
+                    Ok(())
+                }
+            });
+        };
+        type Chunk = std::io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
+        let (tx, rx) =
+            std::sync::mpsc::sync_channel::<Chunk>(SPLIT_SCAN_AHEAD_BYTES / SPLIT_SCAN_CHUNK_BYTES);
+        std::thread::scope(|s| {
+            let (mid, end) = (&mid, &end);
+            std::thread::Builder::new()
+                .name("snapshot-scan".into())
+                .spawn_scoped(s, move || {
+                    let mut live = self.liveness(sub);
+                    let mut chunk = Vec::new();
+                    let mut bytes = 0;
+                    let gone = || std::io::Error::other("the snapshot writer stopped");
+                    let r = self.merge_range(mid, end, &mut |k, v| {
+                        if live(k) {
+                            bytes += k.len() + v.len();
+                            chunk.push((k.to_vec(), v.to_vec()));
+                            if bytes >= SPLIT_SCAN_CHUNK_BYTES {
+                                tx.send(Ok(std::mem::take(&mut chunk)))
+                                    .map_err(|_| gone())?;
+                                bytes = 0;
+                            }
+                        }
+                        Ok(())
+                    });
+                    let _ = tx.send(r.map(|()| chunk));
+                })?;
+            let mut live = self.liveness(sub);
+            self.merge_range(prefix, mid, &mut |k, v| {
+                if live(k) {
+                    f(k, v)
+                } else {
+                    Ok(())
+                }
+            })?;
+            for chunk in rx {
+                for (k, v) in chunk? {
+                    f(&k, &v)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A key between the first and last keys in `[lo, hi)` (of sled and
+    /// the write buffer), to split a scan there; None when there is nothing
+    /// to split.
+    fn split_point(&self, lo: &[u8], hi: &[u8]) -> Option<Vec<u8>> {
+        let (from, to) = (Bound::Included(lo), Bound::Excluded(hi));
+        let range = (Bound::Included(lo.to_vec()), Bound::Excluded(hi.to_vec()));
+        let mut first: Option<Vec<u8>> = self
+            .store
+            .tree
+            .range::<Vec<u8>, _>(range)
+            .next()
+            .and_then(|r| r.ok())
+            .map(|(k, _)| k.to_vec());
+        let mut last: Option<Vec<u8>> = self.store.sled_last(lo, hi).map(|(k, _)| k.to_vec());
+        for l in &self.layers {
+            if let Some((k, _)) = l.table.range(from, to).next() {
+                if first.as_ref().is_none_or(|f| k.as_ref() < f.as_slice()) {
+                    first = Some(k.to_vec());
+                }
+            }
+            if let Some((k, _)) = l.table.last_n(from, to, 1).first() {
+                if last.as_ref().is_none_or(|x| k.as_ref() > x.as_slice()) {
+                    last = Some(k.to_vec());
+                }
+            }
+        }
+        midpoint(&first?, &last?)
     }
 
     /// The collection version of `key`'s metadata in this view.
@@ -1250,14 +1359,13 @@ impl SnapshotSource<'_> {
         Meta::peek_coll_version(&v)
     }
 
-    /// Every live pair with `prefix`, write buffer over sled, in key order.
-    fn merge_prefix(&self, prefix: &[u8], f: &mut PairFn<'_>) -> std::io::Result<()> {
+    /// Every live pair in `[lo, hi)`, write buffer over sled, in key order.
+    fn merge_range(&self, lo: &[u8], hi: &[u8], f: &mut PairFn<'_>) -> std::io::Result<()> {
         let tables: Vec<&memtable::Table> = self.layers.iter().map(|f| &f.table).collect();
-        let mut end = prefix.to_vec();
-        increment(&mut end);
-        let mem = merged_range(&tables, Bound::Included(prefix), Bound::Excluded(&end[..]));
+        let mem = merged_range(&tables, Bound::Included(lo), Bound::Excluded(hi));
         let mut mem_iter = mem.into_iter().peekable();
-        for item in self.store.tree.scan_prefix(prefix) {
+        let range = (Bound::Included(lo.to_vec()), Bound::Excluded(hi.to_vec()));
+        for item in self.store.tree.range::<Vec<u8>, _>(range) {
             let (k, v) = item.map_err(|e| std::io::Error::other(e.to_string()))?;
             while let Some((mk, _)) = mem_iter.peek() {
                 if mk.as_ref() < k.as_ref() {
@@ -1286,6 +1394,33 @@ impl SnapshotSource<'_> {
         }
         Ok(())
     }
+}
+
+/// A database with this many keys has its snapshot scan split in two.
+const SPLIT_SCAN_MIN_KEYS: i64 = 10_000;
+/// What the upper half's thread may read ahead of the writer.
+const SPLIT_SCAN_AHEAD_BYTES: usize = 64 << 20;
+const SPLIT_SCAN_CHUNK_BYTES: usize = 256 << 10;
+
+/// A key `m` with `a < m < b` (for `a < b`), halfway between them in the
+/// 16 bytes after their common prefix; None when they are too close.
+fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let c = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 16];
+        for (i, byte) in s.iter().skip(c).take(16).enumerate() {
+            w[i] = *byte;
+        }
+        u128::from_be_bytes(w)
+    };
+    let (x, y) = (word(a), word(b));
+    if y <= x.saturating_add(1) {
+        return None;
+    }
+    let m = x + (y - x) / 2;
+    let mut out = b[..c].to_vec();
+    out.extend_from_slice(&m.to_be_bytes());
+    Some(out)
 }
 
 /// sled's applied offset as recorded in the meta tree (0 when absent).
@@ -2062,6 +2197,38 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn midpoint_lies_strictly_between_its_keys() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"key:000000000000", b"key:000000999999"),
+            (b"a", b"b"),
+            (b"a", b"a\x00\x00\x01"),
+            (b"ab", b"abc"),
+            (b"\x01\xff\xff", b"\x02"),
+            (b"x\xff\xffz", b"y"),
+            (
+                b"same-prefix-then-a-long-tail-aaaa",
+                b"same-prefix-then-a-long-tail-zzzz",
+            ),
+        ];
+        for (a, b) in cases {
+            let m = midpoint(a, b).unwrap_or_else(|| panic!("{a:?} {b:?}"));
+            assert!(
+                a < &m.as_slice() && m.as_slice() < *b,
+                "{a:?} < {m:?} < {b:?}"
+            );
+        }
+        // Nothing fits between neighbours.
+        assert_eq!(midpoint(b"a", b"a\x00"), None);
+        let m = midpoint(b"a\x00", b"a\x01").expect("a\\x00\\x80... fits");
+        assert!(b"a\x00".as_slice() < m.as_slice() && m.as_slice() < b"a\x01".as_slice());
+        // Or too close in the 16 bytes looked at: no split, which is fine.
+        let mut a = b"x".to_vec();
+        a.extend([0xff; 16]);
+        a.push(b'z');
+        assert_eq!(midpoint(&a, b"y"), None);
+    }
 
     /// The forward-only walk finds what a reverse scan would, on keys full
     /// of 0xff runs (list indices, negative scores) and shared prefixes.
