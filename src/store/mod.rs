@@ -37,6 +37,10 @@ const MAX_FROZEN: usize = 2;
 /// A full sync's snapshot bigger than this (raw) loads through the write
 /// buffer (see `Store::load_snapshot`).
 const BUFFERED_LOAD_MIN: u64 = 32 << 20;
+/// Blocks (~64 KiB raw each) the decoding thread of a buffered load may be
+/// ahead of the inserting one, so it keeps going while a filled table is
+/// built.
+const LOAD_AHEAD_BLOCKS: usize = 256;
 /// sled tree holding the node's own state (`APPLIED_KEY`, `LOADING_KEY`).
 const META_TREE: &str = "sledis-meta";
 const APPLIED_KEY: &[u8] = b"applied_offset";
@@ -1932,7 +1936,7 @@ impl Store {
         let mut bytes = 0usize;
         let mut hold = Some(self.apply_lock.lock());
         std::thread::scope(|s| -> Result<(), String> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pair>, String>>(8);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pair>, String>>(LOAD_AHEAD_BLOCKS);
             let read = &read;
             std::thread::Builder::new()
                 .name("snapshot-decode".into())
