@@ -73,6 +73,12 @@ impl Table {
             .filter_map(move |k| self.map.get_key_value(k.as_ref()))
     }
 
+    /// The `n`-th key (from 0) within the bounds, found in the ordered set
+    /// alone (no map lookup per key passed).
+    pub fn nth_key(&self, from: Bound<&[u8]>, to: Bound<&[u8]>, n: usize) -> Option<&Bytes> {
+        self.order.range::<[u8], _>((from, to)).nth(n)
+    }
+
     /// Up to `n` of the greatest entries within the bounds, greatest first.
     pub fn last_n(
         &self,
