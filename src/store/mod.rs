@@ -1679,7 +1679,14 @@ impl WriteTx {
         if let Some(v) = self.batch.overlay.get(k) {
             return v.clone();
         }
-        self.store.raw_get(k)
+        // As in `lookup`: an element this transaction then writes (a new
+        // ZADD/SADD member) is not worth a read-cache entry.
+        let (v, from_sled) = self.store.raw_get_uncached(k);
+        if let Some(epoch) = from_sled {
+            self.fetched
+                .push((Bytes::copy_from_slice(k), v.clone(), epoch));
+        }
+        v
     }
 
     /// The greatest live pair with a key in `[start, end)`, seeing this
