@@ -107,11 +107,11 @@ impl fmt::Display for VerifyReport {
     }
 }
 
-/// Reusable buffers and zstd context, so streaming doesn't allocate them
-/// per block.
 /// Where a pair's key and value lie in a decompressed block.
 type Span = (std::ops::Range<usize>, std::ops::Range<usize>);
 
+/// Reusable buffers and zstd context, so streaming doesn't allocate them
+/// per block.
 struct Scratch {
     stored: Vec<u8>,
     raw: Vec<u8>,

@@ -1277,14 +1277,7 @@ impl SnapshotSource<'_> {
             None
         };
         let Some(mid) = mid else {
-            let mut live = self.liveness(sub);
-            return self.merge_range(prefix, &end, &mut |k, v| {
-                if live(k) {
-                    f(k, v)
-                } else {
-                    Ok(())
-                }
-            });
+            return self.merge_live(prefix, &end, sub, f);
         };
         type Chunk = std::io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
         let (tx, rx) =
@@ -1294,32 +1287,22 @@ impl SnapshotSource<'_> {
             std::thread::Builder::new()
                 .name("snapshot-scan".into())
                 .spawn_scoped(s, move || {
-                    let mut live = self.liveness(sub);
                     let mut chunk = Vec::new();
                     let mut bytes = 0;
                     let gone = || std::io::Error::other("the snapshot writer stopped");
-                    let r = self.merge_range(mid, end, &mut |k, v| {
-                        if live(k) {
-                            bytes += k.len() + v.len();
-                            chunk.push((k.to_vec(), v.to_vec()));
-                            if bytes >= SPLIT_SCAN_CHUNK_BYTES {
-                                tx.send(Ok(std::mem::take(&mut chunk)))
-                                    .map_err(|_| gone())?;
-                                bytes = 0;
-                            }
+                    let r = self.merge_live(mid, end, sub, &mut |k, v| {
+                        bytes += k.len() + v.len();
+                        chunk.push((k.to_vec(), v.to_vec()));
+                        if bytes >= SPLIT_SCAN_CHUNK_BYTES {
+                            tx.send(Ok(std::mem::take(&mut chunk)))
+                                .map_err(|_| gone())?;
+                            bytes = 0;
                         }
                         Ok(())
                     });
                     let _ = tx.send(r.map(|()| chunk));
                 })?;
-            let mut live = self.liveness(sub);
-            self.merge_range(prefix, mid, &mut |k, v| {
-                if live(k) {
-                    f(k, v)
-                } else {
-                    Ok(())
-                }
-            })?;
+            self.merge_live(prefix, mid, sub, f)?;
             for chunk in rx {
                 for (k, v) in chunk? {
                     f(&k, &v)?;
@@ -1327,6 +1310,18 @@ impl SnapshotSource<'_> {
             }
             Ok(())
         })
+    }
+
+    /// `merge_range` of the pairs [`Self::liveness`] keeps.
+    fn merge_live(
+        &self,
+        lo: &[u8],
+        hi: &[u8],
+        sub: Option<usize>,
+        f: &mut PairFn<'_>,
+    ) -> std::io::Result<()> {
+        let mut live = self.liveness(sub);
+        self.merge_range(lo, hi, &mut |k, v| if live(k) { f(k, v) } else { Ok(()) })
     }
 
     /// A key between the first and last keys in `[lo, hi)` (of sled and
@@ -1409,7 +1404,8 @@ impl SnapshotSource<'_> {
 
 /// A database with this many keys has its snapshot scan split in two.
 const SPLIT_SCAN_MIN_KEYS: i64 = 10_000;
-/// What the upper half's thread may read ahead of the writer.
+/// What the upper half's thread may read ahead of the writer (keys and
+/// values counted, not their allocations).
 const SPLIT_SCAN_AHEAD_BYTES: usize = 64 << 20;
 const SPLIT_SCAN_CHUNK_BYTES: usize = 256 << 10;
 
