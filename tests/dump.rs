@@ -350,16 +350,22 @@ fn write_load(
 #[test]
 fn verify_reads_a_running_nodes_sled_applied_offset_under_writes() {
     let n = Node::start(&[]);
+    // The write buffer moves into sled 2 s after writes pause (under
+    // steady writes, once it is 60 s old or full): a first burst, a pause
+    // until sled holds it, so the check compares something, then writes
+    // again while the dump tool reads.
     let (stop, writer) = write_load(&n);
-    // The write buffer moves into sled every 10 s: wait until sled holds
-    // some of the log, so the check compares something.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().expect("writer") > 0);
     assert!(
-        wait_until(std::time::Duration::from_secs(40), || info_u64(
+        wait_until(std::time::Duration::from_secs(30), || info_u64(
             n.port,
             "sled_applied_offset"
         ) > 0),
         "sled applied part of the log"
     );
+    let (stop, writer) = write_load(&n);
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = n.data_dir();
     for _ in 0..3 {
@@ -463,7 +469,7 @@ fn diff_compares_a_master_snapshot_with_a_running_replicas_data_dir() {
     );
     // A replica's local write takes no WAL offset (the master's stream
     // goes on unbroken): it reaches the files when the write buffer moves
-    // into sled, within 10 s.
+    // into sled, 2 s after writes stop.
     let mut last = (0, String::new(), String::new());
     assert!(
         wait_until(std::time::Duration::from_secs(30), || {
@@ -501,8 +507,8 @@ fn diff_compares_a_master_snapshot_with_a_running_replicas_data_dir() {
 #[test]
 fn diff_includes_what_a_killed_node_had_only_in_its_wal() {
     // The same writes on two nodes: one saves a snapshot, the other is
-    // killed before its write buffer reaches sled (that happens every 10 s
-    // or at 128 MB), so they are only in its WAL.
+    // killed before its write buffer reaches sled (that happens 2 s after
+    // writes stop, or at 128 MB), so they are only in its WAL.
     let expected = Node::start(&["save \"\""]);
     let mut killed = Node::start(&["save \"\""]);
     let cmds: Vec<Vec<&str>> = vec![

@@ -118,6 +118,10 @@ pub struct Frozen {
 pub struct Tables {
     pub active: Table,
     pub active_bytes: usize,
+    /// When the active table got its first entry, and the stream position
+    /// then: the applier's age and WAL-bytes bounds count from here.
+    pub active_since: std::time::Instant,
+    pub active_start: u64,
     /// End position of the last record applied into `active` (or any
     /// earlier table).
     pub end: u64,
@@ -130,6 +134,8 @@ impl Tables {
         Tables {
             active: Table::new(),
             active_bytes: 0,
+            active_since: std::time::Instant::now(),
+            active_start: end,
             end,
             frozen: Vec::new(),
         }
@@ -152,6 +158,10 @@ impl Tables {
     pub fn insert(&mut self, key: Bytes, value: Option<Bytes>) {
         let klen = key.len();
         let vlen = value.as_ref().map_or(0, |v| v.len());
+        if self.active.is_empty() {
+            self.active_since = std::time::Instant::now();
+            self.active_start = self.end;
+        }
         match self.active.insert(key, value) {
             Some(old) => {
                 self.active_bytes =

@@ -48,9 +48,15 @@ const APPLIED_KEY: &[u8] = b"applied_offset";
 const LOADING_KEY: &[u8] = b"loading";
 /// Read cache in front of sled.
 const READ_CACHE_BYTES: usize = 256 << 20;
-/// The write buffer is moved into sled at least this often, bounding the WAL
-/// replayed at startup.
-const FREEZE_EVERY: Duration = Duration::from_secs(10);
+/// Besides filling up, the write buffer is moved into sled once writes
+/// pause this long (sled work is done when the node is quiet, not in the
+/// middle of a burst)...
+const IDLE_FREEZE: Duration = Duration::from_secs(2);
+/// ...or, under steady writes, once the active table is this old...
+const MAX_TABLE_AGE: Duration = Duration::from_secs(60);
+/// ...or holds this much WAL (overwrites keep a table small while the WAL
+/// replayed at startup grows).
+const MAX_TABLE_WAL: u64 = 256 << 20;
 
 pub struct StoreOptions {
     pub dir: PathBuf,
@@ -892,7 +898,9 @@ impl Store {
     // ----- background: applier and GC -----
 
     fn applier_loop(self: Arc<Self>) {
-        let mut last_freeze = Instant::now();
+        // Writes are "paused" while the stream position stands still.
+        let mut last_end = u64::MAX;
+        let mut quiet_since = Instant::now();
         while !self.closed.load(Ordering::Acquire) {
             {
                 let mut g = self.applier_lock.lock();
@@ -901,8 +909,18 @@ impl Store {
                         .wait_for(&mut g, Duration::from_millis(200));
                 }
             }
-            if last_freeze.elapsed() >= FREEZE_EVERY {
-                last_freeze = Instant::now();
+            let due = {
+                let t = self.tables.read();
+                if t.end != last_end {
+                    last_end = t.end;
+                    quiet_since = Instant::now();
+                }
+                !t.active.is_empty()
+                    && (quiet_since.elapsed() >= IDLE_FREEZE
+                        || t.active_since.elapsed() >= MAX_TABLE_AGE
+                        || t.end.saturating_sub(t.active_start) >= MAX_TABLE_WAL)
+            };
+            if due {
                 self.tables.write().freeze();
             }
             if let Err(e) = self.apply_frozen() {
