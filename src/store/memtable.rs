@@ -44,11 +44,13 @@ impl Table {
 
     /// Returns the previous entry, if the key was in this table.
     pub fn insert(&mut self, key: Bytes, value: Option<Bytes>) -> Option<Option<Bytes>> {
-        match self.map.get_mut(&key) {
-            Some(slot) => Some(std::mem::replace(slot, value)),
-            None => {
-                self.order.insert(key.clone());
-                self.map.insert(key, value);
+        use std::collections::hash_map::Entry;
+        // One hash and probe, new key or not.
+        match self.map.entry(key) {
+            Entry::Occupied(mut slot) => Some(std::mem::replace(slot.get_mut(), value)),
+            Entry::Vacant(slot) => {
+                self.order.insert(slot.key().clone());
+                slot.insert(value);
                 None
             }
         }
