@@ -1063,20 +1063,17 @@ impl Store {
             }
             // Only what sled holds is collected: wait until sled has applied
             // every record published so far (the ones that made the garbage
-            // included), without waiting for writes that come later.
-            let target = {
-                let mut t = self.tables.write();
-                let end = t.end;
-                let _ = t.freeze();
-                end
-            };
-            self.applier_wake.notify_one();
+            // included), without waiting for writes that come later. The
+            // buffer gets there on the applier's own schedule (writes
+            // pausing, a full or old table): forcing a freeze here started
+            // a big apply in the middle of a burst whenever a collection
+            // was emptied or deleted.
+            let target = self.tables.read().end;
             while self.applied.load(Ordering::Acquire) < target {
                 if self.closed.load(Ordering::Acquire) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
-                self.applier_wake.notify_one();
+                std::thread::sleep(Duration::from_millis(50));
             }
             if self.sweep_pending.swap(false, Ordering::AcqRel) {
                 self.sweep_orphans();
