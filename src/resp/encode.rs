@@ -50,7 +50,15 @@ impl Out {
     }
 
     pub fn bulk(&mut self, data: &[u8]) {
-        self.line(b'$', data.len() as i64);
+        let n = data.len();
+        // One capacity check, and short lengths without the digit loop:
+        // an LRANGE of 100 short items spent ~9% of its time here.
+        self.buf.reserve(n + 24);
+        if n < 10 {
+            self.buf.put_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        } else {
+            self.line(b'$', n as i64);
+        }
         self.buf.put_slice(data);
         self.buf.put_slice(b"\r\n");
     }

@@ -75,6 +75,16 @@ impl Table {
             .filter_map(move |k| self.map.get_key_value(k.as_ref()))
     }
 
+    /// Up to `n` of the first entries within the bounds, in key order.
+    pub fn first_n(
+        &self,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        n: usize,
+    ) -> Vec<(&Bytes, &Option<Bytes>)> {
+        self.range(from, to).take(n).collect()
+    }
+
     /// The `n`-th key (from 0) within the bounds, found in the ordered set
     /// alone (no map lookup per key passed).
     pub fn nth_key(&self, from: Bound<&[u8]>, to: Bound<&[u8]>, n: usize) -> Option<&Bytes> {
@@ -239,6 +249,48 @@ pub fn merged_range(
     }
 }
 
+/// The newest entry of every key across layers' entry lists (newest layer
+/// first, each in key order), up to `upper` (inclusive) when given,
+/// tombstones included, in key order: `merged_range` over lists a window
+/// read has already taken from each layer.
+pub fn merge_lists(
+    lists: Vec<Vec<(&Bytes, &Option<Bytes>)>>,
+    upper: Option<&[u8]>,
+) -> Vec<(Bytes, Option<Bytes>)> {
+    let within = |k: &Bytes| upper.is_none_or(|u| k.as_ref() <= u);
+    let mut iters: Vec<_> = lists
+        .into_iter()
+        .map(|l| l.into_iter().take_while(move |(k, _)| within(k)).peekable())
+        .collect();
+    let mut out = Vec::new();
+    if let [only] = iters.as_mut_slice() {
+        out.extend(only.map(|(k, v)| (k.clone(), v.clone())));
+        return out;
+    }
+    loop {
+        let mut best: Option<(usize, &Bytes)> = None;
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some(&(k, _)) = it.peek() {
+                if best.is_none_or(|(_, b)| k < b) {
+                    best = Some((i, k));
+                }
+            }
+        }
+        let Some((i, key)) = best else {
+            return out;
+        };
+        for (j, it) in iters.iter_mut().enumerate() {
+            if it.peek().is_some_and(|&(k, _)| k == key) {
+                if let Some((k, v)) = it.next() {
+                    if j == i {
+                        out.push((k.clone(), v.clone()));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +331,31 @@ mod tests {
         let one = merged_range(&layers[2..], Bound::Excluded(b"a"), Bound::Unbounded);
         assert_eq!(one.len(), 2);
         assert_eq!(one[0].0.as_ref(), b"c");
+    }
+
+    #[test]
+    fn merge_lists_of_first_entries_matches_merged_range_up_to_the_bound() {
+        let newest = table(&[("b", Some("3")), ("d", None), ("f", Some("3"))]);
+        let middle = table(&[("a", Some("2")), ("b", Some("2")), ("e", Some("2"))]);
+        let oldest = table(&[("a", Some("1")), ("c", Some("1")), ("d", Some("1"))]);
+        let layers = [&newest, &middle, &oldest];
+        for count in 1..5 {
+            let lists: Vec<_> = layers
+                .iter()
+                .map(|l| l.first_n(Bound::Unbounded, Bound::Unbounded, count))
+                .collect();
+            let upper = lists
+                .iter()
+                .filter(|l| l.len() >= count)
+                .filter_map(|l| l.last().map(|(k, _)| k.to_vec()))
+                .min();
+            let to = match &upper {
+                Some(u) => Bound::Included(u.as_slice()),
+                None => Bound::Unbounded,
+            };
+            let want = merged_range(&layers, Bound::Unbounded, to);
+            assert_eq!(merge_lists(lists, upper.as_deref()), want, "count {count}");
+        }
     }
 
     #[test]

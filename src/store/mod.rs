@@ -630,19 +630,21 @@ impl Store {
         let epoch = self.cache.epoch();
         let (mut from_sled, mut upper) = self.sled_window(epoch, start, after, from_v, end, count);
         let mem = {
-            let layers = t.layers();
-            for l in &layers {
-                if let Some(k) = l.nth_key(from_b, Bound::Excluded(end), count - 1) {
+            // Each layer's first `count` entries, walked once: a layer's
+            // keys up to the window's bound are all among them.
+            let lists: Vec<_> = t
+                .layers()
+                .iter()
+                .map(|l| l.first_n(from_b, Bound::Excluded(end), count))
+                .collect();
+            for l in &lists {
+                if let (true, Some((k, _))) = (l.len() >= count, l.last()) {
                     if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
                         upper = Some(k.to_vec());
                     }
                 }
             }
-            let to_b = match &upper {
-                Some(u) => Bound::Included(u.as_slice()),
-                None => Bound::Excluded(end),
-            };
-            merged_range(&layers, from_b, to_b)
+            memtable::merge_lists(lists, upper.as_deref())
         };
         drop(t);
         if let Some(u) = &upper {
