@@ -53,12 +53,30 @@ fn wait_synced(r: &Node, m: &Node) {
             == Some("up");
         up && digest(&mut rc) == digest(&mut mc)
     });
+    let offsets = |n: &Node| {
+        n.try_client().map_or_else(
+            |e| format!("({e})"),
+            |mut c| {
+                let i = info(&mut c, "replication");
+                [
+                    "master_repl_offset",
+                    "slave_repl_offset",
+                    "master_link_status",
+                ]
+                .map(|f| format!("{f}={:?}", info_field(&i, f)))
+                .join(" ")
+            },
+        )
+    };
     assert!(
         ok,
-        "replica on {} did not catch up with {}; replica log:\n{}",
+        "replica on {} did not catch up with {}: replica {}, master {}\nreplica log:\n{}\nmaster log:\n{}",
         r.port,
         m.port,
-        r.log()
+        offsets(r),
+        offsets(m),
+        r.log(),
+        m.log()
     );
 }
 

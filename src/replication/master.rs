@@ -255,7 +255,7 @@ async fn stream(
         }
         if pos < upto {
             if reader.position() != pos {
-                reader = WalReader::new(wal.dir(), pos);
+                reader.seek(pos);
             }
             // File reads go to the blocking pool: a cold disk must not stall
             // the runtime's other clients.

@@ -204,6 +204,17 @@ fn rest_is_zero(file: &mut File, from: u64) -> io::Result<bool> {
 pub struct WalReader {
     dir: PathBuf,
     pos: u64,
+    /// The directory as last listed. Segments are contiguous (one starts
+    /// where the previous one's data ends), never renamed, and removed only
+    /// below what a reader still needs, so the list goes stale only at its
+    /// end. Listing per segment instead made catching up over N segments
+    /// cost N directory listings of N entries each.
+    segs: Vec<Segment>,
+    /// `limit` when `segs` was listed: a roll below a larger limit may not
+    /// be in it yet.
+    listed_limit: Option<u64>,
+    /// Directory listings made, for the tests.
+    listings: u64,
     /// The open segment, its start, and where its data ends (the next
     /// segment's start) once known: a preallocated segment's file goes on
     /// with zeros.
@@ -215,12 +226,81 @@ impl WalReader {
         WalReader {
             dir: dir.to_path_buf(),
             pos,
+            segs: Vec::new(),
+            listed_limit: None,
+            listings: 0,
             file: None,
         }
     }
 
     pub fn position(&self) -> u64 {
         self.pos
+    }
+
+    #[cfg(test)]
+    pub fn listings(&self) -> u64 {
+        self.listings
+    }
+
+    /// Continues from `pos` instead, keeping the segment list.
+    pub fn seek(&mut self, pos: u64) {
+        if pos != self.pos {
+            self.pos = pos;
+            self.file = None;
+        }
+    }
+
+    fn relist(&mut self, limit: u64) -> io::Result<()> {
+        self.segs = list_segments(&self.dir)?;
+        self.listed_limit = Some(limit);
+        self.listings += 1;
+        Ok(())
+    }
+
+    /// The listed segment holding `pos` and where its data ends, if known.
+    fn locate(&self, pos: u64) -> Option<(usize, Option<u64>)> {
+        let i = self
+            .segs
+            .partition_point(|s| s.start <= pos)
+            .checked_sub(1)?;
+        Some((i, self.segs.get(i + 1).map(|s| s.start)))
+    }
+
+    fn gone(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("WAL offset {} is no longer retained", self.pos),
+        )
+    }
+
+    /// Opens the segment holding `pos`. The list is trusted if it shows
+    /// where that segment ends, or was made at `limit` or later (no roll
+    /// before `pos` can be missing then); otherwise, or if the file was
+    /// removed since, it is listed again.
+    fn open(&mut self, limit: u64) -> io::Result<()> {
+        for fresh in [false, true] {
+            if fresh {
+                self.relist(limit)?;
+            }
+            let current = self.listed_limit.is_some_and(|l| l >= limit);
+            let (i, end) = match self.locate(self.pos) {
+                Some((i, end)) if fresh || end.is_some() || current => (i, end),
+                _ if fresh => return Err(self.gone()),
+                _ => continue,
+            };
+            let seg = &self.segs[i];
+            match File::open(&seg.path) {
+                Ok(mut f) => {
+                    f.seek(SeekFrom::Start(self.pos - seg.start))?;
+                    self.file = Some((f, seg.start, end));
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound && !fresh => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(self.gone()),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(self.gone())
     }
 
     /// Reads up to `buf.len()` bytes but never past `limit` (the writer's
@@ -231,35 +311,29 @@ impl WalReader {
         }
         loop {
             if self.file.is_none() {
-                let segs = list_segments(&self.dir)?;
-                let Some(seg) = segs.iter().rev().find(|s| s.start <= self.pos) else {
-                    return Err(io::Error::new(
-                        io::ErrorKind::NotFound,
-                        format!("WAL offset {} is no longer retained", self.pos),
-                    ));
-                };
-                let end = segs.iter().find(|s| s.start > seg.start).map(|s| s.start);
-                let mut f = File::open(&seg.path)?;
-                f.seek(SeekFrom::Start(self.pos - seg.start))?;
-                self.file = Some((f, seg.start, end));
+                self.open(limit)?;
             }
-            let Some((f, start, end)) = self.file.as_mut() else {
+            let Some((_, start, end)) = self.file.as_ref() else {
                 continue;
             };
-            if end.is_none() {
-                // The last segment when opened: if the writer has moved on
-                // since, its data ends where the next segment starts. `limit`
-                // was read before this listing, so a roll that `limit` is
-                // past shows here.
-                let segs = list_segments(&self.dir)?;
-                *end = segs.iter().find(|s| s.start > *start).map(|s| s.start);
+            let (start, mut end) = (*start, *end);
+            if end.is_none() && self.listed_limit.is_some_and(|l| l < limit) {
+                // The last segment when listed: if the writer has moved on
+                // since, its data ends where the next segment starts. The
+                // writer rolls only once `written` has reached the roll
+                // point, so a roll below `limit` (read before this listing)
+                // shows here.
+                self.relist(limit)?;
+                end = self.locate(start).and_then(|(_, e)| e);
+                if let Some((_, _, e)) = self.file.as_mut() {
+                    *e = end;
+                }
             }
             let stop = end.map_or(limit, |e| e.min(limit));
             let want = buf.len().min(stop.saturating_sub(self.pos) as usize);
-            let n = if want == 0 {
-                0
-            } else {
-                f.read(&mut buf[..want])?
+            let n = match (want, self.file.as_mut()) {
+                (0, _) | (_, None) => 0,
+                (_, Some((f, _, _))) => f.read(&mut buf[..want])?,
             };
             if n > 0 {
                 self.pos += n as u64;
@@ -268,14 +342,13 @@ impl WalReader {
             // End of this segment: move on if a later one starts here. A
             // later one that starts further on means the bytes in between
             // were removed: an error, never a silent stall.
-            let segs = list_segments(&self.dir)?;
-            if segs.iter().any(|s| s.start == self.pos) {
+            if !self.segs.iter().any(|s| s.start > start) {
+                self.relist(limit)?;
+            }
+            if self.segs.iter().any(|s| s.start == self.pos) {
                 self.file = None;
-            } else if segs.iter().any(|s| s.start > self.pos) {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("WAL offset {} is no longer retained", self.pos),
-                ));
+            } else if self.segs.iter().any(|s| s.start > self.pos) {
+                return Err(self.gone());
             } else {
                 return Ok(0);
             }

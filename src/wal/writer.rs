@@ -972,4 +972,77 @@ mod tests {
             (40, end, 0)
         );
     }
+
+    /// A feed's reader that follows the writer across many rolls of
+    /// zero-filled segments, in small reads, gets exactly the records; a
+    /// reader catching up lists the directory once, not once per segment;
+    /// seeking back keeps working until retention
+    /// removes the bytes, which is an error, never a stall.
+    #[test]
+    fn reader_follows_the_writer_across_rolls() {
+        use super::super::reader::WalReader;
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) =
+            Wal::open(dir.path(), FsyncPolicy::Always, 4096, false, 0, |_, _| {}).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wal.spare_ready.load(Ordering::Acquire) {
+            assert!(Instant::now() < deadline, "no spare segment was made");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        wal.set_segment_size(512);
+        let mut follower = WalReader::new(dir.path(), 0);
+        let mut followed = Vec::new();
+        let mut chunk = [0u8; 77];
+        for i in 0..200u32 {
+            let end = wal.append_raw(&vec![(i % 251) as u8 + 1; 60 + (i % 90) as usize]);
+            wal.write_up_to(end).unwrap();
+            loop {
+                let n = follower.read(&mut chunk, end).unwrap();
+                if n == 0 {
+                    break;
+                }
+                followed.extend_from_slice(&chunk[..n]);
+            }
+            assert_eq!(follower.position(), end, "caught up after write {i}");
+        }
+        let end = wal.written_offset();
+        let segs = list_segments(dir.path()).unwrap();
+        assert!(segs.len() > 20, "rolled often: {} segments", segs.len());
+        // At the writer's end: once per new limit (a roll may be under
+        // it), plus once per segment it finished.
+        assert!(
+            follower.listings() <= 200 + segs.len() as u64,
+            "{} listings for 200 writes and {} segments",
+            follower.listings(),
+            segs.len()
+        );
+        let mut whole = vec![0u8; end as usize];
+        let mut fresh = WalReader::new(dir.path(), 0);
+        let mut got = 0;
+        while got < whole.len() {
+            let n = fresh.read(&mut whole[got..], end).unwrap();
+            assert!(n > 0, "stalled at {got}");
+            got += n;
+        }
+        assert_eq!(followed, whole);
+        assert!(
+            fresh.listings() <= 2,
+            "catching up over {} segments listed {} times",
+            segs.len(),
+            fresh.listings()
+        );
+        // Back to an earlier position with the list already made.
+        let back = segs[segs.len() / 2].start + 1;
+        follower.seek(back);
+        let mut again = vec![0u8; (end - back) as usize];
+        let mut got = 0;
+        while got < again.len() {
+            got += follower.read(&mut again[got..], end).unwrap();
+        }
+        assert_eq!(again, whole[back as usize..]);
+        wal.remove_before(segs[segs.len() - 2].start).unwrap();
+        follower.seek(back);
+        let err = follower.read(&mut chunk, end).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+    }
 }
