@@ -5,6 +5,7 @@
 use super::{random, Ctx};
 use crate::glob::glob_match;
 use crate::store::keys::{sub_key, Kind, Meta};
+use crate::store::{Store, WriteTx};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
@@ -97,6 +98,29 @@ pub(crate) fn page(
     match ctx.tx.as_mut() {
         Some(tx) => tx.sub_range(prefix, after, count),
         None => ctx.srv.store.sub_range(prefix, after, count),
+    }
+}
+
+/// [`page`] handing each (field, value) to `f` by reference (a reply is
+/// written from them without a copy); true if more follow. Takes the
+/// context's parts so that `f` may write to `ctx.out`.
+pub(crate) fn page_each(
+    tx: &mut Option<WriteTx>,
+    store: &Store,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    count: usize,
+    mut f: impl FnMut(&[u8], &Bytes),
+) -> bool {
+    match tx.as_mut() {
+        Some(tx) => {
+            let (got, more) = tx.sub_range(prefix, after, count);
+            for (k, v) in &got {
+                f(k, v);
+            }
+            more
+        }
+        None => store.sub_range_each(prefix, after, count, f),
     }
 }
 

@@ -6,6 +6,7 @@
 
 use super::{blocking, cmd, coll, flags::*, int_arg, Command, Ctx};
 use crate::store::keys::{sub_key, Kind, Meta, LIST_MIDDLE};
+use crate::store::{Store, WriteTx};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
@@ -133,41 +134,62 @@ fn item(ctx: &mut Ctx<'_>, l: &List, i: u64) -> Option<Bytes> {
 /// Items `start .. start + count` (clamped to the list), in order: one
 /// seek, then a scan.
 fn items(ctx: &mut Ctx<'_>, l: &List, start: u64, count: u64) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    each_item(&mut ctx.tx, &ctx.srv.store, l, start, count, |v| {
+        out.push(v.clone())
+    });
+    out
+}
+
+/// Calls `f` with the values at positions `start..start + count` in order;
+/// returns how many there were.
+fn each_item(
+    tx: &mut Option<WriteTx>,
+    store: &Store,
+    l: &List,
+    start: u64,
+    count: u64,
+    mut f: impl FnMut(&Bytes),
+) -> usize {
     let end = start.saturating_add(count).min(l.len);
     if start >= end {
-        return Vec::new();
+        return 0;
     }
     let want = (end - start) as usize;
-    let mut out = Vec::with_capacity(want.min(4096));
+    let mut n = 0;
     let first = l.head.wrapping_add(start);
     let mut after: Option<[u8; 8]> = first.checked_sub(1).map(u64::to_be_bytes);
-    while out.len() < want {
-        let page = (want - out.len()).clamp(16, 4096);
-        let (got, more) = coll::page(ctx, &l.prefix, after.as_ref().map(|a| &a[..]), page);
-        let Some(last) = got.last().map(|(f, _)| f.clone()) else {
+    while n < want {
+        let page = (want - n).clamp(16, 4096);
+        // The page's last field: None if it had none, Some(None) if that
+        // one is not an index (then stop rather than read it again).
+        let mut last: Option<Option<[u8; 8]>> = None;
+        let more = coll::page_each(
+            tx,
+            store,
+            &l.prefix,
+            after.as_ref().map(|a| &a[..]),
+            page,
+            |field, v| {
+                let b = <[u8; 8]>::try_from(field).ok();
+                last = Some(b);
+                let Some(b) = b else { return };
+                let i = u64::from_be_bytes(b).wrapping_sub(l.head);
+                if i >= start && i < end && n < want {
+                    f(v);
+                    n += 1;
+                }
+            },
+        );
+        let Some(Some(b)) = last else {
             break;
         };
-        for (f, v) in got {
-            let Ok(b) = <[u8; 8]>::try_from(&f[..]) else {
-                continue;
-            };
-            let i = u64::from_be_bytes(b).wrapping_sub(l.head);
-            if i >= start && i < end && out.len() < want {
-                out.push(v);
-            }
-        }
-        if !more {
-            break;
-        }
-        let Ok(b) = <[u8; 8]>::try_from(&last[..]) else {
-            break;
-        };
-        if u64::from_be_bytes(b).wrapping_sub(l.head) >= end.saturating_sub(1) {
+        if !more || u64::from_be_bytes(b).wrapping_sub(l.head) >= end.saturating_sub(1) {
             break;
         }
         after = Some(b);
     }
-    out
+    n
 }
 
 /// Adds `values` at one end, creating the list unless `only_existing`;
@@ -334,11 +356,18 @@ fn lrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if start > stop || start as u64 >= l.len {
         return ctx.out.array(0);
     }
-    let v = items(ctx, &l, start as u64, (stop - start + 1) as u64);
-    ctx.out.array(v.len());
-    for x in &v {
-        ctx.out.bulk(x);
-    }
+    // Straight from the store's pairs into the reply.
+    let (tx, store) = (&mut ctx.tx, &ctx.srv.store);
+    ctx.out.array_of(|out| {
+        each_item(
+            tx,
+            store,
+            &l,
+            start as u64,
+            (stop - start + 1) as u64,
+            |v| out.bulk(v),
+        )
+    });
 }
 
 /// LINDEX and LSET look at the key before the index (Redis's order).

@@ -56,6 +56,9 @@ impl Out {
         self.buf.reserve(n + 24);
         if n < 10 {
             self.buf.put_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        } else if n < 100 {
+            let (t, u) = (b'0' + (n / 10) as u8, b'0' + (n % 10) as u8);
+            self.buf.put_slice(&[b'$', t, u, b'\r', b'\n']);
         } else {
             self.line(b'$', n as i64);
         }
@@ -100,6 +103,18 @@ impl Out {
 
     pub fn array(&mut self, n: usize) {
         self.line(b'*', n as i64);
+    }
+
+    /// An array whose length is known once its elements are written: they
+    /// go to a side buffer first, then after the header.
+    pub fn array_of(&mut self, fill: impl FnOnce(&mut Out) -> usize) {
+        let mut side = Out {
+            buf: BytesMut::with_capacity(4096),
+            resp3: self.resp3,
+        };
+        let n = fill(&mut side);
+        self.array(n);
+        self.buf.extend_from_slice(&side.buf);
     }
 
     /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.
@@ -215,5 +230,28 @@ mod tests {
         o.int(0);
         o.int(i64::MIN);
         assert_eq!(&o.buf[..], b":-12\r\n:0\r\n:-9223372036854775808\r\n");
+    }
+
+    /// Every length shape of the bulk header's short paths and the digit
+    /// loop, and an array whose length comes after its elements.
+    #[test]
+    fn bulk_headers() {
+        let mut o = Out::new();
+        for n in [0usize, 9, 10, 42, 99, 100, 12345] {
+            o.buf.clear();
+            let data = vec![b'x'; n];
+            o.bulk(&data);
+            let mut want = format!("${n}\r\n").into_bytes();
+            want.extend_from_slice(&data);
+            want.extend_from_slice(b"\r\n");
+            assert_eq!(&o.buf[..], &want[..], "length {n}");
+        }
+        o.buf.clear();
+        o.array_of(|side| {
+            side.bulk(b"a");
+            side.bulk(b"bc");
+            2
+        });
+        assert_eq!(&o.buf[..], b"*2\r\n$1\r\na\r\n$2\r\nbc\r\n");
     }
 }

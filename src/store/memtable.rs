@@ -253,10 +253,10 @@ pub fn merged_range(
 /// first, each in key order), up to `upper` (inclusive) when given,
 /// tombstones included, in key order: `merged_range` over lists a window
 /// read has already taken from each layer.
-pub fn merge_lists(
-    lists: Vec<Vec<(&Bytes, &Option<Bytes>)>>,
+pub fn merge_lists<'a>(
+    lists: Vec<Vec<(&'a Bytes, &'a Option<Bytes>)>>,
     upper: Option<&[u8]>,
-) -> Vec<(Bytes, Option<Bytes>)> {
+) -> Vec<(&'a Bytes, &'a Option<Bytes>)> {
     let within = |k: &Bytes| upper.is_none_or(|u| k.as_ref() <= u);
     let mut iters: Vec<_> = lists
         .into_iter()
@@ -264,7 +264,7 @@ pub fn merge_lists(
         .collect();
     let mut out = Vec::new();
     if let [only] = iters.as_mut_slice() {
-        out.extend(only.map(|(k, v)| (k.clone(), v.clone())));
+        out.extend(only);
         return out;
     }
     loop {
@@ -283,7 +283,7 @@ pub fn merge_lists(
             if it.peek().is_some_and(|&(k, _)| k == key) {
                 if let Some((k, v)) = it.next() {
                     if j == i {
-                        out.push((k.clone(), v.clone()));
+                        out.push((k, v));
                     }
                 }
             }
@@ -354,7 +354,11 @@ mod tests {
                 None => Bound::Unbounded,
             };
             let want = merged_range(&layers, Bound::Unbounded, to);
-            assert_eq!(merge_lists(lists, upper.as_deref()), want, "count {count}");
+            let got: Vec<_> = merge_lists(lists, upper.as_deref())
+                .into_iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(got, want, "count {count}");
         }
     }
 

@@ -356,7 +356,10 @@ impl Store {
         let mut end = prefix.to_vec();
         // The prefix's successor: bump the last byte of gen (gen < u32::MAX).
         increment(&mut end);
-        let (merged, upper) = self.raw_window(&start, excluded, &end, count);
+        let mut merged = Vec::new();
+        let (_, upper) = self.raw_window(&start, excluded, &end, count, usize::MAX, &mut |k, v| {
+            merged.push((k.clone(), v.clone()))
+        });
         let next = upper.map(|k| Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]));
         let mut out = Vec::with_capacity(merged.len());
         for (k, v) in merged {
@@ -377,25 +380,27 @@ impl Store {
         after: Option<&[u8]>,
         count: usize,
     ) -> (Vec<(Bytes, Bytes)>, bool) {
-        let start = match after {
-            Some(f) => [prefix, f].concat(),
-            None => prefix.to_vec(),
-        };
-        let mut end = prefix.to_vec();
-        increment(&mut end);
-        let (pairs, more) = self.raw_range(&start, after.is_some(), &end, count);
-        // `advance` narrows each key in place (a slice would take and drop
-        // a reference per element: a tenth of an LRANGE's CPU was such
-        // reference counting).
-        let out = pairs
-            .into_iter()
-            .map(|(mut k, v)| {
-                let n = prefix.len().min(k.len());
-                bytes::Buf::advance(&mut k, n);
-                (k, v)
-            })
-            .collect();
+        let mut out = Vec::new();
+        let (start, end) = sub_bounds(prefix, after);
+        let more = self.raw_range_each(&start, after.is_some(), &end, count, |k, v| {
+            out.push((k.slice(prefix.len().min(k.len())..), v.clone()))
+        });
         (out, more)
+    }
+
+    /// [`Store::sub_range`] handing each (field, value) to `f` by
+    /// reference; true if more follow.
+    pub fn sub_range_each(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+        mut f: impl FnMut(&[u8], &Bytes),
+    ) -> bool {
+        let (start, end) = sub_bounds(prefix, after);
+        self.raw_range_each(&start, after.is_some(), &end, count, |k, v| {
+            f(&k[prefix.len().min(k.len())..], v)
+        })
     }
 
     /// The greatest live pair with a key in `[start, end)`. Reads
@@ -580,34 +585,54 @@ impl Store {
         end: &[u8],
         count: usize,
     ) -> (Vec<(Bytes, Bytes)>, bool) {
-        // A window can hold only deletions (write-buffer tombstones over
-        // sled's pairs): then look further, so that an empty answer always
-        // means the range is exhausted.
-        let (mut out, mut upper) = self.raw_window(start, after, end, count);
-        let mut window = count;
-        while out.is_empty() {
-            let Some(u) = upper else { break };
-            // Runs of deletions are skipped in growing steps.
-            window = (window * 2).min(4096);
-            (out, upper) = self.raw_window(&u, true, end, window);
-        }
-        if out.len() > count {
-            out.truncate(count);
-            upper = out.last().map(|(k, _)| k.to_vec());
-        }
-        (out, upper.is_some())
+        let mut out = Vec::new();
+        let more = self.raw_range_each(start, after, end, count, |k, v| {
+            out.push((k.clone(), v.clone()))
+        });
+        (out, more)
     }
 
-    /// One merge window of [`Store::raw_range`]: the live pairs and the last
-    /// key examined when the range goes on.
-    fn raw_window(
+    /// [`Store::raw_range`] handing each pair to `emit` by reference: a
+    /// reply can be written from the pairs without taking a reference to
+    /// each (LRANGE). At most `count` pairs; true if the range goes on
+    /// after them. `emit` runs with the write buffer read-locked, so it
+    /// must not call into the store.
+    pub fn raw_range_each(
         &self,
         start: &[u8],
         after: bool,
         end: &[u8],
         count: usize,
-    ) -> (Vec<(Bytes, Bytes)>, Option<Vec<u8>>) {
-        let count = count.max(1);
+        mut emit: impl FnMut(&Bytes, &Bytes),
+    ) -> bool {
+        // A window can hold only deletions (write-buffer tombstones over
+        // sled's pairs): then look further, so that an empty answer always
+        // means the range is exhausted.
+        let (mut n, mut upper) = self.raw_window(start, after, end, count, count, &mut emit);
+        let mut window = count;
+        while n == 0 {
+            let Some(u) = upper else { break };
+            // Runs of deletions are skipped in growing steps.
+            window = (window * 2).min(4096);
+            (n, upper) = self.raw_window(&u, true, end, window, count, &mut emit);
+        }
+        upper.is_some()
+    }
+
+    /// One merge window of [`Store::raw_range_each`]: reads about `read`
+    /// keys from each source, emits at most `limit` live pairs, and returns
+    /// how many it emitted and the last key examined when the range goes
+    /// on (the last emitted one if `limit` cut the window short).
+    fn raw_window(
+        &self,
+        start: &[u8],
+        after: bool,
+        end: &[u8],
+        read: usize,
+        limit: usize,
+        emit: &mut impl FnMut(&Bytes, &Bytes),
+    ) -> (usize, Option<Vec<u8>>) {
+        let read = read.max(1);
         let from_b = if after {
             Bound::Excluded(start)
         } else {
@@ -618,8 +643,8 @@ impl Store {
         } else {
             Bound::Included(start.to_vec())
         };
-        // As in `scan`: each source gives at most `count` keys and the
-        // smallest count-th key bounds the window where the merge is exact.
+        // As in `scan`: each source gives at most `read` keys and the
+        // smallest read-th key bounds the window where the merge is exact.
         // Held from before the sled read (see `raw_last`).
         let t = self.tables.read();
         // After taking the buffer, before the sled read: a window read at
@@ -628,17 +653,18 @@ impl Store {
         // table that left the buffer in between, and an old window would
         // miss that table's writes.
         let epoch = self.cache.epoch();
-        let (mut from_sled, mut upper) = self.sled_window(epoch, start, after, from_v, end, count);
+        let (sled_pairs, sled_range, mut upper) =
+            self.sled_window(epoch, start, after, from_v, end, read);
         let mem = {
-            // Each layer's first `count` entries, walked once: a layer's
+            // Each layer's first `read` entries, walked once: a layer's
             // keys up to the window's bound are all among them.
             let lists: Vec<_> = t
                 .layers()
                 .iter()
-                .map(|l| l.first_n(from_b, Bound::Excluded(end), count))
+                .map(|l| l.first_n(from_b, Bound::Excluded(end), read))
                 .collect();
             for l in &lists {
-                if let (true, Some((k, _))) = (l.len() >= count, l.last()) {
+                if let (true, Some((k, _))) = (l.len() >= read, l.last()) {
                     if upper.as_ref().is_none_or(|u| k.as_ref() < u.as_slice()) {
                         upper = Some(k.to_vec());
                     }
@@ -646,28 +672,29 @@ impl Store {
             }
             memtable::merge_lists(lists, upper.as_deref())
         };
-        drop(t);
+        // `t` stays held while the pairs are emitted: they are borrowed
+        // from the buffer, not cloned (a reply is written from them).
+        let mut sled = &sled_pairs[sled_range];
         if let Some(u) = &upper {
-            from_sled.retain(|(k, _)| k.as_ref() <= u.as_slice());
+            sled = &sled[..sled.partition_point(|(k, _)| k.as_ref() <= u.as_slice())];
         }
-        // Both sides are in key order: the buffer's entry wins over sled's.
-        let mut out = Vec::with_capacity(from_sled.len().max(mem.len()));
-        let mut sled = from_sled.into_iter().peekable();
-        for (k, v) in mem {
-            while let Some(p) = sled.next_if(|(sk, _)| *sk < k) {
-                out.push(p);
+        let mut emitted = 0;
+        let mut last: Option<&Bytes> = None;
+        for (k, v) in merge_over(&mem, sled) {
+            if emitted == limit {
+                upper = last.map(|k| k.to_vec());
+                break;
             }
-            sled.next_if(|(sk, _)| *sk == k);
-            if let Some(v) = v {
-                out.push((k, v));
-            }
+            emit(k, v);
+            emitted += 1;
+            last = Some(k);
         }
-        out.extend(sled);
-        (out, upper)
+        (emitted, upper)
     }
 
-    /// sled's first `count` pairs of a range, and the last one's key if it
-    /// took all `count` (the range may go on), through the range cache.
+    /// sled's first `count` pairs of a range (a range of a shared read),
+    /// and the last one's key if it took all `count` (the range may go on),
+    /// through the range cache.
     fn sled_window(
         &self,
         epoch: u64,
@@ -676,16 +703,20 @@ impl Store {
         from: Bound<Vec<u8>>,
         end: &[u8],
         count: usize,
-    ) -> (Vec<(Bytes, Bytes)>, Option<Vec<u8>>) {
+    ) -> (range_cache::Pairs, std::ops::Range<usize>, Option<Vec<u8>>) {
         let upper_of = |pairs: &[(Bytes, Bytes)]| {
             (pairs.len() >= count)
                 .then(|| pairs.last().map(|(k, _)| k.to_vec()))
                 .flatten()
         };
         let read = match self.ranges.lock().lookup(epoch, start, after, end, count) {
-            range_cache::Lookup::Hit(pairs, more) => {
-                let upper = if more { upper_of(&pairs) } else { None };
-                return (pairs, upper);
+            range_cache::Lookup::Hit(pairs, range, more) => {
+                let upper = if more {
+                    upper_of(&pairs[range.clone()])
+                } else {
+                    None
+                };
+                return (pairs, range, upper);
             }
             range_cache::Lookup::Miss(n) => n,
         };
@@ -700,12 +731,13 @@ impl Store {
                 break;
             }
         }
+        let pairs: range_cache::Pairs = pairs.into();
         self.ranges
             .lock()
             .store(epoch, start, after, end, &pairs, read);
-        pairs.truncate(count);
-        let upper = upper_of(&pairs);
-        (pairs, upper)
+        let range = 0..pairs.len().min(count);
+        let upper = upper_of(&pairs[range.clone()]);
+        (pairs, range, upper)
     }
 
     /// Calls `f` with every live key of `db` in key order, a page of
@@ -1536,6 +1568,52 @@ fn survey(
     Ok(index)
 }
 
+/// The raw key range of a collection's elements after the field `after`.
+fn sub_bounds(prefix: &[u8], after: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let start = match after {
+        Some(f) => [prefix, f].concat(),
+        None => prefix.to_vec(),
+    };
+    let mut end = prefix.to_vec();
+    increment(&mut end);
+    (start, end)
+}
+
+/// The write buffer's entries (tombstones included) over sled's pairs,
+/// both in key order: the live pairs, the buffer's entry winning.
+fn merge_over<'a>(
+    mem: &'a [(&'a Bytes, &'a Option<Bytes>)],
+    sled: &'a [(Bytes, Bytes)],
+) -> impl Iterator<Item = (&'a Bytes, &'a Bytes)> {
+    let (mut m, mut s) = (0, 0);
+    std::iter::from_fn(move || loop {
+        match (mem.get(m).copied(), sled.get(s)) {
+            (Some((mk, mv)), Some((sk, sv))) => {
+                if sk < mk {
+                    s += 1;
+                    return Some((sk, sv));
+                }
+                s += usize::from(sk == mk);
+                m += 1;
+                if let Some(v) = mv {
+                    return Some((mk, v));
+                }
+            }
+            (Some((mk, mv)), None) => {
+                m += 1;
+                if let Some(v) = mv {
+                    return Some((mk, v));
+                }
+            }
+            (None, Some((sk, sv))) => {
+                s += 1;
+                return Some((sk, sv));
+            }
+            (None, None) => return None,
+        }
+    })
+}
+
 /// The smallest byte string greater than every string with prefix `v`.
 fn increment(v: &mut Vec<u8>) {
     while let Some(last) = v.last_mut() {
@@ -2323,6 +2401,94 @@ mod tests {
                 .map(|(k, _)| k.to_vec())
                 .collect();
             assert_eq!(got.iter().collect::<Vec<_>>(), want, "prefix {p:?}");
+        }
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Range reads merge the write buffer's layers (puts and tombstones)
+    /// over sled's pairs exactly, at any window size: each page is a start
+    /// of what a model holds, and walking a range page by page from the last key returned
+    /// yields it whole, once.
+    #[test]
+    fn range_reads_merge_the_buffer_over_sled() {
+        use std::collections::BTreeMap;
+        let dir = std::env::temp_dir().join(format!("sledis-range-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open_path(&dir).expect("open");
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let key = |n: u64| format!("r\x00k{n:04}").into_bytes();
+        let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        for _ in 0..600 {
+            let k = key(rnd() % 1000);
+            store.tree.insert(&k, b"sled").expect("insert");
+            model.insert(k, b"sled".to_vec());
+        }
+        for layer in 0..3 {
+            let mut t = store.tables.write();
+            for _ in 0..300 {
+                let k = key(rnd() % 1000);
+                if rnd() % 3 == 0 {
+                    t.insert(Bytes::from(k.clone()), None);
+                    model.remove(&k);
+                } else {
+                    let v = format!("buf{layer}").into_bytes();
+                    t.insert(Bytes::from(k.clone()), Some(Bytes::from(v.clone())));
+                    model.insert(k, v);
+                }
+            }
+            if layer < 2 {
+                t.freeze();
+            }
+        }
+        let end = b"r\x00l".to_vec();
+        for _ in 0..300 {
+            let start = key(rnd() % 1000);
+            let after = rnd() % 2 == 0;
+            let count = 1 + (rnd() % 40) as usize;
+            let want: Vec<(Vec<u8>, Vec<u8>)> = model
+                .iter()
+                .filter(|(k, _)| if after { **k > start } else { **k >= start })
+                .take(count)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let (got, more) = store.raw_range(&start, after, &end, count);
+            let got: Vec<(Vec<u8>, Vec<u8>)> =
+                got.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            // A window may stop short of `count` (at the nearest source's
+            // count-th key) but never returns nothing while pairs remain,
+            // and says whether more follow.
+            let what = format!("from {start:?} after {after} count {count}");
+            assert!(want.starts_with(&got), "{what}");
+            assert_eq!(got.is_empty(), want.is_empty(), "{what}");
+            if !more {
+                assert_eq!(got, want, "{what}: no more");
+            }
+        }
+        for count in [1, 3, 16, 100] {
+            let mut walked = Vec::new();
+            let mut from = b"r\x00".to_vec();
+            let mut after = false;
+            loop {
+                let (page, more) = store.raw_range(&from, after, &end, count);
+                assert!(page.len() <= count);
+                walked.extend(page.iter().map(|(k, _)| k.to_vec()));
+                match page.last() {
+                    Some((k, _)) if more => (from, after) = (k.to_vec(), true),
+                    _ => break,
+                }
+            }
+            assert_eq!(
+                walked,
+                model.keys().cloned().collect::<Vec<_>>(),
+                "count {count}"
+            );
         }
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
