@@ -15,7 +15,8 @@ lag         one master, one replica, `redis-benchmark -t set -P 16 -d 1024`
             100 ms (median, max) and the time the replica needs to catch up
             once the load stops.
 throughput  `redis-benchmark -t set` on a master with no replica and with
-            two, in alternating rounds: the ratio.
+            two, in alternating rounds: the ratio (and, pinned, a control
+            phase: no replica, CPU 1 busy).
 
 Every node is durable the same way: sledis with its WAL (appendfsync
 everysec), Redis with `appendonly yes`, `appendfsync everysec`. Each node
@@ -203,6 +204,23 @@ def lag():
         print(f"{kind:8} {load_s:9.2f} {rps:10.0f} {med / 1048576:16.2f} {mx / 1048576:13.2f} {catch:13.3f} {final / 1048576:12.1f}")
 
 
+def settle(kind, clients, timeout=300):
+    """Until every sledis node has moved its write buffer into sled
+    (`sled_applied_offset` at `wal_written_offset`): that background work
+    would otherwise fall into the next phase. Redis has none."""
+    if kind != "sledis":
+        return
+    deadline = time.time() + timeout
+    for c in clients:
+        while True:
+            p = info(c, "persistence")
+            if p["sled_applied_offset"] >= p["wal_written_offset"]:
+                break
+            if time.time() > deadline:
+                raise SystemExit("write buffer did not settle")
+            time.sleep(0.05)
+
+
 def throughput():
     """Two layouts: `pinned` gives the master and redis-benchmark CPU 0 and the
     replicas CPU 1, as if the replicas ran on other machines (what the ratio
@@ -211,10 +229,13 @@ def throughput():
     master's, for Redis as much as for sledis).
 
     The same master takes TPUT_ROUNDS rounds of: every test with no replica
-    (both detached by REPLICAOF NO ONE), then both attached and synced,
-    every test again. Alternating keeps the machine's drift (±20% over
-    minutes here) and the master's state (keys in its write buffer or
-    already in sled) out of the ratio; each figure is a median."""
+    (both detached by REPLICAOF NO ONE); in the pinned layout, every test
+    again with no replica but a busy loop on CPU 1 (the two vCPUs of this
+    machine slow each other down: the control for what any load on CPU 1
+    costs the master); then both replicas attached and synced, every test
+    again. Every node's background work is settled before each phase.
+    Alternating keeps the machine's drift (±20% over minutes here) and the
+    master's state out of the ratio; each figure is a median."""
     tests = [(1, 32), (16, 32), (16, 1024)]
     rounds = int(os.environ.get("TPUT_ROUNDS", "3"))
 
@@ -236,23 +257,37 @@ def throughput():
 
     rows = []
     for layout, mcpu, rcpu in [("pinned", "0", "1"), ("shared", None, None)]:
+        phases = [0, "busy", 2] if rcpu is not None else [0, 2]
         for i, kind in enumerate(["sledis", "redis"]):
             port = BASE + 70 + 10 * i
             mp, m, _ = start(kind, port, cpus=mcpu)
             reps = [start(kind, port + 1 + j, cpus=rcpu) for j in range(2)]
-            res = {(pipe, size, n): [] for pipe, size in tests for n in (0, 2)}
+            nodes = [m] + [r for _, r, _ in reps]
+            res = {(pipe, size, n): [] for pipe, size in tests for n in phases}
             rps(port, 1, 32, mcpu)  # warm-up: every round overwrites the same keys
             for _ in range(rounds):
                 for _, r, _ in reps:
                     r.execute_command("REPLICAOF", "NO", "ONE")
                 detached(m)
+                settle(kind, nodes)
                 for pipe, size in tests:
                     res[(pipe, size, 0)].append(rps(port, pipe, size, mcpu))
+                if "busy" in phases:
+                    settle(kind, nodes)
+                    hog = subprocess.Popen(["taskset", "-c", rcpu, sys.executable, "-c",
+                                            "while True: pass"])
+                    try:
+                        for pipe, size in tests:
+                            res[(pipe, size, "busy")].append(rps(port, pipe, size, mcpu))
+                    finally:
+                        hog.kill()
+                        hog.wait()
                 for _, r, _ in reps:
                     r.execute_command("REPLICAOF", "127.0.0.1", port)
                 for _, r, _ in reps:
                     wait_synced(m, r)
                 assert info(m)["connected_slaves"] == 2
+                settle(kind, nodes)
                 for pipe, size in tests:
                     res[(pipe, size, 2)].append(rps(port, pipe, size, mcpu))
                 for _, r, _ in reps:
@@ -262,15 +297,23 @@ def throughput():
             stop(mp)
             for pipe, size in tests:
                 a, b = res[(pipe, size, 0)], res[(pipe, size, 2)]
+                busy = res.get((pipe, size, "busy"))
                 per = " ".join(f"{y / x:.2f}" for x, y in zip(a, b))
                 ma, mb = statistics.median(a), statistics.median(b)
-                rows.append((layout, kind, pipe, size, ma, mb, mb / ma, per))
+                mbusy = statistics.median(busy) if busy else None
+                per_busy = " ".join(f"{y / x:.2f}" for x, y in zip(busy, b)) if busy else ""
+                rows.append((layout, kind, pipe, size, ma, mbusy, mb, per, per_busy))
     print(f"\nMaster write throughput, redis-benchmark -t set -n {TPUT_N} -r 100000 -c 50, "
-          f"no replica vs two, medians of {rounds} alternating rounds")
-    print(f"{'layout':7} {'server':7} {'-P':>3} {'size':>5} {'0 replicas':>11} {'2 replicas':>11} "
-          f"{'ratio':>6}  ratio per round")
-    for layout, kind, pipe, size, a, b, ratio, per in rows:
-        print(f"{layout:7} {kind:7} {pipe:3} {size:5} {a:11.0f} {b:11.0f} {ratio:6.2f}  {per}")
+          f"no replica vs two, medians of {rounds} alternating rounds; 'busy': no replica, "
+          f"a busy loop on CPU 1 (pinned layout only)")
+    print(f"{'layout':7} {'server':7} {'-P':>3} {'size':>5} {'0 replicas':>11} {'busy':>8} "
+          f"{'2 replicas':>11} {'2/0':>5} {'2/busy':>6}  2/0 per round; 2/busy per round")
+    for layout, kind, pipe, size, a, busy, b, per, per_busy in rows:
+        bcol = f"{busy:8.0f}" if busy else f"{'-':>8}"
+        rcol = f"{b / busy:6.2f}" if busy else f"{'-':>6}"
+        tail = f"{per}; {per_busy}" if per_busy else per
+        print(f"{layout:7} {kind:7} {pipe:3} {size:5} {a:11.0f} {bcol} {b:11.0f} "
+              f"{b / a:5.2f} {rcol}  {tail}")
 
 
 def main():
