@@ -49,6 +49,13 @@ fn main() -> ExitCode {
         tracing::error!("panic: {info}");
         default_hook(info);
     }));
+    if cfg
+        .get("disable-thp")
+        .first()
+        .is_some_and(|(_, v)| v == "yes")
+    {
+        disable_thp();
+    }
     for note in cfg.notes() {
         tracing::info!("config: {note}");
     }
@@ -86,6 +93,25 @@ fn main() -> ExitCode {
         Err(e) => {
             tracing::error!("{e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `disable-thp yes` (the default, as in Redis): no transparent huge pages
+/// for this process. The allocator asks for them, and each first touch of
+/// fresh memory then zeroes 2 MiB: measured here, SET -P 16 of 1 KiB values
+/// spent up to 46% of the server's CPU in that zeroing (5.7-6.1 us of CPU
+/// per SET without THP, 9-17 us with it, varying from run to run).
+fn disable_thp() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with integer arguments only; no memory is passed.
+        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if r != 0 {
+            tracing::warn!(
+                "disable-thp: prctl(PR_SET_THP_DISABLE) failed: {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
 }
