@@ -99,9 +99,10 @@ fn main() -> ExitCode {
 
 /// `disable-thp yes` (the default, as in Redis): no transparent huge pages
 /// for this process. The allocator asks for them, and each first touch of
-/// fresh memory then zeroes 2 MiB: measured here, SET -P 16 of 1 KiB values
-/// spent up to 46% of the server's CPU in that zeroing (5.7-6.1 us of CPU
-/// per SET without THP, 9-17 us with it, varying from run to run).
+/// fresh memory then zeroes 2 MiB: measured here, a master feeding two
+/// replicas under SET -P 16 of 1 KiB values spent up to 46% of its CPU in
+/// that zeroing (7-8 us of CPU per SET without THP, 9-17 us with it,
+/// varying from run to run).
 fn disable_thp() {
     #[cfg(target_os = "linux")]
     {

@@ -2308,6 +2308,16 @@ impl Tally {
 mod tests {
     use super::*;
 
+    /// A seeded xorshift64 generator: the same keys on every run.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     #[test]
     fn midpoint_lies_strictly_between_its_keys() {
         let cases: &[(&[u8], &[u8])] = &[
@@ -2347,13 +2357,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sledis-last-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open_path(&dir).expect("open");
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(0x9E37_79B9_7F4A_7C15);
         let mut keys: Vec<Vec<u8>> = Vec::new();
         for _ in 0..3000 {
             let mut k = b"s\x00pre".to_vec();
@@ -2378,7 +2382,7 @@ mod tests {
             } else {
                 (b.clone(), a.clone())
             };
-            if rnd() % 3 == 0 {
+            if rnd().is_multiple_of(3) {
                 end.push(0xff);
             }
             let want = keys.iter().rfind(|k| **k >= start && **k < end);
@@ -2408,21 +2412,15 @@ mod tests {
 
     /// Range reads merge the write buffer's layers (puts and tombstones)
     /// over sled's pairs exactly, at any window size: each page is a start
-    /// of what a model holds, and walking a range page by page from the last key returned
-    /// yields it whole, once.
+    /// of what a model holds, and walking a range page by page from the
+    /// last key returned yields it whole, once.
     #[test]
     fn range_reads_merge_the_buffer_over_sled() {
         use std::collections::BTreeMap;
         let dir = std::env::temp_dir().join(format!("sledis-range-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open_path(&dir).expect("open");
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(0x2545_F491_4F6C_DD1D);
         let key = |n: u64| format!("r\x00k{n:04}").into_bytes();
         let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for _ in 0..600 {
@@ -2434,7 +2432,7 @@ mod tests {
             let mut t = store.tables.write();
             for _ in 0..300 {
                 let k = key(rnd() % 1000);
-                if rnd() % 3 == 0 {
+                if rnd().is_multiple_of(3) {
                     t.insert(Bytes::from(k.clone()), None);
                     model.remove(&k);
                 } else {
@@ -2450,7 +2448,7 @@ mod tests {
         let end = b"r\x00l".to_vec();
         for _ in 0..300 {
             let start = key(rnd() % 1000);
-            let after = rnd() % 2 == 0;
+            let after = rnd().is_multiple_of(2);
             let count = 1 + (rnd() % 40) as usize;
             let want: Vec<(Vec<u8>, Vec<u8>)> = model
                 .iter()

@@ -898,6 +898,18 @@ mod tests {
         assert_eq!(concat(&out), b"kept again");
     }
 
+    /// A WAL under `always` (4 KiB segments) once its zero-filled spare
+    /// segment is ready.
+    fn open_with_spare(dir: &Path) -> Arc<Wal> {
+        let (wal, _) = Wal::open(dir, FsyncPolicy::Always, 4096, false, 0, |_, _| {}).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !wal.spare_ready.load(Ordering::Acquire) {
+            assert!(Instant::now() < deadline, "no spare segment was made");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        wal
+    }
+
     /// Under `always` segments are zero-filled before use. A segment that
     /// rolls before its file is full (here: the segment size shrank) keeps
     /// zeros after its records: readers, scans and recovery must stop at
@@ -906,13 +918,7 @@ mod tests {
     fn zero_filled_segments_read_as_their_records_only() {
         use super::super::record::{decode_frame, Decoded};
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) =
-            Wal::open(dir.path(), FsyncPolicy::Always, 4096, false, 0, |_, _| {}).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !wal.spare_ready.load(Ordering::Acquire) {
-            assert!(Instant::now() < deadline, "no spare segment was made");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let wal = open_with_spare(dir.path());
         let put = |i: u32| Effect::Put {
             key: Bytes::from(format!("key{i}")),
             value: Bytes::from(vec![b'v'; 100]),
@@ -976,24 +982,20 @@ mod tests {
     /// A feed's reader that follows the writer across many rolls of
     /// zero-filled segments, in small reads, gets exactly the records; a
     /// reader catching up lists the directory once, not once per segment;
-    /// seeking back keeps working until retention
-    /// removes the bytes, which is an error, never a stall.
+    /// seeking back keeps working until retention removes the bytes, which
+    /// is an error, never a stall.
     #[test]
     fn reader_follows_the_writer_across_rolls() {
         use super::super::reader::WalReader;
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _) =
-            Wal::open(dir.path(), FsyncPolicy::Always, 4096, false, 0, |_, _| {}).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !wal.spare_ready.load(Ordering::Acquire) {
-            assert!(Instant::now() < deadline, "no spare segment was made");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let wal = open_with_spare(dir.path());
         wal.set_segment_size(512);
+        // About 20 segments per 200 writes, fewer when the spare is slow.
+        const WRITES: u32 = 400;
         let mut follower = WalReader::new(dir.path(), 0);
         let mut followed = Vec::new();
         let mut chunk = [0u8; 77];
-        for i in 0..200u32 {
+        for i in 0..WRITES {
             let end = wal.append_raw(&vec![(i % 251) as u8 + 1; 60 + (i % 90) as usize]);
             wal.write_up_to(end).unwrap();
             loop {
@@ -1011,8 +1013,8 @@ mod tests {
         // At the writer's end: once per new limit (a roll may be under
         // it), plus once per segment it finished.
         assert!(
-            follower.listings() <= 200 + segs.len() as u64,
-            "{} listings for 200 writes and {} segments",
+            follower.listings() <= u64::from(WRITES) + segs.len() as u64,
+            "{} listings for {WRITES} writes and {} segments",
             follower.listings(),
             segs.len()
         );
