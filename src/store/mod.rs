@@ -982,18 +982,21 @@ impl Store {
                 .map_err(|e| e.to_string())?;
             self.meta.flush().map_err(|e| e.to_string())?;
             self.applied.store(f.end, Ordering::Release);
-            let load_done = {
-                let mut tail = self.load_tail.lock();
-                let done = tail.as_ref().is_some_and(|t| Arc::ptr_eq(t, &f));
-                if done {
-                    *tail = None;
-                }
-                done
-            };
+            let load_done = self
+                .load_tail
+                .lock()
+                .as_ref()
+                .is_some_and(|t| Arc::ptr_eq(t, &f));
             if load_done {
+                // INFO says the load is done only once its mark is gone
+                // and logged: a restart from here resumes partially.
                 self.meta.remove(LOADING_KEY).map_err(|e| e.to_string())?;
                 self.meta.flush().map_err(|e| e.to_string())?;
                 tracing::info!("the full sync's data is all in sled");
+                let mut tail = self.load_tail.lock();
+                if tail.as_ref().is_some_and(|t| Arc::ptr_eq(t, &f)) {
+                    *tail = None;
+                }
             }
             {
                 let mut t = self.tables.write();
