@@ -867,11 +867,11 @@ fn big_full_sync_loads_through_the_write_buffer() {
         info_field(&info(&mut rc, "persistence"), "sled_load_pending").as_deref() == Some("0")
     });
     assert!(ok, "the load never reached sled: {}", r.log());
-    assert!(
-        r.log().contains("the full sync's data is all in sled"),
-        "{}",
-        r.log()
-    );
+    // The log is written by a flusher thread: poll for the line too.
+    let logged = wait_until(Duration::from_secs(10), || {
+        r.log().contains("the full sync's data is all in sled")
+    });
+    assert!(logged, "{}", r.log());
     let full = info_field(&info(&mut mc, "stats"), "sync_full");
     r.kill9();
     let _: () = redis::cmd("SET")
