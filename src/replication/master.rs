@@ -171,44 +171,45 @@ async fn send_snapshot(
     Ok(start)
 }
 
-/// Sends the tail's chunks (each one WAL write) with vectored writes, so
-/// many small ones go in one send without being copied into one buffer
-/// first (that copy and its fresh allocation were a tenth of the master's
-/// extra CPU per replica at 1 KiB values). Returns the bytes sent.
-async fn write_chunks(
-    wr: &mut OwnedWriteHalf,
-    chunks: &mut Vec<bytes::Bytes>,
+/// How far behind the written end a feed may be and still `sendfile`: the
+/// newest bytes are in the page cache, so the call does not wait for the
+/// disk on a runtime thread; a feed further behind reads on the blocking
+/// pool.
+const SENDFILE_MAX: u64 = 32 << 20;
+
+/// Sends `len` bytes of `file` from `off` with `sendfile`: the kernel hands
+/// the page-cache pages to the socket, so the master copies nothing.
+async fn send_file(
+    wr: &OwnedWriteHalf,
+    file: &std::fs::File,
+    mut off: u64,
+    len: u64,
 ) -> std::io::Result<u64> {
-    use bytes::Buf;
-    let total: usize = chunks.iter().map(|c| c.len()).sum();
-    let mut first = 0;
-    while first < chunks.len() {
-        // Linux takes at most 1024 slices per call.
-        let slices: Vec<std::io::IoSlice<'_>> = chunks[first..]
-            .iter()
-            .take(1024)
-            .map(|c| std::io::IoSlice::new(c))
-            .collect();
-        let mut n = wr.write_vectored(&slices).await?;
-        drop(slices);
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        while n > 0 {
-            let c = &mut chunks[first];
-            let k = n.min(c.len());
-            c.advance(k);
-            n -= k;
-            if c.is_empty() {
-                first += 1;
+    use std::os::fd::AsRawFd;
+    let sock: &tokio::net::TcpStream = wr.as_ref();
+    let end = off + len;
+    while off < end {
+        sock.writable().await?;
+        let res = sock.try_io(tokio::io::Interest::WRITABLE, || {
+            let mut at = off as libc::off_t;
+            let want = (end - off).min(1 << 30) as usize;
+            // SAFETY: both descriptors are open for the call (we hold the
+            // socket and the file), and `at` is a valid off_t.
+            let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut at, want) };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as u64)
             }
-        }
-        while first < chunks.len() && chunks[first].is_empty() {
-            first += 1;
+        });
+        match res {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => off += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
         }
     }
-    chunks.clear();
-    Ok(total as u64)
+    Ok(len)
 }
 
 /// Streams WAL bytes from `pos` as they are written; a heartbeat when idle;
@@ -221,12 +222,10 @@ async fn stream(
     wr: &mut OwnedWriteHalf,
 ) -> Result<(), String> {
     let wal = &srv.store.wal;
-    let _tail = wal.keep_tail();
-    let mut chunks = Vec::new();
     let mut getack = srv.repl.getack.subscribe();
     // A WAIT asked for an ACK: sent at the next record boundary.
     let mut ack_wanted = false;
-    // `pos` ends a tail send: the tail's chunks are whole WAL writes.
+    // `pos` ends a send up to a written offset, which ends a WAL write.
     let mut at_boundary = false;
     let mut reader = WalReader::new(wal.dir(), pos);
     let mut written = wal.subscribe_written();
@@ -244,8 +243,13 @@ async fn stream(
             wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
         }
         at_boundary = false;
-        if pos < upto && wal.read_tail(pos, upto, 1 << 20, &mut chunks) {
-            pos += write_chunks(wr, &mut chunks)
+        if let Some((file, start, next)) = (pos < upto && upto - pos <= SENDFILE_MAX)
+            .then(|| wal.recent_segment(pos))
+            .flatten()
+        {
+            // A segment ends where a WAL write ended, like `upto`.
+            let end = next.map_or(upto, |n| n.min(upto));
+            pos += send_file(wr, &file, pos - start, end - pos)
                 .await
                 .map_err(|e| e.to_string())?;
             srv.repl.pins.lock().insert(id, pos);
