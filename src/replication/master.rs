@@ -243,10 +243,12 @@ async fn stream(
             wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
         }
         at_boundary = false;
-        if let Some((file, start, next)) = (pos < upto && upto - pos <= SENDFILE_MAX)
-            .then(|| wal.recent_segment(pos))
-            .flatten()
-        {
+        let hot = if pos < upto && upto - pos <= SENDFILE_MAX {
+            wal.recent_segment(pos)
+        } else {
+            None
+        };
+        if let Some((file, start, next)) = hot {
             // A segment ends where a WAL write ended, like `upto`.
             let end = next.map_or(upto, |n| n.min(upto));
             pos += send_file(wr, &file, pos - start, end - pos)
