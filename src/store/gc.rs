@@ -1,0 +1,123 @@
+use super::*;
+
+impl Store {
+    /// Removes from sled every collection element whose key's metadata is
+    /// gone or has another version. O(elements), in the background.
+    pub(super) fn sweep_orphans(&self) {
+        let mut n = 0u64;
+        for db in 0..MAX_DBS {
+            let mut prefix = db_prefix(db as u8, self.gen(db));
+            prefix[0] = keys::SUB;
+            // (group prefix, live) of the last element's key version.
+            let mut last: Option<(Vec<u8>, bool)> = None;
+            for item in self.engine.scan_prefix(&prefix) {
+                let Ok((k, _)) = item else { break };
+                let Some(sk) = keys::parse_sub_key(&k) else {
+                    continue;
+                };
+                let group = &k[..k.len() - sk.field.len()];
+                let live = match &last {
+                    Some((g, live)) if g.as_slice() == group => *live,
+                    _ => {
+                        let meta = self.raw_get(&data_key(db as u8, sk.gen, sk.key));
+                        let live =
+                            meta.as_deref().and_then(Meta::peek_coll_version) == Some(sk.version);
+                        last = Some((group.to_vec(), live));
+                        live
+                    }
+                };
+                if !live {
+                    let _ = self.engine.remove(&k);
+                    n += 1;
+                }
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+            }
+        }
+        if n > 0 {
+            self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);
+            tracing::info!("reclaimed {n} elements of deleted collections left by an earlier run");
+        }
+    }
+
+    /// Collection versions waiting to be reclaimed.
+    pub fn gc_pending(&self) -> usize {
+        self.orphans.lock().len()
+    }
+
+    pub(super) fn gc_loop(self: Arc<Self>) {
+        while !self.closed.load(Ordering::Acquire) {
+            {
+                let mut pending = self.gc_lock.lock();
+                if !*pending {
+                    self.gc_wake.wait_for(&mut pending, Duration::from_secs(1));
+                }
+                if !*pending {
+                    continue;
+                }
+                *pending = false;
+            }
+            // Only what sled holds is collected: wait until sled has applied
+            // every record published so far (the ones that made the garbage
+            // included), without waiting for writes that come later. The
+            // buffer gets there on the applier's own schedule (writes
+            // pausing, a full or old table): forcing a freeze here started
+            // a big apply in the middle of a burst whenever a collection
+            // was emptied or deleted.
+            let target = self.tables.read().end;
+            while self.applied.load(Ordering::Acquire) < target {
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if self.sweep_pending.swap(false, Ordering::AcqRel) {
+                self.sweep_orphans();
+            }
+            // Elements of collection versions that lost their metadata.
+            let orphans = std::mem::take(&mut *self.orphans.lock());
+            let mut reclaimed = 0u64;
+            for prefix in orphans {
+                for item in self.engine.scan_prefix(&prefix) {
+                    let Ok((k, _)) = item else { break };
+                    let _ = self.engine.remove(&k);
+                    reclaimed += 1;
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+            }
+            if reclaimed > 0 {
+                self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);
+                tracing::debug!("reclaimed {reclaimed} elements of deleted collections");
+            }
+            for db in 0..MAX_DBS {
+                let gen = self.gen(db);
+                let mut n = 0u64;
+                let families = [keys::DATA, keys::SUB];
+                for item in families
+                    .iter()
+                    .flat_map(|f| self.engine.scan_prefix(&[*f, db as u8]))
+                {
+                    let Ok((k, _)) = item else { break };
+                    if k.len() < keys::DATA_PREFIX_LEN {
+                        continue;
+                    }
+                    let g = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
+                    if g < gen {
+                        let _ = self.engine.remove(&k);
+                        n += 1;
+                    }
+                    if self.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                }
+                if n > 0 {
+                    self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);
+                    tracing::info!("reclaimed {n} keys of flushed db {db}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+use super::*;
+
+impl Store {
+    /// Starts a write transaction: holds the writer lock until dropped.
+    pub fn write(self: &Arc<Self>, now: i64) -> WriteTx {
+        WriteTx {
+            store: self.clone(),
+            _guard: self.writer.lock_arc(),
+            batch: Batch::default(),
+            now,
+            deleted_expired: 0,
+            fetched: Vec::new(),
+        }
+    }
+
+    /// Applies a record read from a WAL or received from a master: the same
+    /// publication path as a local commit, with counts found by lookup.
+    pub fn apply_record(&self, r: &Record, end: u64) {
+        let mut b = Batch::default();
+        for e in &r.effects {
+            match e {
+                Effect::Put { key, value } => {
+                    self.touch(&mut b, key);
+                    b.overlay.insert(key.clone(), Some(value.clone()));
+                    if let Some(db) = parse_gen_key(key) {
+                        if value.len() == 4 && (db as usize) < MAX_DBS {
+                            b.new_gens[db as usize] =
+                                Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
+                        }
+                    }
+                }
+                Effect::Del { key } => {
+                    self.touch(&mut b, key);
+                    b.overlay.insert(key.clone(), None);
+                }
+                Effect::ClearDb { db, gen } => {
+                    if (*db as usize) < MAX_DBS {
+                        b.new_gens[*db as usize] = Some(*gen);
+                        b.overlay.insert(
+                            gen_key(*db),
+                            Some(Bytes::copy_from_slice(&gen.to_be_bytes())),
+                        );
+                    }
+                }
+            }
+        }
+        b.effects = r.effects.clone();
+        self.publish(b, end);
+    }
+
+    pub(super) fn touch(&self, b: &mut Batch, key: &Bytes) {
+        if b.before.contains_key(key) || parse_data_key(key).is_none() {
+            return;
+        }
+        let v = match b.overlay.get(key) {
+            Some(v) => v.clone(),
+            None => self.raw_get(key),
+        };
+        b.before.insert(key.clone(), Before::of(v.as_ref()));
+    }
+
+    /// Makes a batch's effects visible together and corrects counts and the
+    /// expiry index.
+    pub(super) fn publish(&self, b: Batch, end: u64) {
+        self.wait_for_room();
+        // FLUSHDB/FLUSHALL touch the watched keys that existed (as Redis's
+        // touchAllWatchedKeysInDb), checked in the old generation.
+        if self.watches.active() {
+            for (db, g) in b.new_gens.iter().enumerate() {
+                if g.is_none() {
+                    continue;
+                }
+                let old = self.gen(db);
+                for k in self.watches.keys_in_db(db as u8) {
+                    if self.raw_get(&data_key(db as u8, old, &k)).is_some() {
+                        self.watches.touch(db as u8, &k);
+                    }
+                }
+            }
+        }
+        {
+            let mut t = self.tables.write();
+            for (k, v) in b.overlay.iter() {
+                t.insert(k.clone(), v.clone());
+            }
+            t.end = t.end.max(end);
+            if t.active_bytes >= TABLE_BYTES && t.freeze() {
+                self.applier_wake.notify_one();
+            }
+        }
+        // The expiry index is locked only if this record touches a deadline.
+        let mut idx: Option<parking_lot::MutexGuard<'_, ExpireIndex>> = None;
+        let mut gc = false;
+        for (db, g) in b.new_gens.iter().enumerate() {
+            if let Some(g) = g {
+                self.gens[db].store(*g, Ordering::Release);
+                self.counts[db].store(0, Ordering::Relaxed);
+                idx.get_or_insert_with(|| self.expires.lock())
+                    .remove_db(db as u8);
+                gc = true;
+            }
+        }
+        for (k, before) in &b.before {
+            let Some((db, gen, ukey)) = parse_data_key(k) else {
+                continue;
+            };
+            if (db as usize) >= MAX_DBS || gen != self.gen(db as usize) {
+                continue;
+            }
+            let Some(after) = b.overlay.get(k) else {
+                continue;
+            };
+            if let Some(old) = before.version {
+                let now_v = after.as_deref().and_then(Meta::peek_coll_version);
+                if now_v != Some(old) {
+                    self.orphans
+                        .lock()
+                        .push(keys::sub_prefix(db, gen, ukey, old));
+                    gc = true;
+                }
+            }
+            let present = after.is_some();
+            let delta = present as i64 - before.present as i64;
+            if delta != 0 {
+                self.counts[db as usize].fetch_add(delta, Ordering::Relaxed);
+            }
+            let new_exp = after.as_deref().and_then(Meta::peek_expire);
+            if before.expire != new_exp {
+                let ukey = Bytes::copy_from_slice(ukey);
+                let idx = idx.get_or_insert_with(|| self.expires.lock());
+                if let Some(t) = before.expire {
+                    idx.remove(t, db, &ukey);
+                }
+                if let Some(t) = new_exp {
+                    idx.insert(t, db, ukey);
+                }
+            }
+        }
+        drop(idx);
+        if self.watches.active() {
+            for k in b.overlay.keys() {
+                if let Some((db, _, ukey)) = parse_data_key(k) {
+                    self.watches.touch(db, ukey);
+                }
+            }
+        }
+        if self.ready.active() {
+            for (k, v) in b.overlay.iter() {
+                if let (Some((db, _, ukey)), Some(_)) = (parse_data_key(k), v) {
+                    self.ready.touch(db, ukey);
+                }
+            }
+        }
+        self.dirty
+            .fetch_add(b.effects.len() as u64, Ordering::Relaxed);
+        if gc {
+            *self.gc_lock.lock() = true;
+            self.gc_wake.notify_one();
+        }
+    }
+
+    pub(super) fn wait_for_room(&self) {
+        let mut stalled = false;
+        while self.tables.read().frozen.len() >= MAX_FROZEN {
+            if !stalled {
+                stalled = true;
+                self.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("write stall: sled is behind the write buffer");
+            }
+            let mut g = self.stall_lock.lock();
+            self.stall_cv.wait_for(&mut g, Duration::from_millis(10));
+        }
+    }
+
+    /// A record from the master's stream: appended to our WAL at the same
+    /// offset (the raw frame, verbatim) and published, under the writer lock
+    /// so WAL order stays apply order.
+    pub fn apply_replicated(&self, frame: &[u8], rec: &Record) -> Result<u64, String> {
+        let _w = self.writer.lock();
+        let here = self.wal.end_offset();
+        if rec.offset != here {
+            return Err(format!(
+                "replicated record at offset {} but our log ends at {here}",
+                rec.offset
+            ));
+        }
+        let end = self.wal.append_raw(frame);
+        self.apply_record(rec, end);
+        Ok(end)
+    }
+}

@@ -1,0 +1,310 @@
+use super::*;
+
+/// A write in progress. Reads see the transaction's own writes; `commit`
+/// logs one record and publishes everything at once.
+pub struct WriteTx {
+    pub(super) store: Arc<Store>,
+    pub(super) _guard: ArcMutexGuard<RawMutex, ()>,
+    pub(super) batch: Batch,
+    pub(super) now: i64,
+    pub deleted_expired: usize,
+    /// Keys read from sled (value, cache epoch), cached at commit unless
+    /// this transaction wrote them.
+    pub(super) fetched: Vec<(Bytes, Option<Bytes>, u64)>,
+}
+
+impl WriteTx {
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A held transaction runs several commands; each sees its own clock.
+    pub fn set_now(&mut self, now: i64) {
+        self.now = now;
+    }
+
+    pub(super) fn gen(&self, db: usize) -> u32 {
+        self.batch.new_gens[db].unwrap_or_else(|| self.store.gen(db))
+    }
+
+    pub(super) fn key(&self, db: usize, key: &[u8]) -> Bytes {
+        data_key(db as u8, self.gen(db), key)
+    }
+
+    pub(super) fn lookup(&mut self, k: &Bytes) -> Option<Bytes> {
+        if let Some(v) = self.batch.overlay.get(k) {
+            return v.clone();
+        }
+        let (v, from_sled) = self.store.raw_get_uncached(k);
+        if let Some(epoch) = from_sled {
+            self.fetched.push((k.clone(), v.clone(), epoch));
+        }
+        self.batch
+            .before
+            .entry(k.clone())
+            .or_insert_with(|| Before::of(v.as_ref()));
+        v
+    }
+
+    /// A live key's metadata. A key found expired is deleted in this record
+    /// (lazy expiry), as Redis does on access.
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
+        let k = self.key(db, key);
+        let m = Meta::decode(&self.lookup(&k)?)?;
+        if m.is_expired(self.now) {
+            if self.store.replica.load(Ordering::Acquire) {
+                // Replicas never delete by themselves: the master will.
+                return None;
+            }
+            self.batch.effects.push(Effect::Del { key: k.clone() });
+            self.batch.overlay.insert(k, None);
+            self.deleted_expired += 1;
+            return None;
+        }
+        Some(m)
+    }
+
+    pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta) {
+        let k = self.key(db, key);
+        if !self.batch.before.contains_key(&k) && !self.batch.overlay.contains_key(&k) {
+            self.lookup(&k);
+        }
+        let v = meta.encode();
+        self.batch.effects.push(Effect::Put {
+            key: k.clone(),
+            value: v.clone(),
+        });
+        self.batch.overlay.insert(k, Some(v));
+    }
+
+    /// Deletes a key; true if a live key was there.
+    pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
+        if self.get(db, key).is_none() {
+            return false;
+        }
+        let k = self.key(db, key);
+        self.batch.effects.push(Effect::Del { key: k.clone() });
+        self.batch.overlay.insert(k, None);
+        true
+    }
+
+    /// The sub-key prefix of a collection version of `key` in `db`.
+    pub fn sub_prefix(&self, db: usize, key: &[u8], version: u64) -> Vec<u8> {
+        keys::sub_prefix(db as u8, self.gen(db), key, version)
+    }
+
+    /// A version for a new collection: unique among every version this
+    /// node or its masters made, because it follows the WAL end offset.
+    pub fn new_version(&mut self) -> u64 {
+        let floor = self.store.wal.end_offset() + 1;
+        let prev = self.store.versions.load(Ordering::Relaxed);
+        let v = floor.max(prev + 1);
+        self.store.versions.store(v, Ordering::Relaxed);
+        v
+    }
+
+    /// The metadata to store `m` (read at `src_db`/`src_key`) under another
+    /// name: a collection's elements are copied under a new version (the
+    /// sub keys carry the key name, so RENAME/COPY/MOVE of a collection is
+    /// O(elements), unlike Redis's O(1)).
+    pub fn relocated(
+        &mut self,
+        src_db: usize,
+        src_key: &[u8],
+        m: &Meta,
+        dst_db: usize,
+        dst_key: &[u8],
+    ) -> Meta {
+        if !m.kind.is_collection() {
+            return m.clone();
+        }
+        let (version, _) = m.coll();
+        let src = self.sub_prefix(src_db, src_key, version);
+        let nv = self.new_version();
+        let dst = self.sub_prefix(dst_db, dst_key, nv);
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (page, more) = self.sub_range(&src, after.as_deref(), 1024);
+            for (f, v) in &page {
+                self.sub_put(keys::sub_key(&dst, f), v.clone());
+            }
+            after = page.last().map(|(f, _)| f.clone());
+            if !more || after.is_none() {
+                break;
+            }
+        }
+        m.with_version(nv)
+    }
+
+    /// A collection element (sub key), seeing this transaction's writes.
+    pub fn sub_get(&mut self, k: &[u8]) -> Option<Bytes> {
+        if let Some(v) = self.batch.overlay.get(k) {
+            return v.clone();
+        }
+        // As in `lookup`: an element this transaction then writes (a new
+        // ZADD/SADD member) is not worth a read-cache entry.
+        let (v, from_sled) = self.store.raw_get_uncached(k);
+        if let Some(epoch) = from_sled {
+            self.fetched
+                .push((Bytes::copy_from_slice(k), v.clone(), epoch));
+        }
+        v
+    }
+
+    /// The greatest live pair with a key in `[start, end)`, seeing this
+    /// transaction's writes.
+    pub fn sub_last(&mut self, start: &[u8], end: &[u8]) -> Option<(Bytes, Bytes)> {
+        let mut end = end.to_vec();
+        loop {
+            let stored = self.store.raw_last(start, &end);
+            let mine = self
+                .batch
+                .overlay
+                .iter()
+                .filter(|(k, _)| k.as_ref() >= start && k.as_ref() < end.as_slice())
+                .max_by(|a, b| a.0.cmp(b.0))
+                .map(|(k, v)| (k.clone(), v.clone()));
+            let best = match (stored, mine) {
+                (Some(s), Some(m)) if m.0 >= s.0 => (m.0, m.1),
+                (Some(s), Some(_)) => (s.0, Some(s.1)),
+                (Some(s), None) => (s.0, Some(s.1)),
+                (None, Some(m)) => m,
+                (None, None) => return None,
+            };
+            // A stored pair this transaction deleted does not count.
+            let v = match self.batch.overlay.get(&best.0) {
+                Some(v) => v.clone(),
+                None => best.1,
+            };
+            match v {
+                Some(v) => return Some((best.0, v)),
+                None => end = best.0.to_vec(),
+            }
+        }
+    }
+
+    pub fn sub_put(&mut self, k: Bytes, v: Bytes) {
+        self.batch.effects.push(Effect::Put {
+            key: k.clone(),
+            value: v.clone(),
+        });
+        self.batch.overlay.insert(k, Some(v));
+    }
+
+    pub fn sub_del(&mut self, k: Bytes) {
+        self.batch.effects.push(Effect::Del { key: k.clone() });
+        self.batch.overlay.insert(k, None);
+    }
+
+    /// Elements under `prefix` after `after` (field bytes, exclusive), at
+    /// most about `count`, as (field, value); `more` if the range goes on.
+    /// Empty only when nothing is left (windows that hold only this
+    /// transaction's deletions are skipped).
+    pub fn sub_range(
+        &mut self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool) {
+        let mut after: Option<Vec<u8>> = after.map(|a| a.to_vec());
+        loop {
+            let (out, more, last) = self.sub_window(prefix, after.as_deref(), count);
+            match last {
+                Some(l) if out.is_empty() && more => after = Some(l),
+                _ => return (out, more),
+            }
+        }
+    }
+
+    pub(super) fn sub_window(
+        &mut self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> (Vec<(Bytes, Bytes)>, bool, Option<Vec<u8>>) {
+        let start = match after {
+            Some(f) => [prefix, f].concat(),
+            None => prefix.to_vec(),
+        };
+        let mut end = prefix.to_vec();
+        increment(&mut end);
+        let (pairs, more) = self.store.raw_range(&start, after.is_some(), &end, count);
+        let last = if more {
+            pairs.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
+        let mut merged: std::collections::BTreeMap<Bytes, Option<Bytes>> =
+            pairs.into_iter().map(|(k, v)| (k, Some(v))).collect();
+        // This transaction's own writes in the same window.
+        for (k, v) in &self.batch.overlay {
+            let inside = k.starts_with(prefix)
+                && (after.is_none() || k.as_ref() > start.as_slice())
+                && last.as_ref().is_none_or(|l| k <= l);
+            if inside {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let out = merged
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.slice(prefix.len()..), v)))
+            .collect();
+        let last_field = last.map(|l| l[prefix.len()..].to_vec());
+        (out, more, last_field)
+    }
+
+    /// FLUSHDB: the database moves to a new, empty generation.
+    pub fn flush_db(&mut self, db: usize) {
+        let gen = self.gen(db).wrapping_add(1).max(1);
+        self.batch.new_gens[db] = Some(gen);
+        self.batch
+            .effects
+            .push(Effect::ClearDb { db: db as u8, gen });
+        self.batch.overlay.insert(
+            gen_key(db as u8),
+            Some(Bytes::copy_from_slice(&gen.to_be_bytes())),
+        );
+    }
+
+    pub fn has_effects(&self) -> bool {
+        !self.batch.effects.is_empty()
+    }
+
+    /// Logs and publishes what was stated so far as one record, keeping the
+    /// writer lock (a pipeline's commands share one lock acquisition).
+    /// Returns the record's end offset (None if nothing changed).
+    pub fn commit_record(&mut self) -> Option<u64> {
+        self.deleted_expired = 0;
+        for (k, v, epoch) in self.fetched.drain(..) {
+            if !self.batch.overlay.contains_key(&k) {
+                self.store.cache.insert(&k, v, epoch);
+            }
+        }
+        if self.batch.effects.is_empty() {
+            self.batch = Batch::default();
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        if self.store.replica.load(Ordering::Acquire) {
+            // A writable replica's own writes (`replica-read-only no`) stay
+            // local, as in Redis: they take no offset in the master's
+            // stream, reach sled with the next applied table, and a full
+            // sync replaces them.
+            let end = self.store.wal.end_offset();
+            self.store.publish(batch, end);
+            return None;
+        }
+        let (_, end) = self.store.wal.append(&batch.effects);
+        self.store.publish(batch, end);
+        Some(end)
+    }
+
+    /// Logs and publishes, then releases the writer lock.
+    pub fn commit(mut self) -> Option<u64> {
+        self.commit_record()
+    }
+}
