@@ -140,6 +140,8 @@ pub struct Config {
     pub maxclients: usize,
     pub replicaof: Option<(String, u16)>,
     pub repl_backlog_size: u64,
+    /// The node's memory budget (0: sledis's default, see `store::budget`).
+    pub maxmemory: u64,
     pub repl_backlog_ttl: u64,
     pub repl_timeout: u64,
     pub repl_ping_replica_period: u64,
@@ -273,7 +275,10 @@ const PROTECTED: &[&str] = &["no", "yes", "local"];
 
 const WAL_ON: &str = "the WAL is always on";
 const WAL_DIR: &str = "the WAL lives in its own directory under 'dir'";
-const NO_EVICTION: &str = "sledis keeps data on disk and never evicts keys";
+/// Why every policy but noeviction is refused.
+const NO_EVICTION: &str =
+    "sledis keeps every key on disk and never evicts: maxmemory bounds the memory it uses \
+     (write buffer, caches, buffers), not the data, so maxmemory-policy must be noeviction";
 const OWN_FORMAT: &str = "snapshots use sledis's own format";
 const NO_BGSAVE: &str = "persistence goes through the WAL; there is no background save to fail";
 const SYNC_FREE: &str = "sledis frees values synchronously";
@@ -378,8 +383,8 @@ const SPECS: &[Spec] = &[
     d("tracking-table-max-keys", int(0, I64), "1000000"),
     d("maxclients", int(1, U32), "10000"),
     // Memory management.
-    d("maxmemory", mem(0), "0").note(NO_EVICTION),
-    d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction").note(NO_EVICTION),
+    d("maxmemory", mem(0), "0"),
+    d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
     d("maxmemory-samples", int(1, I32), "5"),
     d("maxmemory-eviction-tenacity", int(0, 100), "10"),
     d("maxmemory-clients", mem(0), "0"),
@@ -562,6 +567,7 @@ impl Default for Config {
             maxclients: 0,
             replicaof: None,
             repl_backlog_size: 0,
+            maxmemory: 0,
             repl_backlog_ttl: 0,
             repl_timeout: 0,
             repl_ping_replica_period: 0,
@@ -713,6 +719,9 @@ impl Config {
         let args = split_multi(spec, args);
         let mut value =
             parse_value(spec, &args, self.value(spec.name)).map_err(ApplyError::Invalid)?;
+        if spec.name == "maxmemory-policy" && value != Value::Str("noeviction".into()) {
+            return Err(ApplyError::Invalid(NO_EVICTION.to_string()));
+        }
         if let Value::Save(points) = &mut value {
             let accumulate = source != Source::Runtime && self.save_source == Some(source);
             if accumulate && !points.is_empty() {
@@ -779,6 +788,7 @@ impl Config {
             ("maxclients", Value::Int(n)) => self.maxclients = n as usize,
             ("replicaof", Value::ReplicaOf(r)) => self.replicaof = r,
             ("repl-backlog-size", Value::Mem(n)) => self.repl_backlog_size = n,
+            ("maxmemory", Value::Mem(n)) => self.maxmemory = n,
             ("repl-backlog-ttl", Value::Int(n)) => self.repl_backlog_ttl = n as u64,
             ("repl-timeout", Value::Int(n)) => self.repl_timeout = n as u64,
             ("repl-ping-replica-period", Value::Int(n)) => self.repl_ping_replica_period = n as u64,
@@ -836,6 +846,7 @@ impl Config {
             "maxclients" => Value::Int(self.maxclients as i64),
             "replicaof" => Value::ReplicaOf(self.replicaof.clone()),
             "repl-backlog-size" => Value::Mem(self.repl_backlog_size),
+            "maxmemory" => Value::Mem(self.maxmemory),
             "repl-backlog-ttl" => Value::Int(self.repl_backlog_ttl as i64),
             "repl-timeout" => Value::Int(self.repl_timeout as i64),
             "repl-ping-replica-period" => Value::Int(self.repl_ping_replica_period as i64),
@@ -2118,7 +2129,14 @@ jemalloc-bg-thread yes
         c.set("wal-segment-size", &args(&["1mb"])).expect("set");
         assert_eq!(c.wal_segment_size, MB);
         assert_eq!(c.client_output_buffer_limit.pubsub.hard, MB);
-        assert!(c.notes().iter().any(|n| n.contains("'maxmemory'")));
+        assert_eq!(c.maxmemory, 1 << 30);
+        c.set("maxmemory-policy", &args(&["NoEviction"]))
+            .expect("set");
+        let e = c
+            .set("maxmemory-policy", &args(&["allkeys-lru"]))
+            .expect_err("an evicting policy");
+        assert!(e.contains("never evicts"), "{e}");
+        assert_eq!(get1(&c, "maxmemory-policy"), "noeviction");
     }
 
     #[test]

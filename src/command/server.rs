@@ -469,6 +469,17 @@ fn human(n: u64) -> String {
     }
 }
 
+/// Peak RSS (VmHWM), in bytes.
+fn peak_rss_bytes() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 fn rss_bytes() -> u64 {
     let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
@@ -532,15 +543,32 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     if want("memory") {
         let rss = rss_bytes();
+        let peak = peak_rss_bytes().max(rss);
         let buf = store.buffer_bytes() as u64;
         let cache = store.read_cache_bytes();
+        let b = store.budget();
         let _ = write!(
             s,
             "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\n\
-             used_memory_peak:{rss}\r\nused_memory_dataset:{buf}\r\nwrite_buffer_bytes:{buf}\r\nread_cache_bytes:{cache}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n\
-             maxmemory_policy:noeviction\r\nmem_allocator:libc\r\nlazyfree_pending_objects:{}\r\n\r\n",
+             used_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{buf}\r\n\
+             maxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\n\
+             memory_budget:{}\r\nmemory_budget_human:{}\r\n\
+             budget_write_buffer:{}\r\nwrite_buffer_bytes:{buf}\r\n\
+             budget_read_cache:{}\r\nread_cache_bytes:{cache}\r\n\
+             budget_sled_cache:{}\r\nbudget_sync_buffers:{}\r\nbudget_clients:{}\r\n\
+             mem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\n\r\n",
             human(rss),
             human(rss),
+            human(peak),
+            cfg.maxmemory,
+            human(cfg.maxmemory),
+            b.total,
+            human(b.total),
+            b.write_buffer(),
+            b.read_cache,
+            b.engine_cache,
+            b.sync_buffers,
+            b.clients,
             store.gc_pending()
         );
     }

@@ -35,7 +35,7 @@ pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
         && (pos as i64) < srv.repl.second_offset.load(Ordering::Acquire);
     let wal = &srv.store.wal;
     if (ours || second)
-        && pos >= wal.first_offset()
+        && pos >= wal.servable_from()
         && pos <= wal.end_offset()
         && crate::wal::is_record_start(wal.dir(), pos, wal.end_offset())
     {

@@ -115,6 +115,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         fsync: wal_policy(&cfg),
         segment_size: cfg.wal_segment_size,
         repair_wal: cfg.repair_wal,
+        budget: crate::store::Budget::of(cfg.maxmemory),
     })?;
     let replid = save::load_or_create_replid(&store)?;
     if matches!(
@@ -271,6 +272,17 @@ impl Server {
         let cfg = self.config.read();
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
+        let b = crate::store::Budget::of(cfg.maxmemory);
+        if b.total != self.store.budget().total {
+            self.store.set_budget(b);
+            tracing::info!(
+                "memory budget now {} bytes: write buffer {}, read cache {} (sled's cache keeps {} until a restart)",
+                b.total,
+                b.write_buffer(),
+                b.read_cache,
+                self.store.budget().engine_cache
+            );
+        }
         self.pubsub.hard_limit.store(
             cfg.client_output_buffer_limit.pubsub.hard as usize,
             Ordering::Relaxed,

@@ -5,6 +5,7 @@ impl Store {
         // Writes are "paused" while the stream position stands still.
         let mut last_end = u64::MAX;
         let mut quiet_since = Instant::now();
+        let table_wal = self.budget().table_wal();
         while !self.closed.load(Ordering::Acquire) {
             {
                 let mut g = self.applier_lock.lock();
@@ -22,10 +23,10 @@ impl Store {
                 !t.active.is_empty()
                     && (quiet_since.elapsed() >= IDLE_FREEZE
                         || t.active_since.elapsed() >= MAX_TABLE_AGE
-                        || t.end.saturating_sub(t.active_start) >= MAX_TABLE_WAL)
+                        || t.end.saturating_sub(t.active_start) >= table_wal)
             };
             if due {
-                self.tables.write().freeze();
+                self.freeze(&mut self.tables.write());
             }
             if let Err(e) = self.apply_frozen() {
                 tracing::error!("applying the write buffer to sled failed: {e}");
@@ -47,8 +48,12 @@ impl Store {
             // Before the table leaves the buffer (see cache.rs).
             self.cache.applied(f.table.iter());
             self.engine.flush()?;
-            self.engine.meta_insert(APPLIED_KEY, &f.end.to_be_bytes())?;
-            self.engine.flush()?;
+            // A full sync's tables leave the offset and counts to the load
+            // (its `loading` mark covers them until the last one is in).
+            if let Some(c) = &f.counts {
+                self.engine.meta_insert(APPLIED_KEY, &c.encode(f.end))?;
+                self.engine.flush()?;
+            }
             self.applied.store(f.end, Ordering::Release);
             let load_done = self
                 .load_tail
@@ -113,7 +118,7 @@ impl Store {
     pub fn flush_to_sled(&self) -> Result<(), String> {
         {
             let _w = self.writer.lock();
-            self.tables.write().freeze();
+            self.freeze(&mut self.tables.write());
         }
         self.apply_frozen()?;
         self.engine.flush()?;

@@ -14,14 +14,14 @@
 use ahash::AHashMap;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 type Entry = Option<Bytes>;
 
 pub struct ReadCache {
     inner: Mutex<Inner>,
     epoch: AtomicU64,
-    limit: usize,
+    limit: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -41,8 +41,17 @@ impl ReadCache {
         ReadCache {
             inner: Mutex::new(Inner::default()),
             epoch: AtomicU64::new(0),
-            limit,
+            limit: AtomicUsize::new(limit),
         }
+    }
+
+    fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// A new bound (CONFIG SET maxmemory); the cache shrinks as it turns over.
+    pub fn set_limit(&self, limit: usize) {
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     /// Read before looking at the write buffer; pass to `insert`.
@@ -58,19 +67,19 @@ impl ReadCache {
         }
         let (k, v) = g.cold.remove_entry(key)?;
         let out = v.clone();
-        g.insert_hot(k, v, self.limit);
+        g.insert_hot(k, v, self.limit());
         Some(out)
     }
 
     pub fn insert(&self, key: &[u8], value: Entry, epoch: u64) {
-        if self.limit == 0 {
+        if self.limit() == 0 {
             return;
         }
         let mut g = self.inner.lock();
         if self.epoch.load(Ordering::Acquire) != epoch {
             return;
         }
-        g.insert_hot(Bytes::copy_from_slice(key), value, self.limit);
+        g.insert_hot(Bytes::copy_from_slice(key), value, self.limit());
     }
 
     /// Takes in what was just written to sled (write-through: the values
@@ -80,8 +89,9 @@ impl ReadCache {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for (k, v) in entries {
             g.cold.remove(k);
-            if self.limit > 0 {
-                g.insert_hot(k.clone(), v.clone(), self.limit);
+            let limit = self.limit();
+            if limit > 0 {
+                g.insert_hot(k.clone(), v.clone(), limit);
             }
         }
     }

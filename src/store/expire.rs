@@ -1,47 +1,50 @@
-//! The expiry index: which keys have a deadline, ordered by it, so the active
-//! cycle finds due keys without scanning the keyspace. Rebuilt from sled at
-//! boot and kept current by every published record.
+//! Expiry: the index of deadlines lives in the keyspace itself (`x` keys,
+//! see `keys.rs`), derived when records are published, so it costs no
+//! memory and nothing is rebuilt at startup. The active cycle reads the due
+//! part of it, an ordered range, and deletes those keys.
 
-use bytes::Bytes;
-use std::collections::BTreeSet;
+use super::*;
 
-#[derive(Default)]
-pub struct ExpireIndex {
-    set: BTreeSet<(i64, u8, Bytes)>,
-    per_db: [usize; super::MAX_DBS],
-}
+impl Store {
+    /// Keys with a deadline in `db` (INFO keyspace `expires=`).
+    pub fn expires_count(&self, db: usize) -> usize {
+        self.expire_counts[db].load(Ordering::Relaxed).max(0) as usize
+    }
 
-impl ExpireIndex {
-    pub fn insert(&mut self, at: i64, db: u8, key: Bytes) {
-        if (db as usize) < super::MAX_DBS && self.set.insert((at, db, key)) {
-            self.per_db[db as usize] += 1;
+    /// One round of active expiry (master only): deletes up to `limit` keys
+    /// whose deadline passed, each deletion a WAL record. Returns the end
+    /// offset of the record written, if any.
+    pub fn expire_cycle(self: &Arc<Self>, now: i64, limit: usize) -> Option<u64> {
+        if self.replica.load(Ordering::Relaxed) {
+            return None;
         }
-    }
-
-    pub fn remove(&mut self, at: i64, db: u8, key: &Bytes) {
-        if (db as usize) < super::MAX_DBS && self.set.remove(&(at, db, key.clone())) {
-            self.per_db[db as usize] -= 1;
+        let (start, end) = keys::expiry_due_range(now);
+        let (due, _) = self.raw_range(&start, false, &end, limit);
+        let seen = std::mem::take(&mut *self.expired_seen.lock());
+        if due.is_empty() && seen.is_empty() {
+            return None;
         }
-    }
-
-    pub fn remove_db(&mut self, db: u8) {
-        self.set.retain(|(_, d, _)| *d != db);
-        if (db as usize) < super::MAX_DBS {
-            self.per_db[db as usize] = 0;
+        let mut tx = self.write(now);
+        for (k, _) in due {
+            if let Some((_, db, gen, key)) = keys::parse_expiry_key(&k) {
+                if (db as usize) < self.databases && gen == tx.gen(db as usize) {
+                    // `get` deletes what it finds expired, in this record.
+                    let _ = tx.get(db as usize, key);
+                }
+            }
+            // The entry goes in any case: with its key, or as a stale one
+            // (a flushed generation's, or one whose key is gone or lives on
+            // with another deadline, which has its own entry).
+            tx.derived_del(k);
         }
-    }
-
-    pub fn count(&self, db: u8) -> usize {
-        self.per_db.get(db as usize).copied().unwrap_or(0)
-    }
-
-    /// Up to `limit` keys whose deadline is at or before `now`.
-    pub fn due(&self, now: i64, limit: usize) -> Vec<(u8, Bytes)> {
-        self.set
-            .iter()
-            .take_while(|(t, _, _)| *t <= now)
-            .take(limit)
-            .map(|(_, db, k)| (*db, k.clone()))
-            .collect()
+        for (db, key) in seen {
+            if (db as usize) < self.databases {
+                let _ = tx.get(db as usize, &key);
+            }
+        }
+        self.stats
+            .expired_keys
+            .fetch_add(tx.deleted_expired as u64, Ordering::Relaxed);
+        tx.commit()
     }
 }

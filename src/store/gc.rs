@@ -92,25 +92,29 @@ impl Store {
                 self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);
                 tracing::debug!("reclaimed {reclaimed} elements of deleted collections");
             }
+            // Keys of flushed generations: the keys of `db` below its
+            // current generation form one range per family, so a database
+            // that was never flushed costs one empty read, not a scan.
             for db in 0..MAX_DBS {
                 let gen = self.gen(db);
+                if gen == 0 {
+                    continue;
+                }
                 let mut n = 0u64;
-                let families = [keys::DATA, keys::SUB];
-                for item in families
-                    .iter()
-                    .flat_map(|f| self.engine.scan_prefix(&[*f, db as u8]))
-                {
-                    let Ok((k, _)) = item else { break };
-                    if k.len() < keys::DATA_PREFIX_LEN {
-                        continue;
-                    }
-                    let g = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
-                    if g < gen {
+                for family in [keys::DATA, keys::SUB] {
+                    let lo = [family, db as u8];
+                    let mut hi = keys::db_prefix(db as u8, gen);
+                    hi[0] = family;
+                    for item in self
+                        .engine
+                        .range(Bound::Included(&lo), Bound::Excluded(&hi))
+                    {
+                        let Ok((k, _)) = item else { break };
                         let _ = self.engine.remove(&k);
                         n += 1;
-                    }
-                    if self.closed.load(Ordering::Acquire) {
-                        return;
+                        if self.closed.load(Ordering::Acquire) {
+                            return;
+                        }
                     }
                 }
                 if n > 0 {

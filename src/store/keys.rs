@@ -11,12 +11,18 @@
 //!   version comes from the key's metadata: DEL or overwrite of a big
 //!   collection just drops the metadata, and the elements of the old version
 //!   are reclaimed in the background.
+//! - `x | deadline u64 BE (sign bit flipped) | db u8 | gen u32 BE | user key`
+//!   → empty: the expiry index, ordered by deadline. It is derived from the
+//!   metadata when a record is published (never logged in the WAL: replay
+//!   derives it again), so the active cycle finds due keys with one ordered
+//!   read and a restart rebuilds nothing.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
 pub const DATA: u8 = b'k';
 pub const SUB: u8 = b's';
 pub const INTERNAL: u8 = b'!';
+pub const EXPIRY: u8 = b'x';
 pub const DATA_PREFIX_LEN: usize = 6;
 
 pub fn data_key(db: u8, gen: u32, key: &[u8]) -> Bytes {
@@ -40,6 +46,39 @@ pub fn parse_data_key(k: &[u8]) -> Option<(u8, u32, &[u8])> {
     }
     let gen = u32::from_be_bytes([k[2], k[3], k[4], k[5]]);
     Some((k[1], gen, &k[DATA_PREFIX_LEN..]))
+}
+
+/// Deadlines sort as unsigned big-endian bytes.
+fn deadline_bytes(at: i64) -> [u8; 8] {
+    ((at as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The expiry index entry of a key with a deadline.
+pub fn expiry_key(at: i64, db: u8, gen: u32, key: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(14 + key.len());
+    b.put_u8(EXPIRY);
+    b.put_slice(&deadline_bytes(at));
+    b.put_u8(db);
+    b.put_u32(gen);
+    b.put_slice(key);
+    b.freeze()
+}
+
+/// Splits an expiry index entry into (deadline, db, gen, user key).
+pub fn parse_expiry_key(k: &[u8]) -> Option<(i64, u8, u32, &[u8])> {
+    if k.len() < 14 || k[0] != EXPIRY {
+        return None;
+    }
+    let t = u64::from_be_bytes(k[1..9].try_into().ok()?) ^ (1 << 63);
+    let gen = u32::from_be_bytes(k[10..14].try_into().ok()?);
+    Some((t as i64, k[9], gen, &k[14..]))
+}
+
+/// The expiry index's range of deadlines at or before `now`: `[start, end)`.
+pub fn expiry_due_range(now: i64) -> (Vec<u8>, Vec<u8>) {
+    let mut end = vec![EXPIRY];
+    end.extend_from_slice(&deadline_bytes(now.saturating_add(1)));
+    (vec![EXPIRY], end)
 }
 
 /// The prefix of every element of one collection version.

@@ -42,16 +42,19 @@ impl Store {
             self.load_into_buffer(start, blocks, read)?
         };
         self.wal.reset(start).map_err(|e| e.to_string())?;
-        self.engine.meta_insert(APPLIED_KEY, &start.to_be_bytes())?;
+        // Generations and counts from what was loaded.
+        let kc = tally.finish(&self.gens);
+        for db in 0..MAX_DBS {
+            self.counts[db].store(kc.keys[db], Ordering::Relaxed);
+            self.expire_counts[db].store(kc.expires[db], Ordering::Relaxed);
+        }
+        self.engine.meta_insert(APPLIED_KEY, &kc.encode(start))?;
         self.engine.flush()?;
         self.applied.store(start, Ordering::Release);
         if self.load_tail.lock().is_none() {
             self.engine.meta_remove(LOADING_KEY)?;
             self.engine.flush()?;
         }
-        // Generations, counts and the expiry index from what was loaded.
-        let idx = tally.finish(&self.gens, &self.counts);
-        *self.expires.lock() = idx;
         self.dirty.store(0, Ordering::Relaxed);
         *self.gc_lock.lock() = true;
         self.gc_wake.notify_one();
@@ -71,13 +74,18 @@ impl Store {
     ) -> Result<(u64, Tally), String> {
         let mut tally = Tally::default();
         let mut n = 0u64;
-        // The pairs come in key order: each table is built at once.
+        let budget = self.budget();
+        // The pairs come in key order: each table is built at once. Its
+        // expiry index entries sort after every pair (`x` is the last
+        // family), so they follow them, sorted.
         let mut table: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+        let mut xs: Vec<Bytes> = Vec::new();
         let mut bytes = 0usize;
         let mut hold = Some(self.apply_lock.lock());
         std::thread::scope(|s| -> Result<(), String> {
-            let (tx, rx) =
-                std::sync::mpsc::sync_channel::<Result<Vec<Pair>, String>>(LOAD_AHEAD_BLOCKS);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pair>, String>>(
+                budget.load_ahead_blocks(),
+            );
             let read = &read;
             std::thread::Builder::new()
                 .name("snapshot-decode".into())
@@ -95,21 +103,27 @@ impl Store {
             for (i, block) in rx.iter().enumerate() {
                 received += 1;
                 for (k, v) in block? {
-                    tally.see(&k, &v);
+                    if let Some(x) = tally.see(&k, &v) {
+                        bytes += x.len() + memtable::ENTRY_OVERHEAD;
+                        xs.push(x);
+                    }
                     bytes += k.len() + v.len() + memtable::ENTRY_OVERHEAD;
                     table.push((Bytes::from(k), Some(Bytes::from(v))));
                     n += 1;
                 }
                 let last = i + 1 == blocks;
-                if (bytes >= TABLE_BYTES || last) && !table.is_empty() {
-                    if self.tables.read().frozen.len() >= MAX_FROZEN {
+                if (bytes >= budget.table_bytes || last) && !table.is_empty() {
+                    if self.tables.read().frozen.len() >= budget::MAX_FROZEN {
                         drop(hold.take());
                         self.wait_for_room();
                         hold = Some(self.apply_lock.lock());
                     }
+                    xs.sort_unstable();
+                    table.extend(xs.drain(..).map(|x| (x, Some(Bytes::new()))));
                     let f = Arc::new(Frozen {
                         table: memtable::Table::from_sorted(std::mem::take(&mut table)),
                         end: start,
+                        counts: None,
                     });
                     self.tables.write().frozen.push(f.clone());
                     *self.load_tail.lock() = Some(f);
@@ -164,8 +178,9 @@ pub fn rebuild_sled(
         tracing::warn!("moved the old sled files to {}", aside.display());
     }
     let engine = Engine::open(&sled_path, 64 << 20)?;
-    let (n, _) = load_blocks(&engine, blocks, load_workers(), read)?;
-    engine.meta_insert(APPLIED_KEY, &start_offset.to_be_bytes())?;
+    let (n, tally) = load_blocks(&engine, blocks, load_workers(), read)?;
+    let kc = tally.finish(&Default::default());
+    engine.meta_insert(APPLIED_KEY, &kc.encode(start_offset))?;
     engine.flush()?;
     drop(engine);
     // sled releases its file lock when its background flusher thread has
@@ -213,7 +228,11 @@ fn load_blocks(
             }
             let pairs = read(i).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
             for (k, v) in pairs {
-                tally.see(&k, &v);
+                if let Some(x) = tally.see(&k, &v) {
+                    engine
+                        .insert(&x, b"")
+                        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                }
                 engine
                     .insert(&k, &v)
                     .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
@@ -253,62 +272,54 @@ fn load_blocks(
 }
 
 /// What loading learns of the metadata entries it inserts, per database
-/// and generation, so the counts and the expiry index need no second scan
-/// of sled (the scan took about as long as a fifth of the inserts).
+/// and generation, so the counts need no second scan of sled (the scan
+/// took about as long as a fifth of the inserts).
 #[derive(Default)]
 struct Tally {
-    counts: HashMap<(u8, u32), i64>,
-    expires: Vec<(i64, u8, u32, Bytes)>,
+    /// (keys, keys with a deadline) per (db, gen).
+    counts: HashMap<(u8, u32), (i64, i64)>,
     /// Each database's generation key, as loaded.
     gens: HashMap<u8, u32>,
 }
 
 impl Tally {
-    pub(super) fn see(&mut self, k: &[u8], v: &[u8]) {
+    /// Notes a loaded pair; returns the expiry index entry it needs.
+    fn see(&mut self, k: &[u8], v: &[u8]) -> Option<Bytes> {
         if let Some(db) = parse_gen_key(k) {
             if let Ok(b) = <[u8; 4]>::try_from(v) {
                 self.gens.insert(db, u32::from_be_bytes(b));
             }
-            return;
+            return None;
         }
-        let Some((db, gen, key)) = keys::parse_data_key(k) else {
-            return;
-        };
-        *self.counts.entry((db, gen)).or_insert(0) += 1;
-        if let Some(t) = Meta::peek_expire(v) {
-            self.expires.push((t, db, gen, Bytes::copy_from_slice(key)));
-        }
+        let (db, gen, key) = keys::parse_data_key(k)?;
+        let c = self.counts.entry((db, gen)).or_insert((0, 0));
+        c.0 += 1;
+        let t = Meta::peek_expire(v)?;
+        c.1 += 1;
+        Some(keys::expiry_key(t, db, gen, key))
     }
 
-    pub(super) fn merge(&mut self, other: Tally) {
-        for (k, n) in other.counts {
-            *self.counts.entry(k).or_insert(0) += n;
+    fn merge(&mut self, other: Tally) {
+        for (k, (n, e)) in other.counts {
+            let c = self.counts.entry(k).or_insert((0, 0));
+            c.0 += n;
+            c.1 += e;
         }
-        self.expires.extend(other.expires);
         self.gens.extend(other.gens);
     }
 
-    /// Keeps what belongs to each database's current generation (older
-    /// generations are garbage the GC will collect), as `survey` does. The
-    /// generations come from the loaded pairs: sled was cleared first.
-    pub(super) fn finish(
-        self,
-        gens: &[AtomicU32; MAX_DBS],
-        counts: &[AtomicI64; MAX_DBS],
-    ) -> ExpireIndex {
-        let mut current = [0u32; MAX_DBS];
-        for (db, cur) in current.iter_mut().enumerate() {
-            *cur = self.gens.get(&(db as u8)).copied().unwrap_or(0);
-            gens[db].store(*cur, Ordering::Release);
-            let n = self.counts.get(&(db as u8, *cur)).copied().unwrap_or(0);
-            counts[db].store(n, Ordering::Relaxed);
+    /// Sets each database's generation from the loaded pairs (sled was
+    /// cleared first) and returns the counts of the current generations
+    /// (older ones are garbage the GC will collect).
+    fn finish(self, gens: &[AtomicU32; MAX_DBS]) -> KeyCounts {
+        let mut kc = KeyCounts::default();
+        for (db, g) in gens.iter().enumerate() {
+            let cur = self.gens.get(&(db as u8)).copied().unwrap_or(0);
+            g.store(cur, Ordering::Release);
+            let (n, e) = self.counts.get(&(db as u8, cur)).copied().unwrap_or((0, 0));
+            kc.keys[db] = n;
+            kc.expires[db] = e;
         }
-        let mut index = ExpireIndex::default();
-        for (t, db, gen, key) in self.expires {
-            if current.get(db as usize) == Some(&gen) {
-                index.insert(t, db, key);
-            }
-        }
-        index
+        kc
     }
 }

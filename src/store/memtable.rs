@@ -130,6 +130,10 @@ pub struct Frozen {
     pub table: Table,
     /// Stream position after the last record whose effects are in `table`.
     pub end: u64,
+    /// The key counts at `end`, persisted with it once the table is in
+    /// sled. None for a full sync's tables: the load records its counts
+    /// itself.
+    pub counts: Option<super::KeyCounts>,
 }
 
 pub struct Tables {
@@ -189,7 +193,7 @@ impl Tables {
     }
 
     /// Moves the active table to the frozen list; returns false if empty.
-    pub fn freeze(&mut self) -> bool {
+    pub fn freeze(&mut self, counts: Option<super::KeyCounts>) -> bool {
         if self.active.is_empty() {
             return false;
         }
@@ -198,6 +202,7 @@ impl Tables {
         self.frozen.push(Arc::new(Frozen {
             table,
             end: self.end,
+            counts,
         }));
         true
     }

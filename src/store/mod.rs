@@ -7,10 +7,10 @@
 //! Nothing here knows about sockets.
 
 mod applier;
+pub mod budget;
 mod cache;
 pub mod engine;
 mod expire;
-mod expire_cycle;
 mod gc;
 pub mod keys;
 mod load;
@@ -39,9 +39,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use budget::Budget;
 pub use engine::sled_locked;
 use engine::Engine;
-pub use expire::ExpireIndex;
 pub use load::rebuild_sled;
 pub use open::{check_applied, read_sled_state, SledState};
 use read::increment;
@@ -49,31 +49,22 @@ pub use snapshot_source::SnapshotSource;
 pub use write_tx::WriteTx;
 
 pub const MAX_DBS: usize = 16;
-/// Freeze the active table beyond this many bytes...
-const TABLE_BYTES: usize = 128 << 20;
-/// ...and stall writers while this many frozen tables wait for sled.
-const MAX_FROZEN: usize = 2;
 /// A full sync's snapshot bigger than this (raw) loads through the write
 /// buffer (see `Store::load_snapshot`).
 const BUFFERED_LOAD_MIN: u64 = 32 << 20;
-/// Blocks (~64 KiB raw each) the decoding thread of a buffered load may be
-/// ahead of the inserting one, so it keeps going while a filled table is
-/// built.
-const LOAD_AHEAD_BLOCKS: usize = 256;
+/// sled's applied offset, followed by the key counts at that offset
+/// (`KeyCounts::encode`).
 const APPLIED_KEY: &[u8] = b"applied_offset";
 /// Present while a full sync's snapshot is being loaded.
 const LOADING_KEY: &[u8] = b"loading";
-/// Read cache in front of sled.
-const READ_CACHE_BYTES: usize = 256 << 20;
 /// Besides filling up, the write buffer is moved into sled once writes
 /// pause this long (sled work is done when the node is quiet, not in the
 /// middle of a burst)...
 const IDLE_FREEZE: Duration = Duration::from_secs(2);
-/// ...or, under steady writes, once the active table is this old...
+/// ...or, under steady writes, once the active table is this old, or
+/// holds `Budget::table_wal` of WAL (overwrites keep a table small while
+/// the WAL replayed at startup grows).
 const MAX_TABLE_AGE: Duration = Duration::from_secs(60);
-/// ...or holds this much WAL (overwrites keep a table small while the WAL
-/// replayed at startup grows).
-const MAX_TABLE_WAL: u64 = 256 << 20;
 
 pub struct StoreOptions {
     pub dir: PathBuf,
@@ -81,6 +72,49 @@ pub struct StoreOptions {
     pub fsync: FsyncPolicy,
     pub segment_size: u64,
     pub repair_wal: bool,
+    /// `maxmemory`'s shares.
+    pub budget: Budget,
+}
+
+/// Live keys and keys with a deadline, per database, as of a stream
+/// position. Persisted with sled's applied offset, so a restart reads them
+/// instead of counting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyCounts {
+    pub keys: [i64; MAX_DBS],
+    pub expires: [i64; MAX_DBS],
+}
+
+impl KeyCounts {
+    const TAG: u8 = b'C';
+
+    /// `applied u64 BE | 'C' | keys i64 BE x16 | expires i64 BE x16`.
+    fn encode(&self, applied: u64) -> Vec<u8> {
+        let mut v = Vec::with_capacity(9 + 16 * MAX_DBS);
+        v.extend_from_slice(&applied.to_be_bytes());
+        v.push(Self::TAG);
+        for n in self.keys.iter().chain(self.expires.iter()) {
+            v.extend_from_slice(&n.to_be_bytes());
+        }
+        v
+    }
+
+    /// The applied offset and, if recorded (not by builds before counts
+    /// were persisted), the counts.
+    fn decode(v: &[u8]) -> Option<(u64, Option<KeyCounts>)> {
+        let applied = u64::from_be_bytes(v.get(..8)?.try_into().ok()?);
+        if v.len() != 9 + 16 * MAX_DBS || v[8] != Self::TAG {
+            return Some((applied, None));
+        }
+        let mut c = KeyCounts::default();
+        let mut nums = v[9..]
+            .chunks_exact(8)
+            .map(|b| i64::from_be_bytes(b.try_into().unwrap_or([0; 8])));
+        for n in c.keys.iter_mut().chain(c.expires.iter_mut()) {
+            *n = nums.next().unwrap_or(0);
+        }
+        Some((applied, Some(c)))
+    }
 }
 
 /// First-seen state of a key touched by a batch: what counts and the expiry
@@ -122,8 +156,14 @@ pub struct Store {
     writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
     gens: [AtomicU32; MAX_DBS],
+    /// Live keys per database; changed only under the write buffer's
+    /// write lock, so a table frozen under it carries exact counts.
     counts: [AtomicI64; MAX_DBS],
-    expires: Mutex<ExpireIndex>,
+    /// Keys with a deadline per database (same rule).
+    expire_counts: [AtomicI64; MAX_DBS],
+    budget: Mutex<Budget>,
+    /// The active table freezes at this size (`Budget::table_bytes`).
+    table_bytes: AtomicUsize,
     /// Keys a reader found expired, for the active cycle to delete.
     expired_seen: Mutex<Vec<(u8, Bytes)>>,
     applier_wake: Condvar,
@@ -175,7 +215,38 @@ impl Store {
 
     pub fn buffer_bytes(&self) -> usize {
         let t = self.tables.read();
-        t.active_bytes + t.frozen.len() * TABLE_BYTES
+        t.active_bytes + t.frozen.len() * self.table_bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn budget(&self) -> Budget {
+        *self.budget.lock()
+    }
+
+    /// A new `maxmemory` at run time: the write buffer's tables and the read
+    /// cache follow at once; sled's cache keeps its size until a restart.
+    pub fn set_budget(&self, b: Budget) {
+        let mut cur = self.budget.lock();
+        self.table_bytes.store(b.table_bytes, Ordering::Relaxed);
+        self.cache.set_limit(b.read_cache);
+        *cur = Budget {
+            engine_cache: cur.engine_cache,
+            ..b
+        };
+    }
+
+    /// The counts as of everything published: read under the write
+    /// buffer's lock, they match the tables exactly.
+    fn key_counts(&self) -> KeyCounts {
+        KeyCounts {
+            keys: std::array::from_fn(|db| self.counts[db].load(Ordering::Relaxed)),
+            expires: std::array::from_fn(|db| self.expire_counts[db].load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Freezes the active table (the caller holds the buffer's write lock)
+    /// with the counts it ends at.
+    fn freeze(&self, t: &mut Tables) -> bool {
+        t.freeze(Some(self.key_counts()))
     }
 
     pub fn sled_size_on_disk(&self) -> u64 {

@@ -6,7 +6,7 @@ impl Store {
         std::fs::create_dir_all(&opts.dir)
             .map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
         let sled_path = opts.dir.join("sled");
-        let engine = Engine::open(&sled_path, 64 << 20).map_err(|e| {
+        let engine = Engine::open(&sled_path, opts.budget.engine_cache).map_err(|e| {
             format!(
                 "{e}. The data can be rebuilt from the newest snapshot plus the WAL: \
                  start again with --rebuild-from-snapshot"
@@ -26,29 +26,44 @@ impl Store {
                     .map_err(|e| format!("{}: {e}", wal_dir.display()))?;
             }
         }
-        let applied = read_applied(&engine)?;
+        let (applied, persisted) = read_state(&engine)?;
         let gens: [AtomicU32; MAX_DBS] = Default::default();
-        let counts: [AtomicI64; MAX_DBS] = Default::default();
-        let t0 = Instant::now();
-        let index = survey(&engine, &gens, &counts)?;
-        let total: i64 = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-        tracing::info!(
-            "sled: {total} keys counted in {:?}, applied offset {applied}",
-            t0.elapsed()
-        );
+        for (db, g) in gens.iter().enumerate() {
+            if let Some(v) = engine.get(&gen_key(db as u8))? {
+                if let Ok(b) = <[u8; 4]>::try_from(v.as_ref()) {
+                    g.store(u32::from_be_bytes(b), Ordering::Release);
+                }
+            }
+        }
+        let kc = match persisted {
+            Some(c) => c,
+            None => {
+                // Written by a build that did not persist counts: count
+                // once, build the expiry index, and record both.
+                let t0 = Instant::now();
+                let c = survey(&engine, &gens)?;
+                engine.meta_insert(APPLIED_KEY, &c.encode(applied))?;
+                engine.flush()?;
+                tracing::info!(
+                    "sled: {} keys counted and the expiry index built in {:?} (once: the counts are kept from now on)",
+                    c.keys.iter().sum::<i64>(),
+                    t0.elapsed()
+                );
+                c
+            }
+        };
+        let counts: [AtomicI64; MAX_DBS] = std::array::from_fn(|db| AtomicI64::new(kc.keys[db]));
+        let expire_counts: [AtomicI64; MAX_DBS] =
+            std::array::from_fn(|db| AtomicI64::new(kc.expires[db]));
 
-        let mut replay: Vec<(Record, u64)> = Vec::new();
+        let wal_dir = opts.dir.join("wal");
         let (wal, rec): (Arc<Wal>, Recovery) = Wal::open(
-            &opts.dir.join("wal"),
+            &wal_dir,
             opts.fsync,
             opts.segment_size,
             opts.repair_wal,
             applied,
-            |r: &Record, end| {
-                if r.offset >= applied {
-                    replay.push((r.clone(), end));
-                }
-            },
+            |_, _| {},
         )
         .map_err(|e| e.to_string())?;
         check_applied(applied, rec.first_offset, rec.end_offset)?;
@@ -57,13 +72,15 @@ impl Store {
             databases: opts.databases.clamp(1, MAX_DBS),
             engine,
             tables: RwLock::new(Tables::new(applied)),
-            cache: cache::ReadCache::new(READ_CACHE_BYTES),
+            cache: cache::ReadCache::new(opts.budget.read_cache),
             ranges: Mutex::new(range_cache::RangeCache::default()),
             writer: Arc::new(Mutex::new(())),
             wal,
             gens,
             counts,
-            expires: Mutex::new(index),
+            expire_counts,
+            budget: Mutex::new(opts.budget),
+            table_bytes: AtomicUsize::new(opts.budget.table_bytes),
             expired_seen: Mutex::new(Vec::new()),
             applier_wake: Condvar::new(),
             applier_lock: Mutex::new(false),
@@ -84,20 +101,6 @@ impl Store {
             closed: AtomicBool::new(false),
             stats: StoreStats::default(),
         });
-        let n = replay.len();
-        for (r, end) in replay {
-            store.apply_record(&r, end);
-        }
-        tracing::info!(
-            "WAL: {} segment(s), offsets {}..{}, replayed {n} record(s) after applied offset {applied}{}",
-            rec.segments,
-            rec.first_offset,
-            rec.end_offset,
-            match rec.truncated_at {
-                Some(at) => format!("; cut {} damaged tail byte(s) at offset {at}", rec.truncated_bytes),
-                None => String::new(),
-            }
-        );
         let s = store.clone();
         std::thread::Builder::new()
             .name("sled-applier".into())
@@ -108,6 +111,29 @@ impl Store {
             .name("sled-gc".into())
             .spawn(move || s.gc_loop())
             .map_err(|e| e.to_string())?;
+        // Replay after the applier started: the write buffer moves into
+        // sled as it fills, so replay needs no more memory than writes do.
+        let t0 = Instant::now();
+        let n = store.replay_wal(&wal_dir, applied, rec.end_offset)?;
+        tracing::info!(
+            "WAL: {} segment(s), offsets {}..{}, replayed {n} record(s) after applied offset {applied} in {:?}{}",
+            rec.segments,
+            rec.first_offset,
+            rec.end_offset,
+            t0.elapsed(),
+            match rec.truncated_at {
+                Some(at) => format!("; cut {} damaged tail byte(s) at offset {at}", rec.truncated_bytes),
+                None => String::new(),
+            }
+        );
+        if !rec.unverified.is_empty() {
+            let w = store.wal.clone();
+            let old = rec.unverified;
+            std::thread::Builder::new()
+                .name("wal-check".into())
+                .spawn(move || w.verify_old(old))
+                .map_err(|e| e.to_string())?;
+        }
         Ok(store)
     }
 
@@ -118,15 +144,41 @@ impl Store {
             fsync: FsyncPolicy::EverySec,
             segment_size: 64 << 20,
             repair_wal: false,
+            budget: Budget::of(0),
         })
+    }
+
+    /// Publishes every record of the WAL in `[applied, end)`, one at a time.
+    fn replay_wal(&self, dir: &Path, applied: u64, end: u64) -> Result<u64, String> {
+        let mut n = 0u64;
+        let segs = crate::wal::list_segments(dir).map_err(|e| e.to_string())?;
+        for (i, seg) in segs.iter().enumerate() {
+            let seg_end = segs.get(i + 1).map_or(u64::MAX, |x| x.start);
+            if seg_end <= applied || seg.start >= end {
+                continue;
+            }
+            let from = applied.saturating_sub(seg.start);
+            let to = if end < seg_end {
+                Some(end - seg.start)
+            } else {
+                None
+            };
+            crate::wal::scan_segment_range(seg, from, to, |r, rec_end| {
+                self.apply_record(r, rec_end);
+                n += 1;
+            })
+            .map_err(|e| format!("WAL replay from {}: {e}", seg.path.display()))?;
+        }
+        Ok(n)
     }
 }
 
-/// sled's applied offset as recorded in the meta tree (0 when absent).
-pub(super) fn read_applied(engine: &Engine) -> Result<u64, String> {
+/// sled's applied offset (0 when absent) and the key counts recorded with
+/// it (None from builds that did not record them).
+pub(super) fn read_state(engine: &Engine) -> Result<(u64, Option<KeyCounts>), String> {
     Ok(match engine.meta_get(APPLIED_KEY)? {
-        Some(v) if v.len() == 8 => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
-        _ => 0,
+        Some(v) => KeyCounts::decode(&v).unwrap_or((0, None)),
+        None => (0, Some(KeyCounts::default())),
     })
 }
 
@@ -149,35 +201,29 @@ pub fn check_applied(applied: u64, first: u64, end: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads each database's generation from sled, counts its keys and
-/// collects the expiry index (at open, and after loading a snapshot).
-pub(super) fn survey(
-    engine: &Engine,
-    gens: &[AtomicU32; MAX_DBS],
-    counts: &[AtomicI64; MAX_DBS],
-) -> Result<ExpireIndex, String> {
-    let mut index = ExpireIndex::default();
-    for db in 0..MAX_DBS {
-        let gen = match engine.get(&gen_key(db as u8))? {
-            Some(v) if v.len() == 4 => u32::from_be_bytes([v[0], v[1], v[2], v[3]]),
-            _ => 0,
-        };
-        gens[db].store(gen, Ordering::Release);
-        let mut n = 0;
+/// Counts each database's keys and rebuilds the expiry index entries from
+/// the metadata: once, for a data dir written before counts were kept.
+fn survey(engine: &Engine, gens: &[AtomicU32; MAX_DBS]) -> Result<KeyCounts, String> {
+    let mut c = KeyCounts::default();
+    for item in engine.scan_prefix(&[keys::EXPIRY]) {
+        let (k, _) = item?;
+        engine.remove(&k)?;
+    }
+    for (db, g) in gens.iter().enumerate() {
+        let gen = g.load(Ordering::Acquire);
         for item in engine.scan_prefix(&db_prefix(db as u8, gen)) {
             let (k, v) = item?;
-            n += 1;
+            c.keys[db] += 1;
             if let Some(t) = Meta::peek_expire(&v) {
-                index.insert(
-                    t,
-                    db as u8,
-                    Bytes::copy_from_slice(&k[keys::DATA_PREFIX_LEN..]),
-                );
+                c.expires[db] += 1;
+                engine.insert(
+                    &keys::expiry_key(t, db as u8, gen, &k[keys::DATA_PREFIX_LEN..]),
+                    b"",
+                )?;
             }
         }
-        counts[db].store(n, Ordering::Relaxed);
     }
-    Ok(index)
+    Ok(c)
 }
 
 /// What a data dir's sled says about it, for `sledis-dump`.
@@ -201,7 +247,7 @@ pub fn read_sled_state(sled_dir: &Path) -> Result<SledState, String> {
     }
     let engine = Engine::open(sled_dir, 8 << 20)?;
     Ok(SledState {
-        applied: read_applied(&engine)?,
+        applied: read_state(&engine)?.0,
         loading: engine.meta_get(LOADING_KEY)?.is_some(),
     })
 }

@@ -59,8 +59,10 @@ impl Store {
         b.before.insert(key.clone(), Before::of(v.as_ref()));
     }
 
-    /// Makes a batch's effects visible together and corrects counts and the
-    /// expiry index.
+    /// Makes a batch's effects visible together and corrects the counts and
+    /// the expiry index. The index entries (`keys::expiry_key`) are derived
+    /// here from the before and after states, not logged: replaying the
+    /// WAL over sled derives them again.
     pub(super) fn publish(&self, b: Batch, end: u64) {
         self.wait_for_room();
         // FLUSHDB/FLUSHALL touch the watched keys that existed (as Redis's
@@ -78,33 +80,16 @@ impl Store {
                 }
             }
         }
-        {
-            let mut t = self.tables.write();
-            for (k, v) in b.overlay.iter() {
-                t.insert(k.clone(), v.clone());
-            }
-            t.end = t.end.max(end);
-            if t.active_bytes >= TABLE_BYTES && t.freeze() {
-                self.applier_wake.notify_one();
-            }
-        }
-        // The expiry index is locked only if this record touches a deadline.
-        let mut idx: Option<parking_lot::MutexGuard<'_, ExpireIndex>> = None;
-        let mut gc = false;
-        for (db, g) in b.new_gens.iter().enumerate() {
-            if let Some(g) = g {
-                self.gens[db].store(*g, Ordering::Release);
-                self.counts[db].store(0, Ordering::Relaxed);
-                idx.get_or_insert_with(|| self.expires.lock())
-                    .remove_db(db as u8);
-                gc = true;
-            }
-        }
+        let gen_of = |db: usize| b.new_gens[db].unwrap_or_else(|| self.gen(db));
+        let mut key_delta = [0i64; MAX_DBS];
+        let mut exp_delta = [0i64; MAX_DBS];
+        let mut derived: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+        let mut gc = b.new_gens.iter().any(Option::is_some);
         for (k, before) in &b.before {
             let Some((db, gen, ukey)) = parse_data_key(k) else {
                 continue;
             };
-            if (db as usize) >= MAX_DBS || gen != self.gen(db as usize) {
+            if (db as usize) >= MAX_DBS || gen != gen_of(db as usize) {
                 continue;
             }
             let Some(after) = b.overlay.get(k) else {
@@ -119,24 +104,47 @@ impl Store {
                     gc = true;
                 }
             }
-            let present = after.is_some();
-            let delta = present as i64 - before.present as i64;
-            if delta != 0 {
-                self.counts[db as usize].fetch_add(delta, Ordering::Relaxed);
-            }
+            key_delta[db as usize] += after.is_some() as i64 - before.present as i64;
             let new_exp = after.as_deref().and_then(Meta::peek_expire);
             if before.expire != new_exp {
-                let ukey = Bytes::copy_from_slice(ukey);
-                let idx = idx.get_or_insert_with(|| self.expires.lock());
+                exp_delta[db as usize] += new_exp.is_some() as i64 - before.expire.is_some() as i64;
                 if let Some(t) = before.expire {
-                    idx.remove(t, db, &ukey);
+                    derived.push((keys::expiry_key(t, db, gen, ukey), None));
                 }
                 if let Some(t) = new_exp {
-                    idx.insert(t, db, ukey);
+                    derived.push((keys::expiry_key(t, db, gen, ukey), Some(Bytes::new())));
                 }
             }
         }
-        drop(idx);
+        {
+            let mut t = self.tables.write();
+            for (k, v) in b.overlay.iter() {
+                t.insert(k.clone(), v.clone());
+            }
+            for (k, v) in derived {
+                t.insert(k, v);
+            }
+            t.end = t.end.max(end);
+            // Counts change only under this lock (see `KeyCounts`).
+            for (db, g) in b.new_gens.iter().enumerate() {
+                if let Some(g) = g {
+                    self.gens[db].store(*g, Ordering::Release);
+                    self.counts[db].store(0, Ordering::Relaxed);
+                    self.expire_counts[db].store(0, Ordering::Relaxed);
+                }
+            }
+            for db in 0..MAX_DBS {
+                if key_delta[db] != 0 {
+                    self.counts[db].fetch_add(key_delta[db], Ordering::Relaxed);
+                }
+                if exp_delta[db] != 0 {
+                    self.expire_counts[db].fetch_add(exp_delta[db], Ordering::Relaxed);
+                }
+            }
+            if t.active_bytes >= self.table_bytes.load(Ordering::Relaxed) && self.freeze(&mut t) {
+                self.applier_wake.notify_one();
+            }
+        }
         if self.watches.active() {
             for k in b.overlay.keys() {
                 if let Some((db, _, ukey)) = parse_data_key(k) {
@@ -161,7 +169,7 @@ impl Store {
 
     pub(super) fn wait_for_room(&self) {
         let mut stalled = false;
-        while self.tables.read().frozen.len() >= MAX_FROZEN {
+        while self.tables.read().frozen.len() >= budget::MAX_FROZEN {
             if !stalled {
                 stalled = true;
                 self.stats.write_stalls.fetch_add(1, Ordering::Relaxed);

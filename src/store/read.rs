@@ -68,10 +68,6 @@ impl Store {
         self.counts[db].load(Ordering::Relaxed).max(0)
     }
 
-    pub fn expires_count(&self, db: usize) -> usize {
-        self.expires.lock().count(db as u8)
-    }
-
     /// Live keys of `db` after `after` (exclusive), in key order, at most about
     /// `count` of them, with a cursor to continue from (None when done).
     /// Merges the write buffer with sled.

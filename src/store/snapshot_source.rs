@@ -8,7 +8,7 @@ impl Store {
         let _w = self.writer.lock();
         let start = self.wal.end_offset();
         let mut t = self.tables.write();
-        t.freeze();
+        self.freeze(&mut t);
         let layers: Vec<Arc<Frozen>> = t.frozen.iter().rev().cloned().collect();
         let gens = std::array::from_fn(|db| self.gen(db));
         SnapshotSource {
@@ -85,7 +85,7 @@ impl SnapshotSource<'_> {
     /// Every live pair with `prefix` (filtered by [`Self::liveness`]), in
     /// key order. When `split` and sled has keys far enough apart, a second
     /// thread reads the upper half of the range ahead, up to
-    /// `SPLIT_SCAN_AHEAD_BYTES`, while this one reads the lower half: sled's
+    /// `Budget::scan_ahead`, while this one reads the lower half: sled's
     /// iteration was most of a snapshot's time (1.2 s of a 1M-key full sync).
     pub(super) fn merge_prefix_split(
         &self,
@@ -105,8 +105,9 @@ impl SnapshotSource<'_> {
             return self.merge_live(prefix, &end, sub, f);
         };
         type Chunk = std::io::Result<Vec<(Vec<u8>, Vec<u8>)>>;
-        let (tx, rx) =
-            std::sync::mpsc::sync_channel::<Chunk>(SPLIT_SCAN_AHEAD_BYTES / SPLIT_SCAN_CHUNK_BYTES);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(
+            (self.store.budget().scan_ahead() / SPLIT_SCAN_CHUNK_BYTES).max(1),
+        );
         std::thread::scope(|s| {
             let (mid, end) = (&mid, &end);
             std::thread::Builder::new()
@@ -236,9 +237,6 @@ impl SnapshotSource<'_> {
 
 /// A database with this many keys has its snapshot scan split in two.
 const SPLIT_SCAN_MIN_KEYS: i64 = 10_000;
-/// What the upper half's thread may read ahead of the writer (keys and
-/// values counted, not their allocations).
-const SPLIT_SCAN_AHEAD_BYTES: usize = 64 << 20;
 const SPLIT_SCAN_CHUNK_BYTES: usize = 256 << 10;
 
 /// A key `m` with `a < m < b` (for `a < b`), halfway between them in the

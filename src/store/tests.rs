@@ -133,7 +133,7 @@ fn range_reads_merge_the_buffer_over_sled() {
             }
         }
         if layer < 2 {
-            t.freeze();
+            t.freeze(None);
         }
     }
     let end = b"r\x00l".to_vec();

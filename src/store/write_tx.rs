@@ -270,6 +270,12 @@ impl WriteTx {
         );
     }
 
+    /// Removes a derived entry (an expiry index entry): a change of the
+    /// write buffer and sled that no WAL record carries.
+    pub(super) fn derived_del(&mut self, k: Bytes) {
+        self.batch.overlay.insert(k, None);
+    }
+
     pub fn has_effects(&self) -> bool {
         !self.batch.effects.is_empty()
     }
@@ -285,7 +291,11 @@ impl WriteTx {
             }
         }
         if self.batch.effects.is_empty() {
-            self.batch = Batch::default();
+            let batch = std::mem::take(&mut self.batch);
+            if !batch.overlay.is_empty() {
+                // Derived entries only: nothing to log.
+                self.store.publish(batch, self.store.wal.end_offset());
+            }
             return None;
         }
         let batch = std::mem::take(&mut self.batch);

@@ -10,8 +10,8 @@ pub mod record;
 pub mod writer;
 
 pub use reader::{
-    is_record_start, list_segments, scan_segment, segment_name, ScanDamage, Segment, SegmentScan,
-    WalReader,
+    is_record_start, list_segments, scan_segment, scan_segment_range, segment_name, ScanDamage,
+    Segment, SegmentScan, WalReader,
 };
 pub use record::{decode_frame, encode_record, Decoded, Effect, Record, FRAME_HEADER};
 pub use writer::{on_runtime_park, FsyncPolicy, Recovery, Wal};

@@ -87,10 +87,24 @@ pub struct SegmentScan {
 /// the first bad one. Zeros from a record boundary to the end of the file
 /// are a preallocated segment's unused space, not damage (a record is never
 /// empty, so a zero length cannot start one).
-pub fn scan_segment(seg: &Segment, mut f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
+pub fn scan_segment(seg: &Segment, f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
+    scan_segment_range(seg, 0, None, f)
+}
+
+/// [`scan_segment`] of the file bytes `[from, to)` (`to`: the file's end
+/// when None). `from` must be a record boundary; a record that crosses
+/// `to` is reported as incomplete.
+pub fn scan_segment_range(
+    seg: &Segment,
+    from: u64,
+    to: Option<u64>,
+    mut f: impl FnMut(&Record, u64),
+) -> io::Result<SegmentScan> {
     let mut file = File::open(&seg.path)?;
-    let file_len = file.metadata()?.len();
-    let mut pos: u64 = 0;
+    let len = file.metadata()?.len();
+    let file_len = to.map_or(len, |t| t.min(len));
+    let mut pos: u64 = from.min(file_len);
+    file.seek(SeekFrom::Start(pos))?;
     let mut records = 0;
     let mut buf: Vec<u8> = Vec::new();
     let mut header = [0u8; FRAME_HEADER];

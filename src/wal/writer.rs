@@ -3,7 +3,7 @@
 //! before any client sees its reply (`write_up_to`), and a dedicated sync
 //! thread turns many waiting appends into one `fdatasync` (group commit).
 
-use super::reader::{list_segments, scan_segment, segment_name, Segment};
+use super::reader::{list_segments, scan_segment_range, segment_name, Segment};
 use super::record::{Effect, FRAME_HEADER};
 use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
@@ -89,6 +89,10 @@ pub struct Recovery {
     /// Bytes cut from a torn tail (or, with repair, from the damage on).
     pub truncated_bytes: u64,
     pub truncated_at: Option<u64>,
+    /// The log before `applied`, not read at open (sled has it): each
+    /// segment with the file offset its check ends at. `Wal::verify_old`
+    /// checks it in the background.
+    pub unverified: Vec<(Segment, u64)>,
 }
 
 pub struct Wal {
@@ -105,6 +109,11 @@ pub struct Wal {
     written_tx: watch::Sender<u64>,
     closed: AtomicBool,
     first_offset: AtomicU64,
+    /// Partial resyncs start at or after this: the background check of
+    /// the old log found damage before it (`verify_old`).
+    servable_from: AtomicU64,
+    /// What that check found, for INFO.
+    old_damage: Mutex<Option<String>>,
     /// fsyncs done, for INFO (records per fsync shows group commit at work).
     pub fsyncs: AtomicU64,
     inline: AtomicBool,
@@ -221,7 +230,24 @@ impl Wal {
                     expected
                 )));
             }
-            let scan = scan_segment(seg, |r, end| replay(r, end))?;
+            // The log sled has applied is not read now: a restart costs
+            // what sled lacks, not the retained backlog. It is checked in
+            // the background (`verify_old`); `repair` reads it all.
+            let next_start = segs.get(i + 1).map(|n| n.start);
+            if !repair && next_start.is_some_and(|n| n <= applied) {
+                rec.unverified.push((seg.clone(), u64::MAX));
+                expected = next_start.unwrap_or(expected);
+                continue;
+            }
+            let from = if repair {
+                0
+            } else {
+                applied.saturating_sub(seg.start)
+            };
+            if from > 0 {
+                rec.unverified.push((seg.clone(), from));
+            }
+            let scan = scan_segment_range(seg, from, None, |r, end| replay(r, end))?;
             rec.records += scan.records;
             expected = scan.valid_end;
             let Some(d) = scan.damage else { continue };
@@ -371,6 +397,8 @@ impl Wal {
             written_tx: watch::channel(expected).0,
             closed: AtomicBool::new(false),
             first_offset: AtomicU64::new(rec.first_offset),
+            servable_from: AtomicU64::new(0),
+            old_damage: Mutex::new(None),
             fsyncs: AtomicU64::new(0),
             inline: AtomicBool::new(false),
             spare: Mutex::new(Spare::default()),
@@ -423,6 +451,66 @@ impl Wal {
     /// Oldest retained stream position.
     pub fn first_offset(&self) -> u64 {
         self.first_offset.load(Ordering::Acquire)
+    }
+
+    /// Oldest position a partial resync may start from: the retained log,
+    /// less any part the background check found damaged.
+    pub fn servable_from(&self) -> u64 {
+        self.first_offset()
+            .max(self.servable_from.load(Ordering::Acquire))
+    }
+
+    /// What the background check of the old log found, if anything.
+    pub fn old_damage(&self) -> Option<String> {
+        self.old_damage.lock().clone()
+    }
+
+    /// Checks the log that `open` skipped (see `Recovery::unverified`): every
+    /// record's crc and framing. sled already holds those records, so damage
+    /// there loses no data; it only makes that part of the log unusable for
+    /// partial resyncs, which then start after it (full sync below).
+    pub fn verify_old(&self, unverified: Vec<(Segment, u64)>) {
+        let t0 = std::time::Instant::now();
+        let (mut bytes, mut records) = (0u64, 0u64);
+        for (seg, to) in unverified {
+            if self.closed.load(Ordering::Acquire) {
+                return;
+            }
+            let scan = match scan_segment_range(&seg, 0, Some(to), |_, _| {}) {
+                Ok(s) => s,
+                // Retention removed it meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    tracing::error!("WAL check: cannot read {}: {e}", seg.path.display());
+                    continue;
+                }
+            };
+            records += scan.records;
+            bytes += scan.valid_end - seg.start;
+            let Some(d) = scan.damage else { continue };
+            let past = if to == u64::MAX {
+                seg.start + seg.len
+            } else {
+                seg.start + to
+            };
+            let msg = format!(
+                "corrupt WAL record in {} at file offset {} (stream offset {}): {}",
+                seg.path.display(),
+                d.file_offset,
+                d.offset,
+                d.message
+            );
+            tracing::error!(
+                "{msg}. sled already holds these records, so no data is lost; partial resyncs from before offset {past} \
+                 get a full sync instead"
+            );
+            self.servable_from.fetch_max(past, Ordering::AcqRel);
+            *self.old_damage.lock() = Some(msg);
+        }
+        tracing::info!(
+            "WAL check: {records} record(s), {bytes} bytes before sled's applied offset checked in {:?}",
+            t0.elapsed()
+        );
     }
 
     /// Notified with the written offset whenever bytes reach the file.
@@ -898,7 +986,7 @@ mod tests {
             "a segment kept zeros after its records: {segs:?}"
         );
         for (i, seg) in segs.iter().enumerate() {
-            let scan = scan_segment(seg, |_, _| {}).unwrap();
+            let scan = crate::wal::scan_segment(seg, |_, _| {}).unwrap();
             assert!(scan.damage.is_none(), "{seg:?}: {:?}", scan.damage);
             let data_end = segs.get(i + 1).map_or(end, |n| n.start);
             assert_eq!(scan.valid_end, data_end, "{seg:?}");

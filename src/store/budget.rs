@@ -1,0 +1,98 @@
+//! One memory budget, `maxmemory`, cut into the shares the store and the
+//! server use. The data lives on disk, so nothing is ever evicted: when a
+//! share is full, its owner waits (writers stall) or drops what it caches.
+
+/// `maxmemory 0` (unset) means this budget: small enough for a 1 GB machine,
+/// big enough for a hot working set of ~100k 1 KiB values in the read cache.
+pub const DEFAULT_BUDGET: u64 = 512 << 20;
+/// Shares stop shrinking below this budget (a node needs some room to work).
+pub const MIN_BUDGET: u64 = 32 << 20;
+/// Frozen write-buffer tables that may wait for sled before writers stall.
+pub const MAX_FROZEN: usize = 2;
+
+/// The shares of one budget, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The whole budget (`maxmemory`, or the default when unset).
+    pub total: u64,
+    /// One write-buffer table: the active one freezes at this size, and up
+    /// to `MAX_FROZEN` frozen ones wait for sled (3/8 of the budget in all).
+    pub table_bytes: usize,
+    /// The read cache in front of sled (1/4).
+    pub read_cache: usize,
+    /// sled's own page cache (1/8). sled's real use runs above its setting
+    /// (see ARCHITECTURE.md, memory), which the rest of the budget absorbs.
+    pub engine_cache: u64,
+    /// Replication and snapshot buffers (1/8): a snapshot scan's read-ahead
+    /// and a full sync load's decoded blocks in flight.
+    pub sync_buffers: usize,
+    /// Client buffers (1/8): query and reply buffers are bounded by their
+    /// own Redis limits; this is what they are expected to use.
+    pub clients: usize,
+}
+
+impl Budget {
+    /// The shares of `maxmemory` (0: the default budget).
+    pub fn of(maxmemory: u64) -> Budget {
+        let total = if maxmemory == 0 {
+            DEFAULT_BUDGET
+        } else {
+            maxmemory
+        };
+        let b = total.max(MIN_BUDGET);
+        let eighth = (b / 8) as usize;
+        Budget {
+            total,
+            table_bytes: eighth,
+            read_cache: 2 * eighth,
+            engine_cache: eighth as u64,
+            sync_buffers: eighth,
+            clients: eighth,
+        }
+    }
+
+    /// The whole write buffer: the active table plus the frozen ones.
+    pub fn write_buffer(&self) -> usize {
+        self.table_bytes * (1 + MAX_FROZEN)
+    }
+
+    /// What a snapshot scan may read ahead of its writer.
+    pub fn scan_ahead(&self) -> usize {
+        self.sync_buffers / 2
+    }
+
+    /// Snapshot blocks (~64 KiB raw each, more once decoded into pairs) a
+    /// full sync's decoding thread may hold ahead of the loading one.
+    pub fn load_ahead_blocks(&self) -> usize {
+        (self.sync_buffers / 2 / (256 << 10)).clamp(4, 256)
+    }
+
+    /// The WAL a write-buffer table may cover before it goes to sled: what
+    /// a restart after `kill -9` replays is bounded by the tables in memory
+    /// plus this.
+    pub fn table_wal(&self) -> u64 {
+        (self.table_bytes as u64 * 2).max(16 << 20)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up_to_the_budget() {
+        for m in [0u64, 64 << 20, 256 << 20, 1 << 30, 3 << 30] {
+            let b = Budget::of(m);
+            let sum = b.write_buffer() as u64
+                + b.read_cache as u64
+                + b.engine_cache
+                + b.sync_buffers as u64
+                + b.clients as u64;
+            assert!(sum <= b.total, "{m}: {sum} > {}", b.total);
+            assert!(sum * 100 >= b.total * 99, "{m}: {sum} wastes the budget");
+        }
+        assert_eq!(Budget::of(0).total, DEFAULT_BUDGET);
+        // Tiny budgets keep working shares.
+        assert_eq!(Budget::of(1).table_bytes, (MIN_BUDGET / 8) as usize);
+    }
+}
