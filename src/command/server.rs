@@ -579,7 +579,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
              aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\
-             wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\n\
+             wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\nwal_old_damage:{}\r\n\
              sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
             store.dirty.load(Ordering::Relaxed),
             srv.save.in_progress.load(Ordering::Relaxed) as u8,
@@ -593,6 +593,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             wal.synced_offset(),
             wal.fsyncs.load(Ordering::Relaxed),
             wal.disk_bytes(),
+            wal.old_damage().unwrap_or_default(),
             store.applied_offset(),
             store.sled_size_on_disk(),
             store.stats.write_stalls.load(Ordering::Relaxed),

@@ -234,9 +234,22 @@ impl Wal {
             // what sled lacks, not the retained backlog. It is checked in
             // the background (`verify_old`); `repair` reads it all.
             let next_start = segs.get(i + 1).map(|n| n.start);
-            if !repair && next_start.is_some_and(|n| n <= applied) {
+            if let (false, Some(next)) = (repair, next_start.filter(|n| *n <= applied)) {
+                // A file too short to reach the next segment's start lost
+                // its end, or the segment after it is missing.
+                if seg.start + seg.len < next {
+                    return Err(io_err(format!(
+                        "WAL segment {} ends at offset {} but the next segment, {}, starts at {}: the segment was cut \
+                         short or one is missing. Start with --repair-wal to drop the WAL before sled's applied \
+                         offset {applied} (sled keeps every record)",
+                        seg.path.display(),
+                        seg.start + seg.len,
+                        segs[i + 1].path.display(),
+                        next
+                    )));
+                }
                 rec.unverified.push((seg.clone(), u64::MAX));
-                expected = next_start.unwrap_or(expected);
+                expected = next;
                 continue;
             }
             let from = if repair {
