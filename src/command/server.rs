@@ -555,7 +555,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
              memory_budget:{}\r\nmemory_budget_human:{}\r\n\
              budget_write_buffer:{}\r\nwrite_buffer_bytes:{buf}\r\n\
              budget_read_cache:{}\r\nread_cache_bytes:{cache}\r\n\
-             budget_sled_cache:{}\r\nbudget_sync_buffers:{}\r\nbudget_clients:{}\r\n\
+             budget_sled:{}\r\nsled_cache_capacity:{}\r\nbudget_sync_buffers:{}\r\nbudget_clients:{}\r\n\
              mem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\n\r\n",
             human(rss),
             human(rss),
@@ -566,6 +566,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             human(b.total),
             b.write_buffer(),
             b.read_cache,
+            b.engine_cache * 2,
             b.engine_cache,
             b.sync_buffers,
             b.clients,

@@ -44,6 +44,13 @@ impl Store {
             };
             // sled must never get ahead of the durable WAL.
             self.wal.sync_all().map_err(|e| e.to_string())?;
+            // sled may write any part of the table to disk before the
+            // applied offset moves: the mark says which records that part
+            // came from, and the counts after them (see `Store::open`).
+            if let Some(c) = &f.counts {
+                self.engine.meta_insert(APPLYING_KEY, &c.encode(f.end))?;
+                self.engine.flush()?;
+            }
             self.apply_table(&f)?;
             // Before the table leaves the buffer (see cache.rs).
             self.cache.applied(f.table.iter());
@@ -52,6 +59,7 @@ impl Store {
             // (its `loading` mark covers them until the last one is in).
             if let Some(c) = &f.counts {
                 self.engine.meta_insert(APPLIED_KEY, &c.encode(f.end))?;
+                self.engine.meta_remove(APPLYING_KEY)?;
                 self.engine.flush()?;
             }
             self.applied.store(f.end, Ordering::Release);

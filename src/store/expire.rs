@@ -1,6 +1,6 @@
 //! Expiry: the index of deadlines lives in the keyspace itself (`x` keys,
-//! see `keys.rs`), derived when records are published, so it costs no
-//! memory and nothing is rebuilt at startup. The active cycle reads the due
+//! see `keys.rs`), written by the same records as the metadata it follows,
+//! so it costs no memory and nothing is rebuilt at startup. The active cycle reads the due
 //! part of it, an ordered range, and deletes those keys.
 
 use super::*;
@@ -35,7 +35,7 @@ impl Store {
             // The entry goes in any case: with its key, or as a stale one
             // (a flushed generation's, or one whose key is gone or lives on
             // with another deadline, which has its own entry).
-            tx.derived_del(k);
+            tx.index_del(k);
         }
         for (db, key) in seen {
             if (db as usize) < self.databases {

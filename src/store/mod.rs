@@ -55,6 +55,9 @@ const BUFFERED_LOAD_MIN: u64 = 32 << 20;
 /// sled's applied offset, followed by the key counts at that offset
 /// (`KeyCounts::encode`).
 const APPLIED_KEY: &[u8] = b"applied_offset";
+/// Present while a write-buffer table goes into sled: the end offset of
+/// its records and the counts there (`KeyCounts::encode`).
+const APPLYING_KEY: &[u8] = b"applying";
 /// Present while a full sync's snapshot is being loaded.
 const LOADING_KEY: &[u8] = b"loading";
 /// Besides filling up, the write buffer is moved into sled once writes

@@ -26,7 +26,39 @@ impl Store {
                     .map_err(|e| format!("{}: {e}", wal_dir.display()))?;
             }
         }
-        let (applied, persisted) = read_state(&engine)?;
+        let (mut applied, mut persisted) = read_state(&engine)?;
+        let wal_dir = opts.dir.join("wal");
+        let (wal, rec): (Arc<Wal>, Recovery) = Wal::open(
+            &wal_dir,
+            opts.fsync,
+            opts.segment_size,
+            opts.repair_wal,
+            applied,
+            |_, _| {},
+        )
+        .map_err(|e| e.to_string())?;
+        check_applied(applied, rec.first_offset, rec.end_offset)?;
+        // A crash while a table went into sled: sled holds some unknown
+        // part of it. Writing the table's records again brings sled to the
+        // state at their end, which the mark's counts describe.
+        if let Some(v) = engine.meta_get(APPLYING_KEY)? {
+            if let Some((end, Some(c))) = KeyCounts::decode(&v) {
+                if end > applied {
+                    check_applied(end, rec.first_offset, rec.end_offset)?;
+                    let t0 = Instant::now();
+                    let n = reapply(&engine, &wal_dir, applied, end)?;
+                    engine.meta_insert(APPLIED_KEY, &c.encode(end))?;
+                    tracing::info!(
+                        "sled: a table interrupted by the last stop was written again ({n} records, offsets \
+                         {applied}..{end}) in {:?}",
+                        t0.elapsed()
+                    );
+                    (applied, persisted) = (end, Some(c));
+                }
+            }
+            engine.meta_remove(APPLYING_KEY)?;
+            engine.flush()?;
+        }
         let gens: [AtomicU32; MAX_DBS] = Default::default();
         for (db, g) in gens.iter().enumerate() {
             if let Some(v) = engine.get(&gen_key(db as u8))? {
@@ -55,18 +87,6 @@ impl Store {
         let counts: [AtomicI64; MAX_DBS] = std::array::from_fn(|db| AtomicI64::new(kc.keys[db]));
         let expire_counts: [AtomicI64; MAX_DBS] =
             std::array::from_fn(|db| AtomicI64::new(kc.expires[db]));
-
-        let wal_dir = opts.dir.join("wal");
-        let (wal, rec): (Arc<Wal>, Recovery) = Wal::open(
-            &wal_dir,
-            opts.fsync,
-            opts.segment_size,
-            opts.repair_wal,
-            applied,
-            |_, _| {},
-        )
-        .map_err(|e| e.to_string())?;
-        check_applied(applied, rec.first_offset, rec.end_offset)?;
         let store = Arc::new(Store {
             dir: opts.dir.clone(),
             databases: opts.databases.clamp(1, MAX_DBS),
@@ -171,6 +191,46 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// Writes the effects of the WAL's records in `[from, to)` straight into
+/// sled, in order: sled then holds the state at `to` whatever part of them
+/// it held before (effects are idempotent). Returns the records written.
+fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, String> {
+    let mut n = 0u64;
+    let mut failed: Option<String> = None;
+    let segs = crate::wal::list_segments(dir).map_err(|e| e.to_string())?;
+    for (i, seg) in segs.iter().enumerate() {
+        let seg_end = segs.get(i + 1).map_or(u64::MAX, |x| x.start);
+        if seg_end <= from || seg.start >= to {
+            continue;
+        }
+        let start = from.saturating_sub(seg.start);
+        let stop = if to < seg_end {
+            Some(to - seg.start)
+        } else {
+            None
+        };
+        crate::wal::scan_segment_range(seg, start, stop, |r, _| {
+            for e in &r.effects {
+                let res = match e {
+                    Effect::Put { key, value } => engine.insert(key, value),
+                    Effect::Del { key } => engine.remove(key),
+                    Effect::ClearDb { db, gen } => engine.insert(&gen_key(*db), &gen.to_be_bytes()),
+                };
+                if let Err(e) = res {
+                    failed.get_or_insert(e);
+                }
+            }
+            n += 1;
+        })
+        .map_err(|e| format!("WAL replay from {}: {e}", seg.path.display()))?;
+    }
+    if let Some(e) = failed {
+        return Err(format!("writing the interrupted table again: {e}"));
+    }
+    engine.flush()?;
+    Ok(n)
 }
 
 /// sled's applied offset (0 when absent) and the key counts recorded with

@@ -59,10 +59,8 @@ impl Store {
         b.before.insert(key.clone(), Before::of(v.as_ref()));
     }
 
-    /// Makes a batch's effects visible together and corrects the counts and
-    /// the expiry index. The index entries (`keys::expiry_key`) are derived
-    /// here from the before and after states, not logged: replaying the
-    /// WAL over sled derives them again.
+    /// Makes a batch's effects visible together and corrects the counts
+    /// from the before and after states of the keys it writes.
     pub(super) fn publish(&self, b: Batch, end: u64) {
         self.wait_for_room();
         // FLUSHDB/FLUSHALL touch the watched keys that existed (as Redis's
@@ -83,7 +81,6 @@ impl Store {
         let gen_of = |db: usize| b.new_gens[db].unwrap_or_else(|| self.gen(db));
         let mut key_delta = [0i64; MAX_DBS];
         let mut exp_delta = [0i64; MAX_DBS];
-        let mut derived: Vec<(Bytes, Option<Bytes>)> = Vec::new();
         let mut gc = b.new_gens.iter().any(Option::is_some);
         for (k, before) in &b.before {
             let Some((db, gen, ukey)) = parse_data_key(k) else {
@@ -108,21 +105,12 @@ impl Store {
             let new_exp = after.as_deref().and_then(Meta::peek_expire);
             if before.expire != new_exp {
                 exp_delta[db as usize] += new_exp.is_some() as i64 - before.expire.is_some() as i64;
-                if let Some(t) = before.expire {
-                    derived.push((keys::expiry_key(t, db, gen, ukey), None));
-                }
-                if let Some(t) = new_exp {
-                    derived.push((keys::expiry_key(t, db, gen, ukey), Some(Bytes::new())));
-                }
             }
         }
         {
             let mut t = self.tables.write();
             for (k, v) in b.overlay.iter() {
                 t.insert(k.clone(), v.clone());
-            }
-            for (k, v) in derived {
-                t.insert(k, v);
             }
             t.end = t.end.max(end);
             // Counts change only under this lock (see `KeyCounts`).

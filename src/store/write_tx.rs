@@ -270,10 +270,50 @@ impl WriteTx {
         );
     }
 
-    /// Removes a derived entry (an expiry index entry): a change of the
-    /// write buffer and sled that no WAL record carries.
-    pub(super) fn derived_del(&mut self, k: Bytes) {
-        self.batch.overlay.insert(k, None);
+    /// Removes an expiry index entry (a stale one, or one whose key the
+    /// active cycle deletes).
+    pub(super) fn index_del(&mut self, k: Bytes) {
+        self.sub_del(k);
+    }
+
+    /// The expiry index entries this batch's metadata changes call for,
+    /// added as effects: the record carries them, so replaying it (after a
+    /// crash, or on a replica) needs no knowledge of what came before.
+    fn index_effects(&mut self) {
+        let b = &mut self.batch;
+        let mut add: Vec<(Bytes, Option<Bytes>)> = Vec::new();
+        for (k, before) in &b.before {
+            let Some((db, gen, ukey)) = parse_data_key(k) else {
+                continue;
+            };
+            let db_i = db as usize;
+            if db_i >= MAX_DBS || gen != b.new_gens[db_i].unwrap_or_else(|| self.store.gen(db_i)) {
+                continue;
+            }
+            let Some(after) = b.overlay.get(k) else {
+                continue;
+            };
+            let new_exp = after.as_deref().and_then(Meta::peek_expire);
+            if before.expire == new_exp {
+                continue;
+            }
+            if let Some(t) = before.expire {
+                add.push((keys::expiry_key(t, db, gen, ukey), None));
+            }
+            if let Some(t) = new_exp {
+                add.push((keys::expiry_key(t, db, gen, ukey), Some(Bytes::new())));
+            }
+        }
+        for (k, v) in add {
+            match &v {
+                Some(v) => b.effects.push(Effect::Put {
+                    key: k.clone(),
+                    value: v.clone(),
+                }),
+                None => b.effects.push(Effect::Del { key: k.clone() }),
+            }
+            b.overlay.insert(k, v);
+        }
     }
 
     pub fn has_effects(&self) -> bool {
@@ -291,13 +331,10 @@ impl WriteTx {
             }
         }
         if self.batch.effects.is_empty() {
-            let batch = std::mem::take(&mut self.batch);
-            if !batch.overlay.is_empty() {
-                // Derived entries only: nothing to log.
-                self.store.publish(batch, self.store.wal.end_offset());
-            }
+            self.batch = Batch::default();
             return None;
         }
+        self.index_effects();
         let batch = std::mem::take(&mut self.batch);
         if self.store.replica.load(Ordering::Acquire) {
             // A writable replica's own writes (`replica-read-only no`) stay

@@ -1,0 +1,342 @@
+//! Larger than memory: `maxmemory` bounds the node's memory, restarts read
+//! persisted counts instead of counting, and a replica loads a dataset
+//! bigger than its budget. Real processes; memory is the process's own
+//! peak RSS (`VmHWM`), counts are what clients see.
+
+mod common;
+
+use common::*;
+use redis::Connection;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const MB: u64 = 1 << 20;
+
+/// The bound: 1.25 x maxmemory + 32 MB.
+fn bound(maxmemory: u64) -> u64 {
+    maxmemory * 5 / 4 + 32 * MB
+}
+
+fn status_bytes(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    s.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+}
+
+fn info(c: &mut Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(c).expect("INFO")
+}
+
+fn dbsize(c: &mut Connection) -> i64 {
+    redis::cmd("DBSIZE").query(c).expect("DBSIZE")
+}
+
+/// `db0:keys=..,expires=..` as (keys, expires).
+fn keyspace(c: &mut Connection) -> (i64, i64) {
+    let i = info(c, "keyspace");
+    let Some(line) = i.lines().find(|l| l.starts_with("db0:")) else {
+        return (0, 0);
+    };
+    let field = |name: &str| {
+        line[4..]
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1)
+    };
+    (field("keys="), field("expires="))
+}
+
+fn key(i: u64) -> String {
+    format!("key:{i:012}")
+}
+
+fn value(i: u64, len: usize) -> String {
+    let mut v = format!("{i}:");
+    while v.len() < len {
+        v.push('x');
+    }
+    v
+}
+
+/// Loads keys `0..n` with `redis-cli --pipe`, as a user would.
+fn pipe_load(port: u16, n: u64, len: usize) {
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("redis-cli (apt-get install redis-tools)");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        for i in 0..n {
+            let (k, v) = (key(i), value(i, len));
+            write!(
+                stdin,
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .expect("write");
+        }
+    }
+    let out = child.wait_with_output().expect("redis-cli");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("errors: 0, replies: {n}")),
+        "redis-cli --pipe: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn spot_check(c: &mut Connection, n: u64, len: usize, what: &str) {
+    let mut rng = Rng(n ^ 0x9e37_79b9);
+    for _ in 0..300 {
+        let i = rng.below(n);
+        let got: Option<String> = redis::cmd("GET").arg(key(i)).query(c).expect("GET");
+        assert_eq!(got, Some(value(i, len)), "{what}: key {i}");
+    }
+}
+
+/// Writes until sled holds the whole write buffer, so a restart reads
+/// only sled.
+fn wait_settled(c: &mut Connection) {
+    let settled = wait_until(Duration::from_secs(60), || {
+        let i = info(c, "persistence");
+        let num = |f: &str| info_field(&i, f).and_then(|v| v.parse::<u64>().ok());
+        matches!(
+            (num("sled_applied_offset"), num("wal_written_offset")),
+            (Some(a), Some(w)) if a >= w
+        )
+    });
+    assert!(settled, "the write buffer reached sled");
+}
+
+#[test]
+fn a_million_keys_load_and_restart_within_a_small_maxmemory() {
+    let maxmemory = 64 * MB;
+    let n = 1_000_000;
+    let mut node = Node::start(&["maxmemory 64mb", "save \"\""]);
+    let mut c = node.client();
+    let i = info(&mut c, "memory");
+    assert_eq!(info_field(&i, "maxmemory").as_deref(), Some("67108864"));
+    assert_eq!(info_field(&i, "memory_budget").as_deref(), Some("67108864"));
+    pipe_load(node.port, n, 100);
+    assert_eq!(dbsize(&mut c), n as i64);
+    spot_check(&mut c, n, 100, "after the load");
+    let peak = status_bytes(node.pid(), "VmHWM");
+    assert!(
+        peak <= bound(maxmemory),
+        "peak RSS {} MB during the load, bound {} MB",
+        peak / MB,
+        bound(maxmemory) / MB
+    );
+    wait_settled(&mut c);
+    drop(c);
+
+    // A clean restart in the same budget serves everything, counts
+    // included, without counting.
+    node.stop();
+    node.launch();
+    let mut c = node.client();
+    assert_eq!(dbsize(&mut c), n as i64);
+    spot_check(&mut c, n, 100, "after SIGTERM and restart");
+    let peak = status_bytes(node.pid(), "VmHWM");
+    assert!(
+        peak <= bound(maxmemory),
+        "peak RSS {} MB after the restart, bound {} MB",
+        peak / MB,
+        bound(maxmemory) / MB
+    );
+    assert!(
+        !node.log().contains("keys counted"),
+        "the restart read the persisted counts: {}",
+        node.log()
+    );
+}
+
+/// Mixed traffic with a model of what each acknowledged write leaves, then
+/// `kill -9`: the counts a restarted node reports (no scan at open) must be
+/// the model's, and agree with a full SCAN.
+#[test]
+fn dbsize_and_expires_are_exact_after_kill9_in_mixed_traffic() {
+    // A small budget: tables freeze and reach sled often, so the kill lands
+    // between applies and replay has work to do.
+    let mut node = Node::start(&["maxmemory 32mb", "save \"\""]);
+    let mut c = node.client();
+    const KEYS: u64 = 3000;
+    // Per key: None (absent) or Some(has a deadline).
+    let mut model: Vec<Option<bool>> = vec![None; KEYS as usize];
+    let mut rng = Rng(42);
+    for round in 0..120 {
+        let mut p = redis::pipe();
+        let mut next = model.clone();
+        for _ in 0..500 {
+            let k = rng.below(KEYS);
+            let name = format!("mix:{k}");
+            let slot = &mut next[k as usize];
+            match rng.below(8) {
+                0 | 1 => {
+                    p.cmd("SET").arg(&name).arg("v").ignore();
+                    *slot = Some(false);
+                }
+                2 => {
+                    p.cmd("SET")
+                        .arg(&name)
+                        .arg("v")
+                        .arg("EX")
+                        .arg(100_000)
+                        .ignore();
+                    *slot = Some(true);
+                }
+                3 => {
+                    p.cmd("DEL").arg(&name).ignore();
+                    *slot = None;
+                }
+                4 => {
+                    p.cmd("EXPIRE").arg(&name).arg(100_000).ignore();
+                    if slot.is_some() {
+                        *slot = Some(true);
+                    }
+                }
+                5 => {
+                    p.cmd("PERSIST").arg(&name).ignore();
+                    if slot.is_some() {
+                        *slot = Some(false);
+                    }
+                }
+                6 => {
+                    // A collection: its own metadata, elements, versions.
+                    // The key may hold a string: replace it (DEL first).
+                    if slot.is_some() {
+                        p.cmd("DEL").arg(&name).ignore();
+                    }
+                    p.cmd("HSET").arg(&name).arg("f").arg(round).ignore();
+                    *slot = Some(false);
+                }
+                _ => {
+                    p.cmd("SET")
+                        .arg(&name)
+                        .arg("w")
+                        .arg("PX")
+                        .arg(50_000_000)
+                        .ignore();
+                    *slot = Some(true);
+                }
+            }
+        }
+        let () = p.query(&mut c).expect("pipeline");
+        model = next;
+        if round == 60 {
+            // A FLUSHDB in the middle moves the db to a new generation.
+            let () = redis::cmd("FLUSHDB").query(&mut c).expect("FLUSHDB");
+            model = vec![None; KEYS as usize];
+        }
+    }
+    let want_keys = model.iter().filter(|s| s.is_some()).count() as i64;
+    let want_expires = model.iter().filter(|s| **s == Some(true)).count() as i64;
+    assert_eq!(
+        keyspace(&mut c),
+        (want_keys, want_expires),
+        "before the kill"
+    );
+    drop(c);
+    node.kill9();
+    node.launch();
+    let mut c = node.client();
+    assert_eq!(dbsize(&mut c), want_keys, "DBSIZE after kill -9");
+    assert_eq!(
+        keyspace(&mut c),
+        (want_keys, want_expires),
+        "INFO keyspace after kill -9"
+    );
+    let mut cursor = 0u64;
+    let mut scanned = 0i64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(1000)
+            .query(&mut c)
+            .expect("SCAN");
+        scanned += keys.len() as i64;
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(scanned, want_keys, "SCAN agrees with the counts");
+    // Expired keys leave the counts through the persisted expiry index.
+    let mut p = redis::pipe();
+    for k in 0..50 {
+        p.cmd("SET")
+            .arg(format!("short:{k}"))
+            .arg("v")
+            .arg("PX")
+            .arg(200)
+            .ignore();
+    }
+    let () = p.query(&mut c).expect("short-lived keys");
+    drop(c);
+    node.kill9();
+    node.launch();
+    let mut c = node.client();
+    let gone = wait_until(Duration::from_secs(10), || {
+        keyspace(&mut c) == (want_keys, want_expires)
+    });
+    assert!(
+        gone,
+        "the 50 short-lived keys expire after the restart: {:?}, want {:?}",
+        keyspace(&mut c),
+        (want_keys, want_expires)
+    );
+    let info = info(&mut c, "stats");
+    let expired: u64 = info_field(&info, "expired_keys")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(expired >= 50, "expired by the active cycle: {expired}");
+}
+
+#[test]
+fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
+    let master = Node::start(&["save \"\""]);
+    // 100,000 x 1 KiB: ~100 MB raw, against the replica's 64 MB budget.
+    let n = 100_000;
+    pipe_load(master.port, n, 1024);
+    let replica = Node::start(&["maxmemory 64mb", "save \"\""]);
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let mut m = master.client();
+    let synced = wait_until(Duration::from_secs(120), || {
+        let ri = info(&mut r, "replication");
+        let mi = info(&mut m, "replication");
+        info_field(&ri, "master_link_status").as_deref() == Some("up")
+            && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
+            && dbsize(&mut r) == n as i64
+    });
+    assert!(synced, "the replica synced: {}", replica.log());
+    spot_check(&mut r, n, 1024, "on the replica");
+    let peak = status_bytes(replica.pid(), "VmHWM");
+    assert!(
+        peak <= bound(64 * MB),
+        "replica peak RSS {} MB, bound {} MB",
+        peak / MB,
+        bound(64 * MB) / MB
+    );
+}
