@@ -124,6 +124,25 @@ pub fn sled_locked(sled_dir: &Path) -> Result<bool, String> {
     }
 }
 
+/// At a clean stop, once the node has closed its engine: opens and closes
+/// it again. sled 0.34 replays its log since its last recovery snapshot
+/// when it opens, and writes that snapshot only then, so a node that wrote
+/// a lot since it started would pay that replay at the next start (0.75 s
+/// after 840 MB of writes, measured); this pays it at the stop instead.
+/// Skipped (false) if the engine is still held after `wait`.
+pub fn checkpoint(sled_dir: &Path, wait: std::time::Duration) -> Result<bool, String> {
+    let deadline = std::time::Instant::now() + wait;
+    while sled_locked(sled_dir)? {
+        if std::time::Instant::now() > deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let e = Engine::open(sled_dir, 8 << 20)?;
+    e.flush()?;
+    Ok(true)
+}
+
 /// True if `sled_dir` holds an engine's files.
 pub fn exists(sled_dir: &Path) -> bool {
     sled_dir.join("db").is_file()

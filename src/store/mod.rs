@@ -40,8 +40,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use budget::Budget;
-pub use engine::sled_locked;
 use engine::Engine;
+pub use engine::{checkpoint, sled_locked};
 pub use load::rebuild_sled;
 pub use open::{check_applied, read_sled_state, SledState};
 use read::increment;
