@@ -18,6 +18,17 @@ fn bound(maxmemory: u64) -> u64 {
     maxmemory * 5 / 4 + 32 * MB
 }
 
+/// Asserts the process's peak RSS so far is within `maxmemory`'s bound.
+fn assert_peak_within(pid: u32, maxmemory: u64, when: &str) {
+    let peak = status_bytes(pid, "VmHWM");
+    assert!(
+        peak <= bound(maxmemory),
+        "peak RSS {} MB {when}, bound {} MB",
+        peak / MB,
+        bound(maxmemory) / MB
+    );
+}
+
 fn status_bytes(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     s.lines()
@@ -136,13 +147,7 @@ fn a_million_keys_load_and_restart_within_a_small_maxmemory() {
     pipe_load(node.port, n, 100);
     assert_eq!(dbsize(&mut c), n as i64);
     spot_check(&mut c, n, 100, "after the load");
-    let peak = status_bytes(node.pid(), "VmHWM");
-    assert!(
-        peak <= bound(maxmemory),
-        "peak RSS {} MB during the load, bound {} MB",
-        peak / MB,
-        bound(maxmemory) / MB
-    );
+    assert_peak_within(node.pid(), maxmemory, "during the load");
     wait_settled(&mut c);
 
     drop(c);
@@ -154,13 +159,7 @@ fn a_million_keys_load_and_restart_within_a_small_maxmemory() {
     let mut c = node.client();
     assert_eq!(dbsize(&mut c), n as i64);
     spot_check(&mut c, n, 100, "after SIGTERM and restart");
-    let peak = status_bytes(node.pid(), "VmHWM");
-    assert!(
-        peak <= bound(maxmemory),
-        "peak RSS {} MB after the restart, bound {} MB",
-        peak / MB,
-        bound(maxmemory) / MB
-    );
+    assert_peak_within(node.pid(), maxmemory, "after the restart");
     assert!(
         !node.log().contains("keys counted"),
         "the restart read the persisted counts: {}",
@@ -335,13 +334,7 @@ fn save_and_serving_a_full_sync_stay_within_maxmemory() {
     });
     assert!(synced, "the replica synced: {}", replica.log());
     spot_check(&mut r, n, 100, "on the replica");
-    let peak = status_bytes(node.pid(), "VmHWM");
-    assert!(
-        peak <= bound(maxmemory),
-        "peak RSS {} MB after SAVE and serving a full sync, bound {} MB",
-        peak / MB,
-        bound(maxmemory) / MB
-    );
+    assert_peak_within(node.pid(), maxmemory, "after SAVE and serving a full sync");
 }
 
 #[test]
@@ -367,11 +360,5 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     });
     assert!(synced, "the replica synced: {}", replica.log());
     spot_check(&mut r, n, 1024, "on the replica");
-    let peak = status_bytes(replica.pid(), "VmHWM");
-    assert!(
-        peak <= bound(64 * MB),
-        "replica peak RSS {} MB, bound {} MB",
-        peak / MB,
-        bound(64 * MB) / MB
-    );
+    assert_peak_within(replica.pid(), 64 * MB, "on the replica after the full sync");
 }

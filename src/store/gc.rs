@@ -41,6 +41,21 @@ impl Store {
         }
     }
 
+    /// Removes every key `keys` yields from sled; None if the node closed
+    /// meanwhile.
+    fn remove_each(&self, keys: impl Iterator<Item = Result<engine::Pair, String>>) -> Option<u64> {
+        let mut n = 0;
+        for item in keys {
+            let Ok((k, _)) = item else { break };
+            let _ = self.engine.remove(&k);
+            n += 1;
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+        }
+        Some(n)
+    }
+
     /// Collection versions waiting to be reclaimed.
     pub fn gc_pending(&self) -> usize {
         self.orphans.lock().len()
@@ -79,14 +94,10 @@ impl Store {
             let orphans = std::mem::take(&mut *self.orphans.lock());
             let mut reclaimed = 0u64;
             for prefix in orphans {
-                for item in self.engine.scan_prefix(&prefix) {
-                    let Ok((k, _)) = item else { break };
-                    let _ = self.engine.remove(&k);
-                    reclaimed += 1;
-                    if self.closed.load(Ordering::Acquire) {
-                        return;
-                    }
-                }
+                let Some(n) = self.remove_each(self.engine.scan_prefix(&prefix)) else {
+                    return;
+                };
+                reclaimed += n;
             }
             if reclaimed > 0 {
                 self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);
@@ -105,17 +116,13 @@ impl Store {
                     let lo = [family, db as u8];
                     let mut hi = keys::db_prefix(db as u8, gen);
                     hi[0] = family;
-                    for item in self
+                    let keys = self
                         .engine
-                        .range(Bound::Included(&lo), Bound::Excluded(&hi))
-                    {
-                        let Ok((k, _)) = item else { break };
-                        let _ = self.engine.remove(&k);
-                        n += 1;
-                        if self.closed.load(Ordering::Acquire) {
-                            return;
-                        }
-                    }
+                        .range(Bound::Included(&lo), Bound::Excluded(&hi));
+                    let Some(removed) = self.remove_each(keys) else {
+                        return;
+                    };
+                    n += removed;
                 }
                 if n > 0 {
                     self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);

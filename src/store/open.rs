@@ -170,62 +170,55 @@ impl Store {
 
     /// Publishes every record of the WAL in `[applied, end)`, one at a time.
     fn replay_wal(&self, dir: &Path, applied: u64, end: u64) -> Result<u64, String> {
-        let mut n = 0u64;
-        let segs = crate::wal::list_segments(dir).map_err(|e| e.to_string())?;
-        for (i, seg) in segs.iter().enumerate() {
-            let seg_end = segs.get(i + 1).map_or(u64::MAX, |x| x.start);
-            if seg_end <= applied || seg.start >= end {
-                continue;
-            }
-            let from = applied.saturating_sub(seg.start);
-            let to = if end < seg_end {
-                Some(end - seg.start)
-            } else {
-                None
-            };
-            crate::wal::scan_segment_range(seg, from, to, |r, rec_end| {
-                self.apply_record(r, rec_end);
-                n += 1;
-            })
-            .map_err(|e| format!("WAL replay from {}: {e}", seg.path.display()))?;
-        }
-        Ok(n)
+        records_between(dir, applied, end, |r, rec_end| {
+            self.apply_record(r, rec_end)
+        })
     }
 }
 
-/// Writes the effects of the WAL's records in `[from, to)` straight into
-/// sled, in order: sled then holds the state at `to` whatever part of them
-/// it held before (effects are idempotent). Returns the records written.
-fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, String> {
+/// Calls `f` with every record of the WAL in `dir` in `[from, to)` (both
+/// record boundaries), in order, read from the files one at a time.
+/// Returns how many.
+fn records_between(
+    dir: &Path,
+    from: u64,
+    to: u64,
+    mut f: impl FnMut(&Record, u64),
+) -> Result<u64, String> {
     let mut n = 0u64;
-    let mut failed: Option<String> = None;
     let segs = crate::wal::list_segments(dir).map_err(|e| e.to_string())?;
     for (i, seg) in segs.iter().enumerate() {
         let seg_end = segs.get(i + 1).map_or(u64::MAX, |x| x.start);
         if seg_end <= from || seg.start >= to {
             continue;
         }
-        let start = from.saturating_sub(seg.start);
-        let stop = if to < seg_end {
-            Some(to - seg.start)
-        } else {
-            None
-        };
-        crate::wal::scan_segment_range(seg, start, stop, |r, _| {
-            for e in &r.effects {
-                let res = match e {
-                    Effect::Put { key, value } => engine.insert(key, value),
-                    Effect::Del { key } => engine.remove(key),
-                    Effect::ClearDb { db, gen } => engine.insert(&gen_key(*db), &gen.to_be_bytes()),
-                };
-                if let Err(e) = res {
-                    failed.get_or_insert(e);
-                }
-            }
+        let stop = (to < seg_end).then(|| to - seg.start);
+        crate::wal::scan_segment_range(seg, from.saturating_sub(seg.start), stop, |r, end| {
+            f(r, end);
             n += 1;
         })
-        .map_err(|e| format!("WAL replay from {}: {e}", seg.path.display()))?;
+        .map_err(|e| format!("reading the WAL in {}: {e}", seg.path.display()))?;
     }
+    Ok(n)
+}
+
+/// Writes the effects of the WAL's records in `[from, to)` straight into
+/// sled, in order: sled then holds the state at `to` whatever part of them
+/// it held before (effects are idempotent). Returns the records written.
+fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, String> {
+    let mut failed: Option<String> = None;
+    let n = records_between(dir, from, to, |r, _| {
+        for e in &r.effects {
+            let res = match e {
+                Effect::Put { key, value } => engine.insert(key, value),
+                Effect::Del { key } => engine.remove(key),
+                Effect::ClearDb { db, gen } => engine.insert(&gen_key(*db), &gen.to_be_bytes()),
+            };
+            if let Err(e) = res {
+                failed.get_or_insert(e);
+            }
+        }
+    })?;
     if let Some(e) = failed {
         return Err(format!("writing the interrupted table again: {e}"));
     }
