@@ -362,3 +362,64 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     spot_check(&mut r, n, 1024, "on the replica");
     assert_peak_within(replica.pid(), 64 * MB, "on the replica after the full sync");
 }
+
+/// DEL of a 1M-field hash is O(1) for the client; the GC thread then
+/// removes its elements from sled in the background, within the budget.
+#[test]
+fn del_of_a_million_field_hash_stays_within_maxmemory() {
+    let maxmemory = 128 * MB;
+    let mut node = Node::start(&["maxmemory 128mb", "save \"\""]);
+    let mut c = node.client();
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &node.port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-cli");
+    {
+        let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
+        for chunk in 0..10_000u32 {
+            write!(stdin, "*202\r\n$4\r\nHSET\r\n$3\r\nbig\r\n").expect("write");
+            for j in chunk * 100..chunk * 100 + 100 {
+                let f = format!("f{j:07}");
+                write!(
+                    stdin,
+                    "${}\r\n{f}\r\n$20\r\nvvvvvvvvvvvvvvvvvvvv\r\n",
+                    f.len()
+                )
+                .expect("write");
+            }
+        }
+    }
+    let out = child.wait_with_output().expect("redis-cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let len: i64 = redis::cmd("HLEN").arg("big").query(&mut c).expect("HLEN");
+    assert_eq!(len, 1_000_000);
+    wait_settled(&mut c);
+    let removed: i64 = redis::cmd("DEL").arg("big").query(&mut c).expect("DEL");
+    assert_eq!(removed, 1);
+    let reclaimed = wait_until(Duration::from_secs(120), || {
+        let i = info(&mut c, "persistence");
+        info_field(&i, "sled_gc_keys").and_then(|v| v.parse::<u64>().ok()) >= Some(1_000_000)
+    });
+    assert!(reclaimed, "the GC removed the hash's elements from sled");
+    assert_peak_within(
+        node.pid(),
+        maxmemory,
+        "after DEL of a 1M-field hash and its GC",
+    );
+    drop(c);
+    node.kill9();
+    node.launch();
+    let mut c = node.client();
+    let len: i64 = redis::cmd("HLEN").arg("big").query(&mut c).expect("HLEN");
+    assert_eq!(
+        (len, dbsize(&mut c)),
+        (0, 0),
+        "nothing comes back after kill -9"
+    );
+}
