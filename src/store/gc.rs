@@ -58,7 +58,7 @@ impl Store {
 
     /// Collection versions waiting to be reclaimed.
     pub fn gc_pending(&self) -> usize {
-        self.orphans.lock().len()
+        self.garbage_pending.load(Ordering::Relaxed).max(0) as usize
     }
 
     pub(super) fn gc_loop(self: Arc<Self>) {
@@ -90,14 +90,27 @@ impl Store {
             if self.sweep_pending.swap(false, Ordering::AcqRel) {
                 self.sweep_orphans();
             }
-            // Elements of collection versions that lost their metadata.
-            let orphans = std::mem::take(&mut *self.orphans.lock());
+            // Elements of collection versions that lost their metadata:
+            // the garbage entries sled holds (all of them published before
+            // `target`, and any a crash left).
+            let entries: Vec<engine::Slice> = self
+                .engine
+                .scan_prefix(&[keys::GARBAGE])
+                .map_while(|r| r.ok().map(|(k, _)| k))
+                .collect();
+            self.garbage_pending
+                .store(entries.len() as i64, Ordering::Relaxed);
             let mut reclaimed = 0u64;
-            for prefix in orphans {
-                let Some(n) = self.remove_each(self.engine.scan_prefix(&prefix)) else {
+            for g in entries {
+                let Some(n) = self.remove_each(self.engine.scan_prefix(&g[1..])) else {
                     return;
                 };
                 reclaimed += n;
+                // The elements are gone (and durable with the next flush);
+                // if a crash comes first, the entry is still there and the
+                // next run removes nothing twice.
+                let _ = self.engine.remove(&g);
+                self.garbage_pending.fetch_sub(1, Ordering::Relaxed);
             }
             if reclaimed > 0 {
                 self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);

@@ -11,6 +11,10 @@
 //!   version comes from the key's metadata: DEL or overwrite of a big
 //!   collection just drops the metadata, and the elements of the old version
 //!   are reclaimed in the background.
+//! - `g | element prefix` → empty: a collection version whose metadata is
+//!   gone (DEL, overwrite, expiry), its elements waiting for the GC thread.
+//!   Written by the record that drops the metadata, removed by the GC once
+//!   the elements are gone, so the queue survives a restart.
 //! - `x | deadline u64 BE (sign bit flipped) | db u8 | gen u32 BE | user key`
 //!   → empty: the expiry index, ordered by deadline. It is derived from the
 //!   metadata when a record is published (never logged in the WAL: replay
@@ -23,6 +27,7 @@ pub const DATA: u8 = b'k';
 pub const SUB: u8 = b's';
 pub const INTERNAL: u8 = b'!';
 pub const EXPIRY: u8 = b'x';
+pub const GARBAGE: u8 = b'g';
 pub const DATA_PREFIX_LEN: usize = 6;
 
 pub fn data_key(db: u8, gen: u32, key: &[u8]) -> Bytes {
@@ -79,6 +84,14 @@ pub fn expiry_due_range(now: i64) -> (Vec<u8>, Vec<u8>) {
     let mut end = vec![EXPIRY];
     end.extend_from_slice(&deadline_bytes(now.saturating_add(1)));
     (vec![EXPIRY], end)
+}
+
+/// The garbage entry of a collection version's element prefix.
+pub fn garbage_key(prefix: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(1 + prefix.len());
+    b.put_u8(GARBAGE);
+    b.put_slice(prefix);
+    b.freeze()
 }
 
 /// The prefix of every element of one collection version.

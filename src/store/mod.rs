@@ -175,13 +175,14 @@ pub struct Store {
     stall_lock: Mutex<()>,
     gc_wake: Condvar,
     gc_lock: Mutex<bool>,
-    /// Sub-key prefixes of collection versions that lost their metadata
-    /// (DEL, overwrite, expiry), for the GC thread.
-    orphans: Mutex<Vec<Vec<u8>>>,
+    /// Collection versions waiting for the GC (their `g` entries; INFO
+    /// `lazyfree_pending_objects`), as last counted plus those published
+    /// since.
+    garbage_pending: AtomicI64,
     /// Source of collection versions (see `WriteTx::new_version`).
     versions: AtomicU64,
-    /// The orphan queue is in memory: the first GC run after opening looks
-    /// for elements whose metadata is gone (a crash lost the queue).
+    /// A data dir from a build that queued garbage in memory only: the first
+    /// GC run looks for elements whose metadata is gone.
     sweep_pending: AtomicBool,
     applied: AtomicU64,
     /// Held while a table goes into sled, so a snapshot load cannot interleave.

@@ -67,6 +67,7 @@ impl Store {
                 }
             }
         }
+        let old_build = persisted.is_none();
         let kc = match persisted {
             Some(c) => c,
             None => {
@@ -109,9 +110,9 @@ impl Store {
             load_tail: Mutex::new(None),
             gc_wake: Condvar::new(),
             gc_lock: Mutex::new(true),
-            orphans: Mutex::new(Vec::new()),
+            garbage_pending: AtomicI64::new(0),
             versions: AtomicU64::new(0),
-            sweep_pending: AtomicBool::new(true),
+            sweep_pending: AtomicBool::new(old_build),
             applied: AtomicU64::new(applied),
             apply_lock: Mutex::new(()),
             dirty: AtomicU64::new(0),

@@ -81,9 +81,19 @@ impl Store {
         let gen_of = |db: usize| b.new_gens[db].unwrap_or_else(|| self.gen(db));
         let mut key_delta = [0i64; MAX_DBS];
         let mut exp_delta = [0i64; MAX_DBS];
-        let mut gc = b.new_gens.iter().any(Option::is_some);
+        // A flushed db, or collection versions left for the GC.
+        let garbage = b
+            .overlay
+            .iter()
+            .filter(|(k, v)| k.first() == Some(&keys::GARBAGE) && v.is_some())
+            .count();
+        if garbage > 0 {
+            self.garbage_pending
+                .fetch_add(garbage as i64, Ordering::Relaxed);
+        }
+        let gc = garbage > 0 || b.new_gens.iter().any(Option::is_some);
         for (k, before) in &b.before {
-            let Some((db, gen, ukey)) = parse_data_key(k) else {
+            let Some((db, gen, _)) = parse_data_key(k) else {
                 continue;
             };
             if (db as usize) >= MAX_DBS || gen != gen_of(db as usize) {
@@ -92,15 +102,6 @@ impl Store {
             let Some(after) = b.overlay.get(k) else {
                 continue;
             };
-            if let Some(old) = before.version {
-                let now_v = after.as_deref().and_then(Meta::peek_coll_version);
-                if now_v != Some(old) {
-                    self.orphans
-                        .lock()
-                        .push(keys::sub_prefix(db, gen, ukey, old));
-                    gc = true;
-                }
-            }
             key_delta[db as usize] += after.is_some() as i64 - before.present as i64;
             let new_exp = after.as_deref().and_then(Meta::peek_expire);
             if before.expire != new_exp {

@@ -276,9 +276,10 @@ impl WriteTx {
         self.sub_del(k);
     }
 
-    /// The expiry index entries this batch's metadata changes call for,
-    /// added as effects: the record carries them, so replaying it (after a
-    /// crash, or on a replica) needs no knowledge of what came before.
+    /// The expiry index entries and garbage entries this batch's metadata
+    /// changes call for, added as effects: the record carries them, so
+    /// replaying it (after a crash, or on a replica) needs no knowledge of
+    /// what came before.
     fn index_effects(&mut self) {
         let b = &mut self.batch;
         let mut add: Vec<(Bytes, Option<Bytes>)> = Vec::new();
@@ -293,6 +294,12 @@ impl WriteTx {
             let Some(after) = b.overlay.get(k) else {
                 continue;
             };
+            if let Some(old) = before.version {
+                if after.as_deref().and_then(Meta::peek_coll_version) != Some(old) {
+                    let prefix = keys::sub_prefix(db, gen, ukey, old);
+                    add.push((keys::garbage_key(&prefix), Some(Bytes::new())));
+                }
+            }
             let new_exp = after.as_deref().and_then(Meta::peek_expire);
             if before.expire == new_exp {
                 continue;
