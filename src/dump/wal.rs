@@ -3,7 +3,9 @@
 
 use super::{brief, jbytes, show};
 use crate::command::{list, set, zset};
-use crate::store::keys::{parse_data_key, parse_gen_key, parse_sub_key, Kind, Meta};
+use crate::store::keys::{
+    parse_data_key, parse_expiry_key, parse_gen_key, parse_sub_key, Kind, Meta, GARBAGE,
+};
 use crate::wal::reader::{list_segments, scan_segment, Segment, WalReader};
 use crate::wal::record::{decode_frame, Decoded, Effect, Record};
 use serde_json::{json, Value};
@@ -110,6 +112,18 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     }
     if let Some(db) = parse_gen_key(key) {
         return format!("generation of db{db}");
+    }
+    if let Some((t, db, gen, k)) = parse_expiry_key(key) {
+        return format!("expiry index db{db} {} at {t} (generation {gen})", show(k));
+    }
+    if let Some(s) = key.strip_prefix(&[GARBAGE]).and_then(parse_sub_key) {
+        return format!(
+            "garbage: db{} {} elements of version {} (generation {})",
+            s.db,
+            show(s.key),
+            s.version,
+            s.gen
+        );
     }
     format!("raw {}", brief(key, 80))
 }
