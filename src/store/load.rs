@@ -61,7 +61,7 @@ impl Store {
         Ok(n)
     }
 
-    /// The buffered load: tables of up to `TABLE_BYTES`, frozen as they fill,
+    /// The buffered load: tables of `Budget::table_bytes`, frozen as they fill,
     /// waiting for room like any writer. One thread decodes blocks while
     /// this one inserts them, and the applier waits until the load is done
     /// or needs room (on 2 cores it would otherwise slow the load it
