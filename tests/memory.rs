@@ -423,3 +423,39 @@ fn del_of_a_million_field_hash_stays_within_maxmemory() {
         "nothing comes back after kill -9"
     );
 }
+
+/// A paused replica costs the master disk, not memory: its feed reads the
+/// WAL files at the replica's pace. Writes go on meanwhile, within the
+/// master's budget, and the replica catches up when it resumes.
+#[test]
+fn a_paused_replica_costs_the_master_no_memory() {
+    let maxmemory = 64 * MB;
+    let master = Node::start(&["maxmemory 64mb", "save \"\""]);
+    let replica = Node::start(&["save \"\""]);
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let up = wait_until(Duration::from_secs(30), || {
+        info_field(&info(&mut r, "replication"), "master_link_status").as_deref() == Some("up")
+    });
+    assert!(up, "link up: {}", replica.log());
+    unsafe_kill(replica.pid(), "STOP");
+    let n = 300_000;
+    pipe_load(master.port, n, 100);
+    assert_peak_within(master.pid(), maxmemory, "with a paused replica");
+    unsafe_kill(replica.pid(), "CONT");
+    let mut m = master.client();
+    let synced = wait_until(Duration::from_secs(120), || {
+        let ri = info(&mut r, "replication");
+        let mi = info(&mut m, "replication");
+        info_field(&ri, "master_link_status").as_deref() == Some("up")
+            && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
+    });
+    assert!(synced, "the replica caught up: {}", replica.log());
+    assert_eq!(dbsize(&mut r), n as i64);
+    spot_check(&mut r, n, 100, "on the replica after it resumed");
+    assert_peak_within(master.pid(), maxmemory, "after the replica caught up");
+}
