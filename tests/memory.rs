@@ -135,6 +135,29 @@ fn wait_settled(c: &mut Connection) {
     assert!(settled, "the write buffer reached sled");
 }
 
+/// Makes `replica` replicate `master`; returns a client of the replica.
+fn replicaof(replica: &Node, master: &Node) -> Connection {
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    r
+}
+
+/// Waits until the replica's link is up and its offset is the master's.
+fn wait_synced(replica: &Node, r: &mut Connection, master: &Node, what: &str) {
+    let mut m = master.client();
+    let synced = wait_until(Duration::from_secs(120), || {
+        let ri = info(r, "replication");
+        let mi = info(&mut m, "replication");
+        info_field(&ri, "master_link_status").as_deref() == Some("up")
+            && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
+    });
+    assert!(synced, "{what}: {}", replica.log());
+}
+
 #[test]
 fn a_million_keys_load_and_restart_within_a_small_maxmemory() {
     let maxmemory = 64 * MB;
@@ -322,17 +345,9 @@ fn save_and_serving_a_full_sync_stay_within_maxmemory() {
     wait_settled(&mut c);
     let () = redis::cmd("SAVE").query(&mut c).expect("SAVE");
     let replica = Node::start(&["save \"\""]);
-    let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(node.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
-    let synced = wait_until(Duration::from_secs(120), || {
-        let ri = info(&mut r, "replication");
-        info_field(&ri, "master_link_status").as_deref() == Some("up") && dbsize(&mut r) == n as i64
-    });
-    assert!(synced, "the replica synced: {}", replica.log());
+    let mut r = replicaof(&replica, &node);
+    wait_synced(&replica, &mut r, &node, "the replica synced");
+    assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 100, "on the replica");
     assert_peak_within(node.pid(), maxmemory, "after SAVE and serving a full sync");
 }
@@ -344,21 +359,9 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     let n = 100_000;
     pipe_load(master.port, n, 1024);
     let replica = Node::start(&["maxmemory 64mb", "save \"\""]);
-    let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
-    let mut m = master.client();
-    let synced = wait_until(Duration::from_secs(120), || {
-        let ri = info(&mut r, "replication");
-        let mi = info(&mut m, "replication");
-        info_field(&ri, "master_link_status").as_deref() == Some("up")
-            && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
-            && dbsize(&mut r) == n as i64
-    });
-    assert!(synced, "the replica synced: {}", replica.log());
+    let mut r = replicaof(&replica, &master);
+    wait_synced(&replica, &mut r, &master, "the replica synced");
+    assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 1024, "on the replica");
     assert_peak_within(replica.pid(), 64 * MB, "on the replica after the full sync");
 }
@@ -432,12 +435,7 @@ fn a_paused_replica_costs_the_master_no_memory() {
     let maxmemory = 64 * MB;
     let master = Node::start(&["maxmemory 64mb", "save \"\""]);
     let replica = Node::start(&["save \"\""]);
-    let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    let mut r = replicaof(&replica, &master);
     let up = wait_until(Duration::from_secs(30), || {
         info_field(&info(&mut r, "replication"), "master_link_status").as_deref() == Some("up")
     });
@@ -447,14 +445,7 @@ fn a_paused_replica_costs_the_master_no_memory() {
     pipe_load(master.port, n, 100);
     assert_peak_within(master.pid(), maxmemory, "with a paused replica");
     unsafe_kill(replica.pid(), "CONT");
-    let mut m = master.client();
-    let synced = wait_until(Duration::from_secs(120), || {
-        let ri = info(&mut r, "replication");
-        let mi = info(&mut m, "replication");
-        info_field(&ri, "master_link_status").as_deref() == Some("up")
-            && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
-    });
-    assert!(synced, "the replica caught up: {}", replica.log());
+    wait_synced(&replica, &mut r, &master, "the replica caught up");
     assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 100, "on the replica after it resumed");
     assert_peak_within(master.pid(), maxmemory, "after the replica caught up");

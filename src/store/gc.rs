@@ -93,24 +93,37 @@ impl Store {
             // Elements of collection versions that lost their metadata:
             // the garbage entries sled holds (all of them published before
             // `target`, and any a crash left).
-            let entries: Vec<engine::Slice> = self
-                .engine
-                .scan_prefix(&[keys::GARBAGE])
-                .map_while(|r| r.ok().map(|(k, _)| k))
-                .collect();
-            self.garbage_pending
-                .store(entries.len() as i64, Ordering::Relaxed);
+            // Counted with a key-only scan, then taken a chunk at a time:
+            // deleting many small collections leaves many entries, which
+            // must not all be held in memory at once.
+            let total = self.engine.scan_prefix(&[keys::GARBAGE]).count();
+            self.garbage_pending.store(total as i64, Ordering::Relaxed);
             let mut reclaimed = 0u64;
-            for g in entries {
-                let Some(n) = self.remove_each(self.engine.scan_prefix(&g[1..])) else {
-                    return;
-                };
-                reclaimed += n;
-                // The elements are gone (and durable with the next flush);
-                // if a crash comes first, the entry is still there and the
-                // next run removes nothing twice.
-                let _ = self.engine.remove(&g);
-                self.garbage_pending.fetch_sub(1, Ordering::Relaxed);
+            'garbage: loop {
+                let entries: Vec<engine::Slice> = self
+                    .engine
+                    .scan_prefix(&[keys::GARBAGE])
+                    .take(256)
+                    .map_while(|r| r.ok().map(|(k, _)| k))
+                    .collect();
+                if entries.is_empty() {
+                    break;
+                }
+                for g in entries {
+                    let Some(n) = self.remove_each(self.engine.scan_prefix(&g[1..])) else {
+                        return;
+                    };
+                    reclaimed += n;
+                    // The elements are gone (durable with the next flush);
+                    // if a crash comes first, the entry is still there and
+                    // the next run finds nothing left to remove.
+                    if let Err(e) = self.engine.remove(&g) {
+                        // Retried on the next wake rather than spun on.
+                        tracing::warn!("GC: cannot remove a garbage entry: {e}");
+                        break 'garbage;
+                    }
+                    self.garbage_pending.fetch_sub(1, Ordering::Relaxed);
+                }
             }
             if reclaimed > 0 {
                 self.stats.gc_keys.fetch_add(reclaimed, Ordering::Relaxed);
