@@ -159,6 +159,11 @@ pub enum Action {
         deadline: Option<std::time::Instant>,
         args: Vec<Bytes>,
     },
+    /// A read whose key is only in sled, parked in `client.parked`: read
+    /// `raw` on a reader thread, then run it.
+    Fetch {
+        raw: Bytes,
+    },
 }
 
 pub struct Ctx<'a> {

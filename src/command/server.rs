@@ -611,7 +611,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
              total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\n\
              sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n\
-             pubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+             pubsub_channels:{}\r\npubsub_patterns:{}\r\nsled_reads_parked:{}\r\n\r\n",
             st.connections.load(Ordering::Relaxed),
             st.commands.load(Ordering::Relaxed),
             st.ops_per_sec.load(Ordering::Relaxed),
@@ -624,6 +624,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             store.stats.expired_keys.load(Ordering::Relaxed),
             srv.pubsub.channels(None).len(),
             srv.pubsub.numpat(),
+            srv.disk_reads.parked.load(Ordering::Relaxed),
         );
     }
     if want("replication") {

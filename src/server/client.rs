@@ -123,6 +123,9 @@ pub struct Client {
     pub is_master: bool,
     /// `REPLCONF listening-port` of a replica connecting to us.
     pub repl_port: Option<u16>,
+    /// A read parked while its key was read from sled: it runs first in
+    /// the next batch (`server/disk_reads.rs`).
+    pub parked: Option<Vec<Bytes>>,
 }
 
 impl Client {
@@ -141,6 +144,7 @@ impl Client {
             push,
             is_master: false,
             repl_port: None,
+            parked: None,
         }
     }
 

@@ -127,6 +127,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                 }
                             }
                         }
+                        Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Wait { n, offset, deadline }) => {
                             let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
                             out.int(count as i64);
@@ -259,10 +260,26 @@ fn run_batch(
     let mut held: Option<WriteTx> = None;
     let mut ran = 0usize;
     loop {
-        match parser.parse(rbuf, limits) {
+        let parked = client.parked.take();
+        let fetched = parked.is_some();
+        let next = match parked {
+            Some(args) => Ok(Some(args)),
+            None => parser.parse(rbuf, limits),
+        };
+        match next {
             Ok(Some(args)) => {
                 if args.is_empty() {
                     continue;
+                }
+                // The first request of a batch only: a pipeline's later
+                // reads run inline, and hot pipelines pay no extra lookup.
+                if !fetched && ran == 0 {
+                    if let Some(raw) = cold_read(srv, client, &args) {
+                        client.parked = Some(args);
+                        b.action = Some(Action::Fetch { raw });
+                        b.more = true;
+                        return b;
+                    }
                 }
                 let now = crate::util::now_ms();
                 if let Some(tx) = held.as_mut() {
@@ -306,6 +323,19 @@ fn run_batch(
             }
         }
     }
+}
+
+/// For a read-only command on one key that only sled has, that key's raw
+/// sled key: the read then runs on a reader thread (`disk_reads.rs`).
+fn cold_read(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> Option<bytes::Bytes> {
+    if args.len() < 2 || client.multi.is_some() || !client.authed {
+        return None;
+    }
+    let cmd = command::lookup(&args[0])?;
+    if cmd.flags & command::flags::READONLY == 0 || cmd.first_key != 1 {
+        return None;
+    }
+    srv.store.cold_key(client.db, &args[1])
 }
 
 /// WAIT: polls the replicas' acknowledged offsets (they ACK every second,

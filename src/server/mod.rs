@@ -5,6 +5,7 @@ pub mod blocked;
 pub mod client;
 pub mod connection;
 pub mod cron;
+pub mod disk_reads;
 pub mod pubsub;
 pub mod save;
 
@@ -84,6 +85,8 @@ pub struct Server {
     /// `Some(save?)` once shutdown was asked for.
     pub shutdown: watch::Sender<Option<Option<bool>>>,
     pub last_cron_ms: AtomicI64,
+    /// Reader threads for commands whose key must come from sled.
+    pub disk_reads: disk_reads::DiskReads,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
@@ -146,8 +149,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         .local_addr()
         .map(|a| a.port())
         .unwrap_or(cfg.port);
+    let disk_reads = disk_reads::DiskReads::start(store.clone());
     let srv = Arc::new(Server {
         store,
+        disk_reads,
         pubsub: PubSub::default(),
         clients: Clients::default(),
         cursors: Cursors::default(),
@@ -255,6 +260,7 @@ async fn final_save(srv: &Arc<Server>, save: Option<bool>) -> bool {
 /// Redis's `prepareForShutdown` after the save: the WAL synced, the write
 /// buffer moved into sled, the pidfile removed.
 async fn finish(srv: &Arc<Server>) -> Result<(), String> {
+    srv.disk_reads.stop();
     let s = srv.clone();
     let r = tokio::task::spawn_blocking(move || s.store.close())
         .await

@@ -9,7 +9,9 @@ impl Store {
         while !self.closed.load(Ordering::Acquire) {
             {
                 let mut g = self.applier_lock.lock();
-                if self.tables.read().frozen.is_empty() {
+                // While a full sync's snapshot loads into sled, the write
+                // buffer waits (`overlay.rs`); the loader wakes us.
+                if self.tables.read().frozen.is_empty() || self.overlay.read().is_some() {
                     self.applier_wake
                         .wait_for(&mut g, Duration::from_millis(200));
                 }
@@ -39,6 +41,9 @@ impl Store {
     pub(super) fn apply_frozen(&self) -> Result<(), String> {
         loop {
             let _applying = self.apply_lock.lock();
+            if self.overlay.read().is_some() {
+                return Ok(());
+            }
             let Some(f) = self.tables.read().frozen.first().cloned() else {
                 return Ok(());
             };
@@ -55,30 +60,12 @@ impl Store {
             // Before the table leaves the buffer (see cache.rs).
             self.cache.applied(f.table.iter());
             self.engine.flush()?;
-            // A full sync's tables leave the offset and counts to the load
-            // (its `loading` mark covers them until the last one is in).
             if let Some(c) = &f.counts {
                 self.engine.meta_insert(APPLIED_KEY, &c.encode(f.end))?;
                 self.engine.meta_remove(APPLYING_KEY)?;
                 self.engine.flush()?;
             }
             self.applied.store(f.end, Ordering::Release);
-            let load_done = self
-                .load_tail
-                .lock()
-                .as_ref()
-                .is_some_and(|t| Arc::ptr_eq(t, &f));
-            if load_done {
-                // INFO says the load is done only once its mark is gone
-                // and logged: a restart from here resumes partially.
-                self.engine.meta_remove(LOADING_KEY)?;
-                self.engine.flush()?;
-                tracing::info!("the full sync's data is all in sled");
-                let mut tail = self.load_tail.lock();
-                if tail.as_ref().is_some_and(|t| Arc::ptr_eq(t, &f)) {
-                    *tail = None;
-                }
-            }
             {
                 let mut t = self.tables.write();
                 if t.frozen.first().is_some_and(|x| Arc::ptr_eq(x, &f)) {

@@ -67,12 +67,6 @@ impl Budget {
         self.sync_buffers / 2
     }
 
-    /// Snapshot blocks (~64 KiB raw each, more once decoded into pairs) a
-    /// full sync's decoding thread may hold ahead of the loading one.
-    pub fn load_ahead_blocks(&self) -> usize {
-        (self.sync_buffers / 2 / (256 << 10)).clamp(4, 256)
-    }
-
     /// The WAL a write-buffer table may cover before it goes to sled: what
     /// a restart after `kill -9` replays is bounded by the tables in memory
     /// plus this.

@@ -14,6 +14,11 @@ pub type Slice = sled::IVec;
 
 pub type Pair = (Slice, Slice);
 
+/// A `Slice` holding a copy of `b` (for pairs that do not come from sled).
+pub fn slice(b: &[u8]) -> Slice {
+    Slice::from(b)
+}
+
 const KEYSPACE_TREE: &str = "keyspace";
 const META_TREE: &str = "sledis-meta";
 

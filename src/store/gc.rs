@@ -68,7 +68,9 @@ impl Store {
                 if !*pending {
                     self.gc_wake.wait_for(&mut pending, Duration::from_secs(1));
                 }
-                if !*pending {
+                // A full sync still loading into sled (`overlay.rs`): its
+                // loader asks again once it is done.
+                if !*pending || self.overlay.read().is_some() {
                     continue;
                 }
                 *pending = false;

@@ -3,44 +3,34 @@ use super::*;
 impl Store {
     /// Replaces the whole keyspace with a snapshot's `blocks` (read by
     /// `read`, the snapshot reader's `read_block`) and makes the WAL continue
-    /// from `start`: what a replica does after a full sync. Readers meanwhile
-    /// are answered LOADING by the server.
-    ///
-    /// A snapshot of up to `BUFFERED_LOAD_MIN` raw bytes goes straight into
-    /// sled. A bigger one goes into write-buffer tables that the applier
-    /// moves into sled in the background, as it does with writes: sled takes
-    /// ~4 µs of CPU per inserted key, most of a full sync's time, and the
-    /// replica can serve the data from the buffer meanwhile. Either way the
-    /// `loading` mark stays in `sledis-meta` until sled holds all of it, so
-    /// a node that dies before that drops the half-loaded data at startup
-    /// and syncs in full again (Redis's replica also needs a full sync if it
-    /// dies before its AOF rewrite after a sync has finished).
+    /// from `start`: what a replica does after the full sync of a small
+    /// snapshot (up to `LOAD_BEHIND_MIN` raw bytes; a bigger one is served
+    /// from its file while it loads, `load_snapshot_file`). Readers meanwhile
+    /// are answered LOADING by the server. The `loading` mark stays in
+    /// `sledis-meta` until sled holds all of it, so a node that dies before
+    /// that drops the half-loaded data at startup and syncs in full again
+    /// (Redis's replica also needs a full sync if it dies before its AOF
+    /// rewrite after a sync has finished).
     pub fn load_snapshot(
         &self,
         start: u64,
         blocks: usize,
-        raw_bytes: u64,
         read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
     ) -> Result<u64, String> {
+        self.stop_loader();
         let _w = self.writer.lock();
         {
             let _a = self.apply_lock.lock();
             *self.tables.write() = Tables::new(start);
-            *self.load_tail.lock() = None;
             self.cache.clear();
             // Marks the load as in progress until sled has it all (see `open`).
             self.meta_put(LOADING_KEY, b"1")?;
             self.engine.clear()?;
         }
-        let (n, tally) = if raw_bytes <= BUFFERED_LOAD_MIN {
-            let r = load_blocks(&self.engine, blocks, load_workers(), read)?;
-            self.engine.flush()?;
-            // sled changed under reads made since the clear above.
-            self.cache.clear();
-            r
-        } else {
-            self.load_into_buffer(start, blocks, read)?
-        };
+        let (n, tally) = load_blocks(Some(&self.engine), blocks, load_workers(), read)?;
+        self.engine.flush()?;
+        // sled changed under reads made since the clear above.
+        self.cache.clear();
         self.wal.reset(start).map_err(|e| e.to_string())?;
         // Generations and counts from what was loaded.
         let kc = tally.finish(&self.gens);
@@ -51,102 +41,137 @@ impl Store {
         self.engine.meta_insert(APPLIED_KEY, &kc.encode(start))?;
         self.engine.flush()?;
         self.applied.store(start, Ordering::Release);
-        if self.load_tail.lock().is_none() {
-            self.engine.meta_remove(LOADING_KEY)?;
-            self.engine.flush()?;
-        }
+        self.engine.meta_remove(LOADING_KEY)?;
+        self.engine.flush()?;
         self.dirty.store(0, Ordering::Relaxed);
         *self.gc_lock.lock() = true;
         self.gc_wake.notify_one();
         Ok(n)
     }
 
-    /// The buffered load: tables of `Budget::table_bytes`, frozen as they fill,
-    /// waiting for room like any writer. One thread decodes blocks while
-    /// this one inserts them, and the applier waits until the load is done
-    /// or needs room (on 2 cores it would otherwise slow the load it
-    /// serves). The last table becomes `load_tail`.
-    fn load_into_buffer(
-        &self,
-        start: u64,
-        blocks: usize,
-        read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
-    ) -> Result<(u64, Tally), String> {
-        let mut tally = Tally::default();
-        let mut n = 0u64;
-        let budget = self.budget();
-        // The pairs come in key order: each table is built at once. Its
-        // expiry index entries sort after every pair (`x` is the last
-        // family), so they follow them, sorted.
-        let mut table: Vec<(Bytes, Option<Bytes>)> = Vec::new();
-        let mut xs: Vec<Bytes> = Vec::new();
-        let mut bytes = 0usize;
-        let mut hold = Some(self.apply_lock.lock());
-        std::thread::scope(|s| -> Result<(), String> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Pair>, String>>(
-                budget.load_ahead_blocks(),
-            );
-            let read = &read;
-            std::thread::Builder::new()
-                .name("snapshot-decode".into())
-                .spawn_scoped(s, move || {
-                    for i in 0..blocks {
-                        let r = read(i);
-                        let failed = r.is_err();
-                        if tx.send(r).is_err() || failed {
-                            return;
-                        }
-                    }
-                })
-                .map_err(|e| format!("cannot start a snapshot decoding thread: {e}"))?;
-            let mut received = 0;
-            for (i, block) in rx.iter().enumerate() {
-                received += 1;
-                for (k, v) in block? {
-                    if let Some(x) = tally.see(&k, &v) {
-                        bytes += x.len() + memtable::ENTRY_OVERHEAD;
-                        xs.push(x);
-                    }
-                    bytes += k.len() + v.len() + memtable::ENTRY_OVERHEAD;
-                    table.push((Bytes::from(k), Some(Bytes::from(v))));
-                    n += 1;
-                }
-                let last = i + 1 == blocks;
-                if (bytes >= budget.table_bytes || last) && !table.is_empty() {
-                    if self.tables.read().frozen.len() >= budget::MAX_FROZEN {
-                        drop(hold.take());
-                        self.wait_for_room();
-                        hold = Some(self.apply_lock.lock());
-                    }
-                    xs.sort_unstable();
-                    table.extend(xs.drain(..).map(|x| (x, Some(Bytes::new()))));
-                    let f = Arc::new(Frozen {
-                        table: memtable::Table::from_sorted(std::mem::take(&mut table)),
-                        end: start,
-                        counts: None,
-                    });
-                    self.tables.write().frozen.push(f.clone());
-                    *self.load_tail.lock() = Some(f);
-                    bytes = 0;
-                }
-            }
-            if received != blocks {
-                return Err(format!(
-                    "snapshot decoding stopped after {received} of {blocks} blocks"
-                ));
-            }
-            Ok(())
-        })?;
-        drop(hold);
-        let _g = self.applier_lock.lock();
-        self.applier_wake.notify_one();
-        Ok((n, tally))
+    /// True while a full sync's data is still on its way into sled
+    /// (INFO `sled_load_pending`).
+    pub fn load_pending(&self) -> bool {
+        self.overlay.read().is_some()
     }
 
-    /// True while a full sync's data is still on its way from the write
-    /// buffer into sled (INFO `sled_load_pending`).
-    pub fn load_pending(&self) -> bool {
-        self.load_tail.lock().is_some()
+    /// A full sync of a big snapshot, served from its file while sled loads
+    /// it (see `overlay.rs`). Every block is read and counted first, so a
+    /// damaged file leaves the old dataset alone; then the file becomes the
+    /// base layer under an empty write buffer, the WAL continues from
+    /// `start`, and a loader thread moves the pairs into sled. Returns the
+    /// number of pairs once the node can serve them.
+    pub fn load_snapshot_file(
+        self: &Arc<Self>,
+        start: u64,
+        reader: SnapshotReader,
+    ) -> Result<u64, String> {
+        self.stop_loader();
+        let blocks = reader.block_count();
+        let (n, tally) = load_blocks(None, blocks, load_workers(), |i| {
+            reader.read_block(i).map_err(|e| e.to_string())
+        })?;
+        if n != reader.key_count() {
+            return Err(format!(
+                "the snapshot holds {n} pairs but its trailer says {}",
+                reader.key_count()
+            ));
+        }
+        let overlay = Arc::new(overlay::Overlay::new(reader));
+        let _w = self.writer.lock();
+        {
+            let _a = self.apply_lock.lock();
+            *self.tables.write() = Tables::new(start);
+            // Marks the load as in progress until sled has it all (see `open`).
+            self.meta_put(LOADING_KEY, b"1")?;
+            self.engine.clear()?;
+            *self.overlay.write() = Some(overlay.clone());
+            self.cache.clear();
+        }
+        self.wal.reset(start).map_err(|e| e.to_string())?;
+        let kc = tally.finish(&self.gens);
+        for db in 0..MAX_DBS {
+            self.counts[db].store(kc.keys[db], Ordering::Relaxed);
+            self.expire_counts[db].store(kc.expires[db], Ordering::Relaxed);
+        }
+        self.engine.meta_insert(APPLIED_KEY, &kc.encode(start))?;
+        self.engine.flush()?;
+        self.applied.store(start, Ordering::Release);
+        self.dirty.store(0, Ordering::Relaxed);
+        let store = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("snapshot-load".into())
+            .spawn(move || store.load_behind(overlay))
+            .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
+        *self.loader.lock() = Some(handle);
+        Ok(n)
+    }
+
+    /// The loader thread of `load_snapshot_file`. The applier leaves the
+    /// write buffer alone while the overlay is there, so the stream's
+    /// tables reach sled after every snapshot pair.
+    fn load_behind(&self, overlay: Arc<overlay::Overlay>) {
+        let t0 = Instant::now();
+        let reader = &overlay.reader;
+        let r = load_blocks(
+            Some(&self.engine),
+            reader.block_count(),
+            // One thread: the node serves meanwhile, and two inserting
+            // threads took a 64mb replica's peak from under its 112 MB
+            // bound to 124 MB (sled's node copies in flight).
+            1,
+            |i| {
+                if self.closed.load(Ordering::Acquire) || self.load_abort.load(Ordering::Acquire) {
+                    return Err("stopped".into());
+                }
+                if i % FLUSH_EVERY_BLOCKS == FLUSH_EVERY_BLOCKS - 1 {
+                    self.engine.flush()?;
+                }
+                reader.read_block(i).map_err(|e| e.to_string())
+            },
+        )
+        .and_then(|(n, _)| {
+            self.engine.flush()?;
+            self.engine.meta_remove(LOADING_KEY)?;
+            self.engine.flush()?;
+            Ok(n)
+        });
+        match r {
+            Ok(n) => {
+                {
+                    let _a = self.apply_lock.lock();
+                    *self.overlay.write() = None;
+                    self.cache.clear();
+                }
+                tracing::info!(
+                    "the full sync's data is all in sled: {n} pairs in {:.2}s",
+                    t0.elapsed().as_secs_f64()
+                );
+                {
+                    let _g = self.applier_lock.lock();
+                    self.applier_wake.notify_one();
+                }
+                *self.gc_lock.lock() = true;
+                self.gc_wake.notify_one();
+            }
+            Err(e) if e == "stopped" => {
+                tracing::info!("the full sync's load into sled stopped; its mark stays, so a restart syncs in full")
+            }
+            Err(e) => tracing::error!(
+                "loading the full sync into sled failed: {e}; the node serves it from the snapshot file, and a restart syncs in full"
+            ),
+        }
+    }
+
+    /// Ends a running `load_behind` (a new full sync replaces its data).
+    fn stop_loader(&self) {
+        let handle = self.loader.lock().take();
+        if let Some(h) = handle {
+            self.load_abort.store(true, Ordering::Release);
+            let _ = h.join();
+            self.load_abort.store(false, Ordering::Release);
+        }
+        *self.overlay.write() = None;
     }
 
     /// Node-level state kept beside the keyspace (replid, ...), durable at
@@ -178,7 +203,7 @@ pub fn rebuild_sled(
         tracing::warn!("moved the old sled files to {}", aside.display());
     }
     let engine = Engine::open(&sled_path, 64 << 20)?;
-    let (n, tally) = load_blocks(&engine, blocks, load_workers(), read)?;
+    let (n, tally) = load_blocks(Some(&engine), blocks, load_workers(), read)?;
     let kc = tally.finish(&Default::default());
     engine.meta_insert(APPLIED_KEY, &kc.encode(start_offset))?;
     engine.flush()?;
@@ -198,6 +223,10 @@ pub fn rebuild_sled(
     Ok(n)
 }
 
+/// The loader behind an overlay flushes sled this often (blocks of ~64 KiB
+/// raw), so the node versions sled keeps until a flush stay few.
+const FLUSH_EVERY_BLOCKS: usize = 32;
+
 /// One loading thread per core, at most 4.
 pub(super) fn load_workers() -> usize {
     std::thread::available_parallelism()
@@ -205,13 +234,13 @@ pub(super) fn load_workers() -> usize {
         .clamp(1, 4)
 }
 
-/// Inserts a snapshot's blocks into `tree` with `workers` threads (1: the
-/// calling thread). A snapshot's keys are distinct, so the order of inserts
+/// Inserts a snapshot's blocks into `engine` (or only counts them, without
+/// one) with `workers` threads (1: the calling thread). A snapshot's keys are distinct, so the order of inserts
 /// does not matter, and sled takes concurrent inserts: one thread spent
 /// ~4 µs per key in sled (node copies on split), most of a full sync's
 /// time. The first error stops every thread.
 fn load_blocks(
-    engine: &Engine,
+    engine: Option<&Engine>,
     blocks: usize,
     workers: usize,
     read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
@@ -228,14 +257,17 @@ fn load_blocks(
             }
             let pairs = read(i).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
             for (k, v) in pairs {
-                if let Some(x) = tally.see(&k, &v) {
+                let x = tally.see(&k, &v);
+                if let Some(engine) = engine {
+                    if let Some(x) = x {
+                        engine
+                            .insert(&x, b"")
+                            .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                    }
                     engine
-                        .insert(&x, b"")
+                        .insert(&k, &v)
                         .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 }
-                engine
-                    .insert(&k, &v)
-                    .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 n += 1;
             }
         }

@@ -30,19 +30,6 @@ impl Table {
         Self::default()
     }
 
-    /// A table of pairs given in key order (a snapshot's): the ordered set
-    /// is built in one pass and the hash map never rehashes, instead of a
-    /// B-tree descent and a growing map per pair. A repeated key keeps its
-    /// last value.
-    pub fn from_sorted(pairs: Vec<(Bytes, Option<Bytes>)>) -> Self {
-        let order: std::collections::BTreeSet<Bytes> =
-            pairs.iter().map(|(k, _)| k.clone()).collect();
-        let mut map =
-            indexmap::IndexMap::with_capacity_and_hasher(pairs.len(), ahash::RandomState::new());
-        map.extend(pairs);
-        Table { map, order }
-    }
-
     pub fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
         self.map.get(key)
     }
@@ -371,29 +358,5 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "count {count}");
         }
-    }
-
-    #[test]
-    fn a_table_built_from_sorted_pairs_answers_like_one_built_by_inserts() {
-        let pairs: Vec<(Bytes, Option<Bytes>)> = (0..100u32)
-            .map(|i| {
-                (
-                    Bytes::from(format!("k{i:03}")),
-                    Some(Bytes::from(i.to_string())),
-                )
-            })
-            .collect();
-        let t = Table::from_sorted(pairs.clone());
-        let mut u = Table::new();
-        for (k, v) in pairs {
-            u.insert(k, v);
-        }
-        let all = |t: &Table| -> Vec<(Bytes, Option<Bytes>)> {
-            t.range(Bound::Unbounded, Bound::Unbounded)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        };
-        assert_eq!(all(&t), all(&u));
-        assert_eq!(t.get(b"k042"), Some(&Some(Bytes::from_static(b"42"))));
     }
 }

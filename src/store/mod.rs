@@ -16,6 +16,7 @@ pub mod keys;
 mod load;
 pub mod memtable;
 mod open;
+mod overlay;
 mod publish;
 mod range_cache;
 mod read;
@@ -26,7 +27,7 @@ mod tests;
 pub mod watch;
 mod write_tx;
 
-use crate::snapshot::Pair;
+use crate::snapshot::{Pair, SnapshotReader};
 use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
 use ahash::AHashMap as HashMap;
 use bytes::Bytes;
@@ -49,9 +50,10 @@ pub use snapshot_source::SnapshotSource;
 pub use write_tx::WriteTx;
 
 pub const MAX_DBS: usize = 16;
-/// A full sync's snapshot bigger than this (raw) loads through the write
-/// buffer (see `Store::load_snapshot`).
-const BUFFERED_LOAD_MIN: u64 = 32 << 20;
+/// A full sync's snapshot bigger than this (raw) is served from its file
+/// while sled loads it behind (`Store::load_snapshot_file`); a smaller one
+/// goes straight into sled.
+pub const LOAD_BEHIND_MIN: u64 = 32 << 20;
 /// sled's applied offset, followed by the key counts at that offset
 /// (`KeyCounts::encode`).
 const APPLIED_KEY: &[u8] = b"applied_offset";
@@ -187,10 +189,12 @@ pub struct Store {
     applied: AtomicU64,
     /// Held while a table goes into sled, so a snapshot load cannot interleave.
     apply_lock: Mutex<()>,
-    /// The last write-buffer table of a full sync's data (see
-    /// `load_snapshot`): once the applier has moved it into sled, the load
-    /// is whole on disk and its `loading` mark goes.
-    load_tail: Mutex<Option<Arc<Frozen>>>,
+    /// A full sync's snapshot file standing in for sled while sled loads it
+    /// (`overlay.rs`).
+    overlay: RwLock<Option<Arc<overlay::Overlay>>>,
+    /// The thread moving the overlay into sled, and its stop request.
+    loader: Mutex<Option<std::thread::JoinHandle<()>>>,
+    load_abort: AtomicBool,
     /// Effects since the last snapshot (Redis's `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub replica: AtomicBool,

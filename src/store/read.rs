@@ -29,13 +29,49 @@ impl Store {
         if let Some(v) = self.cache.get(key) {
             return (v, None);
         }
-        match self.engine.get(key) {
+        match self.base_get(key) {
             Ok(v) => (v.map(|v| Bytes::copy_from_slice(&v)), Some(epoch)),
             Err(e) => {
                 tracing::error!("sled read failed: {e}");
                 (None, None)
             }
         }
+    }
+
+    /// What sled holds for `key`, or a full sync's snapshot while sled
+    /// loads it (`overlay.rs`).
+    pub(super) fn base_get(&self, key: &[u8]) -> Result<Option<engine::Slice>, String> {
+        if let Some(o) = self.overlay.read().as_ref() {
+            return o.get(key);
+        }
+        self.engine.get(key)
+    }
+
+    /// Pairs of sled (or of the overlay, as `base_get`) in key order.
+    pub(super) fn base_range<'a>(
+        &self,
+        from: Bound<&'a [u8]>,
+        to: Bound<&'a [u8]>,
+    ) -> Box<dyn Iterator<Item = Result<engine::Pair, String>> + 'a> {
+        if let Some(o) = self.overlay.read().as_ref() {
+            return Box::new(o.range(from, to));
+        }
+        Box::new(self.engine.range(from, to))
+    }
+
+    /// The sled key of `key`'s metadata when reading it would go to sled
+    /// (it is in neither the write buffer nor the read cache), else None.
+    pub fn cold_key(&self, db: usize, key: &[u8]) -> Option<Bytes> {
+        let raw = data_key(db as u8, self.gen(db), key);
+        if self.tables.read().get(&raw).is_some() || self.cache.get(&raw).is_some() {
+            return None;
+        }
+        Some(raw)
+    }
+
+    /// Reads a raw key into the read cache (`server/disk_reads.rs`).
+    pub fn warm(&self, raw: &[u8]) {
+        let _ = self.raw_get(raw);
     }
 
     /// A key's metadata, ignoring expiry.
@@ -252,7 +288,7 @@ impl Store {
             } else {
                 lo
             };
-            self.engine.range(from, Bound::Excluded(end)).next()?.ok()
+            self.base_range(from, Bound::Excluded(end)).next()?.ok()
         };
         let mut prefix: Vec<u8> = start
             .iter()
@@ -449,7 +485,7 @@ impl Store {
         };
         let mut pairs: Vec<(Bytes, Bytes)> = Vec::new();
         let from = from.as_ref().map(|v| v.as_slice());
-        for item in self.engine.range(from, Bound::Excluded(end)) {
+        for item in self.base_range(from, Bound::Excluded(end)) {
             let Ok((k, v)) = item else { break };
             pairs.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
             if pairs.len() >= read {

@@ -157,8 +157,7 @@ impl SnapshotSource<'_> {
         let (from, to) = (Bound::Included(lo), Bound::Excluded(hi));
         let mut first: Option<Vec<u8>> = self
             .store
-            .engine
-            .range(from, to)
+            .base_range(from, to)
             .next()
             .and_then(|r| r.ok())
             .map(|(k, _)| k.to_vec());
@@ -186,7 +185,7 @@ impl SnapshotSource<'_> {
                 return v.as_ref().and_then(|v| Meta::peek_coll_version(v));
             }
         }
-        let v = self.store.engine.get(&k).ok()??;
+        let v = self.store.base_get(&k).ok()??;
         Meta::peek_coll_version(&v)
     }
 
@@ -202,8 +201,7 @@ impl SnapshotSource<'_> {
         let mut mem_iter = mem.into_iter().peekable();
         for item in self
             .store
-            .engine
-            .range(Bound::Included(lo), Bound::Excluded(hi))
+            .base_range(Bound::Included(lo), Bound::Excluded(hi))
         {
             let (k, v) = item.map_err(|e| std::io::Error::other(e.to_string()))?;
             while let Some((mk, _)) = mem_iter.peek() {
