@@ -5,6 +5,7 @@
 pub mod command;
 pub mod config;
 pub mod dump;
+pub mod faults;
 pub mod glob;
 pub mod logging;
 pub mod replication;

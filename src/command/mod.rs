@@ -563,6 +563,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         );
     }
+    if let Some(msg) = disk_error(ctx, cmd) {
+        return reject(ctx, is_exec, &msg);
+    }
     if ctx.client.in_subscribed_context() && !ctx.out.resp3 && !SUBSCRIBED_OK.contains(&cmd.name) {
         let msg = format!(
             "ERR Can't execute '{fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
@@ -587,8 +590,29 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
 }
 
+/// Redis's MISCONF: while the WAL cannot be written, a master refuses
+/// writes, and PING (so monitoring and Sentinel notice); reads go on. The
+/// link from our master is exempt: a replica's stream waits on its own.
+fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
+    let wal = &ctx.srv.store.wal;
+    if !wal.write_failed() || ctx.client.is_master || ctx.srv.repl.is_replica() {
+        return None;
+    }
+    if cmd.flags & flags::WRITE == 0 && cmd.name != "ping" {
+        return None;
+    }
+    Some(format!(
+        "MISCONF Errors writing to the WAL: {}. Writes are refused until it can be written again (see the log)",
+        wal.write_error().unwrap_or_else(|| "unknown error".into())
+    ))
+}
+
 /// The handler call shared by dispatch and EXEC.
 pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
+    if let Some(msg) = disk_error(ctx, cmd) {
+        ctx.out.error(&msg);
+        return;
+    }
     if cmd.flags & flags::WRITE != 0 && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
         ctx.out
             .error("READONLY You can't write against a read only replica.");

@@ -368,6 +368,29 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             let d = keyspace_digest(ctx);
             ctx.out.simple(&d);
         }
+        // DEBUG FAULT <point> <eio|enospc|short> [count] | DEBUG FAULT <point> OFF:
+        // fail an I/O point for the fault tests (`faults.rs`).
+        ("fault", 4) if a[3].eq_ignore_ascii_case(b"off") => {
+            crate::faults::disarm(&String::from_utf8_lossy(&a[2]));
+            ctx.out.ok();
+        }
+        ("fault", 4 | 5) => {
+            let point = String::from_utf8_lossy(&a[2]);
+            let Some(kind) = crate::faults::Kind::parse(&String::from_utf8_lossy(&a[3])) else {
+                return ctx.err("ERR fault kind must be eio, enospc, short or off");
+            };
+            let count = match a.get(4) {
+                Some(c) => match crate::util::parse_i64(c) {
+                    Some(n) if n >= 0 => n as u64,
+                    _ => return ctx.err("ERR value is not an integer or out of range"),
+                },
+                None => 0,
+            };
+            match crate::faults::arm(&point, kind, count) {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => ctx.err(&format!("ERR {e}")),
+            }
+        }
         ("digest-value", _) => {
             ctx.out.array(a.len() - 2);
             let db = ctx.db();
@@ -579,7 +602,8 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             s,
             "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
-             aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\nappendfsync:{}\r\n\
+             aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\nappendfsync:{}\r\n\
+             wal_write_error:{}\r\nwal_last_write_failure_time:{}\r\n\
              wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\nwal_old_damage:{}\r\n\
              sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
             store.dirty.load(Ordering::Relaxed),
@@ -587,7 +611,13 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             srv.save.last_save.load(Ordering::Relaxed),
             if srv.save.last_ok.load(Ordering::Relaxed) { "ok" } else { "err" },
             srv.save.last_duration_sec.load(Ordering::Relaxed),
+            if wal.write_failed() { "err" } else { "ok" },
             cfg.get("appendfsync").first().map(|x| x.1.clone()).unwrap_or_default(),
+            wal.write_error().unwrap_or_default(),
+            match wal.last_write_failure_ms.load(Ordering::Relaxed) {
+                0 => -1,
+                ms => ms / 1000,
+            },
             wal.first_offset(),
             wal.end_offset(),
             wal.written_offset(),

@@ -86,7 +86,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     if !out.buf.is_empty() && srv.store.wal.policy() != FsyncPolicy::Always {
                         tokio::task::yield_now().await;
                     }
-                    make_durable(&srv, wrote, &mut out).await;
+                    make_durable(&srv, wrote, &mut out, &info).await;
                     if let Some(Action::Sleep(d)) = action {
                         tokio::time::sleep(d).await;
                     }
@@ -119,7 +119,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                     break 'conn;
                                 }
                                 Outcome::Answered { wrote } => {
-                                    make_durable(&srv, wrote, &mut out).await;
+                                    make_durable(&srv, wrote, &mut out, &info).await;
                                     if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                         break 'conn;
                                     }
@@ -200,20 +200,35 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
 
 /// Durability before the reply: the WAL bytes reach the OS (or the disk,
 /// under `always`) before the client hears OK.
-async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out) {
+///
+/// A write whose WAL bytes cannot be written (a full disk, EIO) is not
+/// answered until they are: the WAL keeps them and writes them again
+/// (`Wal::write_up_to`), here every 100 ms and from the cron. It is applied
+/// and will be logged, so it is neither failed nor acknowledged meanwhile;
+/// new writes get MISCONF (`command::dispatch`). A client that gives up
+/// has an in-doubt write, as with any timeout; a `kill -9` meanwhile loses
+/// only such unanswered writes.
+async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &ClientInfo) {
     let Some(end) = wrote else {
         return;
     };
     let wal = &srv.store.wal;
-    let r = if wal.policy() == FsyncPolicy::Always {
-        wal.wait_synced(end).await
-    } else {
-        wal.write_up_to(end)
-    };
-    if let Err(e) = r {
-        tracing::error!("WAL write failed: {e}");
-        out.buf.clear();
-        out.error("MISCONF Errors writing to the WAL; the last write may not be durable");
+    loop {
+        if wal.policy() == FsyncPolicy::Always {
+            // The sync thread retries a failed write; look up every second.
+            let r = tokio::time::timeout(Duration::from_secs(1), wal.wait_synced(end)).await;
+            if matches!(r, Ok(Ok(()))) {
+                return;
+            }
+        } else if wal.write_up_to(end).is_ok() || wal.written_offset() >= end {
+            return;
+        }
+        if info.killed.load(Ordering::Acquire) || srv.shutdown.borrow().is_some() {
+            out.buf.clear();
+            out.error("MISCONF Errors writing to the WAL; this write is not durable");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -19,6 +19,13 @@ pub async fn run(srv: Arc<Server>) {
         // Active expiry: bounded work per tick so a mass expiry cannot stall writes.
         let s = srv.clone();
         let _ = tokio::task::spawn_blocking(move || {
+            // A failing WAL: try its bytes again (writes resume when it
+            // works), and delete nothing meanwhile.
+            let wal = &s.store.wal;
+            if wal.write_failed() {
+                let _ = wal.write_up_to(wal.end_offset());
+                return;
+            }
             for _ in 0..10 {
                 match s.store.expire_cycle(now, 200) {
                     Some(end) => {

@@ -5,14 +5,14 @@
 
 use super::reader::{list_segments, scan_segment_range, segment_name, Segment};
 use super::record::{Effect, FRAME_HEADER};
+use crate::faults;
 use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -114,6 +114,13 @@ pub struct Wal {
     servable_from: AtomicU64,
     /// What that check found, for INFO.
     old_damage: Mutex<Option<String>>,
+    /// The last write to the log failed and its bytes wait to be written
+    /// again: (error, unix ms of the first failure). Writes are refused
+    /// meanwhile (`write_failed`).
+    write_error: Mutex<Option<(String, i64)>>,
+    write_failing: AtomicBool,
+    /// Unix ms of the last failed write, for INFO (0: none yet).
+    pub last_write_failure_ms: AtomicI64,
     /// fsyncs done, for INFO (records per fsync shows group commit at work).
     pub fsyncs: AtomicU64,
     inline: AtomicBool,
@@ -140,6 +147,21 @@ pub fn on_runtime_park() {
 
 fn io_err(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// A failed fsync of the log ends the process. The kernel may have dropped
+/// the dirty pages it could not write and marked them clean, so a later
+/// fsync could succeed without them ("fsyncgate"): no durability can be
+/// reported after it, and the only sure state is what the disk holds. The
+/// next start reads the log from the disk (a torn tail is cut) and
+/// replicas resync from there. Redis exits the same way under `appendfsync
+/// always`; PostgreSQL since 2018 under any setting.
+fn fsync_failed(e: &io::Error) -> ! {
+    tracing::error!(
+        "WAL fsync failed: {e}. The page cache may have dropped the unwritten data, so nothing after the last good fsync can be trusted: exiting; the next start reads the log from the disk"
+    );
+    eprintln!("WAL fsync failed: {e}; exiting (see the log)");
+    std::process::exit(1);
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -412,6 +434,9 @@ impl Wal {
             first_offset: AtomicU64::new(rec.first_offset),
             servable_from: AtomicU64::new(0),
             old_damage: Mutex::new(None),
+            write_error: Mutex::new(None),
+            write_failing: AtomicBool::new(false),
+            last_write_failure_ms: AtomicI64::new(0),
             fsyncs: AtomicU64::new(0),
             inline: AtomicBool::new(false),
             spare: Mutex::new(Spare::default()),
@@ -566,6 +591,13 @@ impl Wal {
 
     /// Makes sure everything appended up to `end` has been written to the
     /// file (the OS has it: a process crash loses none of it).
+    ///
+    /// A failed write (ENOSPC, EIO, a short write) keeps its bytes: they go
+    /// back in front of what was appended since and are written again, at
+    /// the same file position, by the next call (as Redis retries its AOF
+    /// buffer). So the log never gets a torn record followed by newer ones,
+    /// and no offset is skipped. Until a write succeeds, `write_failed` is
+    /// true and the server refuses writes.
     pub fn write_up_to(&self, end: u64) -> io::Result<()> {
         if self.written.load(Ordering::Acquire) >= end {
             return Ok(());
@@ -582,20 +614,64 @@ impl Wal {
         };
         // The file position is where this segment's data ends.
         let at = self.written.load(Ordering::Acquire) - a.start;
-        let res = a.file.write_all_at(&buf, at);
+        if let Err(e) = faults::write_all_at("wal-write", &a.file, &buf, at) {
+            let mut p = self.pending.lock();
+            buf.extend_from_slice(&p.buf);
+            std::mem::swap(&mut p.buf, &mut buf);
+            buf.clear();
+            a.spare = buf;
+            drop(p);
+            self.note_write_failure(&e);
+            return Err(e);
+        }
         buf.clear();
         a.spare = buf;
-        res?;
         self.written.store(new_end, Ordering::Release);
         self.written_tx.send_replace(new_end);
-        if new_end - a.start >= self.segment_size.load(Ordering::Relaxed) {
-            self.roll(&mut a, new_end)?;
-        } else if !a.prealloc && new_end > a.start && self.spare_ready.load(Ordering::Acquire) {
-            // Under `appendfsync always` a zero-filled segment is worth an
-            // early roll (this happens once after startup).
-            self.roll(&mut a, new_end)?;
+        if self.write_failing.load(Ordering::Acquire) {
+            self.write_failing.store(false, Ordering::Release);
+            if let Some((e, since)) = self.write_error.lock().take() {
+                tracing::warn!(
+                    "WAL writes succeed again (they had failed for {} ms: {e}); writes are accepted",
+                    crate::util::now_ms() - since
+                );
+            }
+        }
+        let full = new_end - a.start >= self.segment_size.load(Ordering::Relaxed);
+        // Under `appendfsync always` a zero-filled segment is worth an
+        // early roll (this happens once after startup).
+        let early = !a.prealloc && new_end > a.start && self.spare_ready.load(Ordering::Acquire);
+        if full || early {
+            // The bytes are written: a segment that cannot be started now
+            // (a full disk) is tried again after the next write.
+            if let Err(e) = self.roll(&mut a, new_end) {
+                tracing::warn!("WAL: cannot start a new segment ({e}); the current one grows");
+            }
         }
         Ok(())
+    }
+
+    /// True while the last write to the log failed (see `write_up_to`).
+    pub fn write_failed(&self) -> bool {
+        self.write_failing.load(Ordering::Acquire)
+    }
+
+    /// The error of the failing write, while it fails.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().as_ref().map(|(e, _)| e.clone())
+    }
+
+    fn note_write_failure(&self, e: &io::Error) {
+        let now = crate::util::now_ms();
+        self.last_write_failure_ms.store(now, Ordering::Relaxed);
+        let mut w = self.write_error.lock();
+        if w.is_none() {
+            tracing::error!(
+                "WAL write failed: {e}; writes are refused (MISCONF) until it succeeds, reads go on"
+            );
+            *w = Some((e.to_string(), now));
+        }
+        self.write_failing.store(true, Ordering::Release);
     }
 
     /// The open file holding stream position `pos` if it is in one of the
@@ -743,10 +819,13 @@ impl Wal {
                 self.written.load(Ordering::Acquire),
             )
         };
-        for f in &older {
-            f.sync_data()?;
+        let fsynced = older
+            .iter()
+            .chain(std::iter::once(&file))
+            .try_for_each(|f| faults::check("wal-fsync").and_then(|()| f.sync_data()));
+        if let Err(e) = fsynced {
+            fsync_failed(&e);
         }
-        file.sync_data()?;
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
         let s = self.synced.fetch_max(upto, Ordering::AcqRel).max(upto);
         self.synced_tx.send_replace(s);
@@ -779,7 +858,11 @@ impl Wal {
         let req = *self.sync_lock.lock();
         if req > self.synced_offset() {
             if let Err(e) = self.sync_all() {
-                tracing::error!("WAL fsync failed: {e}");
+                if self.write_failed() {
+                    tracing::debug!("WAL sync failed again: {e}");
+                } else {
+                    tracing::error!("WAL sync failed: {e}");
+                }
             }
         }
     }
@@ -833,7 +916,11 @@ impl Wal {
             waiting_since = None;
             if self.end_offset() > self.synced_offset() {
                 if let Err(e) = self.sync_all() {
-                    tracing::error!("WAL fsync failed: {e}");
+                    if self.write_failed() {
+                        tracing::debug!("WAL sync failed again: {e}");
+                    } else {
+                        tracing::error!("WAL sync failed: {e}");
+                    }
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
@@ -911,6 +998,7 @@ impl Wal {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use std::os::unix::fs::FileExt;
 
     /// Every written position is found in the newest segments' files with
     /// exactly the bytes a reader gets, across rolls; the ends it reports
