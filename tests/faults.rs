@@ -275,3 +275,67 @@ fn a_full_disk_refuses_writes_and_a_restart_keeps_every_acknowledged_write() {
     node.stop();
     drop(disk);
 }
+
+/// Takes every free byte of the filesystem at `path` (a file written until
+/// ENOSPC).
+fn fill_up(path: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).expect("filler");
+    let chunk = vec![0u8; 64 << 10];
+    while f.write_all(&chunk).and_then(|()| f.sync_all()).is_ok() {}
+}
+
+#[test]
+fn sled_hitting_a_full_disk_is_reopened_once_there_is_room() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mnt = base.path().join("disk");
+    let disk = match Tmpfs::mount(&mnt, "64m") {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("SKIPPED: a full disk needs a tmpfs mount (root), refused here: {e}");
+            return;
+        }
+    };
+    let dir_line = format!("dir {}", mnt.join("data").display());
+    let mut node = Node::start(&["save \"\"", &dir_line]);
+    let mut c = node.client();
+    let value = "v".repeat(1024);
+    let n = 20_000;
+    for chunk in 0..n / 1000 {
+        let mut p = redis::pipe();
+        for i in chunk * 1000..(chunk + 1) * 1000 {
+            p.cmd("SET").arg(format!("k{i:06}")).arg(&value).ignore();
+        }
+        let () = p.query(&mut c).expect("SET");
+    }
+    // The writes are in the WAL; sled gets them once the write buffer has
+    // been quiet for a moment, by which time the disk is full.
+    let filler = mnt.join("filler");
+    fill_up(&filler);
+    let stuck = wait_until(Duration::from_secs(30), || {
+        !persistence(&mut c, "sled_io_error").is_empty()
+    });
+    assert!(stuck, "sled met the full disk: {}", node.log());
+    let got: Option<String> = redis::cmd("GET").arg("k000042").query(&mut c).expect("GET");
+    assert_eq!(got.as_deref(), Some(value.as_str()), "reads go on");
+
+    std::fs::remove_file(&filler).expect("rm filler");
+    let caught_up = wait_until(Duration::from_secs(30), || {
+        persistence(&mut c, "sled_io_error").is_empty()
+            && persistence(&mut c, "sled_applied_offset")
+                == persistence(&mut c, "wal_written_offset")
+    });
+    assert!(caught_up, "sled was reopened and caught up: {}", node.log());
+    assert!(
+        persistence(&mut c, "sled_reopens")
+            .parse::<u64>()
+            .unwrap_or(0)
+            >= 1
+    );
+    set_ok(&mut c, "after");
+    let mut keys: Vec<String> = (0..n).map(|i| format!("k{i:06}")).collect();
+    keys.push("after".into());
+    crash_and_check(&mut node, &keys, &[]);
+    node.stop();
+    drop(disk);
+}

@@ -605,7 +605,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
              aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\nappendfsync:{}\r\n\
              wal_write_error:{}\r\nwal_last_write_failure_time:{}\r\n\
              wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\nwal_old_damage:{}\r\n\
-             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
+             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_io_error:{}\r\nsled_reopens:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
             store.dirty.load(Ordering::Relaxed),
             srv.save.in_progress.load(Ordering::Relaxed) as u8,
             srv.save.last_save.load(Ordering::Relaxed),
@@ -627,6 +627,8 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             wal.old_damage().unwrap_or_default(),
             store.applied_offset(),
             store.sled_size_on_disk(),
+            store.sled_io_error().unwrap_or_default(),
+            store.sled_reopens(),
             store.stats.write_stalls.load(Ordering::Relaxed),
             store.stats.gc_keys.load(Ordering::Relaxed),
             store.load_pending() as u8,

@@ -32,6 +32,16 @@ impl Store {
             }
             if let Err(e) = self.apply_frozen() {
                 tracing::error!("applying the write buffer to sled failed: {e}");
+                // sled keeps an I/O error forever: reopen it, then apply
+                // the table again (the WAL and the buffer still hold it).
+                if let Some(io) = self.engine.io_error() {
+                    match self.engine.reopen(Duration::from_secs(5)) {
+                        Ok(()) => tracing::warn!(
+                            "sled reopened after an I/O error ({io}); applying the write buffer again"
+                        ),
+                        Err(r) => tracing::error!("sled could not be reopened yet: {r}"),
+                    }
+                }
                 std::thread::sleep(Duration::from_secs(1));
             }
         }

@@ -5,8 +5,12 @@
 //! Two trees: `keyspace` holds the data (see `keys.rs`), `sledis-meta` the
 //! node's own state (applied offset, key counts, replication ids).
 
+use parking_lot::{Mutex, RwLock};
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A value or key read from the engine: shared, cheap to clone, derefs to
 /// bytes.
@@ -22,40 +26,119 @@ pub fn slice(b: &[u8]) -> Slice {
 const KEYSPACE_TREE: &str = "keyspace";
 const META_TREE: &str = "sledis-meta";
 
-pub struct Engine {
+/// An error's text, noting it if it is an I/O error (see `Engine`).
+fn note(io_error: &Mutex<Option<String>>, e: sled::Error) -> String {
+    let msg = e.to_string();
+    if matches!(e, sled::Error::Io(_)) {
+        *io_error.lock() = Some(msg.clone());
+    }
+    msg
+}
+
+/// One open sled database and its two trees.
+struct Trees {
     db: sled::Db,
     keyspace: sled::Tree,
     meta: sled::Tree,
 }
 
-fn err(e: sled::Error) -> String {
-    e.to_string()
+impl Trees {
+    fn open(path: &Path, cache_bytes: u64) -> Result<Trees, String> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|e| format!("sled failed to open {}: {e}", path.display()))?;
+        let keyspace = db.open_tree(KEYSPACE_TREE).map_err(|e| e.to_string())?;
+        let meta = db.open_tree(META_TREE).map_err(|e| e.to_string())?;
+        Ok(Trees { db, keyspace, meta })
+    }
+}
+
+/// sled 0.34 keeps the first I/O error it meets (a full disk, EIO) and
+/// returns it for every later operation, even once the disk works again.
+/// The engine notes such an error, and `reopen` gives the node a fresh sled
+/// on the same files without a restart: what sled had flushed is there, and
+/// what it had not is still in the WAL and the write buffer.
+pub struct Engine {
+    path: PathBuf,
+    cache_bytes: u64,
+    /// None only after a reopen that failed to open sled again.
+    trees: RwLock<Option<Arc<Trees>>>,
+    /// The last I/O error sled returned, until a reopen.
+    io_error: Arc<Mutex<Option<String>>>,
+    pub reopens: AtomicU64,
 }
 
 impl Engine {
     /// Opens (or creates) the engine in `path` with a page cache of
     /// `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Engine, String> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| format!("sled failed to open {}: {e}", path.display()))?;
-        let keyspace = db.open_tree(KEYSPACE_TREE).map_err(err)?;
-        let meta = db.open_tree(META_TREE).map_err(err)?;
-        Ok(Engine { db, keyspace, meta })
+        Ok(Engine {
+            path: path.to_path_buf(),
+            cache_bytes,
+            trees: RwLock::new(Some(Arc::new(Trees::open(path, cache_bytes)?))),
+            io_error: Arc::new(Mutex::new(None)),
+            reopens: AtomicU64::new(0),
+        })
+    }
+
+    fn t(&self) -> Result<Arc<Trees>, String> {
+        self.trees.read().clone().ok_or_else(|| {
+            "sled is closed after an I/O error; the applier opens it again once the disk works"
+                .into()
+        })
+    }
+
+    fn err(&self, e: sled::Error) -> String {
+        note(&self.io_error, e)
+    }
+
+    /// The I/O error that poisoned this sled, if any (`reopen` clears it).
+    pub fn io_error(&self) -> Option<String> {
+        self.io_error.lock().clone()
+    }
+
+    /// Closes sled and opens it again on the same files (see `Engine`).
+    /// Everything that uses the engine waits meanwhile. Fails, keeping the
+    /// old handle, if another holder (an iterator) keeps sled's lock past
+    /// `wait`, or if the open fails.
+    pub fn reopen(&self, wait: Duration) -> Result<(), String> {
+        let mut slot = self.trees.write();
+        // Drop our handle: sled closes once the last holder lets go.
+        let old = slot.take().map(|t| Arc::downgrade(&t));
+        let deadline = Instant::now() + wait;
+        while old.as_ref().is_some_and(|o| o.strong_count() > 0) || sled_locked(&self.path)? {
+            if Instant::now() > deadline {
+                *slot = old.and_then(|o| o.upgrade());
+                return Err("sled is still held; reopen later".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        *slot = Some(Arc::new(Trees::open(&self.path, self.cache_bytes)?));
+        *self.io_error.lock() = None;
+        self.reopens.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, String> {
-        self.keyspace.get(key).map_err(err)
+        self.t()?.keyspace.get(key).map_err(|e| self.err(e))
     }
 
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
-        self.keyspace.insert(key, value).map(|_| ()).map_err(err)
+        self.t()?
+            .keyspace
+            .insert(key, value)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn remove(&self, key: &[u8]) -> Result<(), String> {
-        self.keyspace.remove(key).map(|_| ()).map_err(err)
+        self.t()?
+            .keyspace
+            .remove(key)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     /// Pairs in a key range, in key order (and backwards with `.rev()`).
@@ -63,47 +146,73 @@ impl Engine {
         &self,
         from: Bound<&'a [u8]>,
         to: Bound<&'a [u8]>,
-    ) -> impl DoubleEndedIterator<Item = Result<Pair, String>> {
-        self.keyspace
-            .range::<&[u8], _>((from, to))
-            .map(|r| r.map_err(err))
+    ) -> Box<dyn DoubleEndedIterator<Item = Result<Pair, String>> + 'a> {
+        match self.t() {
+            Ok(t) => {
+                let io = self.io_error.clone();
+                Box::new(
+                    t.keyspace
+                        .range::<&[u8], _>((from, to))
+                        .map(move |r| r.map_err(|e| note(&io, e))),
+                )
+            }
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 
-    pub fn scan_prefix(&self, prefix: &[u8]) -> impl Iterator<Item = Result<Pair, String>> {
-        self.keyspace.scan_prefix(prefix).map(|r| r.map_err(err))
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = Result<Pair, String>>> {
+        match self.t() {
+            Ok(t) => {
+                let io = self.io_error.clone();
+                Box::new(
+                    t.keyspace
+                        .scan_prefix(prefix)
+                        .map(move |r| r.map_err(|e| note(&io, e))),
+                )
+            }
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 
     /// Drops every key of the keyspace (not the node's state).
     pub fn clear(&self) -> Result<(), String> {
-        self.keyspace.clear().map_err(err)
+        self.t()?.keyspace.clear().map_err(|e| self.err(e))
     }
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), String> {
-        self.db.flush().map(|_| ()).map_err(err)
+        self.t()?.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.t().map_or(0, |t| t.db.size_on_disk().unwrap_or(0))
     }
 
     // ----- the node's own state -----
 
     pub fn meta_get(&self, key: &[u8]) -> Result<Option<Slice>, String> {
-        self.meta.get(key).map_err(err)
+        self.t()?.meta.get(key).map_err(|e| self.err(e))
     }
 
     /// Writes a state entry; durable only after `flush`.
     pub fn meta_insert(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
-        self.meta.insert(key, value).map(|_| ()).map_err(err)
+        self.t()?
+            .meta
+            .insert(key, value)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn meta_remove(&self, key: &[u8]) -> Result<(), String> {
-        self.meta.remove(key).map(|_| ()).map_err(err)
+        self.t()?
+            .meta
+            .remove(key)
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn meta_clear(&self) -> Result<(), String> {
-        self.meta.clear().map_err(err)
+        self.t()?.meta.clear().map_err(|e| self.err(e))
     }
 }
 

@@ -257,6 +257,15 @@ impl Store {
         t.freeze(Some(self.key_counts()))
     }
 
+    /// The I/O error sled is stuck on until the applier reopens it.
+    pub fn sled_io_error(&self) -> Option<String> {
+        self.engine.io_error()
+    }
+
+    pub fn sled_reopens(&self) -> u64 {
+        self.engine.reopens.load(Ordering::Relaxed)
+    }
+
     pub fn sled_size_on_disk(&self) -> u64 {
         self.engine.size_on_disk()
     }
