@@ -339,3 +339,69 @@ fn sled_hitting_a_full_disk_is_reopened_once_there_is_room() {
     node.stop();
     drop(disk);
 }
+
+#[test]
+fn a_failed_snapshot_write_keeps_the_old_snapshot_and_full_syncs_wait_for_a_good_one() {
+    let master = Node::start(&["save \"\""]);
+    let mut c = master.client();
+    for i in 0..2000 {
+        set_ok(&mut c, &format!("s{i}"));
+    }
+    // No snapshot yet and snapshot writes failing: a new replica cannot
+    // get a full sync, and stays down without a partial dataset.
+    fault(&mut c, &["snapshot-write", "eio"]);
+    let replica = Node::start(&["save \"\""]);
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let failed = wait_until(Duration::from_secs(10), || {
+        master.log().contains("Input/output error")
+    });
+    assert!(failed, "the master's snapshot failed: {}", master.log());
+    let link = |r: &mut Connection| {
+        let i: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(r)
+            .expect("INFO");
+        info_field(&i, "master_link_status").unwrap_or_default()
+    };
+    assert_eq!(link(&mut r), "down");
+    let n: i64 = redis::cmd("DBSIZE").query(&mut r).expect("DBSIZE");
+    assert_eq!(n, 0, "nothing half-loaded");
+    assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "err");
+
+    // The disk works again: the replica's retries get their full sync.
+    fault(&mut c, &["snapshot-write", "off"]);
+    let up = wait_until(Duration::from_secs(30), || link(&mut r) == "up");
+    assert!(
+        up,
+        "the replica synced once snapshots work: {}",
+        replica.log()
+    );
+
+    // A good snapshot, then a failing SAVE: the old file stays as it was,
+    // no temp file is left, the error is reported.
+    let () = redis::cmd("SAVE").query(&mut c).expect("SAVE");
+    let path = std::path::PathBuf::from(persistence(&mut c, "snapshot_file"));
+    let before = std::fs::read(&path).expect("snapshot");
+    set_ok(&mut c, "newer");
+    fault(&mut c, &["snapshot-write", "eio", "1"]);
+    let e = redis::cmd("SAVE")
+        .query::<()>(&mut c)
+        .expect_err("SAVE fails");
+    assert!(e.to_string().contains("Input/output error"), "{e}");
+    assert_eq!(
+        std::fs::read(&path).expect("snapshot"),
+        before,
+        "the old snapshot is intact"
+    );
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    assert!(!std::path::Path::new(&tmp).exists(), "no temp file left");
+    assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "err");
+    let () = redis::cmd("SAVE").query(&mut c).expect("SAVE again");
+    assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "ok");
+}

@@ -75,6 +75,7 @@ struct Sink {
 
 impl Sink {
     fn write_block(&mut self, b: &Block) -> io::Result<()> {
+        crate::faults::check("snapshot-write")?;
         self.compressed.clear();
         self.compressed
             .reserve(zstd::zstd_safe::compress_bound(b.raw.len()));
