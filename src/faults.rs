@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The points that can fail.
-pub const POINTS: &[&str] = &["wal-write", "wal-fsync", "snapshot-write"];
+pub const POINTS: &[&str] = &["wal-write", "wal-fsync", "snapshot-write", "sled-read"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

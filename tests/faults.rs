@@ -405,3 +405,57 @@ fn a_failed_snapshot_write_keeps_the_old_snapshot_and_full_syncs_wait_for_a_good
     let () = redis::cmd("SAVE").query(&mut c).expect("SAVE again");
     assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "ok");
 }
+
+#[test]
+fn a_failed_storage_read_answers_an_error_and_writes_nothing() {
+    let mut node = Node::start(&["save \"\""]);
+    let mut c = node.client();
+    set_ok(&mut c, "cold");
+    let () = redis::cmd("SET")
+        .arg("counter")
+        .arg(10)
+        .query(&mut c)
+        .expect("SET");
+    let () = redis::cmd("RPUSH")
+        .arg("list")
+        .arg("a")
+        .arg("b")
+        .query::<i64>(&mut c)
+        .map(|_| ())
+        .expect("RPUSH");
+    // A clean restart: the write buffer and the read cache are empty, so
+    // every read below goes to sled.
+    node.stop();
+    node.launch();
+    let mut c = node.client();
+    fault(&mut c, &["sled-read", "eio"]);
+    let e = redis::cmd("GET")
+        .arg("cold")
+        .query::<Option<String>>(&mut c)
+        .expect_err("GET");
+    assert!(e.to_string().contains("storage read failed"), "{e}");
+    let e = redis::cmd("INCR")
+        .arg("counter")
+        .query::<i64>(&mut c)
+        .expect_err("INCR");
+    assert!(e.to_string().contains("storage read failed"), "{e}");
+    let e = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query::<Vec<String>>(&mut c)
+        .expect_err("LRANGE");
+    assert!(e.to_string().contains("storage read failed"), "{e}");
+    fault(&mut c, &["sled-read", "off"]);
+    let got: Option<String> = redis::cmd("GET").arg("cold").query(&mut c).expect("GET");
+    assert_eq!(got.as_deref(), Some("cold"), "no miss was remembered");
+    let n: i64 = redis::cmd("GET").arg("counter").query(&mut c).expect("GET");
+    assert_eq!(n, 10, "the failed INCR wrote nothing");
+    let l: Vec<String> = redis::cmd("LRANGE")
+        .arg("list")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .expect("LRANGE");
+    assert_eq!(l, ["a", "b"]);
+}

@@ -584,7 +584,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         ctx.out.simple("QUEUED");
         return;
     }
+    let mark = ctx.out.buf.len();
+    crate::store::take_read_error();
     run(ctx, cmd, args);
+    if let Some(e) = crate::store::take_read_error() {
+        // Never an answer (or a write) built on a failed read.
+        ctx.out.buf.truncate(mark);
+        ctx.out.error(&format!("ERR storage read failed: {e}"));
+        if let Some(tx) = ctx.tx.as_mut() {
+            tx.discard_record();
+        }
+    }
     if !ctx.in_exec {
         ctx.commit();
     }

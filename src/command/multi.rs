@@ -119,6 +119,8 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     }
     ctx.in_exec = true;
     ctx.exec = Some(super::ExecView::default());
+    let mark = ctx.out.buf.len();
+    crate::store::take_read_error();
     ctx.out.array(queue.len());
     for args in &queue {
         match lookup(&args[0]) {
@@ -137,6 +139,16 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     }
     ctx.exec = None;
     ctx.in_exec = false;
+    if let Some(e) = crate::store::take_read_error() {
+        // All or nothing: no command of the transaction takes effect.
+        ctx.out.buf.truncate(mark);
+        ctx.out.error(&format!(
+            "EXECABORT Transaction discarded because a storage read failed: {e}"
+        ));
+        if let Some(tx) = ctx.tx.as_mut() {
+            tx.discard_record();
+        }
+    }
     ctx.commit();
     unwatch_all(ctx.srv, ctx.client);
 }

@@ -46,6 +46,7 @@ pub use engine::{checkpoint, sled_locked};
 pub use load::rebuild_sled;
 pub use open::{check_applied, read_sled_state, SledState};
 use read::increment;
+pub use read::take_read_error;
 pub use snapshot_source::SnapshotSource;
 pub use write_tx::WriteTx;
 

@@ -1,4 +1,22 @@
 use super::*;
+use std::cell::RefCell;
+
+thread_local! {
+    /// A storage read error met by the command running on this thread: its
+    /// reply becomes that error and its writes are dropped
+    /// (`command::dispatch`), instead of answering from a partial read.
+    static READ_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The storage read error this thread met since the last call, if any.
+pub fn take_read_error() -> Option<String> {
+    READ_ERROR.with(|e| e.borrow_mut().take())
+}
+
+fn read_failed(e: String) {
+    tracing::error!("sled read failed: {e}");
+    READ_ERROR.with(|r| *r.borrow_mut() = Some(e));
+}
 
 impl Store {
     pub fn gen(&self, db: usize) -> u32 {
@@ -32,7 +50,7 @@ impl Store {
         match self.base_get(key) {
             Ok(v) => (v.map(|v| Bytes::copy_from_slice(&v)), Some(epoch)),
             Err(e) => {
-                tracing::error!("sled read failed: {e}");
+                read_failed(e);
                 (None, None)
             }
         }
@@ -41,6 +59,7 @@ impl Store {
     /// What sled holds for `key`, or a full sync's snapshot while sled
     /// loads it (`overlay.rs`).
     pub(super) fn base_get(&self, key: &[u8]) -> Result<Option<engine::Slice>, String> {
+        crate::faults::check("sled-read").map_err(|e| e.to_string())?;
         if let Some(o) = self.overlay.read().as_ref() {
             return o.get(key);
         }
@@ -53,6 +72,9 @@ impl Store {
         from: Bound<&'a [u8]>,
         to: Bound<&'a [u8]>,
     ) -> Box<dyn Iterator<Item = Result<engine::Pair, String>> + 'a> {
+        if let Err(e) = crate::faults::check("sled-read") {
+            return Box::new(std::iter::once(Err(e.to_string())));
+        }
         if let Some(o) = self.overlay.read().as_ref() {
             return Box::new(o.range(from, to));
         }
@@ -288,7 +310,13 @@ impl Store {
             } else {
                 lo
             };
-            self.base_range(from, Bound::Excluded(end)).next()?.ok()
+            match self.base_range(from, Bound::Excluded(end)).next()? {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    read_failed(e);
+                    None
+                }
+            }
         };
         let mut prefix: Vec<u8> = start
             .iter()
@@ -485,14 +513,27 @@ impl Store {
         };
         let mut pairs: Vec<(Bytes, Bytes)> = Vec::new();
         let from = from.as_ref().map(|v| v.as_slice());
+        let mut failed = false;
         for item in self.base_range(from, Bound::Excluded(end)) {
-            let Ok((k, v)) = item else { break };
+            let (k, v) = match item {
+                Ok(p) => p,
+                Err(e) => {
+                    read_failed(e);
+                    failed = true;
+                    break;
+                }
+            };
             pairs.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)));
             if pairs.len() >= read {
                 break;
             }
         }
         let pairs: range_cache::Pairs = pairs.into();
+        if failed {
+            // Not remembered: the command answers an error anyway.
+            let range = 0..pairs.len().min(count);
+            return (pairs, range, None);
+        }
         self.ranges
             .lock()
             .store(epoch, start, after, end, &pairs, read);

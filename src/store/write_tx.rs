@@ -357,6 +357,14 @@ impl WriteTx {
         Some(end)
     }
 
+    /// Drops what the current command wrote: it met a storage read error
+    /// (`take_read_error`), so its effects may rest on a wrong read.
+    pub fn discard_record(&mut self) {
+        self.fetched.clear();
+        self.deleted_expired = 0;
+        self.batch = Batch::default();
+    }
+
     /// Logs and publishes, then releases the writer lock.
     pub fn commit(mut self) -> Option<u64> {
         self.commit_record()
