@@ -200,6 +200,18 @@ impl Tmpfs {
     }
 }
 
+/// A node whose data dir is on a fresh tmpfs of `size`. Mounting needs root,
+/// which CI has: a refused mount fails the test, it is never skipped.
+fn node_on_tmpfs(size: &str) -> (tempfile::TempDir, Tmpfs, Node) {
+    let base = tempfile::tempdir().expect("tempdir");
+    let mnt = base.path().join("disk");
+    let disk = Tmpfs::mount(&mnt, size)
+        .unwrap_or_else(|e| panic!("a full disk needs a tmpfs mount (run as root): {e}"));
+    let dir_line = format!("dir {}", mnt.join("data").display());
+    let node = Node::start(&["save \"\"", &dir_line]);
+    (base, disk, node)
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
@@ -208,17 +220,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_refuses_writes_and_a_restart_keeps_every_acknowledged_write() {
-    let base = tempfile::tempdir().expect("tempdir");
-    let mnt = base.path().join("disk");
-    let disk = match Tmpfs::mount(&mnt, "16m") {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED: a full disk needs a tmpfs mount (root), refused here: {e}");
-            return;
-        }
-    };
-    let dir_line = format!("dir {}", mnt.join("data").display());
-    let mut node = Node::start(&["save \"\"", &dir_line]);
+    let (_base, disk, mut node) = node_on_tmpfs("16m");
     let mut c = client_with_timeout(&node, Duration::from_secs(2));
     let value = "v".repeat(1024);
     let (mut acked, mut refused, mut in_doubt) = (Vec::new(), Vec::new(), Vec::new());
@@ -287,17 +289,8 @@ fn fill_up(path: &std::path::Path) {
 
 #[test]
 fn sled_hitting_a_full_disk_is_reopened_once_there_is_room() {
-    let base = tempfile::tempdir().expect("tempdir");
-    let mnt = base.path().join("disk");
-    let disk = match Tmpfs::mount(&mnt, "64m") {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("SKIPPED: a full disk needs a tmpfs mount (root), refused here: {e}");
-            return;
-        }
-    };
-    let dir_line = format!("dir {}", mnt.join("data").display());
-    let mut node = Node::start(&["save \"\"", &dir_line]);
+    let (_base, disk, mut node) = node_on_tmpfs("64m");
+    let mnt = disk.0.clone();
     let mut c = node.client();
     let value = "v".repeat(1024);
     let n = 20_000;
@@ -351,12 +344,7 @@ fn a_failed_snapshot_write_keeps_the_old_snapshot_and_full_syncs_wait_for_a_good
     // get a full sync, and stays down without a partial dataset.
     fault(&mut c, &["snapshot-write", "eio"]);
     let replica = Node::start(&["save \"\""]);
-    let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    let mut r = replicaof(&replica, &master);
     let failed = wait_until(Duration::from_secs(10), || {
         master.log().contains("Input/output error")
     });

@@ -601,7 +601,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
 }
 
 /// Redis's MISCONF: while the WAL cannot be written, a master refuses
-/// writes, and PING (so monitoring and Sentinel notice); reads go on. The
+/// writes, and PING (as Redis does, so monitoring notices); reads go on. The
 /// link from our master is exempt: a replica's stream waits on its own.
 fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
     let wal = &ctx.srv.store.wal;
@@ -619,9 +619,13 @@ fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
 
 /// The handler call shared by dispatch and EXEC.
 pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
-    if let Some(msg) = disk_error(ctx, cmd) {
-        ctx.out.error(&msg);
-        return;
+    // Dispatch checked this before queueing; EXEC checks again, as the
+    // WAL may have failed since.
+    if ctx.in_exec {
+        if let Some(msg) = disk_error(ctx, cmd) {
+            ctx.out.error(&msg);
+            return;
+        }
     }
     if cmd.flags & flags::WRITE != 0 && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
         ctx.out

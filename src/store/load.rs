@@ -19,31 +19,14 @@ impl Store {
     ) -> Result<u64, String> {
         self.stop_loader();
         let _w = self.writer.lock();
-        {
-            let _a = self.apply_lock.lock();
-            *self.tables.write() = Tables::new(start);
-            self.cache.clear();
-            // Marks the load as in progress until sled has it all (see `open`).
-            self.meta_put(LOADING_KEY, b"1")?;
-            self.engine.clear()?;
-        }
+        self.clear_for_load(start, None)?;
         let (n, tally) = load_blocks(Some(&self.engine), blocks, load_workers(), read)?;
         self.engine.flush()?;
         // sled changed under reads made since the clear above.
         self.cache.clear();
-        self.wal.reset(start).map_err(|e| e.to_string())?;
-        // Generations and counts from what was loaded.
-        let kc = tally.finish(&self.gens);
-        for db in 0..MAX_DBS {
-            self.counts[db].store(kc.keys[db], Ordering::Relaxed);
-            self.expire_counts[db].store(kc.expires[db], Ordering::Relaxed);
-        }
-        self.engine.meta_insert(APPLIED_KEY, &kc.encode(start))?;
-        self.engine.flush()?;
-        self.applied.store(start, Ordering::Release);
+        self.set_loaded(start, tally)?;
         self.engine.meta_remove(LOADING_KEY)?;
         self.engine.flush()?;
-        self.dirty.store(0, Ordering::Relaxed);
         *self.gc_lock.lock() = true;
         self.gc_wake.notify_one();
         Ok(n)
@@ -79,15 +62,39 @@ impl Store {
         }
         let overlay = Arc::new(overlay::Overlay::new(reader));
         let _w = self.writer.lock();
-        {
-            let _a = self.apply_lock.lock();
-            *self.tables.write() = Tables::new(start);
-            // Marks the load as in progress until sled has it all (see `open`).
-            self.meta_put(LOADING_KEY, b"1")?;
-            self.engine.clear()?;
-            *self.overlay.write() = Some(overlay.clone());
-            self.cache.clear();
-        }
+        self.clear_for_load(start, Some(overlay.clone()))?;
+        self.set_loaded(start, tally)?;
+        let store = self.clone();
+        let handle = std::thread::Builder::new()
+            .name("snapshot-load".into())
+            .spawn(move || store.load_behind(overlay))
+            .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
+        *self.loader.lock() = Some(handle);
+        Ok(n)
+    }
+
+    /// Empties the node for a full sync at `start`: write buffer, sled
+    /// (under the `loading` mark, which stays until sled has the whole
+    /// snapshot; see `open`) and read cache. `overlay`, if any, becomes the
+    /// base layer. The caller holds the writer lock.
+    fn clear_for_load(
+        &self,
+        start: u64,
+        overlay: Option<Arc<overlay::Overlay>>,
+    ) -> Result<(), String> {
+        let _a = self.apply_lock.lock();
+        *self.tables.write() = Tables::new(start);
+        self.meta_put(LOADING_KEY, b"1")?;
+        self.engine.clear()?;
+        *self.overlay.write() = overlay;
+        self.cache.clear();
+        Ok(())
+    }
+
+    /// The state a counted load leaves: the WAL continues from `start`, and
+    /// the generations and key counts are the snapshot's, stored as applied
+    /// at `start`.
+    fn set_loaded(&self, start: u64, tally: Tally) -> Result<(), String> {
         self.wal.reset(start).map_err(|e| e.to_string())?;
         let kc = tally.finish(&self.gens);
         for db in 0..MAX_DBS {
@@ -98,13 +105,7 @@ impl Store {
         self.engine.flush()?;
         self.applied.store(start, Ordering::Release);
         self.dirty.store(0, Ordering::Relaxed);
-        let store = self.clone();
-        let handle = std::thread::Builder::new()
-            .name("snapshot-load".into())
-            .spawn(move || store.load_behind(overlay))
-            .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
-        *self.loader.lock() = Some(handle);
-        Ok(n)
+        Ok(())
     }
 
     /// The loader thread of `load_snapshot_file`. The applier leaves the

@@ -78,7 +78,7 @@ impl Store {
         if let Some(o) = self.overlay.read().as_ref() {
             return Box::new(o.range(from, to));
         }
-        Box::new(self.engine.range(from, to))
+        self.engine.range(from, to)
     }
 
     /// The sled key of `key`'s metadata when reading it would go to sled
@@ -251,14 +251,30 @@ impl Store {
     /// reverse iteration, unless it panics (see `sled_last_n`); then the
     /// forward-only walk answers.
     pub(super) fn sled_rev_n(&self, start: &[u8], end: &[u8], n: usize) -> Vec<(Bytes, Bytes)> {
+        // A full sync's file has no reverse iteration: the walk reads it
+        // forward (`base_range`).
+        if self.overlay.read().is_some() {
+            return self.sled_last_n(start, end, n);
+        }
         let rev = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.engine
+            let mut out = Vec::new();
+            for r in self
+                .engine
                 .range(Bound::Included(start), Bound::Excluded(end))
                 .rev()
                 .take(n)
-                .filter_map(|r| r.ok())
-                .map(|(k, v)| (Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
-                .collect::<Vec<_>>()
+            {
+                match r {
+                    Ok((k, v)) => {
+                        out.push((Bytes::copy_from_slice(&k), Bytes::copy_from_slice(&v)))
+                    }
+                    Err(e) => {
+                        read_failed(e);
+                        break;
+                    }
+                }
+            }
+            out
         }));
         match rev {
             Ok(v) => v,

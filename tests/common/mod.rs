@@ -569,3 +569,14 @@ impl Rng {
         lo + self.below((hi - lo + 1) as u64) as i64
     }
 }
+
+/// Makes `replica` replicate `master`; returns a client of the replica.
+pub fn replicaof(replica: &Node, master: &Node) -> redis::Connection {
+    let mut r = replica.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    r
+}
