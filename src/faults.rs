@@ -14,7 +14,14 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The points that can fail.
-pub const POINTS: &[&str] = &["wal-write", "wal-fsync", "snapshot-write", "sled-read"];
+pub const POINTS: &[&str] = &[
+    "wal-write",
+    "wal-fsync",
+    "snapshot-write",
+    "sled-read",
+    "sled-write",
+    "sync-receive",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

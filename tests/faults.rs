@@ -447,3 +447,353 @@ fn a_failed_storage_read_answers_an_error_and_writes_nothing() {
         .expect("LRANGE");
     assert_eq!(l, ["a", "b"]);
 }
+
+fn digest(c: &mut Connection) -> String {
+    redis::cmd("DEBUG")
+        .arg("DIGEST")
+        .query(c)
+        .expect("DEBUG DIGEST")
+}
+
+fn info(c: &mut Connection, section: &str, field: &str) -> String {
+    let i: String = redis::cmd("INFO").arg(section).query(c).expect("INFO");
+    info_field(&i, field).unwrap_or_default()
+}
+
+/// `n` keys `m<i>` with `size` random (incompressible) bytes each.
+fn fill_random(c: &mut Connection, n: usize, size: usize) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let mut p = redis::pipe();
+        for i in chunk {
+            let v: Vec<u8> = (0..size / 8)
+                .flat_map(|_| rng.next().to_le_bytes())
+                .collect();
+            p.cmd("SET").arg(format!("m{i:07}")).arg(v).ignore();
+        }
+        let () = p.query(c).expect("SET");
+    }
+}
+
+fn linked_and_equal(r: &mut Connection, m: &mut Connection) -> bool {
+    info(r, "replication", "master_link_status") == "up"
+        && info(r, "persistence", "loading") == "0"
+        && info(r, "replication", "slave_repl_offset")
+            == info(m, "replication", "master_repl_offset")
+        && digest(r) == digest(m)
+}
+
+#[test]
+fn sled_stuck_on_an_io_error_refuses_writes_once_the_write_buffer_is_full() {
+    // A small budget: a write buffer of a few MiB.
+    let mut node = Node::start(&["save \"\"", "maxmemory 32mb"]);
+    let mut c = client_with_timeout(&node, Duration::from_secs(10));
+    set_ok(&mut c, "before");
+    fault(&mut c, &["sled-write", "eio"]);
+    let value = "v".repeat(1024);
+    let (mut acked, mut refused) = (Vec::new(), Vec::new());
+    for i in 0..100_000 {
+        let k = format!("k{i:06}");
+        match redis::cmd("SET").arg(&k).arg(&value).query::<()>(&mut c) {
+            Ok(()) => acked.push(k),
+            Err(e) => {
+                assert_eq!(e.code(), Some("MISCONF"), "{e}");
+                assert!(e.to_string().contains("Errors writing to sled"), "{e}");
+                refused.push(k);
+                if refused.len() >= 10 {
+                    break;
+                }
+            }
+        }
+    }
+    assert!(
+        refused.len() >= 10,
+        "the write buffer filled up: {}",
+        node.log()
+    );
+    assert!(!persistence(&mut c, "sled_io_error").is_empty());
+    assert_eq!(persistence(&mut c, "sled_write_buffer_full"), "1");
+    // Other clients are served meanwhile: reads, PING, INFO.
+    let mut other = client_with_timeout(&node, Duration::from_secs(2));
+    let got: Option<String> = redis::cmd("GET")
+        .arg("before")
+        .query(&mut other)
+        .expect("GET");
+    assert_eq!(got.as_deref(), Some("before"));
+    let got: Option<String> = redis::cmd("GET")
+        .arg(&acked[acked.len() - 1])
+        .query(&mut other)
+        .expect("GET");
+    assert_eq!(got.as_deref(), Some(value.as_str()), "reads go on");
+    let pong: String = redis::cmd("PING").query(&mut other).expect("PING");
+    assert_eq!(pong, "PONG");
+    for k in &refused {
+        assert!(!exists(&mut other, k), "{k} was refused but is visible");
+    }
+
+    // sled works again: the applier reopens it and writes are taken.
+    fault(&mut c, &["sled-write", "off"]);
+    let back = wait_until(Duration::from_secs(30), || {
+        redis::cmd("SET")
+            .arg("after")
+            .arg("after")
+            .query::<()>(&mut c)
+            .is_ok()
+    });
+    assert!(back, "writes resume: {}", node.log());
+    assert!(persistence(&mut c, "sled_io_error").is_empty());
+    acked.insert(0, "before".into());
+    acked.push("after".into());
+    crash_and_check(&mut node, &acked, &refused);
+    node.stop();
+}
+
+#[test]
+fn a_replica_whose_disk_fills_during_a_full_sync_keeps_its_old_data_and_syncs_once_there_is_room() {
+    let master = Node::start(&["save \"\""]);
+    let mut m = master.client();
+    // ~24 MB of snapshot that does not compress, for a 16 MB disk.
+    fill_random(&mut m, 24_000, 1024);
+    let (_base, disk, mut replica) = node_on_tmpfs("16m");
+    let mut r = replica.client();
+    set_ok(&mut r, "old");
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let failed = wait_until(Duration::from_secs(30), || {
+        info(&mut r, "replication", "master_sync_last_error").contains("No space left")
+    });
+    assert!(failed, "the snapshot did not fit: {}", replica.log());
+    // The old data is served, whole; the partial file is gone.
+    assert!(exists(&mut r, "old"), "the old data stays");
+    assert!(!exists(&mut r, "m0000001"));
+    assert_eq!(info(&mut r, "persistence", "loading"), "0");
+    let leftovers: Vec<_> = std::fs::read_dir(disk.0.join("data"))
+        .expect("data dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("sync-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no partial snapshot left: {leftovers:?}"
+    );
+
+    // Room again: the replica syncs by itself.
+    disk.resize("256m");
+    let synced = wait_until(Duration::from_secs(60), || linked_and_equal(&mut r, &mut m));
+    assert!(synced, "synced once there was room: {}", replica.log());
+    assert!(!exists(&mut r, "old"), "the master's data replaced it");
+    assert!(info(&mut r, "replication", "master_sync_last_error").is_empty());
+    replica.kill9();
+    replica.launch();
+    let mut r = replica.client();
+    let back = wait_until(Duration::from_secs(30), || linked_and_equal(&mut r, &mut m));
+    assert!(
+        back,
+        "the replica restarts with the data: {}",
+        replica.log()
+    );
+    replica.stop();
+    drop(disk);
+}
+
+#[test]
+fn a_replica_whose_sled_fails_while_loading_answers_loading_and_syncs_in_full_again() {
+    let master = Node::start(&["save \"\""]);
+    let mut m = master.client();
+    fill_random(&mut m, 2000, 100);
+    let mut replica = Node::start(&["save \"\""]);
+    let mut r = replica.client();
+    set_ok(&mut r, "old");
+    fault(&mut r, &["sled-write", "eio"]);
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let failed = wait_until(Duration::from_secs(30), || {
+        !info(&mut r, "replication", "master_sync_last_error").is_empty()
+    });
+    assert!(failed, "the load failed: {}", replica.log());
+    // Neither the old data nor part of the new one is served.
+    assert_eq!(info(&mut r, "persistence", "loading"), "1");
+    for k in ["old", "m0000001"] {
+        let e = redis::cmd("GET")
+            .arg(k)
+            .query::<Option<String>>(&mut r)
+            .expect_err("GET while incomplete");
+        assert_eq!(e.code(), Some("LOADING"), "{e}");
+    }
+
+    // sled works again: the next attempt is a full sync, and it loads.
+    fault(&mut r, &["sled-write", "off"]);
+    let synced = wait_until(Duration::from_secs(60), || linked_and_equal(&mut r, &mut m));
+    assert!(synced, "a full sync after the failure: {}", replica.log());
+    assert!(!exists(&mut r, "old"));
+    let () = redis::cmd("SET")
+        .arg("later")
+        .arg("1")
+        .query(&mut m)
+        .expect("SET");
+    let streamed = wait_until(Duration::from_secs(10), || exists(&mut r, "later"));
+    assert!(streamed);
+    replica.kill9();
+    replica.launch();
+    let mut r = replica.client();
+    let back = wait_until(Duration::from_secs(30), || linked_and_equal(&mut r, &mut m));
+    assert!(
+        back,
+        "the replica restarts with the data: {}",
+        replica.log()
+    );
+
+    // A failed load, then REPLICAOF NO ONE: an empty master, not a partial
+    // dataset.
+    let () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut r)
+        .expect("NO ONE");
+    set_ok(&mut r, "own");
+    fault(&mut r, &["sled-write", "eio"]);
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let failed = wait_until(Duration::from_secs(30), || {
+        info(&mut r, "persistence", "loading") == "1"
+    });
+    assert!(failed, "the load failed again: {}", replica.log());
+    fault(&mut r, &["sled-write", "off"]);
+    let () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut r)
+        .expect("NO ONE");
+    let n: i64 = redis::cmd("DBSIZE").query(&mut r).expect("DBSIZE");
+    assert_eq!(n, 0, "the partial data was dropped");
+    set_ok(&mut r, "fresh");
+    replica.kill9();
+    replica.launch();
+    let mut r = replica.client();
+    assert!(exists(&mut r, "fresh"));
+    let n: i64 = redis::cmd("DBSIZE").query(&mut r).expect("DBSIZE");
+    assert_eq!(n, 1);
+    replica.stop();
+}
+
+#[test]
+fn a_replica_whose_sled_fails_while_it_serves_a_big_full_sync_from_the_file_loads_it_later() {
+    let master = Node::start(&["save \"\""]);
+    let mut m = master.client();
+    // Over 32 MiB raw: the replica serves the received file while sled
+    // loads it behind (`store/overlay.rs`).
+    fill_random(&mut m, 36_000, 1024);
+    let mut replica = Node::start(&["save \"\""]);
+    let mut r = replica.client();
+    fault(&mut r, &["sled-write", "eio"]);
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut r)
+        .expect("REPLICAOF");
+    let serving = wait_until(Duration::from_secs(60), || linked_and_equal(&mut r, &mut m));
+    assert!(serving, "the file serves: {}", replica.log());
+    let failing = wait_until(Duration::from_secs(30), || {
+        replica
+            .log()
+            .contains("loading the full sync into sled failed")
+    });
+    assert!(failing, "sled fails under the load: {}", replica.log());
+    assert_eq!(info(&mut r, "persistence", "sled_load_pending"), "1");
+    let () = redis::cmd("SET")
+        .arg("later")
+        .arg("1")
+        .query(&mut m)
+        .expect("SET");
+    let streamed = wait_until(Duration::from_secs(10), || exists(&mut r, "later"));
+    assert!(streamed, "the stream flows meanwhile");
+
+    fault(&mut r, &["sled-write", "off"]);
+    let loaded = wait_until(Duration::from_secs(60), || {
+        info(&mut r, "persistence", "sled_load_pending") == "0"
+    });
+    assert!(loaded, "sled has it all: {}", replica.log());
+    assert!(linked_and_equal(&mut r, &mut m));
+    replica.kill9();
+    replica.launch();
+    let mut r = replica.client();
+    let back = wait_until(Duration::from_secs(30), || linked_and_equal(&mut r, &mut m));
+    assert!(
+        back,
+        "the replica restarts with the data: {}",
+        replica.log()
+    );
+    let full: i64 = info(&mut m, "stats", "sync_full").parse().unwrap_or(-1);
+    assert_eq!(full, 1, "no second full sync was needed");
+    replica.stop();
+}
+
+#[test]
+fn a_full_disk_leaves_the_config_file_whole_and_the_role_is_written_once_there_is_room() {
+    let master = Node::start(&["save \"\""]);
+    let mut node = Node::start(&["save \"\""]);
+    // The config file alone on a small tmpfs.
+    let base = tempfile::tempdir().expect("tempdir");
+    let mnt = base.path().join("etc");
+    let disk = Tmpfs::mount(&mnt, "1m")
+        .unwrap_or_else(|e| panic!("a full disk needs a tmpfs mount (run as root): {e}"));
+    node.stop();
+    let conf = mnt.join("sledis.conf");
+    std::fs::copy(&node.conf, &conf).expect("copy conf");
+    node.conf = conf.clone();
+    node.launch();
+    let before = std::fs::read_to_string(&conf).expect("conf");
+    let filler = mnt.join("filler");
+    fill_up(&filler);
+
+    let mut c = node.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master.port)
+        .query(&mut c)
+        .expect("REPLICAOF");
+    assert_eq!(info(&mut c, "replication", "role"), "slave");
+    assert!(
+        info(&mut c, "persistence", "config_rewrite_error").contains("No space left"),
+        "{}",
+        node.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&conf).expect("conf"),
+        before,
+        "the old config stays whole"
+    );
+    let names: Vec<String> = std::fs::read_dir(&mnt)
+        .expect("ls")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "no temp file left: {names:?}");
+
+    std::fs::remove_file(&filler).expect("rm filler");
+    let line = format!("replicaof 127.0.0.1 {}", master.port);
+    let written = wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&conf).is_ok_and(|t| t.contains(&line))
+    });
+    assert!(written, "the cron wrote the role: {}", node.log());
+    assert!(info(&mut c, "persistence", "config_rewrite_error").is_empty());
+    node.kill9();
+    node.launch();
+    let mut c = node.client();
+    assert_eq!(info(&mut c, "replication", "role"), "slave");
+    assert_eq!(
+        info(&mut c, "replication", "master_port"),
+        master.port.to_string()
+    );
+    node.stop();
+    drop(disk);
+}

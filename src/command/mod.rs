@@ -164,6 +164,9 @@ pub enum Action {
     Fetch {
         raw: Bytes,
     },
+    /// A write met a full write buffer (sled is behind), parked in
+    /// `client.parked`: wait for room off the thread, then run it.
+    Room,
 }
 
 pub struct Ctx<'a> {
@@ -539,7 +542,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if ctx.client.multi.is_some() && cmd.flags & flags::NOMULTI != 0 {
         return reject(ctx, is_exec, "ERR Command not allowed inside a transaction");
     }
-    if cmd.flags & flags::LOADING == 0 && ctx.srv.loading.load(std::sync::atomic::Ordering::Acquire)
+    if cmd.flags & flags::LOADING == 0
+        && ctx.srv.loading.load(std::sync::atomic::Ordering::Acquire)
+        && !after_failed_sync(ctx.srv, cmd)
     {
         return reject(
             ctx,
@@ -600,21 +605,49 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
 }
 
+/// A replica left answering LOADING by a failed full sync (and not
+/// syncing again right now) still takes REPLICAOF: its master may be gone
+/// for good.
+fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
+    matches!(cmd.name, "replicaof" | "slaveof")
+        && srv.store.incomplete()
+        && !srv
+            .repl
+            .link
+            .sync_in_progress
+            .load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// Redis's MISCONF: while the WAL cannot be written, a master refuses
 /// writes, and PING (as Redis does, so monitoring notices); reads go on. The
 /// link from our master is exempt: a replica's stream waits on its own.
+///
+/// sled stuck on an I/O error is the same for writes once the write buffer
+/// is full: they could only wait for it, holding the client (the WAL has
+/// every acknowledged write; the applier reopens sled when it can).
 fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
-    let wal = &ctx.srv.store.wal;
-    if !wal.write_failed() || ctx.client.is_master || ctx.srv.repl.is_replica() {
+    if ctx.client.is_master || ctx.srv.repl.is_replica() {
         return None;
     }
-    if cmd.flags & flags::WRITE == 0 && cmd.name != "ping" {
-        return None;
+    let store = &ctx.srv.store;
+    let wal = &store.wal;
+    if wal.write_failed() {
+        if cmd.flags & flags::WRITE == 0 && cmd.name != "ping" {
+            return None;
+        }
+        return Some(format!(
+            "MISCONF Errors writing to the WAL: {}. Writes are refused until it can be written again (see the log)",
+            wal.write_error().unwrap_or_else(|| "unknown error".into())
+        ));
     }
-    Some(format!(
-        "MISCONF Errors writing to the WAL: {}. Writes are refused until it can be written again (see the log)",
-        wal.write_error().unwrap_or_else(|| "unknown error".into())
-    ))
+    if cmd.flags & flags::WRITE != 0 && store.write_full() {
+        if let Some(e) = store.sled_io_error() {
+            return Some(format!(
+                "MISCONF Errors writing to sled: {e}. The write buffer is full; writes are refused until sled can be written again (see the log)"
+            ));
+        }
+    }
+    None
 }
 
 /// The handler call shared by dispatch and EXEC.

@@ -23,7 +23,9 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let srv = ctx.srv;
     if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
         if srv.repl.is_replica() {
-            promote(ctx);
+            if let Err(e) = promote(ctx) {
+                return ctx.err(&e);
+            }
         }
         return ctx.out.ok();
     }
@@ -73,8 +75,16 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 /// SLAVEOF NO ONE: keep the data, take a new history id and remember the
 /// old one (replid2) so former siblings can continue with us.
-fn promote(ctx: &mut Ctx<'_>) {
+fn promote(ctx: &mut Ctx<'_>) -> Result<(), String> {
     let srv = ctx.srv;
+    // A failed full sync left partial data: a master starts empty instead.
+    if srv.store.incomplete() {
+        srv.store
+            .drop_incomplete()
+            .map_err(|e| format!("ERR the data of a failed full sync could not be dropped: {e}"))?;
+        tracing::warn!("REPLICAOF NO ONE after a failed full sync: starting with an empty dataset");
+        srv.loading.store(false, Ordering::Release);
+    }
     srv.repl.generation.fetch_add(1, Ordering::AcqRel);
     *srv.repl.role.write() = Role::Master;
     srv.store.replica.store(false, Ordering::Release);
@@ -91,16 +101,40 @@ fn promote(ctx: &mut Ctx<'_>) {
         "MASTER MODE enabled (user request from id={}); history continues at offset {end}",
         ctx.client.id
     );
+    Ok(())
 }
 
 /// The role goes into the config file (when there is one), so a restarted
-/// node comes back in it.
+/// node comes back in it. The file is replaced atomically, so a failed
+/// write (a full disk) leaves the old one whole; the role changes anyway,
+/// as Redis's does, and the cron writes the file again until it succeeds
+/// (`save_role`).
 fn persist_role(ctx: &mut Ctx<'_>, to: Option<(String, u16)>) {
-    let mut cfg = ctx.srv.config.write();
-    cfg.set_replicaof(to);
-    if cfg.config_file.is_some() {
-        if let Err(e) = cfg.rewrite() {
-            tracing::warn!("could not persist the replication role in the config file: {e}");
+    ctx.srv.config.write().set_replicaof(to);
+    save_role(ctx.srv);
+}
+
+/// Writes the config file with the current role; keeps the error for the
+/// cron's retry and INFO (`config_rewrite_error`).
+pub fn save_role(srv: &crate::server::Server) {
+    let cfg = srv.config.read();
+    if cfg.config_file.is_none() {
+        return;
+    }
+    let mut unsaved = srv.role_unsaved.lock();
+    match cfg.rewrite() {
+        Ok(()) => {
+            if unsaved.take().is_some() {
+                tracing::info!("the replication role is in the config file now");
+            }
+        }
+        Err(e) => {
+            if unsaved.is_none() {
+                tracing::warn!(
+                    "could not persist the replication role in the config file: {e}; retrying every second"
+                );
+            }
+            *unsaved = Some(e.to_string());
         }
     }
 }

@@ -312,6 +312,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             match r {
                 Ok(()) => {
                     tracing::info!("CONFIG REWRITE executed with success.");
+                    *ctx.srv.role_unsaved.lock() = None;
                     ctx.out.ok()
                 }
                 Err(e) => ctx.err(&format!("ERR Rewriting config file: {e}")),
@@ -600,12 +601,13 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let wal = &store.wal;
         let _ = write!(
             s,
-            "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
+            "# Persistence\r\nloading:{}\r\nasync_loading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\n\
              rdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:0\r\n\
              aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\nappendfsync:{}\r\n\
              wal_write_error:{}\r\nwal_last_write_failure_time:{}\r\n\
              wal_first_offset:{}\r\nwal_end_offset:{}\r\nwal_written_offset:{}\r\nwal_synced_offset:{}\r\nwal_fsyncs:{}\r\nwal_disk_bytes:{}\r\nwal_old_damage:{}\r\n\
-             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_io_error:{}\r\nsled_reopens:{}\r\nsled_write_stalls:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\n\r\n",
+             sled_applied_offset:{}\r\nsled_size_on_disk:{}\r\nsled_io_error:{}\r\nsled_reopens:{}\r\nsled_write_stalls:{}\r\nsled_write_buffer_full:{}\r\nsled_gc_keys:{}\r\nsled_load_pending:{}\r\nsnapshot_file:{}\r\nsnapshot_start_offset:{}\r\nconfig_rewrite_error:{}\r\n\r\n",
+            srv.loading.load(Ordering::Acquire) as u8,
             store.dirty.load(Ordering::Relaxed),
             srv.save.in_progress.load(Ordering::Relaxed) as u8,
             srv.save.last_save.load(Ordering::Relaxed),
@@ -630,10 +632,12 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             store.sled_io_error().unwrap_or_default(),
             store.sled_reopens(),
             store.stats.write_stalls.load(Ordering::Relaxed),
+            store.write_full() as u8,
             store.stats.gc_keys.load(Ordering::Relaxed),
             store.load_pending() as u8,
             save::snapshot_path(srv).display(),
             if srv.save.has_snapshot.load(Ordering::Relaxed) { srv.save.snapshot_start.load(Ordering::Relaxed) as i64 } else { -1 },
+            srv.role_unsaved.lock().clone().unwrap_or_default(),
         );
     }
     if want("stats") {
@@ -697,6 +701,13 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                     -1
                 };
                 let _ = write!(s, "master_link_down_since_seconds:{secs}\r\n");
+            }
+            if let Some(e) = link.last_sync_error.lock().as_deref() {
+                let _ = write!(
+                    s,
+                    "master_sync_last_error:{}\r\n",
+                    e.replace(['\r', '\n'], " ")
+                );
             }
             let _ = write!(
                 s,

@@ -53,6 +53,9 @@ pub struct Link {
     pub sync_read_bytes: AtomicU64,
     /// `connect`, `connecting`, `sync` or `connected` (ROLE's state).
     pub state: Mutex<&'static str>,
+    /// Why the last full sync failed, until one succeeds (INFO
+    /// `master_sync_last_error`).
+    pub last_sync_error: Mutex<Option<String>>,
 }
 
 pub struct ReplState {

@@ -146,9 +146,21 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     .await?;
     let replid = srv.replid.read().clone();
     let end = srv.store.wal.end_offset();
-    let offset = (end + 1).to_string();
+    // After a failed full sync our log does not describe our data: ask for
+    // a full one.
+    let (ask_id, ask_offset) = if srv.store.incomplete() {
+        ("?".to_string(), "-1".to_string())
+    } else {
+        (replid.clone(), (end + 1).to_string())
+    };
     srv.repl.set_link_state("sync");
-    let reply = command(&mut sock, &mut buf, &["PSYNC", &replid, &offset], timeout).await?;
+    let reply = command(
+        &mut sock,
+        &mut buf,
+        &["PSYNC", &ask_id, &ask_offset],
+        timeout,
+    )
+    .await?;
     let line = match reply {
         Frame::Simple(s) => s,
         Frame::Error(e) => return Err(format!("master refused PSYNC: {e}")),
@@ -230,15 +242,54 @@ async fn full_sync(
     );
     let dir = srv.config.read().dir.clone();
     let tmp = dir.join(format!("sync-{}.sledis.tmp", std::process::id()));
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let r = match receive(srv, sock, buf, &tmp, len, timeout).await {
+        Ok(()) => {
+            let s = srv.clone();
+            let tmp2 = tmp.clone();
+            let id = replid.to_string();
+            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()))
+        }
+        Err(e) => Err(e),
+    };
+    // Never left behind: on a full disk it is what holds the space.
+    let _ = std::fs::remove_file(&tmp);
+    link.sync_in_progress.store(false, Ordering::Release);
+    if let Err(e) = &r {
+        *link.last_sync_error.lock() = Some(e.clone());
+        tracing::error!(
+            "MASTER <-> REPLICA sync failed: {e}; {}",
+            if srv.store.incomplete() {
+                "the old data is gone and the new one incomplete: the node answers LOADING until a full sync succeeds"
+            } else {
+                "the node keeps serving its old data"
+            }
+        );
+    } else {
+        *link.last_sync_error.lock() = None;
+    }
+    r
+}
+
+/// Writes the snapshot's `len` bytes, as they arrive, to `tmp` (fsynced).
+async fn receive(
+    srv: &Arc<Server>,
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    tmp: &std::path::Path,
+    len: u64,
+    timeout: Duration,
+) -> Result<(), String> {
+    let link = &srv.repl.link;
+    let write_err =
+        |e: std::io::Error| format!("cannot write the snapshot to {}: {e}", tmp.display());
+    let mut file = tokio::fs::File::create(tmp).await.map_err(write_err)?;
     let mut got = 0u64;
     // Bytes already read past the header belong to the snapshot.
     let first = (buf.len() as u64).min(len) as usize;
-    file.write_all(&buf[..first])
-        .await
-        .map_err(|e| e.to_string())?;
+    crate::faults::check("sync-receive").map_err(write_err)?;
+    file.write_all(&buf[..first]).await.map_err(write_err)?;
     buf.advance(first);
     got += first as u64;
     let mut chunk = vec![0u8; 256 * 1024];
@@ -258,25 +309,14 @@ async fn full_sync(
             Ok(Ok(n)) => n,
             Ok(Err(e)) => return Err(e.to_string()),
         };
-        file.write_all(&chunk[..n])
-            .await
-            .map_err(|e| e.to_string())?;
+        crate::faults::check("sync-receive").map_err(write_err)?;
+        file.write_all(&chunk[..n]).await.map_err(write_err)?;
         got += n as u64;
         link.sync_read_bytes.store(got, Ordering::Relaxed);
         link.last_io_ms
             .store(crate::util::now_ms(), Ordering::Relaxed);
     }
-    file.sync_all().await.map_err(|e| e.to_string())?;
-    drop(file);
-    let s = srv.clone();
-    let tmp2 = tmp.clone();
-    let id = replid.to_string();
-    let r = tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start))
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_file(&tmp);
-    link.sync_in_progress.store(false, Ordering::Release);
-    r
+    file.sync_all().await.map_err(write_err)
 }
 
 /// Checks the received file (every block's crc), then loads it. The old
@@ -310,7 +350,9 @@ fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Resul
             reader.read_block(i).map_err(|e| e.to_string())
         })
     };
-    srv.loading.store(false, Ordering::Release);
+    // A failure after the old data was dropped leaves the node answering
+    // LOADING until a full sync succeeds; one before leaves the old data.
+    srv.loading.store(srv.store.incomplete(), Ordering::Release);
     let n = r?;
     *srv.replid.write() = replid.to_string();
     *srv.repl.replid2.write() = super::NO_REPLID.to_string();
@@ -334,6 +376,7 @@ async fn stream(
 ) -> Result<(), String> {
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = Instant::now();
+    let mut last_ack = Instant::now();
     loop {
         if !current(srv, gen) {
             return Ok(());
@@ -341,8 +384,15 @@ async fn stream(
         // Apply every whole frame we have.
         let mut wrote = None;
         let mut ack_now = false;
+        let mut full = false;
         loop {
             if buf.len() < FRAME_HEADER {
+                break;
+            }
+            // The write buffer waits for sled: take the rest after it has
+            // room, without holding a thread.
+            if srv.store.write_full() {
+                full = true;
                 break;
             }
             if buf[..FRAME_HEADER] == HEARTBEAT {
@@ -380,6 +430,21 @@ async fn stream(
         }
         if ack_now {
             send_ack(srv, sock).await?;
+        }
+        if full {
+            srv.store.wait_for_room_async().await;
+            // A long stall is ours, not the master's silence.
+            last_io = Instant::now();
+            if srv.store.write_full() {
+                // sled is stuck on an I/O error: the applier retries; the
+                // link waits (acknowledging what it has) until it works.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if last_ack.elapsed() >= Duration::from_secs(1) {
+                    last_ack = Instant::now();
+                    send_ack(srv, sock).await?;
+                }
+            }
+            continue;
         }
         tokio::select! {
             r = sock.read_buf(buf) => {

@@ -128,6 +128,7 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                             }
                         }
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
+                        Some(Action::Room) => srv.store.wait_for_room_async().await,
                         Some(Action::Wait { n, offset, deadline }) => {
                             let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
                             out.int(count as i64);
@@ -296,6 +297,15 @@ fn run_batch(
                         return b;
                     }
                 }
+                // A write that would wait for sled waits here, without the
+                // writer lock or the thread (the first one run after a
+                // wait goes ahead; `publish` holds any that race it).
+                if !fetched && srv.store.write_full() && stalls(srv, client, &args) {
+                    client.parked = Some(args);
+                    b.action = Some(Action::Room);
+                    b.more = true;
+                    return b;
+                }
                 let now = crate::util::now_ms();
                 if let Some(tx) = held.as_mut() {
                     tx.set_now(now);
@@ -351,6 +361,17 @@ fn cold_read(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> Option<byt
         return None;
     }
     srv.store.cold_key(client.db, &args[1])
+}
+
+/// A request that writes, from a client that is not our master, while sled
+/// works (with sled stuck on an I/O error, dispatch refuses it: MISCONF).
+fn stalls(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> bool {
+    if client.is_master || srv.store.sled_io_error().is_some() {
+        return false;
+    }
+    command::lookup(&args[0]).is_some_and(|c| {
+        c.name == "exec" || (client.multi.is_none() && c.flags & command::flags::WRITE != 0)
+    })
 }
 
 /// WAIT: polls the replicas' acknowledged offsets (they ACK every second,

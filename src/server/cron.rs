@@ -26,6 +26,10 @@ pub async fn run(srv: Arc<Server>) {
                 let _ = wal.write_up_to(wal.end_offset());
                 return;
             }
+            // Nor while the write buffer waits for sled.
+            if s.store.write_full() {
+                return;
+            }
             for _ in 0..10 {
                 match s.store.expire_cycle(now, 200) {
                     Some(end) => {
@@ -44,6 +48,9 @@ pub async fn run(srv: Arc<Server>) {
             last_cmds = cmds;
             save_points(&srv, now / 1000);
             retain_wal(&srv);
+            if srv.role_unsaved.lock().is_some() {
+                crate::command::replication::save_role(&srv);
+            }
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct Server {
     /// `Some(save?)` once shutdown was asked for.
     pub shutdown: watch::Sender<Option<Option<bool>>>,
     pub last_cron_ms: AtomicI64,
+    /// The replication role could not be written to the config file (a
+    /// full disk): the error, until the cron's retry succeeds.
+    pub role_unsaved: parking_lot::Mutex<Option<String>>,
     /// Reader threads for commands whose key must come from sled.
     pub disk_reads: disk_reads::DiskReads,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
@@ -166,6 +169,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         save: save::SaveState::new(),
         shutdown: watch::channel(None).0,
         last_cron_ms: AtomicI64::new(0),
+        role_unsaved: parking_lot::Mutex::new(None),
         me: std::sync::OnceLock::new(),
         config: RwLock::new(cfg),
     });

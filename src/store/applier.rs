@@ -32,6 +32,7 @@ impl Store {
             }
             if let Err(e) = self.apply_frozen() {
                 tracing::error!("applying the write buffer to sled failed: {e}");
+                *self.apply_error.lock() = Some(e.clone());
                 // sled keeps an I/O error forever: reopen it, then apply
                 // the table again (the WAL and the buffer still hold it).
                 if let Some(io) = self.engine.io_error() {
@@ -76,11 +77,13 @@ impl Store {
                 self.engine.flush()?;
             }
             self.applied.store(f.end, Ordering::Release);
+            *self.apply_error.lock() = None;
             {
                 let mut t = self.tables.write();
                 if t.frozen.first().is_some_and(|x| Arc::ptr_eq(x, &f)) {
                     t.frozen.remove(0);
                 }
+                self.note_room(&t);
             }
             self.stall_cv.notify_all();
         }

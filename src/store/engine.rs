@@ -125,7 +125,14 @@ impl Engine {
         self.t()?.keyspace.get(key).map_err(|e| self.err(e))
     }
 
+    /// The `sled-write` fault point (`DEBUG FAULT`): an injected error is
+    /// an I/O error sled returned, noted like a real one.
+    fn fault(&self) -> Result<(), String> {
+        crate::faults::check("sled-write").map_err(|e| self.err(sled::Error::Io(e)))
+    }
+
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        self.fault()?;
         self.t()?
             .keyspace
             .insert(key, value)
@@ -134,6 +141,7 @@ impl Engine {
     }
 
     pub fn remove(&self, key: &[u8]) -> Result<(), String> {
+        self.fault()?;
         self.t()?
             .keyspace
             .remove(key)

@@ -27,6 +27,7 @@ impl Store {
         self.set_loaded(start, tally)?;
         self.engine.meta_remove(LOADING_KEY)?;
         self.engine.flush()?;
+        self.incomplete.store(false, Ordering::Release);
         *self.gc_lock.lock() = true;
         self.gc_wake.notify_one();
         Ok(n)
@@ -36,6 +37,31 @@ impl Store {
     /// (INFO `sled_load_pending`).
     pub fn load_pending(&self) -> bool {
         self.overlay.read().is_some()
+    }
+
+    /// True after a full sync failed once the old data was dropped: the
+    /// node must not serve what it has, and its next sync must be a full
+    /// one.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete.load(Ordering::Acquire)
+    }
+
+    /// A replica left `incomplete` becomes a master (REPLICAOF NO ONE):
+    /// it drops the partial data and starts empty at its WAL's end, as a
+    /// restart after a failed sync does (`open`).
+    pub fn drop_incomplete(&self) -> Result<(), String> {
+        if !self.incomplete() {
+            return Ok(());
+        }
+        self.stop_loader();
+        let _w = self.writer.lock();
+        let end = self.wal.end_offset();
+        self.clear_for_load(end, None)?;
+        self.set_loaded(end, Tally::default())?;
+        self.engine.meta_remove(LOADING_KEY)?;
+        self.engine.flush()?;
+        self.incomplete.store(false, Ordering::Release);
+        Ok(())
     }
 
     /// A full sync of a big snapshot, served from its file while sled loads
@@ -70,6 +96,8 @@ impl Store {
             .spawn(move || store.load_behind(overlay))
             .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
         *self.loader.lock() = Some(handle);
+        // The file holds the whole dataset: the node serves it.
+        self.incomplete.store(false, Ordering::Release);
         Ok(n)
     }
 
@@ -82,8 +110,20 @@ impl Store {
         start: u64,
         overlay: Option<Arc<overlay::Overlay>>,
     ) -> Result<(), String> {
+        // From here the old data goes; until the new one is whole, the
+        // node holds neither.
+        self.incomplete.store(true, Ordering::Release);
         let _a = self.apply_lock.lock();
-        *self.tables.write() = Tables::new(start);
+        // sled keeps an I/O error it met (a full disk, say) until reopened.
+        if let Some(e) = self.engine.io_error() {
+            self.engine.reopen(Duration::from_secs(5))?;
+            tracing::warn!("sled reopened after an I/O error ({e}) to load a full sync");
+        }
+        {
+            let mut t = self.tables.write();
+            *t = Tables::new(start);
+            self.note_room(&t);
+        }
         self.meta_put(LOADING_KEY, b"1")?;
         self.engine.clear()?;
         *self.overlay.write() = overlay;
@@ -114,54 +154,80 @@ impl Store {
     fn load_behind(&self, overlay: Arc<overlay::Overlay>) {
         let t0 = Instant::now();
         let reader = &overlay.reader;
-        let r = load_blocks(
-            Some(&self.engine),
-            reader.block_count(),
-            // One thread: the node serves meanwhile, and two inserting
-            // threads took a 64mb replica's peak from under its 112 MB
-            // bound to 124 MB (sled's node copies in flight).
-            1,
-            |i| {
-                if self.closed.load(Ordering::Acquire) || self.load_abort.load(Ordering::Acquire) {
-                    return Err("stopped".into());
+        let blocks = reader.block_count();
+        // Blocks before this one are in sled (one thread, in order).
+        let done = AtomicUsize::new(0);
+        let stopped =
+            || self.closed.load(Ordering::Acquire) || self.load_abort.load(Ordering::Acquire);
+        loop {
+            let from = done.load(Ordering::Acquire);
+            let r = load_blocks(
+                Some(&self.engine),
+                blocks - from,
+                // One thread: the node serves meanwhile, and two inserting
+                // threads took a 64mb replica's peak from under its 112 MB
+                // bound to 124 MB (sled's node copies in flight).
+                1,
+                |i| {
+                    let i = from + i;
+                    done.store(i, Ordering::Release);
+                    if stopped() {
+                        return Err("stopped".into());
+                    }
+                    if i % FLUSH_EVERY_BLOCKS == FLUSH_EVERY_BLOCKS - 1 {
+                        self.engine.flush()?;
+                    }
+                    reader.read_block(i).map_err(|e| e.to_string())
+                },
+            )
+            .and_then(|_| {
+                done.store(blocks, Ordering::Release);
+                self.engine.flush()?;
+                self.engine.meta_remove(LOADING_KEY)?;
+                self.engine.flush()
+            });
+            match r {
+                Ok(()) => break,
+                Err(e) if e == "stopped" || stopped() => {
+                    tracing::info!("the full sync's load into sled stopped; its mark stays, so a restart syncs in full");
+                    return;
                 }
-                if i % FLUSH_EVERY_BLOCKS == FLUSH_EVERY_BLOCKS - 1 {
-                    self.engine.flush()?;
+                Err(e) => {
+                    // The file is whole and serves every read meanwhile;
+                    // sled takes the pairs again from the failed block once
+                    // it works (inserting a pair twice is harmless).
+                    tracing::error!(
+                        "loading the full sync into sled failed at block {}/{blocks}: {e}; retrying (the node serves the data from the snapshot file meanwhile)",
+                        done.load(Ordering::Acquire)
+                    );
+                    std::thread::sleep(Duration::from_secs(1));
+                    if let Some(io) = self.engine.io_error() {
+                        match self.engine.reopen(Duration::from_secs(5)) {
+                            Ok(()) => tracing::warn!(
+                                "sled reopened after an I/O error ({io}); loading the full sync on"
+                            ),
+                            Err(r) => tracing::error!("sled could not be reopened yet: {r}"),
+                        }
+                    }
                 }
-                reader.read_block(i).map_err(|e| e.to_string())
-            },
-        )
-        .and_then(|(n, _)| {
-            self.engine.flush()?;
-            self.engine.meta_remove(LOADING_KEY)?;
-            self.engine.flush()?;
-            Ok(n)
-        });
-        match r {
-            Ok(n) => {
-                {
-                    let _a = self.apply_lock.lock();
-                    *self.overlay.write() = None;
-                    self.cache.clear();
-                }
-                tracing::info!(
-                    "the full sync's data is all in sled: {n} pairs in {:.2}s",
-                    t0.elapsed().as_secs_f64()
-                );
-                {
-                    let _g = self.applier_lock.lock();
-                    self.applier_wake.notify_one();
-                }
-                *self.gc_lock.lock() = true;
-                self.gc_wake.notify_one();
             }
-            Err(e) if e == "stopped" => {
-                tracing::info!("the full sync's load into sled stopped; its mark stays, so a restart syncs in full")
-            }
-            Err(e) => tracing::error!(
-                "loading the full sync into sled failed: {e}; the node serves it from the snapshot file, and a restart syncs in full"
-            ),
         }
+        {
+            let _a = self.apply_lock.lock();
+            *self.overlay.write() = None;
+            self.cache.clear();
+        }
+        tracing::info!(
+            "the full sync's data is all in sled: {} pairs in {:.2}s",
+            reader.key_count(),
+            t0.elapsed().as_secs_f64()
+        );
+        {
+            let _g = self.applier_lock.lock();
+            self.applier_wake.notify_one();
+        }
+        *self.gc_lock.lock() = true;
+        self.gc_wake.notify_one();
     }
 
     /// Ends a running `load_behind` (a new full sync replaces its data).

@@ -176,6 +176,14 @@ pub struct Store {
     applier_lock: Mutex<bool>,
     stall_cv: Condvar,
     stall_lock: Mutex<()>,
+    /// The write buffer is full (`MAX_FROZEN` tables wait for sled): new
+    /// writes wait for room (`wait_for_room_async`) off the connection
+    /// threads.
+    full: AtomicBool,
+    /// Woken when a frozen table has reached sled.
+    room: tokio::sync::Notify,
+    /// See `sled_io_error`.
+    apply_error: Mutex<Option<String>>,
     gc_wake: Condvar,
     gc_lock: Mutex<bool>,
     /// Collection versions waiting for the GC (their `g` entries; INFO
@@ -196,6 +204,9 @@ pub struct Store {
     /// The thread moving the overlay into sled, and its stop request.
     loader: Mutex<Option<std::thread::JoinHandle<()>>>,
     load_abort: AtomicBool,
+    /// A full sync failed after the old data was dropped: what the node
+    /// holds is neither the old dataset nor the new one (see `load.rs`).
+    incomplete: AtomicBool,
     /// Effects since the last snapshot (Redis's `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub replica: AtomicBool,
@@ -255,12 +266,47 @@ impl Store {
     /// Freezes the active table (the caller holds the buffer's write lock)
     /// with the counts it ends at.
     fn freeze(&self, t: &mut Tables) -> bool {
-        t.freeze(Some(self.key_counts()))
+        let froze = t.freeze(Some(self.key_counts()));
+        self.note_room(t);
+        froze
     }
 
-    /// The I/O error sled is stuck on until the applier reopens it.
+    /// Keeps `full` in step with the tables (the caller holds their lock).
+    fn note_room(&self, t: &Tables) {
+        let full = t.frozen.len() >= budget::MAX_FROZEN;
+        if self.full.swap(full, Ordering::AcqRel) && !full {
+            self.room.notify_waiters();
+        }
+    }
+
+    /// True while a write would wait for sled to take a table (a stall).
+    pub fn write_full(&self) -> bool {
+        self.full.load(Ordering::Acquire)
+    }
+
+    /// Waits, without holding a thread, until the write buffer has room,
+    /// or sled is stuck on an I/O error (the caller then refuses the
+    /// write), or the store closes.
+    pub async fn wait_for_room_async(&self) {
+        loop {
+            let woken = self.room.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if !self.write_full()
+                || self.apply_error.lock().is_some()
+                || self.closed.load(Ordering::Acquire)
+            {
+                return;
+            }
+            // The timeout also catches an I/O error noted meanwhile.
+            let _ = tokio::time::timeout(Duration::from_millis(100), woken).await;
+        }
+    }
+
+    /// Why the write buffer cannot go into sled (sled's I/O error), from
+    /// the applier's failed attempt until one succeeds.
     pub fn sled_io_error(&self) -> Option<String> {
-        self.engine.io_error()
+        self.apply_error.lock().clone()
     }
 
     pub fn sled_reopens(&self) -> u64 {
