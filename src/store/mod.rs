@@ -288,6 +288,9 @@ impl Store {
     /// or sled is stuck on an I/O error (the caller then refuses the
     /// write), or the store closes.
     pub async fn wait_for_room_async(&self) {
+        if self.write_full() {
+            self.stats.write_stalls.fetch_add(1, Ordering::Relaxed);
+        }
         loop {
             let woken = self.room.notified();
             tokio::pin!(woken);
