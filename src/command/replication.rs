@@ -2,10 +2,9 @@
 //! ROLE and INFO replication live in server.rs.
 
 use super::{cmd, flags::*, Action, Command, Ctx};
-use crate::replication::{replica, Role};
+use crate::replication::state;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
 
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
@@ -23,9 +22,13 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let srv = ctx.srv;
     if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
         if srv.repl.is_replica() {
-            if let Err(e) = promote(ctx) {
-                return ctx.err(&e);
+            if let Err(e) = state::promote(srv) {
+                return ctx.err(&format!("ERR {e}"));
             }
+            tracing::info!(
+                "MASTER MODE enabled by user request from id={}",
+                ctx.client.id
+            );
         }
         return ctx.out.ok();
     }
@@ -34,11 +37,6 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     let port = port as u16;
     let host = String::from_utf8_lossy(&a[1]).into_owned();
-    if let Role::Replica { host: h, port: p } = &*srv.repl.role.read() {
-        if *h == host && *p == port {
-            return ctx.out.simple("OK Already connected to specified master");
-        }
-    }
     let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1" | "0.0.0.0");
     if loopback && port == srv.port {
         return ctx.err("ERR can't replicate myself");
@@ -46,97 +44,14 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(arc) = srv.self_arc() else {
         return ctx.err("ERR server is shutting down");
     };
-    srv.repl.generation.fetch_add(1, Ordering::AcqRel);
-    *srv.repl.role.write() = Role::Replica {
-        host: host.clone(),
-        port,
-    };
-    srv.store.replica.store(true, Ordering::Release);
-    // Blocked BLPOP & co. are writes a replica cannot do (Redis 7 unblocks
-    // them with an error too).
-    srv.store
-        .ready
-        .unblock_all(crate::store::ready::why::TO_REPLICA);
-    srv.repl.link_down(ctx.now);
-    persist_role(ctx, Some((host.clone(), port)));
+    if !state::become_replica(&arc, &host, port) {
+        return ctx.out.simple("OK Already connected to specified master");
+    }
     tracing::info!(
         "REPLICAOF {host}:{port} enabled (user request from id={})",
         ctx.client.id
     );
-    // Replicas of ours must resync with our new history: drop them.
-    for id in srv.repl.replicas.lock().keys() {
-        if let Some(c) = srv.clients.get(*id) {
-            c.kill();
-        }
-    }
-    replica::spawn(arc, host, port);
     ctx.out.ok();
-}
-
-/// SLAVEOF NO ONE: keep the data, take a new history id and remember the
-/// old one (replid2) so former siblings can continue with us.
-fn promote(ctx: &mut Ctx<'_>) -> Result<(), String> {
-    let srv = ctx.srv;
-    // A failed full sync left partial data: a master starts empty instead.
-    if srv.store.incomplete() {
-        srv.store
-            .drop_incomplete()
-            .map_err(|e| format!("ERR the data of a failed full sync could not be dropped: {e}"))?;
-        tracing::warn!("REPLICAOF NO ONE after a failed full sync: starting with an empty dataset");
-        srv.loading.store(false, Ordering::Release);
-    }
-    srv.repl.generation.fetch_add(1, Ordering::AcqRel);
-    *srv.repl.role.write() = Role::Master;
-    srv.store.replica.store(false, Ordering::Release);
-    srv.repl.link.up.store(false, Ordering::Release);
-    let end = srv.store.wal.end_offset();
-    let old = std::mem::replace(&mut *srv.replid.write(), crate::util::random_hex40());
-    *srv.repl.replid2.write() = old;
-    srv.repl
-        .second_offset
-        .store(end as i64 + 1, Ordering::Release);
-    crate::server::save::persist_replids(srv);
-    persist_role(ctx, None);
-    tracing::info!(
-        "MASTER MODE enabled (user request from id={}); history continues at offset {end}",
-        ctx.client.id
-    );
-    Ok(())
-}
-
-/// The role goes into the config file (when there is one), so a restarted
-/// node comes back in it. The file is replaced atomically, so a failed
-/// write (a full disk) leaves the old one whole; the role changes anyway,
-/// as Redis's does, and the cron writes the file again until it succeeds
-/// (`save_role`).
-fn persist_role(ctx: &mut Ctx<'_>, to: Option<(String, u16)>) {
-    ctx.srv.config.write().set_replicaof(to);
-    save_role(ctx.srv);
-}
-
-/// Writes the config file with the current role; keeps the error for the
-/// cron's retry and INFO (`config_rewrite_error`).
-pub fn save_role(srv: &crate::server::Server) {
-    let cfg = srv.config.read();
-    if cfg.config_file.is_none() {
-        return;
-    }
-    let mut unsaved = srv.role_unsaved.lock();
-    match cfg.rewrite() {
-        Ok(()) => {
-            if unsaved.take().is_some() {
-                tracing::info!("the replication role is in the config file now");
-            }
-        }
-        Err(e) => {
-            if unsaved.is_none() {
-                tracing::warn!(
-                    "could not persist the replication role in the config file: {e}; retrying every second"
-                );
-            }
-            *unsaved = Some(e.to_string());
-        }
-    }
 }
 
 fn replconf(ctx: &mut Ctx<'_>, a: &[Bytes]) {

@@ -244,7 +244,7 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     let srv = ctx.srv;
     let off = srv.store.wal.end_offset() as i64;
-    match srv.repl.role.read().clone() {
+    match srv.repl.role() {
         Role::Master => {
             let mut reps: Vec<_> = srv.repl.replicas.lock().values().cloned().collect();
             reps.sort_by_key(|r| (r.ip.clone(), r.port));
@@ -312,7 +312,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             match r {
                 Ok(()) => {
                     tracing::info!("CONFIG REWRITE executed with success.");
-                    *ctx.srv.role_unsaved.lock() = None;
+                    *ctx.srv.repl.role_unsaved.lock() = None;
                     ctx.out.ok()
                 }
                 Err(e) => ctx.err(&format!("ERR Rewriting config file: {e}")),
@@ -637,7 +637,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             store.load_pending() as u8,
             save::snapshot_path(srv).display(),
             if srv.save.has_snapshot.load(Ordering::Relaxed) { srv.save.snapshot_start.load(Ordering::Relaxed) as i64 } else { -1 },
-            srv.role_unsaved.lock().clone().unwrap_or_default(),
+            srv.repl.role_unsaved.lock().clone().unwrap_or_default(),
         );
     }
     if want("stats") {
@@ -667,7 +667,7 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let off = store.wal.end_offset();
         let repl = &srv.repl;
         s.push_str("# Replication\r\n");
-        if let Role::Replica { host, port } = repl.role.read().clone() {
+        if let Role::Replica { host, port } = repl.role() {
             let link = &repl.link;
             let up = link.up.load(Ordering::Acquire);
             let now = crate::util::now_ms();
@@ -735,14 +735,15 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 (now - r.last_ack_ms).max(0) / 1000
             );
         }
+        let ids = repl.ids();
         let _ = write!(
             s,
             "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\n\
              second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
              repl_backlog_histlen:{}\r\n\r\n",
-            srv.replid.read(),
-            repl.replid2.read(),
-            repl.second_offset.load(Ordering::Relaxed),
+            ids.replid,
+            ids.replid2,
+            ids.second_offset,
             cfg.repl_backlog_size,
             store.wal.first_offset() + 1,
             off - store.wal.first_offset(),

@@ -30,9 +30,9 @@ pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
         return Decision::Full;
     }
     let pos = (offset - 1) as u64;
-    let ours = *srv.replid.read() == replid;
-    let second = *srv.repl.replid2.read() == replid
-        && (pos as i64) < srv.repl.second_offset.load(Ordering::Acquire);
+    let ids = srv.repl.ids();
+    let ours = ids.replid == replid;
+    let second = ids.replid2 == replid && (pos as i64) < ids.second_offset;
     let wal = &srv.store.wal;
     if (ours || second)
         && pos >= wal.servable_from()
@@ -68,7 +68,7 @@ pub async fn serve(
         listening_port,
     } = peer;
     let decision = decide(&srv, &replid, offset);
-    let my_replid = srv.replid.read().clone();
+    let my_replid = srv.repl.replid();
     let register = |state: &'static str, ack: u64| {
         srv.repl.replicas.lock().insert(
             client_id,
@@ -136,12 +136,12 @@ async fn send_snapshot(
     port: u16,
 ) -> Result<u64, String> {
     let s = srv.clone();
-    let (path, start) = tokio::task::spawn_blocking(move || save::snapshot_for_sync(&s))
+    let (path, start) = tokio::task::spawn_blocking(move || snapshot_for_sync(&s))
         .await
         .map_err(|e| e.to_string())??;
     // Pin before anything else: the stream continues from the snapshot's start.
     srv.repl.pins.lock().insert(id, start);
-    let replid = srv.replid.read().clone();
+    let replid = srv.repl.replid();
     let mut file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -353,4 +353,35 @@ fn take_acks(srv: &Server, id: u64, inbuf: &mut BytesMut, limits: &Limits) -> Re
         return Err("replica sent too much".into());
     }
     Ok(())
+}
+
+/// How old a snapshot may be and still serve a full sync.
+const SYNC_SNAPSHOT_MAX_AGE_MS: u64 = 60_000;
+
+/// The snapshot a full sync sends, and its start offset: the newest one if
+/// it is recent and the WAL still reaches back to its start (so every
+/// replica asking meanwhile shares it), else a new one.
+fn snapshot_for_sync(srv: &Server) -> Result<(std::path::PathBuf, u64), String> {
+    let path = save::snapshot_path(srv);
+    loop {
+        if !srv.save.in_progress.load(Ordering::Acquire) {
+            if let Ok(r) = crate::snapshot::SnapshotReader::open(&path) {
+                let h = r.header();
+                let age = (crate::util::now_ms() as u64).saturating_sub(h.created_at_ms);
+                if h.start_offset >= srv.store.wal.first_offset()
+                    && h.replid == srv.repl.replid()
+                    && age < SYNC_SNAPSHOT_MAX_AGE_MS
+                {
+                    return Ok((path, h.start_offset));
+                }
+            }
+        }
+        match save::save_blocking(srv) {
+            Ok(info) => return Ok((info.path, info.header.start_offset)),
+            Err(e) if e.contains("in progress") => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

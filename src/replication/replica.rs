@@ -3,11 +3,11 @@
 //! snapshot or continue from our WAL's end, then apply the stream. Retries
 //! with backoff forever; the data stays while the master is away.
 
-use super::{Role, GETACK, HEARTBEAT};
+use super::{GETACK, HEARTBEAT};
 use crate::resp::{parse_frame, Frame};
 use crate::server::Server;
 use crate::snapshot::SnapshotReader;
-use crate::wal::{decode_frame, Decoded, FsyncPolicy, FRAME_HEADER};
+use crate::wal::{decode_frame, Decoded, FRAME_HEADER};
 use bytes::{Buf, BytesMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// Starts the link task for the current generation.
-pub fn spawn(srv: Arc<Server>, host: String, port: u16) {
-    let gen = srv.repl.generation.load(Ordering::Acquire);
+/// Starts the link task of role generation `gen` (`state.rs`); it ends when
+/// the role changes again.
+pub(super) fn spawn(srv: Arc<Server>, host: String, port: u16, gen: u64) {
     tokio::spawn(run(srv, host, port, gen));
 }
 
 fn current(srv: &Server, gen: u64) -> bool {
-    srv.repl.generation.load(Ordering::Acquire) == gen
+    srv.repl.generation() == gen
 }
 
 async fn run(srv: Arc<Server>, host: String, port: u16, gen: u64) {
@@ -144,7 +144,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
         timeout,
     )
     .await?;
-    let replid = srv.replid.read().clone();
+    let replid = srv.repl.replid();
     let end = srv.store.wal.end_offset();
     // After a failed full sync our log does not describe our data: ask for
     // a full one.
@@ -184,12 +184,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
             if let Some(id) = parts.next() {
                 if id.len() == 40 && id != replid {
                     // The master continued our history under a new id.
-                    *srv.repl.replid2.write() = replid.clone();
-                    srv.repl
-                        .second_offset
-                        .store(end as i64 + 1, Ordering::Release);
-                    *srv.replid.write() = id.to_string();
-                    crate::server::save::persist_replids(srv);
+                    super::state::continue_as(srv, id, end);
                 }
             }
             tracing::info!("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization from offset {end}");
@@ -354,10 +349,7 @@ fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Resul
     // LOADING until a full sync succeeds; one before leaves the old data.
     srv.loading.store(srv.store.incomplete(), Ordering::Release);
     let n = r?;
-    *srv.replid.write() = replid.to_string();
-    *srv.repl.replid2.write() = super::NO_REPLID.to_string();
-    srv.repl.second_offset.store(-1, Ordering::Release);
-    crate::server::save::persist_replids(srv);
+    super::state::adopt_master_history(srv, replid);
     tracing::info!(
         "MASTER <-> REPLICA sync: loaded {n} keys in {:.2}s; continuing from offset {start}",
         t0.elapsed().as_secs_f64()
@@ -420,13 +412,11 @@ async fn stream(
             }
         }
         if let Some(end) = wrote {
-            let wal = &srv.store.wal;
-            let r = if wal.policy() == FsyncPolicy::Always {
-                wal.sync_all().map(|_| ())
-            } else {
-                wal.write_up_to(end)
-            };
-            r.map_err(|e| format!("WAL write failed: {e}"))?;
+            srv.store
+                .wal
+                .make_durable(end)
+                .await
+                .map_err(|e| format!("WAL write failed: {e}"))?;
         }
         if ack_now {
             send_ack(srv, sock).await?;
@@ -477,19 +467,4 @@ async fn send_ack(srv: &Server, sock: &mut TcpStream) -> Result<(), String> {
     sock.write_all(msg.as_bytes())
         .await
         .map_err(|e| e.to_string())
-}
-
-/// The role a node has at startup from its config.
-pub fn start_from_config(srv: &Arc<Server>) {
-    let r = srv.config.read().replicaof.clone();
-    if let Some((host, port)) = r {
-        *srv.repl.role.write() = Role::Replica {
-            host: host.clone(),
-            port,
-        };
-        srv.store.replica.store(true, Ordering::Release);
-        srv.repl.link_down(crate::util::now_ms());
-        tracing::info!("Starting as a replica of {host}:{port} (replicaof in the config)");
-        spawn(srv.clone(), host, port);
-    }
 }

@@ -215,13 +215,14 @@ async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &Cl
     };
     let wal = &srv.store.wal;
     loop {
-        if wal.policy() == FsyncPolicy::Always {
-            // The sync thread retries a failed write; look up every second.
-            let r = tokio::time::timeout(Duration::from_secs(1), wal.wait_synced(end)).await;
-            if matches!(r, Ok(Ok(()))) {
-                return;
-            }
-        } else if wal.write_up_to(end).is_ok() || wal.written_offset() >= end {
+        let done = if wal.policy() == FsyncPolicy::Always {
+            // The sync thread retries a failed write: look up every second.
+            let r = tokio::time::timeout(Duration::from_secs(1), wal.make_durable(end)).await;
+            matches!(r, Ok(Ok(())))
+        } else {
+            wal.make_durable(end).await.is_ok()
+        };
+        if done {
             return;
         }
         if info.killed.load(Ordering::Acquire) || srv.shutdown.borrow().is_some() {

@@ -48,8 +48,8 @@ pub async fn run(srv: Arc<Server>) {
             last_cmds = cmds;
             save_points(&srv, now / 1000);
             retain_wal(&srv);
-            if srv.role_unsaved.lock().is_some() {
-                crate::command::replication::save_role(&srv);
+            if srv.repl.role_unsaved.lock().is_some() {
+                crate::replication::state::save_role(&srv);
             }
         }
     }

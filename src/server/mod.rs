@@ -75,7 +75,6 @@ pub struct Server {
     pub cursors: Cursors,
     pub stats: Stats,
     pub run_id: String,
-    pub replid: RwLock<String>,
     pub repl: crate::replication::ReplState,
     /// A replica loading its master's snapshot: commands answer LOADING.
     pub loading: std::sync::atomic::AtomicBool,
@@ -85,9 +84,6 @@ pub struct Server {
     /// `Some(save?)` once shutdown was asked for.
     pub shutdown: watch::Sender<Option<Option<bool>>>,
     pub last_cron_ms: AtomicI64,
-    /// The replication role could not be written to the config file (a
-    /// full disk): the error, until the cron's retry succeeds.
-    pub role_unsaved: parking_lot::Mutex<Option<String>>,
     /// Reader threads for commands whose key must come from sled.
     pub disk_reads: disk_reads::DiskReads,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
@@ -123,7 +119,7 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         repair_wal: cfg.repair_wal,
         budget: crate::store::Budget::of(cfg.maxmemory),
     })?;
-    let replid = save::load_or_create_replid(&store)?;
+    let replid = crate::replication::state::load_or_create_replid(&store)?;
     if matches!(
         tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
         Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
@@ -161,15 +157,13 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         cursors: Cursors::default(),
         stats: Stats::default(),
         run_id: crate::util::random_hex40(),
-        replid: RwLock::new(replid),
-        repl: crate::replication::ReplState::new(),
+        repl: crate::replication::ReplState::new(replid),
         loading: std::sync::atomic::AtomicBool::new(false),
         started: Instant::now(),
         port,
         save: save::SaveState::new(),
         shutdown: watch::channel(None).0,
         last_cron_ms: AtomicI64::new(0),
-        role_unsaved: parking_lot::Mutex::new(None),
         me: std::sync::OnceLock::new(),
         config: RwLock::new(cfg),
     });
@@ -185,8 +179,8 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         std::process::id(),
         dir.display()
     );
-    save::load_replids(&srv);
-    crate::replication::replica::start_from_config(&srv);
+    crate::replication::state::load_ids(&srv);
+    crate::replication::state::start_from_config(&srv);
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -1,5 +1,4 @@
-//! SAVE / BGSAVE / save points / LASTSAVE bookkeeping, and the replid that
-//! names this node's history in snapshot headers.
+//! SAVE / BGSAVE / save points / LASTSAVE bookkeeping.
 
 use super::Server;
 use crate::config::Config;
@@ -83,7 +82,7 @@ fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
         .store(crate::util::now_ms() / 1000, Ordering::Relaxed);
     let path = snapshot_path(srv);
     let dirty_before = srv.store.dirty.load(Ordering::Acquire);
-    let replid = srv.replid.read().clone();
+    let replid = srv.repl.replid();
     match snapshot::create::create(&srv.store, &path, &replid) {
         Ok(info) => {
             let secs = t0.elapsed().as_secs_f64();
@@ -136,19 +135,6 @@ pub fn bgsave(srv: &Arc<Server>) -> bool {
         s.save.in_progress.store(false, Ordering::Release);
     });
     true
-}
-
-pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, String> {
-    if let Some(v) = store.meta_get(b"replid") {
-        if let Ok(s) = String::from_utf8(v) {
-            if s.len() == 40 {
-                return Ok(s);
-            }
-        }
-    }
-    let id = crate::util::random_hex40();
-    store.meta_put(b"replid", id.as_bytes())?;
-    Ok(id)
 }
 
 /// `--rebuild-from-snapshot`: sled is rebuilt from `dir/dbfilename`; the WAL
@@ -216,69 +202,4 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
     })?;
     tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
     Ok(())
-}
-
-/// How old a snapshot may be and still serve a full sync.
-const SYNC_SNAPSHOT_MAX_AGE_MS: u64 = 60_000;
-
-/// The snapshot a full sync sends, and its start offset: the newest one if
-/// it is recent and the WAL still reaches back to its start (so every
-/// replica asking meanwhile shares it), else a new one.
-pub fn snapshot_for_sync(srv: &Server) -> Result<(std::path::PathBuf, u64), String> {
-    let path = snapshot_path(srv);
-    loop {
-        if !srv.save.in_progress.load(Ordering::Acquire) {
-            if let Ok(r) = SnapshotReader::open(&path) {
-                let h = r.header();
-                let age = (crate::util::now_ms() as u64).saturating_sub(h.created_at_ms);
-                if h.start_offset >= srv.store.wal.first_offset()
-                    && h.replid == *srv.replid.read()
-                    && age < SYNC_SNAPSHOT_MAX_AGE_MS
-                {
-                    return Ok((path, h.start_offset));
-                }
-            }
-        }
-        match save_blocking(srv) {
-            Ok(info) => return Ok((info.path, info.header.start_offset)),
-            Err(e) if e.contains("in progress") => {
-                std::thread::sleep(std::time::Duration::from_millis(50))
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Keeps replid, replid2 and the second offset in the data dir, so a
-/// restarted node (master or replica) continues the same history.
-pub fn persist_replids(srv: &Server) {
-    let r = [
-        srv.store.meta_put(b"replid", srv.replid.read().as_bytes()),
-        srv.store
-            .meta_put(b"replid2", srv.repl.replid2.read().as_bytes()),
-        srv.store.meta_put(
-            b"second_offset",
-            &srv.repl.second_offset.load(Ordering::Acquire).to_be_bytes(),
-        ),
-    ];
-    for e in r.into_iter().filter_map(|r| r.err()) {
-        tracing::error!("cannot persist the replication ids: {e}");
-    }
-}
-
-pub fn load_replids(srv: &Server) {
-    if let Some(v) = srv.store.meta_get(b"replid2") {
-        if let Ok(s) = String::from_utf8(v) {
-            if s.len() == 40 {
-                *srv.repl.replid2.write() = s;
-            }
-        }
-    }
-    if let Some(v) = srv.store.meta_get(b"second_offset") {
-        if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
-            srv.repl
-                .second_offset
-                .store(i64::from_be_bytes(b), Ordering::Release);
-        }
-    }
 }

@@ -15,7 +15,7 @@ impl Store {
     /// whose deadline passed, each deletion a WAL record. Returns the end
     /// offset of the record written, if any.
     pub fn expire_cycle(self: &Arc<Self>, now: i64, limit: usize) -> Option<u64> {
-        if self.replica.load(Ordering::Relaxed) {
+        if self.is_follower() {
             return None;
         }
         let (start, end) = keys::expiry_due_range(now);

@@ -209,7 +209,9 @@ pub struct Store {
     incomplete: AtomicBool,
     /// Effects since the last snapshot (Redis's `rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
-    pub replica: AtomicBool,
+    /// A replica's store (set by `replication::state` only): expired keys
+    /// are left for the master's DELs, and local writes take no offset.
+    follower: AtomicBool,
     pub watches: watch::Watches,
     /// Keys blocked clients wait on (BLPOP & co.).
     pub ready: ready::ReadyKeys,
@@ -277,6 +279,14 @@ impl Store {
         if self.full.swap(full, Ordering::AcqRel) && !full {
             self.room.notify_waiters();
         }
+    }
+
+    pub fn set_follower(&self, on: bool) {
+        self.follower.store(on, Ordering::Release);
+    }
+
+    pub fn is_follower(&self) -> bool {
+        self.follower.load(Ordering::Acquire)
     }
 
     /// True while a write would wait for sled to take a table (a stall).

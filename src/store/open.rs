@@ -122,7 +122,7 @@ impl Store {
             applied: AtomicU64::new(applied),
             apply_lock: Mutex::new(()),
             dirty: AtomicU64::new(0),
-            replica: AtomicBool::new(false),
+            follower: AtomicBool::new(false),
             watches: watch::Watches::default(),
             ready: ready::ReadyKeys::default(),
             closed: AtomicBool::new(false),

@@ -114,7 +114,7 @@ impl Store {
     }
 
     pub(super) fn note_expired(&self, db: usize, key: &[u8]) {
-        if !self.replica.load(Ordering::Relaxed) {
+        if !self.is_follower() {
             let mut q = self.expired_seen.lock();
             if q.len() < 10_000 {
                 q.push((db as u8, Bytes::copy_from_slice(key)));

@@ -56,7 +56,7 @@ impl WriteTx {
         let k = self.key(db, key);
         let m = Meta::decode(&self.lookup(&k)?)?;
         if m.is_expired(self.now) {
-            if self.store.replica.load(Ordering::Acquire) {
+            if self.store.is_follower() {
                 // Replicas never delete by themselves: the master will.
                 return None;
             }
@@ -343,7 +343,7 @@ impl WriteTx {
         }
         self.index_effects();
         let batch = std::mem::take(&mut self.batch);
-        if self.store.replica.load(Ordering::Acquire) {
+        if self.store.is_follower() {
             // A writable replica's own writes (`replica-read-only no`) stay
             // local, as in Redis: they take no offset in the master's
             // stream, reach sled with the next applied table, and a full

@@ -867,6 +867,23 @@ impl Wal {
         }
     }
 
+    /// Durability before an acknowledgement, by the fsync policy: the
+    /// bytes up to `end` have reached the OS (`everysec`, `no`) or the disk
+    /// (`always`, where the sync thread's group commit does it). On an
+    /// error the bytes stay queued and a later call writes them again
+    /// (`write_up_to`). The connection (before a reply) and a replica's
+    /// stream (before an ACK) both wait here.
+    pub async fn make_durable(&self, end: u64) -> io::Result<()> {
+        if self.policy() == FsyncPolicy::Always {
+            return self.wait_synced(end).await;
+        }
+        match self.write_up_to(end) {
+            // Another writer's failure; ours are out.
+            Err(_) if self.written_offset() >= end => Ok(()),
+            r => r,
+        }
+    }
+
     /// Waits until `end` is durable (group commit for `appendfsync always`).
     pub async fn wait_synced(&self, end: u64) -> io::Result<()> {
         if self.synced_offset() >= end {

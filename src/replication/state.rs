@@ -1,0 +1,300 @@
+//! The node's replication state, with one owner: the role and the history
+//! ids change only through the transitions here (Redis's
+//! `replicationSetMaster` / `replicationUnsetMaster`), which also persist
+//! them (ids in sled's meta tree, the role in the config file) and tell the
+//! store its mode. Everything else reads.
+
+use super::{replica, Link, ReplicaInfo, Role, NO_REPLID};
+use crate::server::Server;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The history this node's data belongs to: its id, and the previous one
+/// with where it ended (+1, Redis's `second_repl_offset`) after a
+/// promotion, so replicas of the old master can continue with us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ids {
+    pub replid: String,
+    pub replid2: String,
+    pub second_offset: i64,
+}
+
+pub struct ReplState {
+    role: RwLock<Role>,
+    /// Bumped on every role change: a link task for an older generation
+    /// stops.
+    generation: AtomicU64,
+    ids: RwLock<Ids>,
+    pub link: Link,
+    pub replicas: Mutex<HashMap<u64, ReplicaInfo>>,
+    /// WAL positions replicas still need: retention keeps them.
+    pub pins: Mutex<HashMap<u64, u64>>,
+    /// Last time (ms) this node had a replica or was one: `repl-backlog-ttl`
+    /// counts from there.
+    pub last_replica_ms: AtomicI64,
+    /// Bumped by WAIT: every feed then asks its replica for an ACK.
+    pub getack: tokio::sync::watch::Sender<u64>,
+    /// The role could not be written to the config file (a full disk):
+    /// the error, until a retry succeeds (`save_role`).
+    pub role_unsaved: Mutex<Option<String>>,
+}
+
+impl ReplState {
+    /// A master of `replid`'s history (`load_ids` adds the rest at start).
+    pub fn new(replid: String) -> Self {
+        ReplState {
+            role: RwLock::new(Role::Master),
+            generation: AtomicU64::new(0),
+            ids: RwLock::new(Ids {
+                replid,
+                replid2: NO_REPLID.to_string(),
+                second_offset: -1,
+            }),
+            link: Link::default(),
+            replicas: Mutex::new(HashMap::new()),
+            pins: Mutex::new(HashMap::new()),
+            last_replica_ms: AtomicI64::new(crate::util::now_ms()),
+            getack: tokio::sync::watch::channel(0).0,
+            role_unsaved: Mutex::new(None),
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role.read().clone()
+    }
+
+    pub fn is_replica(&self) -> bool {
+        matches!(*self.role.read(), Role::Replica { .. })
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn ids(&self) -> Ids {
+        self.ids.read().clone()
+    }
+
+    pub fn replid(&self) -> String {
+        self.ids.read().replid.clone()
+    }
+
+    /// The lowest WAL position a connected replica still needs.
+    pub fn min_pin(&self) -> Option<u64> {
+        self.pins.lock().values().copied().min()
+    }
+
+    /// Asks every replica for an immediate ACK (WAIT), instead of waiting
+    /// for the next one-second ACK.
+    pub fn request_acks(&self) {
+        self.getack.send_modify(|n| *n += 1);
+    }
+
+    pub fn set_link_state(&self, s: &'static str) {
+        *self.link.state.lock() = s;
+    }
+
+    pub fn link_down(&self, now_ms: i64) {
+        if self.link.up.swap(false, Ordering::AcqRel)
+            || self.link.down_since_ms.load(Ordering::Relaxed) == 0
+        {
+            self.link.down_since_ms.store(now_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets the role and returns the new generation.
+    fn set_role(&self, role: Role) -> u64 {
+        *self.role.write() = role;
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
+}
+
+// ----------------------------------------------------------- transitions
+
+/// REPLICAOF host port: follow a new master. Drops our own replicas (they
+/// must resync with our new history) and starts the link. Returns false if
+/// we already follow that master.
+pub fn become_replica(srv: &Arc<Server>, host: &str, port: u16) -> bool {
+    let to = Role::Replica {
+        host: host.to_string(),
+        port,
+    };
+    if *srv.repl.role.read() == to {
+        return false;
+    }
+    let gen = follow(srv, to);
+    // Blocked BLPOP & co. are writes a replica cannot do (Redis 7 unblocks
+    // them with an error too).
+    srv.store
+        .ready
+        .unblock_all(crate::store::ready::why::TO_REPLICA);
+    save_role(srv);
+    for id in srv.repl.replicas.lock().keys() {
+        if let Some(c) = srv.clients.get(*id) {
+            c.kill();
+        }
+    }
+    replica::spawn(srv.clone(), host.to_string(), port, gen);
+    true
+}
+
+/// The role in the config file at startup.
+pub fn start_from_config(srv: &Arc<Server>) {
+    let r = srv.config.read().replicaof.clone();
+    if let Some((host, port)) = r {
+        tracing::info!("Starting as a replica of {host}:{port} (replicaof in the config)");
+        let gen = follow(
+            srv,
+            Role::Replica {
+                host: host.clone(),
+                port,
+            },
+        );
+        replica::spawn(srv.clone(), host, port, gen);
+    }
+}
+
+/// The replica role without its link yet; returns the link's generation.
+fn follow(srv: &Server, to: Role) -> u64 {
+    let replicaof = match &to {
+        Role::Replica { host, port } => Some((host.clone(), *port)),
+        Role::Master => None,
+    };
+    let gen = srv.repl.set_role(to);
+    srv.store.set_follower(true);
+    srv.config.write().set_replicaof(replicaof);
+    srv.repl.link_down(crate::util::now_ms());
+    gen
+}
+
+/// REPLICAOF NO ONE: keep the data, take a new history id and remember the
+/// old one (replid2) so former siblings can continue with us. A replica
+/// left with a failed full sync's partial data starts empty instead.
+pub fn promote(srv: &Server) -> Result<(), String> {
+    if srv.store.incomplete() {
+        srv.store
+            .drop_incomplete()
+            .map_err(|e| format!("the data of a failed full sync could not be dropped: {e}"))?;
+        tracing::warn!("REPLICAOF NO ONE after a failed full sync: starting with an empty dataset");
+        srv.loading.store(false, Ordering::Release);
+    }
+    srv.repl.set_role(Role::Master);
+    srv.store.set_follower(false);
+    srv.repl.link.up.store(false, Ordering::Release);
+    let end = srv.store.wal.end_offset();
+    {
+        let mut ids = srv.repl.ids.write();
+        let old = std::mem::replace(&mut ids.replid, crate::util::random_hex40());
+        ids.replid2 = old;
+        ids.second_offset = end as i64 + 1;
+    }
+    persist_ids(srv);
+    srv.config.write().set_replicaof(None);
+    save_role(srv);
+    tracing::info!("MASTER MODE enabled; history continues at offset {end}");
+    Ok(())
+}
+
+/// After a full sync: our data is the master's history from here on.
+pub fn adopt_master_history(srv: &Server, replid: &str) {
+    *srv.repl.ids.write() = Ids {
+        replid: replid.to_string(),
+        replid2: NO_REPLID.to_string(),
+        second_offset: -1,
+    };
+    persist_ids(srv);
+}
+
+/// A partial resync under a new id (the master was promoted and continued
+/// our history): ours becomes replid2, valid up to `end`.
+pub fn continue_as(srv: &Server, replid: &str, end: u64) {
+    {
+        let mut ids = srv.repl.ids.write();
+        if ids.replid == replid {
+            return;
+        }
+        let old = std::mem::replace(&mut ids.replid, replid.to_string());
+        ids.replid2 = old;
+        ids.second_offset = end as i64 + 1;
+    }
+    persist_ids(srv);
+}
+
+// ----------------------------------------------------------- persistence
+
+/// The node's history id, from sled's meta tree (a new one on a fresh data
+/// dir).
+pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, String> {
+    if let Some(v) = store.meta_get(b"replid") {
+        if let Ok(s) = String::from_utf8(v) {
+            if s.len() == 40 {
+                return Ok(s);
+            }
+        }
+    }
+    let id = crate::util::random_hex40();
+    store.meta_put(b"replid", id.as_bytes())?;
+    Ok(id)
+}
+
+/// replid2 and the second offset, as persisted.
+pub fn load_ids(srv: &Server) {
+    let mut ids = srv.repl.ids.write();
+    if let Some(v) = srv.store.meta_get(b"replid2") {
+        if let Ok(s) = String::from_utf8(v) {
+            if s.len() == 40 {
+                ids.replid2 = s;
+            }
+        }
+    }
+    if let Some(v) = srv.store.meta_get(b"second_offset") {
+        if let Ok(b) = <[u8; 8]>::try_from(v.as_slice()) {
+            ids.second_offset = i64::from_be_bytes(b);
+        }
+    }
+}
+
+/// Keeps the ids in the data dir, so a restarted node (master or replica)
+/// continues the same history.
+fn persist_ids(srv: &Server) {
+    let ids = srv.repl.ids();
+    let r = [
+        srv.store.meta_put(b"replid", ids.replid.as_bytes()),
+        srv.store.meta_put(b"replid2", ids.replid2.as_bytes()),
+        srv.store
+            .meta_put(b"second_offset", &ids.second_offset.to_be_bytes()),
+    ];
+    for e in r.into_iter().filter_map(|r| r.err()) {
+        tracing::error!("cannot persist the replication ids: {e}");
+    }
+}
+
+/// Writes the config file with the current role, so a restarted node comes
+/// back in it. The file is replaced atomically, so a failed write (a full
+/// disk) leaves the old one whole; the role changes anyway, as Redis's
+/// does, and the cron calls this again every second until it succeeds
+/// (`role_unsaved`, INFO `config_rewrite_error`).
+pub fn save_role(srv: &Server) {
+    let cfg = srv.config.read();
+    if cfg.config_file.is_none() {
+        return;
+    }
+    let mut unsaved = srv.repl.role_unsaved.lock();
+    match cfg.rewrite() {
+        Ok(()) => {
+            if unsaved.take().is_some() {
+                tracing::info!("the replication role is in the config file now");
+            }
+        }
+        Err(e) => {
+            if unsaved.is_none() {
+                tracing::warn!(
+                    "could not persist the replication role in the config file: {e}; retrying every second"
+                );
+            }
+            *unsaved = Some(e.to_string());
+        }
+    }
+}
