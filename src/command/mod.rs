@@ -365,12 +365,15 @@ impl<'a> Ctx<'a> {
 
     /// Commits what the command wrote as one record. The writer lock stays
     /// with the connection for the rest of its pipeline batch.
-    pub fn commit(&mut self) {
+    /// Logs and publishes what the command wrote. Err: the WAL refused the
+    /// record, which was dropped; the caller replaces the reply.
+    pub fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
         if let Some(tx) = self.tx.as_mut() {
-            if let Some(end) = tx.commit_record() {
+            if let Some(end) = tx.commit_record()? {
                 self.wrote = Some(end);
             }
         }
+        Ok(())
     }
 }
 
@@ -601,7 +604,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         }
     }
     if !ctx.in_exec {
-        ctx.commit();
+        if let Err(e) = ctx.commit() {
+            ctx.out.buf.truncate(mark);
+            ctx.out.error(&format!("ERR {e}"));
+        }
     }
 }
 

@@ -149,7 +149,11 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
             tx.discard_record();
         }
     }
-    ctx.commit();
+    if let Err(e) = ctx.commit() {
+        ctx.out.buf.truncate(mark);
+        ctx.out
+            .error(&format!("EXECABORT Transaction discarded: {e}"));
+    }
     unwatch_all(ctx.srv, ctx.client);
 }
 
@@ -177,7 +181,9 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             for k in expired {
                 let _ = ctx.tx().get(db, k);
             }
-            ctx.commit();
+            if let Err(e) = ctx.commit() {
+                return ctx.err(&format!("ERR {e}"));
+            }
         }
     }
     for k in &a[1..] {

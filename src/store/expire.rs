@@ -45,6 +45,12 @@ impl Store {
         self.stats
             .expired_keys
             .fetch_add(tx.deleted_expired as u64, Ordering::Relaxed);
-        tx.commit()
+        match tx.commit() {
+            Ok(end) => end,
+            Err(e) => {
+                tracing::error!("the expiry cycle's deletions were dropped: {e}");
+                None
+            }
+        }
     }
 }

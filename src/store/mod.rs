@@ -28,7 +28,7 @@ pub mod watch;
 mod write_tx;
 
 use crate::snapshot::{Pair, SnapshotReader};
-use crate::wal::{Effect, FsyncPolicy, Record, Recovery, Wal};
+use crate::wal::{AppendError, Effect, FsyncPolicy, Record, Recovery, Wal};
 use ahash::AHashMap as HashMap;
 use bytes::Bytes;
 use keys::{data_key, db_prefix, gen_key, parse_data_key, parse_gen_key, Meta};

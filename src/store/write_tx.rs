@@ -329,8 +329,9 @@ impl WriteTx {
 
     /// Logs and publishes what was stated so far as one record, keeping the
     /// writer lock (a pipeline's commands share one lock acquisition).
-    /// Returns the record's end offset (None if nothing changed).
-    pub fn commit_record(&mut self) -> Option<u64> {
+    /// Returns the record's end offset (None if nothing changed). A record
+    /// the WAL refuses is dropped: never visible, never replicated.
+    pub fn commit_record(&mut self) -> Result<Option<u64>, AppendError> {
         self.deleted_expired = 0;
         for (k, v, epoch) in self.fetched.drain(..) {
             if !self.batch.overlay.contains_key(&k) {
@@ -339,7 +340,7 @@ impl WriteTx {
         }
         if self.batch.effects.is_empty() {
             self.batch = Batch::default();
-            return None;
+            return Ok(None);
         }
         self.index_effects();
         let batch = std::mem::take(&mut self.batch);
@@ -350,11 +351,11 @@ impl WriteTx {
             // sync replaces them.
             let end = self.store.wal.end_offset();
             self.store.publish(batch, end);
-            return None;
+            return Ok(None);
         }
-        let (_, end) = self.store.wal.append(&batch.effects);
+        let (_, end) = self.store.wal.append(&batch.effects)?;
         self.store.publish(batch, end);
-        Some(end)
+        Ok(Some(end))
     }
 
     /// Drops what the current command wrote: it met a storage read error
@@ -366,7 +367,7 @@ impl WriteTx {
     }
 
     /// Logs and publishes, then releases the writer lock.
-    pub fn commit(mut self) -> Option<u64> {
+    pub fn commit(mut self) -> Result<Option<u64>, AppendError> {
         self.commit_record()
     }
 }

@@ -14,4 +14,4 @@ pub use reader::{
     Segment, SegmentScan, WalReader,
 };
 pub use record::{decode_frame, encode_record, Decoded, Effect, Record, FRAME_HEADER};
-pub use writer::{on_runtime_park, FsyncPolicy, Recovery, Wal};
+pub use writer::{on_runtime_park, AppendError, FsyncPolicy, Recovery, Wal};

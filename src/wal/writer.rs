@@ -95,6 +95,18 @@ pub struct Recovery {
     pub unverified: Vec<(Segment, u64)>,
 }
 
+/// A record the WAL could not encode: nothing was appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendError(pub String);
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the WAL record could not be encoded: {}", self.0)
+    }
+}
+
+impl std::error::Error for AppendError {}
+
 pub struct Wal {
     dir: PathBuf,
     segment_size: AtomicU64,
@@ -561,23 +573,25 @@ impl Wal {
     }
 
     /// Appends a record; returns its (start, end) stream positions. Callers
-    /// hold the store's writer lock, which orders appends.
-    pub fn append(&self, effects: &[Effect]) -> (u64, u64) {
+    /// hold the store's writer lock, which orders appends. A record that
+    /// cannot be encoded is not appended, and the caller must not publish
+    /// it.
+    pub fn append(&self, effects: &[Effect]) -> Result<(u64, u64), AppendError> {
         let mut p = self.pending.lock();
         let offset = p.end;
         let start = p.buf.len();
         p.buf.extend_from_slice(&[0u8; FRAME_HEADER]);
         let rec = RecordRef { offset, effects };
-        if bincode::serialize_into(&mut p.buf, &rec).is_err() {
+        if let Err(e) = bincode::serialize_into(&mut p.buf, &rec) {
             p.buf.truncate(start);
-            return (offset, offset);
+            return Err(AppendError(e.to_string()));
         }
         let len = (p.buf.len() - start - FRAME_HEADER) as u32;
         let crc = crc32fast::hash(&p.buf[start + FRAME_HEADER..]);
         p.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         p.buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
         p.end += (len as usize + FRAME_HEADER) as u64;
-        (offset, p.end)
+        Ok((offset, p.end))
     }
 
     /// Appends bytes that are already framed records at the current end (a
