@@ -376,7 +376,7 @@ fn write_old_layout_set(dir: &std::path::Path, key: &[u8], members: &[&str]) {
     for m in members {
         tx.sub_put(sub_key(&p, m.as_bytes()), bytes::Bytes::new());
     }
-    tx.commit();
+    tx.commit().expect("commit");
     store.close().expect("close the store");
     // The store's threads hold it (and sled's lock) until they see the close.
     assert!(wait_until(

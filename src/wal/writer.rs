@@ -1099,7 +1099,7 @@ mod tests {
         };
         let write = |range: std::ops::Range<u32>| {
             for i in range {
-                let (_, end) = wal.append(&[put(i)]);
+                let (_, end) = wal.append(&[put(i)]).expect("append");
                 wal.write_up_to(end).unwrap();
             }
         };
