@@ -14,6 +14,7 @@ pub mod sentinel;
 pub mod server;
 pub mod snapshot;
 pub mod store;
+pub mod types;
 pub mod util;
 pub mod wal;
 

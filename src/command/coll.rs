@@ -2,12 +2,14 @@
 //! a metadata entry (version, length) plus one sled key per element, read
 //! through the open transaction when there is one.
 
-use super::{random, Ctx};
+use super::Ctx;
 use crate::glob::glob_match;
-use crate::store::keys::{sub_key, Kind, Meta};
+use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
+use crate::types::Db;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// The collection at `key` for a read: Ok(None) if absent, Err after
 /// answering WRONGTYPE.
@@ -51,41 +53,21 @@ pub(crate) fn pop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Option<u64>, (
 
 /// The element key prefix of `key`'s version in `m`.
 pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
-    prefix_in(ctx, ctx.db(), key, m)
+    ctx.data().prefix(key, m)
 }
 
 pub(crate) fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
-    let (version, _) = m.coll();
-    match ctx.tx.as_ref() {
-        Some(tx) => tx.sub_prefix(db, key, version),
-        None => {
-            let gen = ctx.srv.store.gen(db);
-            crate::store::keys::sub_prefix(db as u8, gen, key, version)
-        }
-    }
+    ctx.data_in(db).prefix(key, m)
 }
 
 /// One element's value, seeing the open transaction's writes.
 pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
-    let k = sub_key(prefix, name);
-    match ctx.tx.as_mut() {
-        Some(tx) => tx.sub_get(&k),
-        None => ctx.srv.store.raw_get(&k),
-    }
+    ctx.data().elem(prefix, name)
 }
 
 /// Every (element, value), in element byte order.
 pub(crate) fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
-    let mut out = Vec::new();
-    let mut after: Option<Bytes> = None;
-    loop {
-        let (page, more) = page(ctx, prefix, after.as_deref(), 1024);
-        after = page.last().map(|(f, _)| f.clone());
-        out.extend(page);
-        if !more || after.is_none() {
-            return out;
-        }
-    }
+    ctx.data().all(prefix)
 }
 
 /// Up to about `count` elements after `after`; true if more follow.
@@ -95,38 +77,23 @@ pub(crate) fn page(
     after: Option<&[u8]>,
     count: usize,
 ) -> (Vec<(Bytes, Bytes)>, bool) {
-    match ctx.tx.as_mut() {
-        Some(tx) => tx.sub_range(prefix, after, count),
-        None => ctx.srv.store.sub_range(prefix, after, count),
-    }
+    ctx.data().page(prefix, after, count)
 }
 
-/// [`page`] handing each (field, value) to `f` by reference (a reply is
-/// written from them without a copy); true if more follow. Takes the
+/// [`page`] handing each (field, value) to `f` by reference. Takes the
 /// context's parts so that `f` may write to `ctx.out`.
 pub(crate) fn page_each(
     tx: &mut Option<WriteTx>,
-    store: &Store,
+    store: &Arc<Store>,
     prefix: &[u8],
     after: Option<&[u8]>,
     count: usize,
-    mut f: impl FnMut(&[u8], &Bytes),
+    f: impl FnMut(&[u8], &Bytes),
 ) -> bool {
-    match tx.as_mut() {
-        Some(tx) => {
-            let (got, more) = tx.sub_range(prefix, after, count);
-            for (k, v) in &got {
-                f(k, v);
-            }
-            more
-        }
-        None => store.sub_range_each(prefix, after, count, f),
-    }
+    Db::new(store, tx, 0, 0).page_each(prefix, after, count, f)
 }
 
-/// Writes the metadata for `len` elements, or deletes the key when empty
-/// (Redis deletes empty collections). Written on every change, so WATCH
-/// sees element updates too.
+/// See [`Db::put_meta`].
 pub(crate) fn put_meta(
     ctx: &mut Ctx<'_>,
     kind: Kind,
@@ -135,101 +102,26 @@ pub(crate) fn put_meta(
     len: u64,
     expire_at: Option<i64>,
 ) {
-    let db = ctx.db();
-    put_meta_in(ctx, db, kind, key, version, len, expire_at)
+    ctx.data().put_meta(kind, key, version, len, expire_at)
 }
 
-pub(crate) fn put_meta_in(
-    ctx: &mut Ctx<'_>,
-    db: usize,
-    kind: Kind,
-    key: &[u8],
-    version: u64,
-    len: u64,
-    expire_at: Option<i64>,
-) {
-    if len == 0 {
-        ctx.tx().delete(db, key);
-    } else {
-        let m = Meta::collection(kind, version, len, expire_at);
-        ctx.tx().put(db, key, &m);
-    }
-}
-
-/// A collection's element names, for [`random::walk`].
-struct Elements<'c, 'a> {
-    ctx: &'c mut Ctx<'a>,
-    prefix: &'c [u8],
-}
-
-impl random::Ordered for Elements<'_, '_> {
-    fn first_from(&mut self, probe: &[u8]) -> Option<Bytes> {
-        if elem(self.ctx, self.prefix, probe).is_some() {
-            return Some(Bytes::copy_from_slice(probe));
-        }
-        self.next_after(probe)
-    }
-
-    fn next_after(&mut self, name: &[u8]) -> Option<Bytes> {
-        page(self.ctx, self.prefix, Some(name), 1)
-            .0
-            .into_iter()
-            .next()
-            .map(|(n, _)| n)
-    }
-
-    fn last_with(&mut self, name: &[u8]) -> Option<Bytes> {
-        let start = [self.prefix, name].concat();
-        let end = random::prefix_end(&start)?;
-        let (k, _) = match self.ctx.tx.as_mut() {
-            Some(tx) => tx.sub_last(&start, &end)?,
-            None => self.ctx.srv.store.raw_last(&start, &end)?,
-        };
-        Some(k.slice(self.prefix.len()..))
-    }
-}
-
-/// A random element without reading the collection (see `random.rs`).
+/// A random element without reading the collection.
 pub(crate) fn random_elem(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],
     rng: &mut impl rand::Rng,
 ) -> Option<(Bytes, Bytes)> {
-    let name = random::walk(&mut Elements { ctx, prefix }, rng)?;
-    let v = elem(ctx, prefix, &name)?;
-    Some((name, v))
+    ctx.data().random_elem(prefix, rng)
 }
 
-/// Up to `count` distinct random elements: by random walks when few are
-/// wanted from a big collection, else by reading it all and shuffling.
+/// See [`Db::random_distinct`].
 pub(crate) fn random_distinct(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],
     len: u64,
     count: u64,
 ) -> Vec<(Bytes, Bytes)> {
-    use rand::seq::SliceRandom;
-    let mut rng = rand::thread_rng();
-    if count.saturating_mul(4) < len && count <= 1000 {
-        let mut seen = std::collections::BTreeMap::new();
-        // The walk favours some elements; give up on walks after a while.
-        let mut tries = 0;
-        while (seen.len() as u64) < count && tries < count * 20 {
-            tries += 1;
-            if let Some((k, v)) = random_elem(ctx, prefix, &mut rng) {
-                seen.entry(k).or_insert(v);
-            }
-        }
-        if seen.len() as u64 == count {
-            let mut v: Vec<(Bytes, Bytes)> = seen.into_iter().collect();
-            v.shuffle(&mut rng);
-            return v;
-        }
-    }
-    let mut v = all(ctx, prefix);
-    v.shuffle(&mut rng);
-    v.truncate(count as usize);
-    v
+    ctx.data().random_distinct(prefix, len, count)
 }
 
 /// HSCAN / SSCAN: `KEY CURSOR [MATCH p] [COUNT n]` (HSCAN also takes

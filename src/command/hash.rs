@@ -1,9 +1,9 @@
-//! Hash commands (Redis's t_hash.c). A hash is a metadata entry (version,
-//! field count) plus one sled key per field, so a command touches only the
-//! fields it names and its WAL record holds only those.
+//! Hash commands (Redis's t_hash.c): arguments and replies over
+//! `types::hash`.
 
 use super::{cmd, coll, flags::*, int_arg, Command, Ctx};
-use crate::store::keys::{sub_key, Kind, Meta};
+use crate::store::keys::Kind;
+use crate::types::hash::Hash;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
@@ -29,35 +29,28 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
+/// The hash at `key` for a read: Err after answering WRONGTYPE.
+fn open(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<Hash>, ()> {
+    Hash::open(&mut ctx.data(), key).map_err(|e| ctx.err(e.reply()))
+}
+
+/// The hash at `key` for a write (a new one if absent).
+fn open_for_write(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Hash, ()> {
+    Hash::open_for_write(&mut ctx.data(), key).map_err(|e| ctx.err(e.reply()))
+}
+
 /// Sets `pairs`; returns how many fields were new.
-fn set_fields(ctx: &mut Ctx<'_>, key: &[u8], pairs: &[Bytes], only_new: bool) -> Option<i64> {
-    let Ok(old) = coll::get_tx(ctx, Kind::Hash, key) else {
-        return None;
-    };
-    let (version, mut len, expire_at) = match &old {
-        Some(m) => {
-            let (v, l) = m.coll();
-            (v, l, m.expire_at)
-        }
-        None => (ctx.tx().new_version(), 0, None),
-    };
-    let m = Meta::collection(Kind::Hash, version, len, expire_at);
-    let p = coll::prefix(ctx, key, &m);
+fn set_fields(ctx: &mut Ctx<'_>, key: &Bytes, pairs: &[Bytes], only_new: bool) -> Option<i64> {
+    let mut h = open_for_write(ctx, key).ok()?;
+    let mut db = ctx.data();
     let mut added = 0;
     for pair in pairs.chunks(2) {
-        let exists = coll::elem(ctx, &p, &pair[0]).is_some();
-        if exists && only_new {
+        if only_new && h.get(&mut db, &pair[0]).is_some() {
             continue;
         }
-        if !exists {
-            added += 1;
-            len += 1;
-        }
-        ctx.tx().sub_put(sub_key(&p, &pair[0]), pair[1].clone());
+        added += h.set(&mut db, &pair[0], pair[1].clone()) as i64;
     }
-    if added > 0 || !only_new {
-        coll::put_meta(ctx, Kind::Hash, key, version, len, expire_at);
-    }
+    h.save(&mut db);
     Some(added)
 }
 
@@ -85,91 +78,60 @@ fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
+/// The value of `field` in the hash at `key` (Err: answered WRONGTYPE).
+fn field(ctx: &mut Ctx<'_>, key: &Bytes, field: &[u8]) -> Result<Option<Bytes>, ()> {
+    let h = open(ctx, key)?;
+    Ok(h.and_then(|h| h.get(&mut ctx.data(), field)))
+}
+
 fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
-        return;
-    };
-    let v = m.and_then(|m| {
-        let p = coll::prefix(ctx, &a[1], &m);
-        coll::elem(ctx, &p, &a[2])
-    });
-    ctx.out.bulk_opt(v.as_deref());
+    if let Ok(v) = field(ctx, &a[1], &a[2]) {
+        ctx.out.bulk_opt(v.as_deref());
+    }
 }
 
 fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+    let Ok(h) = open(ctx, &a[1]) else {
         return;
     };
-    let p = m.map(|m| coll::prefix(ctx, &a[1], &m));
     ctx.out.array(a.len() - 2);
     for f in &a[2..] {
-        let v = p.as_ref().and_then(|p| coll::elem(ctx, p, f));
+        let v = h.as_ref().and_then(|h| h.get(&mut ctx.data(), f));
         ctx.out.bulk_opt(v.as_deref());
     }
 }
 
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = coll::get_tx(ctx, Kind::Hash, &a[1]) else {
+    let Ok(mut h) = open_for_write(ctx, &a[1]) else {
         return;
     };
-    let Some(m) = old else {
-        return ctx.out.int(0);
-    };
-    let (version, mut len) = m.coll();
-    let p = coll::prefix(ctx, &a[1], &m);
-    let mut removed = 0;
-    for f in &a[2..] {
-        if coll::elem(ctx, &p, f).is_some() {
-            ctx.tx().sub_del(sub_key(&p, f));
-            removed += 1;
-            len = len.saturating_sub(1);
-        }
-    }
-    if removed > 0 {
-        coll::put_meta(ctx, Kind::Hash, &a[1], version, len, m.expire_at);
-    }
-    ctx.out.int(removed);
+    let mut db = ctx.data();
+    let removed = a[2..].iter().filter(|f| h.remove(&mut db, f)).count();
+    h.save(&mut db);
+    ctx.out.int(removed as i64);
 }
 
 fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) {
-        ctx.out.int(m.map_or(0, |m| m.coll().1 as i64));
+    if let Ok(h) = open(ctx, &a[1]) {
+        ctx.out.int(h.map_or(0, |h| h.len() as i64));
     }
 }
 
 fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
-        return;
-    };
-    let found = m.is_some_and(|m| {
-        let p = coll::prefix(ctx, &a[1], &m);
-        coll::elem(ctx, &p, &a[2]).is_some()
-    });
-    ctx.out.int(found as i64);
+    if let Ok(v) = field(ctx, &a[1], &a[2]) {
+        ctx.out.int(v.is_some() as i64);
+    }
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
-        return;
-    };
-    let n = m
-        .and_then(|m| {
-            let p = coll::prefix(ctx, &a[1], &m);
-            coll::elem(ctx, &p, &a[2])
-        })
-        .map_or(0, |v| v.len());
-    ctx.out.int(n as i64);
+    if let Ok(v) = field(ctx, &a[1], &a[2]) {
+        ctx.out.int(v.map_or(0, |v| v.len()) as i64);
+    }
 }
 
-fn fields_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<Vec<(Bytes, Bytes)>> {
-    let m = coll::get(ctx, Kind::Hash, key).ok()?;
-    Some(match m {
-        Some(m) => {
-            let p = coll::prefix(ctx, key, &m);
-            coll::all(ctx, &p)
-        }
-        None => Vec::new(),
-    })
+fn fields_of(ctx: &mut Ctx<'_>, key: &Bytes) -> Option<Vec<(Bytes, Bytes)>> {
+    let h = open(ctx, key).ok()?;
+    Some(h.map_or_else(Vec::new, |h| h.all(&mut ctx.data())))
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -209,19 +171,9 @@ fn incr_field(
     a: &[Bytes],
     compute: impl FnOnce(Option<&[u8]>) -> Result<Bytes, &'static str>,
 ) -> Option<Bytes> {
-    let Ok(old) = coll::get_tx(ctx, Kind::Hash, &a[1]) else {
-        return None;
-    };
-    let (version, len, expire_at) = match &old {
-        Some(m) => {
-            let (v, l) = m.coll();
-            (v, l, m.expire_at)
-        }
-        None => (ctx.tx().new_version(), 0, None),
-    };
-    let m = Meta::collection(Kind::Hash, version, len, expire_at);
-    let p = coll::prefix(ctx, &a[1], &m);
-    let cur = coll::elem(ctx, &p, &a[2]);
+    let mut h = open_for_write(ctx, &a[1]).ok()?;
+    let mut db = ctx.data();
+    let cur = h.get(&mut db, &a[2]);
     let new = match compute(cur.as_deref()) {
         Ok(v) => v,
         Err(e) => {
@@ -229,15 +181,8 @@ fn incr_field(
             return None;
         }
     };
-    ctx.tx().sub_put(sub_key(&p, &a[2]), new.clone());
-    coll::put_meta(
-        ctx,
-        Kind::Hash,
-        &a[1],
-        version,
-        len + cur.is_none() as u64,
-        expire_at,
-    );
+    h.set(&mut db, &a[2], new.clone());
+    h.save(&mut db);
     Some(new)
 }
 
@@ -301,32 +246,30 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             return ctx.err("ERR value is out of range");
         }
     }
-    let Ok(m) = coll::get(ctx, Kind::Hash, &a[1]) else {
+    let Ok(h) = open(ctx, &a[1]) else {
         return;
     };
     let mut rng = rand::thread_rng();
-    let Some(m) = m else {
+    let Some(h) = h else {
         return match count {
             None => ctx.out.null(),
             Some(_) => ctx.out.array(0),
         };
     };
-    let p = coll::prefix(ctx, &a[1], &m);
-    let len = m.coll().1;
+    let mut db = ctx.data();
+    let p = h.prefix();
     let Some(n) = count else {
-        let pick = coll::random_elem(ctx, &p, &mut rng).map(|(f, _)| f);
+        let pick = db.random_elem(p, &mut rng).map(|(f, _)| f);
         return ctx.out.bulk_opt(pick.as_deref());
     };
     let picked: Vec<(Bytes, Bytes)> = if n >= 0 {
-        coll::random_distinct(ctx, &p, len, n as u64)
+        db.random_distinct(p, h.len(), n as u64)
     } else {
         let k = n.unsigned_abs().min(1 << 24);
-        if k <= 1000 && k.saturating_mul(4) < len {
-            (0..k)
-                .filter_map(|_| coll::random_elem(ctx, &p, &mut rng))
-                .collect()
+        if k <= 1000 && k.saturating_mul(4) < h.len() {
+            (0..k).filter_map(|_| db.random_elem(p, &mut rng)).collect()
         } else {
-            let all = coll::all(ctx, &p);
+            let all = h.all(&mut db);
             (0..k)
                 .map(|_| all[rng.gen_range(0..all.len())].clone())
                 .collect()

@@ -1,8 +1,9 @@
 //! Commands on keys of any type (Redis's db.c / expire.c).
 
-use super::{cmd, flags::*, int_arg, random, Command, Ctx};
+use super::{cmd, flags::*, int_arg, Command, Ctx};
 use crate::glob::glob_match;
 use crate::store::keys::{data_key, parse_data_key, Meta};
+use crate::types::random;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 

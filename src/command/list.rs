@@ -145,7 +145,7 @@ fn items(ctx: &mut Ctx<'_>, l: &List, start: u64, count: u64) -> Vec<Bytes> {
 /// returns how many there were.
 fn each_item(
     tx: &mut Option<WriteTx>,
-    store: &Store,
+    store: &std::sync::Arc<Store>,
     l: &List,
     start: u64,
     count: u64,

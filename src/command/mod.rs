@@ -14,7 +14,6 @@ pub mod list;
 pub mod multi;
 pub mod object;
 pub mod pubsub;
-pub mod random;
 pub mod replication;
 pub mod server;
 pub mod set;
@@ -327,6 +326,17 @@ impl<'a> Ctx<'a> {
         let srv = self.srv;
         let now = self.now;
         self.tx.get_or_insert_with(|| srv.store.write(now))
+    }
+
+    /// The command's view of its database, for the types (`types/`).
+    pub fn data(&mut self) -> crate::types::Db<'_> {
+        let db = self.client.db;
+        self.data_in(db)
+    }
+
+    /// The same on database `db`.
+    pub fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
+        crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
     }
 
     /// Reads see the open transaction's writes, if there is one.

@@ -1,0 +1,162 @@
+//! Hashes (the storage half of Redis's t_hash.c): a metadata entry
+//! (version, field count) plus one store key per field, so a command
+//! touches only the fields it names and its WAL record holds only those.
+
+use super::{Db, TypeError};
+use crate::store::keys::{sub_key, Kind, Meta};
+use bytes::Bytes;
+
+/// An open hash. Changes go into the transaction at once; the metadata
+/// (the field count) is written by [`Hash::save`].
+pub struct Hash {
+    key: Bytes,
+    prefix: Vec<u8>,
+    version: u64,
+    len: u64,
+    expire_at: Option<i64>,
+    changed: bool,
+}
+
+impl Hash {
+    fn of(db: &mut Db<'_>, key: &Bytes, m: &Meta) -> Hash {
+        let (version, len) = m.coll();
+        Hash {
+            key: key.clone(),
+            prefix: db.prefix(key, m),
+            version,
+            len,
+            expire_at: m.expire_at,
+            changed: false,
+        }
+    }
+
+    /// The hash at `key`, for a read (None: no such key).
+    pub fn open(db: &mut Db<'_>, key: &Bytes) -> Result<Option<Hash>, TypeError> {
+        Ok(db.get_kind(Kind::Hash, key)?.map(|m| Hash::of(db, key, &m)))
+    }
+
+    /// The hash at `key` for a write, or a new empty one (stored only once
+    /// it has a field).
+    pub fn open_for_write(db: &mut Db<'_>, key: &Bytes) -> Result<Hash, TypeError> {
+        let m = match db.get_kind_tx(Kind::Hash, key)? {
+            Some(m) => m,
+            None => {
+                let version = db.tx().new_version();
+                Meta::collection(Kind::Hash, version, 0, None)
+            }
+        };
+        Ok(Hash::of(db, key, &m))
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The prefix of its fields' keys (HSCAN, random picks).
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    pub fn get(&self, db: &mut Db<'_>, field: &[u8]) -> Option<Bytes> {
+        db.elem(&self.prefix, field)
+    }
+
+    /// Sets a field; true if it is new.
+    pub fn set(&mut self, db: &mut Db<'_>, field: &[u8], value: Bytes) -> bool {
+        let new = self.get(db, field).is_none();
+        self.len += new as u64;
+        db.tx().sub_put(sub_key(&self.prefix, field), value);
+        self.changed = true;
+        new
+    }
+
+    /// Removes a field; true if it was there.
+    pub fn remove(&mut self, db: &mut Db<'_>, field: &[u8]) -> bool {
+        if self.get(db, field).is_none() {
+            return false;
+        }
+        db.tx().sub_del(sub_key(&self.prefix, field));
+        self.len = self.len.saturating_sub(1);
+        self.changed = true;
+        true
+    }
+
+    /// Every (field, value), in field byte order.
+    pub fn all(&self, db: &mut Db<'_>) -> Vec<(Bytes, Bytes)> {
+        db.all(&self.prefix)
+    }
+
+    /// Writes the metadata if a field changed (deletes the key when
+    /// empty).
+    pub fn save(&self, db: &mut Db<'_>) {
+        if self.changed {
+            db.put_meta(
+                Kind::Hash,
+                &self.key,
+                self.version,
+                self.len,
+                self.expire_at,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use std::sync::Arc;
+
+    fn store() -> (tempfile::TempDir, Arc<Store>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Store::open_path(dir.path()).expect("open");
+        (dir, s)
+    }
+
+    #[test]
+    fn fields_are_set_counted_and_removed() {
+        let (_d, store) = store();
+        let key = Bytes::from_static(b"h");
+        let mut tx = None;
+        let mut db = Db::new(&store, &mut tx, 0, 0);
+        let mut h = Hash::open_for_write(&mut db, &key).expect("hash");
+        assert!(h.set(&mut db, b"a", Bytes::from_static(b"1")));
+        assert!(h.set(&mut db, b"b", Bytes::from_static(b"2")));
+        assert!(!h.set(&mut db, b"a", Bytes::from_static(b"3")), "not new");
+        assert_eq!(h.len(), 2);
+        h.save(&mut db);
+        let h = Hash::open(&mut db, &key).expect("type").expect("exists");
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.get(&mut db, b"a").as_deref(), Some(&b"3"[..]));
+        let all: Vec<_> = h.all(&mut db).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(all, [&b"a"[..], &b"b"[..]]);
+        let mut h = Hash::open_for_write(&mut db, &key).expect("hash");
+        assert!(h.remove(&mut db, b"a"));
+        assert!(!h.remove(&mut db, b"a"));
+        assert!(h.remove(&mut db, b"b"));
+        h.save(&mut db);
+        assert!(
+            Hash::open(&mut db, &key).expect("type").is_none(),
+            "an empty hash is deleted"
+        );
+    }
+
+    #[test]
+    fn another_type_is_wrongtype() {
+        let (_d, store) = store();
+        let key = Bytes::from_static(b"s");
+        let mut tx = None;
+        let mut db = Db::new(&store, &mut tx, 0, 0);
+        db.tx()
+            .put(0, &key, &Meta::string(Bytes::from_static(b"v"), None));
+        assert_eq!(Hash::open(&mut db, &key).err(), Some(TypeError::WrongType));
+        assert_eq!(
+            Hash::open_for_write(&mut db, &key).err(),
+            Some(TypeError::WrongType)
+        );
+    }
+}
