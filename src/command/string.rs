@@ -1,9 +1,10 @@
 //! String commands (Redis's t_string.c).
 
 use super::{cmd, flags::*, int_arg, Command, Ctx};
-use crate::store::keys::{Kind, Meta};
+use crate::types::string::{self, SetIf, Str};
+use crate::types::TypeError;
 use crate::util::{eq_ic, parse_i64};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Redis's limit for values built by APPEND/SETRANGE: proto-max-bulk-len.
 fn max_string(ctx: &Ctx<'_>) -> usize {
@@ -39,20 +40,23 @@ pub fn commands() -> Vec<Command> {
 
 /// The string at `key`: Ok(None) if absent, Err(()) after answering
 /// WRONGTYPE.
-fn get_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.get(db, key) {
-        Some(m) if m.kind != Kind::String => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
+fn get_string(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Str>, ()> {
+    string::get(&mut ctx.data(), key).map_err(|e| ctx.err(e.reply()))
+}
+
+/// Like `get_string` but through the write transaction (read-modify-write).
+fn get_string_tx(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Str>, ()> {
+    string::get_for_write(&mut ctx.data(), key).map_err(|e| ctx.err(e.reply()))
+}
+
+/// A type operation's result, or its error as the reply.
+fn or_reply<T>(ctx: &mut Ctx<'_>, r: Result<T, TypeError>) -> Option<T> {
+    r.map_err(|e| ctx.err(e.reply())).ok()
 }
 
 fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if let Ok(m) = get_string(ctx, &a[1]) {
-        ctx.out.bulk_opt(m.as_ref().map(|m| &m.payload[..]));
+    if let Ok(s) = get_string(ctx, &a[1]) {
+        ctx.out.bulk_opt(s.as_ref().map(|s| &s.value[..]));
     }
 }
 
@@ -145,25 +149,18 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         },
         None => None,
     };
-    let db = ctx.db();
+    let cond = SetIf {
+        absent: o.nx,
+        present: o.xx,
+        keep_ttl: o.keepttl,
+    };
     // SET overwrites a key of any type; only GET cares what was there.
-    let old = ctx.tx().get(db, &a[1]);
-    if o.get && old.as_ref().is_some_and(|m| m.kind != Kind::String) {
-        return ctx.wrongtype();
-    }
-    let exists = old.is_some();
-    let go = !(o.nx && exists || o.xx && !exists);
-    if go {
-        let expire_at = if o.keepttl {
-            old.as_ref().and_then(|m| m.expire_at)
-        } else {
-            at
-        };
-        ctx.tx()
-            .put(db, &a[1], &Meta::string(a[2].clone(), expire_at));
-    }
+    let r = string::set(&mut ctx.data(), &a[1], a[2].clone(), at, cond, o.get);
+    let Some((old, go)) = or_reply(ctx, r) else {
+        return;
+    };
     if o.get {
-        ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+        ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
     } else if go {
         ctx.out.ok();
     } else {
@@ -171,25 +168,14 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
-/// Like `get_string` but through the write transaction (read-modify-write).
-fn get_string_tx(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.tx().get(db, key) {
-        Some(m) if m.kind != Kind::String => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
-
 fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let db = ctx.db();
-    if ctx.tx().get(db, &a[1]).is_some() {
-        ctx.out.int(0);
-    } else {
-        ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), None));
-        ctx.out.int(1);
+    let cond = SetIf {
+        absent: true,
+        ..SetIf::default()
+    };
+    let r = string::set(&mut ctx.data(), &a[1], a[2].clone(), None, cond, false);
+    if let Some((_, wrote)) = or_reply(ctx, r) {
+        ctx.out.int(wrote as i64);
     }
 }
 
@@ -197,9 +183,7 @@ fn setex_common(ctx: &mut Ctx<'_>, a: &[Bytes], unit: &[u8], name: &str) {
     let Some(at) = deadline(ctx, unit, &a[2], name) else {
         return;
     };
-    let db = ctx.db();
-    ctx.tx()
-        .put(db, &a[1], &Meta::string(a[3].clone(), Some(at)));
+    string::put(&mut ctx.data(), &a[1], a[3].clone(), Some(at));
     ctx.out.ok();
 }
 
@@ -215,9 +199,8 @@ fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(old) = get_string_tx(ctx, &a[1]) else {
         return;
     };
-    let db = ctx.db();
-    ctx.tx().put(db, &a[1], &Meta::string(a[2].clone(), None));
-    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+    string::put(&mut ctx.data(), &a[1], a[2].clone(), None);
+    ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
 }
 
 fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -228,7 +211,7 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let db = ctx.db();
         ctx.tx().delete(db, &a[1]);
     }
-    ctx.out.bulk_opt(old.as_ref().map(|m| &m.payload[..]));
+    ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
 }
 
 fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -239,7 +222,7 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(old) = get_string_tx(ctx, &a[1]) else {
         return;
     };
-    let Some(m) = old else {
+    let Some(s) = old else {
         return ctx.out.null();
     };
     let ttl = match &o.expire {
@@ -256,20 +239,20 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Some(Some(t)) if t <= ctx.now => {
             ctx.tx().delete(db, &a[1]);
         }
-        Some(t) if m.expire_at != t => {
-            ctx.tx().put(db, &a[1], &Meta::string(m.payload.clone(), t));
+        Some(t) if s.expire_at != t => {
+            string::put(&mut ctx.data(), &a[1], s.value.clone(), t);
         }
         _ => {}
     }
-    ctx.out.bulk(&m.payload);
+    ctx.out.bulk(&s.value);
 }
 
 fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     ctx.out.array(a.len() - 1);
-    let db = ctx.db();
     for k in &a[1..] {
-        match ctx.get(db, k) {
-            Some(m) if m.kind == Kind::String => ctx.out.bulk(&m.payload),
+        // Another type reads as nil here.
+        match string::get(&mut ctx.data(), k) {
+            Ok(Some(s)) => ctx.out.bulk(&s.value),
             _ => ctx.out.null(),
         }
     }
@@ -279,9 +262,9 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if a.len().is_multiple_of(2) {
         return ctx.err("ERR wrong number of arguments for 'mset' command");
     }
-    let db = ctx.db();
+    let mut db = ctx.data();
     for kv in a[1..].chunks(2) {
-        ctx.tx().put(db, &kv[0], &Meta::string(kv[1].clone(), None));
+        string::put(&mut db, &kv[0], kv[1].clone(), None);
     }
     ctx.out.ok();
 }
@@ -296,33 +279,18 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             return ctx.out.int(0);
         }
     }
+    let mut db = ctx.data();
     for kv in a[1..].chunks(2) {
-        ctx.tx().put(db, &kv[0], &Meta::string(kv[1].clone(), None));
+        string::put(&mut db, &kv[0], kv[1].clone(), None);
     }
     ctx.out.int(1);
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
-    let Ok(old) = get_string_tx(ctx, key) else {
-        return;
-    };
-    let (cur, expire_at) = match &old {
-        Some(m) => match parse_i64(&m.payload) {
-            Some(v) => (v, m.expire_at),
-            None => return ctx.not_int(),
-        },
-        None => (0, None),
-    };
-    let Some(n) = cur.checked_add(by) else {
-        return ctx.err("ERR increment or decrement would overflow");
-    };
-    let db = ctx.db();
-    ctx.tx().put(
-        db,
-        key,
-        &Meta::string(Bytes::from(n.to_string()), expire_at),
-    );
-    ctx.out.int(n);
+    let r = string::incr_by(&mut ctx.data(), key, by);
+    if let Some(n) = or_reply(ctx, r) {
+        ctx.out.int(n);
+    }
 }
 
 fn incr(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -355,7 +323,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return;
     };
     let (cur, expire_at) = match &old {
-        Some(m) => (m.payload.clone(), m.expire_at),
+        Some(s) => (s.value.clone(), s.expire_at),
         None => (Bytes::from_static(b"0"), None),
     };
     // Redis computes in x87 long double: so does float80.
@@ -363,70 +331,36 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Ok(t) => t,
         Err(e) => return ctx.err(e),
     };
-    let db = ctx.db();
-    ctx.tx().put(
-        db,
-        &a[1],
-        &Meta::string(Bytes::from(text.clone()), expire_at),
-    );
+    string::put(&mut ctx.data(), &a[1], Bytes::from(text.clone()), expire_at);
     ctx.out.bulk(text.as_bytes());
 }
 
 fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Ok(old) = get_string_tx(ctx, &a[1]) else {
-        return;
-    };
-    let (mut v, expire_at) = match &old {
-        Some(m) => (BytesMut::from(&m.payload[..]), m.expire_at),
-        None => (BytesMut::new(), None),
-    };
-    if v.len() + a[2].len() > max_string(ctx) {
-        return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    let max = max_string(ctx);
+    let r = string::append(&mut ctx.data(), &a[1], &a[2], max);
+    if let Some(len) = or_reply(ctx, r) {
+        ctx.out.int(len as i64);
     }
-    v.extend_from_slice(&a[2]);
-    let len = v.len();
-    let db = ctx.db();
-    ctx.tx()
-        .put(db, &a[1], &Meta::string(v.freeze(), expire_at));
-    ctx.out.int(len as i64);
 }
 
 fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if let Ok(m) = get_string(ctx, &a[1]) {
-        ctx.out.int(m.map_or(0, |m| m.payload.len() as i64));
+    if let Ok(s) = get_string(ctx, &a[1]) {
+        ctx.out.int(s.map_or(0, |s| s.value.len() as i64));
     }
 }
 
 fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(mut start) = int_arg(ctx, &a[2]) else {
+    let Some(start) = int_arg(ctx, &a[2]) else {
         return;
     };
-    let Some(mut end) = int_arg(ctx, &a[3]) else {
+    let Some(end) = int_arg(ctx, &a[3]) else {
         return;
     };
-    let Ok(m) = get_string(ctx, &a[1]) else {
+    let Ok(s) = get_string(ctx, &a[1]) else {
         return;
     };
-    let v = m.map(|m| m.payload).unwrap_or_default();
-    let len = v.len() as i64;
-    if start < 0 && end < 0 && start > end {
-        return ctx.out.bulk(b"");
-    }
-    if start < 0 {
-        start += len;
-    }
-    if end < 0 {
-        end += len;
-    }
-    start = start.max(0);
-    end = end.max(0);
-    if end >= len {
-        end = len - 1;
-    }
-    if start > end || len == 0 {
-        return ctx.out.bulk(b"");
-    }
-    ctx.out.bulk(&v[start as usize..=end as usize]);
+    let v = s.map(|s| s.value).unwrap_or_default();
+    ctx.out.bulk(string::range(&v, start, end));
 }
 
 fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -436,29 +370,9 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if off < 0 {
         return ctx.err("ERR offset is out of range");
     }
-    let off = off as usize;
-    let Ok(old) = get_string_tx(ctx, &a[1]) else {
-        return;
-    };
-    let val = &a[3];
-    let (cur, expire_at) = match &old {
-        Some(m) => (m.payload.clone(), m.expire_at),
-        None => (Bytes::new(), None),
-    };
-    if val.is_empty() {
-        return ctx.out.int(cur.len() as i64);
+    let max = max_string(ctx);
+    let r = string::set_range(&mut ctx.data(), &a[1], off as usize, &a[3], max);
+    if let Some(len) = or_reply(ctx, r) {
+        ctx.out.int(len as i64);
     }
-    if off.saturating_add(val.len()) > max_string(ctx) {
-        return ctx.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-    }
-    let mut v = BytesMut::from(&cur[..]);
-    if v.len() < off + val.len() {
-        v.resize(off + val.len(), 0);
-    }
-    v[off..off + val.len()].copy_from_slice(val);
-    let len = v.len();
-    let db = ctx.db();
-    ctx.tx()
-        .put(db, &a[1], &Meta::string(v.freeze(), expire_at));
-    ctx.out.int(len as i64);
 }

@@ -8,6 +8,7 @@
 pub mod coll;
 pub mod hash;
 pub mod random;
+pub mod string;
 
 use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
@@ -29,6 +30,12 @@ pub struct Db<'a> {
 pub enum TypeError {
     /// The key holds another type.
     WrongType,
+    /// The value is not an integer (INCR on "abc").
+    NotInteger,
+    /// An increment would overflow.
+    Overflow,
+    /// A string would exceed `proto-max-bulk-len`.
+    TooBig,
 }
 
 impl TypeError {
@@ -38,6 +45,9 @@ impl TypeError {
             TypeError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value"
             }
+            TypeError::NotInteger => "ERR value is not an integer or out of range",
+            TypeError::Overflow => "ERR increment or decrement would overflow",
+            TypeError::TooBig => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
         }
     }
 }
