@@ -1916,30 +1916,161 @@ jemalloc-bg-thread yes
         assert!(c.config_file.is_none());
     }
 
+    /// Every name a directive answers to: canonical names and aliases.
+    fn all_names() -> Vec<&'static str> {
+        SPECS
+            .iter()
+            .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
+            .collect()
+    }
+
+    /// A valid value for `spec` that differs from its default, as one
+    /// argument (the way CONFIG SET and `--name "value"` pass it).
+    fn sample(spec: &Spec) -> String {
+        let default = spec.default;
+        match spec.kind {
+            Kind::Bool => yes_no(default == "no").to_string(),
+            Kind::Int(_, max) => {
+                let n: i64 = default.parse().expect("int default");
+                if n < max { n + 1 } else { n - 1 }.to_string()
+            }
+            Kind::Mem(_, max) => {
+                let n = parse_memory(default).expect("mem default");
+                if n < max { n + 1 } else { n - 1 }.to_string()
+            }
+            Kind::Enum(words) => words
+                .iter()
+                .find(|w| **w != default)
+                .expect("2 words")
+                .to_string(),
+            Kind::Str => "some value".to_string(),
+            Kind::Save => "1 2".to_string(),
+            Kind::Bind => "10.0.0.1".to_string(),
+            Kind::ReplicaOf => "10.0.0.1 7000".to_string(),
+            Kind::Cobl => "pubsub 1 2 3".to_string(),
+            Kind::Words => "a b".to_string(),
+        }
+    }
+
+    /// A configuration where every directive that accepts another value
+    /// than its default has one.
+    fn all_changed() -> Config {
+        let mut c = Config::default();
+        for spec in SPECS.iter().filter(|s| s.check.is_none()) {
+            c.apply_directive(spec.name, &[sample(spec)], Source::File)
+                .expect(spec.name);
+        }
+        c
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut seen = BTreeSet::new();
+        for name in all_names() {
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert_eq!(name, name.to_ascii_lowercase());
+        }
+        // Neither the refused directives nor the command-line flags shadow
+        // (or are shadowed by) a row.
+        for name in REJECTED.iter().map(|(n, _)| *n) {
+            assert!(!seen.contains(name), "{name} is both a row and rejected");
+        }
+        for flag in ["sentinel", "rebuild-from-snapshot", "repair-wal"] {
+            assert!(!seen.contains(flag), "{flag} is both a row and a flag");
+        }
+    }
+
     #[test]
     fn table_is_consistent() {
-        let c = Config::default();
-        let mut seen = BTreeSet::new();
-        for spec in SPECS {
-            for name in std::iter::once(spec.name).chain(spec.aliases.iter().copied()) {
-                assert!(seen.insert(name), "duplicate name {name}");
-                assert_eq!(name, name.to_ascii_lowercase());
+        for (c, defaults) in [(Config::default(), true), (all_changed(), false)] {
+            for spec in SPECS {
+                if defaults {
+                    // Every default lands in its field and reads back unchanged.
+                    assert_eq!(c.value(spec), default_value(spec, &c), "{}", spec.name);
+                }
+                // Every kind of value survives format -> parse.
+                let lines = c.rewrite_lines(spec);
+                let mut again = Config::default();
+                for line in lines {
+                    let argv = split_args(line.as_bytes()).expect("split");
+                    assert!(
+                        again
+                            .apply_directive(&argv[0], &argv[1..], Source::File)
+                            .is_ok(),
+                        "{line}"
+                    );
+                }
+                assert_eq!(again.value(spec), c.value(spec), "{}", spec.name);
             }
-            // Every default lands in its field and reads back unchanged.
-            assert_eq!(c.value(spec), default_value(spec, &c), "{}", spec.name);
-            // Every kind of value survives format -> parse.
-            let lines = c.rewrite_lines(spec);
-            let mut again = Config::default();
-            for line in lines {
-                let argv = split_args(line.as_bytes()).expect("split");
-                assert!(
-                    again
-                        .apply_directive(&argv[0], &argv[1..], Source::File)
-                        .is_ok(),
-                    "{line}"
+        }
+    }
+
+    #[test]
+    fn each_row_sets_only_its_own_field() {
+        let base = Config::default();
+        for spec in SPECS {
+            let value = sample(spec);
+            let mut c = Config::default();
+            let applied = c.apply_directive(spec.name, std::slice::from_ref(&value), Source::File);
+            if spec.check.is_some() {
+                // maxmemory-policy: the only other values are refused.
+                assert!(applied.is_err(), "{}", spec.name);
+                continue;
+            }
+            applied.expect(spec.name);
+            assert_ne!(
+                c.value(spec),
+                base.value(spec),
+                "{} did not change",
+                spec.name
+            );
+            let shown = get1(&c, spec.name);
+            if matches!(spec.kind, Kind::Cobl) {
+                assert!(shown.ends_with(" pubsub 1 2 3"), "{shown}");
+            } else {
+                assert_eq!(shown, value, "{}", spec.name);
+            }
+            for other in SPECS.iter().filter(|o| o.name != spec.name) {
+                assert_eq!(
+                    c.value(other),
+                    base.value(other),
+                    "setting {} changed {}",
+                    spec.name,
+                    other.name
                 );
             }
-            assert_eq!(again.value(spec), c.value(spec), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn get_round_trips_through_set_and_command_line() {
+        for c in [Config::default(), all_changed()] {
+            let all = c.get("*");
+            assert_eq!(all.len(), all_names().len());
+            for (name, shown) in &all {
+                let spec = find_spec(name).expect(name);
+                // CONFIG SET takes back what CONFIG GET shows, where it may.
+                let mut again = c.clone();
+                let set = again.set(name, std::slice::from_ref(shown));
+                if spec.mutable {
+                    set.unwrap_or_else(|e| panic!("{name} {shown:?}: {e}"));
+                    assert_eq!(again.get("*"), all, "{name} {shown:?}");
+                } else {
+                    assert!(set.is_err(), "{name} is immutable");
+                }
+                // So does the command line, for every directive.
+                let line = Config::from_args(vec![format!("--{name}"), shown.clone()])
+                    .unwrap_or_else(|e| panic!("{name} {shown:?}: {e}"));
+                assert_eq!(line.value(spec), c.value(spec), "{name} {shown:?}");
+            }
+            // And a file of every directive as GET shows it loads back the same.
+            let text: String = all
+                .iter()
+                .filter(|(name, _)| find_spec(name).is_some_and(|s| s.name == *name))
+                .map(|(name, shown)| format!("{name} {}\n", repr(shown)))
+                .collect();
+            let loaded = load(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(loaded.get("*"), all);
         }
     }
 
