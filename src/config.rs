@@ -6,6 +6,11 @@
 //! validation, defaults or formatting. Error texts mirror Redis 7.0 because
 //! clients and operators match on them.
 //!
+//! Each directive is one row of that table: name, aliases, kind (how its
+//! arguments parse), default, whether `CONFIG SET` may change it, its note,
+//! and, for the directives sledis understands, the typed [`Config`] field it
+//! sets and shows (`.field(get, set)`). Adding a directive is adding a row.
+//!
 //! Directives that sledis understands are exposed as typed fields of
 //! [`Config`]; directives that only exist for compatibility with stock
 //! `redis.conf` files are validated, remembered (so `CONFIG GET` and
@@ -40,6 +45,15 @@ impl Fsync {
             Fsync::No => "no",
         }
     }
+
+    /// The inverse of [`Fsync::name`], for a word the table already checked.
+    fn from_name(name: &str) -> Fsync {
+        match name {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
 }
 
 /// Redis's `loglevel`.
@@ -59,6 +73,16 @@ impl LogLevel {
             LogLevel::Verbose => "verbose",
             LogLevel::Notice => "notice",
             LogLevel::Warning => "warning",
+        }
+    }
+
+    /// The inverse of [`LogLevel::name`], for a word the table already checked.
+    fn from_name(name: &str) -> LogLevel {
+        match name {
+            "debug" => LogLevel::Debug,
+            "verbose" => LogLevel::Verbose,
+            "warning" => LogLevel::Warning,
+            _ => LogLevel::Notice,
         }
     }
 
@@ -196,7 +220,7 @@ enum Kind {
     Words,
 }
 
-/// One row of the directive table.
+/// One row of the directive table: everything about one directive.
 #[derive(Debug)]
 struct Spec {
     name: &'static str,
@@ -207,8 +231,30 @@ struct Spec {
     mutable: bool,
     /// Logged once when the directive is used but has no effect in sledis.
     note: Option<&'static str>,
+    /// The note only applies when the directive is set to yes.
+    note_only_if_yes: bool,
+    /// Validation beyond what `kind` checks; the error is the reason shown.
+    check: Option<Check>,
+    /// The typed [`Config`] field behind the directive; `None` keeps the
+    /// value in `Config::other` (compatibility-only directives).
+    field: Option<Field>,
 }
 
+/// A row's extra validation of a parsed value; the error is the reason shown.
+type Check = fn(&Value) -> Result<(), &'static str>;
+
+/// How a row reads and writes its typed [`Config`] field.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    /// The current value, as `CONFIG GET` and `CONFIG REWRITE` show it.
+    get: fn(&Config) -> Value,
+    /// Stores a value already parsed and validated by the row's kind (so
+    /// the narrowing casts in the rows cannot truncate).
+    set: fn(&mut Config, Value),
+}
+
+/// A row for a directive with no typed field, settable, without a note; the
+/// builder methods below adjust it.
 const fn d(name: &'static str, kind: Kind, default: &'static str) -> Spec {
     Spec {
         name,
@@ -217,6 +263,9 @@ const fn d(name: &'static str, kind: Kind, default: &'static str) -> Spec {
         default,
         mutable: true,
         note: None,
+        note_only_if_yes: false,
+        check: None,
+        field: None,
     }
 }
 
@@ -231,6 +280,19 @@ impl Spec {
     }
     const fn note(mut self, note: &'static str) -> Spec {
         self.note = Some(note);
+        self
+    }
+    const fn note_if_yes(mut self, note: &'static str) -> Spec {
+        self.note = Some(note);
+        self.note_only_if_yes = true;
+        self
+    }
+    const fn check(mut self, check: Check) -> Spec {
+        self.check = Some(check);
+        self
+    }
+    const fn field(mut self, get: fn(&Config) -> Value, set: fn(&mut Config, Value)) -> Spec {
+        self.field = Some(Field { get, set });
         self
     }
 }
@@ -283,34 +345,83 @@ const OWN_FORMAT: &str = "snapshots use sledis's own format";
 const NO_BGSAVE: &str = "persistence goes through the WAL; there is no background save to fail";
 const SYNC_FREE: &str = "sledis frees values synchronously";
 
+/// The `check` of maxmemory-policy: every policy but noeviction is refused.
+fn noeviction_only(v: &Value) -> Result<(), &'static str> {
+    match v {
+        Value::Str(s) if s == "noeviction" => Ok(()),
+        _ => Err(NO_EVICTION),
+    }
+}
+
+/// An optional path as a string directive shows it ("" for none).
+fn path(p: &Option<PathBuf>) -> Value {
+    Value::Str(
+        p.as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    )
+}
+
+/// An optional string as a string directive shows it ("" for none).
+fn opt(s: &Option<String>) -> Value {
+    Value::Str(s.clone().unwrap_or_default())
+}
+
 /// Every directive sledis accepts. Redis 7.0's set minus cluster and TLS
 /// (rejected as unknown, since silently ignoring them would mislead), plus
 /// `wal-segment-size`. Directives without a note and without a typed field
 /// are tuning knobs with no observable effect here.
 const SPECS: &[Spec] = &[
     // Network.
-    d("bind", Kind::Bind, "127.0.0.1 -::1").fixed(),
+    d("bind", Kind::Bind, "127.0.0.1 -::1")
+        .fixed()
+        .field(|c| Value::List(c.bind.clone()), |c, v| c.bind = v.list()),
     d("bind-source-addr", STR, ""),
-    d("protected-mode", YES, "yes"),
-    d("port", int(0, 65535), "6379").fixed(),
-    d("tcp-backlog", int(0, I32), "511").fixed(),
+    d("protected-mode", YES, "yes").field(
+        |c| Value::Bool(c.protected_mode),
+        |c, v| c.protected_mode = v.bool(),
+    ),
+    d("port", int(0, 65535), "6379").fixed().field(
+        |c| Value::Int(c.port.into()),
+        |c, v| c.port = v.int() as u16,
+    ),
+    d("tcp-backlog", int(0, I32), "511").fixed().field(
+        |c| Value::Int(c.tcp_backlog.into()),
+        |c, v| c.tcp_backlog = v.int() as u32,
+    ),
     d("unixsocket", STR, "")
         .fixed()
         .note("unix sockets are not supported, only TCP"),
     d("unixsocketperm", STR, "0").fixed(),
-    d("timeout", int(0, I32), "0"),
-    d("tcp-keepalive", int(0, I32), "300"),
+    d("timeout", int(0, I32), "0").field(
+        |c| Value::Int(c.timeout as i64),
+        |c, v| c.timeout = v.int() as u64,
+    ),
+    d("tcp-keepalive", int(0, I32), "300").field(
+        |c| Value::Int(c.tcp_keepalive as i64),
+        |c, v| c.tcp_keepalive = v.int() as u64,
+    ),
     d("socket-mark-id", int(0, U32), "0"),
     // General.
     d("daemonize", YES, "no")
         .fixed()
-        .note("sledis always stays in the foreground"),
+        .note_if_yes("sledis always stays in the foreground")
+        .field(|c| Value::Bool(c.daemonize), |c, v| c.daemonize = v.bool()),
     d("supervised", Kind::Enum(SUPERVISED), "no")
         .fixed()
         .note("no supervisor notification is sent"),
-    d("pidfile", STR, "").fixed(),
-    d("loglevel", Kind::Enum(LOGLEVELS), "notice"),
-    d("logfile", STR, "").fixed(),
+    d("pidfile", STR, "").fixed().field(
+        |c| path(&c.pidfile),
+        |c, v| c.pidfile = non_empty(v.str()).map(PathBuf::from),
+    ),
+    d("loglevel", Kind::Enum(LOGLEVELS), "notice").field(
+        |c| Value::Str(c.loglevel.name().to_string()),
+        |c, v| c.loglevel = LogLevel::from_name(&v.str()),
+    ),
+    d("logfile", STR, "").fixed().field(
+        |c| path(&c.logfile),
+        |c, v| c.logfile = non_empty(v.str()).map(PathBuf::from),
+    ),
     d("syslog-enabled", YES, "no")
         .fixed()
         .note("syslog is not supported; logs go to logfile or stderr"),
@@ -318,7 +429,10 @@ const SPECS: &[Spec] = &[
     d("syslog-facility", Kind::Enum(FACILITIES), "local0").fixed(),
     d("crash-log-enabled", YES, "yes"),
     d("crash-memcheck-enabled", YES, "yes"),
-    d("databases", int(1, 16), "16").fixed(),
+    d("databases", int(1, 16), "16").fixed().field(
+        |c| Value::Int(c.databases as i64),
+        |c, v| c.databases = v.int() as usize,
+    ),
     d("always-show-logo", YES, "no").fixed(),
     d("set-proc-title", YES, "yes").fixed(),
     d(
@@ -330,37 +444,106 @@ const SPECS: &[Spec] = &[
     d("enable-debug-command", Kind::Enum(PROTECTED), "no").fixed(),
     d("enable-module-command", Kind::Enum(PROTECTED), "no").fixed(),
     // Snapshotting.
-    d("save", Kind::Save, "3600 1 300 100 60 10000"),
+    d("save", Kind::Save, "3600 1 300 100 60 10000")
+        .field(|c| Value::Save(c.save.clone()), |c, v| c.save = v.save()),
     d("stop-writes-on-bgsave-error", YES, "yes").note(NO_BGSAVE),
     d("rdbcompression", YES, "yes").note(OWN_FORMAT),
     d("rdbchecksum", YES, "yes").note(OWN_FORMAT),
     d("sanitize-dump-payload", Kind::Enum(SANITIZE), "no"),
-    d("dbfilename", STR, "dump.sledis"),
+    d("dbfilename", STR, "dump.sledis").field(
+        |c| Value::Str(c.dbfilename.clone()),
+        |c, v| c.dbfilename = v.str(),
+    ),
     d("rdb-del-sync-files", YES, "no"),
-    d("dir", STR, ".").fixed(),
+    d("dir", STR, ".").fixed().field(
+        |c| Value::Str(c.dir.to_string_lossy().into_owned()),
+        |c, v| c.dir = PathBuf::from(v.str()),
+    ),
     // Replication.
     d("replicaof", Kind::ReplicaOf, "")
         .alias(&["slaveof"])
-        .fixed(),
-    d("masterauth", STR, ""),
-    d("masteruser", STR, ""),
-    d("replica-serve-stale-data", YES, "yes").alias(&["slave-serve-stale-data"]),
-    d("replica-read-only", YES, "yes").alias(&["slave-read-only"]),
+        .fixed()
+        .field(
+            |c| Value::ReplicaOf(c.replicaof.clone()),
+            |c, v| c.replicaof = v.replicaof(),
+        ),
+    d("masterauth", STR, "").field(
+        |c| opt(&c.masterauth),
+        |c, v| c.masterauth = non_empty(v.str()),
+    ),
+    d("masteruser", STR, "").field(
+        |c| opt(&c.masteruser),
+        |c, v| c.masteruser = non_empty(v.str()),
+    ),
+    d("replica-serve-stale-data", YES, "yes")
+        .alias(&["slave-serve-stale-data"])
+        .field(
+            |c| Value::Bool(c.replica_serve_stale_data),
+            |c, v| c.replica_serve_stale_data = v.bool(),
+        ),
+    d("replica-read-only", YES, "yes")
+        .alias(&["slave-read-only"])
+        .field(
+            |c| Value::Bool(c.replica_read_only),
+            |c, v| c.replica_read_only = v.bool(),
+        ),
     d("repl-diskless-sync", YES, "yes"),
     d("repl-diskless-sync-delay", int(0, I32), "5"),
     d("repl-diskless-sync-max-replicas", int(0, I32), "0"),
     d("repl-diskless-load", Kind::Enum(DISKLESS_LOAD), "disabled"),
-    d("repl-ping-replica-period", int(1, I32), "10").alias(&["repl-ping-slave-period"]),
-    d("repl-timeout", int(1, I32), "60"),
+    d("repl-ping-replica-period", int(1, I32), "10")
+        .alias(&["repl-ping-slave-period"])
+        .field(
+            |c| Value::Int(c.repl_ping_replica_period as i64),
+            |c, v| c.repl_ping_replica_period = v.int() as u64,
+        ),
+    d("repl-timeout", int(1, I32), "60").field(
+        |c| Value::Int(c.repl_timeout as i64),
+        |c, v| c.repl_timeout = v.int() as u64,
+    ),
     d("repl-disable-tcp-nodelay", YES, "no"),
-    d("repl-backlog-size", mem(1), "1gb"),
-    d("repl-backlog-ttl", int(0, I32), "3600"),
-    d("replica-priority", int(0, I32), "100").alias(&["slave-priority"]),
-    d("replica-announced", YES, "yes"),
-    d("min-replicas-to-write", int(0, I32), "0").alias(&["min-slaves-to-write"]),
-    d("min-replicas-max-lag", int(0, I32), "10").alias(&["min-slaves-max-lag"]),
-    d("replica-announce-ip", STR, "").alias(&["slave-announce-ip"]),
-    d("replica-announce-port", int(0, 65535), "0").alias(&["slave-announce-port"]),
+    d("repl-backlog-size", mem(1), "1gb").field(
+        |c| Value::Mem(c.repl_backlog_size),
+        |c, v| c.repl_backlog_size = v.mem(),
+    ),
+    d("repl-backlog-ttl", int(0, I32), "3600").field(
+        |c| Value::Int(c.repl_backlog_ttl as i64),
+        |c, v| c.repl_backlog_ttl = v.int() as u64,
+    ),
+    d("replica-priority", int(0, I32), "100")
+        .alias(&["slave-priority"])
+        .field(
+            |c| Value::Int(c.replica_priority.into()),
+            |c, v| c.replica_priority = v.int() as u32,
+        ),
+    d("replica-announced", YES, "yes").field(
+        |c| Value::Bool(c.replica_announced),
+        |c, v| c.replica_announced = v.bool(),
+    ),
+    d("min-replicas-to-write", int(0, I32), "0")
+        .alias(&["min-slaves-to-write"])
+        .field(
+            |c| Value::Int(c.min_replicas_to_write.into()),
+            |c, v| c.min_replicas_to_write = v.int() as u32,
+        ),
+    d("min-replicas-max-lag", int(0, I32), "10")
+        .alias(&["min-slaves-max-lag"])
+        .field(
+            |c| Value::Int(c.min_replicas_max_lag as i64),
+            |c, v| c.min_replicas_max_lag = v.int() as u64,
+        ),
+    d("replica-announce-ip", STR, "")
+        .alias(&["slave-announce-ip"])
+        .field(
+            |c| opt(&c.replica_announce_ip),
+            |c, v| c.replica_announce_ip = non_empty(v.str()),
+        ),
+    d("replica-announce-port", int(0, 65535), "0")
+        .alias(&["slave-announce-port"])
+        .field(
+            |c| Value::Int(c.replica_announce_port.into()),
+            |c, v| c.replica_announce_port = v.int() as u16,
+        ),
     d("replica-ignore-maxmemory", YES, "yes").alias(&["slave-ignore-maxmemory"]),
     d("replica-ignore-disk-write-errors", YES, "no"),
     d("replica-lazy-flush", YES, "no").alias(&["slave-lazy-flush"]),
@@ -370,7 +553,10 @@ const SPECS: &[Spec] = &[
         "ignore",
     ),
     // Security and clients.
-    d("requirepass", STR, ""),
+    d("requirepass", STR, "").field(
+        |c| opt(&c.requirepass),
+        |c, v| c.requirepass = non_empty(v.str()),
+    ),
     d("aclfile", STR, "")
         .fixed()
         .note("ACL files are not supported; use requirepass"),
@@ -381,10 +567,13 @@ const SPECS: &[Spec] = &[
         "resetchannels",
     ),
     d("tracking-table-max-keys", int(0, I64), "1000000"),
-    d("maxclients", int(1, U32), "10000"),
+    d("maxclients", int(1, U32), "10000").field(
+        |c| Value::Int(c.maxclients as i64),
+        |c, v| c.maxclients = v.int() as usize,
+    ),
     // Memory management.
-    d("maxmemory", mem(0), "0"),
-    d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction"),
+    d("maxmemory", mem(0), "0").field(|c| Value::Mem(c.maxmemory), |c, v| c.maxmemory = v.mem()),
+    d("maxmemory-policy", Kind::Enum(POLICIES), "noeviction").check(noeviction_only),
     d("maxmemory-samples", int(1, I32), "5"),
     d("maxmemory-eviction-tenacity", int(0, 100), "10"),
     d("maxmemory-clients", mem(0), "0"),
@@ -406,8 +595,14 @@ const SPECS: &[Spec] = &[
     d("appenddirname", STR, "appendonlydir")
         .fixed()
         .note(WAL_DIR),
-    d("appendfsync", Kind::Enum(FSYNC), "everysec"),
-    d("wal-segment-size", mem(4096), "64mb"),
+    d("appendfsync", Kind::Enum(FSYNC), "everysec").field(
+        |c| Value::Str(c.appendfsync.name().to_string()),
+        |c, v| c.appendfsync = Fsync::from_name(&v.str()),
+    ),
+    d("wal-segment-size", mem(4096), "64mb").field(
+        |c| Value::Mem(c.wal_segment_size),
+        |c, v| c.wal_segment_size = v.mem(),
+    ),
     d("no-appendfsync-on-rewrite", YES, "no"),
     d("auto-aof-rewrite-percentage", int(0, I32), "100"),
     d("auto-aof-rewrite-min-size", mem(0), "64mb"),
@@ -422,8 +617,14 @@ const SPECS: &[Spec] = &[
     d("shutdown-on-sigint", Kind::Words, "default"),
     d("shutdown-on-sigterm", Kind::Words, "default"),
     d("busy-reply-threshold", int(0, I64), "5000").alias(&["lua-time-limit"]),
-    d("slowlog-log-slower-than", int(i64::MIN, I64), "10000"),
-    d("slowlog-max-len", int(0, I64), "128"),
+    d("slowlog-log-slower-than", int(i64::MIN, I64), "10000").field(
+        |c| Value::Int(c.slowlog_log_slower_than),
+        |c, v| c.slowlog_log_slower_than = v.int(),
+    ),
+    d("slowlog-max-len", int(0, I64), "128").field(
+        |c| Value::Int(c.slowlog_max_len as i64),
+        |c, v| c.slowlog_max_len = v.int() as u64,
+    ),
     d("latency-monitor-threshold", int(0, I64), "0"),
     d("latency-tracking", YES, "yes"),
     d(
@@ -448,10 +649,24 @@ const SPECS: &[Spec] = &[
         "client-output-buffer-limit",
         Kind::Cobl,
         "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+    )
+    .field(
+        |c| Value::Cobl(c.client_output_buffer_limit),
+        |c, v| c.client_output_buffer_limit = v.cobl(),
     ),
-    d("client-query-buffer-limit", mem(MB), "1gb"),
-    d("proto-max-bulk-len", mem(MB), "512mb"),
-    d("hz", int(0, I32), "10"),
+    d("client-query-buffer-limit", mem(MB), "1gb").field(
+        |c| Value::Mem(c.client_query_buffer_limit),
+        |c, v| c.client_query_buffer_limit = v.mem(),
+    ),
+    d("proto-max-bulk-len", mem(MB), "512mb").field(
+        |c| Value::Mem(c.proto_max_bulk_len),
+        |c, v| c.proto_max_bulk_len = v.mem(),
+    ),
+    // Redis accepts any hz and clamps it to 1..=500.
+    d("hz", int(0, I32), "10").field(
+        |c| Value::Int(c.hz.into()),
+        |c, v| c.hz = v.int().clamp(1, 500) as u32,
+    ),
     d("dynamic-hz", YES, "yes"),
     d("activedefrag", YES, "no"),
     d("active-defrag-ignore-bytes", mem(1), "100mb"),
@@ -509,6 +724,63 @@ enum Value {
     List(Vec<String>),
     ReplicaOf(Option<(String, u16)>),
     Cobl(ClientOutputBufferLimits),
+}
+
+/// Unwrapping for the rows' `set`: the value was parsed by the row's own
+/// kind, so any other variant is a bug in the table (and every row's
+/// default goes through its `set` when a `Config` is built).
+impl Value {
+    fn bool(self) -> bool {
+        match self {
+            Value::Bool(b) => b,
+            v => v.wrong_kind(),
+        }
+    }
+    fn int(self) -> i64 {
+        match self {
+            Value::Int(n) => n,
+            v => v.wrong_kind(),
+        }
+    }
+    fn mem(self) -> u64 {
+        match self {
+            Value::Mem(n) => n,
+            v => v.wrong_kind(),
+        }
+    }
+    fn str(self) -> String {
+        match self {
+            Value::Str(s) => s,
+            v => v.wrong_kind(),
+        }
+    }
+    fn list(self) -> Vec<String> {
+        match self {
+            Value::List(l) => l,
+            v => v.wrong_kind(),
+        }
+    }
+    fn save(self) -> Vec<SavePoint> {
+        match self {
+            Value::Save(points) => points,
+            v => v.wrong_kind(),
+        }
+    }
+    fn replicaof(self) -> Option<(String, u16)> {
+        match self {
+            Value::ReplicaOf(r) => r,
+            v => v.wrong_kind(),
+        }
+    }
+    fn cobl(self) -> ClientOutputBufferLimits {
+        match self {
+            Value::Cobl(c) => c,
+            v => v.wrong_kind(),
+        }
+    }
+    fn wrong_kind<T>(self) -> T {
+        panic!("directive table: a row's set got a value of another kind: {self:?}")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -593,7 +865,7 @@ impl Default for Config {
         };
         for spec in SPECS {
             let value = default_value(spec, &cfg);
-            cfg.store(spec.name, value);
+            cfg.store(spec, value);
         }
         cfg
     }
@@ -603,7 +875,7 @@ impl Default for Config {
 /// tests, so a failure here is a bug in the table, not bad input.
 fn default_value(spec: &Spec, cfg: &Config) -> Value {
     let args = split_multi(spec, std::slice::from_ref(&spec.default.to_string()));
-    match parse_value(spec, &args, cfg.value(spec.name)) {
+    match parse_value(spec, &args, cfg.value(spec)) {
         Ok(v) => v,
         Err(e) => panic!("bad table default for '{}': {}", spec.name, e),
     }
@@ -717,10 +989,9 @@ impl Config {
             return Err(ApplyError::Arity);
         }
         let args = split_multi(spec, args);
-        let mut value =
-            parse_value(spec, &args, self.value(spec.name)).map_err(ApplyError::Invalid)?;
-        if spec.name == "maxmemory-policy" && value != Value::Str("noeviction".into()) {
-            return Err(ApplyError::Invalid(NO_EVICTION.to_string()));
+        let mut value = parse_value(spec, &args, self.value(spec)).map_err(ApplyError::Invalid)?;
+        if let Some(check) = spec.check {
+            check(&value).map_err(|why| ApplyError::Invalid(why.to_string()))?;
         }
         if let Value::Save(points) = &mut value {
             let accumulate = source != Source::Runtime && self.save_source == Some(source);
@@ -732,7 +1003,7 @@ impl Config {
             self.save_source = Some(source);
         }
         if let Some(note) = spec.note {
-            let relevant = spec.name != "daemonize" || value == Value::Bool(true);
+            let relevant = !spec.note_only_if_yes || value == Value::Bool(true);
             if relevant && self.noted.insert(spec.name) {
                 let text = format!(
                     "'{}' is accepted for compatibility but has no effect: {}",
@@ -744,129 +1015,27 @@ impl Config {
                 self.notes.push(text);
             }
         }
-        self.store(spec.name, value);
+        self.store(spec, value);
         Ok(())
     }
 
     /// Moves a parsed value into its typed field (or the compatibility map).
-    fn store(&mut self, name: &'static str, value: Value) {
-        // Ranges were checked by parse_value, so the narrowing casts below
-        // cannot truncate.
-        match (name, value) {
-            ("port", Value::Int(n)) => self.port = n as u16,
-            ("bind", Value::List(l)) => self.bind = l,
-            ("protected-mode", Value::Bool(b)) => self.protected_mode = b,
-            ("timeout", Value::Int(n)) => self.timeout = n as u64,
-            ("tcp-keepalive", Value::Int(n)) => self.tcp_keepalive = n as u64,
-            ("tcp-backlog", Value::Int(n)) => self.tcp_backlog = n as u32,
-            ("daemonize", Value::Bool(b)) => self.daemonize = b,
-            ("pidfile", Value::Str(s)) => self.pidfile = non_empty(s).map(PathBuf::from),
-            ("loglevel", Value::Str(s)) => {
-                self.loglevel = match s.as_str() {
-                    "debug" => LogLevel::Debug,
-                    "verbose" => LogLevel::Verbose,
-                    "warning" => LogLevel::Warning,
-                    _ => LogLevel::Notice,
-                }
-            }
-            ("logfile", Value::Str(s)) => self.logfile = non_empty(s).map(PathBuf::from),
-            ("databases", Value::Int(n)) => self.databases = n as usize,
-            ("save", Value::Save(points)) => self.save = points,
-            ("dbfilename", Value::Str(s)) => self.dbfilename = s,
-            ("dir", Value::Str(s)) => self.dir = PathBuf::from(s),
-            ("appendfsync", Value::Str(s)) => {
-                self.appendfsync = match s.as_str() {
-                    "always" => Fsync::Always,
-                    "no" => Fsync::No,
-                    _ => Fsync::EverySec,
-                }
-            }
-            ("wal-segment-size", Value::Mem(n)) => self.wal_segment_size = n,
-            ("requirepass", Value::Str(s)) => self.requirepass = non_empty(s),
-            ("masterauth", Value::Str(s)) => self.masterauth = non_empty(s),
-            ("masteruser", Value::Str(s)) => self.masteruser = non_empty(s),
-            ("maxclients", Value::Int(n)) => self.maxclients = n as usize,
-            ("replicaof", Value::ReplicaOf(r)) => self.replicaof = r,
-            ("repl-backlog-size", Value::Mem(n)) => self.repl_backlog_size = n,
-            ("maxmemory", Value::Mem(n)) => self.maxmemory = n,
-            ("repl-backlog-ttl", Value::Int(n)) => self.repl_backlog_ttl = n as u64,
-            ("repl-timeout", Value::Int(n)) => self.repl_timeout = n as u64,
-            ("repl-ping-replica-period", Value::Int(n)) => self.repl_ping_replica_period = n as u64,
-            ("replica-read-only", Value::Bool(b)) => self.replica_read_only = b,
-            ("replica-serve-stale-data", Value::Bool(b)) => self.replica_serve_stale_data = b,
-            ("replica-priority", Value::Int(n)) => self.replica_priority = n as u32,
-            ("replica-announce-ip", Value::Str(s)) => self.replica_announce_ip = non_empty(s),
-            ("replica-announce-port", Value::Int(n)) => self.replica_announce_port = n as u16,
-            ("replica-announced", Value::Bool(b)) => self.replica_announced = b,
-            ("min-replicas-to-write", Value::Int(n)) => self.min_replicas_to_write = n as u32,
-            ("min-replicas-max-lag", Value::Int(n)) => self.min_replicas_max_lag = n as u64,
-            ("proto-max-bulk-len", Value::Mem(n)) => self.proto_max_bulk_len = n,
-            ("client-query-buffer-limit", Value::Mem(n)) => self.client_query_buffer_limit = n,
-            ("client-output-buffer-limit", Value::Cobl(c)) => self.client_output_buffer_limit = c,
-            // Redis accepts any hz and clamps it to 1..=500.
-            ("hz", Value::Int(n)) => self.hz = n.clamp(1, 500) as u32,
-            ("slowlog-log-slower-than", Value::Int(n)) => self.slowlog_log_slower_than = n,
-            ("slowlog-max-len", Value::Int(n)) => self.slowlog_max_len = n as u64,
-            (name, value) => {
-                self.other.insert(name, value);
+    fn store(&mut self, spec: &'static Spec, value: Value) {
+        match spec.field {
+            Some(field) => (field.set)(self, value),
+            None => {
+                self.other.insert(spec.name, value);
             }
         }
     }
 
-    /// The current value of a directive by canonical name, as a [`Value`].
-    fn value(&self, name: &str) -> Value {
-        let path = |p: &Option<PathBuf>| {
-            Value::Str(
-                p.as_ref()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            )
-        };
-        let opt = |s: &Option<String>| Value::Str(s.clone().unwrap_or_default());
-        match name {
-            "port" => Value::Int(self.port.into()),
-            "bind" => Value::List(self.bind.clone()),
-            "protected-mode" => Value::Bool(self.protected_mode),
-            "timeout" => Value::Int(self.timeout as i64),
-            "tcp-keepalive" => Value::Int(self.tcp_keepalive as i64),
-            "tcp-backlog" => Value::Int(self.tcp_backlog.into()),
-            "daemonize" => Value::Bool(self.daemonize),
-            "pidfile" => path(&self.pidfile),
-            "loglevel" => Value::Str(self.loglevel.name().to_string()),
-            "logfile" => path(&self.logfile),
-            "databases" => Value::Int(self.databases as i64),
-            "save" => Value::Save(self.save.clone()),
-            "dbfilename" => Value::Str(self.dbfilename.clone()),
-            "dir" => Value::Str(self.dir.to_string_lossy().into_owned()),
-            "appendfsync" => Value::Str(self.appendfsync.name().to_string()),
-            "wal-segment-size" => Value::Mem(self.wal_segment_size),
-            "requirepass" => opt(&self.requirepass),
-            "masterauth" => opt(&self.masterauth),
-            "masteruser" => opt(&self.masteruser),
-            "maxclients" => Value::Int(self.maxclients as i64),
-            "replicaof" => Value::ReplicaOf(self.replicaof.clone()),
-            "repl-backlog-size" => Value::Mem(self.repl_backlog_size),
-            "maxmemory" => Value::Mem(self.maxmemory),
-            "repl-backlog-ttl" => Value::Int(self.repl_backlog_ttl as i64),
-            "repl-timeout" => Value::Int(self.repl_timeout as i64),
-            "repl-ping-replica-period" => Value::Int(self.repl_ping_replica_period as i64),
-            "replica-read-only" => Value::Bool(self.replica_read_only),
-            "replica-serve-stale-data" => Value::Bool(self.replica_serve_stale_data),
-            "replica-priority" => Value::Int(self.replica_priority.into()),
-            "replica-announce-ip" => opt(&self.replica_announce_ip),
-            "replica-announce-port" => Value::Int(self.replica_announce_port.into()),
-            "replica-announced" => Value::Bool(self.replica_announced),
-            "min-replicas-to-write" => Value::Int(self.min_replicas_to_write.into()),
-            "min-replicas-max-lag" => Value::Int(self.min_replicas_max_lag as i64),
-            "proto-max-bulk-len" => Value::Mem(self.proto_max_bulk_len),
-            "client-query-buffer-limit" => Value::Mem(self.client_query_buffer_limit),
-            "client-output-buffer-limit" => Value::Cobl(self.client_output_buffer_limit),
-            "hz" => Value::Int(self.hz.into()),
-            "slowlog-log-slower-than" => Value::Int(self.slowlog_log_slower_than),
-            "slowlog-max-len" => Value::Int(self.slowlog_max_len as i64),
-            other => self
+    /// The current value of a directive, as a [`Value`].
+    fn value(&self, spec: &Spec) -> Value {
+        match spec.field {
+            Some(field) => (field.get)(self),
+            None => self
                 .other
-                .get(other)
+                .get(spec.name)
                 .cloned()
                 .unwrap_or(Value::Str(String::new())),
         }
@@ -883,7 +1052,7 @@ impl Config {
             let mut formatted = None;
             for name in names {
                 if glob_match(pattern.as_bytes(), name.as_bytes(), true) {
-                    let v = formatted.get_or_insert_with(|| format_get(&self.value(spec.name)));
+                    let v = formatted.get_or_insert_with(|| format_get(&self.value(spec)));
                     out.push((name.to_string(), v.clone()));
                 }
             }
@@ -998,7 +1167,7 @@ impl Config {
         for (i, spec) in SPECS.iter().enumerate() {
             let wanted = in_file[i]
                 || self.changed.contains(spec.name)
-                || self.value(spec.name) != default_value(spec, self);
+                || self.value(spec) != default_value(spec, self);
             if wanted {
                 tail.extend(pending[i].drain(..));
             }
@@ -1021,7 +1190,7 @@ impl Config {
     /// The config-file lines that express the current value of `spec`.
     fn rewrite_lines(&self, spec: &Spec) -> Vec<String> {
         let name = spec.name;
-        match (spec.kind, self.value(name)) {
+        match (spec.kind, self.value(spec)) {
             (_, Value::Save(points)) if points.is_empty() => vec![format!("{name} \"\"")],
             (_, Value::Save(points)) => points
                 .iter()
@@ -1747,30 +1916,161 @@ jemalloc-bg-thread yes
         assert!(c.config_file.is_none());
     }
 
+    /// Every name a directive answers to: canonical names and aliases.
+    fn all_names() -> Vec<&'static str> {
+        SPECS
+            .iter()
+            .flat_map(|s| std::iter::once(s.name).chain(s.aliases.iter().copied()))
+            .collect()
+    }
+
+    /// A valid value for `spec` that differs from its default, as one
+    /// argument (the way CONFIG SET and `--name "value"` pass it).
+    fn sample(spec: &Spec) -> String {
+        let default = spec.default;
+        match spec.kind {
+            Kind::Bool => yes_no(default == "no").to_string(),
+            Kind::Int(_, max) => {
+                let n: i64 = default.parse().expect("int default");
+                if n < max { n + 1 } else { n - 1 }.to_string()
+            }
+            Kind::Mem(_, max) => {
+                let n = parse_memory(default).expect("mem default");
+                if n < max { n + 1 } else { n - 1 }.to_string()
+            }
+            Kind::Enum(words) => words
+                .iter()
+                .find(|w| **w != default)
+                .expect("2 words")
+                .to_string(),
+            Kind::Str => "some value".to_string(),
+            Kind::Save => "1 2".to_string(),
+            Kind::Bind => "10.0.0.1".to_string(),
+            Kind::ReplicaOf => "10.0.0.1 7000".to_string(),
+            Kind::Cobl => "pubsub 1 2 3".to_string(),
+            Kind::Words => "a b".to_string(),
+        }
+    }
+
+    /// A configuration where every directive that accepts another value
+    /// than its default has one.
+    fn all_changed() -> Config {
+        let mut c = Config::default();
+        for spec in SPECS.iter().filter(|s| s.check.is_none()) {
+            c.apply_directive(spec.name, &[sample(spec)], Source::File)
+                .expect(spec.name);
+        }
+        c
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut seen = BTreeSet::new();
+        for name in all_names() {
+            assert!(seen.insert(name), "duplicate name {name}");
+            assert_eq!(name, name.to_ascii_lowercase());
+        }
+        // Neither the refused directives nor the command-line flags shadow
+        // (or are shadowed by) a row.
+        for name in REJECTED.iter().map(|(n, _)| *n) {
+            assert!(!seen.contains(name), "{name} is both a row and rejected");
+        }
+        for flag in ["sentinel", "rebuild-from-snapshot", "repair-wal"] {
+            assert!(!seen.contains(flag), "{flag} is both a row and a flag");
+        }
+    }
+
     #[test]
     fn table_is_consistent() {
-        let c = Config::default();
-        let mut seen = BTreeSet::new();
-        for spec in SPECS {
-            for name in std::iter::once(spec.name).chain(spec.aliases.iter().copied()) {
-                assert!(seen.insert(name), "duplicate name {name}");
-                assert_eq!(name, name.to_ascii_lowercase());
+        for (c, defaults) in [(Config::default(), true), (all_changed(), false)] {
+            for spec in SPECS {
+                if defaults {
+                    // Every default lands in its field and reads back unchanged.
+                    assert_eq!(c.value(spec), default_value(spec, &c), "{}", spec.name);
+                }
+                // Every kind of value survives format -> parse.
+                let lines = c.rewrite_lines(spec);
+                let mut again = Config::default();
+                for line in lines {
+                    let argv = split_args(line.as_bytes()).expect("split");
+                    assert!(
+                        again
+                            .apply_directive(&argv[0], &argv[1..], Source::File)
+                            .is_ok(),
+                        "{line}"
+                    );
+                }
+                assert_eq!(again.value(spec), c.value(spec), "{}", spec.name);
             }
-            // Every default lands in its field and reads back unchanged.
-            assert_eq!(c.value(spec.name), default_value(spec, &c), "{}", spec.name);
-            // Every kind of value survives format -> parse.
-            let lines = c.rewrite_lines(spec);
-            let mut again = Config::default();
-            for line in lines {
-                let argv = split_args(line.as_bytes()).expect("split");
-                assert!(
-                    again
-                        .apply_directive(&argv[0], &argv[1..], Source::File)
-                        .is_ok(),
-                    "{line}"
+        }
+    }
+
+    #[test]
+    fn each_row_sets_only_its_own_field() {
+        let base = Config::default();
+        for spec in SPECS {
+            let value = sample(spec);
+            let mut c = Config::default();
+            let applied = c.apply_directive(spec.name, std::slice::from_ref(&value), Source::File);
+            if spec.check.is_some() {
+                // maxmemory-policy: the only other values are refused.
+                assert!(applied.is_err(), "{}", spec.name);
+                continue;
+            }
+            applied.expect(spec.name);
+            assert_ne!(
+                c.value(spec),
+                base.value(spec),
+                "{} did not change",
+                spec.name
+            );
+            let shown = get1(&c, spec.name);
+            if matches!(spec.kind, Kind::Cobl) {
+                assert!(shown.ends_with(" pubsub 1 2 3"), "{shown}");
+            } else {
+                assert_eq!(shown, value, "{}", spec.name);
+            }
+            for other in SPECS.iter().filter(|o| o.name != spec.name) {
+                assert_eq!(
+                    c.value(other),
+                    base.value(other),
+                    "setting {} changed {}",
+                    spec.name,
+                    other.name
                 );
             }
-            assert_eq!(again.value(spec.name), c.value(spec.name), "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn get_round_trips_through_set_and_command_line() {
+        for c in [Config::default(), all_changed()] {
+            let all = c.get("*");
+            assert_eq!(all.len(), all_names().len());
+            for (name, shown) in &all {
+                let spec = find_spec(name).expect(name);
+                // CONFIG SET takes back what CONFIG GET shows, where it may.
+                let mut again = c.clone();
+                let set = again.set(name, std::slice::from_ref(shown));
+                if spec.mutable {
+                    set.unwrap_or_else(|e| panic!("{name} {shown:?}: {e}"));
+                    assert_eq!(again.get("*"), all, "{name} {shown:?}");
+                } else {
+                    assert!(set.is_err(), "{name} is immutable");
+                }
+                // So does the command line, for every directive.
+                let line = Config::from_args(vec![format!("--{name}"), shown.clone()])
+                    .unwrap_or_else(|e| panic!("{name} {shown:?}: {e}"));
+                assert_eq!(line.value(spec), c.value(spec), "{name} {shown:?}");
+            }
+            // And a file of every directive as GET shows it loads back the same.
+            let text: String = all
+                .iter()
+                .filter(|(name, _)| find_spec(name).is_some_and(|s| s.name == *name))
+                .map(|(name, shown)| format!("{name} {}\n", repr(shown)))
+                .collect();
+            let loaded = load(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(loaded.get("*"), all);
         }
     }
 
