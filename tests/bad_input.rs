@@ -3,8 +3,8 @@
 //! Redis's exact error texts. After each, other clients must still be served
 //! and the data must be intact.
 
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -3,11 +3,11 @@
 //! replication with a full sync in the middle, expiry, WATCH.
 //! (Command semantics are checked against real Redis in differential.rs.)
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use support::*;
 
 fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);

@@ -6,14 +6,11 @@
 //! its own, DEBUG DIGEST across nodes, keys expiring actively through the
 //! WAL) run against sledis alone.
 
-mod common;
-#[path = "support/resp.rs"]
-mod resp;
+mod support;
 
-use common::*;
-use resp::*;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
+use support::*;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Target {

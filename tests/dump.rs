@@ -2,9 +2,9 @@
 //! as JSON and compared with what the server answers; the WAL listed;
 //! verify on intact files and on a flipped byte and a torn tail.
 
-mod common;
-use common::*;
+mod support;
 use std::process::Command;
+use support::*;
 
 const DUMP: &str = env!("CARGO_BIN_EXE_sledis-dump");
 

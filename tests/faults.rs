@@ -7,8 +7,8 @@
 //! points with `DEBUG FAULT` (`src/faults.rs`); the full disk is a real,
 //! small tmpfs (mounting needs root, as CI has).
 
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 use redis::Connection;
 use std::process::Command;

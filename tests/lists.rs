@@ -3,13 +3,10 @@
 //! EXEC, CLIENT UNBLOCK, REPLICAOF) behave as Redis's do, checked by running
 //! the same scenario against both; lists replicate and survive `kill -9`.
 
-mod common;
-#[path = "support/resp.rs"]
-mod resp;
+mod support;
 
-use common::*;
-use resp::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 fn value(r: &mut Rng) -> String {
     format!("v{}", r.below(60))

@@ -3,13 +3,13 @@
 //! bigger than its budget. Real processes; memory is the process's own
 //! peak RSS (`VmHWM`), counts are what clients see.
 
-mod common;
+mod support;
 
-use common::*;
 use redis::Connection;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 const MB: u64 = 1 << 20;
 

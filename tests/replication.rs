@@ -2,10 +2,10 @@
 //! stream, INFO/ROLE as Redis prints them, read-only replicas, restart with
 //! partial resync, promotion, chains, switching master, master down.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::time::Duration;
+use support::*;
 
 fn cmd_str(c: &mut Connection, args: &[&str]) -> String {
     let mut k = redis::cmd(args[0]);

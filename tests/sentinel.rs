@@ -3,11 +3,11 @@
 //! when it returns, quorum and majority rules, manual failover, state kept
 //! across a sentinel restart, and bad input.
 
-mod common;
-use common::*;
+mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Writes `w:<n>` to whatever the sentinel calls the master, until stopped;
 /// returns the writes each port acknowledged.

@@ -2,10 +2,10 @@
 //! must see the replica, fail over when the master is killed, and turn the
 //! returning old master into a replica of the new one.
 
-mod common;
-use common::*;
+mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 struct Sentinel {
     port: u16,
@@ -132,17 +132,14 @@ fn real_redis_sentinel_fails_over_sledis_nodes() {
     assert!(redis_cli(m.port, &["role"]).starts_with("slave"));
 }
 
-#[path = "support/resp.rs"]
-mod support;
-
 /// The other direction: `sledis-sentinel` watching real `redis-server`
 /// nodes fails them over and repoints the returning old master.
 #[test]
 fn sledis_sentinel_fails_over_real_redis_nodes() {
-    let mut m = support::RealRedis::start(&[]);
+    let mut m = RealRedis::start(&[]);
     let mport = m.port.to_string();
-    let rs: Vec<support::RealRedis> = (0..2)
-        .map(|_| support::RealRedis::start(&["--replicaof", "127.0.0.1", &mport]))
+    let rs: Vec<RealRedis> = (0..2)
+        .map(|_| RealRedis::start(&["--replicaof", "127.0.0.1", &mport]))
         .collect();
     redis_cli(m.port, &["set", "before", "1"]);
     for r in &rs {

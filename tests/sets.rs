@@ -4,11 +4,11 @@
 //! after SADD/SREM interleaving, RENAME/COPY/MOVE, `kill -9` and
 //! replication; sets written by older builds (untagged members) still work.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use support::*;
 
 fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);

@@ -1,5 +1,5 @@
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 #[test]
 fn set_get_restart() {

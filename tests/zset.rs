@@ -3,10 +3,10 @@
 //! replication with a full sync in the middle, expiry, RENAME/COPY/MOVE
 //! (which copy both kinds of elements), O(1) DEL of a big sorted set.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::time::Duration;
+use support::*;
 
 fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
     let mut cmd = redis::cmd(args[0]);
