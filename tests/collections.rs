@@ -9,20 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use support::*;
 
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 fn hgetall(c: &mut Connection, key: &str) -> BTreeMap<String, String> {
     q(c, &["HGETALL", key])
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    q(c, &["INFO", section])
 }
 
 /// HSETs `n` fields `f<i>` = `v<i>` in pipelined batches.
@@ -135,10 +123,9 @@ fn hashes_replicate_with_a_full_sync_in_the_middle() {
     let _: () = q(&mut mc, &["RENAME", "small1", "renamed"]);
     let _: i64 = q(&mut mc, &["COPY", "small2", "copied"]);
     let _: i64 = q(&mut mc, &["PEXPIRE", "small3", "50"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     let same = wait_until(Duration::from_secs(30), || {
         std::thread::sleep(Duration::from_millis(50));
-        digest(m.port) == digest(r.port)
+        digest_at(m.port) == digest_at(r.port)
     });
     assert!(
         same,
@@ -240,9 +227,9 @@ fn sets_replicate_random_pops_and_reclaim_big_sets() {
     let _: i64 = q(&mut mc, &["SINTERSTORE", "i", "a", "b"]);
     let _: i64 = q(&mut mc, &["SUNIONSTORE", "u", "a", "b"]);
     let _: i64 = q(&mut mc, &["SMOVE", "b", "a", "5"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     assert!(
-        wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)),
+        wait_until(Duration::from_secs(30), || digest_at(m.port)
+            == digest_at(r.port)),
         "replica equal to master; log:\n{}",
         r.log()
     );
@@ -294,7 +281,8 @@ fn sets_replicate_random_pops_and_reclaim_big_sets() {
             .unwrap_or(0);
         gc >= gc_before + 19_900
     }));
-    assert!(wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)));
+    assert!(wait_until(Duration::from_secs(30), || digest_at(m.port)
+        == digest_at(r.port)));
 }
 
 #[test]

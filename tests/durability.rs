@@ -32,16 +32,8 @@ fn get(c: &mut Connection, k: &str) -> Option<String> {
     redis::cmd("GET").arg(k).query(c).expect("GET")
 }
 
-fn dbsize(c: &mut Connection) -> i64 {
-    redis::cmd("DBSIZE").query(c).expect("DBSIZE")
-}
-
 fn lastsave(c: &mut Connection) -> i64 {
     redis::cmd("LASTSAVE").query(c).expect("LASTSAVE")
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(c).expect("INFO")
 }
 
 /// SETs `keys` (each its own command, so each its own WAL record) in one

@@ -260,9 +260,9 @@ fn lists_replicate_and_survive_kill9() {
     mc.q(&["RPUSH", "jobs", "j1", "j2"]);
     assert_eq!(waiter.read(), bulks(&["jobs", "j1"]));
     mc.q(&["RENAME", "b", "b2"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     assert!(
-        wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)),
+        wait_until(Duration::from_secs(30), || digest_at(m.port)
+            == digest_at(r.port)),
         "replica digest equals master's; log:\n{}",
         r.log()
     );

@@ -75,10 +75,6 @@ impl Writer {
     }
 }
 
-fn digest(port: u16) -> String {
-    redis_cli(port, &["debug", "digest"]).trim().to_string()
-}
-
 fn role(port: u16) -> String {
     redis_cli(port, &["role"])
 }
@@ -184,8 +180,8 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
         .find(|r| r.port != new_port)
         .expect("other replica");
     assert!(
-        wait_until(Duration::from_secs(20), || digest(other.port)
-            == digest(new_port)),
+        wait_until(Duration::from_secs(20), || digest_at(other.port)
+            == digest_at(new_port)),
         "other replica in sync with the new master; role: {}",
         role(other.port)
     );
@@ -204,7 +200,7 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
     // The old master returns and is made a replica of the new one.
     m.launch();
     let repointed = wait_until(Duration::from_secs(40), || {
-        role(m.port).starts_with("slave") && digest(m.port) == digest(new_port)
+        role(m.port).starts_with("slave") && digest_at(m.port) == digest_at(new_port)
     });
     assert!(
         repointed,

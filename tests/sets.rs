@@ -10,14 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use support::*;
 
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 /// SADDs `m<i>` for every i in `range`, in pipelined batches.
 fn fill(c: &mut Connection, key: &str, range: std::ops::Range<usize>) {
     for chunk in range.collect::<Vec<_>>().chunks(1000) {
@@ -337,11 +329,10 @@ fn spop_replicates_with_a_full_sync_in_the_middle() {
             }
         }
     }
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     assert!(
         wait_until(Duration::from_secs(30), || {
             std::thread::sleep(Duration::from_millis(50));
-            digest(m.port) == digest(r.port)
+            digest_at(m.port) == digest_at(r.port)
         }),
         "replica digest equals master's; replica log:\n{}",
         r.log()
@@ -398,8 +389,7 @@ fn sets_written_by_older_builds_still_work() {
     let fresh = Node::start(&[]);
     let mut fc = fresh.client();
     fill(&mut fc, "old", 0..300);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
-    assert_eq!(digest(n.port), digest(fresh.port));
+    assert_eq!(digest_at(n.port), digest_at(fresh.port));
     assert_eq!(members(&mut c, "old"), names(0..300));
     assert_eq!(q::<i64>(&mut c, &["SISMEMBER", "old", "m7"]), 1);
     let (_, scanned): (String, Vec<String>) = q(&mut c, &["SSCAN", "old", "0", "COUNT", "1000"]);

@@ -1,6 +1,8 @@
 //! Talking to a server from a test: redis-cli, raw bytes, INFO fields,
 //! DEBUG DIGEST.
 
+use super::Node;
+use redis::Connection;
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
@@ -40,4 +42,58 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
         l.strip_prefix(&format!("{field}:"))
             .map(|v| v.trim().to_string())
     })
+}
+
+/// A client whose replies time out after `t` (a read that never answers
+/// fails the test instead of hanging it).
+pub fn client_with_timeout(node: &Node, t: Duration) -> Connection {
+    let c = redis::Client::open(node.url()).expect("client");
+    let c = c.get_connection().expect("connect");
+    c.set_read_timeout(Some(t)).expect("timeout");
+    c
+}
+
+/// Runs a command given as words and converts its reply; any error fails
+/// the test, naming the command.
+pub fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// The text of `INFO section`.
+pub fn info(c: &mut Connection, section: &str) -> String {
+    redis::cmd("INFO").arg(section).query(c).expect("INFO")
+}
+
+/// One field of `INFO section`; empty if the server does not print it.
+pub fn info_value(c: &mut Connection, section: &str, field: &str) -> String {
+    info_field(&info(c, section), field).unwrap_or_default()
+}
+
+/// One numeric field of `INFO section`; fails the test if it is missing.
+pub fn info_num(c: &mut Connection, section: &str, field: &str) -> u64 {
+    let i = info(c, section);
+    info_field(&i, field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO {section} has no number {field}:\n{i}"))
+}
+
+pub fn dbsize(c: &mut Connection) -> i64 {
+    redis::cmd("DBSIZE").query(c).expect("DBSIZE")
+}
+
+/// `DEBUG DIGEST`: equal digests, equal data.
+pub fn digest(c: &mut Connection) -> String {
+    redis::cmd("DEBUG")
+        .arg("DIGEST")
+        .query(c)
+        .expect("DEBUG DIGEST")
+}
+
+/// `DEBUG DIGEST` of the server on `port`, through redis-cli.
+pub fn digest_at(port: u16) -> String {
+    redis_cli(port, &["debug", "digest"]).trim().to_string()
 }
