@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod client;
+pub mod compare;
 pub mod node;
 pub mod real_redis;
 pub mod replication;
@@ -24,6 +25,7 @@ pub mod sentinel;
 pub mod wait;
 
 pub use client::*;
+pub use compare::*;
 pub use node::*;
 pub use real_redis::*;
 pub use replication::*;
