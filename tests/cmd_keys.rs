@@ -470,3 +470,32 @@ fn keys_expire_lazily_and_actively() {
     assert_eq!(c.qs("DBSIZE"), int(1));
     assert_eq!(c.qs("GET keep"), bulk("v"));
 }
+
+#[test]
+fn type_object_encoding_and_scan_type_cover_every_type() {
+    let n = Node::start(&[]);
+    let mut c = n.client();
+    let _: () = q(&mut c, &["SET", "s", "1"]);
+    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
+    let _: i64 = q(&mut c, &["SADD", "st", "m"]);
+    let _: i64 = q(&mut c, &["RPUSH", "l", "a", "b"]);
+    for (k, t, enc) in [
+        ("s", "string", "raw"),
+        ("h", "hash", "subkeys"),
+        ("st", "set", "subkeys"),
+        ("l", "list", "subkeys"),
+    ] {
+        assert_eq!(q::<String>(&mut c, &["TYPE", k]), t);
+        assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", k]), enc);
+        let (_, keys): (String, Vec<String>) = q(&mut c, &["SCAN", "0", "TYPE", t, "COUNT", "100"]);
+        assert_eq!(keys, vec![k.to_string()], "SCAN TYPE {t}");
+    }
+    assert_eq!(
+        q::<Option<String>>(&mut c, &["OBJECT", "ENCODING", "nokey"]),
+        None
+    );
+    assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "l"]), 1);
+    assert!(redis_cli(n.port, &["object", "idletime", "l"]).contains("unknown subcommand"));
+    assert!(redis_cli(n.port, &["object", "freq", "l"]).contains("LFU"));
+    assert!(redis_cli(n.port, &["object", "help"]).contains("ENCODING <key>"));
+}

@@ -1,4 +1,4 @@
-//! Sorted sets as users see them beyond single commands (whose answers are
+//! Sorted sets (src/command/zset.rs) as users see them beyond single commands (whose answers are
 //! checked against real Redis in differential.rs): data after `kill -9`,
 //! replication with a full sync in the middle, expiry, RENAME/COPY/MOVE
 //! (which copy both kinds of elements), O(1) DEL of a big sorted set.

@@ -1,4 +1,5 @@
-//! Lists as users see them: long lists edited in the middle answer exactly
+//! Lists (src/command/list.rs, blocking pops in src/command/blocking.rs)
+//! as users see them: long lists edited in the middle answer exactly
 //! like a real redis-server; blocking pops (order, timeouts, disconnects,
 //! EXEC, CLIENT UNBLOCK, REPLICAOF) behave as Redis's do, checked by running
 //! the same scenario against both; lists replicate and survive `kill -9`.
