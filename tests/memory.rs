@@ -81,7 +81,7 @@ fn pipe_load(port: u16, n: u64, len: usize) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("redis-cli (apt-get install redis-tools)");
+        .expect("redis-cli must be installed (apt-get install redis-tools, or run scripts/test)");
     {
         let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
         for i in 0..n {

@@ -14,7 +14,7 @@ pub fn redis_cli(port: u16, args: &[&str]) -> String {
         .arg(port.to_string())
         .args(args)
         .output()
-        .expect("redis-cli (apt-get install redis-tools)");
+        .expect("redis-cli must be installed (apt-get install redis-tools, or run scripts/test)");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -117,7 +117,7 @@ impl RealRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server); the differential tests need it")
+            .expect("redis-server must be installed (apt-get install redis-server, or run scripts/test): the tests compare sledis with it")
     }
 
     pub fn dir(&self) -> PathBuf {

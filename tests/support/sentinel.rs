@@ -74,7 +74,14 @@ impl SentinelProc {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("spawn {}: {e}", self.bin))?;
+            .map_err(|e| {
+                let hint = if self.bin.contains("sledis") {
+                    ""
+                } else {
+                    " (apt-get install redis-sentinel, or run scripts/test)"
+                };
+                format!("spawn {}: {e}{hint}", self.bin)
+            })?;
         let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
