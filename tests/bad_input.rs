@@ -3,8 +3,8 @@
 //! Redis's exact error texts. After each, other clients must still be served
 //! and the data must be intact.
 
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -245,14 +245,11 @@ fn garbage_bytes_do_not_hurt_the_server() {
     }
     // Pseudo-random binary noise (no quotes, so no protocol error): the
     // server answers or waits, but stays healthy and small.
-    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut rng = Rng(0x9e3779b97f4a7c15);
     for round in 0..20 {
         let mut noise = Vec::with_capacity(4096);
         for _ in 0..4096 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let b = (x >> 24) as u8;
+            let b = (rng.next() >> 24) as u8;
             noise.push(if b == b'"' || b == b'\'' { b'.' } else { b });
         }
         noise[0] = if round % 2 == 0 { b'*' } else { b'g' };
@@ -656,48 +653,17 @@ fn command_errors_have_redis_texts() {
 /// `.ci/run` installs), so the table above stays honest.
 #[test]
 fn error_table_matches_a_real_redis_server() {
-    let status = std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .expect("redis-server (apt-get install redis-server) is the reference");
-    assert!(status.status.success());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let port = free_port();
-    let mut child = std::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(tmp.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let up = wait_until(Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    let real = RealRedis::start(&[]);
     let mut diffs = Vec::new();
-    if up {
-        let mut r = Raw::connect(port);
-        for (args, want) in ERRORS {
-            let got = r.cmd(args);
-            if got != *want {
-                diffs.push(format!(
-                    "{args:?}: table says {want:?}, redis-server says {got:?}"
-                ));
-            }
+    let mut r = Raw::connect(real.port);
+    for (args, want) in ERRORS {
+        let got = r.cmd(args);
+        if got != *want {
+            diffs.push(format!(
+                "{args:?}: table says {want:?}, redis-server says {got:?}"
+            ));
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(up, "redis-server did not start");
     assert!(
         diffs.is_empty(),
         "the table is wrong:\n{}",

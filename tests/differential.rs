@@ -6,13 +6,10 @@
 //! tolerance; every deadline the sequence sets is far from every other, so
 //! no decision (GT/LT, expiry) depends on timing.
 
-mod common;
-#[path = "support/resp.rs"]
-mod resp;
+mod support;
 
-use common::*;
-use resp::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 fn s_pick(rng: &mut Rng, v: &[&str]) -> String {
     rng.pick(v).to_string()

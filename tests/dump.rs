@@ -2,9 +2,9 @@
 //! as JSON and compared with what the server answers; the WAL listed;
 //! verify on intact files and on a flipped byte and a torn tail.
 
-mod common;
-use common::*;
+mod support;
 use std::process::Command;
+use support::*;
 
 const DUMP: &str = env!("CARGO_BIN_EXE_sledis-dump");
 
@@ -132,11 +132,10 @@ fn write_every_type_and_wait(m: &Node, r: &Node) {
     ] {
         assert!(!redis_cli(m.port, &cmd).starts_with("ERR"), "{cmd:?}");
     }
-    let digest = |p: u16| redis_cli(p, &["debug", "digest"]).trim().to_string();
-    assert!(wait_until(std::time::Duration::from_secs(20), || digest(
-        m.port
-    )
-        == digest(r.port)));
+    assert!(wait_until(
+        std::time::Duration::from_secs(20),
+        || digest_at(m.port) == digest_at(r.port)
+    ));
 }
 
 #[test]
@@ -555,10 +554,7 @@ fn diff_includes_what_a_killed_node_had_only_in_its_wal() {
     // Read-only: the killed node's files are as it left them, and it
     // recovers the same data.
     killed.launch();
-    assert_eq!(
-        redis_cli(killed.port, &["debug", "digest"]),
-        redis_cli(expected.port, &["debug", "digest"])
-    );
+    assert_eq!(digest_at(killed.port), digest_at(expected.port));
 }
 
 #[test]

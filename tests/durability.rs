@@ -3,8 +3,8 @@
 //! damaged WAL tails and middles, SAVE/BGSAVE while writing, rebuilding sled
 //! from a snapshot, and the config file round trip.
 
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 use redis::Connection;
 use std::fs::OpenOptions;
@@ -14,6 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 // ---------- small client helpers ----------
+
+fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
 
 fn value_of(key: &str) -> String {
     format!("value-of-{key}-{}", "x".repeat(key.len() % 7))
@@ -28,16 +32,8 @@ fn get(c: &mut Connection, k: &str) -> Option<String> {
     redis::cmd("GET").arg(k).query(c).expect("GET")
 }
 
-fn dbsize(c: &mut Connection) -> i64 {
-    redis::cmd("DBSIZE").query(c).expect("DBSIZE")
-}
-
 fn lastsave(c: &mut Connection) -> i64 {
     redis::cmd("LASTSAVE").query(c).expect("LASTSAVE")
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(c).expect("INFO")
 }
 
 /// SETs `keys` (each its own command, so each its own WAL record) in one

@@ -7,19 +7,12 @@
 //! points with `DEBUG FAULT` (`src/faults.rs`); the full disk is a real,
 //! small tmpfs (mounting needs root, as CI has).
 
-mod common;
-use common::*;
+mod support;
+use support::*;
 
 use redis::Connection;
 use std::process::Command;
 use std::time::Duration;
-
-fn client_with_timeout(node: &Node, t: Duration) -> Connection {
-    let c = redis::Client::open(node.url()).expect("client");
-    let c = c.get_connection().expect("connect");
-    c.set_read_timeout(Some(t)).expect("timeout");
-    c
-}
 
 fn fault(c: &mut Connection, args: &[&str]) {
     let () = redis::cmd("DEBUG")
@@ -30,11 +23,7 @@ fn fault(c: &mut Connection, args: &[&str]) {
 }
 
 fn persistence(c: &mut Connection, field: &str) -> String {
-    let i: String = redis::cmd("INFO")
-        .arg("persistence")
-        .query(c)
-        .expect("INFO");
-    info_field(&i, field).unwrap_or_default()
+    info_value(c, "persistence", field)
 }
 
 fn exists(c: &mut Connection, k: &str) -> bool {
@@ -448,18 +437,6 @@ fn a_failed_storage_read_answers_an_error_and_writes_nothing() {
     assert_eq!(l, ["a", "b"]);
 }
 
-fn digest(c: &mut Connection) -> String {
-    redis::cmd("DEBUG")
-        .arg("DIGEST")
-        .query(c)
-        .expect("DEBUG DIGEST")
-}
-
-fn info(c: &mut Connection, section: &str, field: &str) -> String {
-    let i: String = redis::cmd("INFO").arg(section).query(c).expect("INFO");
-    info_field(&i, field).unwrap_or_default()
-}
-
 /// `n` keys `m<i>` with `size` random (incompressible) bytes each.
 fn fill_random(c: &mut Connection, n: usize, size: usize) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
@@ -473,14 +450,6 @@ fn fill_random(c: &mut Connection, n: usize, size: usize) {
         }
         let () = p.query(c).expect("SET");
     }
-}
-
-fn linked_and_equal(r: &mut Connection, m: &mut Connection) -> bool {
-    info(r, "replication", "master_link_status") == "up"
-        && info(r, "persistence", "loading") == "0"
-        && info(r, "replication", "slave_repl_offset")
-            == info(m, "replication", "master_repl_offset")
-        && digest(r) == digest(m)
 }
 
 #[test]
@@ -563,13 +532,13 @@ fn a_replica_whose_disk_fills_during_a_full_sync_keeps_its_old_data_and_syncs_on
         .query(&mut r)
         .expect("REPLICAOF");
     let failed = wait_until(Duration::from_secs(30), || {
-        info(&mut r, "replication", "master_sync_last_error").contains("No space left")
+        info_value(&mut r, "replication", "master_sync_last_error").contains("No space left")
     });
     assert!(failed, "the snapshot did not fit: {}", replica.log());
     // The old data is served, whole; the partial file is gone.
     assert!(exists(&mut r, "old"), "the old data stays");
     assert!(!exists(&mut r, "m0000001"));
-    assert_eq!(info(&mut r, "persistence", "loading"), "0");
+    assert_eq!(info_value(&mut r, "persistence", "loading"), "0");
     let leftovers: Vec<_> = std::fs::read_dir(disk.0.join("data"))
         .expect("data dir")
         .filter_map(|e| e.ok())
@@ -585,7 +554,7 @@ fn a_replica_whose_disk_fills_during_a_full_sync_keeps_its_old_data_and_syncs_on
     let synced = wait_until(Duration::from_secs(60), || linked_and_equal(&mut r, &mut m));
     assert!(synced, "synced once there was room: {}", replica.log());
     assert!(!exists(&mut r, "old"), "the master's data replaced it");
-    assert!(info(&mut r, "replication", "master_sync_last_error").is_empty());
+    assert!(info_value(&mut r, "replication", "master_sync_last_error").is_empty());
     replica.kill9();
     replica.launch();
     let mut r = replica.client();
@@ -614,11 +583,11 @@ fn a_replica_whose_sled_fails_while_loading_answers_loading_and_syncs_in_full_ag
         .query(&mut r)
         .expect("REPLICAOF");
     let failed = wait_until(Duration::from_secs(30), || {
-        !info(&mut r, "replication", "master_sync_last_error").is_empty()
+        !info_value(&mut r, "replication", "master_sync_last_error").is_empty()
     });
     assert!(failed, "the load failed: {}", replica.log());
     // Neither the old data nor part of the new one is served.
-    assert_eq!(info(&mut r, "persistence", "loading"), "1");
+    assert_eq!(info_value(&mut r, "persistence", "loading"), "1");
     for k in ["old", "m0000001"] {
         let e = redis::cmd("GET")
             .arg(k)
@@ -664,7 +633,7 @@ fn a_replica_whose_sled_fails_while_loading_answers_loading_and_syncs_in_full_ag
         .query(&mut r)
         .expect("REPLICAOF");
     let failed = wait_until(Duration::from_secs(30), || {
-        info(&mut r, "persistence", "loading") == "1"
+        info_value(&mut r, "persistence", "loading") == "1"
     });
     assert!(failed, "the load failed again: {}", replica.log());
     fault(&mut r, &["sled-write", "off"]);
@@ -708,7 +677,7 @@ fn a_replica_whose_sled_fails_while_it_serves_a_big_full_sync_from_the_file_load
             .contains("loading the full sync into sled failed")
     });
     assert!(failing, "sled fails under the load: {}", replica.log());
-    assert_eq!(info(&mut r, "persistence", "sled_load_pending"), "1");
+    assert_eq!(info_value(&mut r, "persistence", "sled_load_pending"), "1");
     let () = redis::cmd("SET")
         .arg("later")
         .arg("1")
@@ -719,7 +688,7 @@ fn a_replica_whose_sled_fails_while_it_serves_a_big_full_sync_from_the_file_load
 
     fault(&mut r, &["sled-write", "off"]);
     let loaded = wait_until(Duration::from_secs(60), || {
-        info(&mut r, "persistence", "sled_load_pending") == "0"
+        info_value(&mut r, "persistence", "sled_load_pending") == "0"
     });
     assert!(loaded, "sled has it all: {}", replica.log());
     assert!(linked_and_equal(&mut r, &mut m));
@@ -732,7 +701,9 @@ fn a_replica_whose_sled_fails_while_it_serves_a_big_full_sync_from_the_file_load
         "the replica restarts with the data: {}",
         replica.log()
     );
-    let full: i64 = info(&mut m, "stats", "sync_full").parse().unwrap_or(-1);
+    let full: i64 = info_value(&mut m, "stats", "sync_full")
+        .parse()
+        .unwrap_or(-1);
     assert_eq!(full, 1, "no second full sync was needed");
     replica.stop();
 }
@@ -761,9 +732,9 @@ fn a_full_disk_leaves_the_config_file_whole_and_the_role_is_written_once_there_i
         .arg(master.port)
         .query(&mut c)
         .expect("REPLICAOF");
-    assert_eq!(info(&mut c, "replication", "role"), "slave");
+    assert_eq!(info_value(&mut c, "replication", "role"), "slave");
     assert!(
-        info(&mut c, "persistence", "config_rewrite_error").contains("No space left"),
+        info_value(&mut c, "persistence", "config_rewrite_error").contains("No space left"),
         "{}",
         node.log()
     );
@@ -785,13 +756,13 @@ fn a_full_disk_leaves_the_config_file_whole_and_the_role_is_written_once_there_i
         std::fs::read_to_string(&conf).is_ok_and(|t| t.contains(&line))
     });
     assert!(written, "the cron wrote the role: {}", node.log());
-    assert!(info(&mut c, "persistence", "config_rewrite_error").is_empty());
+    assert!(info_value(&mut c, "persistence", "config_rewrite_error").is_empty());
     node.kill9();
     node.launch();
     let mut c = node.client();
-    assert_eq!(info(&mut c, "replication", "role"), "slave");
+    assert_eq!(info_value(&mut c, "replication", "role"), "slave");
     assert_eq!(
-        info(&mut c, "replication", "master_port"),
+        info_value(&mut c, "replication", "master_port"),
         master.port.to_string()
     );
     node.stop();

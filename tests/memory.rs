@@ -3,13 +3,13 @@
 //! bigger than its budget. Real processes; memory is the process's own
 //! peak RSS (`VmHWM`), counts are what clients see.
 
-mod common;
+mod support;
 
-use common::*;
 use redis::Connection;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use support::*;
 
 const MB: u64 = 1 << 20;
 
@@ -43,14 +43,6 @@ fn status_bytes(pid: u32, field: &str) -> u64 {
         })
         .map(|kb| kb * 1024)
         .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(c).expect("INFO")
-}
-
-fn dbsize(c: &mut Connection) -> i64 {
-    redis::cmd("DBSIZE").query(c).expect("DBSIZE")
 }
 
 /// `db0:keys=..,expires=..` as (keys, expires).
@@ -89,7 +81,7 @@ fn pipe_load(port: u16, n: u64, len: usize) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("redis-cli (apt-get install redis-tools)");
+        .expect("redis-cli must be installed (apt-get install redis-tools, or run scripts/test)");
     {
         let mut stdin = std::io::BufWriter::new(child.stdin.take().expect("stdin"));
         for i in 0..n {
@@ -136,7 +128,7 @@ fn wait_settled(c: &mut Connection) {
 }
 
 /// Waits until the replica's link is up and its offset is the master's.
-fn wait_synced(replica: &Node, r: &mut Connection, master: &Node, what: &str) {
+fn wait_caught_up(replica: &Node, r: &mut Connection, master: &Node, what: &str) {
     let mut m = master.client();
     let synced = wait_until(Duration::from_secs(120), || {
         let ri = info(r, "replication");
@@ -370,7 +362,7 @@ fn save_and_serving_a_full_sync_stay_within_maxmemory() {
     let () = redis::cmd("SAVE").query(&mut c).expect("SAVE");
     let replica = Node::start(&["save \"\""]);
     let mut r = replicaof(&replica, &node);
-    wait_synced(&replica, &mut r, &node, "the replica synced");
+    wait_caught_up(&replica, &mut r, &node, "the replica synced");
     assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 100, "on the replica");
     assert_peak_within(node.pid(), maxmemory, "after SAVE and serving a full sync");
@@ -397,7 +389,7 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     let () = p.query(&mut m).expect("RPUSH/ZADD");
     let replica = Node::start(&["maxmemory 64mb", "save \"\""]);
     let mut r = replicaof(&replica, &master);
-    wait_synced(&replica, &mut r, &master, "the replica synced");
+    wait_caught_up(&replica, &mut r, &master, "the replica synced");
     let last: String = redis::cmd("LINDEX")
         .arg("list")
         .arg(-1)
@@ -433,7 +425,7 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
         .arg(key(n - 1))
         .query(&mut m)
         .expect("DEL");
-    wait_synced(&replica, &mut r, &master, "the replica took the writes");
+    wait_caught_up(&replica, &mut r, &master, "the replica took the writes");
     let loaded = wait_until(Duration::from_secs(60), || {
         info_field(&info(&mut r, "persistence"), "sled_load_pending").as_deref() == Some("0")
     });
@@ -446,12 +438,6 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
         replica.log()
     );
     assert_peak_within(replica.pid(), 64 * MB, "on the replica after the full sync");
-    let digest = |c: &mut Connection| -> String {
-        redis::cmd("DEBUG")
-            .arg("DIGEST")
-            .query(c)
-            .expect("DEBUG DIGEST")
-    };
     // Last: a full scan through sled (DEBUG DIGEST) of 100 MB at 64mb
     // peaks at 104-119 MB, sled's own iteration memory (see docs/SCALE.md).
     assert_eq!(
@@ -541,7 +527,7 @@ fn a_paused_replica_costs_the_master_no_memory() {
     pipe_load(master.port, n, 100);
     assert_peak_within(master.pid(), maxmemory, "with a paused replica");
     unsafe_kill(replica.pid(), "CONT");
-    wait_synced(&replica, &mut r, &master, "the replica caught up");
+    wait_caught_up(&replica, &mut r, &master, "the replica caught up");
     assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 100, "on the replica after it resumed");
     assert_peak_within(master.pid(), maxmemory, "after the replica caught up");

@@ -2,10 +2,10 @@
 //! stream, INFO/ROLE as Redis prints them, read-only replicas, restart with
 //! partial resync, promotion, chains, switching master, master down.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::time::Duration;
+use support::*;
 
 fn cmd_str(c: &mut Connection, args: &[&str]) -> String {
     let mut k = redis::cmd(args[0]);
@@ -21,63 +21,6 @@ fn cmd_str(c: &mut Connection, args: &[&str]) -> String {
         Ok(v) => format!("{v:?}"),
         Err(e) => format!("ERR {e}"),
     }
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(c).expect("INFO")
-}
-
-fn digest(c: &mut Connection) -> String {
-    redis::cmd("DEBUG")
-        .arg("DIGEST")
-        .query(c)
-        .expect("DEBUG DIGEST")
-}
-
-fn replicate(r: &Node, m: &Node) {
-    let mut c = r.client();
-    assert_eq!(
-        cmd_str(&mut c, &["REPLICAOF", "127.0.0.1", &m.port.to_string()]),
-        "OK"
-    );
-}
-
-/// Waits until the replica has the master's data (same digest) and its
-/// link is up.
-fn wait_synced(r: &Node, m: &Node) {
-    let ok = wait_until(Duration::from_secs(20), || {
-        let (Ok(mut rc), Ok(mut mc)) = (r.try_client(), m.try_client()) else {
-            return false;
-        };
-        let up = info_field(&info(&mut rc, "replication"), "master_link_status").as_deref()
-            == Some("up");
-        up && digest(&mut rc) == digest(&mut mc)
-    });
-    let offsets = |n: &Node| {
-        n.try_client().map_or_else(
-            |e| format!("({e})"),
-            |mut c| {
-                let i = info(&mut c, "replication");
-                [
-                    "master_repl_offset",
-                    "slave_repl_offset",
-                    "master_link_status",
-                ]
-                .map(|f| format!("{f}={:?}", info_field(&i, f)))
-                .join(" ")
-            },
-        )
-    };
-    assert!(
-        ok,
-        "replica on {} did not catch up with {}: replica {}, master {}\nreplica log:\n{}\nmaster log:\n{}",
-        r.port,
-        m.port,
-        offsets(r),
-        offsets(m),
-        r.log(),
-        m.log()
-    );
 }
 
 fn fill(c: &mut Connection, prefix: &str, n: usize) {
@@ -116,8 +59,8 @@ fn one_master_two_replicas() {
         .arg(1000)
         .query(&mut mc)
         .unwrap();
-    replicate(&r1, &m);
-    replicate(&r2, &m);
+    replicaof(&r1, &m);
+    replicaof(&r2, &m);
     wait_synced(&r1, &m);
     wait_synced(&r2, &m);
     // The key count and expiry index come from the load itself (no rescan).
@@ -208,7 +151,7 @@ fn replica_restart_resumes_by_partial_resync_after_kill9() {
     let mut r = Node::start(&["save \"\""]);
     let mut mc = m.client();
     fill(&mut mc, "a", 500);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     // The role is in the replica's config file now.
     let conf = std::fs::read_to_string(&r.conf).unwrap();
@@ -256,8 +199,8 @@ fn promotion_keeps_data_and_siblings_resync_partially() {
     let r2 = Node::start(&["save \"\""]);
     let mut mc = m.client();
     fill(&mut mc, "k", 300);
-    replicate(&r1, &m);
-    replicate(&r2, &m);
+    replicaof(&r1, &m);
+    replicaof(&r2, &m);
     wait_synced(&r1, &m);
     wait_synced(&r2, &m);
     drop(mc);
@@ -273,7 +216,7 @@ fn promotion_keeps_data_and_siblings_resync_partially() {
     );
     assert_eq!(cmd_str(&mut c1, &["GET", "k299"]), "value-299");
     // The sibling follows the new master without a full sync.
-    replicate(&r2, &r1);
+    replicaof(&r2, &r1);
     wait_synced(&r2, &r1);
     let st = info(&mut c1, "stats");
     assert_eq!(
@@ -292,9 +235,9 @@ fn chain_carries_the_same_history() {
     let c = Node::start(&["save \"\""]);
     let mut ac = a.client();
     fill(&mut ac, "x", 200);
-    replicate(&b, &a);
+    replicaof(&b, &a);
     wait_synced(&b, &a);
-    replicate(&c, &b);
+    replicaof(&c, &b);
     wait_synced(&c, &b);
     fill(&mut ac, "y", 50);
     wait_synced(&c, &a);
@@ -321,9 +264,9 @@ fn switching_master_replaces_the_dataset() {
     let r = Node::start(&["save \"\""]);
     fill(&mut a.client(), "a", 100);
     fill(&mut d.client(), "d", 50);
-    replicate(&r, &a);
+    replicaof(&r, &a);
     wait_synced(&r, &a);
-    replicate(&r, &d);
+    replicaof(&r, &d);
     wait_synced(&r, &d);
     let mut rc = r.client();
     let n: i64 = redis::cmd("DBSIZE").query(&mut rc).unwrap();
@@ -336,7 +279,7 @@ fn master_down_keeps_replica_data_and_link_resumes() {
     let mut m = Node::start(&["save \"\""]);
     let r = Node::start(&["save \"\"", "repl-timeout 5"]);
     fill(&mut m.client(), "k", 100);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     m.kill9();
     let ok = wait_until(Duration::from_secs(10), || {
@@ -407,7 +350,7 @@ fn redis_cli_slaveof_by_hand() {
 fn wait_counts_acknowledging_replicas() {
     let m = Node::start(&["save \"\""]);
     let r = Node::start(&["save \"\""]);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     let mut mc = m.client();
     let _: () = redis::cmd("SET").arg("w").arg("1").query(&mut mc).unwrap();
@@ -438,7 +381,7 @@ fn paused_replica_needs_one_full_sync_not_two() {
     let r = Node::start(&["save \"\""]);
     let mut mc = m.client();
     fill(&mut mc, "pre", 5000);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     let started = wait_until(Duration::from_secs(10), || r.log().contains("receiving"));
     assert!(started, "the full sync started; log:\n{}", r.log());
     unsafe_kill(r.pid(), "STOP");
@@ -476,7 +419,7 @@ fn replica_notices_a_dead_link_within_repl_timeout() {
     let m = Node::start(&["save \"\"", "repl-ping-replica-period 1"]);
     let r = Node::start(&["save \"\"", "repl-timeout 2"]);
     fill(&mut m.client(), "k", 10);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     unsafe_kill(m.pid(), "STOP");
     let t0 = std::time::Instant::now();
@@ -580,7 +523,7 @@ fn masterauth_and_min_replicas_to_write() {
         e.contains("NOREPLICAS") || e.contains("Not enough good replicas"),
         "{e}"
     );
-    replicate(&r, &m);
+    replicaof(&r, &m);
     let ok = wait_until(Duration::from_secs(15), || {
         cmd_str(&mut mc, &["SET", "a", "1"]) == "OK"
     });
@@ -648,8 +591,8 @@ fn concurrent_full_syncs_share_one_snapshot() {
     let r1 = Node::start(&["save \"\""]);
     let r2 = Node::start(&["save \"\""]);
     fill(&mut m.client(), "k", 3000);
-    replicate(&r1, &m);
-    replicate(&r2, &m);
+    replicaof(&r1, &m);
+    replicaof(&r2, &m);
     wait_synced(&r1, &m);
     wait_synced(&r2, &m);
     let st = info(&mut m.client(), "stats");
@@ -665,7 +608,7 @@ fn stale_data_refused_when_asked() {
     let mut m = Node::start(&["save \"\""]);
     let r = Node::start(&["save \"\"", "replica-serve-stale-data no", "repl-timeout 2"]);
     fill(&mut m.client(), "k", 5);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     assert_eq!(cmd_str(&mut r.client(), &["GET", "k1"]), "value-1");
     m.kill9();
@@ -686,7 +629,7 @@ fn interrupted_snapshot_load_is_dropped_and_synced_again() {
     let m = Node::start(&["save \"\""]);
     let mut r = Node::start(&["save \"\""]);
     fill(&mut m.client(), "k", 200);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     r.stop();
     {
@@ -713,7 +656,7 @@ fn writable_replica_keeps_local_writes_out_of_the_stream() {
     let m = Node::start(&["save \"\""]);
     let r = Node::start(&["save \"\"", "replica-read-only no"]);
     fill(&mut m.client(), "k", 10);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     let ok = wait_until(Duration::from_secs(20), || {
         info_field(&info(&mut r.client(), "replication"), "master_link_status").as_deref()
             == Some("up")
@@ -752,7 +695,7 @@ fn writable_replica_keeps_local_writes_out_of_the_stream() {
 fn replica_connections_are_typed_for_client_list_and_kill() {
     let m = Node::start(&[]);
     let r = Node::start(&[]);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     let mut mc = m.client();
     let _: () = redis::cmd("SET")
         .arg("a")
@@ -823,7 +766,7 @@ fn big_full_sync_loads_through_the_write_buffer() {
         .arg(1000)
         .query(&mut mc)
         .unwrap();
-    replicate(&r, &m);
+    replicaof(&r, &m);
     let ok = wait_until(Duration::from_secs(60), || {
         let mut rc = r.client();
         info_field(&info(&mut rc, "replication"), "master_link_status").as_deref() == Some("up")
@@ -896,7 +839,7 @@ fn zero_filled_wal_segments_on_master_and_replica() {
     let mut r = Node::start(&cfg);
     let mut mc = m.client();
     fill(&mut mc, "a", 3000);
-    replicate(&r, &m);
+    replicaof(&r, &m);
     wait_synced(&r, &m);
     fill(&mut mc, "b", 3000);
     wait_synced(&r, &m);

@@ -3,11 +3,11 @@
 //! when it returns, quorum and majority rules, manual failover, state kept
 //! across a sentinel restart, and bad input.
 
-mod common;
-use common::*;
+mod support;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::*;
 
 /// Writes `w:<n>` to whatever the sentinel calls the master, until stopped;
 /// returns the writes each port acknowledged.
@@ -73,10 +73,6 @@ impl Writer {
         let v = self.acked.lock().expect("lock").clone();
         v
     }
-}
-
-fn digest(port: u16) -> String {
-    redis_cli(port, &["debug", "digest"]).trim().to_string()
 }
 
 fn role(port: u16) -> String {
@@ -184,8 +180,8 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
         .find(|r| r.port != new_port)
         .expect("other replica");
     assert!(
-        wait_until(Duration::from_secs(20), || digest(other.port)
-            == digest(new_port)),
+        wait_until(Duration::from_secs(20), || digest_at(other.port)
+            == digest_at(new_port)),
         "other replica in sync with the new master; role: {}",
         role(other.port)
     );
@@ -204,7 +200,7 @@ fn one_sentinel_fails_over_with_a_writer_and_repoints_the_old_master() {
     // The old master returns and is made a replica of the new one.
     m.launch();
     let repointed = wait_until(Duration::from_secs(40), || {
-        role(m.port).starts_with("slave") && digest(m.port) == digest(new_port)
+        role(m.port).starts_with("slave") && digest_at(m.port) == digest_at(new_port)
     });
     assert!(
         repointed,
@@ -522,7 +518,7 @@ fn the_redis_crate_sentinel_client_follows_a_failover() {
 
 /// The first python3 that has redis-py: the one on PATH (it may be a
 /// pyenv or venv interpreter without it), else Debian's, where
-/// `apt-get install python3-redis` puts it.
+/// `apt-get install python3-redis` puts it. Neither: the test fails.
 fn python_with_redis() -> &'static str {
     ["python3", "/usr/bin/python3"]
         .into_iter()
@@ -533,7 +529,9 @@ fn python_with_redis() -> &'static str {
                 .status()
                 .is_ok_and(|s| s.success())
         })
-        .unwrap_or("python3")
+        .unwrap_or_else(|| {
+            panic!("no python3 with redis-py (import redis.sentinel): apt-get install python3-redis, or run scripts/test")
+        })
 }
 
 /// redis-py's `Sentinel(...).master_for(...)`, the way Python users connect:

@@ -2,56 +2,14 @@
 //! must see the replica, fail over when the master is killed, and turn the
 //! returning old master into a replica of the new one.
 
-mod common;
-use common::*;
-use std::process::{Command, Stdio};
+mod support;
 use std::time::Duration;
+use support::*;
 
-struct Sentinel {
-    port: u16,
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sentinel(master_port: u16) -> Sentinel {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let conf = dir.path().join("sentinel.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "port {port}\nbind 127.0.0.1\ndaemonize no\ndir {}\nlogfile {}/sentinel.log\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\n\
-             sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n",
-            dir.path().display(),
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("redis-sentinel")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("redis-sentinel (apt-get install redis-sentinel)");
-    let s = Sentinel {
-        port,
-        child,
-        _dir: dir,
-    };
-    assert!(wait_until(Duration::from_secs(10), || redis_cli(
-        port,
-        &["ping"]
-    )
-    .trim()
-        == "PONG"));
-    s
+/// Debian's `redis-sentinel` monitoring `master_port` (quorum 1, down after
+/// 1 s).
+fn start_sentinel(master_port: u16) -> SentinelProc {
+    SentinelProc::start_bin("redis-sentinel", &monitor_lines(master_port, 1, 1000))
 }
 
 #[test]
@@ -126,23 +84,20 @@ fn real_redis_sentinel_fails_over_sledis_nodes() {
         redis_cli(m.port, &["role"]),
         r.port,
         redis_cli(r.port, &["role"]),
-        std::fs::read_to_string(s._dir.path().join("sentinel.log")).unwrap_or_default(),
+        s.log(),
         m.log()
     );
     assert!(redis_cli(m.port, &["role"]).starts_with("slave"));
 }
 
-#[path = "support/resp.rs"]
-mod support;
-
 /// The other direction: `sledis-sentinel` watching real `redis-server`
 /// nodes fails them over and repoints the returning old master.
 #[test]
 fn sledis_sentinel_fails_over_real_redis_nodes() {
-    let mut m = support::RealRedis::start(&[]);
+    let mut m = RealRedis::start(&[]);
     let mport = m.port.to_string();
-    let rs: Vec<support::RealRedis> = (0..2)
-        .map(|_| support::RealRedis::start(&["--replicaof", "127.0.0.1", &mport]))
+    let rs: Vec<RealRedis> = (0..2)
+        .map(|_| RealRedis::start(&["--replicaof", "127.0.0.1", &mport]))
         .collect();
     redis_cli(m.port, &["set", "before", "1"]);
     for r in &rs {

@@ -1,33 +1,15 @@
-//! Sorted sets as users see them beyond single commands (whose answers are
+//! Sorted sets (src/command/zset.rs) as users see them beyond single commands (whose answers are
 //! checked against real Redis in differential.rs): data after `kill -9`,
 //! replication with a full sync in the middle, expiry, RENAME/COPY/MOVE
 //! (which copy both kinds of elements), O(1) DEL of a big sorted set.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::time::Duration;
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
+use support::*;
 
 fn all(c: &mut Connection, key: &str) -> Vec<String> {
     q(c, &["ZRANGE", key, "0", "-1", "WITHSCORES"])
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    q(c, &["INFO", section])
-}
-
-fn num(c: &mut Connection, section: &str, field: &str) -> u64 {
-    info_field(&info(c, section), field)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// ZADDs `n` members `m<i>` with score `i % 100` (so scores tie) in
@@ -154,10 +136,9 @@ fn zsets_replicate_with_a_full_sync_in_the_middle() {
     let _: i64 = q(&mut mc, &["PEXPIRE", "gone", "50"]);
     let _: redis::Value = q(&mut mc, &["ZPOPMAX", "big", "10"]);
     let _: i64 = q(&mut mc, &["ZREMRANGEBYRANK", "big", "0", "99"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     let same = wait_until(Duration::from_secs(30), || {
         std::thread::sleep(Duration::from_millis(50));
-        digest(m.port) == digest(r.port)
+        digest_at(m.port) == digest_at(r.port)
     });
     assert!(
         same,
@@ -178,10 +159,11 @@ fn zsets_replicate_with_a_full_sync_in_the_middle() {
     );
     assert!(redis_cli(r.port, &["zadd", "big", "1", "x"]).starts_with("READONLY"));
     // The digest is not trivially equal: a change on the master shows.
-    let before = digest(m.port);
+    let before = digest_at(m.port);
     let _: String = q(&mut mc, &["ZINCRBY", "big", "1", "m500"]);
-    assert_ne!(digest(m.port), before);
-    assert!(wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)));
+    assert_ne!(digest_at(m.port), before);
+    assert!(wait_until(Duration::from_secs(30), || digest_at(m.port)
+        == digest_at(r.port)));
 }
 
 #[test]
@@ -268,10 +250,10 @@ fn del_of_a_big_zset_is_one_record_and_reclaimed() {
     let n = Node::start(&[]);
     let mut c = n.client();
     fill(&mut c, "big", 30_000);
-    let end_before = num(&mut c, "persistence", "wal_end_offset");
-    let gc_before = num(&mut c, "persistence", "sled_gc_keys");
+    let end_before = info_num(&mut c, "persistence", "wal_end_offset");
+    let gc_before = info_num(&mut c, "persistence", "sled_gc_keys");
     assert_eq!(q::<i64>(&mut c, &["DEL", "big"]), 1);
-    let end_after = num(&mut c, "persistence", "wal_end_offset");
+    let end_after = info_num(&mut c, "persistence", "wal_end_offset");
     assert!(
         end_after - end_before < 200,
         "DEL wrote one small record: {} bytes",
@@ -280,7 +262,7 @@ fn del_of_a_big_zset_is_one_record_and_reclaimed() {
     // Two elements per member go away in the background.
     assert!(
         wait_until(Duration::from_secs(60), || {
-            num(&mut c, "persistence", "sled_gc_keys") >= gc_before + 60_000
+            info_num(&mut c, "persistence", "sled_gc_keys") >= gc_before + 60_000
         }),
         "reclaimed: {}",
         info(&mut c, "persistence")
@@ -289,8 +271,8 @@ fn del_of_a_big_zset_is_one_record_and_reclaimed() {
     assert_eq!(all(&mut c, "big"), ["only", "1"]);
     // One ZADD of one member writes a record of a few small effects.
     fill(&mut c, "z", 1000);
-    let before = num(&mut c, "persistence", "wal_end_offset");
+    let before = info_num(&mut c, "persistence", "wal_end_offset");
     let _: i64 = q(&mut c, &["ZADD", "z", "7.5", "m10"]);
-    let written = num(&mut c, "persistence", "wal_end_offset") - before;
+    let written = info_num(&mut c, "persistence", "wal_end_offset") - before;
     assert!(written < 300, "ZADD of one member wrote {written} bytes");
 }

@@ -1,28 +1,16 @@
-//! Collection types on sled sub keys, as users see them: data after
-//! `kill -9`, O(1) DEL of a big collection with background reclamation,
-//! replication with a full sync in the middle, expiry, WATCH.
+//! Hashes (src/command/hash.rs) as users see them: data after `kill -9`,
+//! O(1) DEL of a big hash with background reclamation, replication with a
+//! full sync in the middle, expiry, WATCH.
 //! (Command semantics are checked against real Redis in differential.rs.)
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
+use support::*;
 
 fn hgetall(c: &mut Connection, key: &str) -> BTreeMap<String, String> {
     q(c, &["HGETALL", key])
-}
-
-fn info(c: &mut Connection, section: &str) -> String {
-    q(c, &["INFO", section])
 }
 
 /// HSETs `n` fields `f<i>` = `v<i>` in pipelined batches.
@@ -135,10 +123,9 @@ fn hashes_replicate_with_a_full_sync_in_the_middle() {
     let _: () = q(&mut mc, &["RENAME", "small1", "renamed"]);
     let _: i64 = q(&mut mc, &["COPY", "small2", "copied"]);
     let _: i64 = q(&mut mc, &["PEXPIRE", "small3", "50"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     let same = wait_until(Duration::from_secs(30), || {
         std::thread::sleep(Duration::from_millis(50));
-        digest(m.port) == digest(r.port)
+        digest_at(m.port) == digest_at(r.port)
     });
     assert!(
         same,
@@ -211,117 +198,4 @@ fn hash_expiry_and_watch() {
     let (n, keys): (i64, Vec<String>) = p.query(&mut c).expect("multi");
     assert_eq!(n, 2000);
     assert_eq!(keys.len(), 500);
-}
-
-#[test]
-fn sets_replicate_random_pops_and_reclaim_big_sets() {
-    let m = Node::start(&[]);
-    let r = Node::start(&[]);
-    let mut mc = m.client();
-    for chunk in (0..20_000).collect::<Vec<_>>().chunks(1000) {
-        let mut p = redis::pipe();
-        let cmd = p.cmd("SADD").arg("big");
-        for i in chunk {
-            cmd.arg(format!("m{i}"));
-        }
-        let _: () = p.query(&mut mc).expect("sadd");
-    }
-    let _: i64 = q(&mut mc, &["SADD", "a", "1", "2", "3", "4"]);
-    let _: i64 = q(&mut mc, &["SADD", "b", "3", "4", "5"]);
-    assert_eq!(
-        redis_cli(r.port, &["replicaof", "127.0.0.1", &m.port.to_string()]).trim(),
-        "OK"
-    );
-    // SPOP and SRANDMEMBER are random: the master's choice is what the
-    // replica applies.
-    let popped: Vec<String> = q(&mut mc, &["SPOP", "big", "100"]);
-    assert_eq!(popped.len(), 100);
-    let _: String = q(&mut mc, &["SPOP", "a"]);
-    let _: i64 = q(&mut mc, &["SINTERSTORE", "i", "a", "b"]);
-    let _: i64 = q(&mut mc, &["SUNIONSTORE", "u", "a", "b"]);
-    let _: i64 = q(&mut mc, &["SMOVE", "b", "a", "5"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
-    assert!(
-        wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)),
-        "replica equal to master; log:\n{}",
-        r.log()
-    );
-    assert_eq!(redis_cli(r.port, &["scard", "big"]).trim(), "19900");
-    for p in &popped {
-        assert_eq!(redis_cli(r.port, &["sismember", "big", p]).trim(), "0");
-    }
-    // SSCAN pages through every member once.
-    let mut cursor = "0".to_string();
-    let mut seen = std::collections::BTreeSet::new();
-    loop {
-        let (next, items): (String, Vec<String>) =
-            q(&mut mc, &["SSCAN", "big", &cursor, "COUNT", "500"]);
-        for it in items {
-            assert!(seen.insert(it), "member seen twice");
-        }
-        cursor = next;
-        if cursor == "0" {
-            break;
-        }
-    }
-    assert_eq!(seen.len(), 19_900);
-    // Random picks from a big set do not read it whole, and spread out.
-    let mut picks = std::collections::BTreeSet::new();
-    for _ in 0..200 {
-        let x: String = q(&mut mc, &["SRANDMEMBER", "big"]);
-        picks.insert(x);
-    }
-    assert!(
-        picks.len() >= 100,
-        "SRANDMEMBER spread: {} distinct of 200",
-        picks.len()
-    );
-    let some: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "10"]);
-    assert_eq!(
-        some.iter().collect::<std::collections::BTreeSet<_>>().len(),
-        10
-    );
-    let rep: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "-10"]);
-    assert_eq!(rep.len(), 10);
-    // UNLINK of the big set: one small record; the members are reclaimed.
-    let gc_before: u64 = info_field(&info(&mut mc, "persistence"), "sled_gc_keys")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    assert_eq!(q::<i64>(&mut mc, &["UNLINK", "big"]), 1);
-    assert!(wait_until(Duration::from_secs(30), || {
-        let gc: u64 = info_field(&info(&mut mc, "persistence"), "sled_gc_keys")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        gc >= gc_before + 19_900
-    }));
-    assert!(wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)));
-}
-
-#[test]
-fn type_object_encoding_and_scan_type_cover_every_type() {
-    let n = Node::start(&[]);
-    let mut c = n.client();
-    let _: () = q(&mut c, &["SET", "s", "1"]);
-    let _: i64 = q(&mut c, &["HSET", "h", "f", "v"]);
-    let _: i64 = q(&mut c, &["SADD", "st", "m"]);
-    let _: i64 = q(&mut c, &["RPUSH", "l", "a", "b"]);
-    for (k, t, enc) in [
-        ("s", "string", "raw"),
-        ("h", "hash", "subkeys"),
-        ("st", "set", "subkeys"),
-        ("l", "list", "subkeys"),
-    ] {
-        assert_eq!(q::<String>(&mut c, &["TYPE", k]), t);
-        assert_eq!(q::<String>(&mut c, &["OBJECT", "ENCODING", k]), enc);
-        let (_, keys): (String, Vec<String>) = q(&mut c, &["SCAN", "0", "TYPE", t, "COUNT", "100"]);
-        assert_eq!(keys, vec![k.to_string()], "SCAN TYPE {t}");
-    }
-    assert_eq!(
-        q::<Option<String>>(&mut c, &["OBJECT", "ENCODING", "nokey"]),
-        None
-    );
-    assert_eq!(q::<i64>(&mut c, &["OBJECT", "REFCOUNT", "l"]), 1);
-    assert!(redis_cli(n.port, &["object", "idletime", "l"]).contains("unknown subcommand"));
-    assert!(redis_cli(n.port, &["object", "freq", "l"]).contains("LFU"));
-    assert!(redis_cli(n.port, &["object", "help"]).contains("ENCODING <key>"));
 }

@@ -1,22 +1,15 @@
-//! Sets beyond single commands (their answers are checked against real
-//! Redis in differential.rs): SPOP pops each member exactly once, in an
-//! order that differs from set to set and leaves no member behind, also
-//! after SADD/SREM interleaving, RENAME/COPY/MOVE, `kill -9` and
-//! replication; sets written by older builds (untagged members) still work.
+//! Sets (src/command/set.rs) beyond single commands (their answers are
+//! checked against real Redis in differential.rs): SPOP pops each member
+//! exactly once, in an order that differs from set to set and leaves no
+//! member behind, also after SADD/SREM interleaving, RENAME/COPY/MOVE,
+//! `kill -9` and replication; sets written by older builds (untagged
+//! members) still work; random pops replicate and big sets are reclaimed.
 
-mod common;
-use common::*;
+mod support;
 use redis::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-
-fn q<T: redis::FromRedisValue>(c: &mut Connection, args: &[&str]) -> T {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
+use support::*;
 
 /// SADDs `m<i>` for every i in `range`, in pipelined batches.
 fn fill(c: &mut Connection, key: &str, range: std::ops::Range<usize>) {
@@ -337,11 +330,10 @@ fn spop_replicates_with_a_full_sync_in_the_middle() {
             }
         }
     }
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     assert!(
         wait_until(Duration::from_secs(30), || {
             std::thread::sleep(Duration::from_millis(50));
-            digest(m.port) == digest(r.port)
+            digest_at(m.port) == digest_at(r.port)
         }),
         "replica digest equals master's; replica log:\n{}",
         r.log()
@@ -398,8 +390,7 @@ fn sets_written_by_older_builds_still_work() {
     let fresh = Node::start(&[]);
     let mut fc = fresh.client();
     fill(&mut fc, "old", 0..300);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
-    assert_eq!(digest(n.port), digest(fresh.port));
+    assert_eq!(digest_at(n.port), digest_at(fresh.port));
     assert_eq!(members(&mut c, "old"), names(0..300));
     assert_eq!(q::<i64>(&mut c, &["SISMEMBER", "old", "m7"]), 1);
     let (_, scanned): (String, Vec<String>) = q(&mut c, &["SSCAN", "old", "0", "COUNT", "1000"]);
@@ -430,4 +421,89 @@ fn sets_written_by_older_builds_still_work() {
     assert_eq!(value("old"), left);
     assert_eq!(value("new"), ["a", "b"].map(String::from).into());
     exactly_once(&pop_all(&mut c, "old"), &left);
+}
+
+#[test]
+fn sets_replicate_random_pops_and_reclaim_big_sets() {
+    let m = Node::start(&[]);
+    let r = Node::start(&[]);
+    let mut mc = m.client();
+    for chunk in (0..20_000).collect::<Vec<_>>().chunks(1000) {
+        let mut p = redis::pipe();
+        let cmd = p.cmd("SADD").arg("big");
+        for i in chunk {
+            cmd.arg(format!("m{i}"));
+        }
+        let _: () = p.query(&mut mc).expect("sadd");
+    }
+    let _: i64 = q(&mut mc, &["SADD", "a", "1", "2", "3", "4"]);
+    let _: i64 = q(&mut mc, &["SADD", "b", "3", "4", "5"]);
+    assert_eq!(
+        redis_cli(r.port, &["replicaof", "127.0.0.1", &m.port.to_string()]).trim(),
+        "OK"
+    );
+    // SPOP and SRANDMEMBER are random: the master's choice is what the
+    // replica applies.
+    let popped: Vec<String> = q(&mut mc, &["SPOP", "big", "100"]);
+    assert_eq!(popped.len(), 100);
+    let _: String = q(&mut mc, &["SPOP", "a"]);
+    let _: i64 = q(&mut mc, &["SINTERSTORE", "i", "a", "b"]);
+    let _: i64 = q(&mut mc, &["SUNIONSTORE", "u", "a", "b"]);
+    let _: i64 = q(&mut mc, &["SMOVE", "b", "a", "5"]);
+    assert!(
+        wait_until(Duration::from_secs(30), || digest_at(m.port)
+            == digest_at(r.port)),
+        "replica equal to master; log:\n{}",
+        r.log()
+    );
+    assert_eq!(redis_cli(r.port, &["scard", "big"]).trim(), "19900");
+    for p in &popped {
+        assert_eq!(redis_cli(r.port, &["sismember", "big", p]).trim(), "0");
+    }
+    // SSCAN pages through every member once.
+    let mut cursor = "0".to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let (next, items): (String, Vec<String>) =
+            q(&mut mc, &["SSCAN", "big", &cursor, "COUNT", "500"]);
+        for it in items {
+            assert!(seen.insert(it), "member seen twice");
+        }
+        cursor = next;
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 19_900);
+    // Random picks from a big set do not read it whole, and spread out.
+    let mut picks = std::collections::BTreeSet::new();
+    for _ in 0..200 {
+        let x: String = q(&mut mc, &["SRANDMEMBER", "big"]);
+        picks.insert(x);
+    }
+    assert!(
+        picks.len() >= 100,
+        "SRANDMEMBER spread: {} distinct of 200",
+        picks.len()
+    );
+    let some: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "10"]);
+    assert_eq!(
+        some.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        10
+    );
+    let rep: Vec<String> = q(&mut mc, &["SRANDMEMBER", "big", "-10"]);
+    assert_eq!(rep.len(), 10);
+    // UNLINK of the big set: one small record; the members are reclaimed.
+    let gc_before: u64 = info_field(&info(&mut mc, "persistence"), "sled_gc_keys")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(q::<i64>(&mut mc, &["UNLINK", "big"]), 1);
+    assert!(wait_until(Duration::from_secs(30), || {
+        let gc: u64 = info_field(&info(&mut mc, "persistence"), "sled_gc_keys")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        gc >= gc_before + 19_900
+    }));
+    assert!(wait_until(Duration::from_secs(30), || digest_at(m.port)
+        == digest_at(r.port)));
 }

@@ -1,15 +1,13 @@
-//! Lists as users see them: long lists edited in the middle answer exactly
+//! Lists (src/command/list.rs, blocking pops in src/command/blocking.rs)
+//! as users see them: long lists edited in the middle answer exactly
 //! like a real redis-server; blocking pops (order, timeouts, disconnects,
 //! EXEC, CLIENT UNBLOCK, REPLICAOF) behave as Redis's do, checked by running
 //! the same scenario against both; lists replicate and survive `kill -9`.
 
-mod common;
-#[path = "support/resp.rs"]
-mod resp;
+mod support;
 
-use common::*;
-use resp::*;
 use std::time::{Duration, Instant};
+use support::*;
 
 fn value(r: &mut Rng) -> String {
     format!("v{}", r.below(60))
@@ -263,9 +261,9 @@ fn lists_replicate_and_survive_kill9() {
     mc.q(&["RPUSH", "jobs", "j1", "j2"]);
     assert_eq!(waiter.read(), bulks(&["jobs", "j1"]));
     mc.q(&["RENAME", "b", "b2"]);
-    let digest = |port: u16| redis_cli(port, &["debug", "digest"]).trim().to_string();
     assert!(
-        wait_until(Duration::from_secs(30), || digest(m.port) == digest(r.port)),
+        wait_until(Duration::from_secs(30), || digest_at(m.port)
+            == digest_at(r.port)),
         "replica digest equals master's; log:\n{}",
         r.log()
     );

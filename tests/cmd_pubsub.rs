@@ -1,0 +1,196 @@
+//! Pub/sub commands (src/command/pubsub.rs): messages, pattern
+//! subscriptions, the subscribed context, SUBSCRIBE inside MULTI. Checked
+//! against a real redis-server first, then a sledis node
+//! (`support::compare`).
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+#[test]
+fn pubsub_messages_and_context() {
+    both(&[], |port, t| {
+        let mut sub = Resp::connect(port);
+        let mut p = Resp::connect(port);
+        sub.send(&["SUBSCRIBE", "news", "weather"]);
+        assert_eq!(
+            sub.read(),
+            arr(vec![bulk("subscribe"), bulk("news"), int(1)])
+        );
+        assert_eq!(
+            sub.read(),
+            arr(vec![bulk("subscribe"), bulk("weather"), int(2)])
+        );
+        assert_eq!(
+            sub.q(&["PSUBSCRIBE", "n*"]),
+            arr(vec![bulk("psubscribe"), bulk("n*"), int(3)])
+        );
+        // Subscribing again to the same channel changes nothing.
+        assert_eq!(
+            sub.q(&["SUBSCRIBE", "news"]),
+            arr(vec![bulk("subscribe"), bulk("news"), int(3)])
+        );
+        // Only pub/sub commands in a RESP2 subscribed context.
+        assert_eq!(
+            sub.qs("GET k"),
+            err("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
+        assert_eq!(
+            sub.qs("CLIENT INFO"),
+            err("ERR Can't execute 'client|info': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
+        assert_eq!(
+            sub.qs("PUBLISH news x"),
+            err("ERR Can't execute 'publish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
+        assert_eq!(
+            sub.qs("PUBSUB NUMPAT"),
+            err("ERR Can't execute 'pubsub|numpat': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"),
+            "[{t:?}]"
+        );
+        assert_eq!(sub.qs("PING"), arr(vec![bulk("pong"), bulk("")]));
+        assert_eq!(sub.qs("PING hi"), arr(vec![bulk("pong"), bulk("hi")]));
+        // PUBLISH counts receivers: a channel and a matching pattern.
+        assert_eq!(p.qs("PUBLISH news hello"), int(2), "[{t:?}]");
+        let mut got = vec![sub.read(), sub.read()];
+        got.sort_by_key(|r| format!("{r:?}"));
+        assert_eq!(
+            got,
+            vec![
+                arr(vec![bulk("message"), bulk("news"), bulk("hello")]),
+                arr(vec![
+                    bulk("pmessage"),
+                    bulk("n*"),
+                    bulk("news"),
+                    bulk("hello")
+                ]),
+            ],
+            "[{t:?}]"
+        );
+        assert_eq!(p.qs("PUBLISH weather rain"), int(1));
+        assert_eq!(
+            sub.read(),
+            arr(vec![bulk("message"), bulk("weather"), bulk("rain")])
+        );
+        assert_eq!(p.qs("PUBLISH nothing x"), int(1));
+        assert_eq!(
+            sub.read(),
+            arr(vec![
+                bulk("pmessage"),
+                bulk("n*"),
+                bulk("nothing"),
+                bulk("x")
+            ])
+        );
+        assert_eq!(p.qs("PUBLISH other x"), int(0));
+        // Binary payloads pass untouched.
+        let payload: Vec<u8> = (0..=255u8).rev().collect();
+        assert_eq!(p.q(&[&b"PUBLISH"[..], b"weather", &payload]), int(1));
+        assert_eq!(
+            sub.read(),
+            arr(vec![bulk("message"), bulk("weather"), Reply::Bulk(payload)])
+        );
+        // Introspection.
+        let mut chans: Vec<String> = p
+            .qs("PUBSUB CHANNELS")
+            .items()
+            .iter()
+            .map(|r| r.text())
+            .collect();
+        chans.sort();
+        assert_eq!(chans, vec!["news", "weather"]);
+        assert_eq!(p.qs("PUBSUB CHANNELS w*"), bulks(&["weather"]));
+        assert_eq!(
+            p.qs("PUBSUB NUMSUB news nobody"),
+            arr(vec![bulk("news"), int(1), bulk("nobody"), int(0)])
+        );
+        assert_eq!(p.qs("PUBSUB NUMPAT"), int(1));
+        assert_eq!(p.qs("PUBSUB NUMPAT x"), arity("pubsub|numpat"));
+        assert_eq!(
+            p.qs("PUBSUB FOO"),
+            err("ERR unknown subcommand 'FOO'. Try PUBSUB HELP.")
+        );
+        assert_eq!(p.qs("PUBSUB CHANNELS a b"), err("ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP."));
+        assert_eq!(p.qs("PUBLISH x"), arity("publish"));
+        assert_eq!(p.qs("SUBSCRIBE"), arity("subscribe"));
+        // Leaving.
+        assert_eq!(
+            sub.qs("UNSUBSCRIBE news"),
+            arr(vec![bulk("unsubscribe"), bulk("news"), int(2)])
+        );
+        assert_eq!(
+            sub.qs("UNSUBSCRIBE nosuch"),
+            arr(vec![bulk("unsubscribe"), bulk("nosuch"), int(2)])
+        );
+        assert_eq!(
+            sub.qs("PUNSUBSCRIBE"),
+            arr(vec![bulk("punsubscribe"), bulk("n*"), int(1)])
+        );
+        assert_eq!(
+            sub.qs("UNSUBSCRIBE"),
+            arr(vec![bulk("unsubscribe"), bulk("weather"), int(0)])
+        );
+        assert_eq!(
+            sub.qs("UNSUBSCRIBE"),
+            arr(vec![bulk("unsubscribe"), Reply::Nil, int(0)])
+        );
+        assert_eq!(
+            p.qs("PUBSUB NUMSUB news weather"),
+            arr(vec![bulk("news"), int(0), bulk("weather"), int(0)])
+        );
+        assert_eq!(p.qs("PUBSUB NUMPAT"), int(0));
+        // Out of the subscribed context, everything works again.
+        assert_eq!(sub.qs("SET k v"), ok());
+        assert_eq!(sub.qs("PING"), st("PONG"));
+        // RESP3: pushes, and any command while subscribed.
+        assert!(!sub.qs("HELLO 3").is_error());
+        assert_eq!(
+            sub.qs("SUBSCRIBE ch3"),
+            Reply::Push(vec![bulk("subscribe"), bulk("ch3"), int(1)])
+        );
+        assert_eq!(
+            sub.qs("GET k"),
+            bulk("v"),
+            "[{t:?}] RESP3 allows commands while subscribed"
+        );
+        assert_eq!(p.qs("PUBLISH ch3 m"), int(1));
+        assert_eq!(
+            sub.read(),
+            Reply::Push(vec![bulk("message"), bulk("ch3"), bulk("m")])
+        );
+        // A subscriber that disconnects stops counting.
+        drop(sub);
+        assert!(
+            wait_until(Duration::from_secs(5), || p.qs("PUBLISH ch3 m") == int(0)),
+            "[{t:?}]"
+        );
+    });
+}
+
+#[test]
+fn subscribe_inside_multi() {
+    both(&[], |port, t| {
+        let mut c = Resp::connect(port);
+        let mut p = Resp::connect(port);
+        script(&mut c, t, &[("MULTI", ok()), ("SUBSCRIBE x", st("QUEUED"))]);
+        assert_eq!(
+            c.qs("EXEC"),
+            arr(vec![arr(vec![bulk("subscribe"), bulk("x"), int(1)])]),
+            "[{t:?}]"
+        );
+        assert_eq!(p.qs("PUBLISH x hi"), int(1), "[{t:?}]");
+        assert_eq!(c.read(), arr(vec![bulk("message"), bulk("x"), bulk("hi")]));
+        script(
+            &mut c,
+            t,
+            &[
+                ("MULTI", err("ERR Can't execute 'multi': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")),
+                ("EXEC", err("EXECABORT Transaction discarded because of: Can't execute 'exec': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")),
+            ],
+        );
+    });
+}
