@@ -439,7 +439,7 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     );
     assert_peak_within(replica.pid(), 64 * MB, "on the replica after the full sync");
     // Last: a full scan through sled (DEBUG DIGEST) of 100 MB at 64mb
-    // peaks at 104-119 MB, sled's own iteration memory (see docs/SCALE.md).
+    // peaks at 104-119 MB, sled's own iteration memory (see docs/PERFORMANCE.md).
     assert_eq!(
         digest(&mut r),
         digest(&mut m),
