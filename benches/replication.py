@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replication beside Redis, in one run (issue 3's targets).
+"""Replication beside Redis, in one run.
 
     python3 benches/replication.py                 # all three parts
     python3 benches/replication.py fullsync        # or: lag, throughput

@@ -16,10 +16,11 @@
 //!   Written by the record that drops the metadata, removed by the GC once
 //!   the elements are gone, so the queue survives a restart.
 //! - `x | deadline u64 BE (sign bit flipped) | db u8 | gen u32 BE | user key`
-//!   → empty: the expiry index, ordered by deadline. It is derived from the
-//!   metadata when a record is published (never logged in the WAL: replay
-//!   derives it again), so the active cycle finds due keys with one ordered
-//!   read and a restart rebuilds nothing.
+//!   → empty: the expiry index, ordered by deadline. Its entries are
+//!   derived from the metadata when a record is committed and logged with
+//!   it (`WriteTx::index_effects`), so replaying a record needs nothing
+//!   before it, the active cycle finds due keys with one ordered read, and
+//!   a restart rebuilds nothing.
 
 use bytes::{BufMut, Bytes, BytesMut};
 

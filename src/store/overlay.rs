@@ -6,9 +6,10 @@
 //! along. The snapshot file is sorted and has a block index, so it can
 //! answer point reads and forward ranges itself: a replica now serves, and
 //! takes its master's stream into the write buffer, as soon as the file is
-//! checked. The loader holds the apply lock until sled has every pair, so
-//! the stream's tables still reach sled after the snapshot (WAL order ==
-//! apply order); then reads go back to sled.
+//! checked. The applier leaves the write buffer alone while the overlay is
+//! set, so the stream's tables still reach sled after every snapshot pair
+//! (WAL order == apply order); once sled has them all, the overlay goes
+//! (under the apply lock) and reads go back to sled.
 
 use super::engine::{self, Pair as EnginePair};
 use crate::snapshot::{Pair, SnapshotReader};

@@ -862,7 +862,7 @@ impl Wal {
     /// Redis's `beforeSleep`: every request read in that round shares one
     /// fsync and no thread hand-off is paid (measured: ~15% more SETs than
     /// handing each fsync to the sync thread). The sync thread steps in if a
-    /// request waits more than a millisecond (a runtime that never idles).
+    /// request waits more than `INLINE_GRACE` (a runtime that never idles).
     pub fn sync_on_park(self: &Arc<Self>) {
         self.inline.store(true, Ordering::Release);
         let _ = INLINE_WAL.set(Arc::downgrade(self));
