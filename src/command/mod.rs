@@ -621,17 +621,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
 }
 
-/// A replica left answering LOADING by a failed full sync (and not
-/// syncing again right now) still takes REPLICAOF: its master may be gone
-/// for good.
+/// A replica left answering LOADING by a failed full sync still takes
+/// REPLICAOF, also while it tries again: its master may be gone for good.
 fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
-    matches!(cmd.name, "replicaof" | "slaveof")
-        && srv.store.incomplete()
-        && !srv
-            .repl
-            .link
-            .sync_in_progress
-            .load(std::sync::atomic::Ordering::Acquire)
+    matches!(cmd.name, "replicaof" | "slaveof") && srv.store.incomplete()
 }
 
 /// Redis's MISCONF: while the WAL cannot be written, a master refuses

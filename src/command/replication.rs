@@ -21,7 +21,7 @@ pub fn commands() -> Vec<Command> {
 fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let srv = ctx.srv;
     if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
-        if srv.repl.is_replica() {
+        if srv.repl.is_replica() || srv.store.incomplete() {
             if let Err(e) = state::promote(srv) {
                 return ctx.err(&format!("ERR {e}"));
             }

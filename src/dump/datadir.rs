@@ -46,7 +46,7 @@ impl DataDir {
 
     /// True while a process holds sled's lock: a running node.
     pub fn in_use(&self) -> Result<bool, String> {
-        crate::store::sled_locked(&self.sled)
+        crate::store::sled_locked(&self.sled).map_err(String::from)
     }
 
     /// sled's state, read from a copy of `sled/`, and the WAL's range read
@@ -69,7 +69,8 @@ impl DataDir {
                 }
                 return Err(last_err);
             }
-            let state = read_sled_state(&sled_copy).map_err(|e| named(e, &sled_copy, &self.sled));
+            let state =
+                read_sled_state(&sled_copy).map_err(|e| named(e.into(), &sled_copy, &self.sled));
             // The WAL is read after sled was copied, so it holds every
             // record sled had applied then (sled never gets ahead of it).
             let range = wal_range(&self.wal)?;
@@ -77,7 +78,9 @@ impl DataDir {
                 (Err(e), _) => Some(e.clone()),
                 (Ok(s), _) if s.loading => None,
                 (Ok(_), None) => Some("no WAL segments".to_string()),
-                (Ok(s), Some((first, end))) => check_applied(s.applied, first, end).err(),
+                (Ok(s), Some((first, end))) => {
+                    check_applied(s.applied, first, end).err().map(String::from)
+                }
             };
             match problem {
                 Some(p) if live => last_err = p,
@@ -116,7 +119,7 @@ impl DataDir {
             let applied = match read_sled_state(&sled_copy) {
                 Ok(s) => s.applied,
                 Err(e) => {
-                    last_err = named(e, &sled_copy, &self.sled);
+                    last_err = named(e.into(), &sled_copy, &self.sled);
                     continue;
                 }
             };
@@ -127,7 +130,7 @@ impl DataDir {
             let store = match Store::open_path(&data) {
                 Ok(s) => s,
                 Err(e) => {
-                    last_err = named(e, &data, &self.dir);
+                    last_err = named(e.into(), &data, &self.dir);
                     continue;
                 }
             };

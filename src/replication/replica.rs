@@ -178,7 +178,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
             if id.len() != 40 {
                 return Err(format!("malformed replid in FULLRESYNC: {line}"));
             }
-            full_sync(srv, &mut sock, &mut buf, id, off, timeout).await?;
+            full_sync(srv, &mut sock, &mut buf, id, off, timeout, gen).await?;
         }
         Some("CONTINUE") => {
             if let Some(id) = parts.next() {
@@ -209,6 +209,7 @@ async fn full_sync(
     replid: &str,
     start: u64,
     timeout: Duration,
+    gen: u64,
 ) -> Result<(), String> {
     // `$<len>\r\n`
     let len = loop {
@@ -242,7 +243,7 @@ async fn full_sync(
             let s = srv.clone();
             let tmp2 = tmp.clone();
             let id = replid.to_string();
-            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start))
+            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start, gen))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         }
@@ -318,7 +319,13 @@ async fn receive(
 /// dataset is only dropped once the new one is known whole. A big snapshot
 /// is served from its file while sled loads it behind (`store/overlay.rs`):
 /// the node answers LOADING only while the file is read once.
-fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Result<(), String> {
+fn load(
+    srv: &Server,
+    path: &std::path::Path,
+    replid: &str,
+    start: u64,
+    gen: u64,
+) -> Result<(), String> {
     let reader =
         SnapshotReader::open(path).map_err(|e| format!("received snapshot is damaged: {e}"))?;
     if reader.header().start_offset != start {
@@ -341,15 +348,21 @@ fn load(srv: &Server, path: &std::path::Path, replid: &str, start: u64) -> Resul
             .load_snapshot_file(start, reader)
             .map_err(|e| format!("received snapshot is damaged or could not be loaded: {e}"))
     } else {
-        srv.store.load_snapshot(start, reader.block_count(), |i| {
-            reader.read_block(i).map_err(|e| e.to_string())
-        })
+        srv.store
+            .load_snapshot(start, reader.block_count(), |i| {
+                reader.read_block(i).map_err(crate::store::Error::snapshot)
+            })
+            .map_err(String::from)
     };
     // A failure after the old data was dropped leaves the node answering
     // LOADING until a full sync succeeds; one before leaves the old data.
     srv.loading.store(srv.store.incomplete(), Ordering::Release);
     let n = r?;
-    super::state::adopt_master_history(srv, replid);
+    // REPLICAOF changed the role meanwhile: the data stays, under the ids
+    // the new role chose.
+    if current(srv, gen) {
+        super::state::adopt_master_history(srv, replid);
+    }
     tracing::info!(
         "MASTER <-> REPLICA sync: loaded {n} keys in {:.2}s; continuing from offset {start}",
         t0.elapsed().as_secs_f64()

@@ -170,30 +170,34 @@ fn follow(srv: &Server, to: Role) -> u64 {
 }
 
 /// REPLICAOF NO ONE: keep the data, take a new history id and remember the
-/// old one (replid2) so former siblings can continue with us. A replica
-/// left with a failed full sync's partial data starts empty instead.
+/// old one (replid2) so former siblings can continue with us. A node left
+/// with a failed full sync's partial data starts empty instead (also when
+/// it is a master already: a failed drop is tried again).
 pub fn promote(srv: &Server) -> Result<(), String> {
+    if srv.repl.is_replica() {
+        // The link task sees the new generation and stops.
+        srv.repl.set_role(Role::Master);
+        srv.store.set_follower(false);
+        srv.repl.link.up.store(false, Ordering::Release);
+        let end = srv.store.wal.end_offset();
+        {
+            let mut ids = srv.repl.ids.write();
+            let old = std::mem::replace(&mut ids.replid, crate::util::random_hex40());
+            ids.replid2 = old;
+            ids.second_offset = end as i64 + 1;
+        }
+        persist_ids(srv);
+        srv.config.write().set_replicaof(None);
+        save_role(srv);
+        tracing::info!("MASTER MODE enabled; history continues at offset {end}");
+    }
     if srv.store.incomplete() {
         srv.store
             .drop_incomplete()
             .map_err(|e| format!("the data of a failed full sync could not be dropped: {e}"))?;
         tracing::warn!("REPLICAOF NO ONE after a failed full sync: starting with an empty dataset");
-        srv.loading.store(false, Ordering::Release);
     }
-    srv.repl.set_role(Role::Master);
-    srv.store.set_follower(false);
-    srv.repl.link.up.store(false, Ordering::Release);
-    let end = srv.store.wal.end_offset();
-    {
-        let mut ids = srv.repl.ids.write();
-        let old = std::mem::replace(&mut ids.replid, crate::util::random_hex40());
-        ids.replid2 = old;
-        ids.second_offset = end as i64 + 1;
-    }
-    persist_ids(srv);
-    srv.config.write().set_replicaof(None);
-    save_role(srv);
-    tracing::info!("MASTER MODE enabled; history continues at offset {end}");
+    srv.loading.store(srv.store.incomplete(), Ordering::Release);
     Ok(())
 }
 

@@ -267,7 +267,7 @@ async fn finish(srv: &Arc<Server>) -> Result<(), String> {
         let _ = std::fs::remove_file(pidfile);
     }
     tracing::info!("sledis is now ready to exit, bye bye...");
-    r
+    r.map_err(String::from)
 }
 
 impl Server {

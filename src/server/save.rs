@@ -198,7 +198,7 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
         reader.key_count()
     );
     let n = crate::store::rebuild_sled(&cfg.dir, start, reader.block_count(), |i| {
-        reader.read_block(i).map_err(|e| e.to_string())
+        reader.read_block(i).map_err(crate::store::Error::snapshot)
     })?;
     tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
     Ok(())

@@ -32,7 +32,7 @@ impl Store {
             }
             if let Err(e) = self.apply_frozen() {
                 tracing::error!("applying the write buffer to sled failed: {e}");
-                *self.apply_error.lock() = Some(e.clone());
+                *self.apply_error.lock() = Some(e.to_string());
                 // sled keeps an I/O error forever: reopen it, then apply
                 // the table again (the WAL and the buffer still hold it).
                 if let Some(io) = self.engine.io_error() {
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// Moves every frozen table into sled, oldest first.
-    pub(super) fn apply_frozen(&self) -> Result<(), String> {
+    pub(super) fn apply_frozen(&self) -> Result<(), Error> {
         loop {
             let _applying = self.apply_lock.lock();
             if self.overlay.read().is_some() {
@@ -59,7 +59,7 @@ impl Store {
                 return Ok(());
             };
             // sled must never get ahead of the durable WAL.
-            self.wal.sync_all().map_err(|e| e.to_string())?;
+            self.wal.sync_all().map_err(Error::wal)?;
             // sled may write any part of the table to disk before the
             // applied offset moves: the mark says which records that part
             // came from, and the counts after them (see `Store::open`).
@@ -91,9 +91,9 @@ impl Store {
 
     /// Two threads on disjoint key ranges: the fastest way into sled 0.34
     /// measured here, when the machine has cores to spare.
-    pub(super) fn apply_table(&self, f: &Frozen) -> Result<(), String> {
+    pub(super) fn apply_table(&self, f: &Frozen) -> Result<(), Error> {
         let entries: Vec<(&Bytes, &Option<Bytes>)> = f.table.iter().collect();
-        let put = |part: &[(&Bytes, &Option<Bytes>)]| -> Result<(), String> {
+        let put = |part: &[(&Bytes, &Option<Bytes>)]| -> Result<(), Error> {
             for (k, v) in part {
                 let r = match v {
                     Some(v) => self.engine.insert(k.as_ref(), v.as_ref()).map(|_| ()),
@@ -116,14 +116,14 @@ impl Store {
             let r1 = put(a);
             let r2 = h
                 .join()
-                .unwrap_or_else(|_| Err("applier thread panicked".into()));
+                .unwrap_or_else(|_| Err(Error::system("applier thread panicked")));
             r1.and(r2)
         })
     }
 
     /// Applies the whole write buffer to sled and records the applied offset
     /// (SHUTDOWN and snapshot rebuild use it).
-    pub fn flush_to_sled(&self) -> Result<(), String> {
+    pub fn flush_to_sled(&self) -> Result<(), Error> {
         {
             let _w = self.writer.lock();
             self.freeze(&mut self.tables.write());
@@ -133,8 +133,8 @@ impl Store {
         Ok(())
     }
 
-    pub fn close(&self) -> Result<(), String> {
-        let r = self.wal.close().map_err(|e| e.to_string());
+    pub fn close(&self) -> Result<(), Error> {
+        let r = self.wal.close().map_err(Error::wal);
         let r2 = self.flush_to_sled();
         self.closed.store(true, Ordering::Release);
         self.applier_wake.notify_all();

@@ -5,6 +5,7 @@
 //! Two trees: `keyspace` holds the data (see `keys.rs`), `sledis-meta` the
 //! node's own state (applied offset, key counts, replication ids).
 
+use super::Error;
 use parking_lot::{Mutex, RwLock};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -26,13 +27,14 @@ pub fn slice(b: &[u8]) -> Slice {
 const KEYSPACE_TREE: &str = "keyspace";
 const META_TREE: &str = "sledis-meta";
 
-/// An error's text, noting it if it is an I/O error (see `Engine`).
-fn note(io_error: &Mutex<Option<String>>, e: sled::Error) -> String {
+/// sled's error as ours, noting it if it is an I/O error (see `Engine`).
+fn note(io_error: &Mutex<Option<String>>, e: sled::Error) -> Error {
     let msg = e.to_string();
     if matches!(e, sled::Error::Io(_)) {
         *io_error.lock() = Some(msg.clone());
+        return Error::Io(msg);
     }
-    msg
+    Error::Engine(msg)
 }
 
 /// One open sled database and its two trees.
@@ -43,14 +45,18 @@ struct Trees {
 }
 
 impl Trees {
-    fn open(path: &Path, cache_bytes: u64) -> Result<Trees, String> {
+    fn open(path: &Path, cache_bytes: u64) -> Result<Trees, Error> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
-            .map_err(|e| format!("sled failed to open {}: {e}", path.display()))?;
-        let keyspace = db.open_tree(KEYSPACE_TREE).map_err(|e| e.to_string())?;
-        let meta = db.open_tree(META_TREE).map_err(|e| e.to_string())?;
+            .map_err(|e| Error::Engine(format!("sled failed to open {}: {e}", path.display())))?;
+        let keyspace = db
+            .open_tree(KEYSPACE_TREE)
+            .map_err(|e| Error::Engine(e.to_string()))?;
+        let meta = db
+            .open_tree(META_TREE)
+            .map_err(|e| Error::Engine(e.to_string()))?;
         Ok(Trees { db, keyspace, meta })
     }
 }
@@ -73,7 +79,7 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the engine in `path` with a page cache of
     /// `cache_bytes`.
-    pub fn open(path: &Path, cache_bytes: u64) -> Result<Engine, String> {
+    pub fn open(path: &Path, cache_bytes: u64) -> Result<Engine, Error> {
         Ok(Engine {
             path: path.to_path_buf(),
             cache_bytes,
@@ -83,14 +89,16 @@ impl Engine {
         })
     }
 
-    fn t(&self) -> Result<Arc<Trees>, String> {
+    fn t(&self) -> Result<Arc<Trees>, Error> {
         self.trees.read().clone().ok_or_else(|| {
-            "sled is closed after an I/O error; the applier opens it again once the disk works"
-                .into()
+            Error::Io(
+                "sled is closed after an I/O error; the applier opens it again once the disk works"
+                    .into(),
+            )
         })
     }
 
-    fn err(&self, e: sled::Error) -> String {
+    fn err(&self, e: sled::Error) -> Error {
         note(&self.io_error, e)
     }
 
@@ -103,7 +111,7 @@ impl Engine {
     /// Everything that uses the engine waits meanwhile. Fails, keeping the
     /// old handle, if another holder (an iterator) keeps sled's lock past
     /// `wait`, or if the open fails.
-    pub fn reopen(&self, wait: Duration) -> Result<(), String> {
+    pub fn reopen(&self, wait: Duration) -> Result<(), Error> {
         let mut slot = self.trees.write();
         // Drop our handle: sled closes once the last holder lets go.
         let old = slot.take().map(|t| Arc::downgrade(&t));
@@ -111,7 +119,7 @@ impl Engine {
         while old.as_ref().is_some_and(|o| o.strong_count() > 0) || sled_locked(&self.path)? {
             if Instant::now() > deadline {
                 *slot = old.and_then(|o| o.upgrade());
-                return Err("sled is still held; reopen later".into());
+                return Err(Error::Engine("sled is still held; reopen later".into()));
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -121,17 +129,17 @@ impl Engine {
         Ok(())
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, String> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
         self.t()?.keyspace.get(key).map_err(|e| self.err(e))
     }
 
     /// The `sled-write` fault point (`DEBUG FAULT`): an injected error is
     /// an I/O error sled returned, noted like a real one.
-    fn fault(&self) -> Result<(), String> {
+    fn fault(&self) -> Result<(), Error> {
         crate::faults::check("sled-write").map_err(|e| self.err(sled::Error::Io(e)))
     }
 
-    pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.fault()?;
         self.t()?
             .keyspace
@@ -140,7 +148,7 @@ impl Engine {
             .map_err(|e| self.err(e))
     }
 
-    pub fn remove(&self, key: &[u8]) -> Result<(), String> {
+    pub fn remove(&self, key: &[u8]) -> Result<(), Error> {
         self.fault()?;
         self.t()?
             .keyspace
@@ -154,7 +162,7 @@ impl Engine {
         &self,
         from: Bound<&'a [u8]>,
         to: Bound<&'a [u8]>,
-    ) -> Box<dyn DoubleEndedIterator<Item = Result<Pair, String>> + 'a> {
+    ) -> Box<dyn DoubleEndedIterator<Item = Result<Pair, Error>> + 'a> {
         match self.t() {
             Ok(t) => {
                 let io = self.io_error.clone();
@@ -168,7 +176,7 @@ impl Engine {
         }
     }
 
-    pub fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = Result<Pair, String>>> {
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = Result<Pair, Error>>> {
         match self.t() {
             Ok(t) => {
                 let io = self.io_error.clone();
@@ -183,12 +191,12 @@ impl Engine {
     }
 
     /// Drops every key of the keyspace (not the node's state).
-    pub fn clear(&self) -> Result<(), String> {
+    pub fn clear(&self) -> Result<(), Error> {
         self.t()?.keyspace.clear().map_err(|e| self.err(e))
     }
 
     /// Makes every write so far durable.
-    pub fn flush(&self) -> Result<(), String> {
+    pub fn flush(&self) -> Result<(), Error> {
         self.t()?.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
 
@@ -198,12 +206,12 @@ impl Engine {
 
     // ----- the node's own state -----
 
-    pub fn meta_get(&self, key: &[u8]) -> Result<Option<Slice>, String> {
+    pub fn meta_get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
         self.t()?.meta.get(key).map_err(|e| self.err(e))
     }
 
     /// Writes a state entry; durable only after `flush`.
-    pub fn meta_insert(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    pub fn meta_insert(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.t()?
             .meta
             .insert(key, value)
@@ -211,7 +219,7 @@ impl Engine {
             .map_err(|e| self.err(e))
     }
 
-    pub fn meta_remove(&self, key: &[u8]) -> Result<(), String> {
+    pub fn meta_remove(&self, key: &[u8]) -> Result<(), Error> {
         self.t()?
             .meta
             .remove(key)
@@ -219,7 +227,7 @@ impl Engine {
             .map_err(|e| self.err(e))
     }
 
-    pub fn meta_clear(&self) -> Result<(), String> {
+    pub fn meta_clear(&self) -> Result<(), Error> {
         self.t()?.meta.clear().map_err(|e| self.err(e))
     }
 }
@@ -227,10 +235,11 @@ impl Engine {
 /// True while a process (or an engine of ours not yet fully closed) holds
 /// sled's lock on `sled_dir/db`. Probed with a non-blocking shared `flock`
 /// on a read-only handle, released at once.
-pub fn sled_locked(sled_dir: &Path) -> Result<bool, String> {
+pub fn sled_locked(sled_dir: &Path) -> Result<bool, Error> {
     use std::os::fd::AsRawFd;
     let db = sled_dir.join("db");
-    let f = std::fs::File::open(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let f =
+        std::fs::File::open(&db).map_err(|e| Error::Engine(format!("{}: {e}", db.display())))?;
     // SAFETY: flock on a descriptor we own, for as long as `f` lives.
     let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
     if r == 0 {
@@ -242,7 +251,10 @@ pub fn sled_locked(sled_dir: &Path) -> Result<bool, String> {
     if e.kind() == std::io::ErrorKind::WouldBlock {
         Ok(true)
     } else {
-        Err(format!("{}: cannot probe sled's lock: {e}", db.display()))
+        Err(Error::Engine(format!(
+            "{}: cannot probe sled's lock: {e}",
+            db.display()
+        )))
     }
 }
 
@@ -252,7 +264,7 @@ pub fn sled_locked(sled_dir: &Path) -> Result<bool, String> {
 /// a lot since it started would pay that replay at the next start (0.75 s
 /// after 840 MB of writes, measured); this pays it at the stop instead.
 /// Skipped (false) if the engine is still held after `wait`.
-pub fn checkpoint(sled_dir: &Path, wait: std::time::Duration) -> Result<bool, String> {
+pub fn checkpoint(sled_dir: &Path, wait: std::time::Duration) -> Result<bool, Error> {
     let deadline = std::time::Instant::now() + wait;
     while sled_locked(sled_dir)? {
         if std::time::Instant::now() > deadline {

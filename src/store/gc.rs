@@ -43,7 +43,7 @@ impl Store {
 
     /// Removes every key `keys` yields from sled; None if the node closed
     /// meanwhile.
-    fn remove_each(&self, keys: impl Iterator<Item = Result<engine::Pair, String>>) -> Option<u64> {
+    fn remove_each(&self, keys: impl Iterator<Item = Result<engine::Pair, Error>>) -> Option<u64> {
         let mut n = 0;
         for item in keys {
             let Ok((k, _)) = item else { break };

@@ -15,8 +15,8 @@ impl Store {
         &self,
         start: u64,
         blocks: usize,
-        read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
-    ) -> Result<u64, String> {
+        read: impl Fn(usize) -> Result<Vec<Pair>, Error> + Sync,
+    ) -> Result<u64, Error> {
         self.stop_loader();
         let _w = self.writer.lock();
         self.clear_for_load(start, None)?;
@@ -49,12 +49,14 @@ impl Store {
     /// A replica left `incomplete` becomes a master (REPLICAOF NO ONE):
     /// it drops the partial data and starts empty at its WAL's end, as a
     /// restart after a failed sync does (`open`).
-    pub fn drop_incomplete(&self) -> Result<(), String> {
+    pub fn drop_incomplete(&self) -> Result<(), Error> {
+        // A full sync loading right now holds the writer lock: it may yet
+        // complete the data.
+        let _w = self.writer.lock();
         if !self.incomplete() {
             return Ok(());
         }
         self.stop_loader();
-        let _w = self.writer.lock();
         let end = self.wal.end_offset();
         self.clear_for_load(end, None)?;
         self.set_loaded(end, Tally::default())?;
@@ -74,17 +76,17 @@ impl Store {
         self: &Arc<Self>,
         start: u64,
         reader: SnapshotReader,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Error> {
         self.stop_loader();
         let blocks = reader.block_count();
         let (n, tally) = load_blocks(None, blocks, load_workers(), |i| {
-            reader.read_block(i).map_err(|e| e.to_string())
+            reader.read_block(i).map_err(Error::snapshot)
         })?;
         if n != reader.key_count() {
-            return Err(format!(
+            return Err(Error::Snapshot(format!(
                 "the snapshot holds {n} pairs but its trailer says {}",
                 reader.key_count()
-            ));
+            )));
         }
         let overlay = Arc::new(overlay::Overlay::new(reader));
         let _w = self.writer.lock();
@@ -94,7 +96,7 @@ impl Store {
         let handle = std::thread::Builder::new()
             .name("snapshot-load".into())
             .spawn(move || store.load_behind(overlay))
-            .map_err(|e| format!("cannot start the snapshot loader: {e}"))?;
+            .map_err(|e| Error::System(format!("cannot start the snapshot loader: {e}")))?;
         *self.loader.lock() = Some(handle);
         // The file holds the whole dataset: the node serves it.
         self.incomplete.store(false, Ordering::Release);
@@ -109,7 +111,7 @@ impl Store {
         &self,
         start: u64,
         overlay: Option<Arc<overlay::Overlay>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         // From here the old data goes; until the new one is whole, the
         // node holds neither.
         self.incomplete.store(true, Ordering::Release);
@@ -134,8 +136,8 @@ impl Store {
     /// The state a counted load leaves: the WAL continues from `start`, and
     /// the generations and key counts are the snapshot's, stored as applied
     /// at `start`.
-    fn set_loaded(&self, start: u64, tally: Tally) -> Result<(), String> {
-        self.wal.reset(start).map_err(|e| e.to_string())?;
+    fn set_loaded(&self, start: u64, tally: Tally) -> Result<(), Error> {
+        self.wal.reset(start).map_err(Error::wal)?;
         let kc = tally.finish(&self.gens);
         for db in 0..MAX_DBS {
             self.counts[db].store(kc.keys[db], Ordering::Relaxed);
@@ -172,12 +174,12 @@ impl Store {
                     let i = from + i;
                     done.store(i, Ordering::Release);
                     if stopped() {
-                        return Err("stopped".into());
+                        return Err(Error::Stopped);
                     }
                     if i % FLUSH_EVERY_BLOCKS == FLUSH_EVERY_BLOCKS - 1 {
                         self.engine.flush()?;
                     }
-                    reader.read_block(i).map_err(|e| e.to_string())
+                    reader.read_block(i).map_err(Error::snapshot)
                 },
             )
             .and_then(|_| {
@@ -188,7 +190,7 @@ impl Store {
             });
             match r {
                 Ok(()) => break,
-                Err(e) if e == "stopped" || stopped() => {
+                Err(e) if e == Error::Stopped || stopped() => {
                     tracing::info!("the full sync's load into sled stopped; its mark stays, so a restart syncs in full");
                     return;
                 }
@@ -247,7 +249,7 @@ impl Store {
         self.engine.meta_get(key).ok().flatten().map(|v| v.to_vec())
     }
 
-    pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), String> {
+    pub fn meta_put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
         self.engine.meta_insert(key, value)?;
         self.engine.flush()
     }
@@ -260,13 +262,14 @@ pub fn rebuild_sled(
     dir: &Path,
     start_offset: u64,
     blocks: usize,
-    read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
-) -> Result<u64, String> {
+    read: impl Fn(usize) -> Result<Vec<Pair>, Error> + Sync,
+) -> Result<u64, Error> {
     let sled_path = dir.join("sled");
     if sled_path.exists() {
         let aside = dir.join(format!("sled.damaged-{}", crate::util::now_ms()));
-        std::fs::rename(&sled_path, &aside)
-            .map_err(|e| format!("cannot move {} aside: {e}", sled_path.display()))?;
+        std::fs::rename(&sled_path, &aside).map_err(|e| {
+            Error::System(format!("cannot move {} aside: {e}", sled_path.display()))
+        })?;
         tracing::warn!("moved the old sled files to {}", aside.display());
     }
     let engine = Engine::open(&sled_path, 64 << 20)?;
@@ -280,10 +283,10 @@ pub fn rebuild_sled(
     let deadline = Instant::now() + Duration::from_secs(10);
     while sled_locked(&sled_path)? {
         if Instant::now() > deadline {
-            return Err(format!(
+            return Err(Error::Engine(format!(
                 "{}: still locked after the rebuild",
                 sled_path.display()
-            ));
+            )));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -310,11 +313,11 @@ fn load_blocks(
     engine: Option<&Engine>,
     blocks: usize,
     workers: usize,
-    read: impl Fn(usize) -> Result<Vec<Pair>, String> + Sync,
-) -> Result<(u64, Tally), String> {
+    read: impl Fn(usize) -> Result<Vec<Pair>, Error> + Sync,
+) -> Result<(u64, Tally), Error> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let work = || -> Result<(u64, Tally), String> {
+    let work = || -> Result<(u64, Tally), Error> {
         let mut n = 0u64;
         let mut tally = Tally::default();
         loop {
@@ -342,7 +345,7 @@ fn load_blocks(
     if workers <= 1 {
         return work();
     }
-    let results: Vec<Result<(u64, Tally), String>> = std::thread::scope(|s| {
+    let results: Vec<Result<(u64, Tally), Error>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 std::thread::Builder::new()
@@ -355,8 +358,10 @@ fn load_blocks(
             .map(|h| match h {
                 Ok(h) => h
                     .join()
-                    .unwrap_or_else(|_| Err("a snapshot loading thread panicked".into())),
-                Err(e) => Err(format!("cannot start a snapshot loading thread: {e}")),
+                    .unwrap_or_else(|_| Err(Error::system("a snapshot loading thread panicked"))),
+                Err(e) => Err(Error::System(format!(
+                    "cannot start a snapshot loading thread: {e}"
+                ))),
             })
             .collect()
     });

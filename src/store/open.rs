@@ -2,15 +2,15 @@ use super::*;
 
 impl Store {
     /// Opens sled and the WAL and replays what sled had not applied yet.
-    pub fn open(opts: StoreOptions) -> Result<Arc<Store>, String> {
+    pub fn open(opts: StoreOptions) -> Result<Arc<Store>, Error> {
         std::fs::create_dir_all(&opts.dir)
-            .map_err(|e| format!("cannot create {}: {e}", opts.dir.display()))?;
+            .map_err(|e| Error::System(format!("cannot create {}: {e}", opts.dir.display())))?;
         let sled_path = opts.dir.join("sled");
         let engine = Engine::open(&sled_path, opts.budget.engine_cache).map_err(|e| {
-            format!(
+            Error::Engine(format!(
                 "{e}. The data can be rebuilt from the newest snapshot plus the WAL: \
                  start again with --rebuild-from-snapshot"
-            )
+            ))
         })?;
         // A full sync that died half-loaded left a mix of old and new data:
         // drop it all, and forget our history id so the master sends a full
@@ -23,7 +23,7 @@ impl Store {
             let wal_dir = opts.dir.join("wal");
             if wal_dir.exists() {
                 std::fs::remove_dir_all(&wal_dir)
-                    .map_err(|e| format!("{}: {e}", wal_dir.display()))?;
+                    .map_err(|e| Error::Wal(format!("{}: {e}", wal_dir.display())))?;
             }
         }
         let (mut applied, mut persisted) = read_state(&engine)?;
@@ -36,7 +36,7 @@ impl Store {
             applied,
             |_, _| {},
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::wal)?;
         check_applied(applied, rec.first_offset, rec.end_offset)?;
         // A crash while a table went into sled: sled holds some unknown
         // part of it. Writing the table's records again brings sled to the
@@ -132,12 +132,12 @@ impl Store {
         std::thread::Builder::new()
             .name("sled-applier".into())
             .spawn(move || s.applier_loop())
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::system)?;
         let s = store.clone();
         std::thread::Builder::new()
             .name("sled-gc".into())
             .spawn(move || s.gc_loop())
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::system)?;
         // Replay after the applier started: the write buffer moves into
         // sled as it fills, so replay needs no more memory than writes do.
         let t0 = Instant::now();
@@ -159,12 +159,12 @@ impl Store {
             std::thread::Builder::new()
                 .name("wal-check".into())
                 .spawn(move || w.verify_old(old))
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::system)?;
         }
         Ok(store)
     }
 
-    pub fn open_path(dir: &Path) -> Result<Arc<Store>, String> {
+    pub fn open_path(dir: &Path) -> Result<Arc<Store>, Error> {
         Store::open(StoreOptions {
             dir: dir.to_path_buf(),
             databases: MAX_DBS,
@@ -176,7 +176,7 @@ impl Store {
     }
 
     /// Publishes every record of the WAL in `[applied, end)`, one at a time.
-    fn replay_wal(&self, dir: &Path, applied: u64, end: u64) -> Result<u64, String> {
+    fn replay_wal(&self, dir: &Path, applied: u64, end: u64) -> Result<u64, Error> {
         records_between(dir, applied, end, |r, rec_end| {
             self.apply_record(r, rec_end)
         })
@@ -191,9 +191,9 @@ fn records_between(
     from: u64,
     to: u64,
     mut f: impl FnMut(&Record, u64),
-) -> Result<u64, String> {
+) -> Result<u64, Error> {
     let mut n = 0u64;
-    let segs = crate::wal::list_segments(dir).map_err(|e| e.to_string())?;
+    let segs = crate::wal::list_segments(dir).map_err(Error::wal)?;
     for (i, seg) in segs.iter().enumerate() {
         let seg_end = segs.get(i + 1).map_or(u64::MAX, |x| x.start);
         if seg_end <= from || seg.start >= to {
@@ -204,7 +204,7 @@ fn records_between(
             f(r, end);
             n += 1;
         })
-        .map_err(|e| format!("reading the WAL in {}: {e}", seg.path.display()))?;
+        .map_err(|e| Error::Wal(format!("reading the WAL in {}: {e}", seg.path.display())))?;
     }
     Ok(n)
 }
@@ -212,8 +212,8 @@ fn records_between(
 /// Writes the effects of the WAL's records in `[from, to)` straight into
 /// sled, in order: sled then holds the state at `to` whatever part of them
 /// it held before (effects are idempotent). Returns the records written.
-fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, String> {
-    let mut failed: Option<String> = None;
+fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, Error> {
+    let mut failed: Option<Error> = None;
     let n = records_between(dir, from, to, |r, _| {
         for e in &r.effects {
             let res = match e {
@@ -227,7 +227,10 @@ fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, Strin
         }
     })?;
     if let Some(e) = failed {
-        return Err(format!("writing the interrupted table again: {e}"));
+        return Err(match e {
+            Error::Io(m) => Error::Io(format!("writing the interrupted table again: {m}")),
+            e => Error::Engine(format!("writing the interrupted table again: {e}")),
+        });
     }
     engine.flush()?;
     Ok(n)
@@ -235,7 +238,7 @@ fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, Strin
 
 /// sled's applied offset (0 when absent) and the key counts recorded with
 /// it (None from builds that did not record them).
-pub(super) fn read_state(engine: &Engine) -> Result<(u64, Option<KeyCounts>), String> {
+pub(super) fn read_state(engine: &Engine) -> Result<(u64, Option<KeyCounts>), Error> {
     Ok(match engine.meta_get(APPLIED_KEY)? {
         Some(v) => KeyCounts::decode(&v).unwrap_or((0, None)),
         None => (0, Some(KeyCounts::default())),
@@ -245,25 +248,25 @@ pub(super) fn read_state(engine: &Engine) -> Result<(u64, Option<KeyCounts>), St
 /// The startup rule: sled's applied offset must lie inside the WAL
 /// (`first..=end`), or the log and sled do not belong together. Also used
 /// by `sledis-dump verify`.
-pub fn check_applied(applied: u64, first: u64, end: u64) -> Result<(), String> {
+pub fn check_applied(applied: u64, first: u64, end: u64) -> Result<(), Error> {
     if applied > end {
-        return Err(format!(
+        return Err(Error::Wal(format!(
             "sled has applied up to offset {applied} but the WAL ends at {end}: the WAL lost data sled has; \
              refusing to start (restore the WAL or rebuild with --rebuild-from-snapshot)"
-        ));
+        )));
     }
     if applied < first {
-        return Err(format!(
+        return Err(Error::Wal(format!(
             "sled has applied up to offset {applied} but the WAL starts at {first}: records in between are missing. \
              If sled's files were lost or damaged, rebuild them with --rebuild-from-snapshot"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Counts each database's keys and rebuilds the expiry index entries from
 /// the metadata: once, for a data dir written before counts were kept.
-fn survey(engine: &Engine, gens: &[AtomicU32; MAX_DBS]) -> Result<KeyCounts, String> {
+fn survey(engine: &Engine, gens: &[AtomicU32; MAX_DBS]) -> Result<KeyCounts, Error> {
     let mut c = KeyCounts::default();
     for item in engine.scan_prefix(&[keys::EXPIRY]) {
         let (k, _) = item?;
@@ -298,12 +301,12 @@ pub struct SledState {
 /// read-only mode: opening takes its file lock and may write (recovery,
 /// `blobs/`, `conf`), so `sledis-dump` passes a private copy, never a
 /// node's own directory.
-pub fn read_sled_state(sled_dir: &Path) -> Result<SledState, String> {
+pub fn read_sled_state(sled_dir: &Path) -> Result<SledState, Error> {
     if !engine::exists(sled_dir) {
-        return Err(format!(
+        return Err(Error::Engine(format!(
             "{}: no sled database (no db file)",
             sled_dir.display()
-        ));
+        )));
     }
     let engine = Engine::open(sled_dir, 8 << 20)?;
     Ok(SledState {

@@ -12,6 +12,7 @@
 //! (under the apply lock) and reads go back to sled.
 
 use super::engine::{self, Pair as EnginePair};
+use super::Error;
 use crate::snapshot::{Pair, SnapshotReader};
 use parking_lot::Mutex;
 use std::ops::Bound;
@@ -33,7 +34,7 @@ impl Overlay {
         }
     }
 
-    fn block(&self, i: usize) -> Result<Arc<Vec<Pair>>, String> {
+    fn block(&self, i: usize) -> Result<Arc<Vec<Pair>>, Error> {
         {
             let mut r = self.recent.lock();
             if let Some(pos) = r.iter().position(|(b, _)| *b == i) {
@@ -43,7 +44,7 @@ impl Overlay {
                 return Ok(pairs);
             }
         }
-        let pairs = Arc::new(self.reader.read_block(i).map_err(|e| e.to_string())?);
+        let pairs = Arc::new(self.reader.read_block(i).map_err(Error::snapshot)?);
         let mut r = self.recent.lock();
         if r.len() >= RECENT_BLOCKS {
             r.remove(0);
@@ -52,7 +53,7 @@ impl Overlay {
         Ok(pairs)
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<engine::Slice>, String> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<engine::Slice>, Error> {
         let Some(i) = self.reader.find_block(key) else {
             return Ok(None);
         };
@@ -68,7 +69,7 @@ impl Overlay {
         self: &Arc<Self>,
         from: Bound<&[u8]>,
         to: Bound<&[u8]>,
-    ) -> impl Iterator<Item = Result<EnginePair, String>> {
+    ) -> impl Iterator<Item = Result<EnginePair, Error>> {
         let (block, start) = match from {
             Bound::Unbounded => (0, Bound::Unbounded),
             Bound::Included(k) => (
@@ -104,7 +105,7 @@ struct OverlayIter {
 }
 
 impl Iterator for OverlayIter {
-    type Item = Result<EnginePair, String>;
+    type Item = Result<EnginePair, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {

@@ -172,14 +172,14 @@ impl Store {
     /// A record from the master's stream: appended to our WAL at the same
     /// offset (the raw frame, verbatim) and published, under the writer lock
     /// so WAL order stays apply order.
-    pub fn apply_replicated(&self, frame: &[u8], rec: &Record) -> Result<u64, String> {
+    pub fn apply_replicated(&self, frame: &[u8], rec: &Record) -> Result<u64, Error> {
         let _w = self.writer.lock();
         let here = self.wal.end_offset();
         if rec.offset != here {
-            return Err(format!(
+            return Err(Error::Wal(format!(
                 "replicated record at offset {} but our log ends at {here}",
                 rec.offset
-            ));
+            )));
         }
         let end = self.wal.append_raw(frame);
         self.apply_record(rec, end);

@@ -5,15 +5,15 @@ thread_local! {
     /// A storage read error met by the command running on this thread: its
     /// reply becomes that error and its writes are dropped
     /// (`command::dispatch`), instead of answering from a partial read.
-    static READ_ERROR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static READ_ERROR: RefCell<Option<Error>> = const { RefCell::new(None) };
 }
 
 /// The storage read error this thread met since the last call, if any.
-pub fn take_read_error() -> Option<String> {
+pub fn take_read_error() -> Option<Error> {
     READ_ERROR.with(|e| e.borrow_mut().take())
 }
 
-fn read_failed(e: String) {
+fn read_failed(e: Error) {
     tracing::error!("sled read failed: {e}");
     READ_ERROR.with(|r| *r.borrow_mut() = Some(e));
 }
@@ -58,8 +58,8 @@ impl Store {
 
     /// What sled holds for `key`, or a full sync's snapshot while sled
     /// loads it (`overlay.rs`).
-    pub(super) fn base_get(&self, key: &[u8]) -> Result<Option<engine::Slice>, String> {
-        crate::faults::check("sled-read").map_err(|e| e.to_string())?;
+    pub(super) fn base_get(&self, key: &[u8]) -> Result<Option<engine::Slice>, Error> {
+        crate::faults::check("sled-read").map_err(|e| Error::Io(e.to_string()))?;
         if let Some(o) = self.overlay.read().as_ref() {
             return o.get(key);
         }
@@ -71,9 +71,9 @@ impl Store {
         &self,
         from: Bound<&'a [u8]>,
         to: Bound<&'a [u8]>,
-    ) -> Box<dyn Iterator<Item = Result<engine::Pair, String>> + 'a> {
+    ) -> Box<dyn Iterator<Item = Result<engine::Pair, Error>> + 'a> {
         if let Err(e) = crate::faults::check("sled-read") {
-            return Box::new(std::iter::once(Err(e.to_string())));
+            return Box::new(std::iter::once(Err(Error::Io(e.to_string()))));
         }
         if let Some(o) = self.overlay.read().as_ref() {
             return Box::new(o.range(from, to));
