@@ -2,6 +2,7 @@
 //! every write goes through a write-ahead log that is also the replication
 //! stream. See docs/ARCHITECTURE.md.
 
+pub mod client;
 pub mod command;
 pub mod config;
 pub mod dump;

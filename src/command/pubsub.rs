@@ -2,12 +2,11 @@
 //! on `__sentinel__:hello`).
 
 use super::{cmd, flags::*, Command, Ctx};
+use crate::client::pubsub::Subscriber;
 use crate::server::client::Client;
-use crate::server::pubsub::Subscriber;
 use crate::server::Server;
 use crate::util::eq_ic;
 use bytes::Bytes;
-use std::sync::atomic::Ordering;
 
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
@@ -69,22 +68,6 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-fn sub_count(c: &Client) -> i64 {
-    (c.subs.len() + c.psubs.len()) as i64
-}
-
-fn sync_counts(c: &Client) {
-    c.info.subs.store(c.subs.len(), Ordering::Relaxed);
-    c.info.psubs.store(c.psubs.len(), Ordering::Relaxed);
-}
-
-fn reply(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>) {
-    ctx.out.push(3);
-    ctx.out.bulk(kind);
-    ctx.out.bulk_opt(name);
-    ctx.out.int(sub_count(ctx.client));
-}
-
 fn subscriber(ctx: &Ctx<'_>) -> Subscriber {
     Subscriber {
         info: ctx.client.info.clone(),
@@ -93,70 +76,37 @@ fn subscriber(ctx: &Ctx<'_>) -> Subscriber {
 }
 
 fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    for ch in &a[1..] {
-        if ctx.client.subs.insert(ch.clone()) {
-            ctx.srv.pubsub.subscribe(ch.clone(), subscriber(ctx));
-        }
-        sync_counts(ctx.client);
-        reply(ctx, b"subscribe", Some(ch));
-    }
+    let me = subscriber(ctx);
+    ctx.client
+        .subs
+        .subscribe(&ctx.srv.pubsub, &me, ctx.out, &a[1..], false);
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    for p in &a[1..] {
-        if ctx.client.psubs.insert(p.clone()) {
-            ctx.srv.pubsub.psubscribe(p.clone(), subscriber(ctx));
-        }
-        sync_counts(ctx.client);
-        reply(ctx, b"psubscribe", Some(p));
-    }
+    let me = subscriber(ctx);
+    ctx.client
+        .subs
+        .subscribe(&ctx.srv.pubsub, &me, ctx.out, &a[1..], true);
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let chans: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
-    } else {
-        ctx.client.subs.iter().cloned().collect()
-    };
-    if chans.is_empty() {
-        return reply(ctx, b"unsubscribe", None);
-    }
-    for ch in chans {
-        if ctx.client.subs.remove(&ch) {
-            ctx.srv.pubsub.unsubscribe(&ch, ctx.client.id);
-        }
-        sync_counts(ctx.client);
-        reply(ctx, b"unsubscribe", Some(&ch));
-    }
+    let info = ctx.client.info.clone();
+    ctx.client
+        .subs
+        .unsubscribe(&ctx.srv.pubsub, &info, ctx.out, &a[1..], false);
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let pats: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
-    } else {
-        ctx.client.psubs.iter().cloned().collect()
-    };
-    if pats.is_empty() {
-        return reply(ctx, b"punsubscribe", None);
-    }
-    for p in pats {
-        if ctx.client.psubs.remove(&p) {
-            ctx.srv.pubsub.punsubscribe(&p, ctx.client.id);
-        }
-        sync_counts(ctx.client);
-        reply(ctx, b"punsubscribe", Some(&p));
-    }
+    let info = ctx.client.info.clone();
+    ctx.client
+        .subs
+        .unsubscribe(&ctx.srv.pubsub, &info, ctx.out, &a[1..], true);
 }
 
 /// Drops every subscription (connection close, RESET).
 pub fn unsubscribe_all(srv: &Server, c: &mut Client) {
-    for ch in std::mem::take(&mut c.subs) {
-        srv.pubsub.unsubscribe(&ch, c.id);
-    }
-    for p in std::mem::take(&mut c.psubs) {
-        srv.pubsub.punsubscribe(&p, c.id);
-    }
-    sync_counts(c);
+    let info = c.info.clone();
+    c.subs.clear(&srv.pubsub, &info);
 }
 
 fn publish(ctx: &mut Ctx<'_>, a: &[Bytes]) {

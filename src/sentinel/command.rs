@@ -5,12 +5,13 @@
 use super::config::MasterConfig;
 use super::instance::{flag, Instance, Kind, Master};
 use super::{describe, failover, hello, Level, Sentinel, State};
+use crate::client::commands::{self, Conn};
+use crate::client::pubsub::Subscriptions;
+use crate::client::pubsub::{PubMsg, Subscriber};
+use crate::client::ClientInfo;
 use crate::glob::glob_match;
 use crate::resp::Out;
-use crate::server::client::ClientInfo;
-use crate::server::pubsub::{PubMsg, Subscriber};
 use bytes::Bytes;
-use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -19,8 +20,7 @@ pub struct SClient {
     pub info: Arc<ClientInfo>,
     pub authed: bool,
     pub resp3: bool,
-    pub subs: BTreeSet<Bytes>,
-    pub psubs: BTreeSet<Bytes>,
+    pub subs: Subscriptions,
     pub push: mpsc::UnboundedSender<PubMsg>,
 }
 
@@ -30,14 +30,24 @@ impl SClient {
             info,
             authed,
             resp3: false,
-            subs: BTreeSet::new(),
-            psubs: BTreeSet::new(),
+            subs: Subscriptions::default(),
             push,
         }
     }
 
     fn subscribed(&self) -> bool {
-        !self.subs.is_empty() || !self.psubs.is_empty()
+        !self.subs.is_empty()
+    }
+
+    /// The shared connection commands' view of this connection.
+    fn conn<'a>(&'a mut self, sen: &'a Sentinel) -> Conn<'a> {
+        Conn {
+            info: &self.info,
+            authed: &mut self.authed,
+            clients: &sen.clients,
+            password: sen.requirepass.clone(),
+            now: crate::util::now_ms(),
+        }
     }
 }
 
@@ -121,229 +131,30 @@ pub fn dispatch(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, args: &[Byt
 }
 
 fn ping(_s: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    if a.len() > 2 {
-        out.error("ERR wrong number of arguments for 'ping' command");
-    } else if c.subscribed() && !c.resp3 {
-        out.array(2);
-        out.bulk(b"pong");
-        out.bulk(a.get(1).map(|b| &b[..]).unwrap_or(b""));
-    } else if let Some(m) = a.get(1) {
-        out.bulk(m);
-    } else {
-        out.simple("PONG");
-    }
+    commands::ping(c.subscribed(), out, a);
     After::Continue
 }
 
-fn check_pass(sen: &Sentinel, user: Option<&[u8]>, pass: &[u8]) -> bool {
-    let user_ok = user.is_none_or(|u| u == b"default");
-    user_ok && sen.requirepass.as_deref().map(|p| p.as_bytes()) == Some(pass)
-}
-
 fn auth(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    if a.len() > 3 {
-        out.error("ERR syntax error");
-        return After::Continue;
-    }
-    if sen.requirepass.is_none() && a.len() == 2 {
-        out.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-        return After::Continue;
-    }
-    let (user, pass) = if a.len() == 3 {
-        (Some(&a[1][..]), &a[2][..])
-    } else {
-        (None, &a[1][..])
-    };
-    if check_pass(sen, user, pass) {
-        c.authed = true;
-        out.ok();
-    } else {
-        out.error("WRONGPASS invalid username-password pair or user is disabled.");
-    }
+    commands::auth(&mut c.conn(sen), out, a);
     After::Continue
 }
 
 fn hello_cmd(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    let mut i = 1;
-    let mut proto = if c.resp3 { 3 } else { 2 };
-    if a.len() > 1 {
-        match text(&a[1]).parse::<i64>() {
-            Ok(v @ (2 | 3)) => proto = v,
-            Ok(_) => {
-                out.error("NOPROTO unsupported protocol version");
-                return After::Continue;
-            }
-            Err(_) => {
-                out.error("ERR Protocol version is not an integer or out of range");
-                return After::Continue;
-            }
-        }
-        i = 2;
-    }
-    let mut name = None;
-    while i < a.len() {
-        let opt = lower(&a[i]);
-        if opt == "auth" && i + 2 < a.len() {
-            if !check_pass(sen, Some(&a[i + 1]), &a[i + 2]) {
-                out.error("WRONGPASS invalid username-password pair or user is disabled.");
-                return After::Continue;
-            }
-            c.authed = true;
-            i += 3;
-        } else if opt == "setname" && i + 1 < a.len() {
-            name = Some(text(&a[i + 1]));
-            i += 2;
-        } else {
-            out.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                text(&a[i])
-            ));
-            return After::Continue;
-        }
-    }
-    if !c.authed {
-        out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        return After::Continue;
-    }
-    if let Some(n) = name {
-        *c.info.name.lock() = Some(n);
-    }
-    c.resp3 = proto == 3;
-    c.info.resp.store(proto as usize, Ordering::Relaxed);
     out.resp3 = c.resp3;
-    out.map(7);
-    out.bulk(b"server");
-    out.bulk(b"redis");
-    out.bulk(b"version");
-    out.bulk(crate::REDIS_VERSION.as_bytes());
-    out.bulk(b"proto");
-    out.int(proto);
-    out.bulk(b"id");
-    out.int(c.info.id as i64);
-    out.bulk(b"mode");
-    out.bulk(b"sentinel");
-    out.bulk(b"role");
-    out.bulk(b"sentinel");
-    out.bulk(b"modules");
-    out.array(0);
+    commands::hello(&mut c.conn(sen), out, a, "sentinel", "sentinel");
+    c.resp3 = out.resp3;
     After::Continue
 }
 
 fn client(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    let sub = lower(&a[1]);
-    let now = crate::util::now_ms();
-    match (sub.as_str(), a.len()) {
-        ("id", 2) => out.int(c.info.id as i64),
-        ("getname", 2) => {
-            let n = c.info.name.lock().clone();
-            out.bulk_opt(n.as_deref().map(|s| s.as_bytes()));
+    match commands::client(&mut c.conn(sen), out, a) {
+        Some(commands::After::Close) => After::Close,
+        Some(commands::After::Continue) => After::Continue,
+        None => {
+            commands::unknown_client_subcommand(out, a);
+            After::Continue
         }
-        ("setname", 3) => {
-            let n = text(&a[2]);
-            if n.bytes().any(|b| b <= b' ' || b > b'~') {
-                out.error(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                );
-            } else {
-                *c.info.name.lock() = (!n.is_empty()).then_some(n);
-                out.ok();
-            }
-        }
-        ("setinfo", 4) => {
-            let v = text(&a[3]);
-            match lower(&a[2]).as_str() {
-                "lib-name" => *c.info.lib_name.lock() = Some(v),
-                "lib-ver" => *c.info.lib_ver.lock() = Some(v),
-                _ => {
-                    out.error(&format!("ERR Unrecognized option '{}'", text(&a[2])));
-                    return After::Continue;
-                }
-            }
-            out.ok();
-        }
-        ("info", 2) => out.verbatim(&format!("{}\n", c.info.describe(now))),
-        ("list", 2) => {
-            let mut s = String::new();
-            for ci in sen.clients.all() {
-                s.push_str(&ci.describe(now));
-                s.push('\n');
-            }
-            out.verbatim(&s);
-        }
-        ("kill", n) if n >= 3 => return client_kill(sen, c, out, a),
-        _ => out.error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            text(&a[1])
-        )),
-    }
-    After::Continue
-}
-
-fn client_kill(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    let all = sen.clients.all();
-    if a.len() == 3 {
-        let target = text(&a[2]);
-        return match all.iter().find(|ci| ci.addr.to_string() == target) {
-            Some(ci) => {
-                ci.kill();
-                out.ok();
-                if ci.id == c.info.id {
-                    After::Close
-                } else {
-                    After::Continue
-                }
-            }
-            None => {
-                out.error("ERR No such client");
-                After::Continue
-            }
-        };
-    }
-    if !a.len().is_multiple_of(2) {
-        out.error("ERR syntax error");
-        return After::Continue;
-    }
-    let mut killed = 0;
-    let mut me = false;
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for p in a[2..].chunks(2) {
-        filters.push((lower(&p[0]), text(&p[1])));
-    }
-    let mut skipme = true;
-    for (k, v) in &filters {
-        match k.as_str() {
-            "id" | "addr" | "laddr" | "type" => {}
-            "skipme" => skipme = v.eq_ignore_ascii_case("yes"),
-            _ => {
-                out.error("ERR syntax error");
-                return After::Continue;
-            }
-        }
-    }
-    for ci in all {
-        let ok = filters.iter().all(|(k, v)| match k.as_str() {
-            "id" => v.parse::<u64>().ok() == Some(ci.id),
-            "addr" => ci.addr.to_string() == *v,
-            "laddr" => ci.laddr.to_string() == *v,
-            "type" => match v.to_ascii_lowercase().as_str() {
-                "pubsub" => ci.is_pubsub(),
-                "normal" => !ci.is_pubsub(),
-                _ => false,
-            },
-            _ => true,
-        });
-        if !ok || (skipme && ci.id == c.info.id) {
-            continue;
-        }
-        ci.kill();
-        killed += 1;
-        me |= ci.id == c.info.id;
-    }
-    out.int(killed);
-    if me {
-        After::Close
-    } else {
-        After::Continue
     }
 }
 
@@ -482,78 +293,31 @@ fn subscriber(c: &SClient) -> Subscriber {
     }
 }
 
-fn sub_reply(c: &SClient, out: &mut Out, kind: &[u8], name: Option<&[u8]>) {
-    c.info.subs.store(c.subs.len(), Ordering::Relaxed);
-    c.info.psubs.store(c.psubs.len(), Ordering::Relaxed);
-    out.push(3);
-    out.bulk(kind);
-    out.bulk_opt(name);
-    out.int((c.subs.len() + c.psubs.len()) as i64);
-}
-
 fn subscribe(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    for ch in &a[1..] {
-        if c.subs.insert(ch.clone()) {
-            sen.pubsub.subscribe(ch.clone(), subscriber(c));
-        }
-        sub_reply(c, out, b"subscribe", Some(ch));
-    }
+    let me = subscriber(c);
+    c.subs.subscribe(&sen.pubsub, &me, out, &a[1..], false);
     After::Continue
 }
 
 fn psubscribe(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    for p in &a[1..] {
-        if c.psubs.insert(p.clone()) {
-            sen.pubsub.psubscribe(p.clone(), subscriber(c));
-        }
-        sub_reply(c, out, b"psubscribe", Some(p));
-    }
+    let me = subscriber(c);
+    c.subs.subscribe(&sen.pubsub, &me, out, &a[1..], true);
     After::Continue
 }
 
 fn unsubscribe(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    let chans: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
-    } else {
-        c.subs.iter().cloned().collect()
-    };
-    if chans.is_empty() {
-        sub_reply(c, out, b"unsubscribe", None);
-    }
-    for ch in chans {
-        if c.subs.remove(&ch) {
-            sen.pubsub.unsubscribe(&ch, c.info.id);
-        }
-        sub_reply(c, out, b"unsubscribe", Some(&ch));
-    }
+    c.subs
+        .unsubscribe(&sen.pubsub, &c.info, out, &a[1..], false);
     After::Continue
 }
 
 fn punsubscribe(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
-    let pats: Vec<Bytes> = if a.len() > 1 {
-        a[1..].to_vec()
-    } else {
-        c.psubs.iter().cloned().collect()
-    };
-    if pats.is_empty() {
-        sub_reply(c, out, b"punsubscribe", None);
-    }
-    for p in pats {
-        if c.psubs.remove(&p) {
-            sen.pubsub.punsubscribe(&p, c.info.id);
-        }
-        sub_reply(c, out, b"punsubscribe", Some(&p));
-    }
+    c.subs.unsubscribe(&sen.pubsub, &c.info, out, &a[1..], true);
     After::Continue
 }
 
 pub fn unsubscribe_all(sen: &Sentinel, c: &mut SClient) {
-    for ch in std::mem::take(&mut c.subs) {
-        sen.pubsub.unsubscribe(&ch, c.info.id);
-    }
-    for p in std::mem::take(&mut c.psubs) {
-        sen.pubsub.punsubscribe(&p, c.info.id);
-    }
+    c.subs.clear(&sen.pubsub, &c.info);
 }
 
 /// Another sentinel may PUBLISH its hello straight to us.

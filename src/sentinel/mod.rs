@@ -14,8 +14,8 @@ pub mod link;
 pub mod monitor;
 pub mod server;
 
-use crate::server::client::Clients;
-use crate::server::pubsub::PubSub;
+use crate::client::pubsub::PubSub;
+use crate::client::Clients;
 use bytes::Bytes;
 use config::{MasterConfig, SentinelConfig, StateLines};
 use instance::{Addr, FailoverState, Instance, Kind, Master};

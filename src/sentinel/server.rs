@@ -4,8 +4,8 @@
 use super::command::{self, SClient};
 use super::config::SentinelConfig;
 use super::Sentinel;
+use crate::client::pubsub::PubMsg;
 use crate::resp::{Limits, Out, RequestParser};
-use crate::server::pubsub::PubMsg;
 use bytes::BytesMut;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

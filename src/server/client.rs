@@ -1,107 +1,13 @@
-//! Clients: the per-connection state a command sees ([`Client`]) and the
-//! shared registry behind CLIENT LIST / KILL ([`ClientInfo`], [`Clients`]).
+//! A node connection's own state ([`Client`]): its database, MULTI queue,
+//! WATCHed keys and subscriptions. What a sentinel shares is in
+//! `crate::client`.
 
-use crate::server::pubsub::PubMsg;
+use crate::client::pubsub::{PubMsg, Subscriptions};
+use crate::client::ClientInfo;
 use bytes::Bytes;
-use parking_lot::Mutex;
-use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
-use tokio::sync::{mpsc, Notify};
-
-/// What other connections may see or do to a client.
-pub struct ClientInfo {
-    pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
-    pub name: Mutex<Option<String>>,
-    pub lib_name: Mutex<Option<String>>,
-    pub lib_ver: Mutex<Option<String>>,
-    pub created: Instant,
-    pub last_ms: AtomicI64,
-    pub last_cmd: Mutex<&'static str>,
-    pub db: AtomicUsize,
-    pub subs: AtomicUsize,
-    pub psubs: AtomicUsize,
-    /// -1 outside MULTI, else the number of queued commands.
-    pub multi: AtomicI64,
-    pub resp: AtomicUsize,
-    pub killed: AtomicBool,
-    pub kill: Notify,
-    /// Bytes of pub/sub messages queued but not yet written.
-    pub pending_push: AtomicUsize,
-    /// The connection became a replica's feed (after PSYNC/SYNC).
-    pub replica: AtomicBool,
-    /// Waiting in BLPOP & co. (CLIENT LIST flag `b`).
-    pub blocked: AtomicBool,
-}
-
-impl ClientInfo {
-    pub fn note_command(&self, name: &'static str, now: i64) {
-        self.last_ms.store(now, Ordering::Relaxed);
-        *self.last_cmd.lock() = name;
-    }
-
-    pub fn kill(&self) {
-        self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
-    }
-
-    /// Redis's client type, for CLIENT LIST / KILL TYPE.
-    pub fn client_type(&self) -> &'static str {
-        if self.replica.load(Ordering::Relaxed) {
-            "replica"
-        } else if self.is_pubsub() {
-            "pubsub"
-        } else {
-            "normal"
-        }
-    }
-
-    pub fn is_pubsub(&self) -> bool {
-        self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
-    }
-
-    /// One line of CLIENT LIST, in Redis's field order.
-    pub fn describe(&self, now: i64) -> String {
-        let age = self.created.elapsed().as_secs();
-        let idle = ((now - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000) as u64;
-        let flags = if self.replica.load(Ordering::Relaxed) {
-            "S"
-        } else if self.is_pubsub() {
-            "P"
-        } else if self.multi.load(Ordering::Relaxed) >= 0 {
-            "x"
-        } else if self.blocked.load(Ordering::Relaxed) {
-            "b"
-        } else {
-            "N"
-        };
-        let opt = |m: &Mutex<Option<String>>| m.lock().clone().unwrap_or_default();
-        format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
-             qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
-            self.id,
-            self.addr,
-            self.laddr,
-            opt(&self.name),
-            age,
-            idle,
-            flags,
-            self.db.load(Ordering::Relaxed),
-            self.subs.load(Ordering::Relaxed),
-            self.psubs.load(Ordering::Relaxed),
-            self.multi.load(Ordering::Relaxed),
-            self.last_cmd.lock(),
-            self.resp.load(Ordering::Relaxed),
-            opt(&self.lib_name),
-            opt(&self.lib_ver),
-        )
-    }
-}
+use tokio::sync::mpsc;
 
 /// Connection-local state.
 pub struct Client {
@@ -116,8 +22,7 @@ pub struct Client {
     pub watched: Vec<(usize, Bytes)>,
     /// Set by the store when a watched key changes.
     pub watch_dirty: Arc<AtomicBool>,
-    pub subs: BTreeSet<Bytes>,
-    pub psubs: BTreeSet<Bytes>,
+    pub subs: Subscriptions,
     pub push: mpsc::UnboundedSender<PubMsg>,
     /// The link from our master (replication): exempt from READONLY.
     pub is_master: bool,
@@ -139,8 +44,7 @@ impl Client {
             multi_error: false,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
-            subs: BTreeSet::new(),
-            psubs: BTreeSet::new(),
+            subs: Subscriptions::default(),
             push,
             is_master: false,
             repl_port: None,
@@ -149,68 +53,11 @@ impl Client {
     }
 
     pub fn in_subscribed_context(&self) -> bool {
-        !self.subs.is_empty() || !self.psubs.is_empty()
+        !self.subs.is_empty()
     }
 
     pub fn set_db(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
-    }
-}
-
-#[derive(Default)]
-pub struct Clients {
-    next_id: AtomicU64,
-    map: Mutex<HashMap<u64, Arc<ClientInfo>>>,
-}
-
-impl Clients {
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now: i64) -> Arc<ClientInfo> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let info = Arc::new(ClientInfo {
-            id,
-            addr,
-            laddr,
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            created: Instant::now(),
-            last_ms: AtomicI64::new(now),
-            last_cmd: Mutex::new("NULL"),
-            db: AtomicUsize::new(0),
-            subs: AtomicUsize::new(0),
-            psubs: AtomicUsize::new(0),
-            multi: AtomicI64::new(-1),
-            resp: AtomicUsize::new(2),
-            killed: AtomicBool::new(false),
-            kill: Notify::new(),
-            pending_push: AtomicUsize::new(0),
-            replica: AtomicBool::new(false),
-            blocked: AtomicBool::new(false),
-        });
-        self.map.lock().insert(id, info.clone());
-        info
-    }
-
-    pub fn unregister(&self, id: u64) {
-        self.map.lock().remove(&id);
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
-        let mut v: Vec<_> = self.map.lock().values().cloned().collect();
-        v.sort_by_key(|c| c.id);
-        v
-    }
-
-    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
-        self.map.lock().get(&id).cloned()
     }
 }

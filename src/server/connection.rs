@@ -3,9 +3,10 @@
 //! KILL arrive beside the socket.
 
 use super::blocked::{self, Blocked, Outcome};
-use super::client::{Client, ClientInfo};
-use super::pubsub::PubMsg;
+use super::client::Client;
 use super::Server;
+use crate::client::pubsub::PubMsg;
+use crate::client::ClientInfo;
 use crate::command::{self, Action, Ctx};
 use crate::resp::{Limits, Out, RequestParser};
 use crate::store::WriteTx;
@@ -382,7 +383,7 @@ async fn wait_for_acks(
     n: usize,
     offset: u64,
     deadline: Option<std::time::Instant>,
-    info: &super::client::ClientInfo,
+    info: &crate::client::ClientInfo,
 ) -> usize {
     loop {
         let have = command::replication::acked(srv, offset);

@@ -6,15 +6,14 @@ pub mod client;
 pub mod connection;
 pub mod cron;
 pub mod disk_reads;
-pub mod pubsub;
 pub mod save;
 
+use crate::client::pubsub::PubSub;
+use crate::client::Clients;
 use crate::config::Config;
 use crate::store::Store;
 use bytes::Bytes;
-use client::Clients;
 use parking_lot::{Mutex, RwLock};
-use pubsub::PubSub;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;

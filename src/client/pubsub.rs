@@ -3,11 +3,12 @@
 //! pubsub output buffer limit; a client over the hard limit is disconnected,
 //! as Redis does.
 
+use crate::client::ClientInfo;
 use crate::glob::glob_match;
-use crate::server::client::ClientInfo;
+use crate::resp::Out;
 use bytes::Bytes;
 use parking_lot::RwLock;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -178,5 +179,122 @@ impl PubSub {
 
     pub fn numpat(&self) -> usize {
         self.patterns.read().len()
+    }
+}
+
+/// One connection's subscriptions (node or sentinel).
+#[derive(Default)]
+pub struct Subscriptions {
+    pub channels: BTreeSet<Bytes>,
+    pub patterns: BTreeSet<Bytes>,
+}
+
+impl Subscriptions {
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    /// CLIENT LIST's sub= and psub=.
+    fn publish_counts(&self, info: &ClientInfo) {
+        info.subs.store(self.channels.len(), Ordering::Relaxed);
+        info.psubs.store(self.patterns.len(), Ordering::Relaxed);
+    }
+
+    /// SUBSCRIBE (`pattern` false) or PSUBSCRIBE: one reply per name.
+    pub fn subscribe(
+        &mut self,
+        hub: &PubSub,
+        me: &Subscriber,
+        out: &mut Out,
+        names: &[Bytes],
+        pattern: bool,
+    ) {
+        for name in names {
+            let set = if pattern {
+                &mut self.patterns
+            } else {
+                &mut self.channels
+            };
+            if set.insert(name.clone()) {
+                if pattern {
+                    hub.psubscribe(name.clone(), me.clone());
+                } else {
+                    hub.subscribe(name.clone(), me.clone());
+                }
+            }
+            self.publish_counts(&me.info);
+            self.reply(
+                out,
+                if pattern { b"psubscribe" } else { b"subscribe" },
+                Some(name),
+            );
+        }
+    }
+
+    /// UNSUBSCRIBE or PUNSUBSCRIBE: the names given, or all of them.
+    pub fn unsubscribe(
+        &mut self,
+        hub: &PubSub,
+        info: &ClientInfo,
+        out: &mut Out,
+        names: &[Bytes],
+        pattern: bool,
+    ) {
+        let kind: &[u8] = if pattern {
+            b"punsubscribe"
+        } else {
+            b"unsubscribe"
+        };
+        let set = if pattern {
+            &self.patterns
+        } else {
+            &self.channels
+        };
+        let names: Vec<Bytes> = if names.is_empty() {
+            set.iter().cloned().collect()
+        } else {
+            names.to_vec()
+        };
+        if names.is_empty() {
+            return self.reply(out, kind, None);
+        }
+        for name in names {
+            let removed = if pattern {
+                self.patterns.remove(&name)
+            } else {
+                self.channels.remove(&name)
+            };
+            if removed {
+                if pattern {
+                    hub.punsubscribe(&name, info.id);
+                } else {
+                    hub.unsubscribe(&name, info.id);
+                }
+            }
+            self.publish_counts(info);
+            self.reply(out, kind, Some(&name));
+        }
+    }
+
+    /// Drops every subscription (connection close, RESET).
+    pub fn clear(&mut self, hub: &PubSub, info: &ClientInfo) {
+        for ch in std::mem::take(&mut self.channels) {
+            hub.unsubscribe(&ch, info.id);
+        }
+        for p in std::mem::take(&mut self.patterns) {
+            hub.punsubscribe(&p, info.id);
+        }
+        self.publish_counts(info);
+    }
+
+    fn reply(&self, out: &mut Out, kind: &[u8], name: Option<&[u8]>) {
+        out.push(3);
+        out.bulk(kind);
+        out.bulk_opt(name);
+        out.int(self.count() as i64);
     }
 }

@@ -1,0 +1,10 @@
+//! The client layer, shared by the node and the sentinel: the registry
+//! behind CLIENT LIST / KILL, the pub/sub hub with each connection's
+//! subscriptions, and the connection commands both answer the same way
+//! (PING, AUTH, HELLO, CLIENT, SUBSCRIBE and co.; `commands.rs`).
+
+pub mod commands;
+pub mod pubsub;
+pub mod registry;
+
+pub use registry::{ClientInfo, Clients};
