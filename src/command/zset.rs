@@ -1562,7 +1562,7 @@ impl Src {
         if m.kind == Kind::ZSet {
             Z::of(ctx, &self.key, m).all(ctx)
         } else {
-            let p = super::set::member_prefix(ctx, &self.key, m);
+            let p = crate::types::set::member_prefix(&mut ctx.data(), &self.key, m);
             coll::all(ctx, &p)
                 .into_iter()
                 .map(|(k, _)| (k, 1.0))
@@ -1575,7 +1575,7 @@ impl Src {
         if m.kind == Kind::ZSet {
             Z::of(ctx, &self.key, m).score(ctx, member)
         } else {
-            let p = super::set::member_prefix(ctx, &self.key, m);
+            let p = crate::types::set::member_prefix(&mut ctx.data(), &self.key, m);
             coll::elem(ctx, &p, member).map(|_| 1.0)
         }
     }

@@ -96,9 +96,9 @@ impl Entry {
         }
     }
 
-    /// A set's members (each is stored twice; see `command/set.rs`).
+    /// A set's members (each is stored twice; see `types/set.rs`).
     fn set_members(&self) -> Vec<&[u8]> {
-        crate::command::set::decode_members(&self.meta, &self.elements)
+        crate::types::set::decode_members(&self.meta, &self.elements)
     }
 
     pub fn is_empty(&self) -> bool {

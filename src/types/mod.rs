@@ -8,6 +8,7 @@
 pub mod coll;
 pub mod hash;
 pub mod random;
+pub mod set;
 
 use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
