@@ -5,11 +5,8 @@
 use super::Ctx;
 use crate::glob::glob_match;
 use crate::store::keys::{Kind, Meta};
-use crate::store::{Store, WriteTx};
-use crate::types::Db;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
-use std::sync::Arc;
 
 /// The collection at `key` for a read: Ok(None) if absent, Err after
 /// answering WRONGTYPE.
@@ -56,10 +53,6 @@ pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
     ctx.data().prefix(key, m)
 }
 
-pub(crate) fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
-    ctx.data_in(db).prefix(key, m)
-}
-
 /// One element's value, seeing the open transaction's writes.
 pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
     ctx.data().elem(prefix, name)
@@ -80,20 +73,7 @@ pub(crate) fn page(
     ctx.data().page(prefix, after, count)
 }
 
-/// [`page`] handing each (field, value) to `f` by reference. Takes the
-/// context's parts so that `f` may write to `ctx.out`.
-pub(crate) fn page_each(
-    tx: &mut Option<WriteTx>,
-    store: &Arc<Store>,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    count: usize,
-    f: impl FnMut(&[u8], &Bytes),
-) -> bool {
-    Db::new(store, tx, 0, 0).page_each(prefix, after, count, f)
-}
-
-/// See [`Db::put_meta`].
+/// See [`crate::types::Db::put_meta`].
 pub(crate) fn put_meta(
     ctx: &mut Ctx<'_>,
     kind: Kind,
@@ -114,7 +94,7 @@ pub(crate) fn random_elem(
     ctx.data().random_elem(prefix, rng)
 }
 
-/// See [`Db::random_distinct`].
+/// See [`crate::types::Db::random_distinct`].
 pub(crate) fn random_distinct(
     ctx: &mut Ctx<'_>,
     prefix: &[u8],

@@ -7,6 +7,7 @@
 
 pub mod coll;
 pub mod hash;
+pub mod list;
 pub mod random;
 pub mod set;
 
