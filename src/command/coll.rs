@@ -21,18 +21,6 @@ pub(crate) fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Me
     }
 }
 
-/// The collection at `key` for a write (opens the transaction).
-pub(crate) fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.tx().get(db, key) {
-        Some(m) if m.kind != kind => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
-
 /// The optional count of SPOP / LPOP / RPOP / ZPOPMIN / ZPOPMAX (`a[2]`):
 /// Err after answering Redis's error for a negative or non-numeric one.
 pub(crate) fn pop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Option<u64>, ()> {
@@ -53,16 +41,6 @@ pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
     ctx.data().prefix(key, m)
 }
 
-/// One element's value, seeing the open transaction's writes.
-pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
-    ctx.data().elem(prefix, name)
-}
-
-/// Every (element, value), in element byte order.
-pub(crate) fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
-    ctx.data().all(prefix)
-}
-
 /// Up to about `count` elements after `after`; true if more follow.
 pub(crate) fn page(
     ctx: &mut Ctx<'_>,
@@ -71,37 +49,6 @@ pub(crate) fn page(
     count: usize,
 ) -> (Vec<(Bytes, Bytes)>, bool) {
     ctx.data().page(prefix, after, count)
-}
-
-/// See [`crate::types::Db::put_meta`].
-pub(crate) fn put_meta(
-    ctx: &mut Ctx<'_>,
-    kind: Kind,
-    key: &[u8],
-    version: u64,
-    len: u64,
-    expire_at: Option<i64>,
-) {
-    ctx.data().put_meta(kind, key, version, len, expire_at)
-}
-
-/// A random element without reading the collection.
-pub(crate) fn random_elem(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    rng: &mut impl rand::Rng,
-) -> Option<(Bytes, Bytes)> {
-    ctx.data().random_elem(prefix, rng)
-}
-
-/// See [`crate::types::Db::random_distinct`].
-pub(crate) fn random_distinct(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    len: u64,
-    count: u64,
-) -> Vec<(Bytes, Bytes)> {
-    ctx.data().random_distinct(prefix, len, count)
 }
 
 /// HSCAN / SSCAN: `KEY CURSOR [MATCH p] [COUNT n]` (HSCAN also takes

@@ -10,6 +10,7 @@ pub mod hash;
 pub mod list;
 pub mod random;
 pub mod set;
+pub mod zset;
 
 use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
@@ -31,6 +32,8 @@ pub struct Db<'a> {
 pub enum TypeError {
     /// The key holds another type.
     WrongType,
+    /// A sorted set's score would become NaN (ZINCRBY of inf by -inf).
+    NanScore,
 }
 
 impl TypeError {
@@ -40,6 +43,7 @@ impl TypeError {
             TypeError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value"
             }
+            TypeError::NanScore => "ERR resulting score is not a number (NaN)",
         }
     }
 }
