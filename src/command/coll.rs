@@ -1,25 +1,12 @@
-//! Helpers shared by the collection types (hash, set, ...): a collection is
-//! a metadata entry (version, length) plus one sled key per element, read
-//! through the open transaction when there is one.
+//! What the collection commands (hash, set, sorted set, list) share in
+//! their arguments and replies: the pop count, and HSCAN / SSCAN / ZSCAN.
+//! The storage they share is in `types/coll.rs`.
 
 use super::Ctx;
 use crate::glob::glob_match;
 use crate::store::keys::{Kind, Meta};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
-
-/// The collection at `key` for a read: Ok(None) if absent, Err after
-/// answering WRONGTYPE.
-pub(crate) fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.get(db, key) {
-        Some(m) if m.kind != kind => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
 
 /// The optional count of SPOP / LPOP / RPOP / ZPOPMIN / ZPOPMAX (`a[2]`):
 /// Err after answering Redis's error for a negative or non-numeric one.
@@ -34,21 +21,6 @@ pub(crate) fn pop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Option<u64>, (
         },
         None => Ok(None),
     }
-}
-
-/// The element key prefix of `key`'s version in `m`.
-pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
-    ctx.data().prefix(key, m)
-}
-
-/// Up to about `count` elements after `after`; true if more follow.
-pub(crate) fn page(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    count: usize,
-) -> (Vec<(Bytes, Bytes)>, bool) {
-    ctx.data().page(prefix, after, count)
 }
 
 /// HSCAN / SSCAN: `KEY CURSOR [MATCH p] [COUNT n]` (HSCAN also takes
@@ -76,8 +48,9 @@ pub(crate) fn scan_under(
     else {
         return ctx.err("ERR invalid cursor");
     };
-    let Ok(m) = get(ctx, kind, &a[1]) else {
-        return;
+    let m = match ctx.data().get_kind(kind, &a[1]) {
+        Ok(m) => m,
+        Err(e) => return ctx.err(e.reply()),
     };
     let Some(m) = m else {
         ctx.out.array(2);
@@ -107,14 +80,14 @@ pub(crate) fn scan_under(
             return ctx.syntax_err();
         }
     }
-    let mut p = prefix(ctx, &a[1], &m);
+    let mut p = ctx.data().prefix(&a[1], &m);
     p.extend_from_slice(tag(&m));
     let after = if cursor == 0 {
         None
     } else {
         ctx.srv.cursors.get(cursor)
     };
-    let (items, more) = page(ctx, &p, after.as_deref(), count);
+    let (items, more) = ctx.data().page(&p, after.as_deref(), count);
     let next = match (more, items.last()) {
         (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
         _ => 0,
