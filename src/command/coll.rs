@@ -1,40 +1,12 @@
-//! Helpers shared by the collection types (hash, set, ...): a collection is
-//! a metadata entry (version, length) plus one sled key per element, read
-//! through the open transaction when there is one.
+//! What the collection commands (hash, set, sorted set, list) share in
+//! their arguments and replies: the pop count, and HSCAN / SSCAN / ZSCAN.
+//! The storage they share is in `types/coll.rs`.
 
 use super::Ctx;
 use crate::glob::glob_match;
 use crate::store::keys::{Kind, Meta};
-use crate::store::{Store, WriteTx};
-use crate::types::Db;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
-use std::sync::Arc;
-
-/// The collection at `key` for a read: Ok(None) if absent, Err after
-/// answering WRONGTYPE.
-pub(crate) fn get(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.get(db, key) {
-        Some(m) if m.kind != kind => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
-
-/// The collection at `key` for a write (opens the transaction).
-pub(crate) fn get_tx(ctx: &mut Ctx<'_>, kind: Kind, key: &[u8]) -> Result<Option<Meta>, ()> {
-    let db = ctx.db();
-    match ctx.tx().get(db, key) {
-        Some(m) if m.kind != kind => {
-            ctx.wrongtype();
-            Err(())
-        }
-        m => Ok(m),
-    }
-}
 
 /// The optional count of SPOP / LPOP / RPOP / ZPOPMIN / ZPOPMAX (`a[2]`):
 /// Err after answering Redis's error for a negative or non-numeric one.
@@ -49,79 +21,6 @@ pub(crate) fn pop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Option<u64>, (
         },
         None => Ok(None),
     }
-}
-
-/// The element key prefix of `key`'s version in `m`.
-pub(crate) fn prefix(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Vec<u8> {
-    ctx.data().prefix(key, m)
-}
-
-pub(crate) fn prefix_in(ctx: &mut Ctx<'_>, db: usize, key: &[u8], m: &Meta) -> Vec<u8> {
-    ctx.data_in(db).prefix(key, m)
-}
-
-/// One element's value, seeing the open transaction's writes.
-pub(crate) fn elem(ctx: &mut Ctx<'_>, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
-    ctx.data().elem(prefix, name)
-}
-
-/// Every (element, value), in element byte order.
-pub(crate) fn all(ctx: &mut Ctx<'_>, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
-    ctx.data().all(prefix)
-}
-
-/// Up to about `count` elements after `after`; true if more follow.
-pub(crate) fn page(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    count: usize,
-) -> (Vec<(Bytes, Bytes)>, bool) {
-    ctx.data().page(prefix, after, count)
-}
-
-/// [`page`] handing each (field, value) to `f` by reference. Takes the
-/// context's parts so that `f` may write to `ctx.out`.
-pub(crate) fn page_each(
-    tx: &mut Option<WriteTx>,
-    store: &Arc<Store>,
-    prefix: &[u8],
-    after: Option<&[u8]>,
-    count: usize,
-    f: impl FnMut(&[u8], &Bytes),
-) -> bool {
-    Db::new(store, tx, 0, 0).page_each(prefix, after, count, f)
-}
-
-/// See [`Db::put_meta`].
-pub(crate) fn put_meta(
-    ctx: &mut Ctx<'_>,
-    kind: Kind,
-    key: &[u8],
-    version: u64,
-    len: u64,
-    expire_at: Option<i64>,
-) {
-    ctx.data().put_meta(kind, key, version, len, expire_at)
-}
-
-/// A random element without reading the collection.
-pub(crate) fn random_elem(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    rng: &mut impl rand::Rng,
-) -> Option<(Bytes, Bytes)> {
-    ctx.data().random_elem(prefix, rng)
-}
-
-/// See [`Db::random_distinct`].
-pub(crate) fn random_distinct(
-    ctx: &mut Ctx<'_>,
-    prefix: &[u8],
-    len: u64,
-    count: u64,
-) -> Vec<(Bytes, Bytes)> {
-    ctx.data().random_distinct(prefix, len, count)
 }
 
 /// HSCAN / SSCAN: `KEY CURSOR [MATCH p] [COUNT n]` (HSCAN also takes
@@ -149,8 +48,9 @@ pub(crate) fn scan_under(
     else {
         return ctx.err("ERR invalid cursor");
     };
-    let Ok(m) = get(ctx, kind, &a[1]) else {
-        return;
+    let m = match ctx.data().get_kind(kind, &a[1]) {
+        Ok(m) => m,
+        Err(e) => return ctx.err(e.reply()),
     };
     let Some(m) = m else {
         ctx.out.array(2);
@@ -180,14 +80,14 @@ pub(crate) fn scan_under(
             return ctx.syntax_err();
         }
     }
-    let mut p = prefix(ctx, &a[1], &m);
+    let mut p = ctx.data().prefix(&a[1], &m);
     p.extend_from_slice(tag(&m));
     let after = if cursor == 0 {
         None
     } else {
         ctx.srv.cursors.get(cursor)
     };
-    let (items, more) = page(ctx, &p, after.as_deref(), count);
+    let (items, more) = ctx.data().page(&p, after.as_deref(), count);
     let next = match (more, items.last()) {
         (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
         _ => 0,

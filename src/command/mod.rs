@@ -339,6 +339,14 @@ impl<'a> Ctx<'a> {
         crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
     }
 
+    /// [`Ctx::data`] and the reply buffer at once, so that a reply can be
+    /// written straight from the store's pairs (LRANGE).
+    pub fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
+        let db = self.client.db;
+        let data = crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now);
+        (data, &mut *self.out)
+    }
+
     /// Reads see the open transaction's writes, if there is one.
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
         match self.tx.as_mut() {

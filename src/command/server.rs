@@ -448,7 +448,7 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
                     crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
                 let set = m.kind == crate::store::keys::Kind::Set;
                 if set {
-                    prefix.extend_from_slice(super::set::member_tag(&m));
+                    prefix.extend_from_slice(crate::types::set::member_tag(&m));
                 }
                 let mut after: Option<Bytes> = None;
                 loop {

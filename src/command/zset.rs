@@ -1,21 +1,14 @@
-//! Sorted set commands (Redis's t_zset.c). A sorted set is a metadata entry
-//! (version, member count) plus two elements per member under the key's
-//! element prefix:
-//!
-//! - `m | member` → the score, 8 bytes (f64 bits, big endian): lookups by
-//!   member (ZSCORE, ZADD's old score);
-//! - `s | order-preserving score (8 bytes) | member` → empty: the index, in
-//!   Redis's order (score, then member bytes), so ranges and pops seek
-//!   instead of reading the whole set.
-//!
-//! Scores are stored with -0 turned into 0, as a small (listpack) Redis set
-//! does, so both elements of a member always agree on the order.
+//! Sorted set commands (Redis's t_zset.c): arguments (scores, ranges,
+//! options) and replies over `types::zset`.
 
 use super::{blocking, cmd, coll, flags::*, Command, Ctx};
-use crate::store::keys::{sub_key, Kind, Meta};
+use crate::store::keys::Kind;
+use crate::types::zset::{
+    self, clamp_ranks, score_value, AddFlags, Added, Agg, Lex, LexRange, Range, SetOp, Src, Z,
+};
+use crate::types::TypeError;
 use crate::util::{eq_ic, fmt_double, parse_i64};
 use bytes::Bytes;
-use std::collections::HashMap;
 
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
@@ -60,112 +53,6 @@ pub fn commands() -> Vec<Command> {
         cmd("zrandmember", -2, READONLY, k1, "sorted_set", "Returns one or more random members from a sorted set.", zrandmember),
         cmd("zscan", -3, READONLY, k1, "sorted_set", "Iterates over members and scores of a sorted set.", zscan),
     ]
-}
-
-/// Tag of a member element (`m | member` → score).
-pub(crate) const MEMBER: u8 = b'm';
-/// Tag of an index element (`s | score | member` → empty).
-pub(crate) const INDEX: u8 = b's';
-/// Length of an index element's field before the member.
-const IDX_HEAD: usize = 9;
-
-const EMPTY: Bytes = Bytes::from_static(b"");
-
-/// -0 stored as 0: the two compare equal, and Redis's small sets keep 0.
-fn norm(s: f64) -> f64 {
-    if s == 0.0 {
-        0.0
-    } else {
-        s
-    }
-}
-
-/// Big-endian bytes that sort like the scores: positive numbers get their
-/// sign bit set, negative ones all bits flipped.
-pub(crate) fn enc_score(s: f64) -> u64 {
-    let b = norm(s).to_bits();
-    if b >> 63 == 1 {
-        !b
-    } else {
-        b | (1 << 63)
-    }
-}
-
-fn dec_score(e: u64) -> f64 {
-    if e >> 63 == 1 {
-        f64::from_bits(e & !(1 << 63))
-    } else {
-        f64::from_bits(!e)
-    }
-}
-
-/// A sorted set's (member, score) pairs in score order, from its elements
-/// as stored (the dump tool reads them out of snapshot files).
-pub fn decode_elements(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
-    elements
-        .iter()
-        .filter(|(f, _)| f.len() >= IDX_HEAD && f[0] == INDEX)
-        .map(|(f, _)| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&f[1..IDX_HEAD]);
-            (f[IDX_HEAD..].to_vec(), dec_score(u64::from_be_bytes(b)))
-        })
-        .collect()
-}
-
-/// One element as the dump tool shows a WAL effect on it.
-pub fn describe_field(field: &[u8], value: Option<&[u8]>) -> String {
-    let show = crate::dump::show;
-    match field.split_first() {
-        Some((&MEMBER, m)) => match value.and_then(score_value) {
-            Some(s) => format!("member {} score {}", show(m), crate::util::fmt_double(s)),
-            None => format!("member {}", show(m)),
-        },
-        Some((&INDEX, rest)) if rest.len() >= IDX_HEAD - 1 => {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&rest[..8]);
-            format!(
-                "score index {} {}",
-                crate::util::fmt_double(dec_score(u64::from_be_bytes(b))),
-                show(&rest[8..])
-            )
-        }
-        _ => format!("element {}", show(field)),
-    }
-}
-
-fn member_field(m: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(1 + m.len());
-    f.push(MEMBER);
-    f.extend_from_slice(m);
-    f
-}
-
-fn index_field_enc(e: u64, m: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(IDX_HEAD + m.len());
-    f.push(INDEX);
-    f.extend_from_slice(&e.to_be_bytes());
-    f.extend_from_slice(m);
-    f
-}
-
-fn index_field(s: f64, m: &[u8]) -> Vec<u8> {
-    index_field_enc(enc_score(s), m)
-}
-
-/// (score, member) of an index field.
-fn parse_index(f: &Bytes) -> Option<(f64, Bytes)> {
-    if f.len() < IDX_HEAD || f[0] != INDEX {
-        return None;
-    }
-    let mut e = [0u8; 8];
-    e.copy_from_slice(&f[1..IDX_HEAD]);
-    Some((dec_score(u64::from_be_bytes(e)), f.slice(IDX_HEAD..)))
-}
-
-fn score_value(v: &[u8]) -> Option<f64> {
-    let b: [u8; 8] = v.try_into().ok()?;
-    Some(f64::from_be_bytes(b))
 }
 
 // ---------------------------------------------------------------- parsing
@@ -288,588 +175,43 @@ fn parse_bound_num(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// A score range: `[min, max]`, either end exclusive.
-#[derive(Clone, Copy)]
-struct Range {
-    min: f64,
-    max: f64,
-    minex: bool,
-    maxex: bool,
-}
-
-impl Range {
-    fn parse(min: &[u8], max: &[u8]) -> Option<Range> {
-        let one = |b: &[u8]| match b.first() {
-            Some(b'(') => parse_bound_num(&b[1..]).map(|v| (v, true)),
-            _ => parse_bound_num(b).map(|v| (v, false)),
-        };
-        let (min, minex) = one(min)?;
-        let (max, maxex) = one(max)?;
-        Some(Range {
-            min,
-            max,
-            minex,
-            maxex,
-        })
-    }
-
-    fn gte_min(&self, s: f64) -> bool {
-        if self.minex {
-            s > self.min
-        } else {
-            s >= self.min
-        }
-    }
-
-    fn lte_max(&self, s: f64) -> bool {
-        if self.maxex {
-            s < self.max
-        } else {
-            s <= self.max
-        }
-    }
-
-    /// The first index field at or after the range's start.
-    fn start_field(&self) -> Vec<u8> {
-        let e = enc_score(self.min);
-        index_field_enc(if self.minex { e.saturating_add(1) } else { e }, b"")
-    }
-
-    /// The index field just past the range's end (exclusive bound).
-    fn end_field(&self) -> Vec<u8> {
-        let e = enc_score(self.max);
-        index_field_enc(if self.maxex { e } else { e.saturating_add(1) }, b"")
-    }
-}
-
-/// One end of a lexicographical range.
-#[derive(Clone)]
-enum Lex {
-    Min,
-    Max,
-    Incl(Bytes),
-    Excl(Bytes),
-}
-
-impl Lex {
-    fn parse(b: &Bytes) -> Option<Lex> {
-        match b.first()? {
-            b'+' if b.len() == 1 => Some(Lex::Max),
-            b'-' if b.len() == 1 => Some(Lex::Min),
-            b'[' => Some(Lex::Incl(b.slice(1..))),
-            b'(' => Some(Lex::Excl(b.slice(1..))),
-            _ => None,
-        }
-    }
-
-    fn excl(&self) -> bool {
-        !matches!(self, Lex::Incl(_))
-    }
-
-    /// Redis's `sdscmplex`: `-` below everything, `+` above.
-    fn cmp(&self, o: &Lex) -> std::cmp::Ordering {
-        use std::cmp::Ordering::*;
-        match (self, o) {
-            (Lex::Min, Lex::Min) | (Lex::Max, Lex::Max) => Equal,
-            (Lex::Min, _) | (_, Lex::Max) => Less,
-            (Lex::Max, _) | (_, Lex::Min) => Greater,
-            (Lex::Incl(a) | Lex::Excl(a), Lex::Incl(b) | Lex::Excl(b)) => a.cmp(b),
-        }
-    }
-}
-
-struct LexRange {
-    min: Lex,
-    max: Lex,
-}
-
-impl LexRange {
-    fn parse(min: &Bytes, max: &Bytes) -> Option<LexRange> {
-        Some(LexRange {
-            min: Lex::parse(min)?,
-            max: Lex::parse(max)?,
-        })
-    }
-
-    fn gte_min(&self, m: &[u8]) -> bool {
-        match &self.min {
-            Lex::Min => true,
-            Lex::Max => false,
-            Lex::Incl(x) => m >= &x[..],
-            Lex::Excl(x) => m > &x[..],
-        }
-    }
-
-    fn lte_max(&self, m: &[u8]) -> bool {
-        match &self.max {
-            Lex::Min => false,
-            Lex::Max => true,
-            Lex::Incl(x) => m <= &x[..],
-            Lex::Excl(x) => m < &x[..],
-        }
-    }
-
-    /// Ranges that are empty whatever the set holds.
-    fn always_empty(&self) -> bool {
-        match self.min.cmp(&self.max) {
-            std::cmp::Ordering::Greater => true,
-            std::cmp::Ordering::Equal => self.min.excl() || self.max.excl(),
-            _ => false,
-        }
-    }
-}
-
-// ------------------------------------------------------------ the set
-
-/// An open sorted set: its element prefix and counters.
-///
-/// Its metadata may carry two bounds after `version | len` (each `len u32
-/// BE | index field`, empty when unknown): no index entry sorts below `low`,
-/// none at or above `high`. Pops set them, ZADD keeps them true, and walks
-/// start there: the deletions of popped entries stay in the write buffer
-/// until it reaches sled, and without the bounds every pop would step over
-/// all of them again.
-pub(crate) struct Z {
-    p: Vec<u8>,
-    version: u64,
-    len: u64,
-    expire_at: Option<i64>,
-    changed: bool,
-    low: Option<Vec<u8>>,
-    high: Option<Vec<u8>>,
-}
-
-/// Bounds longer than this are not kept (the metadata is rewritten on
-/// every change).
-const MAX_BOUND: usize = 128;
-
-/// The two bounds after a zset's `version | len`.
-fn decode_bounds(ext: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    fn one(b: &[u8]) -> Option<(Option<Vec<u8>>, &[u8])> {
-        let n = u32::from_be_bytes(b.get(..4)?.try_into().ok()?) as usize;
-        let v = b.get(4..4 + n)?;
-        Some(((!v.is_empty()).then(|| v.to_vec()), &b[4 + n..]))
-    }
-    let Some((low, rest)) = one(ext) else {
-        return (None, None);
+/// A score range argument pair, as `zslParseRange`: a leading `(` makes
+/// that end exclusive.
+fn score_range(min: &[u8], max: &[u8]) -> Option<Range> {
+    let one = |b: &[u8]| match b.first() {
+        Some(b'(') => parse_bound_num(&b[1..]).map(|v| (v, true)),
+        _ => parse_bound_num(b).map(|v| (v, false)),
     };
-    match one(rest) {
-        Some((high, _)) => (low, high),
-        None => (None, None),
+    let (min, minex) = one(min)?;
+    let (max, maxex) = one(max)?;
+    Some(Range {
+        min,
+        max,
+        minex,
+        maxex,
+    })
+}
+
+/// One end of a lexicographical range argument, as
+/// `zslParseLexRangeItem`: `-`, `+`, `[member` or `(member`.
+fn lex_bound(b: &Bytes) -> Option<Lex> {
+    match b.first()? {
+        b'+' if b.len() == 1 => Some(Lex::Max),
+        b'-' if b.len() == 1 => Some(Lex::Min),
+        b'[' => Some(Lex::Incl(b.slice(1..))),
+        b'(' => Some(Lex::Excl(b.slice(1..))),
+        _ => None,
     }
 }
 
-/// `f` followed by a zero byte: the least field greater than `f`.
-fn successor(f: &[u8]) -> Vec<u8> {
-    [f, &[0]].concat()
+fn lex_range(min: &Bytes, max: &Bytes) -> Option<LexRange> {
+    Some(LexRange {
+        min: lex_bound(min)?,
+        max: lex_bound(max)?,
+    })
 }
 
-impl Z {
-    fn of(ctx: &mut Ctx<'_>, key: &[u8], m: &Meta) -> Z {
-        let (version, len) = m.coll();
-        let (low, high) = match m.payload.get(16..) {
-            Some(ext) if m.kind == Kind::ZSet => decode_bounds(ext),
-            _ => (None, None),
-        };
-        Z {
-            p: coll::prefix(ctx, key, m),
-            version,
-            len,
-            expire_at: m.expire_at,
-            changed: false,
-            low,
-            high,
-        }
-    }
-
-    /// The set at `key` or a new empty one (written only if it changes).
-    fn or_new(ctx: &mut Ctx<'_>, key: &[u8], m: Option<&Meta>) -> Z {
-        match m {
-            Some(m) => Z::of(ctx, key, m),
-            None => {
-                let version = ctx.tx().new_version();
-                let m = Meta::collection(Kind::ZSet, version, 0, None);
-                Z::of(ctx, key, &m)
-            }
-        }
-    }
-
-    fn score(&self, ctx: &mut Ctx<'_>, member: &[u8]) -> Option<f64> {
-        coll::elem(ctx, &self.p, &member_field(member)).and_then(|v| score_value(&v))
-    }
-
-    /// Sets a member's score (`old`: its current one, if it is there).
-    fn set(&mut self, ctx: &mut Ctx<'_>, member: &[u8], old: Option<f64>, new: f64) {
-        let new = norm(new);
-        match old {
-            Some(o) => ctx.tx().sub_del(sub_key(&self.p, &index_field(o, member))),
-            None => self.len += 1,
-        }
-        let f = index_field(new, member);
-        if self.low.as_ref().is_some_and(|l| f < *l) {
-            self.low = Some(f.clone());
-        }
-        if self.high.as_ref().is_some_and(|h| f >= *h) {
-            self.high = Some(successor(&f));
-        }
-        let tx = ctx.tx();
-        tx.sub_put(sub_key(&self.p, &f), EMPTY);
-        tx.sub_put(
-            sub_key(&self.p, &member_field(member)),
-            Bytes::copy_from_slice(&new.to_be_bytes()),
-        );
-        self.changed = true;
-    }
-
-    fn remove(&mut self, ctx: &mut Ctx<'_>, member: &[u8], score: f64) {
-        let tx = ctx.tx();
-        tx.sub_del(sub_key(&self.p, &index_field(score, member)));
-        tx.sub_del(sub_key(&self.p, &member_field(member)));
-        self.len = self.len.saturating_sub(1);
-        self.changed = true;
-    }
-
-    /// Writes the metadata if anything changed (deletes the key when empty).
-    fn save(&self, ctx: &mut Ctx<'_>, key: &[u8]) {
-        if !self.changed {
-            return;
-        }
-        let keep = |b: &Option<Vec<u8>>| b.as_ref().filter(|b| b.len() <= MAX_BOUND).cloned();
-        let (low, high) = (keep(&self.low), keep(&self.high));
-        if self.len == 0 || (low.is_none() && high.is_none()) {
-            return coll::put_meta(ctx, Kind::ZSet, key, self.version, self.len, self.expire_at);
-        }
-        let mut p = Vec::with_capacity(24 + 2 * MAX_BOUND);
-        p.extend_from_slice(&self.version.to_be_bytes());
-        p.extend_from_slice(&self.len.to_be_bytes());
-        for b in [low, high] {
-            let b = b.unwrap_or_default();
-            p.extend_from_slice(&(b.len() as u32).to_be_bytes());
-            p.extend_from_slice(&b);
-        }
-        let m = Meta {
-            kind: Kind::ZSet,
-            expire_at: self.expire_at,
-            payload: Bytes::from(p),
-        };
-        let db = ctx.db();
-        ctx.tx().put(db, key, &m);
-    }
-
-    /// Index entries from `from` (an index field, inclusive) upwards, while
-    /// `f(score, member)` says to go on. Pages start at `hint` entries and
-    /// grow, so a short walk reads little and a long one few times.
-    fn walk_fwd(
-        &self,
-        ctx: &mut Ctx<'_>,
-        from: Option<Vec<u8>>,
-        hint: usize,
-        mut f: impl FnMut(f64, Bytes) -> bool,
-    ) {
-        let mut start = from.unwrap_or_else(|| vec![INDEX]);
-        if let Some(l) = self.low.as_ref().filter(|l| **l > start) {
-            start = l.clone();
-        }
-        let mut n = hint.clamp(1, 1024);
-        // The first page includes `start`: straight from the store when no
-        // transaction is open (one range read), else a lookup of `start`
-        // and the page after it.
-        let (mut page, mut more) = if ctx.tx.is_none() {
-            let from = [&self.p[..], &start].concat();
-            let end = [&self.p[..], &[INDEX + 1]].concat();
-            let (pairs, more) = ctx.srv.store.raw_range(&from, false, &end, n);
-            let plen = self.p.len();
-            let page = pairs
-                .into_iter()
-                .map(|(k, v)| (k.slice(plen..), v))
-                .collect();
-            (page, more)
-        } else if let Some(before) = start.strip_suffix(&[0]) {
-            // The fields from `x 0` on are exactly the fields after `x`.
-            coll::page(ctx, &self.p, Some(before), n)
-        } else {
-            let exact = if start.len() >= IDX_HEAD {
-                coll::elem(ctx, &self.p, &start).map(|v| (Bytes::from(start.clone()), v))
-            } else {
-                None
-            };
-            let (mut page, more) = coll::page(ctx, &self.p, Some(&start), n);
-            if let Some(e) = exact {
-                page.insert(0, e);
-            }
-            (page, more)
-        };
-        loop {
-            for (field, _) in &page {
-                let Some((s, m)) = parse_index(field) else {
-                    return;
-                };
-                if !f(s, m) {
-                    return;
-                }
-            }
-            let after = match page.last() {
-                Some((l, _)) if more => l.clone(),
-                _ => return,
-            };
-            n = (n * 4).min(1024);
-            (page, more) = coll::page(ctx, &self.p, Some(&after), n);
-        }
-    }
-
-    /// Index entries below `upto` (an index field, exclusive; None: from
-    /// the greatest), downwards, while `f` says to go on.
-    fn walk_rev(
-        &self,
-        ctx: &mut Ctx<'_>,
-        upto: Option<Vec<u8>>,
-        mut f: impl FnMut(f64, Bytes) -> bool,
-    ) {
-        let start = [&self.p[..], &[INDEX]].concat();
-        let upto = match (upto, &self.high) {
-            (Some(u), Some(h)) => Some(u.min(h.clone())),
-            (u, h) => u.or_else(|| h.clone()),
-        };
-        let mut end = match upto {
-            Some(u) => [&self.p[..], &u].concat(),
-            None => [&self.p[..], &[INDEX + 1]].concat(),
-        };
-        loop {
-            let last = match ctx.tx.as_mut() {
-                Some(tx) => tx.sub_last(&start, &end),
-                None => ctx.srv.store.raw_last(&start, &end),
-            };
-            let Some((k, _)) = last else { return };
-            let Some((s, m)) = parse_index(&k.slice(self.p.len()..)) else {
-                return;
-            };
-            if !f(s, m) {
-                return;
-            }
-            end = k.to_vec();
-        }
-    }
-
-    fn first(&self, ctx: &mut Ctx<'_>) -> Option<(f64, Bytes)> {
-        let mut r = None;
-        self.walk_fwd(ctx, None, 1, |s, m| {
-            r = Some((s, m));
-            false
-        });
-        r
-    }
-
-    fn last(&self, ctx: &mut Ctx<'_>) -> Option<(f64, Bytes)> {
-        let mut r = None;
-        self.walk_rev(ctx, None, |s, m| {
-            r = Some((s, m));
-            false
-        });
-        r
-    }
-
-    /// Members at ranks `start..=end` (0-based, already clamped), read from
-    /// whichever end is nearer; in descending order if `rev`.
-    fn by_rank(&self, ctx: &mut Ctx<'_>, start: u64, end: u64, rev: bool) -> Vec<(Bytes, f64)> {
-        // Ranks from the front.
-        let (lo, hi) = if rev {
-            (self.len - 1 - end, self.len - 1 - start)
-        } else {
-            (start, end)
-        };
-        let want = (hi - lo + 1) as usize;
-        let mut out = Vec::with_capacity(want.min(1024));
-        if lo <= self.len - 1 - hi {
-            let mut i = 0u64;
-            self.walk_fwd(ctx, None, (lo as usize).saturating_add(want), |s, m| {
-                if i >= lo {
-                    out.push((m, s));
-                }
-                i += 1;
-                i <= hi
-            });
-            if rev {
-                out.reverse();
-            }
-        } else {
-            let mut i = self.len - 1;
-            self.walk_rev(ctx, None, |s, m| {
-                if i <= hi {
-                    out.push((m, s));
-                }
-                let go = i > lo;
-                i = i.saturating_sub(1);
-                go
-            });
-            if !rev {
-                out.reverse();
-            }
-        }
-        out
-    }
-
-    /// Members with scores in `r`, in order (descending if `rev`), after
-    /// skipping `offset` of them, at most `limit` (negative: all).
-    fn by_score(
-        &self,
-        ctx: &mut Ctx<'_>,
-        r: &Range,
-        rev: bool,
-        offset: i64,
-        limit: i64,
-    ) -> Vec<(Bytes, f64)> {
-        let mut out = Vec::new();
-        if offset < 0 || limit == 0 {
-            return out;
-        }
-        let mut skip = offset;
-        let mut take = |s: f64, m: Bytes| {
-            if skip > 0 {
-                skip -= 1;
-            } else {
-                out.push((m, s));
-            }
-            limit < 0 || (out.len() as i64) < limit
-        };
-        let hint = if limit < 0 {
-            64
-        } else {
-            offset.saturating_add(limit) as usize
-        };
-        if rev {
-            self.walk_rev(ctx, Some(r.end_field()), |s, m| r.gte_min(s) && take(s, m));
-        } else {
-            self.walk_fwd(ctx, Some(r.start_field()), hint, |s, m| {
-                r.lte_max(s) && take(s, m)
-            });
-        }
-        out
-    }
-
-    /// How many scores fall in `r`.
-    fn count_score(&self, ctx: &mut Ctx<'_>, r: &Range) -> u64 {
-        let mut n = 0;
-        self.walk_fwd(ctx, Some(r.start_field()), 256, |s, _| {
-            let inside = r.lte_max(s);
-            n += inside as u64;
-            inside
-        });
-        n
-    }
-
-    /// Members in a lexicographical range, with Redis's semantics also for
-    /// sets whose scores differ: from the first member (in set order) at or
-    /// above `min`, past `offset` members (in range or not), on while
-    /// members stay at or below `max` (reversed: from the last at or below
-    /// `max`, on while at or above `min`). Seeks when every score is the
-    /// same, the case the range is meant for.
-    fn by_lex(
-        &self,
-        ctx: &mut Ctx<'_>,
-        r: &LexRange,
-        rev: bool,
-        offset: i64,
-        limit: i64,
-    ) -> Vec<(Bytes, f64)> {
-        let mut out = Vec::new();
-        if offset < 0 || limit == 0 || r.always_empty() {
-            return out;
-        }
-        let (Some(first), Some(last)) = (self.first(ctx), self.last(ctx)) else {
-            return out;
-        };
-        if !r.gte_min(&last.1) || !r.lte_max(&first.1) {
-            return out;
-        }
-        let same = first.0 == last.0;
-        let mut skip = offset;
-        let mut started = false;
-        let mut take = |s: f64, m: Bytes, ok_start: bool, ok_go: bool| {
-            if !started {
-                if !ok_start {
-                    return true;
-                }
-                started = true;
-            }
-            // Redis skips the offset without checking the range.
-            if skip > 0 {
-                skip -= 1;
-                return true;
-            }
-            if !ok_go {
-                return false;
-            }
-            out.push((m, s));
-            limit < 0 || (out.len() as i64) < limit
-        };
-        if rev {
-            let upto = if same {
-                match &r.max {
-                    Lex::Incl(x) => Some(index_field(first.0, &[&x[..], &[0]].concat())),
-                    Lex::Excl(x) => Some(index_field(first.0, x)),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            self.walk_rev(ctx, upto, |s, m| {
-                let (a, b) = (r.lte_max(&m), r.gte_min(&m));
-                take(s, m, a, b)
-            });
-        } else {
-            let from = if same {
-                match &r.min {
-                    Lex::Incl(x) => Some(index_field(first.0, x)),
-                    Lex::Excl(x) => Some(index_field(first.0, &[&x[..], &[0]].concat())),
-                    _ => None,
-                }
-            } else {
-                None
-            };
-            let hint = if limit < 0 {
-                64
-            } else {
-                offset.saturating_add(limit) as usize
-            };
-            self.walk_fwd(ctx, from, hint, |s, m| {
-                let (a, b) = (r.gte_min(&m), r.lte_max(&m));
-                take(s, m, a, b)
-            });
-        }
-        out
-    }
-
-    /// The 0-based rank of `member` (scored `score`) from the front, or
-    /// from the back if `rev`: counts the entries before it.
-    fn rank(&self, ctx: &mut Ctx<'_>, member: &[u8], score: f64, rev: bool) -> u64 {
-        let target = enc_score(score);
-        let mut n = 0u64;
-        let mut count = |s: f64, m: Bytes| {
-            if enc_score(s) == target && m == member {
-                return false;
-            }
-            n += 1;
-            true
-        };
-        if rev {
-            self.walk_rev(ctx, None, &mut count);
-        } else {
-            self.walk_fwd(ctx, None, 256, &mut count);
-        }
-        n
-    }
-
-    /// Every (member, score), in member byte order.
-    fn all(&self, ctx: &mut Ctx<'_>) -> Vec<(Bytes, f64)> {
-        let pm = [&self.p[..], &[MEMBER]].concat();
-        coll::all(ctx, &pm)
-            .into_iter()
-            .filter_map(|(m, v)| score_value(&v).map(|s| (m, s)))
-            .collect()
-    }
-}
-
-// ------------------------------------------------------------- replies
+// ------------------------------------------------------------ replies
 
 /// Members with their scores: a flat array in RESP2, pairs in RESP3.
 fn reply_items(ctx: &mut Ctx<'_>, items: &[(Bytes, f64)], withscores: bool) {
@@ -900,19 +242,22 @@ fn reply_pairs(ctx: &mut Ctx<'_>, items: &[(Bytes, f64)]) {
     }
 }
 
-fn get_read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Z>, ()> {
-    let m = coll::get(ctx, Kind::ZSet, key)?;
-    Ok(m.map(|m| Z::of(ctx, key, &m)))
+/// Answers a type error (WRONGTYPE, NaN).
+fn answer(ctx: &mut Ctx<'_>, e: TypeError) {
+    ctx.err(e.reply());
 }
 
-fn get_write(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Z>, ()> {
-    let m = coll::get_tx(ctx, Kind::ZSet, key)?;
-    Ok(m.map(|m| Z::of(ctx, key, &m)))
+/// The sorted set at `key` for a read: Err after answering WRONGTYPE.
+fn get_read(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<Z>, ()> {
+    Z::open(&mut ctx.data(), key).map_err(|e| answer(ctx, e))
+}
+
+/// The sorted set at `key` for a write: Err after answering WRONGTYPE.
+fn get_write(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<Z>, ()> {
+    Z::open_tx(&mut ctx.data(), key).map_err(|e| answer(ctx, e))
 }
 
 // ------------------------------------------------------------ commands
-
-const NAN_ERR: &str = "ERR resulting score is not a number (NaN)";
 
 /// ZADD and ZINCRBY (which is ZADD INCR with its arguments where ZADD's
 /// options go, as in Redis: `ZINCRBY k nx m` is a syntax error).
@@ -959,47 +304,43 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr_cmd: bool) {
             None => return ctx.err("ERR value is not a valid float"),
         }
     }
-    let Ok(old) = coll::get_tx(ctx, Kind::ZSet, &a[1]) else {
+    let Ok(old) = get_write(ctx, &a[1]) else {
         return;
     };
     if old.is_none() && xx {
         return if incr { ctx.out.null() } else { ctx.out.int(0) };
     }
-    let mut z = Z::or_new(ctx, &a[1], old.as_ref());
+    let flags = AddFlags {
+        nx,
+        xx,
+        gt,
+        lt,
+        incr,
+    };
+    let mut db = ctx.data();
+    let mut z = old.unwrap_or_else(|| Z::create(&mut db, &a[1]));
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0);
     let mut last = 0.0;
     for (pair, &score) in rest.chunks(2).zip(&scores) {
-        let member = &pair[1];
-        match z.score(ctx, member) {
-            Some(cur) => {
-                if nx {
-                    continue;
-                }
-                let new = if incr { score + cur } else { score };
-                if new.is_nan() {
-                    z.save(ctx, &a[1]);
-                    return ctx.err(NAN_ERR);
-                }
-                if (lt && new >= cur) || (gt && new <= cur) {
-                    continue;
-                }
-                last = new;
-                processed += 1;
-                if new != cur {
-                    z.set(ctx, member, Some(cur), new);
-                    updated += 1;
-                }
-            }
-            None if !xx => {
-                z.set(ctx, member, None, score);
-                last = score;
+        match z.add(&mut db, &pair[1], score, flags) {
+            Ok(Added::New(s)) => {
+                last = s;
                 added += 1;
                 processed += 1;
             }
-            None => {}
+            Ok(Added::Updated { score, changed }) => {
+                last = score;
+                processed += 1;
+                updated += changed as i64;
+            }
+            Ok(Added::Skipped) => {}
+            Err(e) => {
+                z.save(&mut db);
+                return answer(ctx, e);
+            }
         }
     }
-    z.save(ctx, &a[1]);
+    z.save(&mut db);
     if incr {
         if processed > 0 {
             ctx.out.double(last);
@@ -1024,20 +365,18 @@ fn zrem(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(mut z) = z else {
         return ctx.out.int(0);
     };
-    let mut n = 0;
-    for m in &a[2..] {
-        if let Some(s) = z.score(ctx, m) {
-            z.remove(ctx, m, s);
-            n += 1;
-        }
-    }
-    z.save(ctx, &a[1]);
-    ctx.out.int(n);
+    let mut db = ctx.data();
+    let n = a[2..]
+        .iter()
+        .filter(|m| z.remove_member(&mut db, m))
+        .count();
+    z.save(&mut db);
+    ctx.out.int(n as i64);
 }
 
 fn zscore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(z) = get_read(ctx, &a[1]) else { return };
-    match z.and_then(|z| z.score(ctx, &a[2])) {
+    match z.and_then(|z| z.score(&mut ctx.data(), &a[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.null(),
     }
@@ -1047,7 +386,7 @@ fn zmscore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Ok(z) = get_read(ctx, &a[1]) else { return };
     ctx.out.array(a.len() - 2);
     for m in &a[2..] {
-        match z.as_ref().and_then(|z| z.score(ctx, m)) {
+        match z.as_ref().and_then(|z| z.score(&mut ctx.data(), m)) {
             Some(s) => ctx.out.double(s),
             None => ctx.out.null(),
         }
@@ -1056,33 +395,34 @@ fn zmscore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 fn zcard(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if let Ok(z) = get_read(ctx, &a[1]) {
-        ctx.out.int(z.map_or(0, |z| z.len as i64));
+        ctx.out.int(z.map_or(0, |z| z.len() as i64));
     }
 }
 
 fn zcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(r) = Range::parse(&a[2], &a[3]) else {
+    let Some(r) = score_range(&a[2], &a[3]) else {
         return ctx.err("ERR min or max is not a float");
     };
     let Ok(z) = get_read(ctx, &a[1]) else { return };
-    let n = z.map_or(0, |z| z.count_score(ctx, &r));
+    let n = z.map_or(0, |z| z.count_score(&mut ctx.data(), &r));
     ctx.out.int(n as i64);
 }
 
 fn zlexcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let Some(r) = LexRange::parse(&a[2], &a[3]) else {
+    let Some(r) = lex_range(&a[2], &a[3]) else {
         return ctx.err("ERR min or max not valid string range item");
     };
     let Ok(z) = get_read(ctx, &a[1]) else { return };
-    let n = z.map_or(0, |z| z.by_lex(ctx, &r, false, 0, -1).len());
+    let n = z.map_or(0, |z| z.by_lex(&mut ctx.data(), &r, false, 0, -1).len());
     ctx.out.int(n as i64);
 }
 
 fn rank_generic(ctx: &mut Ctx<'_>, a: &[Bytes], rev: bool) {
     let Ok(z) = get_read(ctx, &a[1]) else { return };
+    let mut db = ctx.data();
     let r = z.and_then(|z| {
-        let s = z.score(ctx, &a[2])?;
-        Some(z.rank(ctx, &a[2], s, rev))
+        let s = z.score(&mut db, &a[2])?;
+        Some(z.rank(&mut db, &a[2], s, rev))
     });
     match r {
         Some(n) => ctx.out.int(n as i64),
@@ -1166,11 +506,11 @@ fn zrange_generic(
         Lex(LexRange),
     }
     let spec = match by {
-        By::Score => match Range::parse(lo, hi) {
+        By::Score => match score_range(lo, hi) {
             Some(r) => Spec::Score(r),
             None => return ctx.err("ERR min or max is not a float"),
         },
-        By::Lex => match LexRange::parse(lo, hi) {
+        By::Lex => match lex_range(lo, hi) {
             Some(r) => Spec::Lex(r),
             None => return ctx.err("ERR min or max not valid string range item"),
         },
@@ -1180,15 +520,16 @@ fn zrange_generic(
         },
     };
     let Ok(z) = get_read(ctx, &a[at]) else { return };
+    let mut db = ctx.data();
     let items = match z {
         None => Vec::new(),
         Some(z) => match spec {
-            Spec::Rank(s, e) => match clamp_ranks(s, e, z.len) {
-                Some((s, e)) => z.by_rank(ctx, s, e, rev),
+            Spec::Rank(s, e) => match clamp_ranks(s, e, z.len()) {
+                Some((s, e)) => z.by_rank(&mut db, s, e, rev),
                 None => Vec::new(),
             },
-            Spec::Score(r) => z.by_score(ctx, &r, rev, offset, limit),
-            Spec::Lex(r) => z.by_lex(ctx, &r, rev, offset, limit),
+            Spec::Score(r) => z.by_score(&mut db, &r, rev, offset, limit),
+            Spec::Lex(r) => z.by_lex(&mut db, &r, rev, offset, limit),
         },
     };
     if store {
@@ -1196,31 +537,6 @@ fn zrange_generic(
     } else {
         reply_items(ctx, &items, withscores);
     }
-}
-
-/// Redis's rank arithmetic: negative counts from the end; None if empty.
-fn clamp_ranks(start: i64, end: i64, len: u64) -> Option<(u64, u64)> {
-    let len = len as i64;
-    let mut s = if start < 0 {
-        len.saturating_add(start)
-    } else {
-        start
-    };
-    let mut e = if end < 0 {
-        len.saturating_add(end)
-    } else {
-        end
-    };
-    if s < 0 {
-        s = 0;
-    }
-    if s > e || s >= len {
-        return None;
-    }
-    if e >= len {
-        e = len - 1;
-    }
-    Some((s as u64, e as u64))
 }
 
 fn zrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -1253,55 +569,16 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty) and
 /// answers the count.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], items: Vec<(Bytes, f64)>) {
-    let db = ctx.db();
-    ctx.tx().delete(db, dst);
-    let n = items.len();
-    if n > 0 {
-        let mut z = Z::or_new(ctx, dst, None);
-        for (m, s) in &items {
-            z.set(ctx, m, None, *s);
-        }
-        z.save(ctx, dst);
-    }
+fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>) {
+    let n = zset::replace(&mut ctx.data(), dst, &items);
     ctx.out.int(n as i64);
 }
 
 /// Pops up to `count` members from the low end (or the high end if `max`)
 /// of the set at `key`: an empty list if the key is missing, Err after
 /// answering WRONGTYPE. Shared with the blocking pops.
-pub(crate) fn pop(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    max: bool,
-    count: u64,
-) -> Result<Vec<(Bytes, f64)>, ()> {
-    let Some(mut z) = get_write(ctx, key)? else {
-        return Ok(Vec::new());
-    };
-    let n = count.min(z.len);
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    let items = if max {
-        z.by_rank(ctx, 0, n - 1, true)
-    } else {
-        z.by_rank(ctx, 0, n - 1, false)
-    };
-    for (m, s) in &items {
-        z.remove(ctx, m, *s);
-    }
-    // What is left sorts after (or, popping the max, before) what went.
-    if let Some((m, s)) = items.last() {
-        let f = index_field(*s, m);
-        if max {
-            z.high = Some(f);
-        } else {
-            z.low = Some(successor(&f));
-        }
-    }
-    z.save(ctx, key);
-    Ok(items)
+fn pop(ctx: &mut Ctx<'_>, key: &Bytes, max: bool, count: u64) -> Result<Vec<(Bytes, f64)>, ()> {
+    zset::pop(&mut ctx.data(), key, max, count).map_err(|e| answer(ctx, e))
 }
 
 fn zpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) {
@@ -1463,11 +740,11 @@ fn zremrange(ctx: &mut Ctx<'_>, a: &[Bytes], by: By) {
         Lex(LexRange),
     }
     let spec = match by {
-        By::Score => match Range::parse(&a[2], &a[3]) {
+        By::Score => match score_range(&a[2], &a[3]) {
             Some(r) => Spec::Score(r),
             None => return ctx.err("ERR min or max is not a float"),
         },
-        By::Lex => match LexRange::parse(&a[2], &a[3]) {
+        By::Lex => match lex_range(&a[2], &a[3]) {
             Some(r) => Spec::Lex(r),
             None => return ctx.err("ERR min or max not valid string range item"),
         },
@@ -1480,18 +757,17 @@ fn zremrange(ctx: &mut Ctx<'_>, a: &[Bytes], by: By) {
     let Some(mut z) = z else {
         return ctx.out.int(0);
     };
+    let mut db = ctx.data();
     let items = match spec {
-        Spec::Rank(s, e) => match clamp_ranks(s, e, z.len) {
-            Some((s, e)) => z.by_rank(ctx, s, e, false),
+        Spec::Rank(s, e) => match clamp_ranks(s, e, z.len()) {
+            Some((s, e)) => z.by_rank(&mut db, s, e, false),
             None => Vec::new(),
         },
-        Spec::Score(r) => z.by_score(ctx, &r, false, 0, -1),
-        Spec::Lex(r) => z.by_lex(ctx, &r, false, 0, -1),
+        Spec::Score(r) => z.by_score(&mut db, &r, false, 0, -1),
+        Spec::Lex(r) => z.by_lex(&mut db, &r, false, 0, -1),
     };
-    for (m, s) in &items {
-        z.remove(ctx, m, *s);
-    }
-    z.save(ctx, &a[1]);
+    z.remove_all(&mut db, &items);
+    z.save(&mut db);
     ctx.out.int(items.len() as i64);
 }
 
@@ -1507,78 +783,13 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     zremrange(ctx, a, By::Lex)
 }
 
+/// Which command of the family (ZINTERCARD counts an intersection).
 #[derive(Clone, Copy, PartialEq)]
 enum Op {
     Union,
     Inter,
     Diff,
     Card,
-}
-
-#[derive(Clone, Copy)]
-enum Agg {
-    Sum,
-    Min,
-    Max,
-}
-
-fn aggregate(target: &mut f64, v: f64, agg: Agg) {
-    match agg {
-        Agg::Sum => {
-            *target += v;
-            if target.is_nan() {
-                *target = 0.0;
-            }
-        }
-        Agg::Min => {
-            if v < *target {
-                *target = v
-            }
-        }
-        Agg::Max => {
-            if v > *target {
-                *target = v
-            }
-        }
-    }
-}
-
-/// One input of ZUNION & co: a sorted set or a plain set (scores of 1).
-struct Src {
-    key: Bytes,
-    meta: Option<Meta>,
-    weight: f64,
-}
-
-impl Src {
-    fn len(&self) -> u64 {
-        self.meta.as_ref().map_or(0, |m| m.coll().1)
-    }
-
-    fn items(&self, ctx: &mut Ctx<'_>) -> Vec<(Bytes, f64)> {
-        let Some(m) = &self.meta else {
-            return Vec::new();
-        };
-        if m.kind == Kind::ZSet {
-            Z::of(ctx, &self.key, m).all(ctx)
-        } else {
-            let p = super::set::member_prefix(ctx, &self.key, m);
-            coll::all(ctx, &p)
-                .into_iter()
-                .map(|(k, _)| (k, 1.0))
-                .collect()
-        }
-    }
-
-    fn score(&self, ctx: &mut Ctx<'_>, member: &[u8]) -> Option<f64> {
-        let m = self.meta.as_ref()?;
-        if m.kind == Kind::ZSet {
-            Z::of(ctx, &self.key, m).score(ctx, member)
-        } else {
-            let p = super::set::member_prefix(ctx, &self.key, m);
-            coll::elem(ctx, &p, member).map(|_| 1.0)
-        }
-    }
 }
 
 /// Redis's `zunionInterDiffGenericCommand`: `a[at]` is numkeys; `dst` for
@@ -1597,21 +808,12 @@ fn setop(ctx: &mut Ctx<'_>, a: &[Bytes], at: usize, dst: Option<&Bytes>, op: Op)
         return ctx.syntax_err();
     }
     let n = n as usize;
-    let db = ctx.db();
     let mut srcs = Vec::with_capacity(n);
     for k in &a[at + 1..at + 1 + n] {
-        let meta = ctx.get(db, k);
-        if meta
-            .as_ref()
-            .is_some_and(|m| m.kind != Kind::ZSet && m.kind != Kind::Set)
-        {
-            return ctx.wrongtype();
+        match Src::open(&mut ctx.data(), k) {
+            Ok(s) => srcs.push(s),
+            Err(e) => return answer(ctx, e),
         }
-        srcs.push(Src {
-            key: k.clone(),
-            meta,
-            weight: 1.0,
-        });
     }
     let mut agg = Agg::Sum;
     let mut withscores = false;
@@ -1653,78 +855,17 @@ fn setop(ctx: &mut Ctx<'_>, a: &[Bytes], at: usize, dst: Option<&Bytes>, op: Op)
             return ctx.syntax_err();
         }
     }
-    let mut out: Vec<(Bytes, f64)> = match op {
-        Op::Inter | Op::Card => {
-            if srcs.iter().any(|s| s.meta.is_none()) {
-                Vec::new()
-            } else {
-                // Walk the smallest input, probe the others (in size order,
-                // which is also the order Redis adds the scores in).
-                srcs.sort_by_key(|s| s.len());
-                let mut out = Vec::new();
-                let base = srcs[0].items(ctx);
-                'member: for (m, s) in base {
-                    let mut score = srcs[0].weight * s;
-                    if score.is_nan() {
-                        score = 0.0;
-                    }
-                    for other in &srcs[1..] {
-                        match other.score(ctx, &m) {
-                            Some(v) => aggregate(&mut score, v * other.weight, agg),
-                            None => continue 'member,
-                        }
-                    }
-                    out.push((m, score));
-                    if op == Op::Card && limit > 0 && out.len() as u64 >= limit {
-                        break;
-                    }
-                }
-                out
-            }
-        }
-        Op::Union => {
-            srcs.sort_by_key(|s| s.len());
-            let mut acc: HashMap<Bytes, f64> = HashMap::new();
-            for s in &srcs {
-                for (m, v) in s.items(ctx) {
-                    let mut score = s.weight * v;
-                    if score.is_nan() {
-                        score = 0.0;
-                    }
-                    match acc.get_mut(&m) {
-                        Some(t) => aggregate(t, score, agg),
-                        None => {
-                            acc.insert(m, score);
-                        }
-                    }
-                }
-            }
-            acc.into_iter().collect()
-        }
-        Op::Diff => {
-            let base = srcs[0].items(ctx);
-            let mut out = Vec::new();
-            'diff: for (m, s) in base {
-                for other in &srcs[1..] {
-                    if other.score(ctx, &m).is_some() {
-                        continue 'diff;
-                    }
-                }
-                out.push((m, s));
-            }
-            out
-        }
+    let (set_op, limit) = match op {
+        Op::Union => (SetOp::Union, 0),
+        Op::Inter => (SetOp::Inter, 0),
+        Op::Diff => (SetOp::Diff, 0),
+        Op::Card => (SetOp::Inter, limit),
     };
+    let mut out = zset::combine(&mut ctx.data(), &mut srcs, set_op, agg, limit);
     if op == Op::Card {
         return ctx.out.int(out.len() as i64);
     }
-    // Redis's order: -0 and 0 are equal scores. The reply keeps -0 (Redis
-    // builds it in a skiplist); a stored result has 0, as ZADD's.
-    out.sort_by(|x, y| {
-        x.1.partial_cmp(&y.1)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| x.0.cmp(&y.0))
-    });
+    zset::sort(&mut out);
     match dst {
         Some(d) => store_result(ctx, d, out),
         None => reply_items(ctx, &out, withscores),
@@ -1764,9 +905,8 @@ fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(c) = a.get(2) else {
         let Ok(z) = get_read(ctx, &a[1]) else { return };
         let Some(z) = z else { return ctx.out.null() };
-        let pm = [&z.p[..], &[MEMBER]].concat();
-        let pick = coll::random_elem(ctx, &pm, &mut rand::thread_rng());
-        return ctx.out.bulk_opt(pick.as_ref().map(|(m, _)| &m[..]));
+        let pick = z.random_member(&mut ctx.data(), &mut rand::thread_rng());
+        return ctx.out.bulk_opt(pick.as_deref());
     };
     let count = match parse_i64(c) {
         Some(i64::MIN) => {
@@ -1789,27 +929,18 @@ fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(z) = z else {
         return ctx.out.array(0);
     };
-    let pm = [&z.p[..], &[MEMBER]].concat();
-    let decode = |v: Vec<(Bytes, Bytes)>| -> Vec<(Bytes, f64)> {
-        v.into_iter()
-            .filter_map(|(m, s)| score_value(&s).map(|s| (m, s)))
-            .collect()
-    };
     let picks = if count >= 0 {
-        decode(coll::random_distinct(ctx, &pm, z.len, count as u64))
+        z.random_distinct(&mut ctx.data(), count as u64)
     } else {
         // With repeats; the reply is capped like SRANDMEMBER's.
         let k = count.unsigned_abs().min(1 << 24);
         let mut rng = rand::thread_rng();
-        if k <= 1000 && k.saturating_mul(4) < z.len {
-            let v = (0..k)
-                .filter_map(|_| coll::random_elem(ctx, &pm, &mut rng))
-                .collect();
-            decode(v)
+        if k <= 1000 && k.saturating_mul(4) < z.len() {
+            z.random_walks(&mut ctx.data(), k, &mut rng)
         } else {
             // Picks from the whole set, written as they are drawn: nothing
             // is sized by the count the client asked for.
-            let all = z.all(ctx);
+            let all = z.all(&mut ctx.data());
             if all.is_empty() {
                 return ctx.out.array(0);
             }
@@ -1833,44 +964,14 @@ fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    coll::scan_under(
-        ctx,
-        a,
-        Kind::ZSet,
-        |_| &[MEMBER],
-        |v| Bytes::from(score_value(v).map(fmt_double).unwrap_or_default()),
-    );
+    coll::scan_under(ctx, a, Kind::ZSet, zset::member_tag, |v| {
+        Bytes::from(score_value(v).map(fmt_double).unwrap_or_default())
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn score_encoding_sorts_like_scores() {
-        let v = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -2.5,
-            -1.0,
-            -1e-300,
-            -0.0,
-            0.0,
-            1e-300,
-            0.1,
-            1.0,
-            3.0,
-            1e300,
-            f64::INFINITY,
-        ];
-        for w in v.windows(2) {
-            assert!(enc_score(w[0]) <= enc_score(w[1]), "{} {}", w[0], w[1]);
-        }
-        assert_eq!(enc_score(-0.0), enc_score(0.0));
-        for x in v {
-            assert_eq!(dec_score(enc_score(x)), norm(x));
-        }
-    }
 
     #[test]
     fn scores_parse_like_redis() {
@@ -1897,14 +998,5 @@ mod tests {
         assert_eq!(parse_bound_num(b"1e5000"), Some(f64::INFINITY));
         assert_eq!(parse_bound_num(b"nan"), None);
         assert_eq!(parse_bound_num(b"1 "), None);
-    }
-
-    #[test]
-    fn ranks_clamp_like_redis() {
-        assert_eq!(clamp_ranks(0, -1, 3), Some((0, 2)));
-        assert_eq!(clamp_ranks(-100, 100, 3), Some((0, 2)));
-        assert_eq!(clamp_ranks(2, 1, 3), None);
-        assert_eq!(clamp_ranks(3, 5, 3), None);
-        assert_eq!(clamp_ranks(i64::MIN, i64::MAX, 3), Some((0, 2)));
     }
 }

@@ -96,9 +96,9 @@ impl Entry {
         }
     }
 
-    /// A set's members (each is stored twice; see `command/set.rs`).
+    /// A set's members (each is stored twice; see `types/set.rs`).
     fn set_members(&self) -> Vec<&[u8]> {
-        crate::command::set::decode_members(&self.meta, &self.elements)
+        crate::types::set::decode_members(&self.meta, &self.elements)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -172,9 +172,9 @@ impl Entry {
 }
 
 /// A sorted set's (member, score) pairs in score order, from its elements
-/// (see `command/zset.rs` for the layout).
+/// (see `types/zset.rs` for the layout).
 pub fn zset_members(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
-    crate::command::zset::decode_elements(elements)
+    crate::types::zset::decode_elements(elements)
 }
 
 /// Reads a collection's elements by seeking; the last decoded block is kept,

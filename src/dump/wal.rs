@@ -2,10 +2,11 @@
 //! and effects, shown in Redis terms (`PUT db0 "user:1" string ...`).
 
 use super::{brief, jbytes, show};
-use crate::command::{list, set, zset};
+
 use crate::store::keys::{
     parse_data_key, parse_expiry_key, parse_gen_key, parse_sub_key, Kind, Meta, GARBAGE,
 };
+use crate::types::{list, set, zset};
 use crate::wal::reader::{list_segments, scan_segment, Segment, WalReader};
 use crate::wal::record::{decode_frame, Decoded, Effect, Record};
 use serde_json::{json, Value};

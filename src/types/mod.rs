@@ -7,8 +7,11 @@
 
 pub mod coll;
 pub mod hash;
+pub mod list;
 pub mod random;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
@@ -36,6 +39,8 @@ pub enum TypeError {
     Overflow,
     /// A string would exceed `proto-max-bulk-len`.
     TooBig,
+    /// A sorted set's score would become NaN (ZINCRBY of inf by -inf).
+    NanScore,
 }
 
 impl TypeError {
@@ -48,6 +53,7 @@ impl TypeError {
             TypeError::NotInteger => "ERR value is not an integer or out of range",
             TypeError::Overflow => "ERR increment or decrement would overflow",
             TypeError::TooBig => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
+            TypeError::NanScore => "ERR resulting score is not a number (NaN)",
         }
     }
 }
