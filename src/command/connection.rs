@@ -18,7 +18,8 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "Returns the server's liveliness response.",
             ping,
-        ),
+        )
+        .syntax("[message]"),
         cmd(
             "echo",
             2,
@@ -27,7 +28,8 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "Returns the given string.",
             echo,
-        ),
+        )
+        .syntax("message"),
         cmd(
             "select",
             2,
@@ -36,7 +38,8 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "Changes the selected database.",
             select,
-        ),
+        )
+        .syntax("index"),
         cmd(
             "auth",
             -2,
@@ -45,7 +48,8 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "Authenticates the connection.",
             auth,
-        ),
+        )
+        .syntax("[username] password"),
         cmd(
             "hello",
             -1,
@@ -54,7 +58,8 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "Handshakes with the Redis server.",
             hello,
-        ),
+        )
+        .syntax("[protover [AUTH username password] [SETNAME clientname]]"),
         cmd(
             "client",
             -2,
@@ -63,7 +68,21 @@ pub fn commands() -> Vec<Command> {
             "connection",
             "A container for client connection commands.",
             client,
-        ),
+        )
+        .syntax("subcommand [argument ...]")
+        .subs(&[
+            ("id", "client|id", 2),
+            ("getname", "client|getname", 2),
+            ("setname", "client|setname", 3),
+            ("setinfo", "client|setinfo", 4),
+            ("info", "client|info", 2),
+            ("list", "client|list", -2),
+            ("kill", "client|kill", -3),
+            ("no-evict", "client|no-evict", 3),
+            ("getredir", "client|getredir", 2),
+            ("unblock", "client|unblock", -3),
+            ("help", "client|help", 2),
+        ]),
         cmd(
             "quit",
             -1,

@@ -75,7 +75,7 @@ fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
 }
 
 fn write_docs(ctx: &mut Ctx<'_>, c: &Command) {
-    let args = super::syntax::parse(super::syntax::syntax(c.name));
+    let args = super::syntax::parse(c.syntax);
     ctx.out.bulk(c.name.as_bytes());
     ctx.out.map(3 + !args.is_empty() as usize);
     ctx.out.bulk(b"summary");
@@ -142,7 +142,7 @@ pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let mut names: Vec<(&'static str, &Command)> = Vec::new();
         for c in all {
             names.push((c.name, c));
-            for sub in super::subcommands(c.name) {
+            for sub in c.subs {
                 names.push((sub.1, c));
             }
         }

@@ -10,22 +10,38 @@ use bytes::Bytes;
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     vec![
-        cmd("hset", -4, WRITE | FAST, k1, "hash", "Creates or modifies the value of a field in a hash.", hset),
-        cmd("hmset", -4, WRITE | FAST, k1, "hash", "Sets the values of multiple fields.", hmset),
-        cmd("hsetnx", 4, WRITE | FAST, k1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", hsetnx),
-        cmd("hget", 3, READONLY | FAST, k1, "hash", "Returns the value of a field in a hash.", hget),
-        cmd("hmget", -3, READONLY | FAST, k1, "hash", "Returns the values of all fields in a hash.", hmget),
-        cmd("hdel", -3, WRITE | FAST, k1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel),
-        cmd("hlen", 2, READONLY | FAST, k1, "hash", "Returns the number of fields in a hash.", hlen),
-        cmd("hexists", 3, READONLY | FAST, k1, "hash", "Determines whether a field exists in a hash.", hexists),
-        cmd("hstrlen", 3, READONLY | FAST, k1, "hash", "Returns the length of the value of a field.", hstrlen),
-        cmd("hkeys", 2, READONLY, k1, "hash", "Returns all fields in a hash.", hkeys),
-        cmd("hvals", 2, READONLY, k1, "hash", "Returns all values in a hash.", hvals),
-        cmd("hgetall", 2, READONLY, k1, "hash", "Returns all fields and values in a hash.", hgetall),
-        cmd("hincrby", 4, WRITE | FAST, k1, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hincrby),
-        cmd("hincrbyfloat", 4, WRITE | FAST, k1, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hincrbyfloat),
-        cmd("hrandfield", -2, READONLY, k1, "hash", "Returns one or more random fields from a hash.", hrandfield),
-        cmd("hscan", -3, READONLY, k1, "hash", "Iterates over fields and values of a hash.", hscan),
+        cmd("hset", -4, WRITE | FAST, k1, "hash", "Creates or modifies the value of a field in a hash.", hset)
+        .syntax("key field value [field value] ..."),
+        cmd("hmset", -4, WRITE | FAST, k1, "hash", "Sets the values of multiple fields.", hmset)
+        .syntax("key field value [field value] ..."),
+        cmd("hsetnx", 4, WRITE | FAST, k1, "hash", "Sets the value of a field in a hash only when the field doesn't exist.", hsetnx)
+        .syntax("key field value"),
+        cmd("hget", 3, READONLY | FAST, k1, "hash", "Returns the value of a field in a hash.", hget)
+        .syntax("key field"),
+        cmd("hmget", -3, READONLY | FAST, k1, "hash", "Returns the values of all fields in a hash.", hmget)
+        .syntax("key field ..."),
+        cmd("hdel", -3, WRITE | FAST, k1, "hash", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", hdel)
+        .syntax("key field ..."),
+        cmd("hlen", 2, READONLY | FAST, k1, "hash", "Returns the number of fields in a hash.", hlen)
+        .syntax("key"),
+        cmd("hexists", 3, READONLY | FAST, k1, "hash", "Determines whether a field exists in a hash.", hexists)
+        .syntax("key field"),
+        cmd("hstrlen", 3, READONLY | FAST, k1, "hash", "Returns the length of the value of a field.", hstrlen)
+        .syntax("key field"),
+        cmd("hkeys", 2, READONLY, k1, "hash", "Returns all fields in a hash.", hkeys)
+        .syntax("key"),
+        cmd("hvals", 2, READONLY, k1, "hash", "Returns all values in a hash.", hvals)
+        .syntax("key"),
+        cmd("hgetall", 2, READONLY, k1, "hash", "Returns all fields and values in a hash.", hgetall)
+        .syntax("key"),
+        cmd("hincrby", 4, WRITE | FAST, k1, "hash", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", hincrby)
+        .syntax("key field increment"),
+        cmd("hincrbyfloat", 4, WRITE | FAST, k1, "hash", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", hincrbyfloat)
+        .syntax("key field increment"),
+        cmd("hrandfield", -2, READONLY, k1, "hash", "Returns one or more random fields from a hash.", hrandfield)
+        .syntax("key [count [WITHVALUES]]"),
+        cmd("hscan", -3, READONLY, k1, "hash", "Iterates over fields and values of a hash.", hscan)
+        .syntax("key cursor [MATCH pattern] [COUNT count]"),
     ]
 }
 

@@ -19,7 +19,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Deletes one or more keys.",
             del,
-        ),
+        )
+        .syntax("key ..."),
         cmd(
             "unlink",
             -2,
@@ -28,7 +29,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Asynchronously deletes one or more keys.",
             del,
-        ),
+        )
+        .syntax("key ..."),
         cmd(
             "exists",
             -2,
@@ -37,7 +39,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Determines whether one or more keys exist.",
             exists,
-        ),
+        )
+        .syntax("key ..."),
         cmd(
             "touch",
             -2,
@@ -46,7 +49,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns the number of existing keys out of those specified.",
             exists,
-        ),
+        )
+        .syntax("key ..."),
         cmd(
             "type",
             2,
@@ -55,7 +59,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Determines the type of value stored at a key.",
             type_,
-        ),
+        )
+        .syntax("key"),
         cmd(
             "keys",
             2,
@@ -64,7 +69,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns all key names that match a pattern.",
             keys,
-        ),
+        )
+        .syntax("pattern"),
         cmd(
             "scan",
             -2,
@@ -73,7 +79,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Iterates over the key names in the database.",
             scan,
-        ),
+        )
+        .syntax("cursor [MATCH pattern] [COUNT count] [TYPE type]"),
         cmd(
             "randomkey",
             1,
@@ -91,7 +98,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Renames a key and overwrites the destination.",
             rename,
-        ),
+        )
+        .syntax("key newkey"),
         cmd(
             "renamenx",
             3,
@@ -100,7 +108,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Renames a key only when the target key name doesn't exist.",
             renamenx,
-        ),
+        )
+        .syntax("key newkey"),
         cmd(
             "copy",
             -3,
@@ -109,7 +118,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Copies the value of a key to a new key.",
             copy,
-        ),
+        )
+        .syntax("source destination [DB destination-db] [REPLACE]"),
         cmd(
             "move",
             3,
@@ -118,7 +128,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Moves a key to another database.",
             move_,
-        ),
+        )
+        .syntax("key db"),
         cmd(
             "expire",
             -3,
@@ -127,7 +138,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Sets the expiration time of a key in seconds.",
             expire,
-        ),
+        )
+        .syntax("key seconds [NX|XX|GT|LT]"),
         cmd(
             "pexpire",
             -3,
@@ -136,7 +148,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Sets the expiration time of a key in milliseconds.",
             pexpire,
-        ),
+        )
+        .syntax("key milliseconds [NX|XX|GT|LT]"),
         cmd(
             "expireat",
             -3,
@@ -145,7 +158,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Sets the expiration time of a key to a Unix timestamp.",
             expireat,
-        ),
+        )
+        .syntax("key unix-time-seconds [NX|XX|GT|LT]"),
         cmd(
             "pexpireat",
             -3,
@@ -154,7 +168,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Sets the expiration time of a key to a Unix milliseconds timestamp.",
             pexpireat,
-        ),
+        )
+        .syntax("key unix-time-milliseconds [NX|XX|GT|LT]"),
         cmd(
             "ttl",
             2,
@@ -163,7 +178,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns the expiration time in seconds of a key.",
             ttl,
-        ),
+        )
+        .syntax("key"),
         cmd(
             "pttl",
             2,
@@ -172,7 +188,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns the expiration time in milliseconds of a key.",
             pttl,
-        ),
+        )
+        .syntax("key"),
         cmd(
             "expiretime",
             2,
@@ -181,7 +198,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns the expiration time of a key as a Unix timestamp.",
             expiretime,
-        ),
+        )
+        .syntax("key"),
         cmd(
             "pexpiretime",
             2,
@@ -190,7 +208,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Returns the expiration time of a key as a Unix milliseconds timestamp.",
             pexpiretime,
-        ),
+        )
+        .syntax("key"),
         cmd(
             "persist",
             2,
@@ -199,7 +218,8 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "Removes the expiration time of a key.",
             persist,
-        ),
+        )
+        .syntax("key"),
     ]
 }
 

@@ -11,28 +11,50 @@ pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let k2 = (1, 2, 1);
     vec![
-        cmd("lpush", -3, WRITE | FAST, k1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lpush),
-        cmd("rpush", -3, WRITE | FAST, k1, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", rpush),
-        cmd("lpushx", -3, WRITE | FAST, k1, "list", "Prepends one or more elements to a list only when the list exists.", lpushx),
-        cmd("rpushx", -3, WRITE | FAST, k1, "list", "Appends an element to a list only when the list exists.", rpushx),
-        cmd("lpop", -2, WRITE | FAST, k1, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", lpop),
-        cmd("rpop", -2, WRITE | FAST, k1, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", rpop),
-        cmd("llen", 2, READONLY | FAST, k1, "list", "Returns the length of a list.", llen),
-        cmd("lrange", 4, READONLY, k1, "list", "Returns a range of elements from a list.", lrange),
-        cmd("lindex", 3, READONLY, k1, "list", "Returns an element from a list by its index.", lindex),
-        cmd("lset", 4, WRITE, k1, "list", "Sets the value of an element in a list by its index.", lset),
-        cmd("linsert", 5, WRITE, k1, "list", "Inserts an element before or after another element in a list.", linsert),
-        cmd("lrem", 4, WRITE, k1, "list", "Removes elements from a list. Deletes the list if the last element was removed.", lrem),
-        cmd("ltrim", 4, WRITE, k1, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", ltrim),
-        cmd("lpos", -3, READONLY, k1, "list", "Returns the index of matching elements in a list.", lpos),
-        cmd("lmove", 5, WRITE, k2, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lmove),
-        cmd("rpoplpush", 3, WRITE, k2, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", rpoplpush),
-        cmd("lmpop", -4, WRITE, (0, 0, 0), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop).numkeys_at(1),
-        cmd("blpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blpop),
-        cmd("brpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", brpop),
-        cmd("blmove", 6, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blmove),
-        cmd("brpoplpush", 4, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", brpoplpush),
-        cmd("blmpop", -5, WRITE, (0, 0, 0), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blmpop).numkeys_at(2),
+        cmd("lpush", -3, WRITE | FAST, k1, "list", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", lpush)
+        .syntax("key element ..."),
+        cmd("rpush", -3, WRITE | FAST, k1, "list", "Appends one or more elements to a list. Creates the key if it doesn't exist.", rpush)
+        .syntax("key element ..."),
+        cmd("lpushx", -3, WRITE | FAST, k1, "list", "Prepends one or more elements to a list only when the list exists.", lpushx)
+        .syntax("key element ..."),
+        cmd("rpushx", -3, WRITE | FAST, k1, "list", "Appends an element to a list only when the list exists.", rpushx)
+        .syntax("key element ..."),
+        cmd("lpop", -2, WRITE | FAST, k1, "list", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", lpop)
+        .syntax("key [count]"),
+        cmd("rpop", -2, WRITE | FAST, k1, "list", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", rpop)
+        .syntax("key [count]"),
+        cmd("llen", 2, READONLY | FAST, k1, "list", "Returns the length of a list.", llen)
+        .syntax("key"),
+        cmd("lrange", 4, READONLY, k1, "list", "Returns a range of elements from a list.", lrange)
+        .syntax("key start stop"),
+        cmd("lindex", 3, READONLY, k1, "list", "Returns an element from a list by its index.", lindex)
+        .syntax("key index"),
+        cmd("lset", 4, WRITE, k1, "list", "Sets the value of an element in a list by its index.", lset)
+        .syntax("key index element"),
+        cmd("linsert", 5, WRITE, k1, "list", "Inserts an element before or after another element in a list.", linsert)
+        .syntax("key BEFORE|AFTER pivot element"),
+        cmd("lrem", 4, WRITE, k1, "list", "Removes elements from a list. Deletes the list if the last element was removed.", lrem)
+        .syntax("key count element"),
+        cmd("ltrim", 4, WRITE, k1, "list", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", ltrim)
+        .syntax("key start stop"),
+        cmd("lpos", -3, READONLY, k1, "list", "Returns the index of matching elements in a list.", lpos)
+        .syntax("key element [RANK rank] [COUNT num-matches] [MAXLEN len]"),
+        cmd("lmove", 5, WRITE, k2, "list", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", lmove)
+        .syntax("source destination LEFT|RIGHT LEFT|RIGHT"),
+        cmd("rpoplpush", 3, WRITE, k2, "list", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", rpoplpush)
+        .syntax("source destination"),
+        cmd("lmpop", -4, WRITE, (0, 0, 0), "list", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", lmpop)
+        .syntax("numkeys key ... LEFT|RIGHT [COUNT count]").numkeys_at(1),
+        cmd("blpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blpop)
+        .syntax("key ... timeout"),
+        cmd("brpop", -3, WRITE, (1, -2, 1), "list", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", brpop)
+        .syntax("key ... timeout"),
+        cmd("blmove", 6, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", blmove)
+        .syntax("source destination LEFT|RIGHT LEFT|RIGHT timeout"),
+        cmd("brpoplpush", 4, WRITE, k2, "list", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", brpoplpush)
+        .syntax("source destination timeout"),
+        cmd("blmpop", -5, WRITE, (0, 0, 0), "list", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", blmpop)
+        .syntax("timeout numkeys key ... LEFT|RIGHT [COUNT count]").numkeys_at(2),
     ]
 }
 

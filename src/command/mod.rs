@@ -69,9 +69,23 @@ pub struct Command {
     /// For commands whose keys follow a `numkeys` argument (Redis's
     /// "movablekeys": ZUNION, ZMPOP...): that argument's index, else 0.
     pub numkeys_at: usize,
+    /// The argument syntax as Redis's docs print it (`syntax.rs` turns it
+    /// into COMMAND DOCS's arguments; redis-cli's hints come from there).
+    pub syntax: &'static str,
+    /// A container's subcommands (CLIENT, CONFIG ...): name, full name and
+    /// Redis's arity (counting the container and the subcommand).
+    pub subs: &'static [(&'static str, &'static str, i32)],
 }
 
 impl Command {
+    pub fn syntax(self, syntax: &'static str) -> Command {
+        Command { syntax, ..self }
+    }
+
+    pub fn subs(self, subs: &'static [(&'static str, &'static str, i32)]) -> Command {
+        Command { subs, ..self }
+    }
+
     /// The same command with its keys after a `numkeys` argument at `at`.
     pub fn numkeys_at(self, at: usize) -> Command {
         Command {
@@ -443,57 +457,6 @@ fn arity_matches(arity: i32, n: usize) -> bool {
     (arity > 0 && n == arity) || (arity < 0 && n >= -arity)
 }
 
-/// Redis 7's container commands: each subcommand this server implements,
-/// with its full name and Redis's arity (counting the container and the
-/// subcommand).
-pub fn subcommands(container: &str) -> &'static [(&'static str, &'static str, i32)] {
-    match container {
-        "client" => &[
-            ("id", "client|id", 2),
-            ("getname", "client|getname", 2),
-            ("setname", "client|setname", 3),
-            ("setinfo", "client|setinfo", 4),
-            ("info", "client|info", 2),
-            ("list", "client|list", -2),
-            ("kill", "client|kill", -3),
-            ("no-evict", "client|no-evict", 3),
-            ("getredir", "client|getredir", 2),
-            ("unblock", "client|unblock", -3),
-            ("help", "client|help", 2),
-        ],
-        "object" => &[
-            ("encoding", "object|encoding", 3),
-            ("freq", "object|freq", 3),
-            ("refcount", "object|refcount", 3),
-            ("help", "object|help", 2),
-        ],
-        "config" => &[
-            ("get", "config|get", -3),
-            ("set", "config|set", -4),
-            ("rewrite", "config|rewrite", 2),
-            ("resetstat", "config|resetstat", 2),
-            ("help", "config|help", 2),
-        ],
-        "command" => &[
-            ("count", "command|count", 2),
-            ("info", "command|info", -2),
-            ("docs", "command|docs", -2),
-            ("list", "command|list", -2),
-            ("getkeys", "command|getkeys", -4),
-            ("help", "command|help", 2),
-        ],
-        "pubsub" => &[
-            ("channels", "pubsub|channels", -2),
-            ("numsub", "pubsub|numsub", -2),
-            ("numpat", "pubsub|numpat", 2),
-            ("shardchannels", "pubsub|shardchannels", -2),
-            ("shardnumsub", "pubsub|shardnumsub", -2),
-            ("help", "pubsub|help", 2),
-        ],
-        _ => &[],
-    }
-}
-
 /// Refuses a request before it runs, like Redis's `rejectCommand`: a
 /// transaction in progress is flagged so EXEC aborts, and a refused EXEC
 /// aborts it at once. `err` carries its error code (`ERR ...`, `NOAUTH ...`).
@@ -530,7 +493,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
         return reject(ctx, false, &unknown_command_error(args));
     };
-    let subs = subcommands(cmd.name);
+    let subs = cmd.subs;
     let mut fullname = cmd.name;
     let mut arity = cmd.arity;
     if !subs.is_empty() && args.len() >= 2 {
@@ -750,5 +713,7 @@ pub fn cmd(
         since: "1.0.0",
         handler,
         numkeys_at: 0,
+        syntax: "",
+        subs: &[],
     }
 }

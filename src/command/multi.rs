@@ -45,7 +45,8 @@ pub fn commands() -> Vec<Command> {
             "transactions",
             "Monitors changes to keys to determine the execution of a transaction.",
             watch,
-        ),
+        )
+        .syntax("key ..."),
         cmd(
             "unwatch",
             1,

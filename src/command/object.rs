@@ -17,7 +17,14 @@ pub fn commands() -> Vec<Command> {
         "generic",
         "A container for object introspection commands.",
         object,
-    )]
+    )
+    .syntax("subcommand [argument ...]")
+    .subs(&[
+        ("encoding", "object|encoding", 3),
+        ("freq", "object|freq", 3),
+        ("refcount", "object|refcount", 3),
+        ("help", "object|help", 2),
+    ])]
 }
 
 fn object(ctx: &mut Ctx<'_>, a: &[Bytes]) {

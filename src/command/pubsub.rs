@@ -19,7 +19,8 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "Listens for messages published to channels.",
             subscribe,
-        ),
+        )
+        .syntax("channel ..."),
         cmd(
             "unsubscribe",
             -1,
@@ -28,7 +29,8 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "Stops listening to messages posted to channels.",
             unsubscribe,
-        ),
+        )
+        .syntax("[channel ...]"),
         cmd(
             "psubscribe",
             -2,
@@ -37,7 +39,8 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "Listens for messages published to channels that match one or more patterns.",
             psubscribe,
-        ),
+        )
+        .syntax("pattern ..."),
         cmd(
             "punsubscribe",
             -1,
@@ -46,7 +49,8 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "Stops listening to messages published to channels that match one or more patterns.",
             punsubscribe,
-        ),
+        )
+        .syntax("[pattern ...]"),
         cmd(
             "publish",
             3,
@@ -55,7 +59,8 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "Posts a message to a channel.",
             publish,
-        ),
+        )
+        .syntax("channel message"),
         cmd(
             "pubsub",
             -2,
@@ -64,7 +69,16 @@ pub fn commands() -> Vec<Command> {
             "pubsub",
             "A container for Pub/Sub commands.",
             pubsub,
-        ),
+        )
+        .syntax("subcommand [argument ...]")
+        .subs(&[
+            ("channels", "pubsub|channels", -2),
+            ("numsub", "pubsub|numsub", -2),
+            ("numpat", "pubsub|numpat", 2),
+            ("shardchannels", "pubsub|shardchannels", -2),
+            ("shardnumsub", "pubsub|shardnumsub", -2),
+            ("help", "pubsub|help", 2),
+        ]),
     ]
 }
 

@@ -9,12 +9,16 @@ use bytes::Bytes;
 pub fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Configures a server as replica of another, or promotes it to a master.", replicaof),
-        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof),
+        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Configures a server as replica of another, or promotes it to a master.", replicaof)
+        .syntax("host port"),
+        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof)
+        .syntax("host port"),
         cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "An internal command for configuring the replication stream.", replconf),
-        cmd("psync", -3, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", psync),
+        cmd("psync", -3, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", psync)
+        .syntax("replicationid offset"),
         cmd("sync", 1, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", sync),
-        cmd("wait", 3, NOSCRIPT, none, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait),
+        cmd("wait", 3, NOSCRIPT, none, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait)
+        .syntax("numreplicas timeout"),
     ]
 }
 

@@ -21,7 +21,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Returns information and statistics about the server.",
             info,
-        ),
+        )
+        .syntax("[section ...]"),
         cmd(
             "dbsize",
             1,
@@ -39,7 +40,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Remove all keys from the current database.",
             flushdb,
-        ),
+        )
+        .syntax("[ASYNC|SYNC]"),
         cmd(
             "flushall",
             -1,
@@ -48,7 +50,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Removes all keys from all databases.",
             flushall,
-        ),
+        )
+        .syntax("[ASYNC|SYNC]"),
         cmd(
             "time",
             1,
@@ -75,7 +78,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Asynchronously saves the database(s) to disk.",
             bgsave,
-        ),
+        )
+        .syntax("[SCHEDULE]"),
         cmd(
             "lastsave",
             1,
@@ -93,7 +97,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
             shutdown,
-        ),
+        )
+        .syntax("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
         cmd(
             "config",
             -2,
@@ -102,7 +107,15 @@ pub fn commands() -> Vec<Command> {
             "server",
             "A container for server configuration commands.",
             config,
-        ),
+        )
+        .syntax("subcommand [argument ...]")
+        .subs(&[
+            ("get", "config|get", -3),
+            ("set", "config|set", -4),
+            ("rewrite", "config|rewrite", 2),
+            ("resetstat", "config|resetstat", 2),
+            ("help", "config|help", 2),
+        ]),
         cmd(
             "role",
             1,
@@ -120,7 +133,8 @@ pub fn commands() -> Vec<Command> {
             "server",
             "A container for debugging commands.",
             debug,
-        ),
+        )
+        .syntax("subcommand [argument ...]"),
         cmd(
             "command",
             -1,
@@ -129,7 +143,16 @@ pub fn commands() -> Vec<Command> {
             "server",
             "Returns detailed information about all commands.",
             super::docs::command,
-        ),
+        )
+        .syntax("[subcommand [argument ...]]")
+        .subs(&[
+            ("count", "command|count", 2),
+            ("info", "command|info", -2),
+            ("docs", "command|docs", -2),
+            ("list", "command|list", -2),
+            ("getkeys", "command|getkeys", -4),
+            ("help", "command|help", 2),
+        ]),
     ]
 }
 

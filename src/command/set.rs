@@ -12,23 +12,40 @@ pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let all = (1, -1, 1);
     vec![
-        cmd("sadd", -3, WRITE | FAST, k1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", sadd),
-        cmd("srem", -3, WRITE | FAST, k1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", srem),
-        cmd("sismember", 3, READONLY | FAST, k1, "set", "Determines whether a member belongs to a set.", sismember),
-        cmd("smismember", -3, READONLY | FAST, k1, "set", "Determines whether multiple members belong to a set.", smismember),
-        cmd("scard", 2, READONLY | FAST, k1, "set", "Returns the number of members in a set.", scard),
-        cmd("smembers", 2, READONLY, k1, "set", "Returns all members of a set.", smembers),
-        cmd("srandmember", -2, READONLY, k1, "set", "Get one or multiple random members from a set", srandmember),
-        cmd("spop", -2, WRITE | FAST, k1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", spop),
-        cmd("smove", 4, WRITE | FAST, (1, 2, 1), "set", "Moves a member from one set to another.", smove),
-        cmd("sinter", -2, READONLY, all, "set", "Returns the intersect of multiple sets.", sinter),
-        cmd("sinterstore", -3, WRITE, all, "set", "Stores the intersect of multiple sets in a key.", sinterstore),
-        cmd("sintercard", -3, READONLY, (2, 2, 1), "set", "Returns the number of members of the intersect of multiple sets.", sintercard),
-        cmd("sunion", -2, READONLY, all, "set", "Returns the union of multiple sets.", sunion),
-        cmd("sunionstore", -3, WRITE, all, "set", "Stores the union of multiple sets in a key.", sunionstore),
-        cmd("sdiff", -2, READONLY, all, "set", "Returns the difference of multiple sets.", sdiff),
-        cmd("sdiffstore", -3, WRITE, all, "set", "Stores the difference of multiple sets in a key.", sdiffstore),
-        cmd("sscan", -3, READONLY, k1, "set", "Iterates over members of a set.", sscan),
+        cmd("sadd", -3, WRITE | FAST, k1, "set", "Adds one or more members to a set. Creates the key if it doesn't exist.", sadd)
+        .syntax("key member ..."),
+        cmd("srem", -3, WRITE | FAST, k1, "set", "Removes one or more members from a set. Deletes the set if the last member was removed.", srem)
+        .syntax("key member ..."),
+        cmd("sismember", 3, READONLY | FAST, k1, "set", "Determines whether a member belongs to a set.", sismember)
+        .syntax("key member"),
+        cmd("smismember", -3, READONLY | FAST, k1, "set", "Determines whether multiple members belong to a set.", smismember)
+        .syntax("key member ..."),
+        cmd("scard", 2, READONLY | FAST, k1, "set", "Returns the number of members in a set.", scard)
+        .syntax("key"),
+        cmd("smembers", 2, READONLY, k1, "set", "Returns all members of a set.", smembers)
+        .syntax("key"),
+        cmd("srandmember", -2, READONLY, k1, "set", "Get one or multiple random members from a set", srandmember)
+        .syntax("key [count]"),
+        cmd("spop", -2, WRITE | FAST, k1, "set", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", spop)
+        .syntax("key [count]"),
+        cmd("smove", 4, WRITE | FAST, (1, 2, 1), "set", "Moves a member from one set to another.", smove)
+        .syntax("source destination member"),
+        cmd("sinter", -2, READONLY, all, "set", "Returns the intersect of multiple sets.", sinter)
+        .syntax("key ..."),
+        cmd("sinterstore", -3, WRITE, all, "set", "Stores the intersect of multiple sets in a key.", sinterstore)
+        .syntax("destination key ..."),
+        cmd("sintercard", -3, READONLY, (2, 2, 1), "set", "Returns the number of members of the intersect of multiple sets.", sintercard)
+        .syntax("numkeys key ... [LIMIT limit]"),
+        cmd("sunion", -2, READONLY, all, "set", "Returns the union of multiple sets.", sunion)
+        .syntax("key ..."),
+        cmd("sunionstore", -3, WRITE, all, "set", "Stores the union of multiple sets in a key.", sunionstore)
+        .syntax("destination key ..."),
+        cmd("sdiff", -2, READONLY, all, "set", "Returns the difference of multiple sets.", sdiff)
+        .syntax("key ..."),
+        cmd("sdiffstore", -3, WRITE, all, "set", "Stores the difference of multiple sets in a key.", sdiffstore)
+        .syntax("destination key ..."),
+        cmd("sscan", -3, READONLY, k1, "set", "Iterates over members of a set.", sscan)
+        .syntax("key cursor [MATCH pattern] [COUNT count]"),
     ]
 }
 

@@ -14,27 +14,48 @@ fn max_string(ctx: &Ctx<'_>) -> usize {
 pub fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     vec![
-        cmd("get", 2, READONLY | FAST, k1, "string", "Returns the string value of a key.", get),
-        cmd("set", -3, WRITE, k1, "string", "Sets the string value of a key, ignoring its type.", set),
-        cmd("setnx", 3, WRITE | FAST, k1, "string", "Set the string value of a key only when the key doesn't exist.", setnx),
-        cmd("setex", 4, WRITE, k1, "string", "Sets the string value and expiration time of a key.", setex),
-        cmd("psetex", 4, WRITE, k1, "string", "Sets the string value and expiration time in milliseconds of a key.", psetex),
-        cmd("getset", 3, WRITE | FAST, k1, "string", "Returns the previous string value of a key after setting it to a new value.", getset),
-        cmd("getdel", 2, WRITE | FAST, k1, "string", "Returns the string value of a key after deleting the key.", getdel),
-        cmd("getex", -2, WRITE | FAST, k1, "string", "Returns the string value of a key after setting its expiration time.", getex),
-        cmd("mget", -2, READONLY | FAST, (1, -1, 1), "string", "Atomically returns the string values of one or more keys.", mget),
-        cmd("mset", -3, WRITE, (1, -1, 2), "string", "Atomically creates or modifies the string values of one or more keys.", mset),
-        cmd("msetnx", -3, WRITE, (1, -1, 2), "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx),
-        cmd("incr", 2, WRITE | FAST, k1, "string", "Increments the integer value of a key by one.", incr),
-        cmd("decr", 2, WRITE | FAST, k1, "string", "Decrements the integer value of a key by one.", decr),
-        cmd("incrby", 3, WRITE | FAST, k1, "string", "Increments the integer value of a key by a number.", incrby),
-        cmd("decrby", 3, WRITE | FAST, k1, "string", "Decrements a number from the integer value of a key.", decrby),
-        cmd("incrbyfloat", 3, WRITE | FAST, k1, "string", "Increment the floating point value of a key by a number.", incrbyfloat),
-        cmd("append", 3, WRITE, k1, "string", "Appends a string to the value of a key.", append),
-        cmd("strlen", 2, READONLY | FAST, k1, "string", "Returns the length of a string value.", strlen),
-        cmd("getrange", 4, READONLY, k1, "string", "Returns a substring of the string stored at a key.", getrange),
-        cmd("substr", 4, READONLY, k1, "string", "Returns a substring from a string value.", getrange),
-        cmd("setrange", 4, WRITE, k1, "string", "Overwrites a part of a string value with another by an offset.", setrange),
+        cmd("get", 2, READONLY | FAST, k1, "string", "Returns the string value of a key.", get)
+        .syntax("key"),
+        cmd("set", -3, WRITE, k1, "string", "Sets the string value of a key, ignoring its type.", set)
+        .syntax("key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
+        cmd("setnx", 3, WRITE | FAST, k1, "string", "Set the string value of a key only when the key doesn't exist.", setnx)
+        .syntax("key value"),
+        cmd("setex", 4, WRITE, k1, "string", "Sets the string value and expiration time of a key.", setex)
+        .syntax("key seconds value"),
+        cmd("psetex", 4, WRITE, k1, "string", "Sets the string value and expiration time in milliseconds of a key.", psetex)
+        .syntax("key milliseconds value"),
+        cmd("getset", 3, WRITE | FAST, k1, "string", "Returns the previous string value of a key after setting it to a new value.", getset)
+        .syntax("key value"),
+        cmd("getdel", 2, WRITE | FAST, k1, "string", "Returns the string value of a key after deleting the key.", getdel)
+        .syntax("key"),
+        cmd("getex", -2, WRITE | FAST, k1, "string", "Returns the string value of a key after setting its expiration time.", getex)
+        .syntax("key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]"),
+        cmd("mget", -2, READONLY | FAST, (1, -1, 1), "string", "Atomically returns the string values of one or more keys.", mget)
+        .syntax("key ..."),
+        cmd("mset", -3, WRITE, (1, -1, 2), "string", "Atomically creates or modifies the string values of one or more keys.", mset)
+        .syntax("key value [key value] ..."),
+        cmd("msetnx", -3, WRITE, (1, -1, 2), "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx)
+        .syntax("key value [key value] ..."),
+        cmd("incr", 2, WRITE | FAST, k1, "string", "Increments the integer value of a key by one.", incr)
+        .syntax("key"),
+        cmd("decr", 2, WRITE | FAST, k1, "string", "Decrements the integer value of a key by one.", decr)
+        .syntax("key"),
+        cmd("incrby", 3, WRITE | FAST, k1, "string", "Increments the integer value of a key by a number.", incrby)
+        .syntax("key increment"),
+        cmd("decrby", 3, WRITE | FAST, k1, "string", "Decrements a number from the integer value of a key.", decrby)
+        .syntax("key decrement"),
+        cmd("incrbyfloat", 3, WRITE | FAST, k1, "string", "Increment the floating point value of a key by a number.", incrbyfloat)
+        .syntax("key increment"),
+        cmd("append", 3, WRITE, k1, "string", "Appends a string to the value of a key.", append)
+        .syntax("key value"),
+        cmd("strlen", 2, READONLY | FAST, k1, "string", "Returns the length of a string value.", strlen)
+        .syntax("key"),
+        cmd("getrange", 4, READONLY, k1, "string", "Returns a substring of the string stored at a key.", getrange)
+        .syntax("key start end"),
+        cmd("substr", 4, READONLY, k1, "string", "Returns a substring from a string value.", getrange)
+        .syntax("key start end"),
+        cmd("setrange", 4, WRITE, k1, "string", "Overwrites a part of a string value with another by an offset.", setrange)
+        .syntax("key offset value"),
     ]
 }
 

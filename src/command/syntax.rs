@@ -1,119 +1,12 @@
-//! Argument syntax of each command, written the way Redis's docs print it,
-//! and turned into the `arguments` of COMMAND DOCS. redis-cli builds its
-//! interactive hints (`set key value [NX|XX] ...`) from those.
+//! Argument syntax (each command row's `syntax`, written the way Redis's
+//! docs print it) turned into the `arguments` of COMMAND DOCS. redis-cli
+//! builds its interactive hints (`set key value [NX|XX] ...`) from those.
 //!
 //! Grammar: UPPERCASE words are tokens (alone: a pure token, followed by a
 //! lowercase word: that argument's token), lowercase words are arguments,
 //! `[...]` is optional, `a|b` picks one, `...` after an item repeats it.
 
 use crate::resp::Out;
-
-pub fn syntax(name: &str) -> &'static str {
-    match name {
-        "get" | "getdel" | "incr" | "decr" | "strlen" | "type" | "ttl" | "pttl" | "expiretime" | "pexpiretime"
-        | "persist" => "key",
-        "set" => "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]",
-        "setnx" | "getset" | "append" => "key value",
-        "setex" => "key seconds value",
-        "psetex" => "key milliseconds value",
-        "getex" => "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]",
-        "mget" | "del" | "unlink" | "exists" | "touch" | "watch" => "key ...",
-        "mset" | "msetnx" => "key value [key value] ...",
-        "incrby" => "key increment",
-        "decrby" => "key decrement",
-        "incrbyfloat" => "key increment",
-        "getrange" | "substr" => "key start end",
-        "setrange" => "key offset value",
-        "keys" => "pattern",
-        "scan" => "cursor [MATCH pattern] [COUNT count] [TYPE type]",
-        "rename" | "renamenx" => "key newkey",
-        "copy" => "source destination [DB destination-db] [REPLACE]",
-        "move" => "key db",
-        "expire" => "key seconds [NX|XX|GT|LT]",
-        "pexpire" => "key milliseconds [NX|XX|GT|LT]",
-        "expireat" => "key unix-time-seconds [NX|XX|GT|LT]",
-        "pexpireat" => "key unix-time-milliseconds [NX|XX|GT|LT]",
-        "ping" => "[message]",
-        "echo" => "message",
-        "select" => "index",
-        "auth" => "[username] password",
-        "hello" => "[protover [AUTH username password] [SETNAME clientname]]",
-        "client" => "subcommand [argument ...]",
-        "info" => "[section ...]",
-        "flushdb" | "flushall" => "[ASYNC|SYNC]",
-        "bgsave" => "[SCHEDULE]",
-        "shutdown" => "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
-        "config" => "subcommand [argument ...]",
-        "debug" => "subcommand [argument ...]",
-        "command" => "[subcommand [argument ...]]",
-        "subscribe" => "channel ...",
-        "unsubscribe" => "[channel ...]",
-        "psubscribe" => "pattern ...",
-        "punsubscribe" => "[pattern ...]",
-        "publish" => "channel message",
-        "pubsub" => "subcommand [argument ...]",
-        "object" => "subcommand [argument ...]",
-        "replicaof" | "slaveof" => "host port",
-        "psync" => "replicationid offset",
-        "wait" => "numreplicas timeout",
-        // Hashes.
-        "hset" | "hmset" => "key field value [field value] ...",
-        "hsetnx" => "key field value",
-        "hget" | "hexists" | "hstrlen" => "key field",
-        "hmget" | "hdel" => "key field ...",
-        "hlen" | "hkeys" | "hvals" | "hgetall" | "llen" | "scard" | "smembers" | "zcard" => "key",
-        "hincrby" | "hincrbyfloat" => "key field increment",
-        "hrandfield" => "key [count [WITHVALUES]]",
-        "hscan" | "sscan" | "zscan" => "key cursor [MATCH pattern] [COUNT count]",
-        // Sets.
-        "sadd" | "srem" | "smismember" => "key member ...",
-        "sismember" => "key member",
-        "srandmember" | "spop" | "lpop" | "rpop" | "zpopmin" | "zpopmax" => "key [count]",
-        "smove" => "source destination member",
-        "sinter" | "sunion" | "sdiff" => "key ...",
-        "sinterstore" | "sunionstore" | "sdiffstore" => "destination key ...",
-        "sintercard" | "zintercard" => "numkeys key ... [LIMIT limit]",
-        // Lists.
-        "lpush" | "rpush" | "lpushx" | "rpushx" => "key element ...",
-        "lrange" | "ltrim" => "key start stop",
-        "lindex" => "key index",
-        "lset" => "key index element",
-        "linsert" => "key BEFORE|AFTER pivot element",
-        "lrem" => "key count element",
-        "lpos" => "key element [RANK rank] [COUNT num-matches] [MAXLEN len]",
-        "lmove" => "source destination LEFT|RIGHT LEFT|RIGHT",
-        "rpoplpush" => "source destination",
-        "lmpop" => "numkeys key ... LEFT|RIGHT [COUNT count]",
-        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => "key ... timeout",
-        "blmove" => "source destination LEFT|RIGHT LEFT|RIGHT timeout",
-        "brpoplpush" => "source destination timeout",
-        "blmpop" => "timeout numkeys key ... LEFT|RIGHT [COUNT count]",
-        // Sorted sets.
-        "zadd" => "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member] ...",
-        "zincrby" => "key increment member",
-        "zrem" | "zmscore" => "key member ...",
-        "zscore" | "zrank" | "zrevrank" => "key member",
-        "zcount" | "zlexcount" | "zremrangebyscore" | "zremrangebylex" => "key min max",
-        "zremrangebyrank" => "key start stop",
-        "zrange" => "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
-        "zrangestore" => "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]",
-        "zrevrange" => "key start stop [WITHSCORES]",
-        "zrangebyscore" => "key min max [WITHSCORES] [LIMIT offset count]",
-        "zrevrangebyscore" => "key max min [WITHSCORES] [LIMIT offset count]",
-        "zrangebylex" => "key min max [LIMIT offset count]",
-        "zrevrangebylex" => "key max min [LIMIT offset count]",
-        "zmpop" => "numkeys key ... MIN|MAX [COUNT count]",
-        "bzmpop" => "timeout numkeys key ... MIN|MAX [COUNT count]",
-        "zunionstore" | "zinterstore" => {
-            "destination numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]"
-        }
-        "zdiffstore" => "destination numkeys key ...",
-        "zunion" | "zinter" => "numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]",
-        "zdiff" => "numkeys key ... [WITHSCORES]",
-        "zrandmember" => "key [count [WITHSCORES]]",
-        _ => "",
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
@@ -325,7 +218,7 @@ mod tests {
 
     #[test]
     fn set_syntax() {
-        let a = parse(syntax("set"));
+        let a = parse(crate::command::lookup(b"set").expect("set").syntax);
         assert_eq!(a.len(), 5);
         assert_eq!(a[0].kind, "key");
         assert_eq!(a[2].kind, "oneof");
@@ -342,7 +235,7 @@ mod tests {
     fn every_command_has_a_syntax() {
         let mut missing: Vec<&str> = crate::command::table()
             .iter()
-            .filter(|(name, c)| (c.arity < -1 || c.arity > 1) && parse(syntax(name)).is_empty())
+            .filter(|(_, c)| (c.arity < -1 || c.arity > 1) && parse(c.syntax).is_empty())
             .map(|(name, _)| *name)
             .collect();
         missing.sort();

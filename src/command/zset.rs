@@ -17,41 +17,76 @@ pub fn commands() -> Vec<Command> {
     let nk = (0, 0, 0);
     let nk_store = (1, 1, 1);
     vec![
-        cmd("zadd", -4, WRITE | FAST, k1, "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zadd),
-        cmd("zincrby", 4, WRITE | FAST, k1, "sorted_set", "Increments the score of a member in a sorted set.", zincrby),
-        cmd("zrem", -3, WRITE | FAST, k1, "sorted_set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zrem),
-        cmd("zscore", 3, READONLY | FAST, k1, "sorted_set", "Returns the score of a member in a sorted set.", zscore),
-        cmd("zmscore", -3, READONLY | FAST, k1, "sorted_set", "Returns the score of one or more members in a sorted set.", zmscore),
-        cmd("zcard", 2, READONLY | FAST, k1, "sorted_set", "Returns the number of members in a sorted set.", zcard),
-        cmd("zcount", 4, READONLY | FAST, k1, "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", zcount),
-        cmd("zlexcount", 4, READONLY | FAST, k1, "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.", zlexcount),
-        cmd("zrank", 3, READONLY | FAST, k1, "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank),
-        cmd("zrevrank", 3, READONLY | FAST, k1, "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", zrevrank),
-        cmd("zrange", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of indexes.", zrange),
-        cmd("zrangestore", -5, WRITE, (1, 2, 1), "sorted_set", "Stores a range of members from sorted set in a key.", zrangestore),
-        cmd("zrevrange", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", zrevrange),
-        cmd("zrangebyscore", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of scores.", zrangebyscore),
-        cmd("zrevrangebyscore", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", zrevrangebyscore),
-        cmd("zrangebylex", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a lexicographical range.", zrangebylex),
-        cmd("zrevrangebylex", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrevrangebylex),
-        cmd("zpopmin", -2, WRITE | FAST, k1, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmin),
-        cmd("zpopmax", -2, WRITE | FAST, k1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmax),
-        cmd("zmpop", -4, WRITE, nk, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop).numkeys_at(1),
-        cmd("bzpopmin", -3, WRITE | FAST, (1, -2, 1), "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpopmin),
-        cmd("bzpopmax", -3, WRITE | FAST, (1, -2, 1), "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpopmax),
-        cmd("bzmpop", -5, WRITE, nk, "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzmpop).numkeys_at(2),
-        cmd("zremrangebyscore", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrangebyscore),
-        cmd("zremrangebyrank", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrangebyrank),
-        cmd("zremrangebylex", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrangebylex),
-        cmd("zunionstore", -4, WRITE, nk_store, "sorted_set", "Stores the union of multiple sorted sets in a key.", zunionstore).numkeys_at(2),
-        cmd("zinterstore", -4, WRITE, nk_store, "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zinterstore).numkeys_at(2),
-        cmd("zdiffstore", -4, WRITE, nk_store, "sorted_set", "Stores the difference of multiple sorted sets in a key.", zdiffstore).numkeys_at(2),
-        cmd("zunion", -3, READONLY, nk, "sorted_set", "Returns the union of multiple sorted sets.", zunion).numkeys_at(1),
-        cmd("zinter", -3, READONLY, nk, "sorted_set", "Returns the intersect of multiple sorted sets.", zinter).numkeys_at(1),
-        cmd("zdiff", -3, READONLY, nk, "sorted_set", "Returns the difference between multiple sorted sets.", zdiff).numkeys_at(1),
-        cmd("zintercard", -3, READONLY, nk, "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zintercard).numkeys_at(1),
-        cmd("zrandmember", -2, READONLY, k1, "sorted_set", "Returns one or more random members from a sorted set.", zrandmember),
-        cmd("zscan", -3, READONLY, k1, "sorted_set", "Iterates over members and scores of a sorted set.", zscan),
+        cmd("zadd", -4, WRITE | FAST, k1, "sorted_set", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", zadd)
+        .syntax("key [NX|XX] [GT|LT] [CH] [INCR] score member [score member] ..."),
+        cmd("zincrby", 4, WRITE | FAST, k1, "sorted_set", "Increments the score of a member in a sorted set.", zincrby)
+        .syntax("key increment member"),
+        cmd("zrem", -3, WRITE | FAST, k1, "sorted_set", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", zrem)
+        .syntax("key member ..."),
+        cmd("zscore", 3, READONLY | FAST, k1, "sorted_set", "Returns the score of a member in a sorted set.", zscore)
+        .syntax("key member"),
+        cmd("zmscore", -3, READONLY | FAST, k1, "sorted_set", "Returns the score of one or more members in a sorted set.", zmscore)
+        .syntax("key member ..."),
+        cmd("zcard", 2, READONLY | FAST, k1, "sorted_set", "Returns the number of members in a sorted set.", zcard)
+        .syntax("key"),
+        cmd("zcount", 4, READONLY | FAST, k1, "sorted_set", "Returns the count of members in a sorted set that have scores within a range.", zcount)
+        .syntax("key min max"),
+        cmd("zlexcount", 4, READONLY | FAST, k1, "sorted_set", "Returns the number of members in a sorted set within a lexicographical range.", zlexcount)
+        .syntax("key min max"),
+        cmd("zrank", 3, READONLY | FAST, k1, "sorted_set", "Returns the index of a member in a sorted set ordered by ascending scores.", zrank)
+        .syntax("key member"),
+        cmd("zrevrank", 3, READONLY | FAST, k1, "sorted_set", "Returns the index of a member in a sorted set ordered by descending scores.", zrevrank)
+        .syntax("key member"),
+        cmd("zrange", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of indexes.", zrange)
+        .syntax("key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]"),
+        cmd("zrangestore", -5, WRITE, (1, 2, 1), "sorted_set", "Stores a range of members from sorted set in a key.", zrangestore)
+        .syntax("dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]"),
+        cmd("zrevrange", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of indexes in reverse order.", zrevrange)
+        .syntax("key start stop [WITHSCORES]"),
+        cmd("zrangebyscore", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of scores.", zrangebyscore)
+        .syntax("key min max [WITHSCORES] [LIMIT offset count]"),
+        cmd("zrevrangebyscore", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a range of scores in reverse order.", zrevrangebyscore)
+        .syntax("key max min [WITHSCORES] [LIMIT offset count]"),
+        cmd("zrangebylex", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a lexicographical range.", zrangebylex)
+        .syntax("key min max [LIMIT offset count]"),
+        cmd("zrevrangebylex", -4, READONLY, k1, "sorted_set", "Returns members in a sorted set within a lexicographical range in reverse order.", zrevrangebylex)
+        .syntax("key max min [LIMIT offset count]"),
+        cmd("zpopmin", -2, WRITE | FAST, k1, "sorted_set", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmin)
+        .syntax("key [count]"),
+        cmd("zpopmax", -2, WRITE | FAST, k1, "sorted_set", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", zpopmax)
+        .syntax("key [count]"),
+        cmd("zmpop", -4, WRITE, nk, "sorted_set", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", zmpop)
+        .syntax("numkeys key ... MIN|MAX [COUNT count]").numkeys_at(1),
+        cmd("bzpopmin", -3, WRITE | FAST, (1, -2, 1), "sorted_set", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzpopmin)
+        .syntax("key ... timeout"),
+        cmd("bzpopmax", -3, WRITE | FAST, (1, -2, 1), "sorted_set", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", bzpopmax)
+        .syntax("key ... timeout"),
+        cmd("bzmpop", -5, WRITE, nk, "sorted_set", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", bzmpop)
+        .syntax("timeout numkeys key ... MIN|MAX [COUNT count]").numkeys_at(2),
+        cmd("zremrangebyscore", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", zremrangebyscore)
+        .syntax("key min max"),
+        cmd("zremrangebyrank", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", zremrangebyrank)
+        .syntax("key start stop"),
+        cmd("zremrangebylex", 4, WRITE, k1, "sorted_set", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", zremrangebylex)
+        .syntax("key min max"),
+        cmd("zunionstore", -4, WRITE, nk_store, "sorted_set", "Stores the union of multiple sorted sets in a key.", zunionstore)
+        .syntax("destination numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]").numkeys_at(2),
+        cmd("zinterstore", -4, WRITE, nk_store, "sorted_set", "Stores the intersect of multiple sorted sets in a key.", zinterstore)
+        .syntax("destination numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX]").numkeys_at(2),
+        cmd("zdiffstore", -4, WRITE, nk_store, "sorted_set", "Stores the difference of multiple sorted sets in a key.", zdiffstore)
+        .syntax("destination numkeys key ...").numkeys_at(2),
+        cmd("zunion", -3, READONLY, nk, "sorted_set", "Returns the union of multiple sorted sets.", zunion)
+        .syntax("numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]").numkeys_at(1),
+        cmd("zinter", -3, READONLY, nk, "sorted_set", "Returns the intersect of multiple sorted sets.", zinter)
+        .syntax("numkeys key ... [WEIGHTS weight ...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]").numkeys_at(1),
+        cmd("zdiff", -3, READONLY, nk, "sorted_set", "Returns the difference between multiple sorted sets.", zdiff)
+        .syntax("numkeys key ... [WITHSCORES]").numkeys_at(1),
+        cmd("zintercard", -3, READONLY, nk, "sorted_set", "Returns the number of members of the intersect of multiple sorted sets.", zintercard)
+        .syntax("numkeys key ... [LIMIT limit]").numkeys_at(1),
+        cmd("zrandmember", -2, READONLY, k1, "sorted_set", "Returns one or more random members from a sorted set.", zrandmember)
+        .syntax("key [count [WITHSCORES]]"),
+        cmd("zscan", -3, READONLY, k1, "sorted_set", "Iterates over members and scores of a sorted set.", zscan)
+        .syntax("key cursor [MATCH pattern] [COUNT count]"),
     ]
 }
 
