@@ -11,25 +11,7 @@ pub mod wal;
 
 use serde_json::{json, Value};
 
-/// Bytes for a terminal: printable ASCII as is, the rest escaped, quoted
-/// (as redis-cli shows them).
-pub fn show(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() + 2);
-    s.push('"');
-    for &c in b {
-        match c {
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s.push('"');
-    s
-}
+pub use crate::util::show;
 
 /// Bytes for JSON: a string when they are UTF-8, else `{"hex": "..."}`, so
 /// nothing is lost and `jq` sees ordinary strings in the common case.

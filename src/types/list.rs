@@ -17,7 +17,7 @@ pub(crate) fn describe_field(field: &[u8]) -> String {
             "item slot {}",
             u64::from_be_bytes(b).wrapping_sub(LIST_MIDDLE) as i64
         ),
-        Err(_) => format!("element {}", crate::dump::show(field)),
+        Err(_) => format!("element {}", crate::util::show(field)),
     }
 }
 

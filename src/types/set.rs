@@ -58,7 +58,7 @@ pub(crate) fn decode_members<'e>(m: &Meta, elements: &'e [(Vec<u8>, Vec<u8>)]) -
 
 /// One element as the dump tool shows a WAL effect on it.
 pub(crate) fn describe_field(m: &Meta, field: &[u8]) -> String {
-    let show = crate::dump::show;
+    let show = crate::util::show;
     if member_tag(m).is_empty() {
         return format!("member {}", show(field));
     }

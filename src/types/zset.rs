@@ -71,7 +71,7 @@ pub(crate) fn decode_elements(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, 
 
 /// One element as the dump tool shows a WAL effect on it.
 pub(crate) fn describe_field(field: &[u8], value: Option<&[u8]>) -> String {
-    let show = crate::dump::show;
+    let show = crate::util::show;
     match field.split_first() {
         Some((&MEMBER, m)) => match value.and_then(score_value) {
             Some(s) => format!("member {} score {}", show(m), crate::util::fmt_double(s)),
