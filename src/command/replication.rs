@@ -27,7 +27,9 @@ fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
         if srv.repl.is_replica() || srv.store.incomplete() {
             if let Err(e) = state::promote(srv) {
-                return ctx.err(&format!("ERR {e}"));
+                return ctx.err(&format!(
+                    "ERR the data of a failed full sync could not be dropped: {e}"
+                ));
             }
             tracing::info!(
                 "MASTER MODE enabled by user request from id={}",

@@ -206,7 +206,7 @@ fn save_cmd(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     let srv = ctx.srv;
     match crate::server::blocking(|| save::save_blocking(srv)) {
         Ok(_) => ctx.out.ok(),
-        Err(e) => ctx.err(&e),
+        Err(e) => ctx.err(&e.to_string()),
     }
 }
 

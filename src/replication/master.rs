@@ -378,10 +378,10 @@ fn snapshot_for_sync(srv: &Server) -> Result<(std::path::PathBuf, u64), String> 
         }
         match save::save_blocking(srv) {
             Ok(info) => return Ok((info.path, info.header.start_offset)),
-            Err(e) if e.contains("in progress") => {
+            Err(save::SaveError::InProgress) => {
                 std::thread::sleep(std::time::Duration::from_millis(50))
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.to_string()),
         }
     }
 }

@@ -173,7 +173,7 @@ fn follow(srv: &Server, to: Role) -> u64 {
 /// old one (replid2) so former siblings can continue with us. A node left
 /// with a failed full sync's partial data starts empty instead (also when
 /// it is a master already: a failed drop is tried again).
-pub fn promote(srv: &Server) -> Result<(), String> {
+pub fn promote(srv: &Server) -> Result<(), crate::store::Error> {
     if srv.repl.is_replica() {
         // The link task sees the new generation and stops.
         srv.repl.set_role(Role::Master);
@@ -192,9 +192,7 @@ pub fn promote(srv: &Server) -> Result<(), String> {
         tracing::info!("MASTER MODE enabled; history continues at offset {end}");
     }
     if srv.store.incomplete() {
-        srv.store
-            .drop_incomplete()
-            .map_err(|e| format!("the data of a failed full sync could not be dropped: {e}"))?;
+        srv.store.drop_incomplete()?;
         tracing::warn!("REPLICAOF NO ONE after a failed full sync: starting with an empty dataset");
     }
     srv.loading.store(srv.store.incomplete(), Ordering::Release);
@@ -230,7 +228,7 @@ pub fn continue_as(srv: &Server, replid: &str, end: u64) {
 
 /// The node's history id, from sled's meta tree (a new one on a fresh data
 /// dir).
-pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, String> {
+pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, crate::store::Error> {
     if let Some(v) = store.meta_get(b"replid") {
         if let Ok(s) = String::from_utf8(v) {
             if s.len() == 40 {

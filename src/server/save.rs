@@ -65,17 +65,38 @@ pub fn note_existing_snapshot(srv: &Server) {
     }
 }
 
+/// Why a snapshot was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveError {
+    /// Another save runs (a full sync waits for it and takes its file).
+    InProgress,
+    /// Writing failed (the old snapshot stays as it was).
+    Failed(String),
+}
+
+impl std::fmt::Display for SaveError {
+    /// Redis's reply text.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SaveError::InProgress => f.write_str("ERR Background save already in progress"),
+            SaveError::Failed(e) => write!(f, "ERR {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SaveError {}
+
 /// SAVE: writes the snapshot now, in the caller's thread.
-pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
+pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
     if srv.save.in_progress.swap(true, Ordering::AcqRel) {
-        return Err("ERR Background save already in progress".into());
+        return Err(SaveError::InProgress);
     }
     let r = do_save(srv);
     srv.save.in_progress.store(false, Ordering::Release);
     r
 }
 
-fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
+fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
     let t0 = Instant::now();
     srv.save
         .last_attempt
@@ -118,7 +139,7 @@ fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, String> {
         Err(e) => {
             srv.save.last_ok.store(false, Ordering::Release);
             tracing::error!("Failed saving the snapshot to {}: {e}", path.display());
-            Err(format!("ERR {e}"))
+            Err(SaveError::Failed(e.to_string()))
         }
     }
 }
