@@ -324,7 +324,7 @@ fn sled_hitting_a_full_disk_is_reopened_once_there_is_room() {
 
 #[test]
 fn a_failed_snapshot_write_keeps_the_old_snapshot_and_full_syncs_wait_for_a_good_one() {
-    let master = Node::start(&["save \"\""]);
+    let mut master = Node::start(&["save \"\""]);
     let mut c = master.client();
     for i in 0..2000 {
         set_ok(&mut c, &format!("s{i}"));
@@ -381,6 +381,9 @@ fn a_failed_snapshot_write_keeps_the_old_snapshot_and_full_syncs_wait_for_a_good
     assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "err");
     let () = redis::cmd("SAVE").query(&mut c).expect("SAVE again");
     assert_eq!(persistence(&mut c, "rdb_last_bgsave_status"), "ok");
+    let mut keys: Vec<String> = (0..2000).map(|i| format!("s{i}")).collect();
+    keys.push("newer".into());
+    crash_and_check(&mut master, &keys, &[]);
 }
 
 #[test]
@@ -435,6 +438,13 @@ fn a_failed_storage_read_answers_an_error_and_writes_nothing() {
         .query(&mut c)
         .expect("LRANGE");
     assert_eq!(l, ["a", "b"]);
+    let mut c = crash_and_check(
+        &mut node,
+        &["cold".into(), "counter".into(), "list".into()],
+        &[],
+    );
+    let n: i64 = redis::cmd("GET").arg("counter").query(&mut c).expect("GET");
+    assert_eq!(n, 10, "the failed INCR is not in the WAL either");
 }
 
 /// `n` keys `m<i>` with `size` random (incompressible) bytes each.
