@@ -144,6 +144,20 @@ pub fn show(b: &[u8]) -> String {
     s
 }
 
+/// The byte string after every string starting with `prefix` (None: no
+/// such bound, the prefix is all 0xff).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(b) = end.last_mut() {
+        if *b < 0xff {
+            *b += 1;
+            return Some(end);
+        }
+        end.pop();
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -413,7 +413,7 @@ impl random::Ordered for Keys<'_, '_> {
     fn last_with(&mut self, prefix: &[u8]) -> Option<Bytes> {
         let store = &self.ctx.srv.store;
         let start = data_key(self.db as u8, store.gen(self.db), prefix);
-        let end = random::prefix_end(&start)?;
+        let end = crate::util::prefix_end(&start)?;
         let (k, _) = store.raw_last(&start, &end)?;
         parse_data_key(&k).map(|(_, _, key)| Bytes::copy_from_slice(key))
     }

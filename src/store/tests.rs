@@ -81,7 +81,7 @@ fn sled_last_matches_a_full_scan() {
         assert_eq!(got.as_ref(), want, "range {start:?}..{end:?}");
         // As callers use it: everything under a prefix, n at a time.
         let p = &a[..(rnd() % a.len() as u64) as usize];
-        let Some(pe) = crate::types::random::prefix_end(p) else {
+        let Some(pe) = crate::util::prefix_end(p) else {
             continue;
         };
         let want: Vec<&Vec<u8>> = keys

@@ -162,7 +162,7 @@ impl random::Ordered for Elements<'_, '_> {
 
     fn last_with(&mut self, name: &[u8]) -> Option<Bytes> {
         let start = [self.prefix, name].concat();
-        let end = random::prefix_end(&start)?;
+        let end = crate::util::prefix_end(&start)?;
         let (k, _) = match self.db.open_tx() {
             Some(tx) => tx.sub_last(&start, &end)?,
             None => self.db.store().raw_last(&start, &end)?,

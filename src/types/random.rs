@@ -58,17 +58,3 @@ pub(crate) fn walk(src: &mut impl Ordered, rng: &mut impl rand::Rng) -> Option<B
         first = found;
     }
 }
-
-/// The byte string after every string starting with `prefix` (None: no
-/// such bound, the prefix is all 0xff).
-pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(b) = end.last_mut() {
-        if *b < 0xff {
-            *b += 1;
-            return Some(end);
-        }
-        end.pop();
-    }
-    None
-}
