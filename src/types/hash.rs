@@ -108,14 +108,7 @@ impl Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use std::sync::Arc;
-
-    fn store() -> (tempfile::TempDir, Arc<Store>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_path(dir.path()).expect("open");
-        (dir, s)
-    }
+    use crate::types::testing::store;
 
     #[test]
     fn fields_are_set_counted_and_removed() {

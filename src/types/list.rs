@@ -481,18 +481,7 @@ pub(crate) fn move_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use std::sync::Arc;
-
-    fn store() -> (tempfile::TempDir, Arc<Store>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_path(dir.path()).expect("open");
-        (dir, s)
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::types::testing::{b, store};
 
     fn items(v: &[&str]) -> Vec<Bytes> {
         v.iter().map(|s| b(s)).collect()

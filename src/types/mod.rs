@@ -13,6 +13,9 @@ pub mod set;
 pub mod string;
 pub mod zset;
 
+#[cfg(test)]
+mod testing;
+
 use crate::store::keys::{Kind, Meta};
 use crate::store::{Store, WriteTx};
 use std::sync::Arc;

@@ -497,18 +497,7 @@ pub(crate) fn replace(db: &mut Db<'_>, dst: &Bytes, members: &[Bytes]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use std::sync::Arc;
-
-    fn store() -> (tempfile::TempDir, Arc<Store>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_path(dir.path()).expect("open");
-        (dir, s)
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::types::testing::{b, store};
 
     fn names(n: usize) -> Vec<Bytes> {
         (0..n).map(|i| b(&format!("m{i}"))).collect()

@@ -174,14 +174,7 @@ pub fn range(v: &[u8], mut start: i64, mut end: i64) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use std::sync::Arc;
-
-    fn store() -> (tempfile::TempDir, Arc<Store>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_path(dir.path()).expect("open");
-        (dir, s)
-    }
+    use crate::types::testing::store;
 
     #[test]
     fn set_follows_its_conditions() {

@@ -1083,18 +1083,7 @@ pub(crate) fn sort(items: &mut [(Bytes, f64)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-    use std::sync::Arc;
-
-    fn store() -> (tempfile::TempDir, Arc<Store>) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let s = Store::open_path(dir.path()).expect("open");
-        (dir, s)
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::types::testing::{b, store};
 
     fn pairs(v: &[(&str, f64)]) -> Vec<(Bytes, f64)> {
         v.iter().map(|(m, s)| (b(m), *s)).collect()
