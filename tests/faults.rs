@@ -536,11 +536,7 @@ fn a_replica_whose_disk_fills_during_a_full_sync_keeps_its_old_data_and_syncs_on
     let (_base, disk, mut replica) = node_on_tmpfs("16m");
     let mut r = replica.client();
     set_ok(&mut r, "old");
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    follow(&mut r, Some(&master));
     let failed = wait_until(Duration::from_secs(30), || {
         info_value(&mut r, "replication", "master_sync_last_error").contains("No space left")
     });
@@ -587,11 +583,7 @@ fn a_replica_whose_sled_fails_while_loading_answers_loading_and_syncs_in_full_ag
     let mut r = replica.client();
     set_ok(&mut r, "old");
     fault(&mut r, &["sled-write", "eio"]);
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    follow(&mut r, Some(&master));
     let failed = wait_until(Duration::from_secs(30), || {
         !info_value(&mut r, "replication", "master_sync_last_error").is_empty()
     });
@@ -630,29 +622,17 @@ fn a_replica_whose_sled_fails_while_loading_answers_loading_and_syncs_in_full_ag
 
     // A failed load, then REPLICAOF NO ONE: an empty master, not a partial
     // dataset.
-    let () = redis::cmd("REPLICAOF")
-        .arg("NO")
-        .arg("ONE")
-        .query(&mut r)
-        .expect("NO ONE");
+    follow(&mut r, None);
     set_ok(&mut r, "own");
     fault(&mut r, &["sled-write", "eio"]);
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    follow(&mut r, Some(&master));
     let failed = wait_until(Duration::from_secs(30), || {
         info_value(&mut r, "persistence", "loading") == "1"
     });
     assert!(failed, "the load failed again: {}", replica.log());
     // Still failing, so the link's retries cannot complete the data before
     // REPLICAOF NO ONE (a retry that did would rightly keep it).
-    let () = redis::cmd("REPLICAOF")
-        .arg("NO")
-        .arg("ONE")
-        .query(&mut r)
-        .expect("NO ONE");
+    follow(&mut r, None);
     fault(&mut r, &["sled-write", "off"]);
     let n: i64 = redis::cmd("DBSIZE").query(&mut r).expect("DBSIZE");
     assert_eq!(n, 0, "the partial data was dropped");
@@ -676,11 +656,7 @@ fn a_replica_whose_sled_fails_while_it_serves_a_big_full_sync_from_the_file_load
     let mut replica = Node::start(&["save \"\""]);
     let mut r = replica.client();
     fault(&mut r, &["sled-write", "eio"]);
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    follow(&mut r, Some(&master));
     let serving = wait_until(Duration::from_secs(60), || linked_and_equal(&mut r, &mut m));
     assert!(serving, "the file serves: {}", replica.log());
     let failing = wait_until(Duration::from_secs(30), || {
@@ -739,11 +715,7 @@ fn a_full_disk_leaves_the_config_file_whole_and_the_role_is_written_once_there_i
     fill_up(&filler);
 
     let mut c = node.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut c)
-        .expect("REPLICAOF");
+    follow(&mut c, Some(&master));
     assert_eq!(info_value(&mut c, "replication", "role"), "slave");
     assert!(
         info_value(&mut c, "persistence", "config_rewrite_error").contains("No space left"),

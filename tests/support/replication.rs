@@ -30,12 +30,18 @@ pub fn replicated_group(n: usize) -> (Node, Vec<Node>) {
 /// Makes `replica` replicate `master`; returns a client of the replica.
 pub fn replicaof(replica: &Node, master: &Node) -> redis::Connection {
     let mut r = replica.client();
-    let () = redis::cmd("REPLICAOF")
-        .arg("127.0.0.1")
-        .arg(master.port)
-        .query(&mut r)
-        .expect("REPLICAOF");
+    follow(&mut r, Some(master));
     r
+}
+
+/// REPLICAOF `master` (None: REPLICAOF NO ONE) on an open connection.
+pub fn follow(c: &mut redis::Connection, master: Option<&Node>) {
+    let mut cmd = redis::cmd("REPLICAOF");
+    match master {
+        Some(m) => cmd.arg("127.0.0.1").arg(m.port),
+        None => cmd.arg("NO").arg("ONE"),
+    };
+    let () = cmd.query(c).expect("REPLICAOF");
 }
 
 /// Waits until the replica has the master's data (same digest) and its
