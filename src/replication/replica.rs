@@ -381,7 +381,6 @@ async fn stream(
 ) -> Result<(), String> {
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = Instant::now();
-    let mut last_ack = Instant::now();
     loop {
         if !current(srv, gen) {
             return Ok(());
@@ -435,18 +434,18 @@ async fn stream(
             send_ack(srv, sock).await?;
         }
         if full {
-            srv.store.wait_for_room_async().await;
+            // Acknowledging what we have meanwhile, as usual.
+            tokio::select! {
+                _ = srv.store.wait_for_room_async() => {}
+                _ = ack.tick() => send_ack(srv, sock).await?,
+            }
+            if srv.store.write_full() {
+                // sled is stuck on an I/O error (the wait returns at once):
+                // the applier retries, the link waits until it works.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             // A long stall is ours, not the master's silence.
             last_io = Instant::now();
-            if srv.store.write_full() {
-                // sled is stuck on an I/O error: the applier retries; the
-                // link waits (acknowledging what it has) until it works.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                if last_ack.elapsed() >= Duration::from_secs(1) {
-                    last_ack = Instant::now();
-                    send_ack(srv, sock).await?;
-                }
-            }
             continue;
         }
         tokio::select! {

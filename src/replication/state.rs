@@ -117,14 +117,11 @@ impl ReplState {
 /// must resync with our new history) and starts the link. Returns false if
 /// we already follow that master.
 pub fn become_replica(srv: &Arc<Server>, host: &str, port: u16) -> bool {
-    let to = Role::Replica {
-        host: host.to_string(),
-        port,
-    };
-    if *srv.repl.role.read() == to {
+    if matches!(&*srv.repl.role.read(), Role::Replica { host: h, port: p } if h == host && *p == port)
+    {
         return false;
     }
-    let gen = follow(srv, to);
+    let gen = follow(srv, host, port);
     // Blocked BLPOP & co. are writes a replica cannot do (Redis 7 unblocks
     // them with an error too).
     srv.store
@@ -145,26 +142,21 @@ pub fn start_from_config(srv: &Arc<Server>) {
     let r = srv.config.read().replicaof.clone();
     if let Some((host, port)) = r {
         tracing::info!("Starting as a replica of {host}:{port} (replicaof in the config)");
-        let gen = follow(
-            srv,
-            Role::Replica {
-                host: host.clone(),
-                port,
-            },
-        );
+        let gen = follow(srv, &host, port);
         replica::spawn(srv.clone(), host, port, gen);
     }
 }
 
 /// The replica role without its link yet; returns the link's generation.
-fn follow(srv: &Server, to: Role) -> u64 {
-    let replicaof = match &to {
-        Role::Replica { host, port } => Some((host.clone(), *port)),
-        Role::Master => None,
-    };
-    let gen = srv.repl.set_role(to);
+fn follow(srv: &Server, host: &str, port: u16) -> u64 {
+    let gen = srv.repl.set_role(Role::Replica {
+        host: host.to_string(),
+        port,
+    });
     srv.store.set_follower(true);
-    srv.config.write().set_replicaof(replicaof);
+    srv.config
+        .write()
+        .set_replicaof(Some((host.to_string(), port)));
     srv.repl.link_down(crate::util::now_ms());
     gen
 }
