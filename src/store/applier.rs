@@ -1,5 +1,8 @@
 use super::*;
 
+/// Writes per engine batch (a table holds up to ~1M).
+const APPLY_BATCH: usize = 4096;
+
 impl Store {
     pub(super) fn applier_loop(self: Arc<Self>) {
         // Writes are "paused" while the stream position stands still.
@@ -89,36 +92,18 @@ impl Store {
         }
     }
 
-    /// Two threads on disjoint key ranges: the fastest way into sled 0.34
-    /// measured here, when the machine has cores to spare.
+    /// The table in sorted batches: each page of sled it touches is
+    /// rewritten once per batch.
     pub(super) fn apply_table(&self, f: &Frozen) -> Result<(), Error> {
-        let entries: Vec<(&Bytes, &Option<Bytes>)> = f.table.iter().collect();
-        let put = |part: &[(&Bytes, &Option<Bytes>)]| -> Result<(), Error> {
-            for (k, v) in part {
-                let r = match v {
-                    Some(v) => self.engine.insert(k.as_ref(), v.as_ref()).map(|_| ()),
-                    None => self.engine.remove(k.as_ref()).map(|_| ()),
-                };
-                r?;
+        let mut ops: Vec<engine::Op> = Vec::with_capacity(APPLY_BATCH);
+        for (k, v) in f.table.iter() {
+            ops.push((k.as_ref(), v.as_deref()));
+            if ops.len() == APPLY_BATCH {
+                self.engine.apply(&ops)?;
+                ops.clear();
             }
-            Ok(())
-        };
-        // The second thread only where there are cores to spare: on two
-        // cores it takes CPU from the clients (GET -P 16 fell to 0.4 of
-        // Redis while a table was applied).
-        let spare_cores = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 4;
-        if entries.len() < 2048 || !spare_cores {
-            return put(&entries);
         }
-        let (a, b) = entries.split_at(entries.len() / 2);
-        std::thread::scope(|s| {
-            let h = s.spawn(|| put(b));
-            let r1 = put(a);
-            let r2 = h
-                .join()
-                .unwrap_or_else(|_| Err(Error::system("applier thread panicked")));
-            r1.and(r2)
-        })
+        self.engine.apply(&ops)
     }
 
     /// Applies the whole write buffer to sled and records the applied offset

@@ -1,10 +1,14 @@
 //! The one file that names sled: the ordered key/value engine under the
-//! store, behind a narrow interface (open, point reads and writes, ordered
-//! ranges, flush), so another embedded engine could stand in its place.
+//! store, behind a narrow interface (open, point reads, sorted batches of
+//! writes, ordered ranges, flush), so another embedded engine could stand
+//! in its place.
 //!
-//! Two trees: `keyspace` holds the data (see `keys.rs`), `sledis-meta` the
-//! node's own state (applied offset, key counts, replication ids).
+//! Three trees: `pages` holds the data (see `keys.rs`) packed into pages
+//! (`pages.rs`), `pages-side` the values too long for a page, and
+//! `sledis-meta` the node's own state (applied offset, key counts,
+//! replication ids).
 
+use super::pages::{self, Page, Val};
 use super::Error;
 use parking_lot::{Mutex, RwLock};
 use std::ops::Bound;
@@ -19,13 +23,23 @@ pub type Slice = sled::IVec;
 
 pub type Pair = (Slice, Slice);
 
+/// One write of a batch: a key and its new value, or None to remove it.
+pub type Op<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// A `Slice` holding a copy of `b` (for pairs that do not come from sled).
 pub fn slice(b: &[u8]) -> Slice {
     Slice::from(b)
 }
 
-const KEYSPACE_TREE: &str = "keyspace";
+const PAGES_TREE: &str = "pages";
+const SIDE_TREE: &str = "pages-side";
 const META_TREE: &str = "sledis-meta";
+/// The layout before pages, one sled entry per key: converted at open.
+const KEYS_TREE: &str = "keyspace";
+/// Writes per batch when converting or loading.
+const BATCH: usize = 4096;
+
+type IoNote = Arc<Mutex<Option<String>>>;
 
 /// sled's error as ours, noting it if it is an I/O error (see `Engine`).
 fn note(io_error: &Mutex<Option<String>>, e: sled::Error) -> Error {
@@ -37,27 +51,427 @@ fn note(io_error: &Mutex<Option<String>>, e: sled::Error) -> Error {
     Error::Engine(msg)
 }
 
-/// One open sled database and its two trees.
+fn damaged(fence: &[u8], c: pages::Corrupt) -> Error {
+    Error::Engine(format!(
+        "damaged page {} in sled: {}",
+        crate::util::show(fence),
+        c.0
+    ))
+}
+
+/// One open sled database and its trees.
 struct Trees {
     db: sled::Db,
-    keyspace: sled::Tree,
+    pages: sled::Tree,
+    side: sled::Tree,
     meta: sled::Tree,
 }
 
 impl Trees {
-    fn open(path: &Path, cache_bytes: u64) -> Result<Trees, Error> {
+    fn open(path: &Path, cache_bytes: u64, io: &IoNote) -> Result<Trees, Error> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| Error::Engine(format!("sled failed to open {}: {e}", path.display())))?;
-        let keyspace = db
-            .open_tree(KEYSPACE_TREE)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        let meta = db
-            .open_tree(META_TREE)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        Ok(Trees { db, keyspace, meta })
+        let tree = |name: &str| db.open_tree(name).map_err(|e| Error::Engine(e.to_string()));
+        let t = Trees {
+            pages: tree(PAGES_TREE)?,
+            side: tree(SIDE_TREE)?,
+            meta: tree(META_TREE)?,
+            db,
+        };
+        t.convert_keys_tree(io)?;
+        Ok(t)
+    }
+
+    /// Moves a data dir written before pages into pages. Interrupted, it
+    /// starts over at the next open (writing a pair twice is harmless).
+    fn convert_keys_tree(&self, io: &IoNote) -> Result<(), Error> {
+        let err = |e| note(io, e);
+        if !self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == KEYS_TREE.as_bytes())
+        {
+            return Ok(());
+        }
+        let old = self.db.open_tree(KEYS_TREE).map_err(err)?;
+        if !old.is_empty() {
+            let t0 = Instant::now();
+            tracing::info!("converting the data dir's sled keyspace to pages");
+            let mut batch: Vec<Pair> = Vec::with_capacity(BATCH);
+            let mut n = 0u64;
+            for item in old.iter() {
+                batch.push(item.map_err(err)?);
+                if batch.len() == BATCH {
+                    n += batch.len() as u64;
+                    self.apply_pairs(&batch, io)?;
+                    batch.clear();
+                }
+            }
+            n += batch.len() as u64;
+            self.apply_pairs(&batch, io)?;
+            self.db.flush().map_err(err)?;
+            tracing::info!(
+                "converted {n} sled entries to pages in {:.1}s",
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        self.db.drop_tree(KEYS_TREE).map_err(err)?;
+        self.db.flush().map_err(err)?;
+        Ok(())
+    }
+
+    fn apply_pairs(&self, pairs: &[Pair], io: &IoNote) -> Result<(), Error> {
+        let ops: Vec<Op> = pairs.iter().map(|(k, v)| (&k[..], Some(&v[..]))).collect();
+        self.apply(&ops, io)
+    }
+
+    /// The page responsible for `key`: the first whose ceiling is at or
+    /// after it (a forward read: sled 0.34's backward reads can loop, see
+    /// `Store::sled_rev_n`).
+    fn page_of(&self, key: &[u8], io: &IoNote) -> Result<Option<Pair>, Error> {
+        self.pages
+            .range(key..)
+            .next()
+            .transpose()
+            .map_err(|e| note(io, e))
+    }
+
+    /// Applies sorted, distinct writes: each page they fall in is read,
+    /// merged and written back, cut again when it outgrew `pages::TARGET`.
+    fn apply(&self, ops: &[Op], io: &IoNote) -> Result<(), Error> {
+        if let Some((k, _)) = ops
+            .iter()
+            .find(|(k, _)| k.first().is_none_or(|b| *b >= TOP[0]))
+        {
+            return Err(Error::Engine(format!(
+                "key {} is outside the keyspace",
+                crate::util::show(k)
+            )));
+        }
+        let mut i = 0;
+        let mut buf = Vec::new();
+        while i < ops.len() {
+            let here = self.page_of(ops[i].0, io)?;
+            let end = match &here {
+                Some((c, _)) => i + ops[i..].partition_point(|(k, _)| *k <= c.as_ref()),
+                None => ops.len(),
+            };
+            self.rewrite(here, &ops[i..end], &mut buf, io)?;
+            i = end;
+        }
+        Ok(())
+    }
+
+    /// Writes one page's share of a batch: `ops` all fall in the page's
+    /// keys (after the ceiling before it, up to its own). No page there
+    /// means past every ceiling: the new last page gets `TOP`.
+    fn rewrite(
+        &self,
+        here: Option<Pair>,
+        ops: &[Op],
+        buf: &mut Vec<u8>,
+        io: &IoNote,
+    ) -> Result<(), Error> {
+        let err = |e| note(io, e);
+        let ceiling: Slice = here.as_ref().map_or_else(|| slice(TOP), |(c, _)| c.clone());
+        let bad = |c| damaged(&ceiling, c);
+        let old = match &here {
+            Some((_, p)) => Some(Page::parse(p).map_err(bad)?),
+            None => None,
+        };
+        let pages::Merged {
+            entries: merged,
+            side_put,
+            side_del,
+        } = pages::merge(old.as_ref(), ops).map_err(bad)?;
+
+        // Values beside the page first, so an entry never points at one
+        // still to come.
+        for (k, v) in side_put {
+            self.side.insert(k, v).map_err(err)?;
+        }
+        if merged.is_empty() {
+            if here.is_some() {
+                self.drop_page(&ceiling, buf, io)?;
+            }
+        } else {
+            let sizes: Vec<usize> = merged
+                .iter()
+                .map(|(k, v)| pages::entry_size(k, v))
+                .collect();
+            let runs = pages::cut(&sizes);
+            // Left to right, the old ceiling last: until it is rewritten,
+            // the old page still answers for the keys the new pages took.
+            let last = runs.len() - 1;
+            for (n, run) in runs.into_iter().enumerate() {
+                let at: &[u8] = if n == last {
+                    &ceiling
+                } else {
+                    &merged[run.end - 1].0
+                };
+                pages::encode(&merged[run], buf);
+                self.pages.insert(at, &buf[..]).map_err(err)?;
+            }
+        }
+        for k in side_del {
+            self.side.remove(k).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    /// Removes an emptied page. Its keys fall to the page after it, so that
+    /// page first loses any stale entries up to this ceiling.
+    fn drop_page(&self, ceiling: &[u8], buf: &mut Vec<u8>, io: &IoNote) -> Result<(), Error> {
+        let err = |e| note(io, e);
+        let after = self
+            .pages
+            .range::<&[u8], _>((Bound::Excluded(ceiling), Bound::Unbounded))
+            .next()
+            .transpose()
+            .map_err(err)?;
+        if let Some((ac, ap)) = after {
+            let bad = |c| damaged(&ac, c);
+            let p = Page::parse(&ap).map_err(bad)?;
+            let (mut from, eq) = p.seek(ceiling).map_err(bad)?;
+            if eq {
+                from += 1;
+            }
+            if from > 0 {
+                let mut entries = Vec::with_capacity(p.len() - from);
+                for i in from..p.len() {
+                    let v = p.entry(i).map_err(bad)?.1;
+                    let v = match p.inline(&v) {
+                        Some(b) => Val::Inline(b),
+                        None => Val::Side,
+                    };
+                    entries.push((p.key(i).map_err(bad)?, v));
+                }
+                pages::encode(&entries, buf);
+                self.pages.insert(&ac, &buf[..]).map_err(err)?;
+            }
+        }
+        self.pages.remove(ceiling).map_err(err)?;
+        Ok(())
+    }
+}
+
+/// The last page's ceiling: above every key (the keyspace's keys start
+/// with a family byte below 0xff, see `keys.rs`).
+const TOP: &[u8] = &[0xff];
+
+/// Pairs of a key range in key order (or backwards), read a page at a
+/// time. A page answers for the keys after the ceiling before it, up to its
+/// own: entries at or below the ceiling before are stale (an interrupted
+/// split left them) and skipped. A key at or past the last one returned is
+/// skipped too, so a page split while the range is read never shows a key
+/// twice or out of order.
+struct PageRange {
+    t: Arc<Trees>,
+    io: IoNote,
+    pages: std::iter::Peekable<Box<dyn Iterator<Item = sled::Result<Pair>>>>,
+    rev: bool,
+    from: Bound<Vec<u8>>,
+    to: Bound<Vec<u8>>,
+    /// The page being read and the next entry's index (backwards: one past
+    /// it).
+    cur: Option<(Slice, Slice, usize)>,
+    /// The ceiling of the page before the current one, in key order.
+    below: Option<Slice>,
+    last: Option<Slice>,
+    done: bool,
+}
+
+fn bound_key(b: &Bound<Vec<u8>>) -> Option<&[u8]> {
+    match b {
+        Bound::Included(k) | Bound::Excluded(k) => Some(k),
+        Bound::Unbounded => None,
+    }
+}
+
+impl PageRange {
+    fn new(
+        t: Arc<Trees>,
+        io: IoNote,
+        from: Bound<&[u8]>,
+        to: Bound<&[u8]>,
+        rev: bool,
+    ) -> PageRange {
+        let from = from.map(|k| k.to_vec());
+        let to = to.map(|k| k.to_vec());
+        let mut done = false;
+        let pages: Box<dyn Iterator<Item = sled::Result<Pair>>> = if !rev {
+            match bound_key(&from) {
+                Some(k) => Box::new(t.pages.range(k.to_vec()..)),
+                None => Box::new(t.pages.iter()),
+            }
+        } else {
+            // Pages from the one answering for `to` down to the one for
+            // `from`.
+            let top = match bound_key(&to) {
+                Some(k) => match t.page_of(k, &io) {
+                    Ok(p) => p.map(|(c, _)| c),
+                    Err(_) => {
+                        done = true;
+                        None
+                    }
+                },
+                None => None,
+            };
+            let hi = top.map_or(Bound::Unbounded, Bound::Included);
+            let lo = bound_key(&from).map_or(Bound::Unbounded, |k| Bound::Included(slice(k)));
+            Box::new(t.pages.range::<Slice, _>((lo, hi)).rev())
+        };
+        PageRange {
+            pages: pages.peekable(),
+            t,
+            io,
+            rev,
+            from,
+            to,
+            cur: None,
+            below: None,
+            last: None,
+            done,
+        }
+    }
+
+    fn after_from(&self, key: &[u8]) -> bool {
+        match &self.from {
+            Bound::Included(k) => key >= k.as_slice(),
+            Bound::Excluded(k) => key > k.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    fn before_to(&self, key: &[u8]) -> bool {
+        match &self.to {
+            Bound::Included(k) => key <= k.as_slice(),
+            Bound::Excluded(k) => key < k.as_slice(),
+            Bound::Unbounded => true,
+        }
+    }
+
+    /// Opens the next page; false at the end.
+    fn open_next(&mut self) -> Result<bool, Error> {
+        let Some((c, page)) = self
+            .pages
+            .next()
+            .transpose()
+            .map_err(|e| note(&self.io, e))?
+        else {
+            return Ok(false);
+        };
+        let p = Page::parse(&page).map_err(|e| damaged(&c, e))?;
+        let at = if !self.rev {
+            match bound_key(&self.from) {
+                Some(k) => p.seek(k).map_err(|e| damaged(&c, e))?.0,
+                None => 0,
+            }
+        } else {
+            // Backwards, the ceiling before is the next page's.
+            self.below = match self.pages.peek() {
+                Some(Ok((n, _))) => Some(n.clone()),
+                _ => None,
+            };
+            match bound_key(&self.to) {
+                Some(k) => match p.seek(k).map_err(|e| damaged(&c, e))? {
+                    (i, true) => i + 1,
+                    (i, false) => i,
+                },
+                None => p.len(),
+            }
+        };
+        self.cur = Some((c, page, at));
+        Ok(true)
+    }
+
+    fn step(&mut self) -> Result<Option<Pair>, Error> {
+        loop {
+            if self.cur.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let Some((c, page, i)) = self.cur.as_mut() else {
+                continue;
+            };
+            let (c, page) = (c.clone(), page.clone());
+            let p = Page::parse(&page).map_err(|e| damaged(&c, e))?;
+            let at = if self.rev {
+                if *i == 0 {
+                    self.cur = None;
+                    continue;
+                }
+                *i -= 1;
+                *i
+            } else {
+                if *i >= p.len() {
+                    self.below = Some(c);
+                    self.cur = None;
+                    continue;
+                }
+                *i += 1;
+                *i - 1
+            };
+            let (suffix, v) = p.entry(at).map_err(|e| damaged(&c, e))?;
+            let mut key = Vec::with_capacity(p.prefix().len() + suffix.len());
+            key.extend_from_slice(p.prefix());
+            key.extend_from_slice(suffix);
+            let stale = self
+                .below
+                .as_ref()
+                .is_some_and(|b| key.as_slice() <= b.as_ref());
+            if stale && self.rev {
+                // Everything further back in this page is stale too.
+                self.cur = None;
+                continue;
+            }
+            let seen = self.last.as_ref().is_some_and(|l| {
+                if self.rev {
+                    key.as_slice() >= l.as_ref()
+                } else {
+                    key.as_slice() <= l.as_ref()
+                }
+            });
+            if stale || seen {
+                continue;
+            }
+            if !self.rev && !self.after_from(&key) || self.rev && !self.before_to(&key) {
+                continue;
+            }
+            if !self.rev && !self.before_to(&key) || self.rev && !self.after_from(&key) {
+                return Ok(None);
+            }
+            let value = match v {
+                Val::Inline(r) => page.subslice(r.start, r.len()),
+                // Missing only after an interrupted write, which the WAL's
+                // replay completes.
+                Val::Side => match self.t.side.get(&key).map_err(|e| note(&self.io, e))? {
+                    Some(v) => v,
+                    None => continue,
+                },
+            };
+            let key = Slice::from(key);
+            self.last = Some(key.clone());
+            return Ok(Some((key, value)));
+        }
+    }
+}
+
+impl Iterator for PageRange {
+    type Item = Result<Pair, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let r = self.step().transpose();
+        if !matches!(r, Some(Ok(_))) {
+            self.done = true;
+        }
+        r
     }
 }
 
@@ -72,7 +486,9 @@ pub struct Engine {
     /// None only after a reopen that failed to open sled again.
     trees: RwLock<Option<Arc<Trees>>>,
     /// The last I/O error sled returned, until a reopen.
-    io_error: Arc<Mutex<Option<String>>>,
+    io_error: IoNote,
+    /// Pages are read, merged and written back: one writer at a time.
+    writer: Mutex<()>,
     pub reopens: AtomicU64,
 }
 
@@ -80,11 +496,13 @@ impl Engine {
     /// Opens (or creates) the engine in `path` with a page cache of
     /// `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Engine, Error> {
+        let io_error = IoNote::default();
         Ok(Engine {
             path: path.to_path_buf(),
             cache_bytes,
-            trees: RwLock::new(Some(Arc::new(Trees::open(path, cache_bytes)?))),
-            io_error: Arc::new(Mutex::new(None)),
+            trees: RwLock::new(Some(Arc::new(Trees::open(path, cache_bytes, &io_error)?))),
+            io_error,
+            writer: Mutex::new(()),
             reopens: AtomicU64::new(0),
         })
     }
@@ -123,14 +541,24 @@ impl Engine {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        *slot = Some(Arc::new(Trees::open(&self.path, self.cache_bytes)?));
+        let fresh = IoNote::default();
+        *slot = Some(Arc::new(Trees::open(&self.path, self.cache_bytes, &fresh)?));
         *self.io_error.lock() = None;
         self.reopens.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
-        self.t()?.keyspace.get(key).map_err(|e| self.err(e))
+        let t = self.t()?;
+        let Some((f, page)) = t.page_of(key, &self.io_error)? else {
+            return Ok(None);
+        };
+        let p = Page::parse(&page).map_err(|c| damaged(&f, c))?;
+        match p.find(key).map_err(|c| damaged(&f, c))? {
+            None => Ok(None),
+            Some(Val::Inline(r)) => Ok(Some(page.subslice(r.start, r.len()))),
+            Some(Val::Side) => t.side.get(key).map_err(|e| self.err(e)),
+        }
     }
 
     /// The `sled-write` fault point (`DEBUG FAULT`): an injected error is
@@ -139,60 +567,81 @@ impl Engine {
         crate::faults::check("sled-write").map_err(|e| self.err(sled::Error::Io(e)))
     }
 
-    pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+    /// Writes a batch: each key's new value, or its removal. In any order;
+    /// of two writes of one key the later wins. Not atomic: a reader may
+    /// see part of a batch, and after a crash part of it may be on disk
+    /// (the WAL's replay writes it again).
+    pub fn apply(&self, ops: &[Op]) -> Result<(), Error> {
         self.fault()?;
-        self.t()?
-            .keyspace
-            .insert(key, value)
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        let t = self.t()?;
+        let _w = self.writer.lock();
+        if ops.windows(2).all(|w| w[0].0 < w[1].0) {
+            return t.apply(ops, &self.io_error);
+        }
+        // Stable sort of the reversed batch: the latest write of a key
+        // comes first among its equals, and dedup keeps it.
+        let mut sorted: Vec<Op> = ops.iter().rev().copied().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        sorted.dedup_by(|a, b| a.0 == b.0);
+        t.apply(&sorted, &self.io_error)
+    }
+
+    pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        self.apply(&[(key, Some(value))])
     }
 
     pub fn remove(&self, key: &[u8]) -> Result<(), Error> {
-        self.fault()?;
-        self.t()?
-            .keyspace
-            .remove(key)
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.apply(&[(key, None)])
     }
 
-    /// Pairs in a key range, in key order (and backwards with `.rev()`).
+    /// Pairs in a key range, in key order.
     pub fn range<'a>(
         &self,
         from: Bound<&'a [u8]>,
         to: Bound<&'a [u8]>,
-    ) -> Box<dyn DoubleEndedIterator<Item = Result<Pair, Error>> + 'a> {
+    ) -> Box<dyn Iterator<Item = Result<Pair, Error>> + 'a> {
         match self.t() {
-            Ok(t) => {
-                let io = self.io_error.clone();
-                Box::new(
-                    t.keyspace
-                        .range::<&[u8], _>((from, to))
-                        .map(move |r| r.map_err(|e| note(&io, e))),
-                )
-            }
+            Ok(t) => Box::new(PageRange::new(t, self.io_error.clone(), from, to, false)),
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
+    }
+
+    /// Pairs in a key range, greatest first.
+    pub fn range_rev<'a>(
+        &self,
+        from: Bound<&'a [u8]>,
+        to: Bound<&'a [u8]>,
+    ) -> Box<dyn Iterator<Item = Result<Pair, Error>> + 'a> {
+        match self.t() {
+            Ok(t) => Box::new(PageRange::new(t, self.io_error.clone(), from, to, true)),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
     }
 
     pub fn scan_prefix(&self, prefix: &[u8]) -> Box<dyn Iterator<Item = Result<Pair, Error>>> {
+        let end = crate::util::prefix_end(prefix);
+        let to = match &end {
+            Some(e) => Bound::Excluded(e.as_slice()),
+            None => Bound::Unbounded,
+        };
         match self.t() {
-            Ok(t) => {
-                let io = self.io_error.clone();
-                Box::new(
-                    t.keyspace
-                        .scan_prefix(prefix)
-                        .map(move |r| r.map_err(|e| note(&io, e))),
-                )
-            }
+            Ok(t) => Box::new(PageRange::new(
+                t,
+                self.io_error.clone(),
+                Bound::Included(prefix),
+                to,
+                false,
+            )),
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
     }
 
     /// Drops every key of the keyspace (not the node's state).
     pub fn clear(&self) -> Result<(), Error> {
-        self.t()?.keyspace.clear().map_err(|e| self.err(e))
+        let t = self.t()?;
+        let _w = self.writer.lock();
+        t.pages.clear().map_err(|e| self.err(e))?;
+        t.side.clear().map_err(|e| self.err(e))
     }
 
     /// Makes every write so far durable.
@@ -280,4 +729,248 @@ pub fn checkpoint(sled_dir: &Path, wait: std::time::Duration) -> Result<bool, Er
 /// True if `sled_dir` holds an engine's files.
 pub fn exists(sled_dir: &Path) -> bool {
     sled_dir.join("db").is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn rng(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    fn engine() -> (tempfile::TempDir, Engine) {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Engine::open(&dir.path().join("sled"), 8 << 20).unwrap();
+        (dir, e)
+    }
+
+    /// Keys with shared prefixes, runs of 0xff and 0x00, of many lengths.
+    fn key(r: &mut impl FnMut() -> u64) -> Vec<u8> {
+        let mut k = vec![b"ksx"[(r() % 3) as usize]];
+        for _ in 0..(r() % 12) {
+            k.push([0u8, 1, b'a', b'b', 0xfe, 0xff][(r() % 6) as usize]);
+        }
+        k
+    }
+
+    fn value(r: &mut impl FnMut() -> u64) -> Vec<u8> {
+        let len = match r() % 10 {
+            0 => pages::SIDE_MIN + (r() % 3000) as usize,
+            1 => 0,
+            _ => (r() % 200) as usize,
+        };
+        (0..len)
+            .map(|i| (i as u8).wrapping_add(r() as u8))
+            .collect()
+    }
+
+    fn as_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+        b.as_ref().map(|k| &k[..])
+    }
+
+    fn check(e: &Engine, model: &BTreeMap<Vec<u8>, Vec<u8>>, r: &mut impl FnMut() -> u64) {
+        let all: Vec<(Vec<u8>, Vec<u8>)> = e
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        let want: Vec<(Vec<u8>, Vec<u8>)> =
+            model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(all, want);
+        for (k, v) in model {
+            assert_eq!(e.get(k).unwrap().as_deref(), Some(&v[..]));
+        }
+        for _ in 0..50 {
+            let (a, b) = (key(r), key(r));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let bounds = |x: u64, k: &[u8]| -> Bound<Vec<u8>> {
+                match x % 3 {
+                    0 => Bound::Included(k.to_vec()),
+                    1 => Bound::Excluded(k.to_vec()),
+                    _ => Bound::Unbounded,
+                }
+            };
+            let (f, t) = (bounds(r(), &lo), bounds(r(), &hi));
+            if matches!((&f, &t), (Bound::Excluded(a), Bound::Excluded(b)) if a == b) {
+                continue;
+            }
+            let want: Vec<Vec<u8>> = model
+                .range::<[u8], _>((as_ref(&f), as_ref(&t)))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let fwd: Vec<Vec<u8>> = e
+                .range(as_ref(&f), as_ref(&t))
+                .map(|p| p.unwrap().0.to_vec())
+                .collect();
+            assert_eq!(fwd, want, "{f:?}..{t:?}");
+            let mut rev: Vec<Vec<u8>> = e
+                .range_rev(as_ref(&f), as_ref(&t))
+                .map(|p| p.unwrap().0.to_vec())
+                .collect();
+            rev.reverse();
+            assert_eq!(rev, want, "rev {f:?}..{t:?}");
+        }
+        let prefix = key(r);
+        let want: Vec<Vec<u8>> = model
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let got: Vec<Vec<u8>> = e
+            .scan_prefix(&prefix)
+            .map(|p| p.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn batches_of_writes_read_back_as_a_sorted_map() {
+        let (_dir, e) = engine();
+        let mut model = BTreeMap::new();
+        let mut r = rng(0x5eed);
+        for round in 0..60 {
+            let n = [1, 5, 50, 500][(r() % 4) as usize];
+            let ops: Vec<(Vec<u8>, Option<Vec<u8>>)> = (0..n)
+                .map(|_| {
+                    let k = key(&mut r);
+                    let v = (!r().is_multiple_of(4)).then(|| value(&mut r));
+                    (k, v)
+                })
+                .collect();
+            for (k, v) in &ops {
+                match v {
+                    Some(v) => model.insert(k.clone(), v.clone()),
+                    None => model.remove(k),
+                };
+            }
+            let refs: Vec<Op> = ops.iter().map(|(k, v)| (&k[..], v.as_deref())).collect();
+            e.apply(&refs).unwrap();
+            if round % 10 == 9 {
+                check(&e, &model, &mut r);
+            }
+        }
+        // Everything removed: no page or side value is left.
+        let keys: Vec<Vec<u8>> = model.keys().cloned().collect();
+        let ops: Vec<Op> = keys.iter().map(|k| (&k[..], None)).collect();
+        e.apply(&ops).unwrap();
+        let t = e.t().unwrap();
+        assert_eq!(t.pages.len(), 0);
+        assert_eq!(t.side.len(), 0);
+    }
+
+    #[test]
+    fn a_bulk_load_fills_whole_pages() {
+        let (_dir, e) = engine();
+        let keys: Vec<Vec<u8>> = (0..20_000)
+            .map(|i| format!("key:{i:08}").into_bytes())
+            .collect();
+        for chunk in keys.chunks(BATCH) {
+            let ops: Vec<Op> = chunk
+                .iter()
+                .map(|k| (&k[..], Some(&[7u8; 100][..])))
+                .collect();
+            e.apply(&ops).unwrap();
+        }
+        let t = e.t().unwrap();
+        let per_page = 20_000 / t.pages.len();
+        assert!(per_page >= 6, "{} pages", t.pages.len());
+        assert_eq!(e.range(Bound::Unbounded, Bound::Unbounded).count(), 20_000);
+    }
+
+    /// A split cut short by a crash leaves the old page whole beside the
+    /// new ones: readers ignore its stale entries, and emptying the pages
+    /// before it does not bring them back.
+    #[test]
+    fn stale_entries_of_an_interrupted_split_stay_hidden() {
+        let (_dir, e) = engine();
+        let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("k{i:03}").into_bytes()).collect();
+        let ops: Vec<Op> = keys.iter().map(|k| (&k[..], Some(&b"old"[..]))).collect();
+        e.apply(&ops).unwrap();
+        let t = e.t().unwrap();
+        let (top, whole) = t.pages.iter().next_back().unwrap().unwrap();
+        // Split the last page by hand, as `rewrite` does, but stop before
+        // the old page is rewritten: it keeps every entry.
+        let p = Page::parse(&whole).unwrap();
+        let mid = p.len() / 2;
+        let left: Vec<(Vec<u8>, Val<&[u8]>)> = (0..mid)
+            .map(|i| (p.key(i).unwrap(), Val::Inline(&b"new"[..])))
+            .collect();
+        let mut buf = Vec::new();
+        pages::encode(&left, &mut buf);
+        t.pages.insert(&left[mid - 1].0[..], &buf[..]).unwrap();
+        assert_eq!(t.pages.get(&top).unwrap().unwrap(), whole);
+        let moved = &left[0].0;
+        assert_eq!(e.get(moved).unwrap().as_deref(), Some(&b"new"[..]));
+        let all: Vec<_> = e
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .map(|p| p.unwrap())
+            .collect();
+        assert_eq!(all.len(), 40);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+        let rev: Vec<_> = e
+            .range_rev(Bound::Unbounded, Bound::Unbounded)
+            .map(|p| p.unwrap())
+            .collect();
+        assert_eq!(rev.len(), 40);
+        // Remove the new page's keys: the page goes, and the old page's
+        // stale copies must not take their place.
+        let ops: Vec<Op> = left.iter().map(|(k, _)| (&k[..], None)).collect();
+        e.apply(&ops).unwrap();
+        assert_eq!(e.get(moved).unwrap(), None);
+        assert_eq!(
+            e.range(Bound::Unbounded, Bound::Unbounded).count(),
+            40 - mid
+        );
+    }
+
+    #[test]
+    fn a_data_dir_of_one_entry_per_key_is_converted_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sled");
+        {
+            let db = sled::Config::new().path(&path).open().unwrap();
+            let old = db.open_tree(KEYS_TREE).unwrap();
+            for i in 0..10_000u32 {
+                let v = if i % 100 == 0 {
+                    vec![1u8; 2000]
+                } else {
+                    i.to_be_bytes().to_vec()
+                };
+                old.insert(format!("k{i:05}"), v).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let e = Engine::open(&path, 8 << 20).unwrap();
+        assert_eq!(e.range(Bound::Unbounded, Bound::Unbounded).count(), 10_000);
+        assert_eq!(
+            e.get(b"k00042").unwrap().as_deref(),
+            Some(&42u32.to_be_bytes()[..])
+        );
+        assert_eq!(e.get(b"k00100").unwrap().as_deref(), Some(&[1u8; 2000][..]));
+        let t = e.t().unwrap();
+        assert!(!t.db.tree_names().iter().any(|n| n == KEYS_TREE.as_bytes()));
+    }
+
+    #[test]
+    fn a_damaged_page_is_reported_not_read() {
+        let (_dir, e) = engine();
+        e.insert(b"key", b"value").unwrap();
+        let t = e.t().unwrap();
+        let (c, _) = t.pages.iter().next().unwrap().unwrap();
+        t.pages.insert(&c, &[1u8, 200, 0, 0, 0][..]).unwrap();
+        let err = e.get(b"key").unwrap_err().to_string();
+        assert!(err.contains("damaged page"), "{err}");
+        assert!(e
+            .range(Bound::Unbounded, Bound::Unbounded)
+            .next()
+            .unwrap()
+            .is_err());
+        assert!(e.insert(b"key2", b"v").is_err());
+    }
 }

@@ -1,10 +1,14 @@
 use super::*;
 
+/// Removals per engine batch.
+const GC_BATCH: usize = 1024;
+
 impl Store {
     /// Removes from sled every collection element whose key's metadata is
     /// gone or has another version. O(elements), in the background.
     pub(super) fn sweep_orphans(&self) {
         let mut n = 0u64;
+        let mut dead = Vec::new();
         for db in 0..MAX_DBS {
             let mut prefix = db_prefix(db as u8, self.gen(db));
             prefix[0] = keys::SUB;
@@ -27,13 +31,19 @@ impl Store {
                     }
                 };
                 if !live {
-                    let _ = self.engine.remove(&k);
+                    dead.push(k.clone());
                     n += 1;
+                    if dead.len() == GC_BATCH {
+                        let _ = self.remove_batch(&dead);
+                        dead.clear();
+                    }
                 }
                 if self.closed.load(Ordering::Acquire) {
                     return;
                 }
             }
+            let _ = self.remove_batch(&dead);
+            dead.clear();
         }
         if n > 0 {
             self.stats.gc_keys.fetch_add(n, Ordering::Relaxed);
@@ -45,15 +55,23 @@ impl Store {
     /// meanwhile.
     fn remove_each(&self, keys: impl Iterator<Item = Result<engine::Pair, Error>>) -> Option<u64> {
         let mut n = 0;
-        for item in keys {
-            let Ok((k, _)) = item else { break };
-            let _ = self.engine.remove(&k);
-            n += 1;
+        let mut batch = Vec::with_capacity(GC_BATCH);
+        let mut keys = keys.map_while(|r| r.ok().map(|(k, _)| k)).peekable();
+        while keys.peek().is_some() {
+            batch.clear();
+            batch.extend(keys.by_ref().take(GC_BATCH));
+            n += batch.len() as u64;
+            let _ = self.remove_batch(&batch);
             if self.closed.load(Ordering::Acquire) {
                 return None;
             }
         }
         Some(n)
+    }
+
+    fn remove_batch(&self, keys: &[engine::Slice]) -> Result<(), Error> {
+        let ops: Vec<engine::Op> = keys.iter().map(|k| (&k[..], None)).collect();
+        self.engine.apply(&ops)
     }
 
     /// Collection versions waiting to be reclaimed.

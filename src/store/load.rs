@@ -326,19 +326,24 @@ fn load_blocks(
                 return Ok((n, tally));
             }
             let pairs = read(i).inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
-            for (k, v) in pairs {
-                let x = tally.see(&k, &v);
-                if let Some(engine) = engine {
-                    if let Some(x) = x {
-                        engine
-                            .insert(&x, b"")
-                            .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
-                    }
-                    engine
-                        .insert(&k, &v)
-                        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+            let mut expiries = Vec::new();
+            for (k, v) in &pairs {
+                if let Some(x) = tally.see(k, v) {
+                    expiries.push(x);
                 }
                 n += 1;
+            }
+            if let Some(engine) = engine {
+                // One sorted batch a block: the block's pairs are in key
+                // order, its expiry entries sort after them.
+                let ops: Vec<engine::Op> = pairs
+                    .iter()
+                    .map(|(k, v)| (&k[..], Some(&v[..])))
+                    .chain(expiries.iter().map(|x| (&x[..], Some(&b""[..]))))
+                    .collect();
+                engine
+                    .apply(&ops)
+                    .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
             }
         }
     };

@@ -18,6 +18,7 @@ mod load;
 pub mod memtable;
 mod open;
 mod overlay;
+mod pages;
 mod publish;
 mod range_cache;
 mod read;

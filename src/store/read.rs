@@ -260,8 +260,7 @@ impl Store {
             let mut out = Vec::new();
             for r in self
                 .engine
-                .range(Bound::Included(start), Bound::Excluded(end))
-                .rev()
+                .range_rev(Bound::Included(start), Bound::Excluded(end))
                 .take(n)
             {
                 match r {
