@@ -1,15 +1,17 @@
 //! How the keyspace is packed into the engine: sorted pairs in pages of
-//! about a kilobyte, one engine entry per page, keyed by the page's *fence*.
+//! about `TARGET` bytes, one engine entry per page, keyed by the page's
+//! *ceiling*.
 //!
 //! sled 0.34 costs about 4 µs, ~430 bytes of page state in memory and ~3x
 //! the data on disk per entry, whatever the entry's size; a page shares
-//! those costs between ~7 small pairs (measured in docs/PERFORMANCE.md).
+//! those costs between its pairs (measured in docs/PERFORMANCE.md).
 //!
-//! A page is responsible for the keys from its fence up to the next page's
-//! fence: the one to read for a key is the last page whose fence is at or
-//! below it. Entries at or past the next fence are stale (an interrupted
-//! split left them) and are ignored by readers and dropped by the next
-//! rewrite, so a page write never needs to be atomic with another.
+//! A page answers for the keys after the previous page's ceiling, up to
+//! its own: the one to read for a key is the first page whose ceiling is at
+//! or after it (the last page's ceiling is above every key). Entries at or
+//! below the previous ceiling are stale (an interrupted split left them):
+//! readers skip them, so a page write never needs to be atomic with
+//! another.
 //!
 //! Layout, integers little-endian:
 //! `FORMAT u8 | prefix len u32 | prefix | n u32 | n x entry offset u32 | entries`
@@ -24,7 +26,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 
 /// The size pages are cut to when they are written.
-pub const TARGET: usize = 1024;
+pub const TARGET: usize = 512;
 /// Values this long or longer are stored beside their page.
 pub const SIDE_MIN: usize = TARGET / 2;
 
