@@ -129,6 +129,22 @@ impl Trees {
         self.apply(&ops, io)
     }
 
+    /// The greatest key, when the last page has it (None: unknown). An
+    /// empty keyspace gives the empty key, below every key.
+    fn upper(&self, io: &IoNote) -> Result<Option<Slice>, Error> {
+        let Some(top) = self.pages.get(TOP).map_err(|e| note(io, e))? else {
+            let empty = self.pages.is_empty();
+            return Ok(empty.then(|| slice(b"")));
+        };
+        let p = Page::parse(&top).map_err(|c| damaged(TOP, c))?;
+        if p.len() == 0 {
+            return Ok(None);
+        }
+        Ok(Some(slice(
+            &p.key(p.len() - 1).map_err(|c| damaged(TOP, c))?,
+        )))
+    }
+
     /// The page responsible for `key`: the first whose ceiling is at or
     /// after it (a forward read: sled 0.34's backward reads can loop, see
     /// `Store::sled_rev_n`).
@@ -489,6 +505,12 @@ pub struct Engine {
     io_error: IoNote,
     /// Pages are read, merged and written back: one writer at a time.
     writer: Mutex<()>,
+    /// A key at or above every key in the pages, when known: a read above
+    /// it needs no sled read. A bulk load writes keys past the end, and
+    /// reading the last leaf while the applier extends it made sled merge
+    /// the leaf's changes on every lookup (the load's largest cost on the
+    /// connection thread).
+    upper: RwLock<Option<Slice>>,
     pub reopens: AtomicU64,
 }
 
@@ -497,12 +519,15 @@ impl Engine {
     /// `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Engine, Error> {
         let io_error = IoNote::default();
+        let trees = Trees::open(path, cache_bytes, &io_error)?;
+        let upper = trees.upper(&io_error)?;
         Ok(Engine {
             path: path.to_path_buf(),
             cache_bytes,
-            trees: RwLock::new(Some(Arc::new(Trees::open(path, cache_bytes, &io_error)?))),
+            trees: RwLock::new(Some(Arc::new(trees))),
             io_error,
             writer: Mutex::new(()),
+            upper: RwLock::new(upper),
             reopens: AtomicU64::new(0),
         })
     }
@@ -542,13 +567,18 @@ impl Engine {
             std::thread::sleep(Duration::from_millis(10));
         }
         let fresh = IoNote::default();
-        *slot = Some(Arc::new(Trees::open(&self.path, self.cache_bytes, &fresh)?));
+        let trees = Trees::open(&self.path, self.cache_bytes, &fresh)?;
+        *self.upper.write() = trees.upper(&fresh)?;
+        *slot = Some(Arc::new(trees));
         *self.io_error.lock() = None;
         self.reopens.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
+        if self.upper.read().as_ref().is_some_and(|u| key > u.as_ref()) {
+            return Ok(None);
+        }
         let t = self.t()?;
         let Some((f, page)) = t.page_of(key, &self.io_error)? else {
             return Ok(None);
@@ -575,15 +605,30 @@ impl Engine {
         self.fault()?;
         let t = self.t()?;
         let _w = self.writer.lock();
-        if ops.windows(2).all(|w| w[0].0 < w[1].0) {
-            return t.apply(ops, &self.io_error);
+        let sorted;
+        let ops = if ops.windows(2).all(|w| w[0].0 < w[1].0) {
+            ops
+        } else {
+            // Stable sort of the reversed batch: the latest write of a key
+            // comes first among its equals, and dedup keeps it.
+            let mut v: Vec<Op> = ops.iter().rev().copied().collect();
+            v.sort_by(|a, b| a.0.cmp(b.0));
+            v.dedup_by(|a, b| a.0 == b.0);
+            sorted = v;
+            &sorted
+        };
+        // The bound rises before a key above it is written.
+        if let Some((last, _)) = ops.iter().rev().find(|(_, v)| v.is_some()) {
+            let mut u = self.upper.write();
+            if u.as_ref().is_some_and(|u| *last > u.as_ref()) {
+                *u = Some(slice(last));
+            }
         }
-        // Stable sort of the reversed batch: the latest write of a key
-        // comes first among its equals, and dedup keeps it.
-        let mut sorted: Vec<Op> = ops.iter().rev().copied().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        sorted.dedup_by(|a, b| a.0 == b.0);
-        t.apply(&sorted, &self.io_error)
+        let r = t.apply(ops, &self.io_error);
+        if r.is_ok() && self.upper.read().is_none() {
+            *self.upper.write() = t.upper(&self.io_error)?;
+        }
+        r
     }
 
     pub fn insert(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
@@ -641,7 +686,9 @@ impl Engine {
         let t = self.t()?;
         let _w = self.writer.lock();
         t.pages.clear().map_err(|e| self.err(e))?;
-        t.side.clear().map_err(|e| self.err(e))
+        t.side.clear().map_err(|e| self.err(e))?;
+        *self.upper.write() = Some(slice(b""));
+        Ok(())
     }
 
     /// Makes every write so far durable.
@@ -878,8 +925,9 @@ mod tests {
             e.apply(&ops).unwrap();
         }
         let t = e.t().unwrap();
-        let per_page = 20_000 / t.pages.len();
-        assert!(per_page >= 6, "{} pages", t.pages.len());
+        // Whole pages: as many entries as fit, not the half a split leaves.
+        let fit = pages::TARGET / pages::entry_size(&keys[0], &Val::Inline(&[7u8; 100]));
+        assert!(20_000 / t.pages.len() >= fit, "{} pages", t.pages.len());
         assert_eq!(e.range(Bound::Unbounded, Bound::Unbounded).count(), 20_000);
     }
 
@@ -955,6 +1003,24 @@ mod tests {
         assert_eq!(e.get(b"k00100").unwrap().as_deref(), Some(&[1u8; 2000][..]));
         let t = e.t().unwrap();
         assert!(!t.db.tree_names().iter().any(|n| n == KEYS_TREE.as_bytes()));
+    }
+
+    #[test]
+    fn reads_above_every_key_need_no_page() {
+        let (_dir, e) = engine();
+        assert_eq!(e.upper.read().as_deref(), Some(&b""[..]));
+        e.apply(&[(b"k1", Some(b"a")), (b"k3", Some(b"c"))])
+            .unwrap();
+        assert_eq!(e.upper.read().as_deref(), Some(&b"k3"[..]));
+        e.apply(&[(b"k2", Some(b"b")), (b"k3", None)]).unwrap();
+        // Removals leave the bound where it was: still above every key.
+        assert_eq!(e.upper.read().as_deref(), Some(&b"k3"[..]));
+        assert_eq!(e.get(b"k2").unwrap().as_deref(), Some(&b"b"[..]));
+        assert_eq!(e.get(b"k9").unwrap(), None);
+        e.clear().unwrap();
+        assert_eq!(e.get(b"k1").unwrap(), None);
+        e.insert(b"k5", b"e").unwrap();
+        assert_eq!(e.get(b"k5").unwrap().as_deref(), Some(&b"e"[..]));
     }
 
     #[test]

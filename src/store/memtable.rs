@@ -11,7 +11,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 /// One layer of the write buffer. Point reads and overwrites (the hot path)
-/// hash; the ordered key set, touched only when a key is new to the table,
+/// hash; the ordered key map, touched only when a key is new to the table,
 /// serves range reads, the snapshot merge and the key-ordered apply to sled.
 /// (A B-tree alone spent ~10% of SET time in key comparisons: keys share
 /// long prefixes.) The map is an `IndexMap`: growing it moves 8-byte
@@ -22,7 +22,10 @@ use std::sync::Arc;
 #[derive(Default)]
 pub struct Table {
     map: indexmap::IndexMap<Bytes, Option<Bytes>, ahash::RandomState>,
-    order: std::collections::BTreeSet<Bytes>,
+    /// Each key's index in `map` (entries are never removed, so indices
+    /// stay): ordered reads reach an entry without hashing its key again,
+    /// which was the applier's largest cost in a bulk load.
+    order: std::collections::BTreeMap<Bytes, usize>,
 }
 
 impl Table {
@@ -41,7 +44,7 @@ impl Table {
         match self.map.entry(key) {
             Entry::Occupied(mut slot) => Some(std::mem::replace(slot.get_mut(), value)),
             Entry::Vacant(slot) => {
-                self.order.insert(slot.key().clone());
+                self.order.insert(slot.key().clone(), slot.index());
                 slot.insert(value);
                 None
             }
@@ -64,7 +67,7 @@ impl Table {
     ) -> impl Iterator<Item = (&'a Bytes, &'a Option<Bytes>)> + 'a {
         self.order
             .range::<[u8], _>((from, to))
-            .filter_map(move |k| self.map.get_key_value(k.as_ref()))
+            .filter_map(move |(_, &i)| self.map.get_index(i))
     }
 
     /// Up to `n` of the first entries within the bounds, in key order.
@@ -80,7 +83,10 @@ impl Table {
     /// The `n`-th key (from 0) within the bounds, found in the ordered set
     /// alone (no map lookup per key passed).
     pub fn nth_key(&self, from: Bound<&[u8]>, to: Bound<&[u8]>, n: usize) -> Option<&Bytes> {
-        self.order.range::<[u8], _>((from, to)).nth(n)
+        self.order
+            .range::<[u8], _>((from, to))
+            .nth(n)
+            .map(|(k, _)| k)
     }
 
     /// Up to `n` of the greatest entries within the bounds, greatest first.
@@ -94,15 +100,15 @@ impl Table {
             .range::<[u8], _>((from, to))
             .rev()
             .take(n)
-            .filter_map(|k| self.map.get_key_value(k.as_ref()))
+            .filter_map(|(_, &i)| self.map.get_index(i))
             .collect()
     }
 
     /// Every entry in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Option<Bytes>)> + '_ {
         self.order
-            .iter()
-            .filter_map(move |k| self.map.get_key_value(k.as_ref()))
+            .values()
+            .filter_map(move |&i| self.map.get_index(i))
     }
 }
 
@@ -110,9 +116,10 @@ impl Table {
 /// (1M SETs of 100-byte values): the key's and value's allocations rounded
 /// up plus the shared headers `Bytes` allocates when first cloned (~32 B
 /// each), the IndexMap entry (~72 B) and its hash slot, and the ordered
-/// set's share of a B-tree node. The write buffer is a share of
-/// `maxmemory`, so this must be what an entry really costs.
-pub(crate) const ENTRY_OVERHEAD: usize = 256;
+/// map's share of a B-tree node (its index adds 8 B to the 256 measured).
+/// The write buffer is a share of `maxmemory`, so this must be what an
+/// entry really costs.
+pub(crate) const ENTRY_OVERHEAD: usize = 264;
 
 pub struct Frozen {
     pub table: Table,
