@@ -26,7 +26,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 
 /// The size pages are cut to when they are written.
-pub const TARGET: usize = 512;
+pub const TARGET: usize = 1024;
 /// Values this long or longer are stored beside their page.
 pub const SIDE_MIN: usize = TARGET / 2;
 
