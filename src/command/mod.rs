@@ -6,6 +6,7 @@
 pub mod blocking;
 pub mod coll;
 pub mod connection;
+mod ctx;
 pub mod docs;
 pub mod float80;
 pub mod hash;
@@ -21,17 +22,23 @@ pub mod string;
 pub mod syntax;
 pub mod zset;
 
-use crate::resp::Out;
-use crate::server::client::Client;
 use crate::server::Server;
-use crate::store::keys::Meta;
-use crate::store::WriteTx;
 use ahash::AHashMap as HashMap;
 use bytes::Bytes;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub type Handler = fn(&mut Ctx<'_>, &[Bytes]);
+pub use ctx::{Ctx, ExecView};
+
+/// A command's code. Most commands get only their [`Ctx`]: the connection,
+/// its database and a few narrow handles. The commands on the node itself
+/// (INFO, CONFIG, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, REPLICAOF) also get the
+/// [`Server`].
+#[derive(Clone, Copy)]
+pub enum Handler {
+    Plain(fn(&mut Ctx<'_>, &[Bytes])),
+    Node(fn(&mut Ctx<'_>, &Server, &[Bytes])),
+}
 
 pub mod flags {
     /// Changes data: refused on read-only replicas, committed after running.
@@ -182,233 +189,6 @@ pub enum Action {
     Room,
 }
 
-pub struct Ctx<'a> {
-    pub srv: &'a Server,
-    pub client: &'a mut Client,
-    pub out: &'a mut Out,
-    pub now: i64,
-    /// The open write transaction (one per command, or one for a whole EXEC).
-    pub tx: Option<WriteTx>,
-    pub in_exec: bool,
-    /// End offset of the last record this connection wrote.
-    pub wrote: Option<u64>,
-    pub action: Option<Action>,
-    /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
-    pub exec: Option<ExecView>,
-}
-
-/// What an EXEC in progress has changed so far. The store's counts and range
-/// reads see only published records, and a transaction is published when
-/// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
-/// the keys the transaction's commands named.
-#[derive(Default)]
-pub struct ExecView {
-    /// Every (db, key) a command of the transaction named.
-    pub touched: std::collections::BTreeSet<(usize, Bytes)>,
-    /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
-    pub flushed: [bool; crate::store::MAX_DBS],
-}
-
-impl ExecView {
-    /// Notes what a command that just ran may have changed. `failed`: it
-    /// answered an error.
-    pub fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
-        for i in cmd.key_indexes(args) {
-            self.touched.insert((db, args[i].clone()));
-        }
-        // Keys written in another database.
-        let other_db = match cmd.name {
-            "move" => args.get(2),
-            "copy" => args
-                .iter()
-                .position(|a| crate::util::eq_ic(a, "db"))
-                .and_then(|i| args.get(i + 1)),
-            _ => None,
-        };
-        if let Some(d) = other_db.and_then(|d| crate::util::parse_i64(d)) {
-            let key = if cmd.name == "move" {
-                args.get(1)
-            } else {
-                args.get(2)
-            };
-            if let (Ok(d), Some(k)) = (usize::try_from(d), key) {
-                if d < crate::store::MAX_DBS {
-                    self.touched.insert((d, k.clone()));
-                }
-            }
-        }
-        if !failed {
-            match cmd.name {
-                "flushdb" => self.flushed[db] = true,
-                "flushall" => self.flushed = [true; crate::store::MAX_DBS],
-                _ => {}
-            }
-        }
-    }
-}
-
-impl<'a> Ctx<'a> {
-    pub fn db(&self) -> usize {
-        self.client.db
-    }
-
-    /// True inside EXEC once the transaction has changed something that is
-    /// not published yet.
-    pub fn exec_pending(&self) -> bool {
-        self.exec.is_some() && self.tx.as_ref().is_some_and(|t| t.has_effects())
-    }
-
-    /// The live keys of `db` as this command sees them (the open
-    /// transaction's changes included), in key order.
-    pub fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
-        let view = self.exec.take();
-        let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
-        let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
-        if !flushed {
-            self.srv.store.for_each_key(db, self.now, |k, _| {
-                keys.insert(k);
-            });
-        }
-        if let Some(v) = &view {
-            for (d, k) in &v.touched {
-                if *d != db {
-                    continue;
-                }
-                if self.get(db, k).is_some() {
-                    keys.insert(k.clone());
-                } else {
-                    keys.remove(k);
-                }
-            }
-        }
-        self.exec = view;
-        keys.into_iter().collect()
-    }
-
-    /// How many keys of `db` have a TTL, as this command sees it.
-    pub fn expires_count(&mut self, db: usize) -> i64 {
-        let Some(view) = self.exec.take() else {
-            return self.srv.store.expires_count(db) as i64;
-        };
-        let flushed = view.flushed[db];
-        let mut n = if flushed {
-            0
-        } else {
-            self.srv.store.expires_count(db) as i64
-        };
-        if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
-                let before = !flushed
-                    && self
-                        .srv
-                        .store
-                        .get_meta_raw(*d, k)
-                        .is_some_and(|m| m.expire_at.is_some());
-                let now = self.get(db, k).is_some_and(|m| m.expire_at.is_some());
-                n += now as i64 - before as i64;
-            }
-        }
-        self.exec = Some(view);
-        n
-    }
-
-    /// DBSIZE as this command sees it (the open transaction included).
-    pub fn dbsize(&mut self, db: usize) -> i64 {
-        let Some(view) = self.exec.take() else {
-            return self.srv.store.dbsize(db);
-        };
-        let flushed = view.flushed[db];
-        let mut n = if flushed {
-            0
-        } else {
-            self.srv.store.dbsize(db)
-        };
-        if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
-                // Counts are of stored entries, expired or not.
-                let before = !flushed && self.srv.store.get_meta_raw(*d, k).is_some();
-                let now = self.get(db, k).is_some();
-                n += now as i64 - before as i64;
-            }
-        }
-        self.exec = Some(view);
-        n
-    }
-
-    /// The write transaction, opened on first use.
-    pub fn tx(&mut self) -> &mut WriteTx {
-        let srv = self.srv;
-        let now = self.now;
-        self.tx.get_or_insert_with(|| srv.store.write(now))
-    }
-
-    /// The command's view of its database, for the types (`types/`).
-    pub fn data(&mut self) -> crate::types::Db<'_> {
-        let db = self.client.db;
-        self.data_in(db)
-    }
-
-    /// The same on database `db`.
-    pub fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
-        crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
-    }
-
-    /// [`Ctx::data`] and the reply buffer at once, so that a reply can be
-    /// written straight from the store's pairs (LRANGE).
-    pub fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
-        let db = self.client.db;
-        let data = crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now);
-        (data, &mut *self.out)
-    }
-
-    /// Reads see the open transaction's writes, if there is one.
-    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
-        match self.tx.as_mut() {
-            Some(tx) => tx.get(db, key),
-            None => self.srv.store.get(db, key, self.now),
-        }
-    }
-
-    /// A HELP subcommand's reply: one status line per entry.
-    pub fn help(&mut self, lines: &[&str]) {
-        self.out.array(lines.len());
-        for l in lines {
-            self.out.simple(l);
-        }
-    }
-
-    pub fn err(&mut self, msg: &str) {
-        self.out.error(msg);
-    }
-
-    pub fn syntax_err(&mut self) {
-        self.out.error("ERR syntax error");
-    }
-
-    pub fn wrongtype(&mut self) {
-        self.out
-            .error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    }
-
-    pub fn not_int(&mut self) {
-        self.out
-            .error("ERR value is not an integer or out of range");
-    }
-
-    /// Commits what the command wrote as one record. The writer lock stays
-    /// with the connection for the rest of its pipeline batch.
-    /// Logs and publishes what the command wrote. Err: the WAL refused the
-    /// record, which was dropped; the caller replaces the reply.
-    pub fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
-        if let Some(tx) = self.tx.as_mut() {
-            if let Some(end) = tx.commit_record()? {
-                self.wrote = Some(end);
-            }
-        }
-        Ok(())
-    }
-}
-
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
@@ -466,7 +246,7 @@ fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
     }
     if is_exec {
         multi::discard_state(ctx);
-        multi::unwatch_all(ctx.srv, ctx.client);
+        multi::unwatch_all(ctx.store(), ctx.client);
         let why = err.strip_prefix("ERR ").unwrap_or(err);
         ctx.out.error(&format!(
             "EXECABORT Transaction discarded because of: {why}"
@@ -526,10 +306,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if ctx.client.multi.is_some() && cmd.flags & flags::NOMULTI != 0 {
         return reject(ctx, is_exec, "ERR Command not allowed inside a transaction");
     }
-    if cmd.flags & flags::LOADING == 0
-        && ctx.srv.loading.load(std::sync::atomic::Ordering::Acquire)
-        && !after_failed_sync(ctx.srv, cmd)
-    {
+    if cmd.flags & flags::LOADING == 0 && ctx.loading() && !after_failed_sync(ctx, cmd) {
         return reject(
             ctx,
             is_exec,
@@ -537,14 +314,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         );
     }
     if cmd.flags & flags::STALE == 0
-        && ctx.srv.repl.is_replica()
+        && ctx.repl().is_replica()
         && !ctx
-            .srv
-            .repl
+            .repl()
             .link
             .up
             .load(std::sync::atomic::Ordering::Acquire)
-        && !ctx.srv.config.read().replica_serve_stale_data
+        && !ctx.config().replica_serve_stale_data
     {
         return reject(
             ctx,
@@ -594,8 +370,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
 
 /// A replica left answering LOADING by a failed full sync still takes
 /// REPLICAOF, also while it tries again: its master may be gone for good.
-fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
-    matches!(cmd.name, "replicaof" | "slaveof") && srv.store.incomplete()
+fn after_failed_sync(ctx: &Ctx<'_>, cmd: &Command) -> bool {
+    matches!(cmd.name, "replicaof" | "slaveof") && ctx.store().incomplete()
 }
 
 /// Redis's MISCONF: while the WAL cannot be written, a master refuses
@@ -606,10 +382,10 @@ fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
 /// is full: they could only wait for it, holding the client (the WAL has
 /// every acknowledged write; the applier reopens sled when it can).
 fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
-    if ctx.client.is_master || ctx.srv.repl.is_replica() {
+    if ctx.client.is_master || ctx.repl().is_replica() {
         return None;
     }
-    let store = &ctx.srv.store;
+    let store = ctx.store();
     let wal = &store.wal;
     if wal.write_failed() {
         if cmd.flags & flags::WRITE == 0 && cmd.name != "ping" {
@@ -640,39 +416,35 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
             return;
         }
     }
-    if cmd.flags & flags::WRITE != 0 && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
+    if cmd.flags & flags::WRITE != 0 && ctx.read_only_replica() && !ctx.client.is_master {
         ctx.out
             .error("READONLY You can't write against a read only replica.");
         return;
     }
-    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx.srv) {
+    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx) {
         ctx.out
             .error("NOREPLICAS Not enough good replicas to write.");
         return;
     }
-    ctx.srv
-        .stats
-        .commands
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (cmd.handler)(ctx, args);
+    ctx.call(cmd.handler, args);
 }
 
 /// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
 /// writes unless enough replicas acknowledged within the lag.
-fn enough_good_replicas(srv: &Server) -> bool {
+fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
     let (need, max_lag) = {
-        let c = srv.config.read();
+        let c = ctx.config();
         (
             c.min_replicas_to_write as usize,
             c.min_replicas_max_lag as i64,
         )
     };
-    if need == 0 || max_lag == 0 || srv.repl.is_replica() {
+    if need == 0 || max_lag == 0 || ctx.repl().is_replica() {
         return true;
     }
     let now = crate::util::now_ms();
-    let good = srv
-        .repl
+    let good = ctx
+        .repl()
         .replicas
         .lock()
         .values()
@@ -692,6 +464,24 @@ pub fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
     }
 }
 
+/// A command on the node itself (they have no keys and are all in group
+/// "server"): its handler also gets the [`Server`].
+pub fn node_cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    summary: &'static str,
+    handler: fn(&mut Ctx<'_>, &Server, &[Bytes]),
+) -> Command {
+    let none = (0, 0, 0);
+    Command {
+        handler: Handler::Node(handler),
+        // A placeholder, replaced here.
+        ..cmd(name, arity, flags, none, "server", summary, |_, _| {})
+    }
+}
+
+/// A command row whose handler gets its [`Ctx`].
 pub fn cmd(
     name: &'static str,
     arity: i32,
@@ -699,7 +489,7 @@ pub fn cmd(
     keys: (i32, i32, i32),
     group: &'static str,
     summary: &'static str,
-    handler: Handler,
+    handler: fn(&mut Ctx<'_>, &[Bytes]),
 ) -> Command {
     Command {
         name,
@@ -711,7 +501,7 @@ pub fn cmd(
         group,
         summary,
         since: "1.0.0",
-        handler,
+        handler: Handler::Plain(handler),
         numkeys_at: 0,
         syntax: "",
         subs: &[],

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 /// Redis's limit for values built by APPEND/SETRANGE: proto-max-bulk-len.
 fn max_string(ctx: &Ctx<'_>) -> usize {
-    usize::try_from(ctx.srv.config.read().proto_max_bulk_len).unwrap_or(usize::MAX)
+    usize::try_from(ctx.config().proto_max_bulk_len).unwrap_or(usize::MAX)
 }
 
 pub fn commands() -> Vec<Command> {

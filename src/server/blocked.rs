@@ -115,17 +115,7 @@ fn run_again(
     args: &[Bytes],
 ) -> (Option<u64>, Option<Action>) {
     let mark = out.buf.len();
-    let mut ctx = Ctx {
-        srv,
-        client,
-        out,
-        now: crate::util::now_ms(),
-        tx: None,
-        in_exec: false,
-        wrote: None,
-        action: None,
-        exec: None,
-    };
+    let mut ctx = Ctx::new(srv, client, out, crate::util::now_ms(), None);
     command::dispatch(&mut ctx, args);
     let action = ctx.action.take();
     let wrote = ctx.wrote;
