@@ -797,6 +797,82 @@ enum ApplyError {
     Invalid(String),
 }
 
+/// Why a configuration could not be read at startup (the server's or the
+/// sentinel's): printed as it is, then the program exits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The command line is not `[file] [--directive args ...]` (the text
+    /// says what is wrong).
+    Usage(String),
+    /// The config file cannot be opened or read.
+    Open { path: PathBuf, error: String },
+    /// The sentinel's config file cannot be written (it saves its state
+    /// there).
+    NotWritable { path: PathBuf, error: String },
+    /// A bad directive, shown like Redis's `FATAL CONFIG FILE ERROR`
+    /// banner: where (the file and line, or the command-line option), the
+    /// line, and why.
+    Directive {
+        at: String,
+        line: String,
+        why: String,
+    },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Usage(msg) => f.write_str(msg),
+            ConfigError::Open { path, error } => write!(
+                f,
+                "Fatal error, can't open config file '{}': {error}",
+                path.display()
+            ),
+            ConfigError::NotWritable { path, error } => write!(
+                f,
+                "Sentinel config file {} is not writable: {error}. Exiting...",
+                path.display()
+            ),
+            ConfigError::Directive { at, line, why } => write!(
+                f,
+                "*** FATAL CONFIG FILE ERROR (sledis {}) ***\n{at}\n>>> '{line}'\n{why}",
+                env!("CARGO_PKG_VERSION")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Why CONFIG SET refused a directive. It shows as Redis's complete error
+/// reply, `ERR` included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetError {
+    /// No such directive, or the wrong number of arguments (the name as
+    /// given, in lower case).
+    Unknown(String),
+    /// The directive cannot be set at runtime, or the value is invalid
+    /// (`why` is Redis's reason).
+    Failed { name: String, why: String },
+}
+
+impl std::fmt::Display for SetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SetError::Unknown(name) => write!(
+                f,
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ),
+            SetError::Failed { name, why } => write!(
+                f,
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SetError {}
+
 /// Position in [`SPECS`] of the directive called `name` (any case, or an alias).
 fn spec_index(name: &str) -> Option<usize> {
     SPECS.iter().position(|s| {
@@ -889,7 +965,7 @@ impl Config {
     ///
     /// The error is a ready-to-print multi-line message in the style of
     /// Redis's "FATAL CONFIG FILE ERROR".
-    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Config, String> {
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Config, ConfigError> {
         let args: Vec<String> = args.into_iter().collect();
         let mut rest = &args[..];
         let mut file = None;
@@ -909,7 +985,9 @@ impl Config {
                     Some((_, values)) => values.push(arg.clone()),
                     None => {
                         let why = "only the first argument may be a config file";
-                        return Err(format!("Unexpected argument '{arg}': {why}"));
+                        return Err(ConfigError::Usage(format!(
+                            "Unexpected argument '{arg}': {why}"
+                        )));
                     }
                 },
             }
@@ -940,18 +1018,18 @@ impl Config {
                     .chain(values.iter().map(|v| quote_if_needed(v)))
                     .collect::<Vec<_>>()
                     .join(" ");
-                return Err(fatal(
-                    &format!("Reading the command line, at option {}", n + 1),
-                    &shown,
-                    &msg,
-                ));
+                return Err(ConfigError::Directive {
+                    at: format!("Reading the command line, at option {}", n + 1),
+                    line: shown,
+                    why: msg,
+                });
             }
         }
         Ok(cfg)
     }
 
     /// Reads a Redis-syntax file and applies its directives in order.
-    fn load_file(&mut self, path: &Path) -> Result<(), String> {
+    fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let abs = for_each_directive(path, |name, args| {
             self.apply_directive(&name.to_ascii_lowercase(), args, Source::File)
         })?;
@@ -1064,12 +1142,12 @@ impl Config {
     /// value string; multi-word directives (save, bind, client-output-buffer-
     /// limit...) split it on spaces as Redis does. The error is the complete
     /// Redis error text, including the leading `ERR`.
-    pub fn set(&mut self, name: &str, args: &[String]) -> Result<(), String> {
+    pub fn set(&mut self, name: &str, args: &[String]) -> Result<(), SetError> {
         let lname = name.to_ascii_lowercase();
-        let unknown =
-            || format!("ERR Unknown option or number of arguments for CONFIG SET - '{lname}'");
-        let failed = |why: &str| {
-            format!("ERR CONFIG SET failed (possibly related to argument '{lname}') - {why}")
+        let unknown = || SetError::Unknown(lname.clone());
+        let failed = |why: &str| SetError::Failed {
+            name: lname.clone(),
+            why: why.to_string(),
         };
         let Some(spec) = find_spec(&lname) else {
             return Err(unknown());
@@ -1645,16 +1723,16 @@ pub(crate) fn split_args(line: &[u8]) -> Result<Vec<String>, &'static str> {
     }
 }
 
-/// Formats a startup error like Redis's `FATAL CONFIG FILE ERROR` banner.
 /// Reads a Redis-syntax config file and calls `apply` with each
 /// directive's name and arguments, in order; an error names the file, the
 /// line and the reason, Redis style. Returns the file's absolute path.
 pub(crate) fn for_each_directive(
     path: &Path,
     mut apply: impl FnMut(&str, &[String]) -> Result<(), String>,
-) -> Result<PathBuf, String> {
-    let cant_open = |p: &Path, e: io::Error| {
-        format!("Fatal error, can't open config file '{}': {e}", p.display())
+) -> Result<PathBuf, ConfigError> {
+    let cant_open = |p: &Path, e: io::Error| ConfigError::Open {
+        path: p.to_path_buf(),
+        error: e.to_string(),
     };
     let abs = fs::canonicalize(path).map_err(|e| cant_open(path, e))?;
     let bytes = fs::read(&abs).map_err(|e| cant_open(&abs, e))?;
@@ -1664,13 +1742,16 @@ pub(crate) fn for_each_directive(
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
-        let shown = String::from_utf8_lossy(line);
-        let at = format!("{origin}, at line {}", idx + 1);
-        let argv = split_args(line).map_err(|e| fatal(&at, &shown, e))?;
+        let fatal = |why: String| ConfigError::Directive {
+            at: format!("{origin}, at line {}", idx + 1),
+            line: String::from_utf8_lossy(line).into_owned(),
+            why,
+        };
+        let argv = split_args(line).map_err(|e| fatal(e.to_string()))?;
         let Some((name, args)) = argv.split_first() else {
             continue;
         };
-        apply(name, args).map_err(|e| fatal(&at, &shown, &e))?;
+        apply(name, args).map_err(fatal)?;
     }
     Ok(abs)
 }
@@ -1693,13 +1774,6 @@ pub fn bind_list(bind: &[String]) -> Vec<(String, bool)> {
             (addr.to_string(), optional)
         })
         .collect()
-}
-
-pub(crate) fn fatal(at: &str, line: &str, msg: &str) -> String {
-    format!(
-        "*** FATAL CONFIG FILE ERROR (sledis {}) ***\n{at}\n>>> '{line}'\n{msg}",
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 /// Replaces `path` with `data` so that a crash leaves either the old or the
@@ -1745,7 +1819,7 @@ mod tests {
     }
 
     fn from(list: &[&str]) -> Result<Config, String> {
-        Config::from_args(args(list))
+        Config::from_args(args(list)).map_err(|e| e.to_string())
     }
 
     /// Writes `text` to a fresh config file and returns (dir guard, path).
@@ -1758,7 +1832,7 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, String> {
         let (_dir, path) = conf_file(text);
-        Config::from_args(vec![path.to_string_lossy().into_owned()])
+        Config::from_args(vec![path.to_string_lossy().into_owned()]).map_err(|e| e.to_string())
     }
 
     fn get1(cfg: &Config, name: &str) -> String {
@@ -2240,7 +2314,9 @@ jemalloc-bg-thread yes
     #[test]
     fn file_errors_name_file_line_and_reason() {
         let (_dir, path) = conf_file("port 7000\nfoo bar\n");
-        let e = Config::from_args(vec![path.to_string_lossy().into_owned()]).expect_err("bad");
+        let e = Config::from_args(vec![path.to_string_lossy().into_owned()])
+            .expect_err("bad")
+            .to_string();
         let canon = fs::canonicalize(&path).expect("canon");
         assert!(e.starts_with("*** FATAL CONFIG FILE ERROR (sledis "), "{e}");
         assert!(
@@ -2435,14 +2511,16 @@ jemalloc-bg-thread yes
         let e = c
             .set("maxmemory-policy", &args(&["allkeys-lru"]))
             .expect_err("an evicting policy");
-        assert!(e.contains("never evicts"), "{e}");
+        assert!(e.to_string().contains("never evicts"), "{e}");
         assert_eq!(get1(&c, "maxmemory-policy"), "noeviction");
     }
 
     #[test]
     fn set_errors_match_redis() {
         let mut c = Config::default();
-        let err = |c: &mut Config, name: &str, v: &[&str]| c.set(name, &args(v)).expect_err(name);
+        let err = |c: &mut Config, name: &str, v: &[&str]| {
+            c.set(name, &args(v)).expect_err(name).to_string()
+        };
         assert_eq!(
             err(&mut c, "foo", &["bar"]),
             "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"

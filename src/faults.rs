@@ -54,17 +54,29 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 /// point -> (kind, failures left; 0 = until disarmed)
 static TABLE: Mutex<Option<HashMap<&'static str, (Kind, u64)>>> = Mutex::new(None);
 
+/// A fault point that is not one of `POINTS` (DEBUG FAULT's error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPoint(pub String);
+
+impl std::fmt::Display for UnknownPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown fault point '{}' (known: {})",
+            self.0,
+            POINTS.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownPoint {}
+
 /// Arms `point` (one of `POINTS`) to fail `count` times (0: until disarmed).
-pub fn arm(point: &str, kind: Kind, count: u64) -> Result<(), String> {
+pub fn arm(point: &str, kind: Kind, count: u64) -> Result<(), UnknownPoint> {
     let p = POINTS
         .iter()
         .find(|p| p.eq_ignore_ascii_case(point))
-        .ok_or_else(|| {
-            format!(
-                "unknown fault point '{point}' (known: {})",
-                POINTS.join(", ")
-            )
-        })?;
+        .ok_or_else(|| UnknownPoint(point.to_string()))?;
     let mut t = TABLE.lock();
     t.get_or_insert_with(HashMap::new).insert(p, (kind, count));
     ARMED.store(true, Ordering::Release);

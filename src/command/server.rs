@@ -309,7 +309,7 @@ fn config(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
                 let name = String::from_utf8_lossy(&pair[0]).into_owned();
                 let value = String::from_utf8_lossy(&pair[1]).into_owned();
                 if let Err(e) = cfg.set(&name, &[value]) {
-                    return ctx.err(&e);
+                    return ctx.err(&e.to_string());
                 }
             }
             *srv.config.write() = cfg;

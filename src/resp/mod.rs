@@ -8,5 +8,5 @@ mod frame;
 mod parse;
 
 pub use encode::Out;
-pub use frame::{parse_frame, Frame};
+pub use frame::{parse_frame, Frame, FrameError};
 pub use parse::{parse_request, Limits, ProtocolError, RequestParser};

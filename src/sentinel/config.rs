@@ -5,8 +5,8 @@
 //! master) is rewritten into it, keeping the user's other lines and comments.
 
 use crate::config::{
-    fatal, for_each_directive, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic,
-    LogLevel, REWRITE_MARKER,
+    for_each_directive, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic,
+    ConfigError, LogLevel, REWRITE_MARKER,
 };
 use std::collections::{HashMap, VecDeque};
 use std::fs;
@@ -152,9 +152,11 @@ impl SentinelConfig {
     /// `args` as given to `sledis-sentinel`: the config file, then
     /// `--directive value` overrides (`--sentinel` is skipped, so
     /// `sledis-server FILE --sentinel` works too).
-    pub fn from_args(args: &[String]) -> Result<SentinelConfig, String> {
+    pub fn from_args(args: &[String]) -> Result<SentinelConfig, ConfigError> {
         let Some(file) = args.first().filter(|a| !a.starts_with("--")) else {
-            return Err("Sentinel needs config file on disk to save state. Exiting...".into());
+            return Err(ConfigError::Usage(
+                "Sentinel needs config file on disk to save state. Exiting...".into(),
+            ));
         };
         let mut cfg = SentinelConfig::default();
         cfg.load_file(Path::new(file))?;
@@ -164,7 +166,7 @@ impl SentinelConfig {
                 Some(name) => directives.push((name.to_ascii_lowercase(), Vec::new())),
                 None => match directives.last_mut() {
                     Some((_, v)) => v.push(arg.clone()),
-                    None => return Err(format!("Unexpected argument '{arg}'")),
+                    None => return Err(ConfigError::Usage(format!("Unexpected argument '{arg}'"))),
                 },
             }
         }
@@ -180,17 +182,17 @@ impl SentinelConfig {
                     .map(|a| quote_if_needed(a))
                     .collect::<Vec<_>>()
                     .join(" ");
-                return Err(fatal(
-                    &format!("Reading the command line, at option {}", n + 1),
-                    &format!("--{shown}"),
-                    &msg,
-                ));
+                return Err(ConfigError::Directive {
+                    at: format!("Reading the command line, at option {}", n + 1),
+                    line: format!("--{shown}"),
+                    why: msg,
+                });
             }
         }
         Ok(cfg)
     }
 
-    fn load_file(&mut self, path: &Path) -> Result<(), String> {
+    fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let abs = for_each_directive(path, |name, args| {
             let argv: Vec<String> = std::iter::once(name.to_string())
                 .chain(args.iter().cloned())
@@ -201,11 +203,9 @@ impl SentinelConfig {
         fs::OpenOptions::new()
             .append(true)
             .open(&abs)
-            .map_err(|e| {
-                format!(
-                    "Sentinel config file {} is not writable: {e}. Exiting...",
-                    abs.display()
-                )
+            .map_err(|e| ConfigError::NotWritable {
+                path: abs.clone(),
+                error: e.to_string(),
             })?;
         self.file = Some(abs);
         Ok(())
@@ -510,7 +510,7 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let r = SentinelConfig::from_args(&[p.display().to_string()]);
         std::env::set_current_dir(cwd).unwrap();
-        r
+        r.map_err(|e| e.to_string())
     }
 
     #[test]
