@@ -102,13 +102,51 @@ impl Server {
     }
 }
 
+/// Why the node could not start, or did not stop cleanly.
+#[derive(Debug)]
+pub enum RunError {
+    /// The data directory could not be created.
+    Dir(std::path::PathBuf, std::io::Error),
+    /// `--rebuild-from-snapshot` refused or failed.
+    Rebuild(save::RebuildError),
+    /// The store could not be opened, or closed at the end.
+    Store(crate::store::Error),
+    /// An address of `bind` not marked optional could not be bound.
+    Bind {
+        addr: String,
+        port: u16,
+        error: std::io::Error,
+    },
+    /// No address of `bind` could be bound.
+    NoAddress,
+    /// The runtime refused a signal handler or lost a task.
+    Runtime(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Dir(dir, e) => write!(f, "cannot create dir {}: {e}", dir.display()),
+            RunError::Rebuild(e) => write!(f, "{e}"),
+            RunError::Store(e) => write!(f, "{e}"),
+            RunError::Bind { addr, port, error } => write!(
+                f,
+                "Could not create server TCP listening socket {addr}:{port}: {error}"
+            ),
+            RunError::NoAddress => f.write_str("no address to listen on"),
+            RunError::Runtime(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
 /// Opens the store, binds, and serves until SHUTDOWN or a signal.
-pub async fn run(cfg: Config) -> Result<(), String> {
+pub async fn run(cfg: Config) -> Result<(), RunError> {
     let dir = cfg.dir.clone();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| RunError::Dir(dir.clone(), e))?;
     if cfg.rebuild_from_snapshot {
-        save::rebuild_from_snapshot(&cfg)?;
+        save::rebuild_from_snapshot(&cfg).map_err(RunError::Rebuild)?;
     }
     let store = Store::open(crate::store::StoreOptions {
         dir: dir.clone(),
@@ -117,8 +155,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         segment_size: cfg.wal_segment_size,
         repair_wal: cfg.repair_wal,
         budget: crate::store::Budget::of(cfg.maxmemory),
-    })?;
-    let replid = crate::replication::state::load_or_create_replid(&store)?;
+    })
+    .map_err(RunError::Store)?;
+    let replid =
+        crate::replication::state::load_or_create_replid(&store).map_err(RunError::Store)?;
     if matches!(
         tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
         Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
@@ -132,16 +172,17 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         match TcpListener::bind((a.as_str(), cfg.port)).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
-            Err(e) => {
-                return Err(format!(
-                    "Could not create server TCP listening socket {a}:{}: {e}",
-                    cfg.port
-                ))
+            Err(error) => {
+                return Err(RunError::Bind {
+                    addr: a,
+                    port: cfg.port,
+                    error,
+                })
             }
         }
     }
     if listeners.is_empty() {
-        return Err("no address to listen on".into());
+        return Err(RunError::NoAddress);
     }
     let port = listeners[0]
         .local_addr()
@@ -183,9 +224,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     for l in listeners {
         tokio::spawn(accept_loop(srv.clone(), l));
     }
@@ -256,17 +297,17 @@ async fn final_save(srv: &Arc<Server>, save: Option<bool>) -> bool {
 
 /// Redis's `prepareForShutdown` after the save: the WAL synced, the write
 /// buffer moved into sled, the pidfile removed.
-async fn finish(srv: &Arc<Server>) -> Result<(), String> {
+async fn finish(srv: &Arc<Server>) -> Result<(), RunError> {
     srv.disk_reads.stop();
     let s = srv.clone();
     let r = tokio::task::spawn_blocking(move || s.store.close())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         let _ = std::fs::remove_file(pidfile);
     }
     tracing::info!("sledis is now ready to exit, bye bye...");
-    r.map_err(String::from)
+    r.map_err(RunError::Store)
 }
 
 impl Server {
