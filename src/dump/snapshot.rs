@@ -425,11 +425,11 @@ pub fn run(
     json_out: bool,
     stats: bool,
     out: &mut impl Write,
-) -> Result<(), String> {
-    let r = SnapshotReader::open(path).map_err(|e| e.to_string())?;
+) -> Result<(), super::Error> {
+    let r = SnapshotReader::open(path)?;
     let now = now_ms();
     if !json_out && !stats {
-        writeln!(out, "{}", header_text(&r)).map_err(|e| e.to_string())?;
+        writeln!(out, "{}", header_text(&r))?;
     }
     let mut st = Stats::default();
     let mut shown = 0u64;
@@ -454,12 +454,11 @@ pub fn run(
                 false
             }
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     if let Some(e) = werr {
         // A closed pipe (`| head`) is not an error worth reporting.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.to_string());
+            return Err(e.into());
         }
         return Ok(());
     }
@@ -469,7 +468,7 @@ pub fn run(
         } else {
             writeln!(out, "{}", header_text(&r)).and_then(|_| st.write_text(out, &r))
         };
-        res.map_err(|e| e.to_string())?;
+        res?;
     }
     Ok(())
 }
