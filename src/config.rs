@@ -1776,6 +1776,40 @@ pub fn bind_list(bind: &[String]) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// Why the listening sockets of a `bind` list could not be made (the
+/// server's and the sentinel's startup).
+#[derive(Debug)]
+pub enum BindError {
+    /// An address not marked optional could not be bound.
+    Address {
+        addr: String,
+        port: u16,
+        error: io::Error,
+    },
+    /// No address of the list could be bound.
+    NoAddress,
+}
+
+impl std::fmt::Display for BindError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BindError::Address { addr, port, error } => write!(
+                f,
+                "Could not create server TCP listening socket {addr}:{port}: {error}"
+            ),
+            BindError::NoAddress => f.write_str("no address to listen on"),
+        }
+    }
+}
+
+impl std::error::Error for BindError {}
+
+impl From<BindError> for String {
+    fn from(e: BindError) -> String {
+        e.to_string()
+    }
+}
+
 /// Replaces `path` with `data` so that a crash leaves either the old or the
 /// new file: temp file in the same directory, fsync, rename, fsync the dir.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {

@@ -10,7 +10,7 @@ pub mod save;
 
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
-use crate::config::Config;
+use crate::config::{BindError, Config};
 use crate::store::Store;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -111,14 +111,8 @@ pub enum RunError {
     Rebuild(save::RebuildError),
     /// The store could not be opened, or closed at the end.
     Store(crate::store::Error),
-    /// An address of `bind` not marked optional could not be bound.
-    Bind {
-        addr: String,
-        port: u16,
-        error: std::io::Error,
-    },
-    /// No address of `bind` could be bound.
-    NoAddress,
+    /// The listening sockets could not be made.
+    Bind(crate::config::BindError),
     /// The runtime refused a signal handler or lost a task.
     Runtime(String),
 }
@@ -129,11 +123,7 @@ impl std::fmt::Display for RunError {
             RunError::Dir(dir, e) => write!(f, "cannot create dir {}: {e}", dir.display()),
             RunError::Rebuild(e) => write!(f, "{e}"),
             RunError::Store(e) => write!(f, "{e}"),
-            RunError::Bind { addr, port, error } => write!(
-                f,
-                "Could not create server TCP listening socket {addr}:{port}: {error}"
-            ),
-            RunError::NoAddress => f.write_str("no address to listen on"),
+            RunError::Bind(e) => write!(f, "{e}"),
             RunError::Runtime(e) => f.write_str(e),
         }
     }
@@ -173,16 +163,16 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
             Err(error) => {
-                return Err(RunError::Bind {
+                return Err(RunError::Bind(BindError::Address {
                     addr: a,
                     port: cfg.port,
                     error,
-                })
+                }))
             }
         }
     }
     if listeners.is_empty() {
-        return Err(RunError::NoAddress);
+        return Err(RunError::Bind(BindError::NoAddress));
     }
     let port = listeners[0]
         .local_addr()
