@@ -27,7 +27,7 @@ use crate::glob::glob_match;
 
 /// When the WAL is fsynced (Redis's `appendfsync`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fsync {
+pub(crate) enum Fsync {
     /// After every write, before replying.
     Always,
     /// About once per second, in the background.
@@ -38,7 +38,7 @@ pub enum Fsync {
 
 impl Fsync {
     /// The Redis spelling, as shown by `CONFIG GET appendfsync`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Fsync::Always => "always",
             Fsync::EverySec => "everysec",
@@ -67,7 +67,7 @@ pub enum LogLevel {
 
 impl LogLevel {
     /// The Redis spelling, as shown by `CONFIG GET loglevel`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             LogLevel::Debug => "debug",
             LogLevel::Verbose => "verbose",
@@ -101,14 +101,14 @@ impl LogLevel {
 /// One `save <seconds> <changes>` point: snapshot when at least `changes`
 /// writes happened within `seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SavePoint {
+pub(crate) struct SavePoint {
     pub seconds: u64,
     pub changes: u64,
 }
 
 /// Output buffer limits of one client class; 0 disables a limit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClientLimit {
+pub(crate) struct ClientLimit {
     /// Disconnect as soon as the buffer exceeds this many bytes.
     pub hard: u64,
     /// Disconnect if the buffer stays above this many bytes ...
@@ -119,7 +119,7 @@ pub struct ClientLimit {
 
 /// `client-output-buffer-limit`, kept per client class.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClientOutputBufferLimits {
+pub(crate) struct ClientOutputBufferLimits {
     pub normal: ClientLimit,
     /// Replicas (Redis's "slave"/"replica" class).
     pub replica: ClientLimit,
@@ -132,57 +132,57 @@ pub struct ClientOutputBufferLimits {
 pub struct Config {
     /// Absolute path of the config file, so `CONFIG REWRITE` still works
     /// after the server changes directory.
-    pub config_file: Option<PathBuf>,
+    pub(crate) config_file: Option<PathBuf>,
     /// `--sentinel` was given (a flag, never written by rewrite).
-    pub sentinel: bool,
+    pub(crate) sentinel: bool,
     /// `--rebuild-from-snapshot` was given (a flag, never written by rewrite).
-    pub rebuild_from_snapshot: bool,
+    pub(crate) rebuild_from_snapshot: bool,
     /// `--repair-wal` was given (a flag, never written by rewrite).
-    pub repair_wal: bool,
+    pub(crate) repair_wal: bool,
 
-    pub port: u16,
+    pub(crate) port: u16,
     /// Raw Redis bind list (`-` prefix = optional); see [`Config::bind_addresses`].
-    pub bind: Vec<String>,
-    pub protected_mode: bool,
-    pub timeout: u64,
-    pub tcp_keepalive: u64,
-    pub tcp_backlog: u32,
+    pub(crate) bind: Vec<String>,
+    pub(crate) protected_mode: bool,
+    pub(crate) timeout: u64,
+    pub(crate) tcp_keepalive: u64,
+    pub(crate) tcp_backlog: u32,
     pub daemonize: bool,
-    pub pidfile: Option<PathBuf>,
+    pub(crate) pidfile: Option<PathBuf>,
     pub loglevel: LogLevel,
     /// `None` means log to stderr only.
     pub logfile: Option<PathBuf>,
-    pub databases: usize,
-    pub save: Vec<SavePoint>,
-    pub dbfilename: String,
+    pub(crate) databases: usize,
+    pub(crate) save: Vec<SavePoint>,
+    pub(crate) dbfilename: String,
     pub dir: PathBuf,
-    pub appendfsync: Fsync,
-    pub wal_segment_size: u64,
-    pub requirepass: Option<String>,
-    pub masterauth: Option<String>,
-    pub masteruser: Option<String>,
-    pub maxclients: usize,
-    pub replicaof: Option<(String, u16)>,
-    pub repl_backlog_size: u64,
+    pub(crate) appendfsync: Fsync,
+    pub(crate) wal_segment_size: u64,
+    pub(crate) requirepass: Option<String>,
+    pub(crate) masterauth: Option<String>,
+    pub(crate) masteruser: Option<String>,
+    pub(crate) maxclients: usize,
+    pub(crate) replicaof: Option<(String, u16)>,
+    pub(crate) repl_backlog_size: u64,
     /// The node's memory budget (0: sledis's default, see `store::budget`).
-    pub maxmemory: u64,
-    pub repl_backlog_ttl: u64,
-    pub repl_timeout: u64,
-    pub repl_ping_replica_period: u64,
-    pub replica_read_only: bool,
-    pub replica_serve_stale_data: bool,
-    pub replica_priority: u32,
-    pub replica_announce_ip: Option<String>,
-    pub replica_announce_port: u16,
-    pub replica_announced: bool,
-    pub min_replicas_to_write: u32,
-    pub min_replicas_max_lag: u64,
-    pub proto_max_bulk_len: u64,
-    pub client_query_buffer_limit: u64,
-    pub client_output_buffer_limit: ClientOutputBufferLimits,
-    pub hz: u32,
-    pub slowlog_log_slower_than: i64,
-    pub slowlog_max_len: u64,
+    pub(crate) maxmemory: u64,
+    pub(crate) repl_backlog_ttl: u64,
+    pub(crate) repl_timeout: u64,
+    pub(crate) repl_ping_replica_period: u64,
+    pub(crate) replica_read_only: bool,
+    pub(crate) replica_serve_stale_data: bool,
+    pub(crate) replica_priority: u32,
+    pub(crate) replica_announce_ip: Option<String>,
+    pub(crate) replica_announce_port: u16,
+    pub(crate) replica_announced: bool,
+    pub(crate) min_replicas_to_write: u32,
+    pub(crate) min_replicas_max_lag: u64,
+    pub(crate) proto_max_bulk_len: u64,
+    pub(crate) client_query_buffer_limit: u64,
+    pub(crate) client_output_buffer_limit: ClientOutputBufferLimits,
+    pub(crate) hz: u32,
+    pub(crate) slowlog_log_slower_than: i64,
+    pub(crate) slowlog_max_len: u64,
 
     /// Values of compatibility-only directives, by canonical name.
     other: BTreeMap<&'static str, Value>,
@@ -847,7 +847,7 @@ impl std::error::Error for ConfigError {}
 /// Why CONFIG SET refused a directive. It shows as Redis's complete error
 /// reply, `ERR` included.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SetError {
+pub(crate) enum SetError {
     /// No such directive, or the wrong number of arguments (the name as
     /// given, in lower case).
     Unknown(String),
@@ -1142,7 +1142,7 @@ impl Config {
     /// value string; multi-word directives (save, bind, client-output-buffer-
     /// limit...) split it on spaces as Redis does. The error is the complete
     /// Redis error text, including the leading `ERR`.
-    pub fn set(&mut self, name: &str, args: &[String]) -> Result<(), SetError> {
+    pub(crate) fn set(&mut self, name: &str, args: &[String]) -> Result<(), SetError> {
         let lname = name.to_ascii_lowercase();
         let unknown = || SetError::Unknown(lname.clone());
         let failed = |why: &str| SetError::Failed {
@@ -1167,7 +1167,7 @@ impl Config {
 
     /// Sets or clears the master (for `REPLICAOF host port` / `REPLICAOF NO
     /// ONE`), which `CONFIG SET` refuses, as in Redis.
-    pub fn set_replicaof(&mut self, master: Option<(String, u16)>) {
+    pub(crate) fn set_replicaof(&mut self, master: Option<(String, u16)>) {
         self.replicaof = master;
         self.changed.insert("replicaof");
     }
@@ -1181,7 +1181,7 @@ impl Config {
     /// The bind list as (address, optional) pairs: a `-` prefix marks an
     /// address whose failure to bind is not fatal, `*` means every IPv4
     /// address and `::*` every IPv6 address.
-    pub fn bind_addresses(&self) -> Vec<(String, bool)> {
+    pub(crate) fn bind_addresses(&self) -> Vec<(String, bool)> {
         bind_list(&self.bind)
     }
 
@@ -1193,7 +1193,7 @@ impl Config {
     /// directives not in the file are appended after a
     /// `# Generated by CONFIG REWRITE` marker when they differ from the
     /// default or were changed at runtime. The write is atomic.
-    pub fn rewrite(&self) -> io::Result<()> {
+    pub(crate) fn rewrite(&self) -> io::Result<()> {
         let path = self
             .config_file
             .as_ref()
@@ -1504,7 +1504,7 @@ fn parse_int(s: &str) -> Option<i64> {
 
 /// Parses a Redis memory value: digits with an optional case-insensitive
 /// unit `b`, `k` (1000), `kb` (1024), `m`, `mb`, `g`, `gb`.
-pub fn parse_memory(s: &str) -> Option<u64> {
+pub(crate) fn parse_memory(s: &str) -> Option<u64> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
     if digits.is_empty() {
@@ -1759,7 +1759,7 @@ pub(crate) fn for_each_directive(
 /// A `bind` list as (address, optional) pairs: a `-` prefix marks an
 /// address whose failure to bind is not fatal, `*` means every IPv4 address
 /// and `::*` every IPv6 address. Shared by the server and the sentinel.
-pub fn bind_list(bind: &[String]) -> Vec<(String, bool)> {
+pub(crate) fn bind_list(bind: &[String]) -> Vec<(String, bool)> {
     bind.iter()
         .map(|a| {
             let (optional, addr) = match a.strip_prefix('-') {

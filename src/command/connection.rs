@@ -7,7 +7,7 @@ use crate::util::eq_ic;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(

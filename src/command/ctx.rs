@@ -17,7 +17,7 @@ use crate::store::{Store, WriteTx};
 use bytes::Bytes;
 use parking_lot::RwLockReadGuard;
 
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// Private to this file: handlers reach the server only through the
     /// handles below, and the commands on the node itself through
     /// [`Handler::Node`].
@@ -40,7 +40,7 @@ pub struct Ctx<'a> {
 /// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
 /// the keys the transaction's commands named.
 #[derive(Default)]
-pub struct ExecView {
+pub(crate) struct ExecView {
     /// Every (db, key) a command of the transaction named.
     pub touched: std::collections::BTreeSet<(usize, Bytes)>,
     /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
@@ -50,7 +50,7 @@ pub struct ExecView {
 impl ExecView {
     /// Notes what a command that just ran may have changed. `failed`: it
     /// answered an error.
-    pub fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
+    pub(crate) fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
         for i in cmd.key_indexes(args) {
             self.touched.insert((db, args[i].clone()));
         }
@@ -88,7 +88,7 @@ impl ExecView {
 impl<'a> Ctx<'a> {
     /// A command's context on `client`'s connection. `tx`: a writer lock the
     /// connection still holds from its pipeline.
-    pub fn new(
+    pub(crate) fn new(
         srv: &'a Server,
         client: &'a mut Client,
         out: &'a mut Out,
@@ -122,58 +122,58 @@ impl<'a> Ctx<'a> {
     }
 
     /// The store: every database, read directly (SCAN, KEYS, DBSIZE ...).
-    pub fn store(&self) -> &'a Store {
+    pub(crate) fn store(&self) -> &'a Store {
         &self.srv.store
     }
 
     /// The configuration, read-only (CONFIG SET is a node command).
-    pub fn config(&self) -> RwLockReadGuard<'a, Config> {
+    pub(crate) fn config(&self) -> RwLockReadGuard<'a, Config> {
         self.srv.config.read()
     }
 
     /// SCAN's cursors (SCAN, HSCAN, SSCAN, ZSCAN).
-    pub fn cursors(&self) -> &'a Cursors {
+    pub(crate) fn cursors(&self) -> &'a Cursors {
         &self.srv.cursors
     }
 
     /// The pub/sub hub.
-    pub fn pubsub(&self) -> &'a PubSub {
+    pub(crate) fn pubsub(&self) -> &'a PubSub {
         &self.srv.pubsub
     }
 
     /// The registry of connections (CLIENT LIST / KILL).
-    pub fn clients(&self) -> &'a Clients {
+    pub(crate) fn clients(&self) -> &'a Clients {
         &self.srv.clients
     }
 
     /// The replication role, link and replicas.
-    pub fn repl(&self) -> &'a ReplState {
+    pub(crate) fn repl(&self) -> &'a ReplState {
         &self.srv.repl
     }
 
     /// A replica that refuses writes from its clients.
-    pub fn read_only_replica(&self) -> bool {
+    pub(crate) fn read_only_replica(&self) -> bool {
         self.srv.is_read_only_replica()
     }
 
     /// A replica loading its master's snapshot (commands answer LOADING).
-    pub fn loading(&self) -> bool {
+    pub(crate) fn loading(&self) -> bool {
         self.srv.loading.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    pub fn db(&self) -> usize {
+    pub(crate) fn db(&self) -> usize {
         self.client.db
     }
 
     /// True inside EXEC once the transaction has changed something that is
     /// not published yet.
-    pub fn exec_pending(&self) -> bool {
+    pub(crate) fn exec_pending(&self) -> bool {
         self.exec.is_some() && self.tx.as_ref().is_some_and(|t| t.has_effects())
     }
 
     /// The live keys of `db` as this command sees them (the open
     /// transaction's changes included), in key order.
-    pub fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
+    pub(crate) fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
         let view = self.exec.take();
         let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
         let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
@@ -199,7 +199,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// How many keys of `db` have a TTL, as this command sees it.
-    pub fn expires_count(&mut self, db: usize) -> i64 {
+    pub(crate) fn expires_count(&mut self, db: usize) -> i64 {
         let Some(view) = self.exec.take() else {
             return self.srv.store.expires_count(db) as i64;
         };
@@ -226,7 +226,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// DBSIZE as this command sees it (the open transaction included).
-    pub fn dbsize(&mut self, db: usize) -> i64 {
+    pub(crate) fn dbsize(&mut self, db: usize) -> i64 {
         let Some(view) = self.exec.take() else {
             return self.srv.store.dbsize(db);
         };
@@ -249,33 +249,33 @@ impl<'a> Ctx<'a> {
     }
 
     /// The write transaction, opened on first use.
-    pub fn tx(&mut self) -> &mut WriteTx {
+    pub(crate) fn tx(&mut self) -> &mut WriteTx {
         let srv = self.srv;
         let now = self.now;
         self.tx.get_or_insert_with(|| srv.store.write(now))
     }
 
     /// The command's view of its database, for the types (`types/`).
-    pub fn data(&mut self) -> crate::types::Db<'_> {
+    pub(crate) fn data(&mut self) -> crate::types::Db<'_> {
         let db = self.client.db;
         self.data_in(db)
     }
 
     /// The same on database `db`.
-    pub fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
+    pub(crate) fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
         crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
     }
 
     /// [`Ctx::data`] and the reply buffer at once, so that a reply can be
     /// written straight from the store's pairs (LRANGE).
-    pub fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
+    pub(crate) fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
         let db = self.client.db;
         let data = crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now);
         (data, &mut *self.out)
     }
 
     /// Reads see the open transaction's writes, if there is one.
-    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
+    pub(crate) fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
         match self.tx.as_mut() {
             Some(tx) => tx.get(db, key),
             None => self.srv.store.get(db, key, self.now),
@@ -283,27 +283,22 @@ impl<'a> Ctx<'a> {
     }
 
     /// A HELP subcommand's reply: one status line per entry.
-    pub fn help(&mut self, lines: &[&str]) {
+    pub(crate) fn help(&mut self, lines: &[&str]) {
         self.out.array(lines.len());
         for l in lines {
             self.out.simple(l);
         }
     }
 
-    pub fn err(&mut self, msg: &str) {
+    pub(crate) fn err(&mut self, msg: &str) {
         self.out.error(msg);
     }
 
-    pub fn syntax_err(&mut self) {
+    pub(crate) fn syntax_err(&mut self) {
         self.out.error("ERR syntax error");
     }
 
-    pub fn wrongtype(&mut self) {
-        self.out
-            .error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    }
-
-    pub fn not_int(&mut self) {
+    pub(crate) fn not_int(&mut self) {
         self.out
             .error("ERR value is not an integer or out of range");
     }
@@ -312,7 +307,7 @@ impl<'a> Ctx<'a> {
     /// with the connection for the rest of its pipeline batch.
     /// Logs and publishes what the command wrote. Err: the WAL refused the
     /// record, which was dropped; the caller replaces the reply.
-    pub fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
+    pub(crate) fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
         if let Some(tx) = self.tx.as_mut() {
             if let Some(end) = tx.commit_record()? {
                 self.wrote = Some(end);

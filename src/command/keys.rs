@@ -7,7 +7,7 @@ use crate::types::random;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let all = (1, -1, 1);
     vec![
@@ -462,7 +462,7 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 /// A database number argument, checked like Redis's `getIntFromObjectOrReply`
 /// (an integer that fits in a C int) and then against the number of
 /// databases.
-pub fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
+pub(crate) fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
     let n = int32_arg(ctx, arg)?;
     if n >= 0 && (n as usize) < ctx.store().databases {
         Some(n as usize)
@@ -473,7 +473,7 @@ pub fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
 }
 
 /// Redis's `getIntFromObjectOrReply`: an integer within a C int's range.
-pub fn int32_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
+pub(crate) fn int32_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
     let n = int_arg(ctx, arg)?;
     if n < i32::MIN as i64 || n > i32::MAX as i64 {
         ctx.err("ERR value is out of range, value must between -2147483648 and 2147483647");

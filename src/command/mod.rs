@@ -3,24 +3,24 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
-pub mod blocking;
-pub mod coll;
-pub mod connection;
+pub(crate) mod blocking;
+pub(crate) mod coll;
+pub(crate) mod connection;
 mod ctx;
 pub mod docs;
-pub mod float80;
-pub mod hash;
-pub mod keys;
-pub mod list;
-pub mod multi;
-pub mod object;
-pub mod pubsub;
-pub mod replication;
-pub mod server;
-pub mod set;
-pub mod string;
-pub mod syntax;
-pub mod zset;
+pub(crate) mod float80;
+pub(crate) mod hash;
+pub(crate) mod keys;
+pub(crate) mod list;
+pub(crate) mod multi;
+pub(crate) mod object;
+pub(crate) mod pubsub;
+pub(crate) mod replication;
+pub(crate) mod server;
+pub(crate) mod set;
+pub(crate) mod string;
+pub(crate) mod syntax;
+pub(crate) mod zset;
 
 use crate::server::Server;
 use ahash::AHashMap as HashMap;
@@ -28,73 +28,73 @@ use bytes::Bytes;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use ctx::{Ctx, ExecView};
+pub(crate) use ctx::{Ctx, ExecView};
 
 /// A command's code. Most commands get only their [`Ctx`]: the connection,
 /// its database and a few narrow handles. The commands on the node itself
 /// (INFO, CONFIG, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, REPLICAOF) also get the
 /// [`Server`].
 #[derive(Clone, Copy)]
-pub enum Handler {
+pub(crate) enum Handler {
     Plain(fn(&mut Ctx<'_>, &[Bytes])),
     Node(fn(&mut Ctx<'_>, &Server, &[Bytes])),
 }
 
-pub mod flags {
+pub(crate) mod flags {
     /// Changes data: refused on read-only replicas, committed after running.
-    pub const WRITE: u32 = 1;
-    pub const READONLY: u32 = 1 << 1;
-    pub const ADMIN: u32 = 1 << 2;
+    pub(crate) const WRITE: u32 = 1;
+    pub(crate) const READONLY: u32 = 1 << 1;
+    pub(crate) const ADMIN: u32 = 1 << 2;
     /// Allowed in a RESP2 subscribed context.
-    pub const PUBSUB: u32 = 1 << 3;
+    pub(crate) const PUBSUB: u32 = 1 << 3;
     /// Allowed before AUTH.
-    pub const NOAUTH: u32 = 1 << 4;
+    pub(crate) const NOAUTH: u32 = 1 << 4;
     /// Runs immediately even inside MULTI (MULTI, EXEC, DISCARD, WATCH...).
-    pub const NOQUEUE: u32 = 1 << 5;
-    pub const FAST: u32 = 1 << 6;
+    pub(crate) const NOQUEUE: u32 = 1 << 5;
+    pub(crate) const FAST: u32 = 1 << 6;
     /// Answers while a replica's data is stale.
-    pub const STALE: u32 = 1 << 7;
-    pub const LOADING: u32 = 1 << 8;
-    pub const NOSCRIPT: u32 = 1 << 9;
+    pub(crate) const STALE: u32 = 1 << 7;
+    pub(crate) const LOADING: u32 = 1 << 8;
+    pub(crate) const NOSCRIPT: u32 = 1 << 9;
     /// Refused inside MULTI ("Command not allowed inside a transaction").
-    pub const NOMULTI: u32 = 1 << 10;
+    pub(crate) const NOMULTI: u32 = 1 << 10;
 }
 
-pub struct Command {
-    pub name: &'static str,
+pub(crate) struct Command {
+    pub(crate) name: &'static str,
     /// Redis convention: N means exactly N arguments (the name included), -N
     /// at least N.
-    pub arity: i32,
-    pub flags: u32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-    pub handler: Handler,
+    pub(crate) arity: i32,
+    pub(crate) flags: u32,
+    pub(crate) first_key: i32,
+    pub(crate) last_key: i32,
+    pub(crate) step: i32,
+    pub(crate) group: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) since: &'static str,
+    pub(crate) handler: Handler,
     /// For commands whose keys follow a `numkeys` argument (Redis's
     /// "movablekeys": ZUNION, ZMPOP...): that argument's index, else 0.
-    pub numkeys_at: usize,
+    pub(crate) numkeys_at: usize,
     /// The argument syntax as Redis's docs print it (`syntax.rs` turns it
     /// into COMMAND DOCS's arguments; redis-cli's hints come from there).
-    pub syntax: &'static str,
+    pub(crate) syntax: &'static str,
     /// A container's subcommands (CLIENT, CONFIG ...): name, full name and
     /// Redis's arity (counting the container and the subcommand).
-    pub subs: &'static [(&'static str, &'static str, i32)],
+    pub(crate) subs: &'static [(&'static str, &'static str, i32)],
 }
 
 impl Command {
-    pub fn syntax(self, syntax: &'static str) -> Command {
+    pub(crate) fn syntax(self, syntax: &'static str) -> Command {
         Command { syntax, ..self }
     }
 
-    pub fn subs(self, subs: &'static [(&'static str, &'static str, i32)]) -> Command {
+    pub(crate) fn subs(self, subs: &'static [(&'static str, &'static str, i32)]) -> Command {
         Command { subs, ..self }
     }
 
     /// The same command with its keys after a `numkeys` argument at `at`.
-    pub fn numkeys_at(self, at: usize) -> Command {
+    pub(crate) fn numkeys_at(self, at: usize) -> Command {
         Command {
             numkeys_at: at,
             ..self
@@ -103,7 +103,7 @@ impl Command {
 
     /// Indexes of the key arguments in `args` (the command name at 0):
     /// the first/last/step range, then those counted by `numkeys`.
-    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+    pub(crate) fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
         let mut out = Vec::new();
         if self.first_key > 0 {
             let last = if self.last_key < 0 {
@@ -130,7 +130,7 @@ impl Command {
 }
 
 /// Every command, in one place. Each family's file exports its rows.
-pub fn table() -> &'static HashMap<&'static str, Command> {
+pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
     static TABLE: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = HashMap::new();
@@ -155,7 +155,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
 }
 
 /// Things a handler asks the connection to do after it returns.
-pub enum Action {
+pub(crate) enum Action {
     Close,
     /// PSYNC: the connection becomes a replica's feed.
     Psync {
@@ -189,7 +189,7 @@ pub enum Action {
     Room,
 }
 
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -202,7 +202,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 /// Redis's text for an unknown command: the name (at most 128 bytes) and the
 /// first arguments, quoted, until about 128 bytes of them have been shown.
-pub fn unknown_command_error(args: &[Bytes]) -> String {
+pub(crate) fn unknown_command_error(args: &[Bytes]) -> String {
     let mut listed: Vec<u8> = Vec::new();
     for a in &args[1..] {
         if listed.len() >= 128 {
@@ -228,7 +228,7 @@ fn c_str(a: &[u8]) -> &[u8] {
     }
 }
 
-pub fn arity_ok(cmd: &Command, n: usize) -> bool {
+pub(crate) fn arity_ok(cmd: &Command, n: usize) -> bool {
     arity_matches(cmd.arity, n)
 }
 
@@ -269,7 +269,7 @@ const SUBSCRIBED_OK: &[&str] = &[
 ];
 
 /// Runs one request: Redis's `processCommand` checks, then the handler.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
         return reject(ctx, false, &unknown_command_error(args));
     };
@@ -407,7 +407,7 @@ fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
 }
 
 /// The handler call shared by dispatch and EXEC.
-pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
+pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     // Dispatch checked this before queueing; EXEC checks again, as the
     // WAL may have failed since.
     if ctx.in_exec {
@@ -454,7 +454,7 @@ fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
 }
 
 /// Parses an integer argument, answering Redis's error if it is not one.
-pub fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
+pub(crate) fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
     match crate::util::parse_i64(a) {
         Some(v) => Some(v),
         None => {
@@ -466,7 +466,7 @@ pub fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
 
 /// A command on the node itself (they have no keys and are all in group
 /// "server"): its handler also gets the [`Server`].
-pub fn node_cmd(
+pub(crate) fn node_cmd(
     name: &'static str,
     arity: i32,
     flags: u32,
@@ -482,7 +482,7 @@ pub fn node_cmd(
 }
 
 /// A command row whose handler gets its [`Ctx`].
-pub fn cmd(
+pub(crate) fn cmd(
     name: &'static str,
     arity: i32,
     flags: u32,

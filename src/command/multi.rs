@@ -7,7 +7,7 @@ use crate::store::Store;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(
@@ -69,7 +69,7 @@ fn multi(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     ctx.out.ok();
 }
 
-pub fn discard_state(ctx: &mut Ctx<'_>) {
+pub(crate) fn discard_state(ctx: &mut Ctx<'_>) {
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     ctx.client.info.multi.store(-1, Ordering::Relaxed);
@@ -201,7 +201,7 @@ fn unwatch(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     ctx.out.ok();
 }
 
-pub fn unwatch_all(store: &Store, c: &mut Client) {
+pub(crate) fn unwatch_all(store: &Store, c: &mut Client) {
     if !c.watched.is_empty() {
         store.watches.unwatch(&c.watched, &c.watch_dirty);
         c.watched.clear();

@@ -7,7 +7,7 @@ use crate::server::client::Client;
 use crate::util::eq_ic;
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(
@@ -117,7 +117,7 @@ fn punsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 /// Drops every subscription (connection close, RESET).
-pub fn unsubscribe_all(pubsub: &PubSub, c: &mut Client) {
+pub(crate) fn unsubscribe_all(pubsub: &PubSub, c: &mut Client) {
     let info = c.info.clone();
     c.subs.clear(pubsub, &info);
 }

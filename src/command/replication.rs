@@ -8,7 +8,7 @@ use crate::server::Server;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         node_cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, "Configures a server as replica of another, or promotes it to a master.", replicaof)
@@ -108,7 +108,7 @@ fn sync(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
 }
 
 /// The number of replicas that acknowledged `offset`.
-pub fn acked(repl: &ReplState, offset: u64) -> usize {
+pub(crate) fn acked(repl: &ReplState, offset: u64) -> usize {
     repl.replicas
         .lock()
         .values()

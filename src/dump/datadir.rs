@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// Copies taken of a running node's files before giving up.
 pub(super) const LIVE_ATTEMPTS: u32 = 5;
 
-pub struct DataDir {
+pub(crate) struct DataDir {
     pub dir: PathBuf,
     pub sled: PathBuf,
     pub wal: PathBuf,
@@ -25,7 +25,7 @@ pub struct DataDir {
 impl DataDir {
     /// `path` as a data dir: it must hold `sled/` (every node's data dir
     /// does). Errors are one line, for exit code 2.
-    pub fn open(path: &Path) -> Result<DataDir, Error> {
+    pub(crate) fn open(path: &Path) -> Result<DataDir, Error> {
         let meta = std::fs::metadata(path).map_err(|e| Error::Read(path.to_path_buf(), e))?;
         if !meta.is_dir() {
             return Err(Error::Not(path.to_path_buf(), "not a directory".into()));
@@ -48,7 +48,7 @@ impl DataDir {
     }
 
     /// True while a process holds sled's lock: a running node.
-    pub fn in_use(&self) -> Result<bool, Error> {
+    pub(crate) fn in_use(&self) -> Result<bool, Error> {
         crate::store::sled_locked(&self.sled).map_err(Error::Store)
     }
 
@@ -58,7 +58,7 @@ impl DataDir {
     /// or a WAL trim can race the copy); if that never happens the data
     /// dir is reported in use (`Err`, exit code 2). For a stopped node
     /// one copy is read and what it says is the answer.
-    pub fn sled_state(&self) -> Result<SledReport, Error> {
+    pub(crate) fn sled_state(&self) -> Result<SledReport, Error> {
         let live = self.in_use()?;
         let attempts = if live { LIVE_ATTEMPTS } else { 1 };
         let mut last_err = String::new();
@@ -108,7 +108,7 @@ impl DataDir {
     /// by the server's own code: a copy of `sled/` and `wal/` opened with
     /// `Store::open` (which replays the WAL after sled's applied offset)
     /// and saved. Everything lives in a temp dir, deleted on drop.
-    pub fn recovered_snapshot(&self) -> Result<Recovered, Error> {
+    pub(crate) fn recovered_snapshot(&self) -> Result<Recovered, Error> {
         let live = self.in_use()?;
         let mut last_err = String::new();
         let attempts = if live { LIVE_ATTEMPTS } else { 1 };
@@ -172,7 +172,7 @@ impl DataDir {
 }
 
 /// The note for output read from a running node's files.
-pub fn live_note(live: bool, copies: u32) -> String {
+pub(crate) fn live_note(live: bool, copies: u32) -> String {
     match (live, copies) {
         (false, _) => String::new(),
         (true, 1) => " [read from a copy of a running node's files: may be a few ms old]".into(),
@@ -189,7 +189,7 @@ fn named(e: String, copy: &Path, orig: &Path) -> String {
 
 /// sled's state (or why it could not be read) and the WAL's offset range
 /// read right after it.
-pub struct SledReport {
+pub(crate) struct SledReport {
     pub state: Result<SledState, String>,
     /// `first..end` of the WAL, end past its last complete record; None
     /// when it has no segments.
@@ -201,7 +201,7 @@ pub struct SledReport {
 }
 
 /// A data dir's dataset after recovery, saved as a snapshot in a temp dir.
-pub struct Recovered {
+pub(crate) struct Recovered {
     pub snapshot: PathBuf,
     pub applied: u64,
     pub wal_end: u64,
@@ -213,7 +213,7 @@ pub struct Recovered {
 /// The WAL's offset range as recovery sees it: the first segment's start
 /// to the end of the last complete record of the last segment (a torn
 /// tail is cut at startup).
-pub fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, Error> {
+pub(crate) fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, Error> {
     let segs = list_segments(dir).map_err(|e| Error::Read(dir.to_path_buf(), e))?;
     let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
         return Ok(None);
@@ -228,12 +228,12 @@ pub fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, Error> {
 }
 
 /// A directory under the system temp dir (`TMPDIR`), removed on drop.
-pub struct TempDir {
+pub(crate) struct TempDir {
     pub path: PathBuf,
 }
 
 impl TempDir {
-    pub fn new() -> Result<TempDir, Error> {
+    pub(crate) fn new() -> Result<TempDir, Error> {
         static N: AtomicU32 = AtomicU32::new(0);
         let base = std::env::temp_dir();
         for _ in 0..100 {

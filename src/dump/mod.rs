@@ -3,7 +3,7 @@
 //! One file per subcommand: `snapshot.rs`, `wal.rs`, `verify.rs`; this file
 //! holds what they share: how bytes, keys and values are shown.
 
-pub mod datadir;
+pub(crate) mod datadir;
 pub mod diff;
 pub mod snapshot;
 pub mod verify;
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::io;
 use std::path::PathBuf;
 
-pub use crate::util::show;
+pub(crate) use crate::util::show;
 
 /// Why a subcommand could not do its work: one line on stderr, exit code 2.
 /// (Damage it finds is its answer, not an error.)
@@ -99,19 +99,19 @@ impl From<io::Error> for Error {
 
 /// Bytes for JSON: a string when they are UTF-8, else `{"hex": "..."}`, so
 /// nothing is lost and `jq` sees ordinary strings in the common case.
-pub fn jbytes(b: &[u8]) -> Value {
+pub(crate) fn jbytes(b: &[u8]) -> Value {
     match std::str::from_utf8(b) {
         Ok(s) => Value::String(s.to_string()),
         Err(_) => json!({ "hex": hex(b) }),
     }
 }
 
-pub fn hex(b: &[u8]) -> String {
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|c| format!("{c:02x}")).collect()
 }
 
 /// A short view of a value for one-line listings.
-pub fn brief(b: &[u8], max: usize) -> String {
+pub(crate) fn brief(b: &[u8], max: usize) -> String {
     if b.len() <= max {
         show(b)
     } else {
@@ -119,6 +119,6 @@ pub fn brief(b: &[u8], max: usize) -> String {
     }
 }
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     crate::util::now_ms()
 }

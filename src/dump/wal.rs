@@ -294,7 +294,12 @@ fn print_record(
 /// `--follow`: after the records present, the ones appended later, as the
 /// node writes them (like `tail -f`), until interrupted or the WAL is
 /// damaged or cut under us.
-pub fn follow(dir: &Path, mut pos: u64, json_out: bool, out: &mut impl Write) -> Result<(), Error> {
+pub(crate) fn follow(
+    dir: &Path,
+    mut pos: u64,
+    json_out: bool,
+    out: &mut impl Write,
+) -> Result<(), Error> {
     let mut rd = WalReader::new(dir, pos);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
@@ -331,7 +336,7 @@ pub fn follow(dir: &Path, mut pos: u64, json_out: bool, out: &mut impl Write) ->
     }
 }
 
-pub fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
+pub(crate) fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
     format!(
         "{}: {} at offset {} (byte {} of the file; {} bytes from there{})",
         seg.path.display(),

@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Simple(String),
     Error(String),
     Integer(i64),
@@ -14,7 +14,7 @@ pub enum Frame {
 }
 
 impl Frame {
-    pub fn as_bytes(&self) -> Option<&[u8]> {
+    pub(crate) fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Frame::Bulk(b) => Some(b),
             Frame::Simple(s) => Some(s.as_bytes()),
@@ -63,7 +63,7 @@ impl From<FrameError> for String {
 }
 
 /// Parses one frame from the front of `buf`; `Ok(None)` if incomplete.
-pub fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
+pub(crate) fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
     let mut pos = 0;
     match parse_at(buf, &mut pos, 0)? {
         Some(f) => {

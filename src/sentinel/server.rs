@@ -19,7 +19,7 @@ const QUERY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Binds like the server: every `bind` address, a `-` prefix marking one
 /// that may fail; without `bind`, every IPv4 address (and IPv6 if possible).
-pub async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, BindError> {
+pub(crate) async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, BindError> {
     let list = if cfg.bind.is_empty() {
         crate::config::bind_list(&["*".to_string(), "-::*".to_string()])
     } else {
@@ -45,7 +45,7 @@ pub async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, BindError> {
     Ok(out)
 }
 
-pub async fn accept_loop(sen: Arc<Sentinel>, l: TcpListener) {
+pub(crate) async fn accept_loop(sen: Arc<Sentinel>, l: TcpListener) {
     loop {
         match l.accept().await {
             Ok((sock, addr)) => {

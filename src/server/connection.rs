@@ -29,11 +29,11 @@ const HOLD_MAX: usize = 64;
 /// (one 16 KiB read of `GET big` would otherwise build ~180 MB of replies).
 const OUT_CHUNK: usize = 64 * 1024;
 
-pub async fn refuse(mut sock: TcpStream, msg: &str) {
+pub(crate) async fn refuse(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
 }
 
-pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
+pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().unwrap_or(addr);
     let info = srv.clients.register(addr, laddr, crate::util::now_ms());

@@ -1,12 +1,12 @@
 //! The node: shared state ([`Server`]), the accept loop, background cron,
 //! and shutdown.
 
-pub mod blocked;
-pub mod client;
-pub mod connection;
-pub mod cron;
-pub mod disk_reads;
-pub mod save;
+pub(crate) mod blocked;
+pub(crate) mod client;
+pub(crate) mod connection;
+pub(crate) mod cron;
+pub(crate) mod disk_reads;
+pub(crate) mod save;
 
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
@@ -22,22 +22,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Default)]
-pub struct Stats {
-    pub connections: AtomicU64,
-    pub rejected: AtomicU64,
-    pub commands: AtomicU64,
-    pub ops_per_sec: AtomicU64,
-    pub net_input: AtomicU64,
-    pub net_output: AtomicU64,
-    pub sync_full: AtomicU64,
-    pub sync_partial_ok: AtomicU64,
-    pub sync_partial_err: AtomicU64,
+pub(crate) struct Stats {
+    pub(crate) connections: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) commands: AtomicU64,
+    pub(crate) ops_per_sec: AtomicU64,
+    pub(crate) net_input: AtomicU64,
+    pub(crate) net_output: AtomicU64,
+    pub(crate) sync_full: AtomicU64,
+    pub(crate) sync_partial_ok: AtomicU64,
+    pub(crate) sync_partial_err: AtomicU64,
 }
 
 /// SCAN cursors: a number handed to the client, mapped to the last key
 /// returned. Bounded; an unknown cursor starts over.
 #[derive(Default)]
-pub struct Cursors {
+pub(crate) struct Cursors {
     next: AtomicU64,
     map: Mutex<HashMap<u64, Bytes>>,
     order: Mutex<std::collections::VecDeque<u64>>,
@@ -46,7 +46,7 @@ pub struct Cursors {
 const MAX_CURSORS: usize = 100_000;
 
 impl Cursors {
-    pub fn put(&self, key: Bytes) -> u64 {
+    pub(crate) fn put(&self, key: Bytes) -> u64 {
         // Cursors stay below 2^63 so clients parsing them as i64 are fine.
         let id = (self.next.fetch_add(1, Ordering::Relaxed) % (i64::MAX as u64 - 1)) + 1;
         let mut m = self.map.lock();
@@ -61,43 +61,43 @@ impl Cursors {
         id
     }
 
-    pub fn get(&self, id: u64) -> Option<Bytes> {
+    pub(crate) fn get(&self, id: u64) -> Option<Bytes> {
         self.map.lock().get(&id).cloned()
     }
 }
 
-pub struct Server {
-    pub store: Arc<Store>,
-    pub config: RwLock<Config>,
-    pub clients: Clients,
-    pub pubsub: PubSub,
-    pub cursors: Cursors,
-    pub stats: Stats,
-    pub run_id: String,
-    pub repl: crate::replication::ReplState,
+pub(crate) struct Server {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: RwLock<Config>,
+    pub(crate) clients: Clients,
+    pub(crate) pubsub: PubSub,
+    pub(crate) cursors: Cursors,
+    pub(crate) stats: Stats,
+    pub(crate) run_id: String,
+    pub(crate) repl: crate::replication::ReplState,
     /// A replica loading its master's snapshot: commands answer LOADING.
-    pub loading: std::sync::atomic::AtomicBool,
-    pub started: Instant,
-    pub port: u16,
-    pub save: save::SaveState,
+    pub(crate) loading: std::sync::atomic::AtomicBool,
+    pub(crate) started: Instant,
+    pub(crate) port: u16,
+    pub(crate) save: save::SaveState,
     /// `Some(save?)` once shutdown was asked for.
-    pub shutdown: watch::Sender<Option<Option<bool>>>,
-    pub last_cron_ms: AtomicI64,
+    pub(crate) shutdown: watch::Sender<Option<Option<bool>>>,
+    pub(crate) last_cron_ms: AtomicI64,
     /// Reader threads for commands whose key must come from sled.
-    pub disk_reads: disk_reads::DiskReads,
+    pub(crate) disk_reads: disk_reads::DiskReads,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
-    pub fn is_read_only_replica(&self) -> bool {
+    pub(crate) fn is_read_only_replica(&self) -> bool {
         self.repl.is_replica() && self.config.read().replica_read_only
     }
 
-    pub fn self_arc(&self) -> Option<Arc<Server>> {
+    pub(crate) fn self_arc(&self) -> Option<Arc<Server>> {
         self.me.get().and_then(|w| w.upgrade())
     }
 
-    pub fn request_shutdown(&self, save: Option<bool>) {
+    pub(crate) fn request_shutdown(&self, save: Option<bool>) {
         self.shutdown.send_replace(Some(save));
     }
 }
@@ -302,7 +302,7 @@ async fn finish(srv: &Arc<Server>) -> Result<(), RunError> {
 
 impl Server {
     /// Pushes config values that live outside `Config` into their owners.
-    pub fn apply_runtime_config(&self) {
+    pub(crate) fn apply_runtime_config(&self) {
         let cfg = self.config.read();
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
@@ -327,14 +327,14 @@ impl Server {
 /// Runs blocking work (SAVE) from a command: on a multi-threaded runtime the
 /// other workers keep serving; on the single-threaded one the server waits,
 /// as Redis does during SAVE.
-pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
 
-pub fn wal_policy(cfg: &Config) -> crate::wal::FsyncPolicy {
+pub(crate) fn wal_policy(cfg: &Config) -> crate::wal::FsyncPolicy {
     use crate::config::Fsync;
     match cfg.appendfsync {
         Fsync::Always => crate::wal::FsyncPolicy::Always,

@@ -3,13 +3,12 @@
 use super::Server;
 use crate::config::Config;
 use crate::snapshot::{self, SnapshotReader};
-use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub struct SaveState {
+pub(crate) struct SaveState {
     pub in_progress: AtomicBool,
     /// BGSAVE SCHEDULE arrived while a save ran: the cron starts one after.
     pub scheduled: AtomicBool,
@@ -21,11 +20,10 @@ pub struct SaveState {
     /// Start offset of the newest snapshot on disk; the WAL is kept from it.
     pub snapshot_start: AtomicU64,
     pub has_snapshot: AtomicBool,
-    pub last_info: Mutex<Option<String>>,
 }
 
 impl SaveState {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         SaveState {
             in_progress: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
@@ -35,7 +33,6 @@ impl SaveState {
             last_attempt: AtomicI64::new(0),
             snapshot_start: AtomicU64::new(0),
             has_snapshot: AtomicBool::new(false),
-            last_info: Mutex::new(None),
         }
     }
 }
@@ -46,13 +43,13 @@ impl Default for SaveState {
     }
 }
 
-pub fn snapshot_path(srv: &Server) -> std::path::PathBuf {
+pub(crate) fn snapshot_path(srv: &Server) -> std::path::PathBuf {
     let cfg = srv.config.read();
     cfg.dir.join(&cfg.dbfilename)
 }
 
 /// Reads what the newest snapshot on disk says (at startup).
-pub fn note_existing_snapshot(srv: &Server) {
+pub(crate) fn note_existing_snapshot(srv: &Server) {
     let path = snapshot_path(srv);
     if let Ok(r) = SnapshotReader::open(&path) {
         let h = r.header();
@@ -68,7 +65,7 @@ pub fn note_existing_snapshot(srv: &Server) {
 
 /// Why a snapshot was not written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     /// Another save runs (a full sync waits for it and takes its file).
     InProgress,
     /// Writing failed (the old snapshot stays as it was).
@@ -88,7 +85,7 @@ impl std::fmt::Display for SaveError {
 impl std::error::Error for SaveError {}
 
 /// SAVE: writes the snapshot now, in the caller's thread.
-pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
+pub(crate) fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
     if srv.save.in_progress.swap(true, Ordering::AcqRel) {
         return Err(SaveError::InProgress);
     }
@@ -146,7 +143,7 @@ fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
 }
 
 /// BGSAVE: the same in a blocking-pool thread. False if one is running.
-pub fn bgsave(srv: &Arc<Server>) -> bool {
+pub(crate) fn bgsave(srv: &Arc<Server>) -> bool {
     if srv.save.in_progress.swap(true, Ordering::AcqRel) {
         return false;
     }
@@ -221,7 +218,7 @@ impl std::error::Error for RebuildError {}
 
 /// `--rebuild-from-snapshot`: sled is rebuilt from `dir/dbfilename`; the WAL
 /// from the snapshot's start offset is replayed by the normal recovery.
-pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), RebuildError> {
+pub(crate) fn rebuild_from_snapshot(cfg: &Config) -> Result<(), RebuildError> {
     let path = cfg.dir.join(&cfg.dbfilename);
     let reader = SnapshotReader::open(&path).map_err(RebuildError::Open)?;
     let start = reader.header().start_offset;
