@@ -14,7 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The points that can fail.
-pub const POINTS: &[&str] = &[
+pub(crate) const POINTS: &[&str] = &[
     "wal-write",
     "wal-fsync",
     "snapshot-write",
@@ -24,7 +24,7 @@ pub const POINTS: &[&str] = &[
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Eio,
     Enospc,
     /// Half the bytes are written, then the write fails.
@@ -32,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn parse(s: &str) -> Option<Kind> {
+    pub(crate) fn parse(s: &str) -> Option<Kind> {
         match s.to_ascii_lowercase().as_str() {
             "eio" => Some(Kind::Eio),
             "enospc" => Some(Kind::Enospc),
@@ -54,24 +54,36 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 /// point -> (kind, failures left; 0 = until disarmed)
 static TABLE: Mutex<Option<HashMap<&'static str, (Kind, u64)>>> = Mutex::new(None);
 
+/// A fault point that is not one of `POINTS` (DEBUG FAULT's error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UnknownPoint(pub String);
+
+impl std::fmt::Display for UnknownPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown fault point '{}' (known: {})",
+            self.0,
+            POINTS.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownPoint {}
+
 /// Arms `point` (one of `POINTS`) to fail `count` times (0: until disarmed).
-pub fn arm(point: &str, kind: Kind, count: u64) -> Result<(), String> {
+pub(crate) fn arm(point: &str, kind: Kind, count: u64) -> Result<(), UnknownPoint> {
     let p = POINTS
         .iter()
         .find(|p| p.eq_ignore_ascii_case(point))
-        .ok_or_else(|| {
-            format!(
-                "unknown fault point '{point}' (known: {})",
-                POINTS.join(", ")
-            )
-        })?;
+        .ok_or_else(|| UnknownPoint(point.to_string()))?;
     let mut t = TABLE.lock();
     t.get_or_insert_with(HashMap::new).insert(p, (kind, count));
     ARMED.store(true, Ordering::Release);
     Ok(())
 }
 
-pub fn disarm(point: &str) {
+pub(crate) fn disarm(point: &str) {
     let mut t = TABLE.lock();
     if let Some(m) = t.as_mut() {
         m.retain(|p, _| !p.eq_ignore_ascii_case(point));
@@ -102,7 +114,7 @@ fn take(point: &str) -> Option<Kind> {
 }
 
 /// Fails if `point` is armed (for operations that are not writes).
-pub fn check(point: &str) -> io::Result<()> {
+pub(crate) fn check(point: &str) -> io::Result<()> {
     match take(point) {
         Some(k) => Err(k.error()),
         None => Ok(()),
@@ -110,7 +122,7 @@ pub fn check(point: &str) -> io::Result<()> {
 }
 
 /// `file.write_all_at(buf, at)`, failing as armed at `point`.
-pub fn write_all_at(point: &str, file: &File, buf: &[u8], at: u64) -> io::Result<()> {
+pub(crate) fn write_all_at(point: &str, file: &File, buf: &[u8], at: u64) -> io::Result<()> {
     match take(point) {
         None => file.write_all_at(buf, at),
         Some(Kind::Short) => {

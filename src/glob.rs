@@ -20,7 +20,7 @@
 /// With `nocase`, ASCII letters compare case-insensitively (as C `tolower`
 /// does in the "C" locale); escaped bytes inside `[...]` still compare exactly,
 /// as in Redis.
-pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
     // Redis's main loop never runs for an empty string, so only an empty
     // pattern matches it (even `*` does not).
     if string.is_empty() {

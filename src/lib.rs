@@ -2,21 +2,21 @@
 //! every write goes through a write-ahead log that is also the replication
 //! stream. See docs/ARCHITECTURE.md.
 
-pub mod client;
+pub(crate) mod client;
 pub mod command;
 pub mod config;
 pub mod dump;
-pub mod faults;
-pub mod glob;
+pub(crate) mod faults;
+pub(crate) mod glob;
 pub mod logging;
-pub mod replication;
-pub mod resp;
+pub(crate) mod replication;
+pub(crate) mod resp;
 pub mod sentinel;
 pub mod server;
 pub mod snapshot;
 pub mod store;
-pub mod types;
-pub mod util;
+pub(crate) mod types;
+pub(crate) mod util;
 pub mod wal;
 
 /// The Redis version we answer to (INFO, HELLO): tools gate features on it.

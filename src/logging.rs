@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tracing_subscriber::EnvFilter;
 
@@ -28,21 +28,44 @@ impl Write for Tee {
     }
 }
 
+/// Why logging could not be set up (startup stops, printing it).
+#[derive(Debug)]
+pub enum InitError {
+    /// The logfile's directory could not be created.
+    Dir(PathBuf, io::Error),
+    /// The logfile could not be opened.
+    Open(PathBuf, io::Error),
+    /// A global subscriber was already set.
+    Subscriber(String),
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitError::Dir(dir, e) => write!(f, "cannot create log dir {}: {e}", dir.display()),
+            InitError::Open(p, e) => write!(f, "Can't open the log file {}: {e}", p.display()),
+            InitError::Subscriber(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
 /// `level` is a tracing filter directive; RUST_LOG overrides it.
-pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
+pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), InitError> {
     let file = match logfile {
         Some(p) if !p.as_os_str().is_empty() => {
             if let Some(dir) = p.parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create log dir {}: {e}", dir.display()))?;
+                        .map_err(|e| InitError::Dir(dir.to_path_buf(), e))?;
                 }
             }
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(p)
-                .map_err(|e| format!("Can't open the log file {}: {e}", p.display()))?;
+                .map_err(|e| InitError::Open(p.to_path_buf(), e))?;
             Some(Arc::new(Mutex::new(f)))
         }
         _ => None,
@@ -57,5 +80,5 @@ pub fn init(level: &str, logfile: Option<&Path>) -> Result<(), String> {
         .with_thread_names(false)
         .with_writer(move || tee.clone())
         .try_init()
-        .map_err(|e| e.to_string())
+        .map_err(|e| InitError::Subscriber(e.to_string()))
 }

@@ -3,14 +3,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-pub fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -19,7 +19,7 @@ pub fn now_us() -> i64 {
 
 /// Parses an integer the way Redis's `string2ll` does: no spaces, no `+`, no
 /// leading zeros, fits in i64.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
+pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
@@ -44,12 +44,12 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
-pub fn parse_u64(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     parse_i64(s).and_then(|v| u64::try_from(v).ok())
 }
 
 /// Parses a float like Redis's `string2ld`: no surrounding spaces, no NaN.
-pub fn parse_f64(s: &[u8]) -> Option<f64> {
+pub(crate) fn parse_f64(s: &[u8]) -> Option<f64> {
     let t = std::str::from_utf8(s).ok()?;
     if t.is_empty() || t.starts_with(char::is_whitespace) || t.ends_with(char::is_whitespace) {
         return None;
@@ -68,7 +68,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 
 /// Formats a double the way Redis 7.0 replies with it (ZSCORE, RESP3
 /// doubles): C's `%.17g`, and `inf`/`-inf`/`nan`.
-pub fn fmt_double(d: f64) -> String {
+pub(crate) fn fmt_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
@@ -112,7 +112,7 @@ fn format_g(d: f64, p: usize) -> String {
 }
 
 /// A 40-character hex id (run_id, replid), as Redis generates them.
-pub fn random_hex40() -> String {
+pub(crate) fn random_hex40() -> String {
     use rand::RngCore;
     let mut b = [0u8; 20];
     rand::thread_rng().fill_bytes(&mut b);
@@ -120,13 +120,13 @@ pub fn random_hex40() -> String {
 }
 
 /// Case-insensitive ASCII comparison of an argument with a keyword.
-pub fn eq_ic(a: &[u8], kw: &str) -> bool {
+pub(crate) fn eq_ic(a: &[u8], kw: &str) -> bool {
     a.eq_ignore_ascii_case(kw.as_bytes())
 }
 
 /// Bytes for a terminal: printable ASCII as is, the rest escaped, quoted
 /// (as redis-cli shows them).
-pub fn show(b: &[u8]) -> String {
+pub(crate) fn show(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len() + 2);
     s.push('"');
     for &c in b {
@@ -146,7 +146,7 @@ pub fn show(b: &[u8]) -> String {
 
 /// The byte string after every string starting with `prefix` (None: no
 /// such bound, the prefix is all 0xff).
-pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(b) = end.last_mut() {
         if *b < 0xff {

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What the connection commands need from a connection and its server.
-pub struct Conn<'a> {
+pub(crate) struct Conn<'a> {
     pub info: &'a Arc<ClientInfo>,
     pub authed: &'a mut bool,
     pub clients: &'a Clients,
@@ -22,7 +22,7 @@ pub struct Conn<'a> {
 
 /// What the connection does after the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum After {
+pub(crate) enum After {
     Continue,
     /// CLIENT KILL hit the caller itself.
     Close,
@@ -31,7 +31,7 @@ pub enum After {
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
 /// PING; `subscribed`: the connection has subscriptions.
-pub fn ping(subscribed: bool, out: &mut Out, a: &[Bytes]) {
+pub(crate) fn ping(subscribed: bool, out: &mut Out, a: &[Bytes]) {
     if a.len() > 2 {
         return out.error("ERR wrong number of arguments for 'ping' command");
     }
@@ -60,7 +60,7 @@ fn check(c: &mut Conn<'_>, user: Option<&[u8]>, pass: &[u8]) -> bool {
     ok
 }
 
-pub fn auth(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) {
+pub(crate) fn auth(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) {
     if a.len() > 3 {
         return out.error("ERR syntax error");
     }
@@ -83,7 +83,7 @@ pub fn auth(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) {
 
 /// HELLO [protover [AUTH user pass] [SETNAME name]]; `mode` and `role` as
 /// the server reports them ("standalone"/"master", "sentinel"/"sentinel").
-pub fn hello(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes], mode: &str, role: &str) {
+pub(crate) fn hello(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes], mode: &str, role: &str) {
     let mut proto = if out.resp3 { 3 } else { 2 };
     let mut i = 1;
     if a.len() > 1 {
@@ -148,7 +148,7 @@ fn valid_name(n: &[u8]) -> bool {
 
 /// CLIENT's subcommands common to a node and a sentinel; None if `a[1]` is
 /// not one of them (the caller answers its own, or the error).
-pub fn client(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) -> Option<After> {
+pub(crate) fn client(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) -> Option<After> {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match (sub.as_str(), a.len()) {
         ("id", 2) => out.int(c.info.id as i64),
@@ -208,7 +208,7 @@ pub fn client(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) -> Option<After> {
 }
 
 /// Redis's error for a CLIENT subcommand nobody answered.
-pub fn unknown_client_subcommand(out: &mut Out, a: &[Bytes]) {
+pub(crate) fn unknown_client_subcommand(out: &mut Out, a: &[Bytes]) {
     out.error(&format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
         String::from_utf8_lossy(&a[1])

@@ -3,8 +3,8 @@
 //! subscriptions, and the connection commands both answer the same way
 //! (PING, AUTH, HELLO, CLIENT, SUBSCRIBE and co.; `commands.rs`).
 
-pub mod commands;
-pub mod pubsub;
-pub mod registry;
+pub(crate) mod commands;
+pub(crate) mod pubsub;
+pub(crate) mod registry;
 
-pub use registry::{ClientInfo, Clients};
+pub(crate) use registry::{ClientInfo, Clients};

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 #[derive(Debug, Clone)]
-pub enum PubMsg {
+pub(crate) enum PubMsg {
     Message {
         channel: Bytes,
         data: Bytes,
@@ -28,7 +28,7 @@ pub enum PubMsg {
 
 impl PubMsg {
     /// The message as a subscriber receives it (a push in RESP3).
-    pub fn encode(&self, out: &mut crate::resp::Out) {
+    pub(crate) fn encode(&self, out: &mut crate::resp::Out) {
         match self {
             PubMsg::Message { channel, data } => {
                 out.push(3);
@@ -50,7 +50,7 @@ impl PubMsg {
         }
     }
 
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         match self {
             PubMsg::Message { channel, data } => channel.len() + data.len() + 32,
             PubMsg::PMessage {
@@ -63,13 +63,13 @@ impl PubMsg {
 }
 
 #[derive(Clone)]
-pub struct Subscriber {
+pub(crate) struct Subscriber {
     pub info: Arc<ClientInfo>,
     pub tx: mpsc::UnboundedSender<PubMsg>,
 }
 
 #[derive(Default)]
-pub struct PubSub {
+pub(crate) struct PubSub {
     channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
     patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
     /// Hard limit on a subscriber's queued bytes (client-output-buffer-limit pubsub).
@@ -77,7 +77,7 @@ pub struct PubSub {
 }
 
 impl PubSub {
-    pub fn subscribe(&self, channel: Bytes, sub: Subscriber) {
+    pub(crate) fn subscribe(&self, channel: Bytes, sub: Subscriber) {
         self.channels
             .write()
             .entry(channel)
@@ -85,7 +85,7 @@ impl PubSub {
             .insert(sub.info.id, sub);
     }
 
-    pub fn unsubscribe(&self, channel: &Bytes, id: u64) {
+    pub(crate) fn unsubscribe(&self, channel: &Bytes, id: u64) {
         let mut m = self.channels.write();
         if let Some(s) = m.get_mut(channel) {
             s.remove(&id);
@@ -95,7 +95,7 @@ impl PubSub {
         }
     }
 
-    pub fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
+    pub(crate) fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
         self.patterns
             .write()
             .entry(pattern)
@@ -103,7 +103,7 @@ impl PubSub {
             .insert(sub.info.id, sub);
     }
 
-    pub fn punsubscribe(&self, pattern: &Bytes, id: u64) {
+    pub(crate) fn punsubscribe(&self, pattern: &Bytes, id: u64) {
         let mut m = self.patterns.write();
         if let Some(s) = m.get_mut(pattern) {
             s.remove(&id);
@@ -114,7 +114,7 @@ impl PubSub {
     }
 
     /// Delivers a message; returns how many subscriptions received it.
-    pub fn publish(&self, channel: &Bytes, data: &Bytes) -> usize {
+    pub(crate) fn publish(&self, channel: &Bytes, data: &Bytes) -> usize {
         let mut n = 0;
         if let Some(subs) = self.channels.read().get(channel) {
             for s in subs.values() {
@@ -161,7 +161,7 @@ impl PubSub {
         let _ = s.tx.send(msg);
     }
 
-    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+    pub(crate) fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
         let mut v: Vec<Bytes> = self
             .channels
             .read()
@@ -173,28 +173,28 @@ impl PubSub {
         v
     }
 
-    pub fn numsub(&self, channel: &Bytes) -> usize {
+    pub(crate) fn numsub(&self, channel: &Bytes) -> usize {
         self.channels.read().get(channel).map_or(0, |s| s.len())
     }
 
-    pub fn numpat(&self) -> usize {
+    pub(crate) fn numpat(&self) -> usize {
         self.patterns.read().len()
     }
 }
 
 /// One connection's subscriptions (node or sentinel).
 #[derive(Default)]
-pub struct Subscriptions {
+pub(crate) struct Subscriptions {
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
 }
 
 impl Subscriptions {
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.count() == 0
     }
 
@@ -205,7 +205,7 @@ impl Subscriptions {
     }
 
     /// SUBSCRIBE (`pattern` false) or PSUBSCRIBE: one reply per name.
-    pub fn subscribe(
+    pub(crate) fn subscribe(
         &mut self,
         hub: &PubSub,
         me: &Subscriber,
@@ -236,7 +236,7 @@ impl Subscriptions {
     }
 
     /// UNSUBSCRIBE or PUNSUBSCRIBE: the names given, or all of them.
-    pub fn unsubscribe(
+    pub(crate) fn unsubscribe(
         &mut self,
         hub: &PubSub,
         info: &ClientInfo,
@@ -281,7 +281,7 @@ impl Subscriptions {
     }
 
     /// Drops every subscription (connection close, RESET).
-    pub fn clear(&mut self, hub: &PubSub, info: &ClientInfo) {
+    pub(crate) fn clear(&mut self, hub: &PubSub, info: &ClientInfo) {
         for ch in std::mem::take(&mut self.channels) {
             hub.unsubscribe(&ch, info.id);
         }

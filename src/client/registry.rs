@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 /// What other connections may see or do to a client.
-pub struct ClientInfo {
+pub(crate) struct ClientInfo {
     pub id: u64,
     pub addr: SocketAddr,
     pub laddr: SocketAddr,
@@ -37,18 +37,18 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    pub fn note_command(&self, name: &'static str, now: i64) {
+    pub(crate) fn note_command(&self, name: &'static str, now: i64) {
         self.last_ms.store(now, Ordering::Relaxed);
         *self.last_cmd.lock() = name;
     }
 
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.kill.notify_one();
     }
 
     /// Redis's client type, for CLIENT LIST / KILL TYPE.
-    pub fn client_type(&self) -> &'static str {
+    pub(crate) fn client_type(&self) -> &'static str {
         if self.replica.load(Ordering::Relaxed) {
             "replica"
         } else if self.is_pubsub() {
@@ -58,12 +58,12 @@ impl ClientInfo {
         }
     }
 
-    pub fn is_pubsub(&self) -> bool {
+    pub(crate) fn is_pubsub(&self) -> bool {
         self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
     }
 
     /// One line of CLIENT LIST, in Redis's field order.
-    pub fn describe(&self, now: i64) -> String {
+    pub(crate) fn describe(&self, now: i64) -> String {
         let age = self.created.elapsed().as_secs();
         let idle = ((now - self.last_ms.load(Ordering::Relaxed)).max(0) / 1000) as u64;
         let flags = if self.replica.load(Ordering::Relaxed) {
@@ -102,13 +102,18 @@ impl ClientInfo {
 }
 
 #[derive(Default)]
-pub struct Clients {
+pub(crate) struct Clients {
     next_id: AtomicU64,
     map: Mutex<HashMap<u64, Arc<ClientInfo>>>,
 }
 
 impl Clients {
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, now: i64) -> Arc<ClientInfo> {
+    pub(crate) fn register(
+        &self,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        now: i64,
+    ) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let info = Arc::new(ClientInfo {
             id,
@@ -135,25 +140,21 @@ impl Clients {
         info
     }
 
-    pub fn unregister(&self, id: u64) {
+    pub(crate) fn unregister(&self, id: u64) {
         self.map.lock().remove(&id);
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.map.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+    pub(crate) fn all(&self) -> Vec<Arc<ClientInfo>> {
         let mut v: Vec<_> = self.map.lock().values().cloned().collect();
         v.sort_by_key(|c| c.id);
         v
     }
 
-    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
         self.map.lock().get(&id).cloned()
     }
 }

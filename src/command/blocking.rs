@@ -59,6 +59,6 @@ pub(crate) fn block(
 
 /// What a blocking command answers when its time is up: a null array,
 /// whatever the command (Redis 7.0's `replyToBlockedClientTimedOut`).
-pub fn timeout_reply(out: &mut crate::resp::Out) {
+pub(crate) fn timeout_reply(out: &mut crate::resp::Out) {
     out.null_array();
 }

@@ -85,11 +85,11 @@ pub(crate) fn scan_under(
     let after = if cursor == 0 {
         None
     } else {
-        ctx.srv.cursors.get(cursor)
+        ctx.cursors().get(cursor)
     };
     let (items, more) = ctx.data().page(&p, after.as_deref(), count);
     let next = match (more, items.last()) {
-        (true, Some((f, _))) => ctx.srv.cursors.put(f.clone()),
+        (true, Some((f, _))) => ctx.cursors().put(f.clone()),
         _ => 0,
     };
     let items: Vec<(Bytes, Bytes)> = items

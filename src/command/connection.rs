@@ -7,7 +7,7 @@ use crate::util::eq_ic;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(
@@ -122,12 +122,13 @@ fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 /// The shared connection commands' view of this connection.
 fn with_conn<R>(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Conn<'_>, &mut Out) -> R) -> R {
-    let password = ctx.srv.config.read().requirepass.clone();
+    let password = ctx.config().requirepass.clone();
+    let clients = ctx.clients();
     let client = &mut *ctx.client;
     let mut conn = Conn {
         info: &client.info,
         authed: &mut client.authed,
-        clients: &ctx.srv.clients,
+        clients,
         password,
         now: ctx.now,
     };
@@ -139,7 +140,7 @@ fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let role = if ctx.srv.is_read_only_replica() {
+    let role = if ctx.read_only_replica() {
         "replica"
     } else {
         "master"
@@ -168,7 +169,7 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             } else {
                 crate::store::ready::why::TIMEOUT
             };
-            let done = u64::try_from(id).is_ok_and(|id| ctx.srv.store.ready.unblock(id, reason));
+            let done = u64::try_from(id).is_ok_and(|id| ctx.store().ready.unblock(id, reason));
             ctx.out.int(done as i64);
         }
         return;
@@ -187,12 +188,12 @@ fn quit(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
 
 fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     super::multi::discard_state(ctx);
-    super::multi::unwatch_all(ctx.srv, ctx.client);
-    super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
+    super::multi::unwatch_all(ctx.store(), ctx.client);
+    super::pubsub::unsubscribe_all(ctx.pubsub(), ctx.client);
     ctx.client.set_db(0);
     ctx.out.resp3 = false;
     ctx.client.info.resp.store(2, Ordering::Relaxed);
     *ctx.client.info.name.lock() = None;
-    ctx.client.authed = ctx.srv.config.read().requirepass.is_none();
+    ctx.client.authed = ctx.config().requirepass.is_none();
     ctx.out.simple("RESET");
 }

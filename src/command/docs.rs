@@ -96,7 +96,7 @@ fn sorted() -> Vec<&'static Command> {
     v
 }
 
-pub fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if a.len() == 1 {
         let all = sorted();
         ctx.out.array(all.len());

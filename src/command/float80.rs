@@ -19,13 +19,13 @@ const MAX_CHARS: usize = 5 * 1024;
 /// An x87 extended-precision value: `mant * 2^exp`, `mant` normalized to
 /// `[2^63, 2^64)` except for subnormals (`exp == MIN_EXP`) and zero.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum F80 {
+pub(crate) enum F80 {
     Finite { neg: bool, mant: u64, exp: i32 },
     Inf { neg: bool },
 }
 
 impl F80 {
-    pub fn is_finite(&self) -> bool {
+    pub(crate) fn is_finite(&self) -> bool {
         matches!(self, F80::Finite { .. })
     }
 
@@ -92,7 +92,7 @@ fn round(neg: bool, m: u128, e: i32, sticky: bool) -> F80 {
 }
 
 /// `a + b` in x87 precision, round-to-nearest-even.
-pub fn add(a: F80, b: F80) -> Option<F80> {
+pub(crate) fn add(a: F80, b: F80) -> Option<F80> {
     // None: NaN (inf - inf).
     let (an, am, ae, bn, bm, be) = match (a, b) {
         (F80::Inf { neg: x }, F80::Inf { neg: y }) => return if x == y { Some(a) } else { None },
@@ -338,7 +338,7 @@ fn round_ratio(neg: bool, num: Big, den: Option<Big>, e2: i64) -> F80 {
 /// Parses like Redis's `string2ld`: `strtold` in the C locale, refusing an
 /// empty string, a leading space, anything not consumed (a NUL byte
 /// included), NaN, and overflow or underflow to zero.
-pub fn parse(s: &[u8]) -> Option<F80> {
+pub(crate) fn parse(s: &[u8]) -> Option<F80> {
     if s.is_empty() || s.len() >= MAX_CHARS {
         return None;
     }
@@ -481,7 +481,7 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<F80> {
 }
 
 /// `printf("%.17Lf")` with Redis's trimming of trailing zeros (and of `-0`).
-pub fn format(v: F80) -> String {
+pub(crate) fn format(v: F80) -> String {
     let (neg, mant, exp) = match v {
         F80::Inf { neg } => return if neg { "-inf".into() } else { "inf".into() },
         F80::Finite { neg, mant, exp } => (neg, mant, exp),
@@ -527,7 +527,7 @@ pub fn format(v: F80) -> String {
 }
 
 /// INCRBYFLOAT: `Err(msg)` with Redis's error text.
-pub fn incr(cur: &[u8], by: &[u8]) -> Result<String, &'static str> {
+pub(crate) fn incr(cur: &[u8], by: &[u8]) -> Result<String, &'static str> {
     let (Some(a), Some(b)) = (parse(cur), parse(by)) else {
         return Err("ERR value is not a valid float");
     };

@@ -7,7 +7,7 @@ use crate::types::hash::Hash;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     vec![
         cmd("hset", -4, WRITE | FAST, k1, "hash", "Creates or modifies the value of a field in a hash.", hset)

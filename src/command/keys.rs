@@ -7,7 +7,7 @@ use crate::types::random;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let all = (1, -1, 1);
     vec![
@@ -262,7 +262,7 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         return;
     }
-    ctx.srv.store.for_each_key(db, ctx.now, |k, _| {
+    ctx.store().for_each_key(db, ctx.now, |k, _| {
         if all || glob_match(&a[1], &k, false) {
             found.push(k);
         }
@@ -345,11 +345,11 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let after = if cursor == 0 {
         None
     } else {
-        ctx.srv.cursors.get(cursor)
+        ctx.cursors().get(cursor)
     };
-    let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), count, ctx.now);
+    let (batch, next) = ctx.store().scan(db, after.as_deref(), count, ctx.now);
     let next_cursor = match next {
-        Some(k) => ctx.srv.cursors.put(k),
+        Some(k) => ctx.cursors().put(k),
         None => 0,
     };
     let keys: Vec<Bytes> = batch
@@ -376,7 +376,7 @@ const RANDOMKEY_EXACT: i64 = 2000;
 /// The first live key after `after` (exclusive), skipping expired ones.
 fn first_key_after(ctx: &Ctx<'_>, db: usize, mut after: Option<Bytes>) -> Option<Bytes> {
     for _ in 0..10_000 {
-        let (batch, next) = ctx.srv.store.scan(db, after.as_deref(), 1, ctx.now);
+        let (batch, next) = ctx.store().scan(db, after.as_deref(), 1, ctx.now);
         if let Some((k, _)) = batch.into_iter().next() {
             return Some(k);
         }
@@ -393,13 +393,7 @@ struct Keys<'c, 'a> {
 
 impl random::Ordered for Keys<'_, '_> {
     fn first_from(&mut self, probe: &[u8]) -> Option<Bytes> {
-        if self
-            .ctx
-            .srv
-            .store
-            .get(self.db, probe, self.ctx.now)
-            .is_some()
-        {
+        if self.ctx.store().get(self.db, probe, self.ctx.now).is_some() {
             return Some(Bytes::copy_from_slice(probe));
         }
         self.next_after(probe)
@@ -411,7 +405,7 @@ impl random::Ordered for Keys<'_, '_> {
 
     /// May be an expired key: the walk only uses it as a bound.
     fn last_with(&mut self, prefix: &[u8]) -> Option<Bytes> {
-        let store = &self.ctx.srv.store;
+        let store = self.ctx.store();
         let start = data_key(self.db as u8, store.gen(self.db), prefix);
         let end = crate::util::prefix_end(&start)?;
         let (k, _) = store.raw_last(&start, &end)?;
@@ -427,9 +421,9 @@ fn randomkey(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         let keys = ctx.live_keys(db);
         return ctx.out.bulk_opt(keys.choose(&mut rng).map(|k| &k[..]));
     }
-    if ctx.srv.store.dbsize(db) <= RANDOMKEY_EXACT {
+    if ctx.store().dbsize(db) <= RANDOMKEY_EXACT {
         let mut all = Vec::new();
-        ctx.srv.store.for_each_key(db, ctx.now, |k, _| all.push(k));
+        ctx.store().for_each_key(db, ctx.now, |k, _| all.push(k));
         return ctx.out.bulk_opt(all.choose(&mut rng).map(|k| &k[..]));
     }
     let k = random::walk(&mut Keys { ctx, db }, &mut rng);
@@ -468,9 +462,9 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 /// A database number argument, checked like Redis's `getIntFromObjectOrReply`
 /// (an integer that fits in a C int) and then against the number of
 /// databases.
-pub fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
+pub(crate) fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
     let n = int32_arg(ctx, arg)?;
-    if n >= 0 && (n as usize) < ctx.srv.store.databases {
+    if n >= 0 && (n as usize) < ctx.store().databases {
         Some(n as usize)
     } else {
         ctx.err("ERR DB index is out of range");
@@ -479,7 +473,7 @@ pub fn db_index(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
 }
 
 /// Redis's `getIntFromObjectOrReply`: an integer within a C int's range.
-pub fn int32_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
+pub(crate) fn int32_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
     let n = int_arg(ctx, arg)?;
     if n < i32::MIN as i64 || n > i32::MAX as i64 {
         ctx.err("ERR value is out of range, value must between -2147483648 and 2147483647");

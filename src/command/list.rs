@@ -7,7 +7,7 @@ use crate::types::TypeError;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     let k2 = (1, 2, 1);
     vec![

@@ -3,91 +3,98 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
-pub mod blocking;
-pub mod coll;
-pub mod connection;
+pub(crate) mod blocking;
+pub(crate) mod coll;
+pub(crate) mod connection;
+mod ctx;
 pub mod docs;
-pub mod float80;
-pub mod hash;
-pub mod keys;
-pub mod list;
-pub mod multi;
-pub mod object;
-pub mod pubsub;
-pub mod replication;
-pub mod server;
-pub mod set;
-pub mod string;
-pub mod syntax;
-pub mod zset;
+pub(crate) mod float80;
+pub(crate) mod hash;
+pub(crate) mod keys;
+pub(crate) mod list;
+pub(crate) mod multi;
+pub(crate) mod object;
+pub(crate) mod pubsub;
+pub(crate) mod replication;
+pub(crate) mod server;
+pub(crate) mod set;
+pub(crate) mod string;
+pub(crate) mod syntax;
+pub(crate) mod zset;
 
-use crate::resp::Out;
-use crate::server::client::Client;
 use crate::server::Server;
-use crate::store::keys::Meta;
-use crate::store::WriteTx;
 use ahash::AHashMap as HashMap;
 use bytes::Bytes;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub type Handler = fn(&mut Ctx<'_>, &[Bytes]);
+pub(crate) use ctx::{Ctx, ExecView};
 
-pub mod flags {
-    /// Changes data: refused on read-only replicas, committed after running.
-    pub const WRITE: u32 = 1;
-    pub const READONLY: u32 = 1 << 1;
-    pub const ADMIN: u32 = 1 << 2;
-    /// Allowed in a RESP2 subscribed context.
-    pub const PUBSUB: u32 = 1 << 3;
-    /// Allowed before AUTH.
-    pub const NOAUTH: u32 = 1 << 4;
-    /// Runs immediately even inside MULTI (MULTI, EXEC, DISCARD, WATCH...).
-    pub const NOQUEUE: u32 = 1 << 5;
-    pub const FAST: u32 = 1 << 6;
-    /// Answers while a replica's data is stale.
-    pub const STALE: u32 = 1 << 7;
-    pub const LOADING: u32 = 1 << 8;
-    pub const NOSCRIPT: u32 = 1 << 9;
-    /// Refused inside MULTI ("Command not allowed inside a transaction").
-    pub const NOMULTI: u32 = 1 << 10;
+/// A command's code. Most commands get only their [`Ctx`]: the connection,
+/// its database and a few narrow handles. The commands on the node itself
+/// (INFO, CONFIG, SAVE, BGSAVE, LASTSAVE, SHUTDOWN, REPLICAOF) also get the
+/// [`Server`].
+#[derive(Clone, Copy)]
+pub(crate) enum Handler {
+    Plain(fn(&mut Ctx<'_>, &[Bytes])),
+    Node(fn(&mut Ctx<'_>, &Server, &[Bytes])),
 }
 
-pub struct Command {
-    pub name: &'static str,
+pub(crate) mod flags {
+    /// Changes data: refused on read-only replicas, committed after running.
+    pub(crate) const WRITE: u32 = 1;
+    pub(crate) const READONLY: u32 = 1 << 1;
+    pub(crate) const ADMIN: u32 = 1 << 2;
+    /// Allowed in a RESP2 subscribed context.
+    pub(crate) const PUBSUB: u32 = 1 << 3;
+    /// Allowed before AUTH.
+    pub(crate) const NOAUTH: u32 = 1 << 4;
+    /// Runs immediately even inside MULTI (MULTI, EXEC, DISCARD, WATCH...).
+    pub(crate) const NOQUEUE: u32 = 1 << 5;
+    pub(crate) const FAST: u32 = 1 << 6;
+    /// Answers while a replica's data is stale.
+    pub(crate) const STALE: u32 = 1 << 7;
+    pub(crate) const LOADING: u32 = 1 << 8;
+    pub(crate) const NOSCRIPT: u32 = 1 << 9;
+    /// Refused inside MULTI ("Command not allowed inside a transaction").
+    pub(crate) const NOMULTI: u32 = 1 << 10;
+}
+
+pub(crate) struct Command {
+    pub(crate) name: &'static str,
     /// Redis convention: N means exactly N arguments (the name included), -N
     /// at least N.
-    pub arity: i32,
-    pub flags: u32,
-    pub first_key: i32,
-    pub last_key: i32,
-    pub step: i32,
-    pub group: &'static str,
-    pub summary: &'static str,
-    pub since: &'static str,
-    pub handler: Handler,
+    pub(crate) arity: i32,
+    pub(crate) flags: u32,
+    pub(crate) first_key: i32,
+    pub(crate) last_key: i32,
+    pub(crate) step: i32,
+    pub(crate) group: &'static str,
+    pub(crate) summary: &'static str,
+    pub(crate) since: &'static str,
+    pub(crate) handler: Handler,
     /// For commands whose keys follow a `numkeys` argument (Redis's
     /// "movablekeys": ZUNION, ZMPOP...): that argument's index, else 0.
-    pub numkeys_at: usize,
+    pub(crate) numkeys_at: usize,
     /// The argument syntax as Redis's docs print it (`syntax.rs` turns it
     /// into COMMAND DOCS's arguments; redis-cli's hints come from there).
-    pub syntax: &'static str,
+    pub(crate) syntax: &'static str,
     /// A container's subcommands (CLIENT, CONFIG ...): name, full name and
     /// Redis's arity (counting the container and the subcommand).
-    pub subs: &'static [(&'static str, &'static str, i32)],
+    pub(crate) subs: &'static [(&'static str, &'static str, i32)],
 }
 
 impl Command {
-    pub fn syntax(self, syntax: &'static str) -> Command {
+    pub(crate) fn syntax(self, syntax: &'static str) -> Command {
         Command { syntax, ..self }
     }
 
-    pub fn subs(self, subs: &'static [(&'static str, &'static str, i32)]) -> Command {
+    pub(crate) fn subs(self, subs: &'static [(&'static str, &'static str, i32)]) -> Command {
         Command { subs, ..self }
     }
 
     /// The same command with its keys after a `numkeys` argument at `at`.
-    pub fn numkeys_at(self, at: usize) -> Command {
+    pub(crate) fn numkeys_at(self, at: usize) -> Command {
         Command {
             numkeys_at: at,
             ..self
@@ -96,7 +103,7 @@ impl Command {
 
     /// Indexes of the key arguments in `args` (the command name at 0):
     /// the first/last/step range, then those counted by `numkeys`.
-    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+    pub(crate) fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
         let mut out = Vec::new();
         if self.first_key > 0 {
             let last = if self.last_key < 0 {
@@ -123,7 +130,7 @@ impl Command {
 }
 
 /// Every command, in one place. Each family's file exports its rows.
-pub fn table() -> &'static HashMap<&'static str, Command> {
+pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
     static TABLE: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = HashMap::new();
@@ -148,7 +155,7 @@ pub fn table() -> &'static HashMap<&'static str, Command> {
 }
 
 /// Things a handler asks the connection to do after it returns.
-pub enum Action {
+pub(crate) enum Action {
     Close,
     /// PSYNC: the connection becomes a replica's feed.
     Psync {
@@ -182,234 +189,7 @@ pub enum Action {
     Room,
 }
 
-pub struct Ctx<'a> {
-    pub srv: &'a Server,
-    pub client: &'a mut Client,
-    pub out: &'a mut Out,
-    pub now: i64,
-    /// The open write transaction (one per command, or one for a whole EXEC).
-    pub tx: Option<WriteTx>,
-    pub in_exec: bool,
-    /// End offset of the last record this connection wrote.
-    pub wrote: Option<u64>,
-    pub action: Option<Action>,
-    /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
-    pub exec: Option<ExecView>,
-}
-
-/// What an EXEC in progress has changed so far. The store's counts and range
-/// reads see only published records, and a transaction is published when
-/// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
-/// the keys the transaction's commands named.
-#[derive(Default)]
-pub struct ExecView {
-    /// Every (db, key) a command of the transaction named.
-    pub touched: std::collections::BTreeSet<(usize, Bytes)>,
-    /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
-    pub flushed: [bool; crate::store::MAX_DBS],
-}
-
-impl ExecView {
-    /// Notes what a command that just ran may have changed. `failed`: it
-    /// answered an error.
-    pub fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
-        for i in cmd.key_indexes(args) {
-            self.touched.insert((db, args[i].clone()));
-        }
-        // Keys written in another database.
-        let other_db = match cmd.name {
-            "move" => args.get(2),
-            "copy" => args
-                .iter()
-                .position(|a| crate::util::eq_ic(a, "db"))
-                .and_then(|i| args.get(i + 1)),
-            _ => None,
-        };
-        if let Some(d) = other_db.and_then(|d| crate::util::parse_i64(d)) {
-            let key = if cmd.name == "move" {
-                args.get(1)
-            } else {
-                args.get(2)
-            };
-            if let (Ok(d), Some(k)) = (usize::try_from(d), key) {
-                if d < crate::store::MAX_DBS {
-                    self.touched.insert((d, k.clone()));
-                }
-            }
-        }
-        if !failed {
-            match cmd.name {
-                "flushdb" => self.flushed[db] = true,
-                "flushall" => self.flushed = [true; crate::store::MAX_DBS],
-                _ => {}
-            }
-        }
-    }
-}
-
-impl<'a> Ctx<'a> {
-    pub fn db(&self) -> usize {
-        self.client.db
-    }
-
-    /// True inside EXEC once the transaction has changed something that is
-    /// not published yet.
-    pub fn exec_pending(&self) -> bool {
-        self.exec.is_some() && self.tx.as_ref().is_some_and(|t| t.has_effects())
-    }
-
-    /// The live keys of `db` as this command sees them (the open
-    /// transaction's changes included), in key order.
-    pub fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
-        let view = self.exec.take();
-        let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
-        let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
-        if !flushed {
-            self.srv.store.for_each_key(db, self.now, |k, _| {
-                keys.insert(k);
-            });
-        }
-        if let Some(v) = &view {
-            for (d, k) in &v.touched {
-                if *d != db {
-                    continue;
-                }
-                if self.get(db, k).is_some() {
-                    keys.insert(k.clone());
-                } else {
-                    keys.remove(k);
-                }
-            }
-        }
-        self.exec = view;
-        keys.into_iter().collect()
-    }
-
-    /// How many keys of `db` have a TTL, as this command sees it.
-    pub fn expires_count(&mut self, db: usize) -> i64 {
-        let Some(view) = self.exec.take() else {
-            return self.srv.store.expires_count(db) as i64;
-        };
-        let flushed = view.flushed[db];
-        let mut n = if flushed {
-            0
-        } else {
-            self.srv.store.expires_count(db) as i64
-        };
-        if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
-                let before = !flushed
-                    && self
-                        .srv
-                        .store
-                        .get_meta_raw(*d, k)
-                        .is_some_and(|m| m.expire_at.is_some());
-                let now = self.get(db, k).is_some_and(|m| m.expire_at.is_some());
-                n += now as i64 - before as i64;
-            }
-        }
-        self.exec = Some(view);
-        n
-    }
-
-    /// DBSIZE as this command sees it (the open transaction included).
-    pub fn dbsize(&mut self, db: usize) -> i64 {
-        let Some(view) = self.exec.take() else {
-            return self.srv.store.dbsize(db);
-        };
-        let flushed = view.flushed[db];
-        let mut n = if flushed {
-            0
-        } else {
-            self.srv.store.dbsize(db)
-        };
-        if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
-                // Counts are of stored entries, expired or not.
-                let before = !flushed && self.srv.store.get_meta_raw(*d, k).is_some();
-                let now = self.get(db, k).is_some();
-                n += now as i64 - before as i64;
-            }
-        }
-        self.exec = Some(view);
-        n
-    }
-
-    /// The write transaction, opened on first use.
-    pub fn tx(&mut self) -> &mut WriteTx {
-        let srv = self.srv;
-        let now = self.now;
-        self.tx.get_or_insert_with(|| srv.store.write(now))
-    }
-
-    /// The command's view of its database, for the types (`types/`).
-    pub fn data(&mut self) -> crate::types::Db<'_> {
-        let db = self.client.db;
-        self.data_in(db)
-    }
-
-    /// The same on database `db`.
-    pub fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
-        crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
-    }
-
-    /// [`Ctx::data`] and the reply buffer at once, so that a reply can be
-    /// written straight from the store's pairs (LRANGE).
-    pub fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
-        let db = self.client.db;
-        let data = crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now);
-        (data, &mut *self.out)
-    }
-
-    /// Reads see the open transaction's writes, if there is one.
-    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
-        match self.tx.as_mut() {
-            Some(tx) => tx.get(db, key),
-            None => self.srv.store.get(db, key, self.now),
-        }
-    }
-
-    /// A HELP subcommand's reply: one status line per entry.
-    pub fn help(&mut self, lines: &[&str]) {
-        self.out.array(lines.len());
-        for l in lines {
-            self.out.simple(l);
-        }
-    }
-
-    pub fn err(&mut self, msg: &str) {
-        self.out.error(msg);
-    }
-
-    pub fn syntax_err(&mut self) {
-        self.out.error("ERR syntax error");
-    }
-
-    pub fn wrongtype(&mut self) {
-        self.out
-            .error("WRONGTYPE Operation against a key holding the wrong kind of value");
-    }
-
-    pub fn not_int(&mut self) {
-        self.out
-            .error("ERR value is not an integer or out of range");
-    }
-
-    /// Commits what the command wrote as one record. The writer lock stays
-    /// with the connection for the rest of its pipeline batch.
-    /// Logs and publishes what the command wrote. Err: the WAL refused the
-    /// record, which was dropped; the caller replaces the reply.
-    pub fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
-        if let Some(tx) = self.tx.as_mut() {
-            if let Some(end) = tx.commit_record()? {
-                self.wrote = Some(end);
-            }
-        }
-        Ok(())
-    }
-}
-
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -422,7 +202,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 /// Redis's text for an unknown command: the name (at most 128 bytes) and the
 /// first arguments, quoted, until about 128 bytes of them have been shown.
-pub fn unknown_command_error(args: &[Bytes]) -> String {
+pub(crate) fn unknown_command_error(args: &[Bytes]) -> String {
     let mut listed: Vec<u8> = Vec::new();
     for a in &args[1..] {
         if listed.len() >= 128 {
@@ -448,7 +228,7 @@ fn c_str(a: &[u8]) -> &[u8] {
     }
 }
 
-pub fn arity_ok(cmd: &Command, n: usize) -> bool {
+pub(crate) fn arity_ok(cmd: &Command, n: usize) -> bool {
     arity_matches(cmd.arity, n)
 }
 
@@ -466,7 +246,7 @@ fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
     }
     if is_exec {
         multi::discard_state(ctx);
-        multi::unwatch_all(ctx.srv, ctx.client);
+        multi::unwatch_all(ctx.store(), ctx.client);
         let why = err.strip_prefix("ERR ").unwrap_or(err);
         ctx.out.error(&format!(
             "EXECABORT Transaction discarded because of: {why}"
@@ -489,7 +269,7 @@ const SUBSCRIBED_OK: &[&str] = &[
 ];
 
 /// Runs one request: Redis's `processCommand` checks, then the handler.
-pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
         return reject(ctx, false, &unknown_command_error(args));
     };
@@ -526,10 +306,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if ctx.client.multi.is_some() && cmd.flags & flags::NOMULTI != 0 {
         return reject(ctx, is_exec, "ERR Command not allowed inside a transaction");
     }
-    if cmd.flags & flags::LOADING == 0
-        && ctx.srv.loading.load(std::sync::atomic::Ordering::Acquire)
-        && !after_failed_sync(ctx.srv, cmd)
-    {
+    if cmd.flags & flags::LOADING == 0 && ctx.loading() && !after_failed_sync(ctx, cmd) {
         return reject(
             ctx,
             is_exec,
@@ -537,14 +314,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         );
     }
     if cmd.flags & flags::STALE == 0
-        && ctx.srv.repl.is_replica()
+        && ctx.repl().is_replica()
         && !ctx
-            .srv
-            .repl
+            .repl()
             .link
             .up
             .load(std::sync::atomic::Ordering::Acquire)
-        && !ctx.srv.config.read().replica_serve_stale_data
+        && !ctx.config().replica_serve_stale_data
     {
         return reject(
             ctx,
@@ -594,8 +370,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
 
 /// A replica left answering LOADING by a failed full sync still takes
 /// REPLICAOF, also while it tries again: its master may be gone for good.
-fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
-    matches!(cmd.name, "replicaof" | "slaveof") && srv.store.incomplete()
+fn after_failed_sync(ctx: &Ctx<'_>, cmd: &Command) -> bool {
+    matches!(cmd.name, "replicaof" | "slaveof") && ctx.store().incomplete()
 }
 
 /// Redis's MISCONF: while the WAL cannot be written, a master refuses
@@ -606,10 +382,10 @@ fn after_failed_sync(srv: &Server, cmd: &Command) -> bool {
 /// is full: they could only wait for it, holding the client (the WAL has
 /// every acknowledged write; the applier reopens sled when it can).
 fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
-    if ctx.client.is_master || ctx.srv.repl.is_replica() {
+    if ctx.client.is_master || ctx.repl().is_replica() {
         return None;
     }
-    let store = &ctx.srv.store;
+    let store = ctx.store();
     let wal = &store.wal;
     if wal.write_failed() {
         if cmd.flags & flags::WRITE == 0 && cmd.name != "ping" {
@@ -631,7 +407,7 @@ fn disk_error(ctx: &Ctx<'_>, cmd: &Command) -> Option<String> {
 }
 
 /// The handler call shared by dispatch and EXEC.
-pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
+pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     // Dispatch checked this before queueing; EXEC checks again, as the
     // WAL may have failed since.
     if ctx.in_exec {
@@ -640,39 +416,35 @@ pub fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
             return;
         }
     }
-    if cmd.flags & flags::WRITE != 0 && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
+    if cmd.flags & flags::WRITE != 0 && ctx.read_only_replica() && !ctx.client.is_master {
         ctx.out
             .error("READONLY You can't write against a read only replica.");
         return;
     }
-    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx.srv) {
+    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx) {
         ctx.out
             .error("NOREPLICAS Not enough good replicas to write.");
         return;
     }
-    ctx.srv
-        .stats
-        .commands
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (cmd.handler)(ctx, args);
+    ctx.call(cmd.handler, args);
 }
 
 /// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
 /// writes unless enough replicas acknowledged within the lag.
-fn enough_good_replicas(srv: &Server) -> bool {
+fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
     let (need, max_lag) = {
-        let c = srv.config.read();
+        let c = ctx.config();
         (
             c.min_replicas_to_write as usize,
             c.min_replicas_max_lag as i64,
         )
     };
-    if need == 0 || max_lag == 0 || srv.repl.is_replica() {
+    if need == 0 || max_lag == 0 || ctx.repl().is_replica() {
         return true;
     }
     let now = crate::util::now_ms();
-    let good = srv
-        .repl
+    let good = ctx
+        .repl()
         .replicas
         .lock()
         .values()
@@ -682,7 +454,7 @@ fn enough_good_replicas(srv: &Server) -> bool {
 }
 
 /// Parses an integer argument, answering Redis's error if it is not one.
-pub fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
+pub(crate) fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
     match crate::util::parse_i64(a) {
         Some(v) => Some(v),
         None => {
@@ -692,14 +464,32 @@ pub fn int_arg(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
     }
 }
 
-pub fn cmd(
+/// A command on the node itself (they have no keys and are all in group
+/// "server"): its handler also gets the [`Server`].
+pub(crate) fn node_cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    summary: &'static str,
+    handler: fn(&mut Ctx<'_>, &Server, &[Bytes]),
+) -> Command {
+    let none = (0, 0, 0);
+    Command {
+        handler: Handler::Node(handler),
+        // A placeholder, replaced here.
+        ..cmd(name, arity, flags, none, "server", summary, |_, _| {})
+    }
+}
+
+/// A command row whose handler gets its [`Ctx`].
+pub(crate) fn cmd(
     name: &'static str,
     arity: i32,
     flags: u32,
     keys: (i32, i32, i32),
     group: &'static str,
     summary: &'static str,
-    handler: Handler,
+    handler: fn(&mut Ctx<'_>, &[Bytes]),
 ) -> Command {
     Command {
         name,
@@ -711,7 +501,7 @@ pub fn cmd(
         group,
         summary,
         since: "1.0.0",
-        handler,
+        handler: Handler::Plain(handler),
         numkeys_at: 0,
         syntax: "",
         subs: &[],

@@ -3,11 +3,11 @@
 
 use super::{cmd, flags::*, lookup, run, Command, Ctx};
 use crate::server::client::Client;
-use crate::server::Server;
+use crate::store::Store;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(
@@ -69,7 +69,7 @@ fn multi(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     ctx.out.ok();
 }
 
-pub fn discard_state(ctx: &mut Ctx<'_>) {
+pub(crate) fn discard_state(ctx: &mut Ctx<'_>) {
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     ctx.client.info.multi.store(-1, Ordering::Relaxed);
@@ -80,7 +80,7 @@ fn discard(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         return ctx.err("ERR DISCARD without MULTI");
     }
     discard_state(ctx);
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(ctx.store(), ctx.client);
     ctx.out.ok();
 }
 
@@ -91,14 +91,14 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     let aborted = ctx.client.multi_error;
     discard_state(ctx);
     if aborted {
-        unwatch_all(ctx.srv, ctx.client);
+        unwatch_all(ctx.store(), ctx.client);
         return ctx.err("EXECABORT Transaction discarded because of previous errors.");
     }
     let has_write = queue
         .iter()
         .any(|q| lookup(&q[0]).is_some_and(|c| c.flags & WRITE != 0));
-    if has_write && ctx.srv.is_read_only_replica() && !ctx.client.is_master {
-        unwatch_all(ctx.srv, ctx.client);
+    if has_write && ctx.read_only_replica() && !ctx.client.is_master {
+        unwatch_all(ctx.store(), ctx.client);
         return ctx.err("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
     }
     // Take the writer lock before checking WATCH, so no write can slip in
@@ -108,14 +108,13 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     }
     let now = ctx.now;
     let expired_since_watch = ctx.client.watched.iter().any(|(db, k)| {
-        ctx.srv
-            .store
+        ctx.store()
             .get_meta_raw(*db, k)
             .is_some_and(|m| m.is_expired(now))
     });
     if ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch {
         ctx.tx = None;
-        unwatch_all(ctx.srv, ctx.client);
+        unwatch_all(ctx.store(), ctx.client);
         return ctx.out.null_array();
     }
     ctx.in_exec = true;
@@ -155,7 +154,7 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         ctx.out
             .error(&format!("EXECABORT Transaction discarded: {e}"));
     }
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(ctx.store(), ctx.client);
 }
 
 fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -167,13 +166,12 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     // (isWatchedKeyExpired). To tell "expired since WATCH" from "already
     // expired at WATCH", a key found expired now is deleted first (the lazy
     // expiry Redis would do on access), before the watch is registered.
-    if !ctx.srv.is_read_only_replica() {
+    if !ctx.read_only_replica() {
         let now = ctx.now;
         let expired: Vec<&Bytes> = a[1..]
             .iter()
             .filter(|k| {
-                ctx.srv
-                    .store
+                ctx.store()
                     .get_meta_raw(db, k)
                     .is_some_and(|m| m.is_expired(now))
             })
@@ -189,8 +187,7 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     for k in &a[1..] {
         if !ctx.client.watched.iter().any(|(d, x)| *d == db && x == k) {
-            ctx.srv
-                .store
+            ctx.store()
                 .watches
                 .watch(db as u8, k.clone(), &ctx.client.watch_dirty);
             ctx.client.watched.push((db, k.clone()));
@@ -200,13 +197,13 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn unwatch(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    unwatch_all(ctx.srv, ctx.client);
+    unwatch_all(ctx.store(), ctx.client);
     ctx.out.ok();
 }
 
-pub fn unwatch_all(srv: &Server, c: &mut Client) {
+pub(crate) fn unwatch_all(store: &Store, c: &mut Client) {
     if !c.watched.is_empty() {
-        srv.store.watches.unwatch(&c.watched, &c.watch_dirty);
+        store.watches.unwatch(&c.watched, &c.watch_dirty);
         c.watched.clear();
     }
     c.watch_dirty.store(false, Ordering::Release);

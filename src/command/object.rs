@@ -8,7 +8,7 @@ use super::{cmd, flags::*, Command, Ctx};
 use crate::store::keys::Kind;
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     vec![cmd(
         "object",
         -2,

@@ -2,13 +2,12 @@
 //! on `__sentinel__:hello`).
 
 use super::{cmd, flags::*, Command, Ctx};
-use crate::client::pubsub::Subscriber;
+use crate::client::pubsub::{PubSub, Subscriber};
 use crate::server::client::Client;
-use crate::server::Server;
 use crate::util::eq_ic;
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
         cmd(
@@ -93,44 +92,44 @@ fn subscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let me = subscriber(ctx);
     ctx.client
         .subs
-        .subscribe(&ctx.srv.pubsub, &me, ctx.out, &a[1..], false);
+        .subscribe(ctx.pubsub(), &me, ctx.out, &a[1..], false);
 }
 
 fn psubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let me = subscriber(ctx);
     ctx.client
         .subs
-        .subscribe(&ctx.srv.pubsub, &me, ctx.out, &a[1..], true);
+        .subscribe(ctx.pubsub(), &me, ctx.out, &a[1..], true);
 }
 
 fn unsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let info = ctx.client.info.clone();
     ctx.client
         .subs
-        .unsubscribe(&ctx.srv.pubsub, &info, ctx.out, &a[1..], false);
+        .unsubscribe(ctx.pubsub(), &info, ctx.out, &a[1..], false);
 }
 
 fn punsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let info = ctx.client.info.clone();
     ctx.client
         .subs
-        .unsubscribe(&ctx.srv.pubsub, &info, ctx.out, &a[1..], true);
+        .unsubscribe(ctx.pubsub(), &info, ctx.out, &a[1..], true);
 }
 
 /// Drops every subscription (connection close, RESET).
-pub fn unsubscribe_all(srv: &Server, c: &mut Client) {
+pub(crate) fn unsubscribe_all(pubsub: &PubSub, c: &mut Client) {
     let info = c.info.clone();
-    c.subs.clear(&srv.pubsub, &info);
+    c.subs.clear(pubsub, &info);
 }
 
 fn publish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let n = ctx.srv.pubsub.publish(&a[1], &a[2]);
+    let n = ctx.pubsub().publish(&a[1], &a[2]);
     ctx.out.int(n as i64);
 }
 
 fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if eq_ic(&a[1], "channels") && a.len() <= 3 {
-        let list = ctx.srv.pubsub.channels(a.get(2).map(|b| &b[..]));
+        let list = ctx.pubsub().channels(a.get(2).map(|b| &b[..]));
         ctx.out.array(list.len());
         for c in list {
             ctx.out.bulk(&c);
@@ -140,10 +139,10 @@ fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         ctx.out.array(2 * (a.len() - 2));
         for ch in &a[2..] {
             ctx.out.bulk(ch);
-            ctx.out.int(ctx.srv.pubsub.numsub(ch) as i64);
+            ctx.out.int(ctx.pubsub().numsub(ch) as i64);
         }
     } else if eq_ic(&a[1], "numpat") && a.len() == 2 {
-        ctx.out.int(ctx.srv.pubsub.numpat() as i64);
+        ctx.out.int(ctx.pubsub().numpat() as i64);
     } else if eq_ic(&a[1], "shardchannels") {
         ctx.out.array(0);
     } else if eq_ic(&a[1], "shardnumsub") {

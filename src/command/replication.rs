@@ -1,17 +1,19 @@
 //! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC/SYNC, WAIT.
 //! ROLE and INFO replication live in server.rs.
 
-use super::{cmd, flags::*, Action, Command, Ctx};
+use super::{cmd, flags::*, node_cmd, Action, Command, Ctx};
 use crate::replication::state;
+use crate::replication::ReplState;
+use crate::server::Server;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Configures a server as replica of another, or promotes it to a master.", replicaof)
+        node_cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, "Configures a server as replica of another, or promotes it to a master.", replicaof)
         .syntax("host port"),
-        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, "server", "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof)
+        node_cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, "Sets a Redis server as a replica of another, or promotes it to being a master.", replicaof)
         .syntax("host port"),
         cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, "server", "An internal command for configuring the replication stream.", replconf),
         cmd("psync", -3, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", psync)
@@ -22,8 +24,7 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-fn replicaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    let srv = ctx.srv;
+fn replicaof(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     if eq_ic(&a[1], "no") && eq_ic(&a[2], "one") {
         if srv.repl.is_replica() || srv.store.incomplete() {
             if let Err(e) = state::promote(srv) {
@@ -107,9 +108,8 @@ fn sync(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
 }
 
 /// The number of replicas that acknowledged `offset`.
-pub fn acked(srv: &crate::server::Server, offset: u64) -> usize {
-    srv.repl
-        .replicas
+pub(crate) fn acked(repl: &ReplState, offset: u64) -> usize {
+    repl.replicas
         .lock()
         .values()
         .filter(|r| r.state == "online" && r.ack_offset >= offset)
@@ -126,16 +126,16 @@ fn wait(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if t < 0 {
         return ctx.err("ERR timeout is negative");
     }
-    if ctx.srv.repl.is_replica() {
+    if ctx.repl().is_replica() {
         return ctx.err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
     }
     // What this connection wrote so far: everything up to our end now.
-    let offset = ctx.wrote.unwrap_or_else(|| ctx.srv.store.wal.end_offset());
-    let have = acked(ctx.srv, offset);
+    let offset = ctx.wrote.unwrap_or_else(|| ctx.store().wal.end_offset());
+    let have = acked(ctx.repl(), offset);
     if have as i64 >= n || ctx.in_exec {
         return ctx.out.int(have as i64);
     }
-    ctx.srv.repl.request_acks();
+    ctx.repl().request_acks();
     let deadline =
         (t > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(t as u64));
     ctx.action = Some(Action::Wait {

@@ -1,24 +1,22 @@
 //! Server commands: INFO, DBSIZE, FLUSHDB/ALL, TIME, SAVE, BGSAVE, LASTSAVE,
 //! SHUTDOWN, CONFIG, ROLE, DEBUG.
 
-use super::{cmd, flags::*, Action, Command, Ctx};
+use super::{cmd, flags::*, node_cmd, Action, Command, Ctx};
 use crate::replication::Role;
-use crate::server::save;
+use crate::server::{save, Server};
 use crate::util::eq_ic;
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
-        cmd(
+        node_cmd(
             "info",
             -1,
             LOADING | STALE,
-            none,
-            "server",
             "Returns information and statistics about the server.",
             info,
         )
@@ -61,50 +59,40 @@ pub fn commands() -> Vec<Command> {
             "Returns the server time.",
             time,
         ),
-        cmd(
+        node_cmd(
             "save",
             1,
             ADMIN | NOSCRIPT | NOMULTI,
-            none,
-            "server",
             "Synchronously saves the database(s) to disk.",
             save_cmd,
         ),
-        cmd(
+        node_cmd(
             "bgsave",
             -1,
             ADMIN | NOSCRIPT,
-            none,
-            "server",
             "Asynchronously saves the database(s) to disk.",
             bgsave,
         )
         .syntax("[SCHEDULE]"),
-        cmd(
+        node_cmd(
             "lastsave",
             1,
             FAST | LOADING | STALE,
-            none,
-            "server",
             "Returns the Unix timestamp of the last successful save to disk.",
             lastsave,
         ),
-        cmd(
+        node_cmd(
             "shutdown",
             -1,
             ADMIN | NOSCRIPT | LOADING | STALE | NOMULTI,
-            none,
-            "server",
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
             shutdown,
         )
         .syntax("[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]"),
-        cmd(
+        node_cmd(
             "config",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE,
-            none,
-            "server",
             "A container for server configuration commands.",
             config,
         )
@@ -183,7 +171,7 @@ fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if !flush_mode_ok(ctx, a) {
         return;
     }
-    for db in 0..ctx.srv.store.databases {
+    for db in 0..ctx.store().databases {
         ctx.tx().flush_db(db);
     }
     ctx.out.ok();
@@ -196,43 +184,42 @@ fn time(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     ctx.out.bulk((us % 1_000_000).to_string().as_bytes());
 }
 
-fn save_cmd(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+fn save_cmd(ctx: &mut Ctx<'_>, srv: &Server, _a: &[Bytes]) {
     if ctx.in_exec && ctx.tx.is_some() {
         return ctx.err("ERR SAVE can't run in a transaction that writes");
     }
     // A writer lock held for the pipeline (already committed) must go: the
     // snapshot takes it.
     ctx.tx = None;
-    let srv = ctx.srv;
     match crate::server::blocking(|| save::save_blocking(srv)) {
         Ok(_) => ctx.out.ok(),
         Err(e) => ctx.err(&e.to_string()),
     }
 }
 
-fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+fn bgsave(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     let schedule = a.len() == 2 && eq_ic(&a[1], "schedule");
     if a.len() > 2 || (a.len() == 2 && !schedule) {
         return ctx.syntax_err();
     }
-    let Some(arc) = ctx.srv.self_arc() else {
+    let Some(arc) = srv.self_arc() else {
         return ctx.err("ERR server is shutting down");
     };
     if save::bgsave(&arc) {
         ctx.out.simple("Background saving started");
     } else if schedule {
-        ctx.srv.save.scheduled.store(true, Ordering::Release);
+        srv.save.scheduled.store(true, Ordering::Release);
         ctx.out.simple("Background saving scheduled");
     } else {
         ctx.err("ERR Background save already in progress");
     }
 }
 
-fn lastsave(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    ctx.out.int(ctx.srv.save.last_save.load(Ordering::Relaxed));
+fn lastsave(ctx: &mut Ctx<'_>, srv: &Server, _a: &[Bytes]) {
+    ctx.out.int(srv.save.last_save.load(Ordering::Relaxed));
 }
 
-fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+fn shutdown(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     let mut save = None;
     for o in &a[1..] {
         if eq_ic(o, "nosave") {
@@ -251,10 +238,9 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     // The final snapshot is taken here so that a failure can be answered,
     // as Redis does, with the server still running.
-    let want_save = save.unwrap_or_else(|| !ctx.srv.config.read().save.is_empty());
+    let want_save = save.unwrap_or_else(|| !srv.config.read().save.is_empty());
     if want_save {
         ctx.tx = None;
-        let srv = ctx.srv;
         if let Err(e) = crate::server::blocking(|| save::save_blocking(srv)) {
             tracing::warn!("SHUTDOWN: the final save failed ({e}); not exiting");
             return ctx.err("ERR Errors trying to SHUTDOWN. Check logs.");
@@ -265,11 +251,11 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
-    let srv = ctx.srv;
-    let off = srv.store.wal.end_offset() as i64;
-    match srv.repl.role() {
+    let off = ctx.store().wal.end_offset() as i64;
+    let repl = ctx.repl();
+    match repl.role() {
         Role::Master => {
-            let mut reps: Vec<_> = srv.repl.replicas.lock().values().cloned().collect();
+            let mut reps: Vec<_> = repl.replicas.lock().values().cloned().collect();
             reps.sort_by_key(|r| (r.ip.clone(), r.port));
             ctx.out.array(3);
             ctx.out.bulk(b"master");
@@ -283,7 +269,7 @@ fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
             }
         }
         Role::Replica { host, port } => {
-            let state = *srv.repl.link.state.lock();
+            let state = *repl.link.state.lock();
             ctx.out.array(5);
             ctx.out.bulk(b"slave");
             ctx.out.bulk(host.as_bytes());
@@ -294,13 +280,13 @@ fn role(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     }
 }
 
-fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+fn config(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match sub.as_str() {
         "get" if a.len() >= 3 => {
             let mut pairs: Vec<(String, String)> = Vec::new();
             {
-                let cfg = ctx.srv.config.read();
+                let cfg = srv.config.read();
                 for p in &a[2..] {
                     for kv in cfg.get(&String::from_utf8_lossy(p)) {
                         if !pairs.iter().any(|(k, _)| *k == kv.0) {
@@ -318,31 +304,31 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         // An odd number of arguments is not name/value pairs.
         "set" if !a.len().is_multiple_of(2) => ctx.syntax_err(),
         "set" if a.len() >= 4 && a.len().is_multiple_of(2) => {
-            let mut cfg = ctx.srv.config.read().clone();
+            let mut cfg = srv.config.read().clone();
             for pair in a[2..].chunks(2) {
                 let name = String::from_utf8_lossy(&pair[0]).into_owned();
                 let value = String::from_utf8_lossy(&pair[1]).into_owned();
                 if let Err(e) = cfg.set(&name, &[value]) {
-                    return ctx.err(&e);
+                    return ctx.err(&e.to_string());
                 }
             }
-            *ctx.srv.config.write() = cfg;
-            ctx.srv.apply_runtime_config();
+            *srv.config.write() = cfg;
+            srv.apply_runtime_config();
             ctx.out.ok();
         }
         "rewrite" if a.len() == 2 => {
-            let r = ctx.srv.config.read().rewrite();
+            let r = srv.config.read().rewrite();
             match r {
                 Ok(()) => {
                     tracing::info!("CONFIG REWRITE executed with success.");
-                    *ctx.srv.repl.role_unsaved.lock() = None;
+                    *srv.repl.role_unsaved.lock() = None;
                     ctx.out.ok()
                 }
                 Err(e) => ctx.err(&format!("ERR Rewriting config file: {e}")),
             }
         }
         "resetstat" if a.len() == 2 => {
-            let s = &ctx.srv.stats;
+            let s = &srv.stats;
             for c in [
                 &s.connections,
                 &s.rejected,
@@ -355,7 +341,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             ] {
                 c.store(0, Ordering::Relaxed);
             }
-            ctx.srv.store.stats.expired_keys.store(0, Ordering::Relaxed);
+            srv.store.stats.expired_keys.store(0, Ordering::Relaxed);
             ctx.out.ok();
         }
         "help" if a.len() == 2 => {
@@ -453,7 +439,7 @@ fn hex(b: &[u8]) -> String {
 fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
     let mut acc = [0u8; 20];
     let mut any = false;
-    let store = &ctx.srv.store;
+    let store = ctx.store();
     for db in 0..store.databases {
         store.for_each_key(db, ctx.now, |k, m| {
             any = true;
@@ -539,7 +525,7 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     let wanted: Vec<String> = a[1..]
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
@@ -549,7 +535,6 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             .iter()
             .any(|w| w == "all" || w == "everything" || w == "default");
     let want = |s: &str| all || wanted.iter().any(|w| w == s);
-    let srv = ctx.srv;
     let store = &srv.store;
     let cfg = srv.config.read().clone();
     let mut s = String::new();

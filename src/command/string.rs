@@ -8,10 +8,10 @@ use bytes::Bytes;
 
 /// Redis's limit for values built by APPEND/SETRANGE: proto-max-bulk-len.
 fn max_string(ctx: &Ctx<'_>) -> usize {
-    usize::try_from(ctx.srv.config.read().proto_max_bulk_len).unwrap_or(usize::MAX)
+    usize::try_from(ctx.config().proto_max_bulk_len).unwrap_or(usize::MAX)
 }
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     vec![
         cmd("get", 2, READONLY | FAST, k1, "string", "Returns the string value of a key.", get)

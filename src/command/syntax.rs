@@ -9,7 +9,7 @@
 use crate::resp::Out;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Arg {
+pub(crate) struct Arg {
     pub name: String,
     pub kind: &'static str,
     pub token: Option<String>,
@@ -168,14 +168,14 @@ fn group(mut alts: Vec<Vec<Arg>>) -> Arg {
     }
 }
 
-pub fn parse(s: &str) -> Vec<Arg> {
+pub(crate) fn parse(s: &str) -> Vec<Arg> {
     let toks = lex(s);
     let mut i = 0;
     parse_seq(&toks, &mut i)
 }
 
 /// Writes an `arguments` array as COMMAND DOCS does.
-pub fn write_args(out: &mut Out, args: &[Arg]) {
+pub(crate) fn write_args(out: &mut Out, args: &[Arg]) {
     out.array(args.len());
     for a in args {
         let mut flags = Vec::new();

@@ -10,7 +10,7 @@ use crate::types::TypeError;
 use crate::util::{eq_ic, fmt_double, parse_i64};
 use bytes::Bytes;
 
-pub fn commands() -> Vec<Command> {
+pub(crate) fn commands() -> Vec<Command> {
     let k1 = (1, 1, 1);
     // Commands with `numkeys` (Redis's first/last/step: the destination
     // only, or none; `numkeys_at` finds the rest).

@@ -6,6 +6,7 @@
 //! (sled opens, its applied offset lies inside the copied WAL) and taken
 //! again if a write raced it.
 
+use super::Error;
 use crate::store::{check_applied, read_sled_state, SledState, Store};
 use crate::wal::reader::{list_segments, scan_segment};
 use std::io;
@@ -13,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Copies taken of a running node's files before giving up.
-const LIVE_ATTEMPTS: u32 = 5;
+pub(super) const LIVE_ATTEMPTS: u32 = 5;
 
-pub struct DataDir {
+pub(crate) struct DataDir {
     pub dir: PathBuf,
     pub sled: PathBuf,
     pub wal: PathBuf,
@@ -24,10 +25,10 @@ pub struct DataDir {
 impl DataDir {
     /// `path` as a data dir: it must hold `sled/` (every node's data dir
     /// does). Errors are one line, for exit code 2.
-    pub fn open(path: &Path) -> Result<DataDir, String> {
-        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pub(crate) fn open(path: &Path) -> Result<DataDir, Error> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::Read(path.to_path_buf(), e))?;
         if !meta.is_dir() {
-            return Err(format!("{}: not a directory", path.display()));
+            return Err(Error::Not(path.to_path_buf(), "not a directory".into()));
         }
         let d = DataDir {
             dir: path.to_path_buf(),
@@ -35,18 +36,20 @@ impl DataDir {
             wal: path.join("wal"),
         };
         if !d.sled.join("db").is_file() {
-            return Err(format!(
-                "{}: not a sledis data dir (no sled/db{})",
-                path.display(),
-                if d.wal.is_dir() { "" } else { ", no wal/" }
+            return Err(Error::Not(
+                path.to_path_buf(),
+                format!(
+                    "not a sledis data dir (no sled/db{})",
+                    if d.wal.is_dir() { "" } else { ", no wal/" }
+                ),
             ));
         }
         Ok(d)
     }
 
     /// True while a process holds sled's lock: a running node.
-    pub fn in_use(&self) -> Result<bool, String> {
-        crate::store::sled_locked(&self.sled).map_err(String::from)
+    pub(crate) fn in_use(&self) -> Result<bool, Error> {
+        crate::store::sled_locked(&self.sled).map_err(Error::Store)
     }
 
     /// sled's state, read from a copy of `sled/`, and the WAL's range read
@@ -55,7 +58,7 @@ impl DataDir {
     /// or a WAL trim can race the copy); if that never happens the data
     /// dir is reported in use (`Err`, exit code 2). For a stopped node
     /// one copy is read and what it says is the answer.
-    pub fn sled_state(&self) -> Result<SledReport, String> {
+    pub(crate) fn sled_state(&self) -> Result<SledReport, Error> {
         let live = self.in_use()?;
         let attempts = if live { LIVE_ATTEMPTS } else { 1 };
         let mut last_err = String::new();
@@ -63,11 +66,12 @@ impl DataDir {
             let tmp = TempDir::new()?;
             let sled_copy = tmp.path.join("sled");
             if let Err(e) = copy_dir(&self.sled, &sled_copy) {
-                last_err = format!("copying {}: {e}", self.sled.display());
+                let e = Error::Copy(self.sled.clone(), e);
                 if live {
+                    last_err = e.to_string();
                     continue;
                 }
-                return Err(last_err);
+                return Err(e);
             }
             let state =
                 read_sled_state(&sled_copy).map_err(|e| named(e.into(), &sled_copy, &self.sled));
@@ -94,14 +98,17 @@ impl DataDir {
                 }
             }
         }
-        Err(in_use_error(&self.dir, &last_err))
+        Err(Error::InUse {
+            dir: self.dir.clone(),
+            last: last_err,
+        })
     }
 
     /// What the node would hold after recovery, as a snapshot file written
     /// by the server's own code: a copy of `sled/` and `wal/` opened with
     /// `Store::open` (which replays the WAL after sled's applied offset)
     /// and saved. Everything lives in a temp dir, deleted on drop.
-    pub fn recovered_snapshot(&self) -> Result<Recovered, String> {
+    pub(crate) fn recovered_snapshot(&self) -> Result<Recovered, Error> {
         let live = self.in_use()?;
         let mut last_err = String::new();
         let attempts = if live { LIVE_ATTEMPTS } else { 1 };
@@ -113,7 +120,7 @@ impl DataDir {
             // the one holding sled's applied offset on are needed.
             let sled_copy = data.join("sled");
             if let Err(e) = copy_dir(&self.sled, &sled_copy) {
-                last_err = format!("copying {}: {e}", self.sled.display());
+                last_err = Error::Copy(self.sled.clone(), e).to_string();
                 continue;
             }
             let applied = match read_sled_state(&sled_copy) {
@@ -124,7 +131,7 @@ impl DataDir {
                 }
             };
             if let Err(e) = copy_wal(&self.wal, &data.join("wal"), applied) {
-                last_err = format!("copying {}: {e}", self.wal.display());
+                last_err = Error::Copy(self.wal.clone(), e).to_string();
                 continue;
             }
             let store = match Store::open_path(&data) {
@@ -142,12 +149,7 @@ impl DataDir {
             // Stops the copy's background threads (they only touch the copy).
             let _ = store.close();
             drop(store);
-            r.map_err(|e| {
-                format!(
-                    "writing the recovered dataset of {}: {e}",
-                    self.dir.display()
-                )
-            })?;
+            r.map_err(|e| Error::WriteRecovered(self.dir.clone(), e))?;
             return Ok(Recovered {
                 snapshot,
                 applied,
@@ -157,19 +159,20 @@ impl DataDir {
                 _tmp: tmp,
             });
         }
+        let dir = self.dir.clone();
         if live {
-            Err(in_use_error(&self.dir, &last_err))
+            Err(Error::InUse {
+                dir,
+                last: last_err,
+            })
         } else {
-            Err(format!(
-                "{}: cannot recover its dataset: {last_err}",
-                self.dir.display()
-            ))
+            Err(Error::Recover { dir, why: last_err })
         }
     }
 }
 
 /// The note for output read from a running node's files.
-pub fn live_note(live: bool, copies: u32) -> String {
+pub(crate) fn live_note(live: bool, copies: u32) -> String {
     match (live, copies) {
         (false, _) => String::new(),
         (true, 1) => " [read from a copy of a running node's files: may be a few ms old]".into(),
@@ -184,17 +187,9 @@ fn named(e: String, copy: &Path, orig: &Path) -> String {
     e.replace(&copy.display().to_string(), &orig.display().to_string())
 }
 
-fn in_use_error(dir: &Path, last: &str) -> String {
-    format!(
-        "{}: data dir is in use by a running node (sled is locked) and no consistent copy of it \
-         could be read in {LIVE_ATTEMPTS} attempts (last: {last})",
-        dir.display()
-    )
-}
-
 /// sled's state (or why it could not be read) and the WAL's offset range
 /// read right after it.
-pub struct SledReport {
+pub(crate) struct SledReport {
     pub state: Result<SledState, String>,
     /// `first..end` of the WAL, end past its last complete record; None
     /// when it has no segments.
@@ -206,7 +201,7 @@ pub struct SledReport {
 }
 
 /// A data dir's dataset after recovery, saved as a snapshot in a temp dir.
-pub struct Recovered {
+pub(crate) struct Recovered {
     pub snapshot: PathBuf,
     pub applied: u64,
     pub wal_end: u64,
@@ -218,8 +213,8 @@ pub struct Recovered {
 /// The WAL's offset range as recovery sees it: the first segment's start
 /// to the end of the last complete record of the last segment (a torn
 /// tail is cut at startup).
-pub fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, String> {
-    let segs = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub(crate) fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, Error> {
+    let segs = list_segments(dir).map_err(|e| Error::Read(dir.to_path_buf(), e))?;
     let (Some(first), Some(last)) = (segs.first(), segs.last()) else {
         return Ok(None);
     };
@@ -227,18 +222,18 @@ pub fn wal_range(dir: &Path) -> Result<Option<(u64, u64)>, String> {
         Ok(s) => s,
         // Removed by retention while we looked (a running node).
         Err(e) if e.kind() == io::ErrorKind::NotFound => return wal_range(dir),
-        Err(e) => return Err(format!("{}: {e}", last.path.display())),
+        Err(e) => return Err(Error::Read(last.path.clone(), e)),
     };
     Ok(Some((first.start, scan.valid_end)))
 }
 
 /// A directory under the system temp dir (`TMPDIR`), removed on drop.
-pub struct TempDir {
+pub(crate) struct TempDir {
     pub path: PathBuf,
 }
 
 impl TempDir {
-    pub fn new() -> Result<TempDir, String> {
+    pub(crate) fn new() -> Result<TempDir, Error> {
         static N: AtomicU32 = AtomicU32::new(0);
         let base = std::env::temp_dir();
         for _ in 0..100 {
@@ -250,15 +245,10 @@ impl TempDir {
             match std::fs::create_dir(&path) {
                 Ok(()) => return Ok(TempDir { path }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => {
-                    return Err(format!(
-                        "cannot create a temp dir in {}: {e}",
-                        base.display()
-                    ))
-                }
+                Err(e) => return Err(Error::TempDir(base, Some(e))),
             }
         }
-        Err(format!("cannot create a temp dir in {}", base.display()))
+        Err(Error::TempDir(base, None))
     }
 }
 

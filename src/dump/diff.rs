@@ -8,6 +8,7 @@
 use super::datadir::{live_note, DataDir, Recovered};
 use super::show;
 use super::snapshot::{Entry, Filter, Keys};
+use super::Error;
 use crate::snapshot::{is_snapshot, SnapshotReader};
 use serde_json::json;
 use std::cmp::Ordering;
@@ -54,13 +55,13 @@ fn side<'p>(
     name: &str,
     json_out: bool,
     out: &mut impl Write,
-) -> Result<Side<'p>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+) -> Result<Side<'p>, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::Read(path.to_path_buf(), e))?;
     if meta.is_file() {
         if !is_snapshot(path) {
-            return Err(format!(
-                "{}: not a sledis snapshot (bad magic) nor a data dir",
-                path.display()
+            return Err(Error::Not(
+                path.to_path_buf(),
+                "not a sledis snapshot (bad magic) nor a data dir".into(),
             ));
         }
         return Ok(Side::Snapshot(path));
@@ -83,7 +84,7 @@ fn side<'p>(
             r.wal_end
         )
     };
-    res.map_err(|e| e.to_string())?;
+    res?;
     Ok(Side::DataDir(r))
 }
 
@@ -94,17 +95,17 @@ pub fn run(
     filter: &Filter,
     json_out: bool,
     out: &mut impl Write,
-) -> Result<bool, String> {
+) -> Result<bool, Error> {
     // A data dir becomes a snapshot of what it would hold after recovery
     // (in a temp dir, kept until the comparison is done).
     let sa = side(a, "A", json_out, out)?;
     let sb = side(b, "B", json_out, out)?;
-    let ra = SnapshotReader::open(sa.path()).map_err(|e| e.to_string())?;
-    let rb = SnapshotReader::open(sb.path()).map_err(|e| e.to_string())?;
+    let ra = SnapshotReader::open(sa.path())?;
+    let rb = SnapshotReader::open(sb.path())?;
     let mut ia = Keys::new(&ra, filter).peekable();
     let mut ib = Keys::new(&rb, filter).peekable();
     let (mut only_a, mut only_b, mut changed, mut same) = (0u64, 0u64, 0u64, 0u64);
-    let mut line = |kind: &str, e: &Entry, what: &str| -> Result<(), String> {
+    let mut line = |kind: &str, e: &Entry, what: &str| -> std::io::Result<()> {
         let r = if json_out {
             writeln!(
                 out,
@@ -119,7 +120,7 @@ pub fn run(
             };
             writeln!(out, "{sign} db{} {} {what}", e.db, show(&e.key))
         };
-        r.map_err(|e| e.to_string())
+        r
     };
     loop {
         let order = match (ia.peek(), ib.peek()) {
@@ -129,7 +130,7 @@ pub fn run(
                     (Some(Err(e)), _) | (_, Some(Err(e))) => e,
                     _ => unreachable!("one side holds an error"),
                 };
-                return Err(e.to_string());
+                return Err(e.into());
             }
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
@@ -172,6 +173,6 @@ pub fn run(
     } else {
         writeln!(out, "{summary}")
     };
-    r.map_err(|e| e.to_string())?;
+    r?;
     Ok(changed + only_a + only_b == 0)
 }

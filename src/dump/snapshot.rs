@@ -26,17 +26,17 @@ impl Filter {
 }
 
 /// One key of a snapshot, decoded.
-pub struct Entry {
+pub(crate) struct Entry {
     pub db: u8,
-    pub key: Vec<u8>,
-    pub meta: Meta,
+    pub(crate) key: Vec<u8>,
+    pub(crate) meta: Meta,
     /// A collection's elements (field → value), in element order.
-    pub elements: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) elements: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Entry {
     /// Bytes the key takes in the snapshot, before compression.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.key.len()
             + self.meta.payload.len()
             + self
@@ -46,12 +46,12 @@ impl Entry {
                 .sum::<usize>()
     }
 
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         self.meta.kind.name()
     }
 
     /// The value in Redis terms, as JSON.
-    pub fn value_json(&self) -> Value {
+    pub(crate) fn value_json(&self) -> Value {
         match self.meta.kind {
             Kind::String => jbytes(&self.meta.payload),
             Kind::Hash => {
@@ -87,7 +87,7 @@ impl Entry {
     }
 
     /// Element count in Redis terms.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self.meta.kind {
             Kind::String => 1,
             Kind::ZSet => zset_members(&self.elements).len(),
@@ -101,11 +101,7 @@ impl Entry {
         crate::types::set::decode_members(&self.meta, &self.elements)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn json(&self, now: i64) -> Value {
+    pub(crate) fn json(&self, now: i64) -> Value {
         let mut o = json!({
             "db": self.db,
             "key": jbytes(&self.key),
@@ -120,7 +116,7 @@ impl Entry {
     }
 
     /// The text form: one line for the key, then one per element.
-    pub fn write_text(&self, out: &mut impl Write, now: i64) -> std::io::Result<()> {
+    pub(crate) fn write_text(&self, out: &mut impl Write, now: i64) -> std::io::Result<()> {
         let ttl = match self.meta.expire_at {
             Some(t) => format!(" ttl {:.3}s (expires at {t} ms)", (t - now) as f64 / 1000.0),
             None => String::new(),
@@ -173,7 +169,7 @@ impl Entry {
 
 /// A sorted set's (member, score) pairs in score order, from its elements
 /// (see `types/zset.rs` for the layout).
-pub fn zset_members(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
+pub(crate) fn zset_members(elements: &[(Vec<u8>, Vec<u8>)]) -> Vec<(Vec<u8>, f64)> {
     crate::types::zset::decode_elements(elements)
 }
 
@@ -214,7 +210,7 @@ impl Blocks<'_> {
 }
 
 /// The keys of a snapshot that pass a filter, in (db, key) order.
-pub struct Keys<'r> {
+pub(crate) struct Keys<'r> {
     iter: crate::snapshot::SnapshotIter<'r>,
     blocks: Blocks<'r>,
     filter: Filter,
@@ -222,7 +218,7 @@ pub struct Keys<'r> {
 }
 
 impl<'r> Keys<'r> {
-    pub fn new(reader: &'r SnapshotReader, filter: &Filter) -> Keys<'r> {
+    pub(crate) fn new(reader: &'r SnapshotReader, filter: &Filter) -> Keys<'r> {
         Keys {
             iter: reader.iter(),
             blocks: Blocks {
@@ -292,7 +288,7 @@ impl Iterator for Keys<'_> {
 
 /// Calls `f` with every key that passes `filter`, in (db, key) order.
 /// Stops early when `f` returns false.
-pub fn for_each_key(
+pub(crate) fn for_each_key(
     reader: &SnapshotReader,
     filter: &Filter,
     mut f: impl FnMut(Entry) -> bool,
@@ -305,7 +301,7 @@ pub fn for_each_key(
     Ok(())
 }
 
-pub fn header_text(r: &SnapshotReader) -> String {
+pub(crate) fn header_text(r: &SnapshotReader) -> String {
     let h = r.header();
     format!(
         "# snapshot {}\n# format {}, replid {}, offsets {}..{}, created {} ({} ms), compression {:?}\n# {} pairs in {} blocks, {} bytes ({} raw)",
@@ -325,7 +321,7 @@ pub fn header_text(r: &SnapshotReader) -> String {
 }
 
 /// `ms` since the epoch as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn utc(ms: i64) -> String {
+pub(crate) fn utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -350,16 +346,16 @@ pub fn utc(ms: i64) -> String {
 
 /// `--stats`: keys per type and database, sizes, the largest keys.
 #[derive(Default)]
-pub struct Stats {
-    pub per_db: BTreeMap<u8, BTreeMap<&'static str, u64>>,
+pub(crate) struct Stats {
+    pub(crate) per_db: BTreeMap<u8, BTreeMap<&'static str, u64>>,
     pub keys: u64,
-    pub expiring: u64,
+    pub(crate) expiring: u64,
     /// (size, db, key, type), the 10 largest.
-    pub largest: Vec<(usize, u8, Vec<u8>, &'static str)>,
+    pub(crate) largest: Vec<(usize, u8, Vec<u8>, &'static str)>,
 }
 
 impl Stats {
-    pub fn add(&mut self, e: &Entry) {
+    pub(crate) fn add(&mut self, e: &Entry) {
         self.keys += 1;
         self.expiring += e.meta.expire_at.is_some() as u64;
         *self
@@ -377,7 +373,7 @@ impl Stats {
         }
     }
 
-    pub fn json(&self, r: &SnapshotReader) -> Value {
+    pub(crate) fn json(&self, r: &SnapshotReader) -> Value {
         json!({
             "keys": self.keys,
             "expiring": self.expiring,
@@ -389,7 +385,11 @@ impl Stats {
         })
     }
 
-    pub fn write_text(&self, out: &mut impl Write, r: &SnapshotReader) -> std::io::Result<()> {
+    pub(crate) fn write_text(
+        &self,
+        out: &mut impl Write,
+        r: &SnapshotReader,
+    ) -> std::io::Result<()> {
         writeln!(out, "keys: {} ({} with a TTL)", self.keys, self.expiring)?;
         for (db, types) in &self.per_db {
             let t: Vec<String> = types.iter().map(|(k, n)| format!("{k}={n}")).collect();
@@ -425,11 +425,11 @@ pub fn run(
     json_out: bool,
     stats: bool,
     out: &mut impl Write,
-) -> Result<(), String> {
-    let r = SnapshotReader::open(path).map_err(|e| e.to_string())?;
+) -> Result<(), super::Error> {
+    let r = SnapshotReader::open(path)?;
     let now = now_ms();
     if !json_out && !stats {
-        writeln!(out, "{}", header_text(&r)).map_err(|e| e.to_string())?;
+        writeln!(out, "{}", header_text(&r))?;
     }
     let mut st = Stats::default();
     let mut shown = 0u64;
@@ -454,12 +454,11 @@ pub fn run(
                 false
             }
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     if let Some(e) = werr {
         // A closed pipe (`| head`) is not an error worth reporting.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e.to_string());
+            return Err(e.into());
         }
         return Ok(());
     }
@@ -469,7 +468,7 @@ pub fn run(
         } else {
             writeln!(out, "{}", header_text(&r)).and_then(|_| st.write_text(out, &r))
         };
-        res.map_err(|e| e.to_string())?;
+        res?;
     }
     Ok(())
 }

@@ -7,19 +7,20 @@
 
 use super::datadir::{live_note, DataDir};
 use super::wal::damage_text;
+use super::Error;
 use crate::snapshot::{is_snapshot, SnapshotReader};
 use crate::store::check_applied;
 use crate::wal::reader::{list_segments, scan_segment};
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(path: &Path, out: &mut impl Write) -> Result<bool, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn run(path: &Path, out: &mut impl Write) -> Result<bool, Error> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::Read(path.to_path_buf(), e))?;
     if meta.is_file() {
         if !is_snapshot(path) {
-            return Err(format!(
-                "{}: not a sledis snapshot (bad magic); for a WAL, give its directory",
-                path.display()
+            return Err(Error::Not(
+                path.to_path_buf(),
+                "not a sledis snapshot (bad magic); for a WAL, give its directory".into(),
             ));
         }
         return snapshot(path, out);
@@ -27,11 +28,12 @@ pub fn run(path: &Path, out: &mut impl Write) -> Result<bool, String> {
     if path.join("wal").is_dir() || path.join("sled").is_dir() {
         return data_dir(path, out);
     }
-    let segments = list_segments(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let segments = list_segments(path).map_err(|e| Error::Read(path.to_path_buf(), e))?;
     if segments.is_empty() {
-        return Err(format!(
-            "{}: not a sledis data dir (no sled/ or wal/) nor a WAL directory (no *.wal segment)",
-            path.display()
+        return Err(Error::Not(
+            path.to_path_buf(),
+            "not a sledis data dir (no sled/ or wal/) nor a WAL directory (no *.wal segment)"
+                .into(),
         ));
     }
     wal(path, out)
@@ -39,7 +41,7 @@ pub fn run(path: &Path, out: &mut impl Write) -> Result<bool, String> {
 
 /// A data dir: sled's applied offset (read first: its copy must not be
 /// newer than the WAL we compare it with), every snapshot file, the WAL.
-fn data_dir(path: &Path, out: &mut impl Write) -> Result<bool, String> {
+fn data_dir(path: &Path, out: &mut impl Write) -> Result<bool, Error> {
     let sled = if path.join("sled").join("db").is_file() {
         Some(DataDir::open(path)?.sled_state()?)
     } else {
@@ -48,7 +50,7 @@ fn data_dir(path: &Path, out: &mut impl Write) -> Result<bool, String> {
     let mut ok = true;
     let mut found = false;
     let mut entries: Vec<_> = std::fs::read_dir(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| Error::Read(path.to_path_buf(), e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && is_snapshot(p))
         .collect();
@@ -131,11 +133,11 @@ fn data_dir(path: &Path, out: &mut impl Write) -> Result<bool, String> {
     Ok(ok)
 }
 
-fn w(out: &mut impl Write, line: String) -> Result<(), String> {
-    writeln!(out, "{line}").map_err(|e| e.to_string())
+fn w(out: &mut impl Write, line: String) -> Result<(), Error> {
+    writeln!(out, "{line}").map_err(Error::Output)
 }
 
-fn snapshot(path: &Path, out: &mut impl Write) -> Result<bool, String> {
+fn snapshot(path: &Path, out: &mut impl Write) -> Result<bool, Error> {
     let r = match SnapshotReader::open(path) {
         Ok(r) => r,
         Err(e) => {
@@ -151,8 +153,8 @@ fn snapshot(path: &Path, out: &mut impl Write) -> Result<bool, String> {
     Ok(report.is_ok())
 }
 
-fn wal(dir: &Path, out: &mut impl Write) -> Result<bool, String> {
-    let segs = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn wal(dir: &Path, out: &mut impl Write) -> Result<bool, Error> {
+    let segs = list_segments(dir).map_err(|e| Error::Read(dir.to_path_buf(), e))?;
     if segs.is_empty() {
         w(out, format!("DAMAGED {}: no WAL segments", dir.display()))?;
         return Ok(false);
@@ -191,7 +193,7 @@ fn wal(dir: &Path, out: &mut impl Write) -> Result<bool, String> {
                 prev_end = None;
                 continue;
             }
-            Err(e) => return Err(format!("{}: {e}", seg.path.display())),
+            Err(e) => return Err(Error::Read(seg.path.clone(), e)),
         };
         read += 1;
         first.get_or_insert(seg.start);

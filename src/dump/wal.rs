@@ -1,7 +1,7 @@
 //! `sledis-dump wal DIR`: every record with its offset, length, crc status
 //! and effects, shown in Redis terms (`PUT db0 "user:1" string ...`).
 
-use super::{brief, jbytes, show};
+use super::{brief, jbytes, show, Error};
 
 use crate::store::keys::{
     parse_data_key, parse_expiry_key, parse_gen_key, parse_sub_key, Kind, Meta, GARBAGE,
@@ -160,10 +160,13 @@ fn kind(e: &Effect) -> &'static str {
 
 /// Records of one segment in [from, to), in order; damage ends the scan
 /// of the segment and is reported.
-pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String> {
-    let segs = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, Error> {
+    let segs = list_segments(dir).map_err(|e| Error::Read(dir.to_path_buf(), e))?;
     if segs.is_empty() {
-        return Err(format!("{}: no WAL segments (*.wal) here", dir.display()));
+        return Err(Error::Not(
+            dir.to_path_buf(),
+            "no WAL segments (*.wal) here".into(),
+        ));
     }
     let mut st = Stats::default();
     let mut intact = true;
@@ -194,12 +197,12 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
                 werr = Some(e);
             }
         })
-        .map_err(|e| format!("{}: {e}", seg.path.display()))?;
+        .map_err(|e| Error::Read(seg.path.clone(), e))?;
         if let Some(e) = werr {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 return Ok(intact);
             }
-            return Err(e.to_string());
+            return Err(Error::Output(e));
         }
         let damage = scan.damage.as_ref().map(|d| damage_text(seg, d));
         if let Some(d) = &damage {
@@ -255,7 +258,7 @@ pub fn run(dir: &Path, o: &Options, out: &mut impl Write) -> Result<bool, String
             }
             res
         };
-        res.map_err(|e| e.to_string())?;
+        res.map_err(Error::Output)?;
     }
     Ok(intact)
 }
@@ -291,19 +294,19 @@ fn print_record(
 /// `--follow`: after the records present, the ones appended later, as the
 /// node writes them (like `tail -f`), until interrupted or the WAL is
 /// damaged or cut under us.
-pub fn follow(
+pub(crate) fn follow(
     dir: &Path,
     mut pos: u64,
     json_out: bool,
     out: &mut impl Write,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let mut rd = WalReader::new(dir, pos);
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
-        let n = rd.read(&mut chunk, u64::MAX).map_err(|e| e.to_string())?;
+        let n = rd.read(&mut chunk, u64::MAX).map_err(Error::Follow)?;
         if n == 0 {
-            out.flush().map_err(|e| e.to_string())?;
+            out.flush().map_err(Error::Output)?;
             std::thread::sleep(std::time::Duration::from_millis(100));
             continue;
         }
@@ -316,19 +319,24 @@ pub fn follow(
                         if e.kind() == std::io::ErrorKind::BrokenPipe {
                             return Ok(());
                         }
-                        return Err(e.to_string());
+                        return Err(Error::Output(e));
                     }
                     pos = end;
                     buf.drain(..used);
                 }
                 Decoded::Incomplete { .. } => break,
-                Decoded::Corrupt(m) => return Err(format!("at offset {pos}: {m}")),
+                Decoded::Corrupt(m) => {
+                    return Err(Error::Corrupt {
+                        offset: pos,
+                        what: m,
+                    })
+                }
             }
         }
     }
 }
 
-pub fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
+pub(crate) fn damage_text(seg: &Segment, d: &crate::wal::reader::ScanDamage) -> String {
     format!(
         "{}: {} at offset {} (byte {} of the file; {} bytes from there{})",
         seg.path.display(),

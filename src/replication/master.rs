@@ -16,7 +16,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// How a PSYNC is answered.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Stream from this position.
     Continue(u64),
     Full,
@@ -25,7 +25,7 @@ pub enum Decision {
 /// Redis's `masterTryPartialResynchronization`: the asked history must be
 /// ours (or the one we continued after a promotion, up to where it ended),
 /// and the asked position must still be in the WAL.
-pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
+pub(crate) fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
     if offset < 1 {
         return Decision::Full;
     }
@@ -46,7 +46,7 @@ pub fn decide(srv: &Server, replid: &str, offset: i64) -> Decision {
 }
 
 /// Who is asking: the client id, and the address it announced.
-pub struct Peer {
+pub(crate) struct Peer {
     pub client_id: u64,
     pub ip: String,
     pub listening_port: u16,
@@ -54,7 +54,7 @@ pub struct Peer {
 
 /// Takes over a connection after PSYNC: the reply, a snapshot if needed,
 /// then the stream until the replica goes away.
-pub async fn serve(
+pub(crate) async fn serve(
     srv: Arc<Server>,
     peer: Peer,
     mut rd: OwnedReadHalf,

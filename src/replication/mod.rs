@@ -11,31 +11,31 @@
 //! a 1-based count (our stream position + 1); FULLRESYNC and ACK carry the
 //! number of bytes (our position).
 
-pub mod master;
-pub mod replica;
-pub mod state;
+pub(crate) mod master;
+pub(crate) mod replica;
+pub(crate) mod state;
 
-pub use state::ReplState;
+pub(crate) use state::ReplState;
 
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 
 /// An 8-byte heartbeat: a frame header no record can have (length 0).
-pub const HEARTBEAT: [u8; 8] = [0; 8];
+pub(crate) const HEARTBEAT: [u8; 8] = [0; 8];
 /// Redis's `REPLCONF GETACK`, in the stream's own terms: another frame
 /// header no record can have (length 0, crc all ones), sent at a record
 /// boundary; the replica answers with an ACK at once.
-pub const GETACK: [u8; 8] = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+pub(crate) const GETACK: [u8; 8] = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     Master,
     Replica { host: String, port: u16 },
 }
 
 /// What a master knows of one connected replica (INFO's `slaveN:` line).
 #[derive(Debug, Clone)]
-pub struct ReplicaInfo {
+pub(crate) struct ReplicaInfo {
     pub ip: String,
     pub port: u16,
     /// `wait_bgsave`, `send_bulk` or `online`, as Redis names them.
@@ -46,7 +46,7 @@ pub struct ReplicaInfo {
 
 /// The replica side's link to its master.
 #[derive(Default)]
-pub struct Link {
+pub(crate) struct Link {
     pub up: AtomicBool,
     pub last_io_ms: AtomicI64,
     pub down_since_ms: AtomicI64,
@@ -60,4 +60,4 @@ pub struct Link {
     pub last_sync_error: Mutex<Option<String>>,
 }
 
-pub const NO_REPLID: &str = "0000000000000000000000000000000000000000";
+pub(crate) const NO_REPLID: &str = "0000000000000000000000000000000000000000";

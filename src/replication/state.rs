@@ -15,13 +15,13 @@ use std::sync::Arc;
 /// with where it ended (+1, Redis's `second_repl_offset`) after a
 /// promotion, so replicas of the old master can continue with us.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ids {
+pub(crate) struct Ids {
     pub replid: String,
     pub replid2: String,
     pub second_offset: i64,
 }
 
-pub struct ReplState {
+pub(crate) struct ReplState {
     role: RwLock<Role>,
     /// Bumped on every role change: a link task for an older generation
     /// stops.
@@ -43,7 +43,7 @@ pub struct ReplState {
 
 impl ReplState {
     /// A master of `replid`'s history (`load_ids` adds the rest at start).
-    pub fn new(replid: String) -> Self {
+    pub(crate) fn new(replid: String) -> Self {
         ReplState {
             role: RwLock::new(Role::Master),
             generation: AtomicU64::new(0),
@@ -61,42 +61,42 @@ impl ReplState {
         }
     }
 
-    pub fn role(&self) -> Role {
+    pub(crate) fn role(&self) -> Role {
         self.role.read().clone()
     }
 
-    pub fn is_replica(&self) -> bool {
+    pub(crate) fn is_replica(&self) -> bool {
         matches!(*self.role.read(), Role::Replica { .. })
     }
 
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn ids(&self) -> Ids {
+    pub(crate) fn ids(&self) -> Ids {
         self.ids.read().clone()
     }
 
-    pub fn replid(&self) -> String {
+    pub(crate) fn replid(&self) -> String {
         self.ids.read().replid.clone()
     }
 
     /// The lowest WAL position a connected replica still needs.
-    pub fn min_pin(&self) -> Option<u64> {
+    pub(crate) fn min_pin(&self) -> Option<u64> {
         self.pins.lock().values().copied().min()
     }
 
     /// Asks every replica for an immediate ACK (WAIT), instead of waiting
     /// for the next one-second ACK.
-    pub fn request_acks(&self) {
+    pub(crate) fn request_acks(&self) {
         self.getack.send_modify(|n| *n += 1);
     }
 
-    pub fn set_link_state(&self, s: &'static str) {
+    pub(crate) fn set_link_state(&self, s: &'static str) {
         *self.link.state.lock() = s;
     }
 
-    pub fn link_down(&self, now_ms: i64) {
+    pub(crate) fn link_down(&self, now_ms: i64) {
         if self.link.up.swap(false, Ordering::AcqRel)
             || self.link.down_since_ms.load(Ordering::Relaxed) == 0
         {
@@ -116,7 +116,7 @@ impl ReplState {
 /// REPLICAOF host port: follow a new master. Drops our own replicas (they
 /// must resync with our new history) and starts the link. Returns false if
 /// we already follow that master.
-pub fn become_replica(srv: &Arc<Server>, host: &str, port: u16) -> bool {
+pub(crate) fn become_replica(srv: &Arc<Server>, host: &str, port: u16) -> bool {
     if matches!(&*srv.repl.role.read(), Role::Replica { host: h, port: p } if h == host && *p == port)
     {
         return false;
@@ -138,7 +138,7 @@ pub fn become_replica(srv: &Arc<Server>, host: &str, port: u16) -> bool {
 }
 
 /// The role in the config file at startup.
-pub fn start_from_config(srv: &Arc<Server>) {
+pub(crate) fn start_from_config(srv: &Arc<Server>) {
     let r = srv.config.read().replicaof.clone();
     if let Some((host, port)) = r {
         tracing::info!("Starting as a replica of {host}:{port} (replicaof in the config)");
@@ -165,7 +165,7 @@ fn follow(srv: &Server, host: &str, port: u16) -> u64 {
 /// old one (replid2) so former siblings can continue with us. A node left
 /// with a failed full sync's partial data starts empty instead (also when
 /// it is a master already: a failed drop is tried again).
-pub fn promote(srv: &Server) -> Result<(), crate::store::Error> {
+pub(crate) fn promote(srv: &Server) -> Result<(), crate::store::Error> {
     if srv.repl.is_replica() {
         // The link task sees the new generation and stops.
         srv.repl.set_role(Role::Master);
@@ -192,7 +192,7 @@ pub fn promote(srv: &Server) -> Result<(), crate::store::Error> {
 }
 
 /// After a full sync: our data is the master's history from here on.
-pub fn adopt_master_history(srv: &Server, replid: &str) {
+pub(crate) fn adopt_master_history(srv: &Server, replid: &str) {
     *srv.repl.ids.write() = Ids {
         replid: replid.to_string(),
         replid2: NO_REPLID.to_string(),
@@ -203,7 +203,7 @@ pub fn adopt_master_history(srv: &Server, replid: &str) {
 
 /// A partial resync under a new id (the master was promoted and continued
 /// our history): ours becomes replid2, valid up to `end`.
-pub fn continue_as(srv: &Server, replid: &str, end: u64) {
+pub(crate) fn continue_as(srv: &Server, replid: &str, end: u64) {
     {
         let mut ids = srv.repl.ids.write();
         if ids.replid == replid {
@@ -220,7 +220,9 @@ pub fn continue_as(srv: &Server, replid: &str, end: u64) {
 
 /// The node's history id, from sled's meta tree (a new one on a fresh data
 /// dir).
-pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, crate::store::Error> {
+pub(crate) fn load_or_create_replid(
+    store: &crate::store::Store,
+) -> Result<String, crate::store::Error> {
     if let Some(v) = store.meta_get(b"replid") {
         if let Ok(s) = String::from_utf8(v) {
             if s.len() == 40 {
@@ -234,7 +236,7 @@ pub fn load_or_create_replid(store: &crate::store::Store) -> Result<String, crat
 }
 
 /// replid2 and the second offset, as persisted.
-pub fn load_ids(srv: &Server) {
+pub(crate) fn load_ids(srv: &Server) {
     let mut ids = srv.repl.ids.write();
     if let Some(v) = srv.store.meta_get(b"replid2") {
         if let Ok(s) = String::from_utf8(v) {
@@ -270,7 +272,7 @@ fn persist_ids(srv: &Server) {
 /// disk) leaves the old one whole; the role changes anyway, as Redis's
 /// does, and the cron calls this again every second until it succeeds
 /// (`role_unsaved`, INFO `config_rewrite_error`).
-pub fn save_role(srv: &Server) {
+pub(crate) fn save_role(srv: &Server) {
     let cfg = srv.config.read();
     if cfg.config_file.is_none() {
         return;

@@ -4,13 +4,13 @@
 
 use bytes::{BufMut, BytesMut};
 
-pub struct Out {
+pub(crate) struct Out {
     pub buf: BytesMut,
     pub resp3: bool,
 }
 
 impl Out {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Out {
             buf: BytesMut::with_capacity(16 * 1024),
             resp3: false,
@@ -24,18 +24,18 @@ impl Out {
         self.buf.put_slice(b"\r\n");
     }
 
-    pub fn ok(&mut self) {
+    pub(crate) fn ok(&mut self) {
         self.buf.put_slice(b"+OK\r\n");
     }
 
-    pub fn simple(&mut self, s: &str) {
+    pub(crate) fn simple(&mut self, s: &str) {
         self.buf.put_u8(b'+');
         self.buf.put_slice(s.as_bytes());
         self.buf.put_slice(b"\r\n");
     }
 
     /// `msg` must carry its own prefix (`ERR ...`, `WRONGTYPE ...`).
-    pub fn error(&mut self, msg: &str) {
+    pub(crate) fn error(&mut self, msg: &str) {
         self.buf.put_u8(b'-');
         // An error line must not contain newlines.
         for &b in msg.as_bytes() {
@@ -45,11 +45,11 @@ impl Out {
         self.buf.put_slice(b"\r\n");
     }
 
-    pub fn int(&mut self, n: i64) {
+    pub(crate) fn int(&mut self, n: i64) {
         self.line(b':', n);
     }
 
-    pub fn bulk(&mut self, data: &[u8]) {
+    pub(crate) fn bulk(&mut self, data: &[u8]) {
         let n = data.len();
         // One capacity check, and short lengths without the digit loop:
         // an LRANGE of 100 short items spent ~9% of its time here.
@@ -66,7 +66,7 @@ impl Out {
         self.buf.put_slice(b"\r\n");
     }
 
-    pub fn bulk_opt(&mut self, data: Option<&[u8]>) {
+    pub(crate) fn bulk_opt(&mut self, data: Option<&[u8]>) {
         match data {
             Some(d) => self.bulk(d),
             None => self.null(),
@@ -74,7 +74,7 @@ impl Out {
     }
 
     /// Verbatim text (INFO, CLIENT LIST): a bulk string in RESP2.
-    pub fn verbatim(&mut self, text: &str) {
+    pub(crate) fn verbatim(&mut self, text: &str) {
         if self.resp3 {
             self.line(b'=', text.len() as i64 + 4);
             self.buf.put_slice(b"txt:");
@@ -85,7 +85,7 @@ impl Out {
         }
     }
 
-    pub fn null(&mut self) {
+    pub(crate) fn null(&mut self) {
         if self.resp3 {
             self.buf.put_slice(b"_\r\n");
         } else {
@@ -93,7 +93,7 @@ impl Out {
         }
     }
 
-    pub fn null_array(&mut self) {
+    pub(crate) fn null_array(&mut self) {
         if self.resp3 {
             self.buf.put_slice(b"_\r\n");
         } else {
@@ -101,13 +101,13 @@ impl Out {
         }
     }
 
-    pub fn array(&mut self, n: usize) {
+    pub(crate) fn array(&mut self, n: usize) {
         self.line(b'*', n as i64);
     }
 
     /// An array whose length is known once its elements are written: they
     /// go to a side buffer first, then after the header.
-    pub fn array_of(&mut self, fill: impl FnOnce(&mut Out) -> usize) {
+    pub(crate) fn array_of(&mut self, fill: impl FnOnce(&mut Out) -> usize) {
         let mut side = Out {
             buf: BytesMut::with_capacity(4096),
             resp3: self.resp3,
@@ -118,7 +118,7 @@ impl Out {
     }
 
     /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.
-    pub fn map(&mut self, n: usize) {
+    pub(crate) fn map(&mut self, n: usize) {
         if self.resp3 {
             self.line(b'%', n as i64);
         } else {
@@ -126,7 +126,7 @@ impl Out {
         }
     }
 
-    pub fn set(&mut self, n: usize) {
+    pub(crate) fn set(&mut self, n: usize) {
         if self.resp3 {
             self.line(b'~', n as i64);
         } else {
@@ -135,7 +135,7 @@ impl Out {
     }
 
     /// Out-of-band pub/sub messages are pushes in RESP3.
-    pub fn push(&mut self, n: usize) {
+    pub(crate) fn push(&mut self, n: usize) {
         if self.resp3 {
             self.line(b'>', n as i64);
         } else {
@@ -143,7 +143,7 @@ impl Out {
         }
     }
 
-    pub fn double(&mut self, d: f64) {
+    pub(crate) fn double(&mut self, d: f64) {
         let s = crate::util::fmt_double(d);
         if self.resp3 {
             self.buf.put_u8(b',');
@@ -152,33 +152,6 @@ impl Out {
         } else {
             self.bulk(s.as_bytes());
         }
-    }
-
-    pub fn bool(&mut self, b: bool) {
-        if self.resp3 {
-            self.buf.put_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
-        } else {
-            self.int(b as i64);
-        }
-    }
-
-    pub fn bulks<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]>) {
-        self.array(items.len());
-        for i in items {
-            self.bulk(i);
-        }
-    }
-
-    pub fn raw(&mut self, data: &[u8]) {
-        self.buf.put_slice(data);
-    }
-
-    pub fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
     }
 }
 

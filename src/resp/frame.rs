@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Simple(String),
     Error(String),
     Integer(i64),
@@ -14,7 +14,7 @@ pub enum Frame {
 }
 
 impl Frame {
-    pub fn as_bytes(&self) -> Option<&[u8]> {
+    pub(crate) fn as_bytes(&self) -> Option<&[u8]> {
         match self {
             Frame::Bulk(b) => Some(b),
             Frame::Simple(s) => Some(s.as_bytes()),
@@ -27,8 +27,43 @@ impl Frame {
 const MAX_LEN: i64 = 512 * 1024 * 1024;
 const MAX_ELEMS: i64 = 1024 * 1024;
 
+/// A reply a peer sent that is not RESP (the link is dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// A length or integer that is not a number (the line, lossily).
+    BadInteger(String),
+    /// Arrays nested more than 32 deep.
+    TooDeep,
+    /// A bulk string over [`MAX_LEN`].
+    BulkTooLarge(i64),
+    /// An array over [`MAX_ELEMS`] elements.
+    ArrayTooLarge(i64),
+    /// A type byte RESP does not have.
+    BadType(u8),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::BadInteger(line) => write!(f, "bad integer in reply: {line:?}"),
+            FrameError::TooDeep => f.write_str("reply nested too deeply"),
+            FrameError::BulkTooLarge(n) => write!(f, "bulk length {n} too large"),
+            FrameError::ArrayTooLarge(n) => write!(f, "array length {n} too large"),
+            FrameError::BadType(b) => write!(f, "unexpected reply type byte {:?}", *b as char),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl From<FrameError> for String {
+    fn from(e: FrameError) -> String {
+        e.to_string()
+    }
+}
+
 /// Parses one frame from the front of `buf`; `Ok(None)` if incomplete.
-pub fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>, String> {
+pub(crate) fn parse_frame(buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
     let mut pos = 0;
     match parse_at(buf, &mut pos, 0)? {
         Some(f) => {
@@ -52,16 +87,16 @@ fn read_line<'a>(buf: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
     None
 }
 
-fn int_of(line: &[u8]) -> Result<i64, String> {
+fn int_of(line: &[u8]) -> Result<i64, FrameError> {
     std::str::from_utf8(line)
         .ok()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad integer in reply: {:?}", String::from_utf8_lossy(line)))
+        .ok_or_else(|| FrameError::BadInteger(String::from_utf8_lossy(line).into_owned()))
 }
 
-fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, String> {
+fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, FrameError> {
     if depth > 32 {
-        return Err("reply nested too deeply".into());
+        return Err(FrameError::TooDeep);
     }
     if *pos >= buf.len() {
         return Ok(None);
@@ -85,7 +120,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 return Ok(Some(Frame::Null));
             }
             if n > MAX_LEN {
-                return Err(format!("bulk length {n} too large"));
+                return Err(FrameError::BulkTooLarge(n));
             }
             let n = n as usize;
             if buf.len() < *pos + n + 2 {
@@ -104,7 +139,7 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
                 n *= 2;
             }
             if n > MAX_ELEMS {
-                return Err(format!("array length {n} too large"));
+                return Err(FrameError::ArrayTooLarge(n));
             }
             let mut items = Vec::with_capacity((n as usize).min(1024));
             for _ in 0..n {
@@ -115,6 +150,6 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, 
             }
             Frame::Array(items)
         }
-        other => return Err(format!("unexpected reply type byte {:?}", other as char)),
+        other => return Err(FrameError::BadType(other)),
     }))
 }

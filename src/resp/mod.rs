@@ -7,6 +7,6 @@ mod encode;
 mod frame;
 mod parse;
 
-pub use encode::Out;
-pub use frame::{parse_frame, Frame};
-pub use parse::{parse_request, Limits, ProtocolError, RequestParser};
+pub(crate) use encode::Out;
+pub(crate) use frame::{parse_frame, Frame};
+pub(crate) use parse::{parse_request, Limits, RequestParser};

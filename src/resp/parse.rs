@@ -10,7 +10,7 @@ const MAX_INLINE: usize = 64 * 1024;
 const MAX_MULTIBULK: i64 = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     pub max_bulk_len: u64,
 }
 
@@ -25,7 +25,7 @@ impl Default for Limits {
 /// A malformed request. The connection answers with the message and closes,
 /// as Redis does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub String);
+pub(crate) struct ProtocolError(pub String);
 
 impl std::fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,7 +59,7 @@ fn parse_int(s: &[u8]) -> Option<i64> {
 /// Parses one request from the front of `buf`. `Ok(None)` means more bytes are
 /// needed; nothing is consumed in that case. An empty inline line yields an
 /// empty argument list (the caller skips it).
-pub fn parse_request(
+pub(crate) fn parse_request(
     buf: &mut BytesMut,
     limits: &Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -73,7 +73,7 @@ pub fn parse_request(
 /// every argument so far per read: a core's worth of CPU for a few bytes a
 /// millisecond). Between calls the buffer may only grow at its end.
 #[derive(Debug, Default)]
-pub struct RequestParser {
+pub(crate) struct RequestParser {
     /// Arguments the multibulk request in progress announced; 0 when none is.
     count: usize,
     /// Where the next argument's `$` line starts in the buffer.
@@ -84,7 +84,7 @@ pub struct RequestParser {
 
 impl RequestParser {
     /// Like [`parse_request`], resuming where the last `Ok(None)` stopped.
-    pub fn parse(
+    pub(crate) fn parse(
         &mut self,
         buf: &mut BytesMut,
         limits: &Limits,
@@ -195,7 +195,7 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
 /// Splits a line like Redis's `sdssplitargs`: spaces separate, "double quotes"
 /// understand \n \r \t \b \a \\ \" and \xHH, 'single quotes' only \'.
 /// Returns None on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub(super) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();

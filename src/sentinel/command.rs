@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-pub struct SClient {
+pub(crate) struct SClient {
     pub info: Arc<ClientInfo>,
     pub authed: bool,
     pub resp3: bool,
@@ -25,7 +25,11 @@ pub struct SClient {
 }
 
 impl SClient {
-    pub fn new(info: Arc<ClientInfo>, push: mpsc::UnboundedSender<PubMsg>, authed: bool) -> Self {
+    pub(crate) fn new(
+        info: Arc<ClientInfo>,
+        push: mpsc::UnboundedSender<PubMsg>,
+        authed: bool,
+    ) -> Self {
         SClient {
             info,
             authed,
@@ -51,7 +55,7 @@ impl SClient {
     }
 }
 
-pub enum After {
+pub(crate) enum After {
     Continue,
     Close,
     Shutdown,
@@ -93,7 +97,12 @@ fn arity_ok(arity: i32, n: usize) -> bool {
     }
 }
 
-pub fn dispatch(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, args: &[Bytes]) -> After {
+pub(crate) fn dispatch(
+    sen: &Arc<Sentinel>,
+    c: &mut SClient,
+    out: &mut Out,
+    args: &[Bytes],
+) -> After {
     let name = lower(&args[0]);
     c.info
         .note_command("sentinel-client", crate::util::now_ms());
@@ -316,7 +325,7 @@ fn punsubscribe(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]
     After::Continue
 }
 
-pub fn unsubscribe_all(sen: &Sentinel, c: &mut SClient) {
+pub(crate) fn unsubscribe_all(sen: &Sentinel, c: &mut SClient) {
     c.subs.clear(&sen.pubsub, &c.info);
 }
 

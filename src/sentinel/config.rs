@@ -5,21 +5,21 @@
 //! master) is rewritten into it, keeping the user's other lines and comments.
 
 use crate::config::{
-    fatal, for_each_directive, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic,
-    LogLevel, REWRITE_MARKER,
+    for_each_directive, parse_yes_no, quote_if_needed, split_args, trim_line, write_atomic,
+    ConfigError, LogLevel, REWRITE_MARKER,
 };
 use std::collections::{HashMap, VecDeque};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_DOWN_AFTER: i64 = 30_000;
-pub const DEFAULT_FAILOVER_TIMEOUT: i64 = 180_000;
-pub const DEFAULT_PARALLEL_SYNCS: i64 = 1;
+pub(crate) const DEFAULT_DOWN_AFTER: i64 = 30_000;
+pub(crate) const DEFAULT_FAILOVER_TIMEOUT: i64 = 180_000;
+pub(crate) const DEFAULT_PARALLEL_SYNCS: i64 = 1;
 
 /// One `sentinel monitor` group and what the file says about it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MasterConfig {
+pub(crate) struct MasterConfig {
     pub name: String,
     pub ip: String,
     pub port: u16,
@@ -38,7 +38,7 @@ pub struct MasterConfig {
 }
 
 impl MasterConfig {
-    pub fn new(name: &str, ip: &str, port: u16, quorum: u32) -> MasterConfig {
+    pub(crate) fn new(name: &str, ip: &str, port: u16, quorum: u32) -> MasterConfig {
         MasterConfig {
             name: name.to_string(),
             ip: ip.to_string(),
@@ -59,7 +59,7 @@ impl MasterConfig {
 }
 
 #[derive(Clone, Debug)]
-pub struct SentinelConfig {
+pub(crate) struct SentinelConfig {
     pub file: Option<PathBuf>,
     pub port: u16,
     pub bind: Vec<String>,
@@ -152,9 +152,11 @@ impl SentinelConfig {
     /// `args` as given to `sledis-sentinel`: the config file, then
     /// `--directive value` overrides (`--sentinel` is skipped, so
     /// `sledis-server FILE --sentinel` works too).
-    pub fn from_args(args: &[String]) -> Result<SentinelConfig, String> {
+    pub(crate) fn from_args(args: &[String]) -> Result<SentinelConfig, ConfigError> {
         let Some(file) = args.first().filter(|a| !a.starts_with("--")) else {
-            return Err("Sentinel needs config file on disk to save state. Exiting...".into());
+            return Err(ConfigError::Usage(
+                "Sentinel needs config file on disk to save state. Exiting...".into(),
+            ));
         };
         let mut cfg = SentinelConfig::default();
         cfg.load_file(Path::new(file))?;
@@ -164,7 +166,7 @@ impl SentinelConfig {
                 Some(name) => directives.push((name.to_ascii_lowercase(), Vec::new())),
                 None => match directives.last_mut() {
                     Some((_, v)) => v.push(arg.clone()),
-                    None => return Err(format!("Unexpected argument '{arg}'")),
+                    None => return Err(ConfigError::Usage(format!("Unexpected argument '{arg}'"))),
                 },
             }
         }
@@ -180,17 +182,17 @@ impl SentinelConfig {
                     .map(|a| quote_if_needed(a))
                     .collect::<Vec<_>>()
                     .join(" ");
-                return Err(fatal(
-                    &format!("Reading the command line, at option {}", n + 1),
-                    &format!("--{shown}"),
-                    &msg,
-                ));
+                return Err(ConfigError::Directive {
+                    at: format!("Reading the command line, at option {}", n + 1),
+                    line: format!("--{shown}"),
+                    why: msg,
+                });
             }
         }
         Ok(cfg)
     }
 
-    fn load_file(&mut self, path: &Path) -> Result<(), String> {
+    fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let abs = for_each_directive(path, |name, args| {
             let argv: Vec<String> = std::iter::once(name.to_string())
                 .chain(args.iter().cloned())
@@ -201,11 +203,9 @@ impl SentinelConfig {
         fs::OpenOptions::new()
             .append(true)
             .open(&abs)
-            .map_err(|e| {
-                format!(
-                    "Sentinel config file {} is not writable: {e}. Exiting...",
-                    abs.display()
-                )
+            .map_err(|e| ConfigError::NotWritable {
+                path: abs.clone(),
+                error: e.to_string(),
             })?;
         self.file = Some(abs);
         Ok(())
@@ -389,16 +389,16 @@ impl SentinelConfig {
 /// What a sentinel remembers, rendered into config lines by [`rewrite`].
 /// Each line is keyed by its directive and master, so a rewrite can put a
 /// new value where the user's line was.
-pub struct StateLines {
+pub(crate) struct StateLines {
     pub lines: Vec<(String, String)>,
 }
 
 impl StateLines {
-    pub fn new() -> StateLines {
+    pub(crate) fn new() -> StateLines {
         StateLines { lines: Vec::new() }
     }
 
-    pub fn push(&mut self, key: String, line: String) {
+    pub(crate) fn push(&mut self, key: String, line: String) {
         self.lines.push((key, line));
     }
 }
@@ -440,7 +440,7 @@ fn line_key(argv: &[String]) -> Option<String> {
 /// each `sentinel` line takes the current value for its key (or goes away if
 /// that state is gone, like a forgotten replica); new lines follow the
 /// rewrite marker at the end.
-pub fn rewrite_content(old: &str, state: &StateLines) -> String {
+pub(crate) fn rewrite_content(old: &str, state: &StateLines) -> String {
     let mut pending: HashMap<String, VecDeque<String>> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for (k, l) in &state.lines {
@@ -490,7 +490,7 @@ pub fn rewrite_content(old: &str, state: &StateLines) -> String {
 }
 
 /// Rewrites `path` atomically with the state lines.
-pub fn rewrite(path: &Path, state: &StateLines) -> io::Result<()> {
+pub(crate) fn rewrite(path: &Path, state: &StateLines) -> io::Result<()> {
     let old = match fs::read(path) {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
@@ -510,7 +510,7 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let r = SentinelConfig::from_args(&[p.display().to_string()]);
         std::env::set_current_dir(cwd).unwrap();
-        r
+        r.map_err(|e| e.to_string())
     }
 
     #[test]

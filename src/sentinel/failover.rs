@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// Starts a failover if the master is ODOWN and none ran recently; true if
 /// one started (the other sentinels are then asked for votes at once).
-pub fn start_if_needed(sen: &Sentinel, st: &mut State, name: &str, now: i64) -> bool {
+pub(crate) fn start_if_needed(sen: &Sentinel, st: &mut State, name: &str, now: i64) -> bool {
     let Some(m) = st.masters.get_mut(name) else {
         return false;
     };
@@ -41,7 +41,7 @@ pub fn start_if_needed(sen: &Sentinel, st: &mut State, name: &str, now: i64) -> 
 }
 
 /// Redis's `sentinelStartFailover`.
-pub fn start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
+pub(crate) fn start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     st.current_epoch += 1;
     let epoch = st.current_epoch;
     let Some(m) = st.masters.get_mut(name) else {
@@ -59,7 +59,7 @@ pub fn start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
 
 /// Records this sentinel's vote for `epoch` (one vote per epoch: the first
 /// candidate to ask gets it). Returns the leader voted for and its epoch.
-pub fn vote(
+pub(crate) fn vote(
     sen: &Sentinel,
     st: &mut State,
     name: &str,
@@ -127,7 +127,7 @@ fn get_leader(sen: &Sentinel, st: &mut State, name: &str, epoch: u64, now: i64) 
     (votes > voters / 2 && votes >= quorum).then_some(winner)
 }
 
-pub fn state_machine(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
+pub(crate) fn state_machine(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     let Some(m) = st.masters.get(name) else {
         return;
     };
@@ -194,7 +194,7 @@ fn wait_start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
 /// recently, have priority > 0 and were not cut off from the master for
 /// long, the lowest priority, then the largest offset, then the smallest
 /// run id.
-pub fn best_replica(m: &Master, now: i64) -> Option<String> {
+pub(crate) fn best_replica(m: &Master, now: i64) -> Option<String> {
     let mut max_down = m.down_after * 10;
     if m.inst.has(flag::S_DOWN) {
         max_down += now - m.inst.s_down_since;
@@ -400,7 +400,7 @@ fn abort(m: &mut Master) {
 }
 
 /// The failover ended: the promoted replica becomes the group's master.
-pub fn switch_to_promoted(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
+pub(crate) fn switch_to_promoted(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     let Some(m) = st.masters.get(name) else {
         return;
     };
@@ -413,7 +413,7 @@ pub fn switch_to_promoted(sen: &Sentinel, st: &mut State, name: &str, now: i64) 
 /// `+switch-master` and Redis's `sentinelResetMasterAndChangeAddress`: the
 /// group now has its master at `to`; the old master and the other replicas
 /// are its replicas; the known sentinels stay.
-pub fn switch_master(sen: &Sentinel, st: &mut State, name: &str, to: Addr, now: i64) {
+pub(crate) fn switch_master(sen: &Sentinel, st: &mut State, name: &str, to: Addr, now: i64) {
     let Some(old) = st.masters.remove(name) else {
         return;
     };

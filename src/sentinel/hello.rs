@@ -8,17 +8,17 @@ use super::link::Owner;
 use super::{describe, failover, Level, Sentinel, State};
 use crate::resp::Frame;
 
-pub const CHANNEL: &str = "__sentinel__:hello";
+pub(crate) const CHANNEL: &str = "__sentinel__:hello";
 
 /// A hello without the announced ip, which depends on the link.
-pub struct Template {
+pub(crate) struct Template {
     announce_ip: Option<String>,
     rest: String,
 }
 
 impl Template {
     /// The payload for a hello sent over `inst`'s link.
-    pub fn render(&self, inst: &Instance) -> Option<String> {
+    pub(crate) fn render(&self, inst: &Instance) -> Option<String> {
         let ip = match &self.announce_ip {
             Some(ip) => ip.clone(),
             None => inst.link.local_ip.lock().clone()?,
@@ -27,7 +27,7 @@ impl Template {
     }
 }
 
-pub fn payload(st: &State, m: &Master) -> Template {
+pub(crate) fn payload(st: &State, m: &Master) -> Template {
     let port = if st.announce_port != 0 {
         st.announce_port
     } else {
@@ -45,7 +45,7 @@ pub fn payload(st: &State, m: &Master) -> Template {
 
 /// Makes the next tick send hellos to every instance of the group (after a
 /// promotion, so the others learn the new configuration at once).
-pub fn force_update(m: &mut Master) {
+pub(crate) fn force_update(m: &mut Master) {
     m.inst.last_pub_time = 0;
     for r in m.replicas.values_mut() {
         r.last_pub_time = 0;
@@ -56,7 +56,7 @@ pub fn force_update(m: &mut Master) {
 }
 
 /// A message arriving on a hello subscription.
-pub fn on_message(sen: &Sentinel, _owner: &Owner, frame: Frame) {
+pub(crate) fn on_message(sen: &Sentinel, _owner: &Owner, frame: Frame) {
     let Frame::Array(items) = frame else {
         return;
     };
@@ -70,7 +70,7 @@ pub fn on_message(sen: &Sentinel, _owner: &Owner, frame: Frame) {
 
 /// Redis's `sentinelProcessHelloMessage`: learn the sender, its epoch, and
 /// a newer configuration of the master if it has one.
-pub fn process(sen: &Sentinel, st: &mut State, payload: &str) -> bool {
+pub(crate) fn process(sen: &Sentinel, st: &mut State, payload: &str) -> bool {
     let t: Vec<&str> = payload.split(',').collect();
     if t.len() != 8 {
         return false;

@@ -8,14 +8,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Master,
     Replica,
     Sentinel,
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Master => "master",
             Kind::Replica => "slave",
@@ -25,22 +25,22 @@ impl Kind {
 }
 
 /// Instance flags, as SENTINEL MASTER(S) lists them.
-pub mod flag {
-    pub const S_DOWN: u32 = 1 << 0;
-    pub const O_DOWN: u32 = 1 << 1;
+pub(crate) mod flag {
+    pub(crate) const S_DOWN: u32 = 1 << 0;
+    pub(crate) const O_DOWN: u32 = 1 << 1;
     /// A sentinel told us it sees the master down.
-    pub const MASTER_DOWN: u32 = 1 << 2;
-    pub const FAILOVER_IN_PROGRESS: u32 = 1 << 3;
+    pub(crate) const MASTER_DOWN: u32 = 1 << 2;
+    pub(crate) const FAILOVER_IN_PROGRESS: u32 = 1 << 3;
     /// The replica chosen for promotion.
-    pub const PROMOTED: u32 = 1 << 4;
-    pub const RECONF_SENT: u32 = 1 << 5;
-    pub const RECONF_INPROG: u32 = 1 << 6;
-    pub const RECONF_DONE: u32 = 1 << 7;
-    pub const FORCE_FAILOVER: u32 = 1 << 8;
+    pub(crate) const PROMOTED: u32 = 1 << 4;
+    pub(crate) const RECONF_SENT: u32 = 1 << 5;
+    pub(crate) const RECONF_INPROG: u32 = 1 << 6;
+    pub(crate) const RECONF_DONE: u32 = 1 << 7;
+    pub(crate) const FORCE_FAILOVER: u32 = 1 << 8;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum FailoverState {
+pub(crate) enum FailoverState {
     None,
     WaitStart,
     SelectSlave,
@@ -51,7 +51,7 @@ pub enum FailoverState {
 }
 
 impl FailoverState {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             FailoverState::None => "none",
             FailoverState::WaitStart => "wait_start",
@@ -65,13 +65,13 @@ impl FailoverState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Addr {
+pub(crate) struct Addr {
     pub ip: String,
     pub port: u16,
 }
 
 impl Addr {
-    pub fn new(ip: &str, port: u16) -> Addr {
+    pub(crate) fn new(ip: &str, port: u16) -> Addr {
         Addr {
             ip: ip.to_string(),
             port,
@@ -79,7 +79,7 @@ impl Addr {
     }
 
     /// `ip:port`, the name Redis gives a replica.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         if self.ip.contains(':') {
             format!("[{}]:{}", self.ip, self.port)
         } else {
@@ -88,7 +88,7 @@ impl Addr {
     }
 }
 
-pub struct Instance {
+pub(crate) struct Instance {
     /// Unique for the life of the process: link callbacks find their
     /// instance by it and do nothing once it is gone.
     pub id: u64,
@@ -136,7 +136,7 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn new(id: u64, kind: Kind, name: String, addr: Addr, now: i64) -> Instance {
+    pub(crate) fn new(id: u64, kind: Kind, name: String, addr: Addr, now: i64) -> Instance {
         Instance {
             id,
             kind,
@@ -180,12 +180,12 @@ impl Instance {
         }
     }
 
-    pub fn has(&self, f: u32) -> bool {
+    pub(crate) fn has(&self, f: u32) -> bool {
         self.flags & f != 0
     }
 
     /// Redis's flag words, for SENTINEL MASTER and friends.
-    pub fn flags_text(&self) -> String {
+    pub(crate) fn flags_text(&self) -> String {
         let mut v: Vec<&str> = vec![self.kind.name()];
         let before = [
             (flag::S_DOWN, "s_down"),
@@ -217,13 +217,13 @@ impl Instance {
     }
 
     /// Not heard from within `ms`: neither down now nor recently.
-    pub fn no_down_for(&self, ms: i64, now: i64) -> bool {
+    pub(crate) fn no_down_for(&self, ms: i64, now: i64) -> bool {
         let most_recent = self.s_down_since.max(self.o_down_since);
         most_recent == 0 || now - most_recent > ms
     }
 
     /// Stops the link tasks; they exit at their next step.
-    pub fn close_links(&self) {
+    pub(crate) fn close_links(&self) {
         self.link.close();
         if let Some(p) = &self.pubsub {
             p.close();
@@ -231,7 +231,7 @@ impl Instance {
     }
 }
 
-pub struct Master {
+pub(crate) struct Master {
     pub inst: Instance,
     pub quorum: u32,
     pub down_after: i64,
@@ -259,20 +259,14 @@ pub struct Master {
 }
 
 impl Master {
-    pub fn sentinel_by_addr(&self, ip: &str, port: u16) -> Option<&Instance> {
-        self.sentinels
-            .values()
-            .find(|s| s.addr.ip == ip && s.addr.port == port)
-    }
-
     /// The replica chosen for promotion in the failover under way.
-    pub fn promoted_replica(&self) -> Option<&Instance> {
+    pub(crate) fn promoted_replica(&self) -> Option<&Instance> {
         self.promoted.as_ref().and_then(|k| self.replicas.get(k))
     }
 
     /// The address clients should use: the promoted replica's once the
     /// failover has gone past promotion.
-    pub fn current_addr(&self) -> Addr {
+    pub(crate) fn current_addr(&self) -> Addr {
         if self.failover_state >= FailoverState::ReconfSlaves {
             if let Some(r) = self.promoted_replica() {
                 return r.addr.clone();
@@ -282,7 +276,7 @@ impl Master {
     }
 
     /// Finds an instance of this group by id.
-    pub fn find_mut(&mut self, id: u64) -> Option<&mut Instance> {
+    pub(crate) fn find_mut(&mut self, id: u64) -> Option<&mut Instance> {
         if self.inst.id == id {
             return Some(&mut self.inst);
         }
@@ -292,7 +286,7 @@ impl Master {
         self.sentinels.values_mut().find(|s| s.id == id)
     }
 
-    pub fn close_all_links(&self) {
+    pub(crate) fn close_all_links(&self) {
         self.inst.close_links();
         for r in self.replicas.values() {
             r.close_links();
@@ -305,7 +299,7 @@ impl Master {
 
 /// The fields a sentinel reads from a node's `INFO`.
 #[derive(Debug, Default, PartialEq)]
-pub struct InfoFields {
+pub(crate) struct InfoFields {
     pub run_id: Option<String>,
     pub role: Option<Kind>,
     /// (ip, port) of each `slaveN:` line.
@@ -321,7 +315,7 @@ pub struct InfoFields {
 
 /// Parses what matters in an `INFO` reply (Redis's field names; both old
 /// `slaveN:ip,port,state` and new `slaveN:ip=..,port=..` forms).
-pub fn parse_info(text: &str) -> InfoFields {
+pub(crate) fn parse_info(text: &str) -> InfoFields {
     let mut f = InfoFields::default();
     for line in text.lines() {
         let line = line.trim_end_matches('\r');

@@ -17,18 +17,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
-pub type Reply = Result<Frame, String>;
+pub(crate) type Reply = Result<Frame, String>;
 /// Runs with the sentinel state locked, when the reply (or the link's
 /// failure) arrives.
-pub type Callback = Box<dyn FnOnce(&Sentinel, &mut State, Reply) + Send>;
+pub(crate) type Callback = Box<dyn FnOnce(&Sentinel, &mut State, Reply) + Send>;
 
-pub struct Request {
+pub(crate) struct Request {
     pub args: Vec<Vec<u8>>,
     pub cb: Option<Callback>,
 }
 
 impl Request {
-    pub fn new(args: &[&str], cb: Option<Callback>) -> Request {
+    pub(crate) fn new(args: &[&str], cb: Option<Callback>) -> Request {
         Request {
             args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
             cb,
@@ -38,12 +38,12 @@ impl Request {
 
 /// Where a link's events go: the instance with this id in this master's group.
 #[derive(Clone)]
-pub struct Owner {
+pub(crate) struct Owner {
     pub master: String,
     pub id: u64,
 }
 
-pub struct Link {
+pub(crate) struct Link {
     tx: mpsc::UnboundedSender<Request>,
     rx: Mutex<Option<mpsc::UnboundedReceiver<Request>>>,
     started: AtomicBool,
@@ -56,7 +56,7 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn new() -> Arc<Link> {
+    pub(crate) fn new() -> Arc<Link> {
         let (tx, rx) = mpsc::unbounded_channel();
         Arc::new(Link {
             tx,
@@ -70,21 +70,21 @@ impl Link {
         })
     }
 
-    pub fn is_started(&self) -> bool {
+    pub(crate) fn is_started(&self) -> bool {
         self.started.load(Ordering::Acquire)
     }
 
-    pub fn is_connected(&self) -> bool {
+    pub(crate) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
 
     /// Queues a command; false (and the callback dropped) when the link is
     /// down, as Redis refuses to queue on a disconnected link.
-    pub fn send(&self, args: &[&str], cb: Option<Callback>) -> bool {
+    pub(crate) fn send(&self, args: &[&str], cb: Option<Callback>) -> bool {
         self.send_req(Request::new(args, cb))
     }
 
-    pub fn send_req(&self, req: Request) -> bool {
+    pub(crate) fn send_req(&self, req: Request) -> bool {
         if !self.is_connected() || self.closed.load(Ordering::Acquire) {
             return false;
         }
@@ -97,13 +97,13 @@ impl Link {
     }
 
     /// The instance is gone: the task exits.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.wake.notify_one();
     }
 
     /// Drops the current connection; the task reconnects.
-    pub fn kick(&self) {
+    pub(crate) fn kick(&self) {
         self.wake.notify_one();
     }
 
@@ -113,19 +113,19 @@ impl Link {
 }
 
 /// What the link tells the sentinel about itself.
-pub enum LinkEvent {
-    Up { local_ip: Option<String> },
+pub(crate) enum LinkEvent {
+    Up,
     Down,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum LinkKind {
+pub(crate) enum LinkKind {
     Command,
     Hello,
 }
 
 /// Starts the task of `link` once.
-pub fn start(
+pub(crate) fn start(
     sen: &Arc<Sentinel>,
     owner: Owner,
     host: String,
@@ -163,9 +163,9 @@ async fn run(
         if let Ok(Ok(sock)) = conn.await {
             let _ = sock.set_nodelay(true);
             let local_ip = sock.local_addr().ok().map(|a| a.ip().to_string());
-            *link.local_ip.lock() = local_ip.clone();
+            *link.local_ip.lock() = local_ip;
             link.connected.store(true, Ordering::Release);
-            let first = super::on_link_event(&sen, &owner, kind, LinkEvent::Up { local_ip });
+            let first = super::on_link_event(&sen, &owner, kind, LinkEvent::Up);
             match first {
                 Some(first) => {
                     if let Err(e) = session(&sen, &owner, &link, kind, sock, first, &mut rx).await {

@@ -5,14 +5,14 @@
 //! lock (`link`), and clients talk to the sentinel over RESP (`server`,
 //! `command`). What the sentinel learns is saved into its config file.
 
-pub mod command;
-pub mod config;
-pub mod failover;
-pub mod hello;
-pub mod instance;
-pub mod link;
-pub mod monitor;
-pub mod server;
+pub(crate) mod command;
+pub(crate) mod config;
+pub(crate) mod failover;
+pub(crate) mod hello;
+pub(crate) mod instance;
+pub(crate) mod link;
+pub(crate) mod monitor;
+pub(crate) mod server;
 
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
@@ -30,53 +30,58 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 /// Timer period; Redis runs the sentinel timer at 10 Hz too.
-pub const TICK_MS: u64 = 100;
-pub const PING_PERIOD: i64 = 1000;
-pub const INFO_PERIOD: i64 = 10_000;
-pub const ASK_PERIOD: i64 = 1000;
-pub const PUBLISH_PERIOD: i64 = 2000;
-pub const TILT_TRIGGER: i64 = 2000;
-pub const TILT_PERIOD: i64 = 30_000;
-pub const SLAVE_RECONF_TIMEOUT: i64 = 10_000;
-pub const MIN_LINK_RECONNECT_PERIOD: i64 = 15_000;
-pub const ELECTION_TIMEOUT: i64 = 10_000;
+pub(crate) const TICK_MS: u64 = 100;
+pub(crate) const PING_PERIOD: i64 = 1000;
+pub(crate) const INFO_PERIOD: i64 = 10_000;
+pub(crate) const ASK_PERIOD: i64 = 1000;
+pub(crate) const PUBLISH_PERIOD: i64 = 2000;
+pub(crate) const TILT_TRIGGER: i64 = 2000;
+pub(crate) const TILT_PERIOD: i64 = 30_000;
+pub(crate) const SLAVE_RECONF_TIMEOUT: i64 = 10_000;
+pub(crate) const MIN_LINK_RECONNECT_PERIOD: i64 = 15_000;
+pub(crate) const ELECTION_TIMEOUT: i64 = 10_000;
 /// Upper bound of the random delay before a failover starts (see
 /// `Master::failover_delay_until`).
-pub const MAX_START_DELAY: i64 = 100;
+pub(crate) const MAX_START_DELAY: i64 = 100;
 /// Redis's SENTINEL_MAX_DESYNC: after voting for another sentinel, wait
 /// this much (plus twice the failover timeout) before trying ourselves.
-pub const MAX_DESYNC: i64 = 1000;
+pub(crate) const MAX_DESYNC: i64 = 1000;
 
-pub struct State {
-    pub myid: String,
-    pub current_epoch: u64,
-    pub masters: BTreeMap<String, Master>,
-    pub port: u16,
-    pub announce_ip: Option<String>,
-    pub announce_port: u16,
-    pub resolve_hostnames: bool,
-    pub announce_hostnames: bool,
-    pub sentinel_user: Option<String>,
-    pub sentinel_pass: Option<String>,
-    pub deny_scripts_reconfig: bool,
-    pub loglevel: crate::config::LogLevel,
-    pub tilt: bool,
-    pub tilt_start: i64,
-    pub previous_time: i64,
-    pub next_id: u64,
+pub(crate) struct State {
+    pub(crate) myid: String,
+    pub(crate) current_epoch: u64,
+    pub(crate) masters: BTreeMap<String, Master>,
+    pub(crate) port: u16,
+    pub(crate) announce_ip: Option<String>,
+    pub(crate) announce_port: u16,
+    pub(crate) resolve_hostnames: bool,
+    pub(crate) announce_hostnames: bool,
+    pub(crate) sentinel_user: Option<String>,
+    pub(crate) sentinel_pass: Option<String>,
+    pub(crate) loglevel: crate::config::LogLevel,
+    pub(crate) tilt: bool,
+    pub(crate) tilt_start: i64,
+    pub(crate) previous_time: i64,
+    pub(crate) next_id: u64,
     /// The state changed and must reach the config file.
-    pub dirty: bool,
+    pub(crate) dirty: bool,
     /// Links waiting to be started by the timer (it holds the `Arc`).
-    pub to_start: Vec<(Owner, Addr, Arc<link::Link>, LinkKind)>,
+    pub(crate) to_start: Vec<(Owner, Addr, Arc<link::Link>, LinkKind)>,
 }
 
 impl State {
-    pub fn new_instance(&mut self, kind: Kind, name: String, addr: Addr, now: i64) -> Instance {
+    pub(crate) fn new_instance(
+        &mut self,
+        kind: Kind,
+        name: String,
+        addr: Addr,
+        now: i64,
+    ) -> Instance {
         self.next_id += 1;
         Instance::new(self.next_id, kind, name, addr, now)
     }
 
-    pub fn master_from_config(&mut self, mc: &MasterConfig, now: i64) -> Master {
+    pub(crate) fn master_from_config(&mut self, mc: &MasterConfig, now: i64) -> Master {
         let inst = self.new_instance(
             Kind::Master,
             mc.name.clone(),
@@ -121,7 +126,7 @@ impl State {
     }
 
     /// The config lines that express the current state.
-    pub fn state_lines(&self) -> StateLines {
+    pub(crate) fn state_lines(&self) -> StateLines {
         let mut s = StateLines::new();
         s.push("myid".into(), format!("sentinel myid {}", self.myid));
         for m in self.masters.values() {
@@ -236,31 +241,30 @@ impl Master {
 }
 
 #[derive(Default)]
-pub struct Stats {
-    pub connections: AtomicU64,
-    pub commands: AtomicU64,
-    pub net_input: AtomicU64,
-    pub net_output: AtomicU64,
+pub(crate) struct Stats {
+    pub(crate) connections: AtomicU64,
+    pub(crate) commands: AtomicU64,
+    pub(crate) net_input: AtomicU64,
+    pub(crate) net_output: AtomicU64,
 }
 
-pub struct Sentinel {
-    pub state: Mutex<State>,
-    pub pubsub: PubSub,
-    pub clients: Clients,
-    pub config_file: PathBuf,
+pub(crate) struct Sentinel {
+    pub(crate) state: Mutex<State>,
+    pub(crate) pubsub: PubSub,
+    pub(crate) clients: Clients,
+    pub(crate) config_file: PathBuf,
     /// The process's run id (INFO), distinct from the sentinel id.
-    pub run_id: String,
-    pub requirepass: Option<String>,
-    pub bind: Vec<String>,
-    pub started: Instant,
-    pub stats: Stats,
-    pub shutdown: Notify,
+    pub(crate) run_id: String,
+    pub(crate) requirepass: Option<String>,
+    pub(crate) started: Instant,
+    pub(crate) stats: Stats,
+    pub(crate) shutdown: Notify,
     /// Serialises config file writes.
     write_lock: Mutex<()>,
 }
 
 #[derive(Clone, Copy)]
-pub enum Level {
+pub(crate) enum Level {
     Warning,
     Notice,
 }
@@ -268,7 +272,7 @@ pub enum Level {
 impl Sentinel {
     /// Logs an event and publishes it on the channel named after its type,
     /// the way client libraries and tools listen for them.
-    pub fn event(&self, level: Level, ty: &str, msg: &str) {
+    pub(crate) fn event(&self, level: Level, ty: &str, msg: &str) {
         match level {
             Level::Warning => tracing::warn!("{ty} {msg}"),
             Level::Notice => tracing::info!("{ty} {msg}"),
@@ -280,7 +284,7 @@ impl Sentinel {
     }
 
     /// Writes the config file if the state changed.
-    pub fn flush_config(&self) {
+    pub(crate) fn flush_config(&self) {
         let _w = self.write_lock.lock();
         let lines = {
             let mut st = self.state.lock();
@@ -303,7 +307,7 @@ impl Sentinel {
 }
 
 /// `%@` in Redis's event formats: how an instance is named in events.
-pub fn describe(m: &Master, inst: Option<&Instance>) -> String {
+pub(crate) fn describe(m: &Master, inst: Option<&Instance>) -> String {
     match inst {
         None => format!(
             "master {} {} {}",
@@ -322,7 +326,7 @@ pub fn describe(m: &Master, inst: Option<&Instance>) -> String {
     }
 }
 
-pub fn random_hex_id() -> String {
+pub(crate) fn random_hex_id() -> String {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     (0..40)
@@ -332,7 +336,7 @@ pub fn random_hex_id() -> String {
 
 /// Called by a link task when it connects (returns the first commands to
 /// send, or None if the instance is gone) or loses its connection.
-pub fn on_link_event(
+pub(crate) fn on_link_event(
     sen: &Sentinel,
     owner: &Owner,
     kind: LinkKind,
@@ -351,7 +355,7 @@ pub fn on_link_event(
         (auth_user, auth_pass)
     };
     match ev {
-        LinkEvent::Up { .. } => {
+        LinkEvent::Up => {
             let mut first = Vec::new();
             if let Some(pass) = &pass {
                 let args: Vec<&str> = match &user {
@@ -424,7 +428,7 @@ async fn timer(sen: Arc<Sentinel>) {
 }
 
 /// Builds the sentinel from its config and runs it until SHUTDOWN.
-pub async fn run(cfg: SentinelConfig) -> Result<(), String> {
+pub(crate) async fn run(cfg: SentinelConfig) -> Result<(), String> {
     let now = crate::util::now_ms();
     let file = cfg
         .file
@@ -442,7 +446,6 @@ pub async fn run(cfg: SentinelConfig) -> Result<(), String> {
         announce_hostnames: cfg.announce_hostnames,
         sentinel_user: cfg.sentinel_user.clone(),
         sentinel_pass: cfg.sentinel_pass.clone(),
-        deny_scripts_reconfig: cfg.deny_scripts_reconfig,
         loglevel: cfg.loglevel,
         tilt: false,
         tilt_start: 0,
@@ -462,7 +465,6 @@ pub async fn run(cfg: SentinelConfig) -> Result<(), String> {
         config_file: file,
         run_id: random_hex_id(),
         requirepass: cfg.requirepass.clone(),
-        bind: cfg.bind.clone(),
         started: Instant::now(),
         stats: Stats::default(),
         shutdown: Notify::new(),

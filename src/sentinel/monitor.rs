@@ -19,7 +19,7 @@ const ASK_PERIOD_SDOWN: i64 = 100;
 const MAX_PENDING: usize = 100;
 
 /// One timer tick over every master group.
-pub fn tick(sen: &Arc<Sentinel>) {
+pub(crate) fn tick(sen: &Arc<Sentinel>) {
     let now = crate::util::now_ms();
     let mut st = sen.state.lock();
     check_tilt(sen, &mut st, now);
@@ -188,11 +188,11 @@ fn send_ping(inst: &mut Instance, owner: Owner, now: i64) {
 }
 
 /// Looks up the instance a callback belongs to.
-pub fn find<'a>(st: &'a mut State, owner: &Owner) -> Option<&'a mut Instance> {
+pub(crate) fn find<'a>(st: &'a mut State, owner: &Owner) -> Option<&'a mut Instance> {
     st.masters.get_mut(&owner.master)?.find_mut(owner.id)
 }
 
-pub fn ping_callback(owner: Owner) -> Callback {
+pub(crate) fn ping_callback(owner: Owner) -> Callback {
     Box::new(move |_sen, st, reply: Reply| {
         let now = crate::util::now_ms();
         let Some(inst) = find(st, &owner) else {
@@ -230,7 +230,7 @@ fn info_callback(owner: Owner) -> Callback {
 /// node never ends half reconfigured: `SLAVEOF`, `CONFIG REWRITE` (so the
 /// role survives a restart), and `CLIENT KILL` of normal and pub/sub
 /// clients (so they reconnect and find out about the change).
-pub fn send_slaveof(inst: &Instance, to: Option<&Addr>) -> bool {
+pub(crate) fn send_slaveof(inst: &Instance, to: Option<&Addr>) -> bool {
     let l = &inst.link;
     if !l.is_connected() {
         return false;
@@ -252,7 +252,7 @@ pub fn send_slaveof(inst: &Instance, to: Option<&Addr>) -> bool {
 }
 
 /// Redis's `sentinelMasterLooksSane`.
-pub fn master_looks_sane(m: &Master, now: i64) -> bool {
+pub(crate) fn master_looks_sane(m: &Master, now: i64) -> bool {
     m.inst.role_reported == Kind::Master
         && !m.inst.has(flag::S_DOWN | flag::O_DOWN)
         && m.inst.info_refresh != 0
@@ -438,7 +438,7 @@ fn refresh_info(sen: &Sentinel, st: &mut State, owner: &Owner, text: String) {
 }
 
 /// `%@` for the instance with `id` in `m`.
-pub fn describe_in(m: &Master, id: u64) -> String {
+pub(crate) fn describe_in(m: &Master, id: u64) -> String {
     if m.inst.id == id {
         return describe(m, None);
     }

@@ -5,6 +5,7 @@ use super::command::{self, SClient};
 use super::config::SentinelConfig;
 use super::Sentinel;
 use crate::client::pubsub::PubMsg;
+use crate::config::BindError;
 use crate::resp::{Limits, Out, RequestParser};
 use bytes::BytesMut;
 use std::sync::atomic::Ordering;
@@ -18,7 +19,7 @@ const QUERY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Binds like the server: every `bind` address, a `-` prefix marking one
 /// that may fail; without `bind`, every IPv4 address (and IPv6 if possible).
-pub async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, String> {
+pub(crate) async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, BindError> {
     let list = if cfg.bind.is_empty() {
         crate::config::bind_list(&["*".to_string(), "-::*".to_string()])
     } else {
@@ -29,21 +30,22 @@ pub async fn bind(cfg: &SentinelConfig) -> Result<Vec<TcpListener>, String> {
         match TcpListener::bind((a.as_str(), cfg.port)).await {
             Ok(l) => out.push(l),
             Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
-            Err(e) => {
-                return Err(format!(
-                    "Could not create server TCP listening socket {a}:{}: {e}",
-                    cfg.port
-                ))
+            Err(error) => {
+                return Err(BindError::Address {
+                    addr: a,
+                    port: cfg.port,
+                    error,
+                })
             }
         }
     }
     if out.is_empty() {
-        return Err("no address to listen on".into());
+        return Err(BindError::NoAddress);
     }
     Ok(out)
 }
 
-pub async fn accept_loop(sen: Arc<Sentinel>, l: TcpListener) {
+pub(crate) async fn accept_loop(sen: Arc<Sentinel>, l: TcpListener) {
     loop {
         match l.accept().await {
             Ok((sock, addr)) => {

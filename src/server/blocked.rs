@@ -17,7 +17,7 @@ use std::time::Instant;
 use tokio::io::AsyncReadExt;
 use tokio::net::tcp::OwnedReadHalf;
 
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The reply is in `out`; `wrote` is the end offset of what the served
     /// command wrote, to be made durable before the reply goes out.
     Answered { wrote: Option<u64> },
@@ -27,13 +27,13 @@ pub enum Outcome {
     Closed,
 }
 
-pub struct Blocked {
+pub(crate) struct Blocked {
     pub keys: Vec<(usize, Bytes)>,
     pub deadline: Option<Instant>,
     pub args: Vec<Bytes>,
 }
 
-pub async fn wait(
+pub(crate) async fn wait(
     srv: &Server,
     client: &mut Client,
     out: &mut Out,
@@ -115,17 +115,7 @@ fn run_again(
     args: &[Bytes],
 ) -> (Option<u64>, Option<Action>) {
     let mark = out.buf.len();
-    let mut ctx = Ctx {
-        srv,
-        client,
-        out,
-        now: crate::util::now_ms(),
-        tx: None,
-        in_exec: false,
-        wrote: None,
-        action: None,
-        exec: None,
-    };
+    let mut ctx = Ctx::new(srv, client, out, crate::util::now_ms(), None);
     command::dispatch(&mut ctx, args);
     let action = ctx.action.take();
     let wrote = ctx.wrote;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Connection-local state.
-pub struct Client {
+pub(crate) struct Client {
     pub id: u64,
     pub info: Arc<ClientInfo>,
     pub db: usize,
@@ -34,7 +34,11 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(info: Arc<ClientInfo>, push: mpsc::UnboundedSender<PubMsg>, authed: bool) -> Self {
+    pub(crate) fn new(
+        info: Arc<ClientInfo>,
+        push: mpsc::UnboundedSender<PubMsg>,
+        authed: bool,
+    ) -> Self {
         Client {
             id: info.id,
             info,
@@ -52,11 +56,11 @@ impl Client {
         }
     }
 
-    pub fn in_subscribed_context(&self) -> bool {
+    pub(crate) fn in_subscribed_context(&self) -> bool {
         !self.subs.is_empty()
     }
 
-    pub fn set_db(&mut self, db: usize) {
+    pub(crate) fn set_db(&mut self, db: usize) {
         self.db = db;
         self.info.db.store(db, Ordering::Relaxed);
     }

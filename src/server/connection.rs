@@ -29,11 +29,11 @@ const HOLD_MAX: usize = 64;
 /// (one 16 KiB read of `GET big` would otherwise build ~180 MB of replies).
 const OUT_CHUNK: usize = 64 * 1024;
 
-pub async fn refuse(mut sock: TcpStream, msg: &str) {
+pub(crate) async fn refuse(mut sock: TcpStream, msg: &str) {
     let _ = sock.write_all(format!("-{msg}\r\n").as_bytes()).await;
 }
 
-pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
+pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     let _ = sock.set_nodelay(true);
     let laddr = sock.local_addr().unwrap_or(addr);
     let info = srv.clients.register(addr, laddr, crate::util::now_ms());
@@ -175,8 +175,8 @@ pub async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
             break;
         }
     }
-    command::pubsub::unsubscribe_all(&srv, &mut client);
-    command::multi::unwatch_all(&srv, &mut client);
+    command::pubsub::unsubscribe_all(&srv.pubsub, &mut client);
+    command::multi::unwatch_all(&srv.store, &mut client);
     if let Some((replid, offset)) = psync {
         // The connection is now a replica's feed, until it goes away.
         let peer = crate::replication::master::Peer {
@@ -312,17 +312,7 @@ fn run_batch(
                 if let Some(tx) = held.as_mut() {
                     tx.set_now(now);
                 }
-                let mut ctx = Ctx {
-                    srv,
-                    client: &mut *client,
-                    out: &mut *out,
-                    now,
-                    tx: held.take(),
-                    in_exec: false,
-                    wrote: None,
-                    action: None,
-                    exec: None,
-                };
+                let mut ctx = Ctx::new(srv, &mut *client, &mut *out, now, held.take());
                 command::dispatch(&mut ctx, &args);
                 ran += 1;
                 if !ran.is_multiple_of(HOLD_MAX) {
@@ -386,7 +376,7 @@ async fn wait_for_acks(
     info: &crate::client::ClientInfo,
 ) -> usize {
     loop {
-        let have = command::replication::acked(srv, offset);
+        let have = command::replication::acked(&srv.repl, offset);
         let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
         if have >= n || late || info.killed.load(Ordering::Acquire) {
             return have;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(srv: Arc<Server>) {
+pub(crate) async fn run(srv: Arc<Server>) {
     save::note_existing_snapshot(&srv);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut n: u64 = 0;

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 
 type Job = (Bytes, oneshot::Sender<()>);
 
-pub struct DiskReads {
+pub(crate) struct DiskReads {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     /// Reads run on a reader thread (`INFO stats`: `sled_reads_parked`).
     pub parked: AtomicU64,
@@ -31,7 +31,7 @@ pub struct DiskReads {
 const READERS: usize = 4;
 
 impl DiskReads {
-    pub fn start(store: Arc<Store>) -> DiskReads {
+    pub(crate) fn start(store: Arc<Store>) -> DiskReads {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..READERS {
@@ -57,7 +57,7 @@ impl DiskReads {
 
     /// Reads `raw` into the read cache on a reader thread. Returns at once
     /// if the readers are gone (the command then reads inline).
-    pub async fn fetch(&self, raw: Bytes) {
+    pub(crate) async fn fetch(&self, raw: Bytes) {
         let (done, wait) = oneshot::channel();
         let sent = match self.tx.lock().as_ref() {
             Some(tx) => tx.send((raw, done)).is_ok(),
@@ -70,7 +70,7 @@ impl DiskReads {
     }
 
     /// Lets the reader threads end (they hold the store).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.tx.lock().take();
     }
 }

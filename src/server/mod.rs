@@ -1,16 +1,16 @@
 //! The node: shared state ([`Server`]), the accept loop, background cron,
 //! and shutdown.
 
-pub mod blocked;
-pub mod client;
-pub mod connection;
-pub mod cron;
-pub mod disk_reads;
-pub mod save;
+pub(crate) mod blocked;
+pub(crate) mod client;
+pub(crate) mod connection;
+pub(crate) mod cron;
+pub(crate) mod disk_reads;
+pub(crate) mod save;
 
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
-use crate::config::Config;
+use crate::config::{BindError, Config};
 use crate::store::Store;
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
@@ -22,22 +22,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Default)]
-pub struct Stats {
-    pub connections: AtomicU64,
-    pub rejected: AtomicU64,
-    pub commands: AtomicU64,
-    pub ops_per_sec: AtomicU64,
-    pub net_input: AtomicU64,
-    pub net_output: AtomicU64,
-    pub sync_full: AtomicU64,
-    pub sync_partial_ok: AtomicU64,
-    pub sync_partial_err: AtomicU64,
+pub(crate) struct Stats {
+    pub(crate) connections: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) commands: AtomicU64,
+    pub(crate) ops_per_sec: AtomicU64,
+    pub(crate) net_input: AtomicU64,
+    pub(crate) net_output: AtomicU64,
+    pub(crate) sync_full: AtomicU64,
+    pub(crate) sync_partial_ok: AtomicU64,
+    pub(crate) sync_partial_err: AtomicU64,
 }
 
 /// SCAN cursors: a number handed to the client, mapped to the last key
 /// returned. Bounded; an unknown cursor starts over.
 #[derive(Default)]
-pub struct Cursors {
+pub(crate) struct Cursors {
     next: AtomicU64,
     map: Mutex<HashMap<u64, Bytes>>,
     order: Mutex<std::collections::VecDeque<u64>>,
@@ -46,7 +46,7 @@ pub struct Cursors {
 const MAX_CURSORS: usize = 100_000;
 
 impl Cursors {
-    pub fn put(&self, key: Bytes) -> u64 {
+    pub(crate) fn put(&self, key: Bytes) -> u64 {
         // Cursors stay below 2^63 so clients parsing them as i64 are fine.
         let id = (self.next.fetch_add(1, Ordering::Relaxed) % (i64::MAX as u64 - 1)) + 1;
         let mut m = self.map.lock();
@@ -61,54 +61,82 @@ impl Cursors {
         id
     }
 
-    pub fn get(&self, id: u64) -> Option<Bytes> {
+    pub(crate) fn get(&self, id: u64) -> Option<Bytes> {
         self.map.lock().get(&id).cloned()
     }
 }
 
-pub struct Server {
-    pub store: Arc<Store>,
-    pub config: RwLock<Config>,
-    pub clients: Clients,
-    pub pubsub: PubSub,
-    pub cursors: Cursors,
-    pub stats: Stats,
-    pub run_id: String,
-    pub repl: crate::replication::ReplState,
+pub(crate) struct Server {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: RwLock<Config>,
+    pub(crate) clients: Clients,
+    pub(crate) pubsub: PubSub,
+    pub(crate) cursors: Cursors,
+    pub(crate) stats: Stats,
+    pub(crate) run_id: String,
+    pub(crate) repl: crate::replication::ReplState,
     /// A replica loading its master's snapshot: commands answer LOADING.
-    pub loading: std::sync::atomic::AtomicBool,
-    pub started: Instant,
-    pub port: u16,
-    pub save: save::SaveState,
+    pub(crate) loading: std::sync::atomic::AtomicBool,
+    pub(crate) started: Instant,
+    pub(crate) port: u16,
+    pub(crate) save: save::SaveState,
     /// `Some(save?)` once shutdown was asked for.
-    pub shutdown: watch::Sender<Option<Option<bool>>>,
-    pub last_cron_ms: AtomicI64,
+    pub(crate) shutdown: watch::Sender<Option<Option<bool>>>,
+    pub(crate) last_cron_ms: AtomicI64,
     /// Reader threads for commands whose key must come from sled.
-    pub disk_reads: disk_reads::DiskReads,
+    pub(crate) disk_reads: disk_reads::DiskReads,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
 impl Server {
-    pub fn is_read_only_replica(&self) -> bool {
+    pub(crate) fn is_read_only_replica(&self) -> bool {
         self.repl.is_replica() && self.config.read().replica_read_only
     }
 
-    pub fn self_arc(&self) -> Option<Arc<Server>> {
+    pub(crate) fn self_arc(&self) -> Option<Arc<Server>> {
         self.me.get().and_then(|w| w.upgrade())
     }
 
-    pub fn request_shutdown(&self, save: Option<bool>) {
+    pub(crate) fn request_shutdown(&self, save: Option<bool>) {
         self.shutdown.send_replace(Some(save));
     }
 }
 
+/// Why the node could not start, or did not stop cleanly.
+#[derive(Debug)]
+pub enum RunError {
+    /// The data directory could not be created.
+    Dir(std::path::PathBuf, std::io::Error),
+    /// `--rebuild-from-snapshot` refused or failed.
+    Rebuild(save::RebuildError),
+    /// The store could not be opened, or closed at the end.
+    Store(crate::store::Error),
+    /// The listening sockets could not be made.
+    Bind(crate::config::BindError),
+    /// The runtime refused a signal handler or lost a task.
+    Runtime(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Dir(dir, e) => write!(f, "cannot create dir {}: {e}", dir.display()),
+            RunError::Rebuild(e) => write!(f, "{e}"),
+            RunError::Store(e) => write!(f, "{e}"),
+            RunError::Bind(e) => write!(f, "{e}"),
+            RunError::Runtime(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
 /// Opens the store, binds, and serves until SHUTDOWN or a signal.
-pub async fn run(cfg: Config) -> Result<(), String> {
+pub async fn run(cfg: Config) -> Result<(), RunError> {
     let dir = cfg.dir.clone();
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| RunError::Dir(dir.clone(), e))?;
     if cfg.rebuild_from_snapshot {
-        save::rebuild_from_snapshot(&cfg)?;
+        save::rebuild_from_snapshot(&cfg).map_err(RunError::Rebuild)?;
     }
     let store = Store::open(crate::store::StoreOptions {
         dir: dir.clone(),
@@ -117,8 +145,10 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         segment_size: cfg.wal_segment_size,
         repair_wal: cfg.repair_wal,
         budget: crate::store::Budget::of(cfg.maxmemory),
-    })?;
-    let replid = crate::replication::state::load_or_create_replid(&store)?;
+    })
+    .map_err(RunError::Store)?;
+    let replid =
+        crate::replication::state::load_or_create_replid(&store).map_err(RunError::Store)?;
     if matches!(
         tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
         Ok(tokio::runtime::RuntimeFlavor::CurrentThread)
@@ -132,16 +162,17 @@ pub async fn run(cfg: Config) -> Result<(), String> {
         match TcpListener::bind((a.as_str(), cfg.port)).await {
             Ok(l) => listeners.push(l),
             Err(e) if optional => tracing::debug!("could not bind optional {a}:{}: {e}", cfg.port),
-            Err(e) => {
-                return Err(format!(
-                    "Could not create server TCP listening socket {a}:{}: {e}",
-                    cfg.port
-                ))
+            Err(error) => {
+                return Err(RunError::Bind(BindError::Address {
+                    addr: a,
+                    port: cfg.port,
+                    error,
+                }))
             }
         }
     }
     if listeners.is_empty() {
-        return Err("no address to listen on".into());
+        return Err(RunError::Bind(BindError::NoAddress));
     }
     let port = listeners[0]
         .local_addr()
@@ -183,9 +214,9 @@ pub async fn run(cfg: Config) -> Result<(), String> {
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     for l in listeners {
         tokio::spawn(accept_loop(srv.clone(), l));
     }
@@ -256,22 +287,22 @@ async fn final_save(srv: &Arc<Server>, save: Option<bool>) -> bool {
 
 /// Redis's `prepareForShutdown` after the save: the WAL synced, the write
 /// buffer moved into sled, the pidfile removed.
-async fn finish(srv: &Arc<Server>) -> Result<(), String> {
+async fn finish(srv: &Arc<Server>) -> Result<(), RunError> {
     srv.disk_reads.stop();
     let s = srv.clone();
     let r = tokio::task::spawn_blocking(move || s.store.close())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         let _ = std::fs::remove_file(pidfile);
     }
     tracing::info!("sledis is now ready to exit, bye bye...");
-    r.map_err(String::from)
+    r.map_err(RunError::Store)
 }
 
 impl Server {
     /// Pushes config values that live outside `Config` into their owners.
-    pub fn apply_runtime_config(&self) {
+    pub(crate) fn apply_runtime_config(&self) {
         let cfg = self.config.read();
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
@@ -296,14 +327,14 @@ impl Server {
 /// Runs blocking work (SAVE) from a command: on a multi-threaded runtime the
 /// other workers keep serving; on the single-threaded one the server waits,
 /// as Redis does during SAVE.
-pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
 }
 
-pub fn wal_policy(cfg: &Config) -> crate::wal::FsyncPolicy {
+pub(crate) fn wal_policy(cfg: &Config) -> crate::wal::FsyncPolicy {
     use crate::config::Fsync;
     match cfg.appendfsync {
         Fsync::Always => crate::wal::FsyncPolicy::Always,

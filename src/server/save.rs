@@ -3,12 +3,12 @@
 use super::Server;
 use crate::config::Config;
 use crate::snapshot::{self, SnapshotReader};
-use parking_lot::Mutex;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-pub struct SaveState {
+pub(crate) struct SaveState {
     pub in_progress: AtomicBool,
     /// BGSAVE SCHEDULE arrived while a save ran: the cron starts one after.
     pub scheduled: AtomicBool,
@@ -20,11 +20,10 @@ pub struct SaveState {
     /// Start offset of the newest snapshot on disk; the WAL is kept from it.
     pub snapshot_start: AtomicU64,
     pub has_snapshot: AtomicBool,
-    pub last_info: Mutex<Option<String>>,
 }
 
 impl SaveState {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         SaveState {
             in_progress: AtomicBool::new(false),
             scheduled: AtomicBool::new(false),
@@ -34,7 +33,6 @@ impl SaveState {
             last_attempt: AtomicI64::new(0),
             snapshot_start: AtomicU64::new(0),
             has_snapshot: AtomicBool::new(false),
-            last_info: Mutex::new(None),
         }
     }
 }
@@ -45,13 +43,13 @@ impl Default for SaveState {
     }
 }
 
-pub fn snapshot_path(srv: &Server) -> std::path::PathBuf {
+pub(crate) fn snapshot_path(srv: &Server) -> std::path::PathBuf {
     let cfg = srv.config.read();
     cfg.dir.join(&cfg.dbfilename)
 }
 
 /// Reads what the newest snapshot on disk says (at startup).
-pub fn note_existing_snapshot(srv: &Server) {
+pub(crate) fn note_existing_snapshot(srv: &Server) {
     let path = snapshot_path(srv);
     if let Ok(r) = SnapshotReader::open(&path) {
         let h = r.header();
@@ -67,7 +65,7 @@ pub fn note_existing_snapshot(srv: &Server) {
 
 /// Why a snapshot was not written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     /// Another save runs (a full sync waits for it and takes its file).
     InProgress,
     /// Writing failed (the old snapshot stays as it was).
@@ -87,7 +85,7 @@ impl std::fmt::Display for SaveError {
 impl std::error::Error for SaveError {}
 
 /// SAVE: writes the snapshot now, in the caller's thread.
-pub fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
+pub(crate) fn save_blocking(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
     if srv.save.in_progress.swap(true, Ordering::AcqRel) {
         return Err(SaveError::InProgress);
     }
@@ -145,7 +143,7 @@ fn do_save(srv: &Server) -> Result<snapshot::SnapshotInfo, SaveError> {
 }
 
 /// BGSAVE: the same in a blocking-pool thread. False if one is running.
-pub fn bgsave(srv: &Arc<Server>) -> bool {
+pub(crate) fn bgsave(srv: &Arc<Server>) -> bool {
     if srv.save.in_progress.swap(true, Ordering::AcqRel) {
         return false;
     }
@@ -158,11 +156,71 @@ pub fn bgsave(srv: &Arc<Server>) -> bool {
     true
 }
 
+/// Why `--rebuild-from-snapshot` did not rebuild sled. Every refusal is
+/// found before sled is touched.
+#[derive(Debug)]
+pub enum RebuildError {
+    /// The snapshot file could not be opened.
+    Open(snapshot::SnapshotError),
+    /// The snapshot is damaged (the verify report).
+    Damaged(String),
+    /// The WAL could not be read.
+    Wal(PathBuf, std::io::Error),
+    /// The WAL starts after the snapshot's start offset.
+    WalStartsAfter {
+        start: u64,
+        wal: PathBuf,
+        first: u64,
+    },
+    /// The WAL ends before the snapshot's start offset.
+    WalEndsBefore { start: u64, wal: PathBuf, end: u64 },
+    /// There is no WAL, and the snapshot does not start at 0.
+    NoWal { start: u64, wal: PathBuf },
+    /// Rebuilding sled failed.
+    Store(crate::store::Error),
+}
+
+impl std::fmt::Display for RebuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RebuildError::Open(e) => write!(f, "cannot rebuild: {e}"),
+            RebuildError::Damaged(report) => write!(
+                f,
+                "cannot rebuild, the snapshot is damaged (sled was not touched): {report}"
+            ),
+            RebuildError::Wal(path, e) => {
+                write!(f, "cannot rebuild: reading {}: {e}", path.display())
+            }
+            RebuildError::WalStartsAfter { start, wal, first } => write!(
+                f,
+                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} starts at {first}: \
+                 the records in between are missing (sled was not touched)",
+                wal.display()
+            ),
+            RebuildError::WalEndsBefore { start, wal, end } => write!(
+                f,
+                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} ends at {end} \
+                 (sled was not touched)",
+                wal.display()
+            ),
+            RebuildError::NoWal { start, wal } => write!(
+                f,
+                "cannot rebuild: the snapshot starts at offset {start} but there is no WAL in {} \
+                 (sled was not touched)",
+                wal.display()
+            ),
+            RebuildError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RebuildError {}
+
 /// `--rebuild-from-snapshot`: sled is rebuilt from `dir/dbfilename`; the WAL
 /// from the snapshot's start offset is replayed by the normal recovery.
-pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
+pub(crate) fn rebuild_from_snapshot(cfg: &Config) -> Result<(), RebuildError> {
     let path = cfg.dir.join(&cfg.dbfilename);
-    let reader = SnapshotReader::open(&path).map_err(|e| format!("cannot rebuild: {e}"))?;
+    let reader = SnapshotReader::open(&path).map_err(RebuildError::Open)?;
     let start = reader.header().start_offset;
     // Everything is checked before sled is touched: rebuild_sled moves the
     // old sled files aside first, and a rebuild that fails halfway (a damaged
@@ -170,46 +228,41 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
     // partial sled that the next start cannot use.
     let report = reader.verify();
     if !report.is_ok() {
-        return Err(format!(
-            "cannot rebuild, the snapshot is damaged (sled was not touched): {report}"
-        ));
+        return Err(RebuildError::Damaged(report.to_string()));
     }
     let wal_dir = cfg.dir.join("wal");
-    let segs = crate::wal::list_segments(&wal_dir)
-        .map_err(|e| format!("cannot rebuild: reading {}: {e}", wal_dir.display()))?;
+    let segs =
+        crate::wal::list_segments(&wal_dir).map_err(|e| RebuildError::Wal(wal_dir.clone(), e))?;
     // Where the last segment's records end (its file may go on with
     // preallocated zeros).
     let wal_end = match segs.last() {
         Some(last) => {
             crate::wal::scan_segment(last, |_, _| {})
-                .map_err(|e| format!("cannot rebuild: reading {}: {e}", last.path.display()))?
+                .map_err(|e| RebuildError::Wal(last.path.clone(), e))?
                 .valid_end
         }
         None => 0,
     };
     match (segs.first(), segs.last()) {
         (Some(first), _) if first.start > start => {
-            return Err(format!(
-                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} starts at {}: \
-                 the records in between are missing (sled was not touched)",
-                wal_dir.display(),
-                first.start
-            ));
+            return Err(RebuildError::WalStartsAfter {
+                start,
+                wal: wal_dir,
+                first: first.start,
+            });
         }
         (_, Some(_)) if wal_end < start => {
-            return Err(format!(
-                "cannot rebuild: the snapshot starts at offset {start} but the WAL in {} ends at {} \
-                 (sled was not touched)",
-                wal_dir.display(),
-                wal_end
-            ));
+            return Err(RebuildError::WalEndsBefore {
+                start,
+                wal: wal_dir,
+                end: wal_end,
+            });
         }
         (None, _) if start > 0 => {
-            return Err(format!(
-                "cannot rebuild: the snapshot starts at offset {start} but there is no WAL in {} \
-                 (sled was not touched)",
-                wal_dir.display()
-            ));
+            return Err(RebuildError::NoWal {
+                start,
+                wal: wal_dir,
+            });
         }
         _ => {}
     }
@@ -220,7 +273,8 @@ pub fn rebuild_from_snapshot(cfg: &Config) -> Result<(), String> {
     );
     let n = crate::store::rebuild_sled(&cfg.dir, start, reader.block_count(), |i| {
         reader.read_block(i).map_err(crate::store::Error::snapshot)
-    })?;
+    })
+    .map_err(RebuildError::Store)?;
     tracing::warn!("rebuilt sled with {n} keys; the WAL from offset {start} on will be replayed");
     Ok(())
 }

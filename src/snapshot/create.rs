@@ -9,7 +9,7 @@ use crate::store::Store;
 use std::io;
 use std::path::Path;
 
-pub fn create(store: &Store, path: &Path, replid: &str) -> io::Result<SnapshotInfo> {
+pub(crate) fn create(store: &Store, path: &Path, replid: &str) -> io::Result<SnapshotInfo> {
     let source = store.snapshot_source();
     let mut w = SnapshotWriter::create(path, replid, source.start)?;
     source.for_each(|k, v| w.add(k, v))?;

@@ -8,53 +8,53 @@ use std::io;
 use super::error::{SnapshotError, SnapshotErrorKind};
 
 /// First bytes of every snapshot file.
-pub const MAGIC: [u8; 8] = *b"SLEDISNP";
+pub(super) const MAGIC: [u8; 8] = *b"SLEDISNP";
 /// Last bytes of every finished snapshot file; its absence means truncation.
-pub const TRAILER_MAGIC: [u8; 8] = *b"SLEDISTR";
+pub(super) const TRAILER_MAGIC: [u8; 8] = *b"SLEDISTR";
 /// Current (and only) format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub(super) const FORMAT_VERSION: u32 = 1;
 
-pub const HEADER_LEN: usize = 84;
-pub const TRAILER_LEN: usize = 44;
-pub const BLOCK_HEADER_LEN: usize = 16;
+pub(super) const HEADER_LEN: usize = 84;
+pub(super) const TRAILER_LEN: usize = 44;
+pub(super) const BLOCK_HEADER_LEN: usize = 16;
 /// Fixed part of one index entry; the first key follows it.
-pub const INDEX_ENTRY_FIXED_LEN: usize = 24;
+pub(super) const INDEX_ENTRY_FIXED_LEN: usize = 24;
 /// Per pair inside a raw block: key length u32 + value length u32.
-pub const ENTRY_OVERHEAD: usize = 8;
+pub(super) const ENTRY_OVERHEAD: usize = 8;
 /// The index always ends with its crc32, so even an empty index has 4 bytes.
-pub const INDEX_CRC_LEN: usize = 4;
-pub const REPLID_LEN: usize = 40;
+pub(super) const INDEX_CRC_LEN: usize = 4;
+pub(super) const REPLID_LEN: usize = 40;
 
 /// A block is closed once its raw (uncompressed) size reaches this.
-pub const TARGET_BLOCK_RAW: usize = 64 * 1024;
+pub(super) const TARGET_BLOCK_RAW: usize = 64 * 1024;
 /// Hard cap on a block's raw size, and so on a single key+value pair. Bounds
 /// the memory a hostile file can make the reader allocate per block.
-pub const MAX_BLOCK_RAW: usize = 64 * 1024 * 1024;
+pub(super) const MAX_BLOCK_RAW: usize = 64 * 1024 * 1024;
 /// Cap on a block's stored (compressed) size: above zstd's worst-case
 /// expansion of `MAX_BLOCK_RAW`, so the writer never exceeds it.
-pub const MAX_BLOCK_STORED: usize = MAX_BLOCK_RAW + MAX_BLOCK_RAW / 128 + 4096;
+pub(super) const MAX_BLOCK_STORED: usize = MAX_BLOCK_RAW + MAX_BLOCK_RAW / 128 + 4096;
 /// zstd level 1: on 1M small pairs it wrote ~8.3M keys/s against ~5.8M at
 /// level 3, and level 3's file was not even smaller (13.8 MB vs 12.6 MB).
-pub const COMPRESSION_LEVEL: i32 = 1;
+pub(super) const COMPRESSION_LEVEL: i32 = 1;
 
 /// One (key, value) pair as stored in sled.
-pub type Pair = (Vec<u8>, Vec<u8>);
+pub(crate) type Pair = (Vec<u8>, Vec<u8>);
 
 /// Block compression codec, stored as one byte in the header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Compression {
+pub(crate) enum Compression {
     Zstd,
 }
 
 impl Compression {
-    pub fn id(self) -> u8 {
+    pub(crate) fn id(self) -> u8 {
         match self {
             Compression::Zstd => 1,
         }
     }
 
-    pub fn from_id(id: u8) -> Option<Self> {
+    pub(crate) fn from_id(id: u8) -> Option<Self> {
         match id {
             1 => Some(Compression::Zstd),
             _ => None,
@@ -65,31 +65,31 @@ impl Compression {
 /// The snapshot's identity and replication range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotHeader {
-    pub version: u32,
+    pub(crate) version: u32,
     /// Replication id (40 lowercase/uppercase hex chars) the offsets refer to.
-    pub replid: String,
+    pub(crate) replid: String,
     /// Replication offset when the dump started (S).
     pub start_offset: u64,
     /// Replication offset when the dump finished (E); a replica replays the
     /// log from S (writes in [S, E) are idempotent on top of the dump).
     pub end_offset: u64,
-    pub created_at_ms: u64,
-    pub compression: Compression,
+    pub(crate) created_at_ms: u64,
+    pub(crate) compression: Compression,
 }
 
 /// Where a block lives and what it holds, as recorded in the block index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockIndexEntry {
     /// Smallest key in the block.
-    pub first_key: Vec<u8>,
+    pub(crate) first_key: Vec<u8>,
     /// File offset of the block's 16-byte header.
     pub offset: u64,
     /// Bytes on disk: block header + compressed payload.
     pub len: u32,
     /// Number of pairs in the block.
-    pub entries: u32,
+    pub(crate) entries: u32,
     /// Uncompressed payload size.
-    pub raw_len: u32,
+    pub(crate) raw_len: u32,
 }
 
 /// Bounds-checked little-endian reader over a byte slice; every read returns
@@ -100,38 +100,38 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
+    pub(super) fn new(buf: &'a [u8]) -> Self {
         Cursor { buf, pos: 0 }
     }
 
-    pub fn pos(&self) -> usize {
+    pub(super) fn pos(&self) -> usize {
         self.pos
     }
 
-    pub fn remaining(&self) -> usize {
+    pub(super) fn remaining(&self) -> usize {
         self.buf.len().saturating_sub(self.pos)
     }
 
-    pub fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(super) fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let s = self.buf.get(self.pos..end)?;
         self.pos = end;
         Some(s)
     }
 
-    pub fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+    pub(super) fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
         self.bytes(N).and_then(|s| <[u8; N]>::try_from(s).ok())
     }
 
-    pub fn u8(&mut self) -> Option<u8> {
+    pub(super) fn u8(&mut self) -> Option<u8> {
         self.array::<1>().map(|a| a[0])
     }
 
-    pub fn u32(&mut self) -> Option<u32> {
+    pub(super) fn u32(&mut self) -> Option<u32> {
         self.array().map(u32::from_le_bytes)
     }
 
-    pub fn u64(&mut self) -> Option<u64> {
+    pub(super) fn u64(&mut self) -> Option<u64> {
         self.array().map(u64::from_le_bytes)
     }
 }

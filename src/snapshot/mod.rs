@@ -71,7 +71,7 @@
 //! at the index with increasing first keys and totals matching the trailer.
 //! Block contents are checked when read (`iter`, `read_block`, `verify`).
 
-pub mod create;
+pub(crate) mod create;
 mod error;
 mod format;
 mod reader;
@@ -80,10 +80,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use error::{SnapshotError, SnapshotErrorKind};
-pub use format::{
-    BlockIndexEntry, Compression, Pair, SnapshotHeader, COMPRESSION_LEVEL, FORMAT_VERSION, MAGIC,
-    MAX_BLOCK_RAW, TARGET_BLOCK_RAW,
-};
-pub use reader::{is_snapshot, DamagedBlock, SnapshotIter, SnapshotReader, VerifyReport};
-pub use writer::{SnapshotInfo, SnapshotWriter};
+pub use error::SnapshotError;
+pub(crate) use format::Pair;
+pub use format::{BlockIndexEntry, SnapshotHeader};
+pub(crate) use reader::is_snapshot;
+pub use reader::{SnapshotIter, SnapshotReader, VerifyReport};
+pub(crate) use writer::{SnapshotInfo, SnapshotWriter};

@@ -18,7 +18,7 @@ const MAX_PREALLOC_PAIRS: usize = 16 * 1024;
 
 /// Cheap check for tools deciding how to open a file: true when it starts
 /// with the snapshot magic (says nothing about the rest being intact).
-pub fn is_snapshot(path: &Path) -> bool {
+pub(crate) fn is_snapshot(path: &Path) -> bool {
     let mut magic = [0u8; 8];
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -35,6 +35,8 @@ pub struct SnapshotReader {
     header: SnapshotHeader,
     key_count: u64,
     raw_bytes: u64,
+    /// Where the block index starts (the tests check it).
+    #[cfg(test)]
     index_offset: u64,
     index: Vec<BlockIndexEntry>,
 }
@@ -54,7 +56,7 @@ impl fmt::Debug for SnapshotReader {
 
 /// One block `verify` could not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DamagedBlock {
+pub(crate) struct DamagedBlock {
     pub block: usize,
     pub offset: u64,
     /// Pairs the index says the block holds (all lost with it).
@@ -66,13 +68,13 @@ pub struct DamagedBlock {
 /// Result of [`SnapshotReader::verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
-    pub path: PathBuf,
-    pub blocks: usize,
+    pub(crate) path: PathBuf,
+    pub(crate) blocks: usize,
     /// Key count recorded in the trailer.
-    pub keys_expected: u64,
+    pub(crate) keys_expected: u64,
     /// Pairs in blocks that passed every check.
-    pub keys_readable: u64,
-    pub damaged: Vec<DamagedBlock>,
+    pub(crate) keys_readable: u64,
+    pub(crate) damaged: Vec<DamagedBlock>,
 }
 
 impl VerifyReport {
@@ -204,6 +206,7 @@ impl SnapshotReader {
             header,
             key_count: trailer.key_count,
             raw_bytes: trailer.raw_bytes,
+            #[cfg(test)]
             index_offset,
             index,
         };
@@ -217,7 +220,7 @@ impl SnapshotReader {
         Ok(reader)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
@@ -233,17 +236,18 @@ impl SnapshotReader {
         self.index.len()
     }
 
-    pub fn file_len(&self) -> u64 {
+    pub(crate) fn file_len(&self) -> u64 {
         self.file_len
     }
 
     /// Total uncompressed payload bytes, as recorded in the trailer.
-    pub fn raw_bytes(&self) -> u64 {
+    pub(crate) fn raw_bytes(&self) -> u64 {
         self.raw_bytes
     }
 
     /// File offset where the block index starts (just after the last block).
-    pub fn index_offset(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn index_offset(&self) -> u64 {
         self.index_offset
     }
 
@@ -253,7 +257,7 @@ impl SnapshotReader {
 
     /// The only block that can hold `key`: the last one whose first key is
     /// <= `key`. `None` when `key` sorts before every key in the file.
-    pub fn find_block(&self, key: &[u8]) -> Option<usize> {
+    pub(crate) fn find_block(&self, key: &[u8]) -> Option<usize> {
         let after = self
             .index
             .partition_point(|e| e.first_key.as_slice() <= key);
@@ -267,14 +271,15 @@ impl SnapshotReader {
     }
 
     /// Like `iter`, starting at the first pair whose key is >= `key`.
-    pub fn iter_from(&self, key: &[u8]) -> SnapshotIter<'_> {
+    #[cfg(test)]
+    pub(crate) fn iter_from(&self, key: &[u8]) -> SnapshotIter<'_> {
         let block = self.find_block(key).unwrap_or(0);
         SnapshotIter::new(self, block, Some(key.to_vec()))
     }
 
     /// Reads one block's pairs (for parallel loading and for the dump tool
     /// seeking to a key).
-    pub fn read_block(&self, i: usize) -> Result<Vec<Pair>, SnapshotError> {
+    pub(crate) fn read_block(&self, i: usize) -> Result<Vec<Pair>, SnapshotError> {
         self.decode_block(i, &mut Scratch::new())
             .map_err(|e| e.with_path(&self.path))
     }

@@ -1,6 +1,10 @@
 use std::path::{Path, PathBuf};
 
-use super::format::{HEADER_LEN, TRAILER_LEN};
+use super::error::SnapshotErrorKind;
+use super::format::{
+    Compression, COMPRESSION_LEVEL, FORMAT_VERSION, HEADER_LEN, MAGIC, MAX_BLOCK_RAW,
+    TARGET_BLOCK_RAW, TRAILER_LEN,
+};
 use super::*;
 
 const REPLID: &str = "0123456789abcdef0123456789abcdef01234567";

@@ -20,7 +20,7 @@ use super::format::{
 
 /// What a finished snapshot contains, for logs and INFO-style reporting.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotInfo {
+pub(crate) struct SnapshotInfo {
     pub path: PathBuf,
     pub keys: u64,
     pub blocks: u64,
@@ -32,7 +32,7 @@ pub struct SnapshotInfo {
 
 /// Writes a snapshot to `<path>.tmp`; `finish` renames it into place.
 /// Dropping the writer without `finish` deletes the temporary file.
-pub struct SnapshotWriter {
+pub(crate) struct SnapshotWriter {
     path: PathBuf,
     tmp_path: PathBuf,
     /// The sink thread; `None` once an I/O error happened: the file is then
@@ -141,7 +141,7 @@ impl SnapshotWriter {
     /// Writes to `path` + ".tmp" and renames into place in finish(), so a
     /// reader never sees a half-written file. An existing `.tmp` (left by a
     /// crash) is overwritten.
-    pub fn create(path: &Path, replid: &str, start_offset: u64) -> io::Result<Self> {
+    pub(crate) fn create(path: &Path, replid: &str, start_offset: u64) -> io::Result<Self> {
         if !is_valid_replid(replid) {
             return Err(invalid_input(format!(
                 "replid must be 40 hex characters, got {} bytes",
@@ -201,20 +201,10 @@ impl SnapshotWriter {
         })
     }
 
-    /// Final path of the snapshot (the temporary file is this plus ".tmp").
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Pairs added so far.
-    pub fn keys(&self) -> u64 {
-        self.keys
-    }
-
     /// Keys must come in strictly increasing order (return an error
     /// otherwise). A rejected pair leaves the writer usable; an I/O error
     /// does not.
-    pub fn add(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
+    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) -> io::Result<()> {
         if self.sink.is_none() {
             return Err(io::Error::other("snapshot writer failed earlier"));
         }
@@ -299,7 +289,7 @@ impl SnapshotWriter {
     /// Flushes the last block, writes index + trailer + final header, fsyncs
     /// the file, renames, fsyncs the dir. `end_offset` is the replication
     /// offset reached when the dump ended (must be >= the start offset).
-    pub fn finish(mut self, end_offset: u64) -> io::Result<SnapshotInfo> {
+    pub(crate) fn finish(mut self, end_offset: u64) -> io::Result<SnapshotInfo> {
         if end_offset < self.header.start_offset {
             return Err(invalid_input(format!(
                 "snapshot end offset {end_offset} is before start offset {}",

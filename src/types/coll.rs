@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 impl Db<'_> {
     /// The element key prefix of `key`'s version in `m`.
-    pub fn prefix(&mut self, key: &[u8], m: &Meta) -> Vec<u8> {
+    pub(crate) fn prefix(&mut self, key: &[u8], m: &Meta) -> Vec<u8> {
         let (version, _) = m.coll();
         let db = self.db;
         if let Some(tx) = self.open_tx() {
@@ -20,7 +20,7 @@ impl Db<'_> {
     }
 
     /// One element's value.
-    pub fn elem(&mut self, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
+    pub(crate) fn elem(&mut self, prefix: &[u8], name: &[u8]) -> Option<Bytes> {
         let k = sub_key(prefix, name);
         match self.open_tx() {
             Some(tx) => tx.sub_get(&k),
@@ -30,7 +30,7 @@ impl Db<'_> {
 
     /// Up to about `count` elements after `after`, in element byte order;
     /// true if more follow.
-    pub fn page(
+    pub(crate) fn page(
         &mut self,
         prefix: &[u8],
         after: Option<&[u8]>,
@@ -44,7 +44,7 @@ impl Db<'_> {
 
     /// [`Db::page`] handing each (element, value) to `f` by reference (a
     /// reply is written from them without a copy); true if more follow.
-    pub fn page_each(
+    pub(crate) fn page_each(
         &mut self,
         prefix: &[u8],
         after: Option<&[u8]>,
@@ -64,7 +64,7 @@ impl Db<'_> {
     }
 
     /// Every (element, value), in element byte order.
-    pub fn all(&mut self, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
+    pub(crate) fn all(&mut self, prefix: &[u8]) -> Vec<(Bytes, Bytes)> {
         let mut out = Vec::new();
         let mut after: Option<Bytes> = None;
         loop {
@@ -80,7 +80,7 @@ impl Db<'_> {
     /// Writes the metadata for `len` elements, or deletes the key when
     /// empty (Redis deletes empty collections). Written on every change, so
     /// WATCH sees element updates too.
-    pub fn put_meta(
+    pub(crate) fn put_meta(
         &mut self,
         kind: Kind,
         key: &[u8],
@@ -98,7 +98,7 @@ impl Db<'_> {
     }
 
     /// A random element without reading the collection (see `random.rs`).
-    pub fn random_elem(
+    pub(crate) fn random_elem(
         &mut self,
         prefix: &[u8],
         rng: &mut impl rand::Rng,
@@ -111,7 +111,12 @@ impl Db<'_> {
     /// Up to `count` distinct random elements: by random walks when few
     /// are wanted from a big collection, else by reading it all and
     /// shuffling.
-    pub fn random_distinct(&mut self, prefix: &[u8], len: u64, count: u64) -> Vec<(Bytes, Bytes)> {
+    pub(crate) fn random_distinct(
+        &mut self,
+        prefix: &[u8],
+        len: u64,
+        count: u64,
+    ) -> Vec<(Bytes, Bytes)> {
         use rand::seq::SliceRandom;
         let mut rng = rand::thread_rng();
         if count.saturating_mul(4) < len && count <= 1000 {

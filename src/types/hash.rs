@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 /// An open hash. Changes go into the transaction at once; the metadata
 /// (the field count) is written by [`Hash::save`].
-pub struct Hash {
+pub(crate) struct Hash {
     key: Bytes,
     prefix: Vec<u8>,
     version: u64,
@@ -31,13 +31,13 @@ impl Hash {
     }
 
     /// The hash at `key`, for a read (None: no such key).
-    pub fn open(db: &mut Db<'_>, key: &Bytes) -> Result<Option<Hash>, TypeError> {
+    pub(crate) fn open(db: &mut Db<'_>, key: &Bytes) -> Result<Option<Hash>, TypeError> {
         Ok(db.get_kind(Kind::Hash, key)?.map(|m| Hash::of(db, key, &m)))
     }
 
     /// The hash at `key` for a write, or a new empty one (stored only once
     /// it has a field).
-    pub fn open_for_write(db: &mut Db<'_>, key: &Bytes) -> Result<Hash, TypeError> {
+    pub(crate) fn open_for_write(db: &mut Db<'_>, key: &Bytes) -> Result<Hash, TypeError> {
         let m = match db.get_kind_tx(Kind::Hash, key)? {
             Some(m) => m,
             None => {
@@ -48,25 +48,21 @@ impl Hash {
         Ok(Hash::of(db, key, &m))
     }
 
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// The prefix of its fields' keys (HSCAN, random picks).
-    pub fn prefix(&self) -> &[u8] {
+    pub(crate) fn prefix(&self) -> &[u8] {
         &self.prefix
     }
 
-    pub fn get(&self, db: &mut Db<'_>, field: &[u8]) -> Option<Bytes> {
+    pub(crate) fn get(&self, db: &mut Db<'_>, field: &[u8]) -> Option<Bytes> {
         db.elem(&self.prefix, field)
     }
 
     /// Sets a field; true if it is new.
-    pub fn set(&mut self, db: &mut Db<'_>, field: &[u8], value: Bytes) -> bool {
+    pub(crate) fn set(&mut self, db: &mut Db<'_>, field: &[u8], value: Bytes) -> bool {
         let new = self.get(db, field).is_none();
         self.len += new as u64;
         db.tx().sub_put(sub_key(&self.prefix, field), value);
@@ -75,7 +71,7 @@ impl Hash {
     }
 
     /// Removes a field; true if it was there.
-    pub fn remove(&mut self, db: &mut Db<'_>, field: &[u8]) -> bool {
+    pub(crate) fn remove(&mut self, db: &mut Db<'_>, field: &[u8]) -> bool {
         if self.get(db, field).is_none() {
             return false;
         }
@@ -86,13 +82,13 @@ impl Hash {
     }
 
     /// Every (field, value), in field byte order.
-    pub fn all(&self, db: &mut Db<'_>) -> Vec<(Bytes, Bytes)> {
+    pub(crate) fn all(&self, db: &mut Db<'_>) -> Vec<(Bytes, Bytes)> {
         db.all(&self.prefix)
     }
 
     /// Writes the metadata if a field changed (deletes the key when
     /// empty).
-    pub fn save(&self, db: &mut Db<'_>) {
+    pub(crate) fn save(&self, db: &mut Db<'_>) {
         if self.changed {
             db.put_meta(
                 Kind::Hash,

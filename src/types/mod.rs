@@ -5,13 +5,13 @@
 //!
 //! Dependency direction: `command -> types -> store -> wal`.
 
-pub mod coll;
-pub mod hash;
-pub mod list;
-pub mod random;
-pub mod set;
-pub mod string;
-pub mod zset;
+pub(crate) mod coll;
+pub(crate) mod hash;
+pub(crate) mod list;
+pub(crate) mod random;
+pub(crate) mod set;
+pub(crate) mod string;
+pub(crate) mod zset;
 
 #[cfg(test)]
 mod testing;
@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// A command's view of one database: the store, plus the command's write
 /// transaction when it has one (opened on first write; reads then see the
 /// transaction's own changes).
-pub struct Db<'a> {
+pub(crate) struct Db<'a> {
     store: &'a Arc<Store>,
     tx: &'a mut Option<WriteTx>,
     pub db: usize,
@@ -33,7 +33,7 @@ pub struct Db<'a> {
 
 /// Why a type operation did nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TypeError {
+pub(crate) enum TypeError {
     /// The key holds another type.
     WrongType,
     /// The value is not an integer (INCR on "abc").
@@ -48,7 +48,7 @@ pub enum TypeError {
 
 impl TypeError {
     /// Redis's reply text.
-    pub fn reply(self) -> &'static str {
+    pub(crate) fn reply(self) -> &'static str {
         match self {
             TypeError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -70,37 +70,32 @@ impl std::fmt::Display for TypeError {
 impl std::error::Error for TypeError {}
 
 impl<'a> Db<'a> {
-    pub fn new(store: &'a Arc<Store>, tx: &'a mut Option<WriteTx>, db: usize, now: i64) -> Self {
+    pub(crate) fn new(
+        store: &'a Arc<Store>,
+        tx: &'a mut Option<WriteTx>,
+        db: usize,
+        now: i64,
+    ) -> Self {
         Db { store, tx, db, now }
     }
 
-    /// The same view on another database (MOVE, COPY ... DB).
-    pub fn other(&mut self, db: usize) -> Db<'_> {
-        Db {
-            store: self.store,
-            tx: self.tx,
-            db,
-            now: self.now,
-        }
-    }
-
-    pub fn store(&self) -> &Arc<Store> {
+    pub(crate) fn store(&self) -> &Arc<Store> {
         self.store
     }
 
     /// The write transaction, opened on first use.
-    pub fn tx(&mut self) -> &mut WriteTx {
+    pub(crate) fn tx(&mut self) -> &mut WriteTx {
         let (store, now) = (self.store, self.now);
         self.tx.get_or_insert_with(|| store.write(now))
     }
 
     /// The open transaction, if any (reads go through it).
-    pub fn open_tx(&mut self) -> Option<&mut WriteTx> {
+    pub(crate) fn open_tx(&mut self) -> Option<&mut WriteTx> {
         self.tx.as_mut()
     }
 
     /// A live key's metadata.
-    pub fn get(&mut self, key: &[u8]) -> Option<Meta> {
+    pub(crate) fn get(&mut self, key: &[u8]) -> Option<Meta> {
         match self.tx.as_mut() {
             Some(tx) => tx.get(self.db, key),
             None => self.store.get(self.db, key, self.now),
@@ -108,7 +103,7 @@ impl<'a> Db<'a> {
     }
 
     /// The value at `key` if it is a `kind` (None if absent), for a read.
-    pub fn get_kind(&mut self, kind: Kind, key: &[u8]) -> Result<Option<Meta>, TypeError> {
+    pub(crate) fn get_kind(&mut self, kind: Kind, key: &[u8]) -> Result<Option<Meta>, TypeError> {
         match self.get(key) {
             Some(m) if m.kind != kind => Err(TypeError::WrongType),
             m => Ok(m),
@@ -117,7 +112,11 @@ impl<'a> Db<'a> {
 
     /// The same for a write: the transaction opens first, so the value
     /// cannot change between the read and the write.
-    pub fn get_kind_tx(&mut self, kind: Kind, key: &[u8]) -> Result<Option<Meta>, TypeError> {
+    pub(crate) fn get_kind_tx(
+        &mut self,
+        kind: Kind,
+        key: &[u8],
+    ) -> Result<Option<Meta>, TypeError> {
         let db = self.db;
         match self.tx().get(db, key) {
             Some(m) if m.kind != kind => Err(TypeError::WrongType),

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 /// A string value and its deadline (ms), as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Str {
+pub(crate) struct Str {
     pub value: Bytes,
     pub expire_at: Option<i64>,
 }
@@ -26,25 +26,25 @@ impl Str {
 }
 
 /// The string at `key`, for a read (None: no such key).
-pub fn get(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
+pub(crate) fn get(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
     db.get(key).map(Str::of).transpose()
 }
 
 /// The same for a read-modify-write (the transaction opens first).
-pub fn get_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
+pub(crate) fn get_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
     let n = db.db;
     db.tx().get(n, key).map(Str::of).transpose()
 }
 
 /// Stores `value` at `key`, replacing whatever is there (any type).
-pub fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
+pub(crate) fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
     let n = db.db;
     db.tx().put(n, key, &Meta::string(value, expire_at));
 }
 
 /// When SET writes.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SetIf {
+pub(crate) struct SetIf {
     /// Only if the key does not exist (NX).
     pub absent: bool,
     /// Only if it exists (XX).
@@ -56,7 +56,7 @@ pub struct SetIf {
 /// SET: writes `value` under `cond`; returns the old string (with GET,
 /// `want_old`: WRONGTYPE if the key holds another type, which SET alone
 /// overwrites) and whether it wrote.
-pub fn set(
+pub(crate) fn set(
     db: &mut Db<'_>,
     key: &[u8],
     value: Bytes,
@@ -87,7 +87,7 @@ pub fn set(
 }
 
 /// INCRBY & co.: the new integer value.
-pub fn incr_by(db: &mut Db<'_>, key: &[u8], by: i64) -> Result<i64, TypeError> {
+pub(crate) fn incr_by(db: &mut Db<'_>, key: &[u8], by: i64) -> Result<i64, TypeError> {
     let old = get_for_write(db, key)?;
     let (cur, expire_at) = match &old {
         Some(s) => (
@@ -102,7 +102,12 @@ pub fn incr_by(db: &mut Db<'_>, key: &[u8], by: i64) -> Result<i64, TypeError> {
 }
 
 /// APPEND: the new length; at most `max` bytes.
-pub fn append(db: &mut Db<'_>, key: &[u8], tail: &[u8], max: usize) -> Result<usize, TypeError> {
+pub(crate) fn append(
+    db: &mut Db<'_>,
+    key: &[u8],
+    tail: &[u8],
+    max: usize,
+) -> Result<usize, TypeError> {
     let old = get_for_write(db, key)?;
     let (mut v, expire_at) = match &old {
         Some(s) => (BytesMut::from(&s.value[..]), s.expire_at),
@@ -119,7 +124,7 @@ pub fn append(db: &mut Db<'_>, key: &[u8], tail: &[u8], max: usize) -> Result<us
 
 /// SETRANGE: overwrites from `off` (zero-padded); the new length, at most
 /// `max` bytes. An empty `val` changes nothing.
-pub fn set_range(
+pub(crate) fn set_range(
     db: &mut Db<'_>,
     key: &[u8],
     off: usize,
@@ -149,7 +154,7 @@ pub fn set_range(
 
 /// GETRANGE's bytes of `v`, Redis's way with negative and out-of-range
 /// offsets.
-pub fn range(v: &[u8], mut start: i64, mut end: i64) -> &[u8] {
+pub(crate) fn range(v: &[u8], mut start: i64, mut end: i64) -> &[u8] {
     let len = v.len() as i64;
     if start < 0 && end < 0 && start > end {
         return &[];

@@ -5,13 +5,14 @@
 //! plus seek. See `record` for the framing, `writer` for group commit and
 //! `reader` for scanning and recovery.
 
-pub mod reader;
-pub mod record;
-pub mod writer;
+pub(crate) mod reader;
+pub(crate) mod record;
+pub(crate) mod writer;
 
-pub use reader::{
-    is_record_start, list_segments, scan_segment, scan_segment_range, segment_name, ScanDamage,
-    Segment, SegmentScan, WalReader,
+pub(crate) use reader::{
+    is_record_start, list_segments, scan_segment, scan_segment_range, ScanDamage, WalReader,
 };
-pub use record::{decode_frame, encode_record, Decoded, Effect, Record, FRAME_HEADER};
-pub use writer::{on_runtime_park, AppendError, FsyncPolicy, Recovery, Wal};
+pub(crate) use record::FRAME_HEADER;
+pub use record::{decode_frame, Decoded, Effect, Record};
+pub use writer::on_runtime_park;
+pub(crate) use writer::{AppendError, FsyncPolicy, Recovery, Wal};

@@ -21,12 +21,12 @@ impl Segment {
     }
 }
 
-pub fn segment_name(start: u64) -> String {
+pub(crate) fn segment_name(start: u64) -> String {
     format!("{start:020}.wal")
 }
 
 /// The segments in `dir`, ordered by start offset.
-pub fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
+pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
     let mut out = Vec::new();
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -61,7 +61,7 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<Segment>> {
 
 /// Where and how a scan stopped early.
 #[derive(Debug, Clone)]
-pub struct ScanDamage {
+pub(crate) struct ScanDamage {
     /// Stream offset of the first bad byte (start of the bad record).
     pub offset: u64,
     /// Byte offset inside the segment file.
@@ -76,7 +76,7 @@ pub struct ScanDamage {
 }
 
 #[derive(Debug, Clone)]
-pub struct SegmentScan {
+pub(crate) struct SegmentScan {
     pub records: u64,
     /// Stream position just past the last good record.
     pub valid_end: u64,
@@ -87,14 +87,14 @@ pub struct SegmentScan {
 /// the first bad one. Zeros from a record boundary to the end of the file
 /// are a preallocated segment's unused space, not damage (a record is never
 /// empty, so a zero length cannot start one).
-pub fn scan_segment(seg: &Segment, f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
+pub(crate) fn scan_segment(seg: &Segment, f: impl FnMut(&Record, u64)) -> io::Result<SegmentScan> {
     scan_segment_range(seg, 0, None, f)
 }
 
 /// [`scan_segment`] of the file bytes `[from, to)` (`to`: the file's end
 /// when None). `from` must be a record boundary; a record that crosses
 /// `to` is reported as incomplete.
-pub fn scan_segment_range(
+pub(crate) fn scan_segment_range(
     seg: &Segment,
     from: u64,
     to: Option<u64>,
@@ -215,7 +215,7 @@ fn rest_is_zero(file: &mut File, from: u64) -> io::Result<bool> {
 
 /// Reads raw WAL bytes from a position onwards, crossing segment boundaries;
 /// the replication stream and `sledis-dump wal` read through it.
-pub struct WalReader {
+pub(crate) struct WalReader {
     dir: PathBuf,
     pos: u64,
     /// The directory as last listed. Segments are contiguous (one starts
@@ -236,7 +236,7 @@ pub struct WalReader {
 }
 
 impl WalReader {
-    pub fn new(dir: &Path, pos: u64) -> Self {
+    pub(crate) fn new(dir: &Path, pos: u64) -> Self {
         WalReader {
             dir: dir.to_path_buf(),
             pos,
@@ -247,17 +247,17 @@ impl WalReader {
         }
     }
 
-    pub fn position(&self) -> u64 {
+    pub(crate) fn position(&self) -> u64 {
         self.pos
     }
 
     #[cfg(test)]
-    pub fn listings(&self) -> u64 {
+    pub(crate) fn listings(&self) -> u64 {
         self.listings
     }
 
     /// Continues from `pos` instead, keeping the segment list.
-    pub fn seek(&mut self, pos: u64) {
+    pub(crate) fn seek(&mut self, pos: u64) {
         if pos != self.pos {
             self.pos = pos;
             self.file = None;
@@ -319,7 +319,7 @@ impl WalReader {
 
     /// Reads up to `buf.len()` bytes but never past `limit` (the writer's
     /// written offset). Returns 0 when nothing is available yet.
-    pub fn read(&mut self, buf: &mut [u8], limit: u64) -> io::Result<usize> {
+    pub(crate) fn read(&mut self, buf: &mut [u8], limit: u64) -> io::Result<usize> {
         if self.pos >= limit {
             return Ok(0);
         }
@@ -373,7 +373,7 @@ impl WalReader {
 /// True if a record starts at stream position `pos` (or `pos` is `end`):
 /// the frame there decodes and says it sits at `pos`. A PSYNC may only
 /// continue from such a point.
-pub fn is_record_start(dir: &Path, pos: u64, end: u64) -> bool {
+pub(crate) fn is_record_start(dir: &Path, pos: u64, end: u64) -> bool {
     if pos == end {
         return true;
     }

@@ -6,9 +6,9 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-pub const FRAME_HEADER: usize = 8;
+pub(crate) const FRAME_HEADER: usize = 8;
 /// No record is larger: it bounds what a reader allocates for a claimed length.
-pub const MAX_RECORD: u32 = 1024 * 1024 * 1024;
+pub(crate) const MAX_RECORD: u32 = 1024 * 1024 * 1024;
 
 /// A physical, idempotent change to the sled keyspace. Commands log effects,
 /// not themselves, so replay and replication never re-run command logic.
@@ -31,12 +31,13 @@ pub enum Effect {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    pub offset: u64,
+    pub(crate) offset: u64,
     pub effects: Vec<Effect>,
 }
 
 /// Appends the framed record to `out`.
-pub fn encode_record(out: &mut Vec<u8>, record: &Record) {
+#[cfg(test)]
+pub(crate) fn encode_record(out: &mut Vec<u8>, record: &Record) {
     let start = out.len();
     out.extend_from_slice(&[0u8; FRAME_HEADER]);
     // Serializing into a Vec cannot fail for these types.

@@ -1,0 +1,318 @@
+//! What a command handler gets: its connection (`client`, `out`), its
+//! database and write transaction, and a few narrow handles to the node
+//! (`config`, `cursors`, `pubsub`, `clients`, `repl`). The whole [`Server`]
+//! is private here; only the commands on the node itself (INFO, CONFIG,
+//! SAVE, SHUTDOWN, REPLICAOF ...) get it, as [`Handler::Node`].
+
+use super::{Action, Command, Handler};
+use crate::client::pubsub::PubSub;
+use crate::client::Clients;
+use crate::config::Config;
+use crate::replication::ReplState;
+use crate::resp::Out;
+use crate::server::client::Client;
+use crate::server::{Cursors, Server};
+use crate::store::keys::Meta;
+use crate::store::{Store, WriteTx};
+use bytes::Bytes;
+use parking_lot::RwLockReadGuard;
+
+pub(crate) struct Ctx<'a> {
+    /// Private to this file: handlers reach the server only through the
+    /// handles below, and the commands on the node itself through
+    /// [`Handler::Node`].
+    srv: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut Out,
+    pub now: i64,
+    /// The open write transaction (one per command, or one for a whole EXEC).
+    pub tx: Option<WriteTx>,
+    pub in_exec: bool,
+    /// End offset of the last record this connection wrote.
+    pub wrote: Option<u64>,
+    pub action: Option<Action>,
+    /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
+    pub exec: Option<ExecView>,
+}
+
+/// What an EXEC in progress has changed so far. The store's counts and range
+/// reads see only published records, and a transaction is published when
+/// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
+/// the keys the transaction's commands named.
+#[derive(Default)]
+pub(crate) struct ExecView {
+    /// Every (db, key) a command of the transaction named.
+    pub touched: std::collections::BTreeSet<(usize, Bytes)>,
+    /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
+    pub flushed: [bool; crate::store::MAX_DBS],
+}
+
+impl ExecView {
+    /// Notes what a command that just ran may have changed. `failed`: it
+    /// answered an error.
+    pub(crate) fn note(&mut self, cmd: &Command, args: &[Bytes], db: usize, failed: bool) {
+        for i in cmd.key_indexes(args) {
+            self.touched.insert((db, args[i].clone()));
+        }
+        // Keys written in another database.
+        let other_db = match cmd.name {
+            "move" => args.get(2),
+            "copy" => args
+                .iter()
+                .position(|a| crate::util::eq_ic(a, "db"))
+                .and_then(|i| args.get(i + 1)),
+            _ => None,
+        };
+        if let Some(d) = other_db.and_then(|d| crate::util::parse_i64(d)) {
+            let key = if cmd.name == "move" {
+                args.get(1)
+            } else {
+                args.get(2)
+            };
+            if let (Ok(d), Some(k)) = (usize::try_from(d), key) {
+                if d < crate::store::MAX_DBS {
+                    self.touched.insert((d, k.clone()));
+                }
+            }
+        }
+        if !failed {
+            match cmd.name {
+                "flushdb" => self.flushed[db] = true,
+                "flushall" => self.flushed = [true; crate::store::MAX_DBS],
+                _ => {}
+            }
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// A command's context on `client`'s connection. `tx`: a writer lock the
+    /// connection still holds from its pipeline.
+    pub(crate) fn new(
+        srv: &'a Server,
+        client: &'a mut Client,
+        out: &'a mut Out,
+        now: i64,
+        tx: Option<WriteTx>,
+    ) -> Ctx<'a> {
+        Ctx {
+            srv,
+            client,
+            out,
+            now,
+            tx,
+            in_exec: false,
+            wrote: None,
+            action: None,
+            exec: None,
+        }
+    }
+
+    /// Runs a handler (counted in `total_commands_processed`); the commands
+    /// on the node itself get the server.
+    pub(super) fn call(&mut self, handler: Handler, args: &[Bytes]) {
+        let srv = self.srv;
+        srv.stats
+            .commands
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match handler {
+            Handler::Plain(f) => f(self, args),
+            Handler::Node(f) => f(self, srv, args),
+        }
+    }
+
+    /// The store: every database, read directly (SCAN, KEYS, DBSIZE ...).
+    pub(crate) fn store(&self) -> &'a Store {
+        &self.srv.store
+    }
+
+    /// The configuration, read-only (CONFIG SET is a node command).
+    pub(crate) fn config(&self) -> RwLockReadGuard<'a, Config> {
+        self.srv.config.read()
+    }
+
+    /// SCAN's cursors (SCAN, HSCAN, SSCAN, ZSCAN).
+    pub(crate) fn cursors(&self) -> &'a Cursors {
+        &self.srv.cursors
+    }
+
+    /// The pub/sub hub.
+    pub(crate) fn pubsub(&self) -> &'a PubSub {
+        &self.srv.pubsub
+    }
+
+    /// The registry of connections (CLIENT LIST / KILL).
+    pub(crate) fn clients(&self) -> &'a Clients {
+        &self.srv.clients
+    }
+
+    /// The replication role, link and replicas.
+    pub(crate) fn repl(&self) -> &'a ReplState {
+        &self.srv.repl
+    }
+
+    /// A replica that refuses writes from its clients.
+    pub(crate) fn read_only_replica(&self) -> bool {
+        self.srv.is_read_only_replica()
+    }
+
+    /// A replica loading its master's snapshot (commands answer LOADING).
+    pub(crate) fn loading(&self) -> bool {
+        self.srv.loading.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// True inside EXEC once the transaction has changed something that is
+    /// not published yet.
+    pub(crate) fn exec_pending(&self) -> bool {
+        self.exec.is_some() && self.tx.as_ref().is_some_and(|t| t.has_effects())
+    }
+
+    /// The live keys of `db` as this command sees them (the open
+    /// transaction's changes included), in key order.
+    pub(crate) fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
+        let view = self.exec.take();
+        let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
+        let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
+        if !flushed {
+            self.srv.store.for_each_key(db, self.now, |k, _| {
+                keys.insert(k);
+            });
+        }
+        if let Some(v) = &view {
+            for (d, k) in &v.touched {
+                if *d != db {
+                    continue;
+                }
+                if self.get(db, k).is_some() {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        self.exec = view;
+        keys.into_iter().collect()
+    }
+
+    /// How many keys of `db` have a TTL, as this command sees it.
+    pub(crate) fn expires_count(&mut self, db: usize) -> i64 {
+        let Some(view) = self.exec.take() else {
+            return self.srv.store.expires_count(db) as i64;
+        };
+        let flushed = view.flushed[db];
+        let mut n = if flushed {
+            0
+        } else {
+            self.srv.store.expires_count(db) as i64
+        };
+        if self.tx.is_some() {
+            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+                let before = !flushed
+                    && self
+                        .srv
+                        .store
+                        .get_meta_raw(*d, k)
+                        .is_some_and(|m| m.expire_at.is_some());
+                let now = self.get(db, k).is_some_and(|m| m.expire_at.is_some());
+                n += now as i64 - before as i64;
+            }
+        }
+        self.exec = Some(view);
+        n
+    }
+
+    /// DBSIZE as this command sees it (the open transaction included).
+    pub(crate) fn dbsize(&mut self, db: usize) -> i64 {
+        let Some(view) = self.exec.take() else {
+            return self.srv.store.dbsize(db);
+        };
+        let flushed = view.flushed[db];
+        let mut n = if flushed {
+            0
+        } else {
+            self.srv.store.dbsize(db)
+        };
+        if self.tx.is_some() {
+            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+                // Counts are of stored entries, expired or not.
+                let before = !flushed && self.srv.store.get_meta_raw(*d, k).is_some();
+                let now = self.get(db, k).is_some();
+                n += now as i64 - before as i64;
+            }
+        }
+        self.exec = Some(view);
+        n
+    }
+
+    /// The write transaction, opened on first use.
+    pub(crate) fn tx(&mut self) -> &mut WriteTx {
+        let srv = self.srv;
+        let now = self.now;
+        self.tx.get_or_insert_with(|| srv.store.write(now))
+    }
+
+    /// The command's view of its database, for the types (`types/`).
+    pub(crate) fn data(&mut self) -> crate::types::Db<'_> {
+        let db = self.client.db;
+        self.data_in(db)
+    }
+
+    /// The same on database `db`.
+    pub(crate) fn data_in(&mut self, db: usize) -> crate::types::Db<'_> {
+        crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now)
+    }
+
+    /// [`Ctx::data`] and the reply buffer at once, so that a reply can be
+    /// written straight from the store's pairs (LRANGE).
+    pub(crate) fn data_out(&mut self) -> (crate::types::Db<'_>, &mut Out) {
+        let db = self.client.db;
+        let data = crate::types::Db::new(&self.srv.store, &mut self.tx, db, self.now);
+        (data, &mut *self.out)
+    }
+
+    /// Reads see the open transaction's writes, if there is one.
+    pub(crate) fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
+        match self.tx.as_mut() {
+            Some(tx) => tx.get(db, key),
+            None => self.srv.store.get(db, key, self.now),
+        }
+    }
+
+    /// A HELP subcommand's reply: one status line per entry.
+    pub(crate) fn help(&mut self, lines: &[&str]) {
+        self.out.array(lines.len());
+        for l in lines {
+            self.out.simple(l);
+        }
+    }
+
+    pub(crate) fn err(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+
+    pub(crate) fn syntax_err(&mut self) {
+        self.out.error("ERR syntax error");
+    }
+
+    pub(crate) fn not_int(&mut self) {
+        self.out
+            .error("ERR value is not an integer or out of range");
+    }
+
+    /// Commits what the command wrote as one record. The writer lock stays
+    /// with the connection for the rest of its pipeline batch.
+    /// Logs and publishes what the command wrote. Err: the WAL refused the
+    /// record, which was dropped; the caller replaces the reply.
+    pub(crate) fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
+        if let Some(tx) = self.tx.as_mut() {
+            if let Some(end) = tx.commit_record()? {
+                self.wrote = Some(end);
+            }
+        }
+        Ok(())
+    }
+}
