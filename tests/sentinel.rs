@@ -369,6 +369,18 @@ fn sentinel_commands_and_bad_input() {
     );
     assert_eq!(cli(&["sentinel", "get-master-addr-by-name", "nope"]), "");
     assert!(cli(&["set", "a", "b"]).starts_with("ERR unknown command 'set'"));
+    // The sentinel's rows are the node's, flagged for the sentinel: their
+    // arity and flags come from the shared table, and SENTINEL is unknown
+    // to a data node.
+    assert_eq!(cli(&["command", "count"]), "14");
+    assert_eq!(
+        cli(&["ping", "a", "b"]),
+        "ERR wrong number of arguments for 'ping' command"
+    );
+    assert!(cli(&["command"]).contains("no_auth"));
+    assert!(redis_cli(m.port, &["sentinel", "myid"])
+        .trim()
+        .starts_with("ERR unknown command 'sentinel'"));
     assert_eq!(
         cli(&["publish", "foo", "bar"]),
         "ERR Only HELLO messages are accepted by Sentinel instances."

@@ -13,7 +13,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "ping",
             -1,
-            FAST | STALE,
+            FAST | STALE | SENTINEL,
             none,
             "connection",
             "Returns the server's liveliness response.",
@@ -43,7 +43,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "auth",
             -2,
-            NOAUTH | FAST | STALE,
+            NOAUTH | FAST | STALE | SENTINEL,
             none,
             "connection",
             "Authenticates the connection.",
@@ -53,7 +53,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "hello",
             -1,
-            NOAUTH | FAST | STALE,
+            NOAUTH | FAST | STALE | SENTINEL,
             none,
             "connection",
             "Handshakes with the Redis server.",
@@ -63,7 +63,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "client",
             -2,
-            ADMIN | STALE,
+            ADMIN | STALE | SENTINEL,
             none,
             "connection",
             "A container for client connection commands.",

@@ -2,7 +2,8 @@
 //! table so they cannot drift from what the server runs. redis-cli reads
 //! COMMAND DOCS for its interactive hints.
 
-use super::{flags::*, table, Command, Ctx};
+use super::{flags::*, node_commands, Command, Ctx};
+use crate::resp::Out;
 use crate::util::eq_ic;
 use bytes::Bytes;
 
@@ -52,46 +53,48 @@ fn acl_categories(c: &Command) -> Vec<&'static str> {
     v
 }
 
-fn write_info(ctx: &mut Ctx<'_>, c: &Command) {
-    ctx.out.array(10);
-    ctx.out.bulk(c.name.as_bytes());
-    ctx.out.int(c.arity as i64);
+/// One command's COMMAND INFO entry (the sentinel's COMMAND uses it too).
+pub(crate) fn write_info(out: &mut Out, c: &Command) {
+    out.array(10);
+    out.bulk(c.name.as_bytes());
+    out.int(c.arity as i64);
     let fl = flag_names(c);
-    ctx.out.set(fl.len());
+    out.set(fl.len());
     for f in fl {
-        ctx.out.simple(f);
+        out.simple(f);
     }
-    ctx.out.int(c.first_key as i64);
-    ctx.out.int(c.last_key as i64);
-    ctx.out.int(c.step as i64);
+    out.int(c.first_key as i64);
+    out.int(c.last_key as i64);
+    out.int(c.step as i64);
     let cats = acl_categories(c);
-    ctx.out.set(cats.len());
+    out.set(cats.len());
     for k in cats {
-        ctx.out.simple(&format!("@{k}"));
+        out.simple(&format!("@{k}"));
     }
-    ctx.out.array(0); // tips
-    ctx.out.array(0); // key specs
-    ctx.out.array(0); // subcommands
+    out.array(0); // tips
+    out.array(0); // key specs
+    out.array(0); // subcommands
 }
 
-fn write_docs(ctx: &mut Ctx<'_>, c: &Command) {
+/// One command's COMMAND DOCS entry (name, then its map).
+pub(crate) fn write_docs(out: &mut Out, c: &Command) {
     let args = super::syntax::parse(c.syntax);
-    ctx.out.bulk(c.name.as_bytes());
-    ctx.out.map(3 + !args.is_empty() as usize);
-    ctx.out.bulk(b"summary");
-    ctx.out.bulk(c.summary.as_bytes());
-    ctx.out.bulk(b"since");
-    ctx.out.bulk(c.since.as_bytes());
-    ctx.out.bulk(b"group");
-    ctx.out.bulk(c.group.as_bytes());
+    out.bulk(c.name.as_bytes());
+    out.map(3 + !args.is_empty() as usize);
+    out.bulk(b"summary");
+    out.bulk(c.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(c.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(c.group.as_bytes());
     if !args.is_empty() {
-        ctx.out.bulk(b"arguments");
-        super::syntax::write_args(ctx.out, &args);
+        out.bulk(b"arguments");
+        super::syntax::write_args(out, &args);
     }
 }
 
 fn sorted() -> Vec<&'static Command> {
-    let mut v: Vec<&Command> = table().values().collect();
+    let mut v: Vec<&Command> = node_commands().collect();
     v.sort_by_key(|c| c.name);
     v
 }
@@ -101,27 +104,27 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         let all = sorted();
         ctx.out.array(all.len());
         for c in all {
-            write_info(ctx, c);
+            write_info(ctx.out, c);
         }
         return;
     }
     let sub = &a[1];
     if eq_ic(sub, "count") && a.len() == 2 {
-        ctx.out.int(table().len() as i64);
+        ctx.out.int(node_commands().count() as i64);
     } else if eq_ic(sub, "info") {
         let names: Vec<Bytes> = a[2..].to_vec();
         if names.is_empty() {
             let all = sorted();
             ctx.out.array(all.len());
             for c in all {
-                write_info(ctx, c);
+                write_info(ctx.out, c);
             }
             return;
         }
         ctx.out.array(names.len());
         for n in names {
             match super::lookup(&n) {
-                Some(c) => write_info(ctx, c),
+                Some(c) => write_info(ctx.out, c),
                 None => ctx.out.null(),
             }
         }
@@ -133,7 +136,7 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         };
         ctx.out.map(cmds.len());
         for c in cmds {
-            write_docs(ctx, c);
+            write_docs(ctx.out, c);
         }
     } else if eq_ic(sub, "list") {
         let all = sorted();

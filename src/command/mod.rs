@@ -58,6 +58,13 @@ pub(crate) mod flags {
     pub(crate) const NOSCRIPT: u32 = 1 << 9;
     /// Refused inside MULTI ("Command not allowed inside a transaction").
     pub(crate) const NOMULTI: u32 = 1 << 10;
+    /// A sentinel's command too (Redis's `CMD_SENTINEL`): name, arity and
+    /// flags come from this row, the implementation from
+    /// `sentinel/command.rs`.
+    pub(crate) const SENTINEL: u32 = 1 << 11;
+    /// A sentinel's command only (Redis's `CMD_ONLY_SENTINEL`): unknown to
+    /// a data node.
+    pub(crate) const ONLY_SENTINEL: u32 = 1 << 12;
 }
 
 pub(crate) struct Command {
@@ -147,6 +154,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(pubsub::commands())
             .chain(multi::commands())
             .chain(replication::commands())
+            .chain(sentinel_only())
         {
             m.insert(c.name, c);
         }
@@ -189,7 +197,32 @@ pub(crate) enum Action {
     Room,
 }
 
+/// A data node's command by name (case-insensitive).
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
+    find(name).filter(|c| c.flags & flags::ONLY_SENTINEL == 0)
+}
+
+/// A sentinel's command by name: the rows flagged `SENTINEL` or
+/// `ONLY_SENTINEL`.
+pub(crate) fn sentinel_lookup(name: &[u8]) -> Option<&'static Command> {
+    find(name).filter(|c| c.flags & (flags::SENTINEL | flags::ONLY_SENTINEL) != 0)
+}
+
+/// A data node's commands: every row but the sentinel-only ones.
+pub(crate) fn node_commands() -> impl Iterator<Item = &'static Command> {
+    table()
+        .values()
+        .filter(|c| c.flags & flags::ONLY_SENTINEL == 0)
+}
+
+/// A sentinel's commands.
+pub(crate) fn sentinel_commands() -> impl Iterator<Item = &'static Command> {
+    table()
+        .values()
+        .filter(|c| c.flags & (flags::SENTINEL | flags::ONLY_SENTINEL) != 0)
+}
+
+fn find(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -198,6 +231,23 @@ pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     table().get(std::str::from_utf8(lower).ok()?)
+}
+
+/// The rows only a sentinel runs. A data node never reaches their handler
+/// (`lookup` skips them); if it did, it would answer as for any unknown
+/// command.
+fn sentinel_only() -> Vec<Command> {
+    use flags::*;
+    vec![cmd(
+        "sentinel",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE | ONLY_SENTINEL,
+        (0, 0, 0),
+        "sentinel",
+        "A container for Redis Sentinel commands.",
+        |ctx, a| ctx.out.error(&unknown_command_error(a)),
+    )
+    .syntax("subcommand [argument ...]")]
 }
 
 /// Redis's text for an unknown command: the name (at most 128 bytes) and the
@@ -258,7 +308,7 @@ fn reject(ctx: &mut Ctx<'_>, is_exec: bool, err: &str) {
 
 /// What a RESP2 client may run while subscribed (Redis's list in
 /// `processCommand`; PUBLISH and PUBSUB are not on it).
-const SUBSCRIBED_OK: &[&str] = &[
+pub(crate) const SUBSCRIBED_OK: &[&str] = &[
     "ping",
     "subscribe",
     "unsubscribe",

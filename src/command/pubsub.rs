@@ -13,7 +13,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "subscribe",
             -2,
-            PUBSUB | STALE,
+            PUBSUB | STALE | SENTINEL,
             none,
             "pubsub",
             "Listens for messages published to channels.",
@@ -23,7 +23,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "unsubscribe",
             -1,
-            PUBSUB | STALE,
+            PUBSUB | STALE | SENTINEL,
             none,
             "pubsub",
             "Stops listening to messages posted to channels.",
@@ -33,7 +33,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "psubscribe",
             -2,
-            PUBSUB | STALE,
+            PUBSUB | STALE | SENTINEL,
             none,
             "pubsub",
             "Listens for messages published to channels that match one or more patterns.",
@@ -43,7 +43,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "punsubscribe",
             -1,
-            PUBSUB | STALE,
+            PUBSUB | STALE | SENTINEL,
             none,
             "pubsub",
             "Stops listening to messages published to channels that match one or more patterns.",
@@ -53,7 +53,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "publish",
             3,
-            PUBSUB | FAST | STALE,
+            PUBSUB | FAST | STALE | SENTINEL,
             none,
             "pubsub",
             "Posts a message to a channel.",

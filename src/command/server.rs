@@ -16,7 +16,7 @@ pub(crate) fn commands() -> Vec<Command> {
         node_cmd(
             "info",
             -1,
-            LOADING | STALE,
+            LOADING | STALE | SENTINEL,
             "Returns information and statistics about the server.",
             info,
         )
@@ -84,7 +84,7 @@ pub(crate) fn commands() -> Vec<Command> {
         node_cmd(
             "shutdown",
             -1,
-            ADMIN | NOSCRIPT | LOADING | STALE | NOMULTI,
+            ADMIN | NOSCRIPT | LOADING | STALE | NOMULTI | SENTINEL,
             "Synchronously saves the database(s) to disk and shuts down the Redis server.",
             shutdown,
         )
@@ -107,7 +107,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "role",
             1,
-            FAST | LOADING | STALE,
+            FAST | LOADING | STALE | SENTINEL,
             none,
             "server",
             "Returns the replication role.",
@@ -126,7 +126,7 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd(
             "command",
             -1,
-            LOADING | STALE,
+            LOADING | STALE | SENTINEL,
             none,
             "server",
             "Returns detailed information about all commands.",

@@ -1,6 +1,8 @@
 //! Commands a sentinel answers (Redis 7.0's sentinel command table): PING,
 //! AUTH, HELLO, CLIENT, COMMAND, INFO, ROLE, SHUTDOWN, the pub/sub family,
-//! PUBLISH (hello messages only) and SENTINEL with its subcommands.
+//! PUBLISH (hello messages only) and SENTINEL with its subcommands. Their
+//! rows are the node's (`command::table`, flagged `SENTINEL` or
+//! `ONLY_SENTINEL`), as Redis keeps one table; the implementations here.
 
 use super::config::MasterConfig;
 use super::instance::{flag, Instance, Kind, Master};
@@ -63,23 +65,28 @@ pub(crate) enum After {
 
 type Handler = fn(&Arc<Sentinel>, &mut SClient, &mut Out, &[Bytes]) -> After;
 
-/// Name, arity (Redis's convention: negative = at least), handler.
-const TABLE: &[(&str, i32, Handler)] = &[
-    ("ping", -1, ping),
-    ("auth", -2, auth),
-    ("hello", -1, hello_cmd),
-    ("client", -2, client),
-    ("command", -1, command),
-    ("info", -1, info),
-    ("role", 1, role),
-    ("shutdown", -1, shutdown),
-    ("subscribe", -2, subscribe),
-    ("unsubscribe", -1, unsubscribe),
-    ("psubscribe", -2, psubscribe),
-    ("punsubscribe", -1, punsubscribe),
-    ("publish", 3, publish),
-    ("sentinel", -2, sentinel),
-];
+/// The sentinel's implementation of a command of the shared table
+/// (`command::sentinel_lookup`: the rows flagged `SENTINEL` or
+/// `ONLY_SENTINEL`, which give the name, arity and flags).
+fn implementation(name: &str) -> Option<Handler> {
+    Some(match name {
+        "ping" => ping,
+        "auth" => auth,
+        "hello" => hello_cmd,
+        "client" => client,
+        "command" => command,
+        "info" => info,
+        "role" => role,
+        "shutdown" => shutdown,
+        "subscribe" => subscribe,
+        "unsubscribe" => unsubscribe,
+        "psubscribe" => psubscribe,
+        "punsubscribe" => punsubscribe,
+        "publish" => publish,
+        "sentinel" => sentinel,
+        _ => return None,
+    })
+}
 
 fn lower(a: &[u8]) -> String {
     String::from_utf8_lossy(a).to_ascii_lowercase()
@@ -110,27 +117,22 @@ pub(crate) fn dispatch(
         out.ok();
         return After::Close;
     }
-    let Some((_, arity, handler)) = TABLE.iter().find(|(n, _, _)| *n == name) else {
+    let row = crate::command::sentinel_lookup(&args[0]);
+    let Some((row, handler)) = row.and_then(|r| Some((r, implementation(r.name)?))) else {
         out.error(&crate::command::unknown_command_error(args));
         return After::Continue;
     };
-    if !arity_ok(*arity, args.len()) {
+    if !arity_ok(row.arity, args.len()) {
         out.error(&format!(
             "ERR wrong number of arguments for '{name}' command"
         ));
         return After::Continue;
     }
-    if !c.authed && name != "auth" && name != "hello" {
+    if !c.authed && row.flags & crate::command::flags::NOAUTH == 0 {
         out.error("NOAUTH Authentication required.");
         return After::Continue;
     }
-    if c.subscribed()
-        && !c.resp3
-        && !matches!(
-            name.as_str(),
-            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping"
-        )
-    {
+    if c.subscribed() && !c.resp3 && !crate::command::SUBSCRIBED_OK.contains(&row.name) {
         out.error(&format!(
             "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         ));
@@ -168,22 +170,26 @@ fn client(sen: &Arc<Sentinel>, c: &mut SClient, out: &mut Out, a: &[Bytes]) -> A
 }
 
 fn command(_s: &Arc<Sentinel>, _c: &mut SClient, out: &mut Out, a: &[Bytes]) -> After {
+    let mut rows: Vec<_> = crate::command::sentinel_commands().collect();
+    rows.sort_by_key(|c| c.name);
     let sub = a.get(1).map(|s| lower(s));
     match sub.as_deref() {
         None => {
-            out.array(TABLE.len());
-            for (n, arity, _) in TABLE {
-                out.array(6);
-                out.bulk(n.as_bytes());
-                out.int(*arity as i64);
-                out.set(0);
-                out.int(0);
-                out.int(0);
-                out.int(0);
+            out.array(rows.len());
+            for c in rows {
+                crate::command::docs::write_info(out, c);
             }
         }
-        Some("count") => out.int(TABLE.len() as i64),
-        Some("docs") => out.map(0),
+        Some("count") => out.int(rows.len() as i64),
+        Some("docs") => {
+            if a.len() > 2 {
+                rows.retain(|c| a[2..].iter().any(|n| lower(n) == c.name));
+            }
+            out.map(rows.len());
+            for c in rows {
+                crate::command::docs::write_docs(out, c);
+            }
+        }
         _ => out.error(&format!(
             "ERR unknown subcommand '{}'. Try COMMAND HELP.",
             text(&a[1])
@@ -923,5 +929,44 @@ fn reply_instance(out: &mut Out, m: &Master, i: &Instance, now: i64) {
     for (k, v) in f {
         out.bulk(k.as_bytes());
         out.bulk(v.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::implementation;
+
+    /// The shared table's sentinel rows and the implementations here
+    /// cannot drift apart.
+    #[test]
+    fn every_sentinel_row_has_an_implementation() {
+        let mut rows: Vec<&str> = crate::command::sentinel_commands()
+            .map(|c| c.name)
+            .collect();
+        rows.sort();
+        let want = [
+            "auth",
+            "client",
+            "command",
+            "hello",
+            "info",
+            "ping",
+            "psubscribe",
+            "publish",
+            "punsubscribe",
+            "role",
+            "sentinel",
+            "shutdown",
+            "subscribe",
+            "unsubscribe",
+        ];
+        assert_eq!(rows, want);
+        for n in want {
+            assert!(implementation(n).is_some(), "{n}");
+        }
+        assert!(implementation("get").is_none());
+        assert!(crate::command::lookup(b"SENTINEL").is_none());
+        assert!(crate::command::sentinel_lookup(b"Sentinel").is_some());
+        assert!(crate::command::sentinel_lookup(b"get").is_none());
     }
 }
