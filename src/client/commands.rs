@@ -197,10 +197,7 @@ pub(crate) fn client(c: &mut Conn<'_>, out: &mut Out, a: &[Bytes]) -> Option<Aft
                 "KILL <ip:port> | KILL <option> <value> [...]",
                 "HELP",
             ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
+            out.help(&lines);
         }
         _ => return None,
     }

@@ -284,10 +284,7 @@ impl<'a> Ctx<'a> {
 
     /// A HELP subcommand's reply: one status line per entry.
     pub(crate) fn help(&mut self, lines: &[&str]) {
-        self.out.array(lines.len());
-        for l in lines {
-            self.out.simple(l);
-        }
+        self.out.help(lines);
     }
 
     pub(crate) fn err(&mut self, msg: &str) {

@@ -34,6 +34,14 @@ impl Out {
         self.buf.put_slice(b"\r\n");
     }
 
+    /// A HELP subcommand's reply: one status line per entry.
+    pub(crate) fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// `msg` must carry its own prefix (`ERR ...`, `WRONGTYPE ...`).
     pub(crate) fn error(&mut self, msg: &str) {
         self.buf.put_u8(b'-');

@@ -584,10 +584,7 @@ fn sentinel(sen: &Arc<Sentinel>, _c: &mut SClient, out: &mut Out, a: &[Bytes]) -
                 "SET <master-name> <option> <value> [<option> <value> ...]",
                 "HELP",
             ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
+            out.help(&lines);
         }
         _ => unreachable!("arity table and match list the same subcommands"),
     }

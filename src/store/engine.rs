@@ -259,12 +259,7 @@ impl Trees {
             if from > 0 {
                 let mut entries = Vec::with_capacity(p.len() - from);
                 for i in from..p.len() {
-                    let v = p.entry(i).map_err(bad)?.1;
-                    let v = match p.inline(&v) {
-                        Some(b) => Val::Inline(b),
-                        None => Val::Side,
-                    };
-                    entries.push((p.key(i).map_err(bad)?, v));
+                    entries.push((p.key(i).map_err(bad)?, p.value(i).map_err(bad)?));
                 }
                 pages::encode(&entries, buf);
                 self.pages.insert(&ac, &buf[..]).map_err(err)?;

@@ -160,14 +160,6 @@ impl<'a> Page<'a> {
             Val::Side => Val::Side,
         })
     }
-
-    /// Entry `i`'s value as bytes of the page (None when stored beside it).
-    pub fn inline(&self, v: &Val<Range<usize>>) -> Option<&'a [u8]> {
-        match v {
-            Val::Inline(r) => Some(&self.buf[r.clone()]),
-            Val::Side => None,
-        }
-    }
 }
 
 /// A whole key and its value, as a page is written.
@@ -323,11 +315,13 @@ mod tests {
         assert_eq!(p.len(), 3);
         assert_eq!(p.prefix(), b"key:0");
         assert_eq!(p.key(1).unwrap(), b"key:002");
-        let v = p.find(b"key:001").unwrap().unwrap();
-        assert_eq!(p.inline(&v), Some(&b"a"[..]));
+        let Some(Val::Inline(r)) = p.find(b"key:001").unwrap() else {
+            panic!("key:001 is inline")
+        };
+        assert_eq!(&buf[r], b"a");
         assert_eq!(p.find(b"key:002").unwrap(), Some(Val::Side));
-        let v = p.find(b"key:010").unwrap().unwrap();
-        assert_eq!(p.inline(&v), Some(&b""[..]));
+        assert_eq!(p.value(2).unwrap(), Val::Inline(&b""[..]));
+        assert_eq!(p.value(0).unwrap(), Val::Inline(&b"a"[..]));
         assert_eq!(p.find(b"key:003").unwrap(), None);
         assert_eq!(p.find(b"key:0").unwrap(), None);
         assert_eq!(p.find(b"a").unwrap(), None);
