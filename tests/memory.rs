@@ -30,19 +30,7 @@ fn assert_peak_within(pid: u32, maxmemory: u64, when: &str) {
 }
 
 fn status_bytes(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    s.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| {
-            v.trim_start_matches(':')
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
+    status_like(&format!("/proc/{pid}/status"), field)
 }
 
 /// `db0:keys=..,expires=..` as (keys, expires).
@@ -533,4 +521,69 @@ fn a_paused_replica_costs_the_master_no_memory() {
     assert_eq!(dbsize(&mut r), n as i64);
     spot_check(&mut r, n, 100, "on the replica after it resumed");
     assert_peak_within(master.pid(), maxmemory, "after the replica caught up");
+}
+
+/// Memory this test process may use: `MemTotal`, or its memory cgroup's
+/// limit when lower (a node started from here inherits the cgroup).
+fn memory_available() -> u64 {
+    let total = status_like("/proc/meminfo", "MemTotal");
+    let groups = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let limit = groups.lines().find_map(|l| {
+        let mut f = l.splitn(3, ':');
+        let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+        let file = if ctrl.split(',').any(|c| c == "memory") {
+            format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+        } else if ctrl.is_empty() {
+            format!("/sys/fs/cgroup{path}/memory.max")
+        } else {
+            return None;
+        };
+        std::fs::read_to_string(file)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    });
+    total.min(limit.unwrap_or(u64::MAX))
+}
+
+fn status_like(file: &str, field: &str) -> u64 {
+    let s = std::fs::read_to_string(file).expect(file);
+    s.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or_else(|| panic!("{field} in {file}"))
+}
+
+#[test]
+fn unset_maxmemory_budgets_a_quarter_of_the_memory_available() {
+    let node = Node::start(&["save \"\""]);
+    let mut c = node.client();
+    let expected = (memory_available() / 4).max(128 * MB);
+    let i = info(&mut c, "memory");
+    assert_eq!(info_field(&i, "maxmemory").as_deref(), Some("0"));
+    assert_eq!(
+        info_field(&i, "memory_budget"),
+        Some(expected.to_string()),
+        "{i}"
+    );
+    // A set budget replaces it; 0 brings the default back.
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "64mb"]);
+    assert_eq!(
+        info_field(&info(&mut c, "memory"), "memory_budget").as_deref(),
+        Some("67108864")
+    );
+    let _: () = q(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(
+        info_field(&info(&mut c, "memory"), "memory_budget"),
+        Some(expected.to_string())
+    );
 }
