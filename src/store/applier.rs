@@ -70,9 +70,9 @@ impl Store {
                 self.engine.meta_insert(APPLYING_KEY, &c.encode(f.end))?;
                 self.engine.flush()?;
             }
+            // The engine's read cache takes the new pages as it writes
+            // them, before the table leaves the buffer.
             self.apply_table(&f)?;
-            // Before the table leaves the buffer (see cache.rs).
-            self.cache.applied(f.table.iter());
             self.engine.flush()?;
             if let Some(c) = &f.counts {
                 self.engine.meta_insert(APPLIED_KEY, &c.encode(f.end))?;

@@ -8,6 +8,7 @@
 //! `sledis-meta` the node's own state (applied offset, key counts,
 //! replication ids).
 
+use super::page_cache::PageCache;
 use super::pages::{self, Page, Val};
 use super::Error;
 use parking_lot::{Mutex, RwLock};
@@ -38,6 +39,8 @@ const META_TREE: &str = "sledis-meta";
 const KEYS_TREE: &str = "keyspace";
 /// Writes per batch when converting or loading.
 const BATCH: usize = 4096;
+/// Set once no page holds a stale entry (see `Trees::drop_stale`).
+const CLEAN: &[u8] = b"pages-clean";
 
 type IoNote = Arc<Mutex<Option<String>>>;
 
@@ -82,7 +85,46 @@ impl Trees {
             db,
         };
         t.convert_keys_tree(io)?;
+        if t.meta.get(CLEAN).map_err(|e| note(io, e))?.is_none() {
+            t.drop_stale(io)?;
+            t.meta.insert(CLEAN, b"1").map_err(|e| note(io, e))?;
+            t.db.flush().map_err(|e| note(io, e))?;
+        }
         Ok(t)
+    }
+
+    /// Rewrites the pages that hold stale entries, once per data dir.
+    /// Splits are atomic now, but a data dir written before could have
+    /// kept the stale entries of a split a crash interrupted, and a cached
+    /// page answers from its first key on (see `page_cache.rs`).
+    fn drop_stale(&self, io: &IoNote) -> Result<(), Error> {
+        let err = |e| note(io, e);
+        let mut below: Option<Slice> = None;
+        let mut fixed = 0u64;
+        let mut buf = Vec::new();
+        for item in self.pages.iter() {
+            let (c, page) = item.map_err(err)?;
+            let bad = |e| damaged(&c, e);
+            let p = Page::parse(&page).map_err(bad)?;
+            if let Some(b) = &below {
+                let (from, eq) = p.seek(b).map_err(bad)?;
+                let from = from + usize::from(eq);
+                if from > 0 {
+                    let mut entries = Vec::with_capacity(p.len() - from);
+                    for i in from..p.len() {
+                        entries.push((p.key(i).map_err(bad)?, p.value(i).map_err(bad)?));
+                    }
+                    pages::encode(&entries, &mut buf);
+                    self.pages.insert(&c, &buf[..]).map_err(err)?;
+                    fixed += 1;
+                }
+            }
+            below = Some(c);
+        }
+        if fixed > 0 {
+            tracing::warn!("dropped the stale entries of {fixed} interrupted page split(s)");
+        }
+        Ok(())
     }
 
     /// Moves a data dir written before pages into pages. Interrupted, it
@@ -126,7 +168,7 @@ impl Trees {
 
     fn apply_pairs(&self, pairs: &[Pair], io: &IoNote) -> Result<(), Error> {
         let ops: Vec<Op> = pairs.iter().map(|(k, v)| (&k[..], Some(&v[..]))).collect();
-        self.apply(&ops, io)
+        self.apply(&ops, io, &PageCache::new(0))
     }
 
     /// The greatest key, when the last page has it (None: unknown). An
@@ -158,7 +200,7 @@ impl Trees {
 
     /// Applies sorted, distinct writes: each page they fall in is read,
     /// merged and written back, cut again when it outgrew `pages::TARGET`.
-    fn apply(&self, ops: &[Op], io: &IoNote) -> Result<(), Error> {
+    fn apply(&self, ops: &[Op], io: &IoNote, cache: &PageCache) -> Result<(), Error> {
         if let Some((k, _)) = ops
             .iter()
             .find(|(k, _)| k.first().is_none_or(|b| *b >= TOP[0]))
@@ -176,7 +218,14 @@ impl Trees {
                 Some((c, _)) => i + ops[i..].partition_point(|(k, _)| *k <= c.as_ref()),
                 None => ops.len(),
             };
-            self.rewrite(here, &ops[i..end], &mut buf, io)?;
+            cache.write_begin();
+            let r = self.rewrite(here, &ops[i..end], &mut buf, io, cache);
+            cache.write_end();
+            if r.is_err() {
+                // The cache may hold pages sled did not take.
+                cache.clear();
+            }
+            r?;
             i = end;
         }
         Ok(())
@@ -184,13 +233,15 @@ impl Trees {
 
     /// Writes one page's share of a batch: `ops` all fall in the page's
     /// keys (after the ceiling before it, up to its own). No page there
-    /// means past every ceiling: the new last page gets `TOP`.
+    /// means past every ceiling: the new last page gets `TOP`. The cache
+    /// loses the old page first and gets the new ones after.
     fn rewrite(
         &self,
         here: Option<Pair>,
         ops: &[Op],
         buf: &mut Vec<u8>,
         io: &IoNote,
+        cache: &PageCache,
     ) -> Result<(), Error> {
         let err = |e| note(io, e);
         let ceiling: Slice = here.as_ref().map_or_else(|| slice(TOP), |(c, _)| c.clone());
@@ -205,14 +256,17 @@ impl Trees {
             side_del,
         } = pages::merge(old.as_ref(), ops).map_err(bad)?;
 
+        cache.remove_page(&ceiling);
         // Values beside the page first, so an entry never points at one
         // still to come.
         for (k, v) in side_put {
-            self.side.insert(k, v).map_err(err)?;
+            let v = slice(v);
+            self.side.insert(k, v.clone()).map_err(err)?;
+            cache.put_side(k, Some(v));
         }
         if merged.is_empty() {
             if here.is_some() {
-                self.drop_page(&ceiling, buf, io)?;
+                self.drop_page(&ceiling, buf, io, cache)?;
             }
         } else {
             let sizes: Vec<usize> = merged
@@ -220,28 +274,48 @@ impl Trees {
                 .map(|(k, v)| pages::entry_size(k, v))
                 .collect();
             let runs = pages::cut(&sizes);
-            // Left to right, the old ceiling last: until it is rewritten,
-            // the old page still answers for the keys the new pages took.
+            // A split is one atomic batch: a page never holds keys that
+            // another page answers for, even after a crash, which the
+            // cache relies on (a page answers from its first key on).
             let last = runs.len() - 1;
+            let mut batch = (last > 0).then(sled::Batch::default);
             for (n, run) in runs.into_iter().enumerate() {
                 let at: &[u8] = if n == last {
                     &ceiling
                 } else {
                     &merged[run.end - 1].0
                 };
+                let first = merged[run.start].0.clone();
                 pages::encode(&merged[run], buf);
-                self.pages.insert(at, &buf[..]).map_err(err)?;
+                let page = slice(buf);
+                match &mut batch {
+                    Some(b) => b.insert(at, page.clone()),
+                    None => {
+                        self.pages.insert(at, page.clone()).map_err(err)?;
+                    }
+                }
+                cache.put_page(at, &first, page);
+            }
+            if let Some(b) = batch {
+                self.pages.apply_batch(b).map_err(err)?;
             }
         }
         for k in side_del {
             self.side.remove(k).map_err(err)?;
+            cache.put_side(k, None);
         }
         Ok(())
     }
 
     /// Removes an emptied page. Its keys fall to the page after it, so that
     /// page first loses any stale entries up to this ceiling.
-    fn drop_page(&self, ceiling: &[u8], buf: &mut Vec<u8>, io: &IoNote) -> Result<(), Error> {
+    fn drop_page(
+        &self,
+        ceiling: &[u8],
+        buf: &mut Vec<u8>,
+        io: &IoNote,
+        cache: &PageCache,
+    ) -> Result<(), Error> {
         let err = |e| note(io, e);
         let after = self
             .pages
@@ -261,8 +335,12 @@ impl Trees {
                 for i in from..p.len() {
                     entries.push((p.key(i).map_err(bad)?, p.value(i).map_err(bad)?));
                 }
+                cache.remove_page(&ac);
                 pages::encode(&entries, buf);
-                self.pages.insert(&ac, &buf[..]).map_err(err)?;
+                let mut b = sled::Batch::default();
+                b.insert(&ac[..], &buf[..]);
+                b.remove(ceiling);
+                return self.pages.apply_batch(b).map_err(err);
             }
         }
         self.pages.remove(ceiling).map_err(err)?;
@@ -506,6 +584,9 @@ pub struct Engine {
     /// the leaf's changes on every lookup (the load's largest cost on the
     /// connection thread).
     upper: RwLock<Option<Slice>>,
+    /// Pages and side values read or written lately (the node's read
+    /// cache, sized by the store).
+    cache: PageCache,
     pub reopens: AtomicU64,
 }
 
@@ -523,6 +604,7 @@ impl Engine {
             io_error,
             writer: Mutex::new(()),
             upper: RwLock::new(upper),
+            cache: PageCache::new(0),
             reopens: AtomicU64::new(0),
         })
     }
@@ -564,25 +646,75 @@ impl Engine {
         let fresh = IoNote::default();
         let trees = Trees::open(&self.path, self.cache_bytes, &fresh)?;
         *self.upper.write() = trees.upper(&fresh)?;
+        // sled may have lost what it had not flushed; the store writes it
+        // again from its buffer.
+        self.cache.clear();
         *slot = Some(Arc::new(trees));
         *self.io_error.lock() = None;
         self.reopens.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
-    pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
+    /// Bounds the read cache (the store's share of the budget).
+    pub fn set_cache_limit(&self, bytes: usize) {
+        self.cache.set_limit(bytes);
+    }
+
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    pub fn clear_cache(&self) {
+        self.cache.clear();
+    }
+
+    /// Moves whenever sled's pages change (odd while a change is under
+    /// way): a range read at one epoch still holds at the same epoch.
+    pub fn epoch(&self) -> u64 {
+        self.cache.seq()
+    }
+
+    /// `key`'s value when the answer needs no sled read (the key is above
+    /// every key, or its page is cached), else None.
+    pub fn cached(&self, key: &[u8]) -> Option<Result<Option<Slice>, Error>> {
         if self.upper.read().as_ref().is_some_and(|u| key > u.as_ref()) {
-            return Ok(None);
+            return Some(Ok(None));
         }
+        let page = self.cache.page_for(key)?;
+        let found = Page::parse(&page).and_then(|p| p.find(key));
+        match found {
+            Err(c) => Some(Err(damaged(key, c))),
+            Ok(None) => Some(Ok(None)),
+            Ok(Some(Val::Inline(r))) => Some(Ok(Some(page.subslice(r.start, r.len())))),
+            Ok(Some(Val::Side)) => self.cache.side(key).map(|v| Ok(Some(v))),
+        }
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Slice>, Error> {
+        if let Some(r) = self.cached(key) {
+            return r;
+        }
+        let seq = self.cache.seq();
         let t = self.t()?;
         let Some((f, page)) = t.page_of(key, &self.io_error)? else {
             return Ok(None);
         };
-        let p = Page::parse(&page).map_err(|c| damaged(&f, c))?;
-        match p.find(key).map_err(|c| damaged(&f, c))? {
+        let bad = |c| damaged(&f, c);
+        let p = Page::parse(&page).map_err(bad)?;
+        if p.len() > 0 {
+            self.cache
+                .insert_page(&f, &p.key(0).map_err(bad)?, &page, seq);
+        }
+        match p.find(key).map_err(bad)? {
             None => Ok(None),
             Some(Val::Inline(r)) => Ok(Some(page.subslice(r.start, r.len()))),
-            Some(Val::Side) => t.side.get(key).map_err(|e| self.err(e)),
+            Some(Val::Side) => {
+                let v = t.side.get(key).map_err(|e| self.err(e))?;
+                if let Some(v) = &v {
+                    self.cache.insert_side(key, v, seq);
+                }
+                Ok(v)
+            }
         }
     }
 
@@ -619,7 +751,7 @@ impl Engine {
                 *u = Some(slice(last));
             }
         }
-        let r = t.apply(ops, &self.io_error);
+        let r = t.apply(ops, &self.io_error, &self.cache);
         if r.is_ok() && self.upper.read().is_none() {
             *self.upper.write() = t.upper(&self.io_error)?;
         }
@@ -680,8 +812,11 @@ impl Engine {
     pub fn clear(&self) -> Result<(), Error> {
         let t = self.t()?;
         let _w = self.writer.lock();
-        t.pages.clear().map_err(|e| self.err(e))?;
-        t.side.clear().map_err(|e| self.err(e))?;
+        self.cache.write_begin();
+        let r = t.pages.clear().and_then(|_| t.side.clear());
+        self.cache.write_end();
+        self.cache.clear();
+        r.map_err(|e| self.err(e))?;
         *self.upper.write() = Some(slice(b""));
         Ok(())
     }
@@ -873,7 +1008,16 @@ mod tests {
 
     #[test]
     fn batches_of_writes_read_back_as_a_sorted_map() {
+        // No read cache, one that turns over all the time, one that keeps
+        // everything.
+        for limit in [0, 32 << 10, 64 << 20] {
+            batches_read_back(limit);
+        }
+    }
+
+    fn batches_read_back(cache: usize) {
         let (_dir, e) = engine();
+        e.set_cache_limit(cache);
         let mut model = BTreeMap::new();
         let mut r = rng(0x5eed);
         for round in 0..60 {
@@ -970,6 +1114,51 @@ mod tests {
             e.range(Bound::Unbounded, Bound::Unbounded).count(),
             40 - mid
         );
+    }
+
+    /// A data dir written before splits were atomic may hold an interrupted
+    /// split: its stale entries are dropped once, at open, so that the read
+    /// cache (a page answers from its first key on) never serves them.
+    #[test]
+    fn stale_entries_are_dropped_at_open_before_the_cache_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sled");
+        let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("k{i:03}").into_bytes()).collect();
+        let mid;
+        {
+            let e = Engine::open(&path, 8 << 20).unwrap();
+            let ops: Vec<Op> = keys.iter().map(|k| (&k[..], Some(&b"old"[..]))).collect();
+            e.apply(&ops).unwrap();
+            let t = e.t().unwrap();
+            let (_, whole) = t.pages.iter().next_back().unwrap().unwrap();
+            let p = Page::parse(&whole).unwrap();
+            mid = p.len() / 2;
+            let left: Vec<(Vec<u8>, Val<&[u8]>)> = (0..mid)
+                .map(|i| (p.key(i).unwrap(), Val::Inline(&b"new"[..])))
+                .collect();
+            let mut buf = Vec::new();
+            pages::encode(&left, &mut buf);
+            t.pages.insert(&left[mid - 1].0[..], &buf[..]).unwrap();
+            // As written by a build without the mark.
+            t.meta.remove(CLEAN).unwrap();
+            e.flush().unwrap();
+        }
+        let e = Engine::open(&path, 8 << 20).unwrap();
+        e.set_cache_limit(1 << 20);
+        // The old page's first key comes after the new page's ceiling.
+        assert_eq!(e.get(&keys[mid]).unwrap().as_deref(), Some(&b"old"[..]));
+        for k in &keys[..mid] {
+            assert_eq!(e.get(k).unwrap().as_deref(), Some(&b"new"[..]));
+            assert!(
+                e.cached(k).is_none()
+                    || e.cached(k).unwrap().unwrap().as_deref() == Some(&b"new"[..])
+            );
+        }
+        let t = e.t().unwrap();
+        let (_, top) = t.pages.iter().next_back().unwrap().unwrap();
+        let p = Page::parse(&top).unwrap();
+        assert_eq!(p.len(), 40 - mid);
+        assert_eq!(p.key(0).unwrap(), keys[mid]);
     }
 
     #[test]

@@ -23,7 +23,7 @@ impl Store {
         let (n, tally) = load_blocks(Some(&self.engine), blocks, load_workers(), read)?;
         self.engine.flush()?;
         // sled changed under reads made since the clear above.
-        self.cache.clear();
+        self.engine.clear_cache();
         self.set_loaded(start, tally)?;
         self.engine.meta_remove(LOADING_KEY)?;
         self.engine.flush()?;
@@ -129,7 +129,7 @@ impl Store {
         self.meta_put(LOADING_KEY, b"1")?;
         self.engine.clear()?;
         *self.overlay.write() = overlay;
-        self.cache.clear();
+        self.engine.clear_cache();
         Ok(())
     }
 
@@ -217,7 +217,7 @@ impl Store {
         {
             let _a = self.apply_lock.lock();
             *self.overlay.write() = None;
-            self.cache.clear();
+            self.engine.clear_cache();
         }
         tracing::info!(
             "the full sync's data is all in sled: {} pairs in {:.2}s",

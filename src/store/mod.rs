@@ -8,7 +8,6 @@
 
 mod applier;
 pub mod budget;
-mod cache;
 pub mod engine;
 mod error;
 mod expire;
@@ -18,6 +17,7 @@ mod load;
 pub mod memtable;
 mod open;
 mod overlay;
+mod page_cache;
 mod pages;
 mod publish;
 mod range_cache;
@@ -160,7 +160,6 @@ pub struct Store {
     pub databases: usize,
     engine: Engine,
     tables: RwLock<Tables>,
-    cache: cache::ReadCache,
     ranges: Mutex<range_cache::RangeCache>,
     writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
@@ -235,7 +234,7 @@ impl Store {
     }
 
     pub fn read_cache_bytes(&self) -> usize {
-        self.cache.bytes()
+        self.engine.cache_bytes()
     }
 
     pub fn buffer_bytes(&self) -> usize {
@@ -252,7 +251,7 @@ impl Store {
     pub fn set_budget(&self, b: Budget) {
         let mut cur = self.budget.lock();
         self.table_bytes.store(b.table_bytes, Ordering::Relaxed);
-        self.cache.set_limit(b.read_cache);
+        self.engine.set_cache_limit(b.read_cache);
         *cur = Budget {
             engine_cache: cur.engine_cache,
             ..b

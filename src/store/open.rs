@@ -12,6 +12,7 @@ impl Store {
                  start again with --rebuild-from-snapshot"
             ))
         })?;
+        engine.set_cache_limit(opts.budget.read_cache);
         // A full sync that died half-loaded left a mix of old and new data:
         // drop it all, and forget our history id so the master sends a full
         // sync again.
@@ -93,7 +94,6 @@ impl Store {
             databases: opts.databases.clamp(1, MAX_DBS),
             engine,
             tables: RwLock::new(Tables::new(applied)),
-            cache: cache::ReadCache::new(opts.budget.read_cache),
             ranges: Mutex::new(range_cache::RangeCache::default()),
             overlay: RwLock::new(None),
             loader: Mutex::new(None),

@@ -9,7 +9,6 @@ impl Store {
             batch: Batch::default(),
             now,
             deleted_expired: 0,
-            fetched: Vec::new(),
         }
     }
 

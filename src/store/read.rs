@@ -23,35 +23,18 @@ impl Store {
         self.gens[db].load(Ordering::Acquire)
     }
 
-    /// The newest value of a raw sled key: write buffer first, then the
-    /// read cache, then sled.
-    /// A raw sled-level value (metadata or a collection element), write
-    /// buffer first.
+    /// The newest value of a raw sled-level key (metadata or a collection
+    /// element): the write buffer first, then the engine (its read cache,
+    /// then sled).
     pub fn raw_get(&self, key: &[u8]) -> Option<Bytes> {
-        let (v, from_sled) = self.raw_get_uncached(key);
-        if let Some(epoch) = from_sled {
-            self.cache.insert(key, v.clone(), epoch);
-        }
-        v
-    }
-
-    /// Like `raw_get`, but a value read from sled is not put in the read
-    /// cache; instead the cache epoch of that read is returned, for a later
-    /// `cache.insert`. A write transaction caches only the keys it does not
-    /// write: the others reach the cache when the applier stores them.
-    pub(super) fn raw_get_uncached(&self, key: &[u8]) -> (Option<Bytes>, Option<u64>) {
-        let epoch = self.cache.epoch();
         if let Some(v) = self.tables.read().get(key) {
-            return (v, None);
-        }
-        if let Some(v) = self.cache.get(key) {
-            return (v, None);
+            return v;
         }
         match self.base_get(key) {
-            Ok(v) => (v.map(|v| Bytes::copy_from_slice(&v)), Some(epoch)),
+            Ok(v) => v.map(|v| Bytes::copy_from_slice(&v)),
             Err(e) => {
                 read_failed(e);
-                (None, None)
+                None
             }
         }
     }
@@ -85,7 +68,7 @@ impl Store {
     /// (it is in neither the write buffer nor the read cache), else None.
     pub fn cold_key(&self, db: usize, key: &[u8]) -> Option<Bytes> {
         let raw = data_key(db as u8, self.gen(db), key);
-        if self.tables.read().get(&raw).is_some() || self.cache.get(&raw).is_some() {
+        if self.tables.read().get(&raw).is_some() || self.engine.cached(&raw).is_some() {
             return None;
         }
         Some(raw)
@@ -458,7 +441,7 @@ impl Store {
         // range_cache.rs). Read before the buffer, the epoch could predate a
         // table that left the buffer in between, and an old window would
         // miss that table's writes.
-        let epoch = self.cache.epoch();
+        let epoch = self.engine.epoch();
         let (sled_pairs, sled_range, mut upper) =
             self.sled_window(epoch, start, after, from_v, end, read);
         let mem = {

@@ -8,9 +8,6 @@ pub struct WriteTx {
     pub(super) batch: Batch,
     pub(super) now: i64,
     pub deleted_expired: usize,
-    /// Keys read from sled (value, cache epoch), cached at commit unless
-    /// this transaction wrote them.
-    pub(super) fetched: Vec<(Bytes, Option<Bytes>, u64)>,
 }
 
 impl WriteTx {
@@ -39,10 +36,7 @@ impl WriteTx {
         if let Some(v) = self.batch.overlay.get(k) {
             return v.clone();
         }
-        let (v, from_sled) = self.store.raw_get_uncached(k);
-        if let Some(epoch) = from_sled {
-            self.fetched.push((k.clone(), v.clone(), epoch));
-        }
+        let v = self.store.raw_get(k);
         self.batch
             .before
             .entry(k.clone())
@@ -145,14 +139,7 @@ impl WriteTx {
         if let Some(v) = self.batch.overlay.get(k) {
             return v.clone();
         }
-        // As in `lookup`: an element this transaction then writes (a new
-        // ZADD/SADD member) is not worth a read-cache entry.
-        let (v, from_sled) = self.store.raw_get_uncached(k);
-        if let Some(epoch) = from_sled {
-            self.fetched
-                .push((Bytes::copy_from_slice(k), v.clone(), epoch));
-        }
-        v
+        self.store.raw_get(k)
     }
 
     /// The greatest live pair with a key in `[start, end)`, seeing this
@@ -333,11 +320,6 @@ impl WriteTx {
     /// the WAL refuses is dropped: never visible, never replicated.
     pub fn commit_record(&mut self) -> Result<Option<u64>, AppendError> {
         self.deleted_expired = 0;
-        for (k, v, epoch) in self.fetched.drain(..) {
-            if !self.batch.overlay.contains_key(&k) {
-                self.store.cache.insert(&k, v, epoch);
-            }
-        }
         if self.batch.effects.is_empty() {
             self.batch = Batch::default();
             return Ok(None);
@@ -361,7 +343,6 @@ impl WriteTx {
     /// Drops what the current command wrote: it met a storage read error
     /// (`take_read_error`), so its effects may rest on a wrong read.
     pub fn discard_record(&mut self) {
-        self.fetched.clear();
         self.deleted_expired = 0;
         self.batch = Batch::default();
     }
