@@ -197,12 +197,15 @@ impl Gen {
 
     /// One command (not MULTI/EXEC).
     fn field(&mut self) -> String {
-        self.rng.pick(&["f1", "f2", "f3", "f4", "f5"]).to_string()
+        // The empty name too: *SCAN MATCH * must show it.
+        self.rng
+            .pick(&["f1", "f2", "f3", "f4", "f5", ""])
+            .to_string()
     }
 
     fn member(&mut self) -> String {
         self.rng
-            .pick(&["m1", "m2", "m3", "m4", "m5", "12", "-3"])
+            .pick(&["m1", "m2", "m3", "m4", "m5", "12", "-3", ""])
             .to_string()
     }
 
@@ -256,6 +259,15 @@ impl Gen {
                 v
             }
             12 => vec![s("SSCAN"), k, s("0"), s("COUNT"), s("1000")],
+            13 => vec![
+                s("SSCAN"),
+                k,
+                s("0"),
+                s("MATCH"),
+                s_pick(&mut self.rng, &["*", "m*", ""]),
+                s("COUNT"),
+                s("1000"),
+            ],
             13 => vec![s("SMEMBERS"), k],
             _ => vec![s("SRANDMEMBER"), k, s("-2")],
         }
@@ -354,7 +366,7 @@ impl Gen {
 
     fn hash_command(&mut self, k: String) -> Vec<String> {
         let s = |x: &str| x.to_string();
-        match self.rng.below(14) {
+        match self.rng.below(15) {
             0..=2 => {
                 let mut v = vec![s(self.rng.pick(&["HSET", "HMSET"])), k];
                 for _ in 0..=self.rng.below(3) {
@@ -373,6 +385,15 @@ impl Gen {
             10 => vec![s("HINCRBYFLOAT"), k, self.field(), self.float_arg()],
             11 => vec![s("HRANDFIELD"), k, s("-3")],
             12 => vec![s("HSCAN"), k, s("0"), s("COUNT"), s("1000")],
+            13 => vec![
+                s("HSCAN"),
+                k,
+                s("0"),
+                s("MATCH"),
+                s_pick(&mut self.rng, &["*", "f*", ""]),
+                s("COUNT"),
+                s("1000"),
+            ],
             _ => vec![s("HGETALL"), k],
         }
     }

@@ -64,7 +64,9 @@ pub(crate) fn scan_under(
     let mut i = 3;
     while i < a.len() {
         if eq_ic(&a[i], "match") && i + 1 < a.len() {
-            pattern = Some(a[i + 1].clone());
+            // Redis skips a pattern of just `*`, so it shows the empty
+            // name, which no pattern matches.
+            pattern = (&a[i + 1][..] != b"*").then(|| a[i + 1].clone());
             i += 2;
         } else if eq_ic(&a[i], "count") && i + 1 < a.len() {
             match parse_i64(&a[i + 1]) {

@@ -3,11 +3,11 @@
 //! key costs sled a node read and decode, tens of microseconds).
 //!
 //! A read-only command whose key is in neither the write buffer nor the
-//! read cache is parked: a reader thread reads the key's metadata into the
+//! read cache is parked: a reader thread reads the key's page into the
 //! read cache, then the command runs as usual and finds it there. The
-//! cache's epoch keeps this safe against a concurrent apply (see
-//! `store/cache.rs`); if the value could not be cached the command simply
-//! reads sled itself.
+//! cache's seqlock keeps this safe against a concurrent apply (see
+//! `store/page_cache.rs`); if the page could not be cached the command
+//! simply reads sled itself.
 
 use crate::store::Store;
 use bytes::Bytes;

@@ -4,8 +4,8 @@
 //! and over, each time a little further on. Once the elements are in sled,
 //! every such read started a sled iterator, which copies a leaf node: most
 //! of a pop's cost. sled only changes when the applier stores a table or a
-//! load replaces it, and both bump the read cache's epoch; so a window read
-//! at one epoch answers later reads of the same range at that epoch. The
+//! load replaces it, and both move the engine's epoch (`Engine::epoch`);
+//! so a window read at one epoch answers later reads of the same range at that epoch. The
 //! write buffer is merged on top by the caller, as for any sled read; the
 //! caller reads the epoch after taking the buffer, so every table that
 //! reached sled after the window was read is still in the buffer it merges.
