@@ -211,7 +211,7 @@ impl Gen {
 
     fn set_command(&mut self, k: String) -> Vec<String> {
         let s = |x: &str| x.to_string();
-        match self.rng.below(15) {
+        match self.rng.below(16) {
             0..=2 => {
                 let mut v = vec![s("SADD"), k];
                 for _ in 0..=self.rng.below(3) {
@@ -268,7 +268,7 @@ impl Gen {
                 s("COUNT"),
                 s("1000"),
             ],
-            13 => vec![s("SMEMBERS"), k],
+            14 => vec![s("SMEMBERS"), k],
             _ => vec![s("SRANDMEMBER"), k, s("-2")],
         }
     }
