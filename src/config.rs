@@ -182,6 +182,8 @@ pub struct Config {
     pub(crate) client_output_buffer_limit: ClientOutputBufferLimits,
     pub(crate) hz: u32,
     pub(crate) slowlog_log_slower_than: i64,
+    /// Milliseconds a script runs before other clients get BUSY.
+    pub(crate) busy_reply_threshold: i64,
     pub(crate) slowlog_max_len: u64,
 
     /// Values of compatibility-only directives, by canonical name.
@@ -616,7 +618,12 @@ const SPECS: &[Spec] = &[
     d("shutdown-timeout", int(0, I32), "10"),
     d("shutdown-on-sigint", Kind::Words, "default"),
     d("shutdown-on-sigterm", Kind::Words, "default"),
-    d("busy-reply-threshold", int(0, I64), "5000").alias(&["lua-time-limit"]),
+    d("busy-reply-threshold", int(0, I64), "5000")
+        .alias(&["lua-time-limit"])
+        .field(
+            |c| Value::Int(c.busy_reply_threshold),
+            |c, v| c.busy_reply_threshold = v.int(),
+        ),
     d("slowlog-log-slower-than", int(i64::MIN, I64), "10000").field(
         |c| Value::Int(c.slowlog_log_slower_than),
         |c, v| c.slowlog_log_slower_than = v.int(),
@@ -932,6 +939,7 @@ impl Default for Config {
             client_output_buffer_limit: ClientOutputBufferLimits::default(),
             hz: 0,
             slowlog_log_slower_than: 0,
+            busy_reply_threshold: 0,
             slowlog_max_len: 0,
             other: BTreeMap::new(),
             changed: BTreeSet::new(),

@@ -11,6 +11,7 @@ pub(crate) mod glob;
 pub mod logging;
 pub(crate) mod replication;
 pub(crate) mod resp;
+pub(crate) mod scripting;
 pub mod sentinel;
 pub mod server;
 pub mod snapshot;

@@ -152,6 +152,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// A replica that refuses writes from its clients.
+    pub(crate) fn scripts(&self) -> &'a crate::scripting::Scripts {
+        &self.srv.scripts
+    }
+
     pub(crate) fn read_only_replica(&self) -> bool {
         self.srv.is_read_only_replica()
     }

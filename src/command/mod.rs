@@ -16,6 +16,7 @@ pub(crate) mod multi;
 pub(crate) mod object;
 pub(crate) mod pubsub;
 pub(crate) mod replication;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod string;
@@ -154,6 +155,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(pubsub::commands())
             .chain(multi::commands())
             .chain(replication::commands())
+            .chain(scripting::commands())
             .chain(sentinel_only())
         {
             m.insert(c.name, c);
@@ -195,6 +197,10 @@ pub(crate) enum Action {
     /// A write met a full write buffer (sled is behind), parked in
     /// `client.parked`: wait for room off the thread, then run it.
     Room,
+    /// Another connection runs a script: the request, parked in
+    /// `client.parked`, waits off the thread until it ends or the node
+    /// turns BUSY.
+    AfterScript,
 }
 
 /// A data node's command by name (case-insensitive).
@@ -346,6 +352,13 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
     ctx.client.info.note_command(fullname, ctx.now);
     let is_exec = cmd.name == "exec";
+    if ctx.scripts().busy() && !allowed_when_busy(cmd.name, args) {
+        return reject(
+            ctx,
+            is_exec,
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        );
+    }
     if !arity_matches(arity, args.len()) {
         let msg = format!("ERR wrong number of arguments for '{fullname}' command");
         return reject(ctx, is_exec, &msg);
@@ -415,6 +428,15 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             ctx.out.buf.truncate(mark);
             ctx.out.error(&format!("ERR {e}"));
         }
+    }
+}
+
+/// What a client may run while a script is busy (Redis's `allow_busy`).
+fn allowed_when_busy(name: &str, args: &[Bytes]) -> bool {
+    match name {
+        "auth" | "hello" | "multi" | "discard" | "watch" | "unwatch" | "shutdown" => true,
+        "script" => args.get(1).is_some_and(|s| crate::util::eq_ic(s, "kill")),
+        _ => false,
     }
 }
 

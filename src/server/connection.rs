@@ -130,6 +130,11 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         }
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
+                        Some(Action::AfterScript) => {
+                            while srv.scripts.running() && !srv.scripts.busy() {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
+                        }
                         Some(Action::Wait { n, offset, deadline }) => {
                             let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
                             out.int(count as i64);
@@ -298,6 +303,15 @@ fn run_batch(
                         b.more = true;
                         return b;
                     }
+                }
+                // While another connection runs a script (atomic, holding
+                // the writer lock), requests wait here, off the thread, so
+                // SCRIPT KILL and BUSY replies can still be served.
+                if !fetched && srv.scripts.running() {
+                    client.parked = Some(args);
+                    b.action = Some(Action::AfterScript);
+                    b.more = true;
+                    return b;
                 }
                 // A write that would wait for sled waits here, without the
                 // writer lock or the thread (the first one run after a

@@ -85,6 +85,8 @@ pub(crate) struct Server {
     pub(crate) last_cron_ms: AtomicI64,
     /// Reader threads for commands whose key must come from sled.
     pub(crate) disk_reads: disk_reads::DiskReads,
+    /// The script cache and the script running now.
+    pub(crate) scripts: crate::scripting::Scripts,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
@@ -194,6 +196,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         save: save::SaveState::new(),
         shutdown: watch::channel(None).0,
         last_cron_ms: AtomicI64::new(0),
+        scripts: Default::default(),
         me: std::sync::OnceLock::new(),
         config: RwLock::new(cfg),
     });

@@ -1,0 +1,333 @@
+//! EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT (Redis's eval.c). The
+//! script runs inside one write transaction, as EXEC does: its commands go
+//! through `run` with `in_exec` set, their replies are read back into Lua,
+//! and dispatch commits the whole as one WAL record when EVAL returns.
+
+use super::flags::*;
+use super::{cmd, lookup, Command, Ctx};
+use crate::scripting::lua::{self, Outcome, Reply};
+use crate::scripting::{KillError, Scripts};
+use crate::util::{eq_ic, parse_i64};
+use bytes::Bytes;
+
+pub(crate) fn commands() -> Vec<Command> {
+    let none = (0, 0, 0);
+    let flags = NOSCRIPT | STALE;
+    vec![
+        cmd(
+            "eval",
+            -3,
+            flags,
+            none,
+            "scripting",
+            "Executes a server-side Lua script.",
+            eval,
+        )
+        .numkeys_at(2)
+        .syntax("script numkeys [key ...] [arg ...]"),
+        cmd(
+            "evalsha",
+            -3,
+            flags,
+            none,
+            "scripting",
+            "Executes a server-side Lua script by SHA1 digest.",
+            evalsha,
+        )
+        .numkeys_at(2)
+        .syntax("sha1 numkeys [key ...] [arg ...]"),
+        cmd(
+            "eval_ro",
+            -3,
+            flags | READONLY,
+            none,
+            "scripting",
+            "Executes a read-only server-side Lua script.",
+            eval_ro,
+        )
+        .numkeys_at(2)
+        .syntax("script numkeys [key ...] [arg ...]"),
+        cmd(
+            "evalsha_ro",
+            -3,
+            flags | READONLY,
+            none,
+            "scripting",
+            "Executes a read-only server-side Lua script by SHA1 digest.",
+            evalsha_ro,
+        )
+        .numkeys_at(2)
+        .syntax("sha1 numkeys [key ...] [arg ...]"),
+        cmd(
+            "script",
+            -2,
+            0,
+            none,
+            "scripting",
+            "A container for Lua scripts management commands.",
+            script,
+        )
+        .syntax("subcommand [argument ...]")
+        .subs(&[
+            ("load", "script|load", 3),
+            ("exists", "script|exists", -3),
+            ("flush", "script|flush", -2),
+            ("kill", "script|kill", 2),
+            ("help", "script|help", 2),
+        ]),
+    ]
+}
+
+/// Redis 7.0's `noscript` commands: refused inside a script.
+pub(crate) const NOT_IN_SCRIPTS: &[&str] = &[
+    "auth",
+    "bgrewriteaof",
+    "bgsave",
+    "blmove",
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "bzpopmax",
+    "bzpopmin",
+    "debug",
+    "discard",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "exec",
+    "failover",
+    "fcall",
+    "fcall_ro",
+    "hello",
+    "monitor",
+    "multi",
+    "psubscribe",
+    "psync",
+    "punsubscribe",
+    "quit",
+    "replconf",
+    "replicaof",
+    "reset",
+    "role",
+    "save",
+    "shutdown",
+    "slaveof",
+    "ssubscribe",
+    "subscribe",
+    "sunsubscribe",
+    "sync",
+    "unsubscribe",
+    "unwatch",
+    "wait",
+    "watch",
+];
+
+fn eval(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    eval_body(ctx, a, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    eval_body(ctx, a, true)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    eval_sha(ctx, a, false)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    eval_sha(ctx, a, true)
+}
+
+fn eval_body(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
+    let Some((keys, argv)) = split_keys(ctx, a) else {
+        return;
+    };
+    let body = a[1].clone();
+    let sha = Scripts::sha1_hex(&body);
+    if !ctx.scripts().exists(sha.as_bytes()) {
+        if let Some(e) = lua::compile_error(&body) {
+            return ctx.err(&e);
+        }
+        ctx.scripts().add(body.clone());
+    }
+    run_script(ctx, &sha, &body, keys, argv, read_only);
+}
+
+fn eval_sha(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
+    let Some((keys, argv)) = split_keys(ctx, a) else {
+        return;
+    };
+    let body = match ctx.scripts().get(&a[1]) {
+        Some(b) if a[1].len() == 40 => b,
+        _ => return ctx.err("NOSCRIPT No matching script. Please use EVAL."),
+    };
+    let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
+    run_script(ctx, &sha, &body, keys, argv, read_only);
+}
+
+/// KEYS and ARGV from `numkeys key... arg...`.
+fn split_keys<'b>(ctx: &mut Ctx<'_>, a: &'b [Bytes]) -> Option<(&'b [Bytes], &'b [Bytes])> {
+    let Some(n) = parse_i64(&a[2]) else {
+        ctx.not_int();
+        return None;
+    };
+    if n < 0 {
+        ctx.err("ERR Number of keys can't be negative");
+        return None;
+    }
+    if n as usize > a.len() - 3 {
+        ctx.err("ERR Number of keys can't be greater than number of args");
+        return None;
+    }
+    let n = n as usize;
+    Some((&a[3..3 + n], &a[3 + n..]))
+}
+
+fn run_script(
+    ctx: &mut Ctx<'_>,
+    sha: &str,
+    body: &[u8],
+    keys: &[Bytes],
+    argv: &[Bytes],
+    read_only: bool,
+) {
+    let scripts = ctx.scripts();
+    let threshold = ctx.config().busy_reply_threshold.max(0) as u64;
+    let generation = scripts
+        .generation
+        .load(std::sync::atomic::Ordering::Acquire);
+    // The writer lock for the whole script (it is atomic); a replica's
+    // read-only scripts take it too, which only delays its stream briefly.
+    ctx.tx();
+    let was_in_exec = ctx.in_exec;
+    let own_view = ctx.exec.is_none();
+    if own_view {
+        ctx.exec = Some(super::ExecView::default());
+    }
+    ctx.in_exec = true;
+    let db = ctx.client.db;
+    let resp3 = ctx.out.resp3;
+    scripts.begin();
+    let outcome = {
+        let mut call = |args: Vec<Bytes>| script_call(ctx, &args, read_only);
+        let check = || scripts.check(threshold);
+        lua::run(generation, sha, body, keys, argv, &mut call, &check)
+    };
+    scripts.end();
+    ctx.out.resp3 = resp3;
+    ctx.client.db = db;
+    ctx.in_exec = was_in_exec;
+    if own_view {
+        ctx.exec = None;
+    }
+    match outcome {
+        Outcome::Reply(r) => write_reply(ctx, &r),
+        Outcome::Error(e) => ctx.out.error(&e),
+    }
+}
+
+/// One `redis.call`: Redis's checks for a command from a script, then the
+/// command, its reply read back from the output buffer.
+fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
+    let err = |m: &str| Reply::Error(m.as_bytes().to_vec());
+    let Some(c) = lookup(&args[0]) else {
+        return err("ERR Unknown Redis command called from script");
+    };
+    if !super::arity_ok(c, args.len()) {
+        return err("ERR Wrong number of args calling Redis command from script");
+    }
+    if c.flags & NOSCRIPT != 0 || NOT_IN_SCRIPTS.contains(&c.name) {
+        return err("ERR This Redis command is not allowed from script");
+    }
+    if c.flags & WRITE != 0 {
+        if read_only {
+            return err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        ctx.scripts().note_write();
+    }
+    let at = ctx.out.buf.len();
+    ctx.out.resp3 = false;
+    let db = ctx.db();
+    super::run(ctx, c, args);
+    let failed = ctx.out.buf.get(at) == Some(&b'-');
+    if let Some(v) = ctx.exec.as_mut() {
+        v.note(c, args, db, failed);
+    }
+    // Actions (blocking, parking) do not apply inside a script.
+    ctx.action = None;
+    let r = lua::parse_reply(&ctx.out.buf[at..]);
+    ctx.out.buf.truncate(at);
+    r
+}
+
+/// A script's result, in the client's protocol.
+fn write_reply(ctx: &mut Ctx<'_>, r: &Reply) {
+    match r {
+        Reply::Status(s) => ctx.out.simple(&String::from_utf8_lossy(s)),
+        Reply::Error(e) => {
+            let e = String::from_utf8_lossy(e);
+            ctx.out.error(&e)
+        }
+        Reply::Int(n) => ctx.out.int(*n),
+        Reply::Bulk(b) => ctx.out.bulk(b),
+        Reply::Nil => ctx.out.null(),
+        Reply::Array(items) => {
+            ctx.out.array(items.len());
+            for it in items {
+                write_reply(ctx, it);
+            }
+        }
+    }
+}
+
+fn script(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let sub = &a[1];
+    if eq_ic(sub, "load") {
+        if let Some(e) = lua::compile_error(&a[2]) {
+            return ctx.err(&e);
+        }
+        let sha = ctx.scripts().add(a[2].clone());
+        ctx.out.bulk(sha.as_bytes());
+    } else if eq_ic(sub, "exists") {
+        ctx.out.array(a.len() - 2);
+        for sha in &a[2..] {
+            let have = ctx.scripts().exists(sha);
+            ctx.out.int(i64::from(have));
+        }
+    } else if eq_ic(sub, "flush") {
+        match a.get(2) {
+            None => {}
+            Some(m) if a.len() == 3 && (eq_ic(m, "sync") || eq_ic(m, "async")) => {}
+            Some(_) => {
+                return ctx.err("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            }
+        }
+        ctx.scripts().flush();
+        ctx.out.ok();
+    } else if eq_ic(sub, "kill") {
+        match ctx.scripts().kill() {
+            Ok(()) => ctx.out.ok(),
+            Err(KillError::NotBusy) => ctx.err("NOTBUSY No scripts in execution right now."),
+            Err(KillError::Unkillable) => ctx.err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+        }
+    } else if eq_ic(sub, "help") {
+        ctx.help(&[
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+            "HELP",
+            "    Prints this help.",
+        ]);
+    }
+}

@@ -1,0 +1,126 @@
+//! Lua scripting (Redis's eval.c and script.c): the script cache, the
+//! script running now, and SCRIPT KILL. The Lua side (the VM, the `redis`
+//! library, replies to and from Lua) is `lua.rs`; the commands are
+//! `command/scripting.rs`.
+//!
+//! A script runs on its connection's thread inside one write transaction,
+//! like EXEC: its writes are one WAL record of effects, so replicas and the
+//! dump tool see what it did, not the script. Each thread has its own Lua
+//! VM (`lua.rs`): scripts share nothing but the cache of their bodies.
+
+pub(crate) mod lua;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+/// The script cache and the script running now.
+#[derive(Default)]
+pub(crate) struct Scripts {
+    /// Bodies by lowercase hex SHA1 (EVAL and SCRIPT LOAD add, SCRIPT FLUSH
+    /// empties). Not persisted nor replicated, as in Redis 7.
+    bodies: Mutex<HashMap<String, Bytes>>,
+    /// Moves on SCRIPT FLUSH: every thread's VM starts afresh.
+    pub(crate) generation: AtomicU64,
+    running: Mutex<Option<Running>>,
+    /// Set once the running script passed `busy-reply-threshold`: other
+    /// clients get BUSY until it ends.
+    busy: AtomicBool,
+    kill: AtomicBool,
+}
+
+struct Running {
+    started: Instant,
+    /// The script has written: SCRIPT KILL cannot stop it (UNKILLABLE).
+    wrote: bool,
+}
+
+/// Why SCRIPT KILL did not kill.
+pub(crate) enum KillError {
+    NotBusy,
+    Unkillable,
+}
+
+impl Scripts {
+    pub(crate) fn sha1_hex(body: &[u8]) -> String {
+        sha1_smol::Sha1::from(body).digest().to_string()
+    }
+
+    pub(crate) fn add(&self, body: Bytes) -> String {
+        let sha = Self::sha1_hex(&body);
+        self.bodies.lock().entry(sha.clone()).or_insert(body);
+        sha
+    }
+
+    pub(crate) fn get(&self, sha: &[u8]) -> Option<Bytes> {
+        let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
+        self.bodies.lock().get(&sha).cloned()
+    }
+
+    pub(crate) fn exists(&self, sha: &[u8]) -> bool {
+        self.get(sha).is_some()
+    }
+
+    pub(crate) fn flush(&self) {
+        self.bodies.lock().clear();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A script starts on this thread.
+    pub(crate) fn begin(&self) {
+        *self.running.lock() = Some(Running {
+            started: Instant::now(),
+            wrote: false,
+        });
+        self.kill.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn end(&self) {
+        *self.running.lock() = None;
+        self.busy.store(false, Ordering::Release);
+        self.kill.store(false, Ordering::Release);
+    }
+
+    pub(crate) fn running(&self) -> bool {
+        self.running.lock().is_some()
+    }
+
+    /// Other clients must get BUSY now.
+    pub(crate) fn busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn note_write(&self) {
+        if let Some(r) = self.running.lock().as_mut() {
+            r.wrote = true;
+        }
+    }
+
+    /// Called from the running script every few thousand instructions:
+    /// marks the node busy past `threshold_ms`; true if it must stop.
+    pub(crate) fn check(&self, threshold_ms: u64) -> bool {
+        if let Some(r) = self.running.lock().as_ref() {
+            if threshold_ms > 0 && r.started.elapsed().as_millis() as u64 >= threshold_ms {
+                self.busy.store(true, Ordering::Release);
+            }
+        }
+        self.kill.load(Ordering::Acquire)
+    }
+
+    /// SCRIPT KILL: only a busy script that has not written.
+    pub(crate) fn kill(&self) -> Result<(), KillError> {
+        let g = self.running.lock();
+        match g.as_ref() {
+            Some(r) if self.busy() => {
+                if r.wrote {
+                    return Err(KillError::Unkillable);
+                }
+                self.kill.store(true, Ordering::Release);
+                Ok(())
+            }
+            _ => Err(KillError::NotBusy),
+        }
+    }
+}
