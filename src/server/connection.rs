@@ -47,7 +47,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     tracing::debug!("accepted {addr} id={}", client.id);
     let mut psync: Option<(String, i64)> = None;
     'conn: loop {
-        let (limits, query_limit, idle_timeout) = {
+        let (limits, query_limit, idle_timeout, sync) = {
             let c = srv.config.read();
             (
                 Limits {
@@ -55,8 +55,10 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 },
                 c.client_query_buffer_limit,
                 c.timeout,
+                c.sync_replicas as usize,
             )
         };
+        let sync = if srv.repl.is_replica() { 0 } else { sync };
         // The idle timer is only armed when `timeout` is set: a timer per
         // request costs measurable time on the hot path.
         let idle_on = idle_timeout > 0 && !client.in_subscribed_context();
@@ -76,7 +78,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 // Run what arrived, a chunk of replies at a time.
                 loop {
-                    let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits);
+                    let Batch { wrote, action, close, more, writes } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
                     // Let every other ready client run its requests first, as
                     // Redis answers in `beforeSleep`: the WAL bytes of all of
                     // them then reach the OS in one write, and the replies go
@@ -88,6 +90,9 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         tokio::task::yield_now().await;
                     }
                     make_durable(&srv, wrote, &mut out, &info).await;
+                    if !writes.is_empty() {
+                        sync_replicas(&srv, &mut out, &writes, sync, &info).await;
+                    }
                     if let Some(Action::Sleep(d)) = action {
                         tokio::time::sleep(d).await;
                     }
@@ -121,6 +126,10 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                 }
                                 Outcome::Answered { wrote } => {
                                     make_durable(&srv, wrote, &mut out, &info).await;
+                                    if let (Some(w), true) = (wrote, sync > 0) {
+                                        let whole = [(0, out.buf.len(), w)];
+                                        sync_replicas(&srv, &mut out, &whole, sync, &info).await;
+                                    }
                                     if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                         break 'conn;
                                     }
@@ -130,8 +139,12 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         }
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
-                        Some(Action::Wait { n, offset, deadline }) => {
-                            let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
+                        Some(Action::Wait { n, offset, deadline, aof }) => {
+                            let (local, count) = wait_for_acks(&srv, n, offset, deadline, aof, &info).await;
+                            if let Some(local) = local {
+                                out.array(2);
+                                out.int(local as i64);
+                            }
                             out.int(count as i64);
                             if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                 break 'conn;
@@ -251,6 +264,9 @@ async fn write_unless_killed(wr: &mut OwnedWriteHalf, buf: &[u8], info: &ClientI
 /// What running the requests of one read did.
 struct Batch {
     wrote: Option<u64>,
+    /// Under `sync-replicas`: each write's reply (its range in the output)
+    /// and the end offset of its record.
+    writes: Vec<(usize, usize, u64)>,
     action: Option<Action>,
     close: bool,
     /// Stopped before running every complete request in the buffer.
@@ -268,9 +284,11 @@ fn run_batch(
     parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     limits: &Limits,
+    sync: usize,
 ) -> Batch {
     let mut b = Batch {
         wrote: None,
+        writes: Vec::new(),
         action: None,
         close: false,
         more: false,
@@ -312,16 +330,22 @@ fn run_batch(
                 if let Some(tx) = held.as_mut() {
                     tx.set_now(now);
                 }
+                let reply_at = out.buf.len();
                 let mut ctx = Ctx::new(srv, &mut *client, &mut *out, now, held.take());
                 command::dispatch(&mut ctx, &args);
                 ran += 1;
                 if !ran.is_multiple_of(HOLD_MAX) {
                     held = ctx.tx.take();
                 }
-                if let Some(w) = ctx.wrote {
+                let (wrote, action) = (ctx.wrote, ctx.action.take());
+                drop(ctx);
+                if let Some(w) = wrote {
                     b.wrote = Some(w);
+                    if sync > 0 {
+                        b.writes.push((reply_at, out.buf.len(), w));
+                    }
                 }
-                if let Some(a) = ctx.action.take() {
+                if let Some(a) = action {
                     b.action = Some(a);
                     b.more = true;
                     return b;
@@ -366,21 +390,87 @@ fn stalls(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> bool {
     })
 }
 
-/// WAIT: polls the replicas' acknowledged offsets (they ACK every second,
-/// more often while streaming) until enough have `offset` or time is up.
+/// WAIT and WAITAOF: until `n` replicas acknowledged `offset` (WAITAOF:
+/// fsynced it, and with `aof` Some(true) this node's WAL too) or the
+/// deadline. Woken by the ACKs themselves (`ReplState::wait_acked`), no
+/// polling. Returns (WAITAOF's local count, the replicas' count).
 async fn wait_for_acks(
     srv: &Server,
     n: usize,
     offset: u64,
     deadline: Option<std::time::Instant>,
+    aof: Option<bool>,
     info: &crate::client::ClientInfo,
-) -> usize {
-    loop {
-        let have = command::replication::acked(&srv.repl, offset);
-        let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-        if have >= n || late || info.killed.load(Ordering::Acquire) {
-            return have;
+) -> (Option<bool>, usize) {
+    let deadline = deadline.map(tokio::time::Instant::from_std);
+    let fsynced = aof.is_some();
+    let wal = &srv.store.wal;
+    let wait = async {
+        if aof == Some(true) {
+            // Asked now, whatever `appendfsync`: the sync thread's group
+            // commit does it.
+            let synced = wal.wait_synced(offset);
+            match deadline {
+                Some(d) => drop(tokio::time::timeout_at(d, synced).await),
+                None => drop(synced.await),
+            }
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        srv.repl.wait_acked(n, offset, fsynced, deadline).await;
+    };
+    tokio::select! {
+        _ = wait => {}
+        _ = info.kill.notified() => {}
     }
+    let local = aof.map(|_| wal.synced_offset() >= offset);
+    (local, srv.repl.acked(offset, fsynced))
 }
+
+/// `sync-replicas N`: a write's reply goes out only once N replicas
+/// acknowledged its record (their ACK: in their WAL by their own fsync
+/// policy). The writes of a pipelined batch wait together. A write not
+/// acknowledged within `sync-replicas-timeout` gets NOREPLICAS instead of
+/// its reply: it is applied here and logged, and may still reach the
+/// replicas later, so its fate is in doubt, as with a WAIT that times out.
+async fn sync_replicas(
+    srv: &Server,
+    out: &mut Out,
+    writes: &[(usize, usize, u64)],
+    need: usize,
+    info: &crate::client::ClientInfo,
+) {
+    let Some(last) = writes.iter().map(|w| w.2).max() else {
+        return;
+    };
+    if srv.repl.acked(last, false) < need {
+        let ms = srv.config.read().sync_replicas_timeout;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        srv.repl.request_acks(false);
+        tokio::select! {
+            _ = srv.repl.wait_acked(need, last, false, Some(deadline)) => {}
+            _ = info.kill.notified() => {}
+        }
+    }
+    let failed: Vec<_> = writes
+        .iter()
+        .filter(|w| srv.repl.acked(w.2, false) < need)
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    tracing::debug!(
+        "{} write(s) of id={} not acknowledged by {need} replica(s) in time",
+        failed.len(),
+        info.id
+    );
+    let old = std::mem::take(&mut out.buf);
+    let mut at = 0;
+    for &&(start, end, _) in &failed {
+        out.buf.extend_from_slice(&old[at..start]);
+        out.error(NOT_ACKNOWLEDGED);
+        at = end;
+    }
+    out.buf.extend_from_slice(&old[at..]);
+}
+
+/// The reply of a write `sync-replicas` did not see acknowledged in time.
+const NOT_ACKNOWLEDGED: &str = "NOREPLICAS Not enough replicas acknowledged the write within sync-replicas-timeout; it is applied on this master and may still reach them";
