@@ -4,6 +4,7 @@
     python3 benches/wait.py                # both parts
     python3 benches/wait.py wait           # or: sync
     N=2000 ROUNDS=3 python3 benches/wait.py
+    FSYNC=always REPLICAS=1 python3 benches/wait.py wait
 
 wait    For 1 and 2 replicas and `appendfsync everysec` and `always` (on
         every node): N times `SET k v` then `WAIT <replicas> 200` from
@@ -119,8 +120,8 @@ def set_wait(c, replicas, n):
 def part_wait():
     print(f"== SET + WAIT <replicas> 200, {N} pairs per round, {ROUNDS} rounds (ms)")
     print(f"{'fsync':9} {'replicas':8} {'sledis med':>10} {'p99':>6} {'redis med':>10} {'p99':>6} {'ratio':>6}")
-    for fsync in ("everysec", "always"):
-        for replicas in (1, 2):
+    for fsync in os.environ.get("FSYNC", "everysec,always").split(","):
+        for replicas in [int(x) for x in os.environ.get("REPLICAS", "1,2").split(",")]:
             nodes_s, cs = group("sledis", BASE, replicas, fsync)
             nodes_r, cr = group("redis", BASE + 10, replicas, fsync)
             s_all, r_all = [], []

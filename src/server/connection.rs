@@ -58,7 +58,11 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 c.sync_replicas as usize,
             )
         };
-        let sync = if srv.repl.is_replica() { 0 } else { sync };
+        let sync = if sync > 0 && srv.repl.is_replica() {
+            0
+        } else {
+            sync
+        };
         // The idle timer is only armed when `timeout` is set: a timer per
         // request costs measurable time on the hot path.
         let idle_on = idle_timeout > 0 && !client.in_subscribed_context();
