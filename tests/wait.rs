@@ -82,6 +82,37 @@ fn wait_counts_one_and_two_replicas_and_a_paused_one() {
     }
 }
 
+/// min-replicas-to-write with no replica, in and out of MULTI, as Redis
+/// 7.0 answers (sync-replicas refuses the same way, before applying).
+#[test]
+fn min_replicas_refusals_match_redis() {
+    both(&["min-replicas-to-write 1"], |port, t| {
+        let mut c = Resp::connect(port);
+        if t == Target::Redis {
+            assert_eq!(c.qs("CONFIG SET min-replicas-to-write 1"), ok());
+        }
+        let no = err("NOREPLICAS Not enough good replicas to write.");
+        script(
+            &mut c,
+            t,
+            &[
+                ("SET a 1", no.clone()),
+                ("GET a", Reply::Nil),
+                ("MULTI", ok()),
+                ("GET a", st("QUEUED")),
+                ("SET a 1", no.clone()),
+                (
+                    "EXEC",
+                    err("EXECABORT Transaction discarded because of previous errors."),
+                ),
+                ("MULTI", ok()),
+                ("GET a", st("QUEUED")),
+                ("EXEC", arr(vec![Reply::Nil])),
+            ],
+        );
+    });
+}
+
 #[test]
 fn wait_errors_match_redis() {
     both(&[], |port, t| {
@@ -222,6 +253,18 @@ fn sync_replicas_waits_for_the_replica_and_fails_while_it_is_paused() {
         "a refused write is not applied"
     );
     assert_eq!(c.qs("GET early"), Reply::Nil);
+    // A transaction is refused whole, as with min-replicas-to-write.
+    assert_eq!(c.qs("MULTI"), ok());
+    assert_eq!(c.qs("GET early"), st("QUEUED"));
+    assert_eq!(
+        c.qs("SET early 1"),
+        err("NOREPLICAS Not enough good replicas to write.")
+    );
+    assert_eq!(
+        c.qs("EXEC"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(c.qs("EXISTS early"), int(0));
 
     let r = Node::start(&[&format!("replicaof 127.0.0.1 {}", m.port)]);
     assert!(

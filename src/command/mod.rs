@@ -391,6 +391,14 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         );
         return reject(ctx, is_exec, &msg);
     }
+    // Redis refuses a write at queue time too (the EXEC then aborts).
+    if ctx.client.multi.is_some()
+        && cmd.flags & flags::WRITE != 0
+        && !ctx.client.is_master
+        && !enough_good_replicas(ctx)
+    {
+        return reject(ctx, false, NOREPLICAS);
+    }
     if ctx.client.multi.is_some() && cmd.flags & flags::NOQUEUE == 0 {
         if let Some(q) = ctx.client.multi.as_mut() {
             q.push(args.to_vec());
@@ -475,20 +483,22 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
             .error("READONLY You can't write against a read only replica.");
         return;
     }
-    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx) {
-        ctx.out
-            .error("NOREPLICAS Not enough good replicas to write.");
+    // EXEC decided for its whole transaction.
+    if cmd.flags & flags::WRITE != 0 && !ctx.in_exec && !enough_good_replicas(ctx) {
+        ctx.out.error(NOREPLICAS);
         return;
     }
     ctx.call(cmd.handler, args);
 }
+
+pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 
 /// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
 /// writes unless enough replicas acknowledged within the lag. Under
 /// `sync-replicas N` it also refuses them, before anything is applied,
 /// while fewer than N replicas are online (and within the lag, if one is
 /// set): such a write could only time out after being applied.
-fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
+pub(crate) fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
     let (need, max_lag, sync) = {
         let c = ctx.config();
         (
