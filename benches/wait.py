@@ -13,7 +13,7 @@ wait    For 1 and 2 replicas and `appendfsync everysec` and `always` (on
         sledis/Redis of the medians.
 sync    One sledis master and one replica (everysec): N single SETs from
         one client (latency) and `redis-benchmark -t set -c 50 -n SYNC_N`
-        (throughput), with the asynchronous default and with
+        and `-P 16 -n 4*SYNC_N` (throughput), with the asynchronous default and with
         `sync-replicas 1`; Redis (asynchronous, it has no such mode) for
         reference.
 
@@ -36,6 +36,9 @@ N = int(os.environ.get("N", "500"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 SYNC_N = int(os.environ.get("SYNC_N", "100000"))
 BASE = int(os.environ.get("BASE_PORT", "7500"))
+# Seconds to let new nodes settle before measuring (under `always` a fresh
+# sledis node zero-fills a 64 MiB spare WAL segment in the background).
+SETTLE = float(os.environ.get("SETTLE", "0"))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 SLEDIS = os.environ.get("SLEDIS", os.path.join(TARGET, "release", "sledis-server"))
 
@@ -101,7 +104,7 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def set_wait(c, replicas, n):
+def set_wait(c, replicas, n, kind=""):
     """n SET+WAIT pairs; the time of each pair (ms). Fails loudly on a short WAIT."""
     out = []
     short = 0
@@ -113,7 +116,7 @@ def set_wait(c, replicas, n):
         if got < replicas:
             short += 1
     if short:
-        print(f"    ({short} of {n} WAITs returned fewer than {replicas})")
+        print(f"    ({kind}: {short} of {n} WAITs returned fewer than {replicas})")
     return out
 
 
@@ -125,11 +128,12 @@ def part_wait():
             nodes_s, cs = group("sledis", BASE, replicas, fsync)
             nodes_r, cr = group("redis", BASE + 10, replicas, fsync)
             s_all, r_all = [], []
+            time.sleep(SETTLE)
             set_wait(cs, replicas, 50)  # warm up
             set_wait(cr, replicas, 50)
             for _ in range(ROUNDS):
-                s_all += set_wait(cs, replicas, N)
-                r_all += set_wait(cr, replicas, N)
+                s_all += set_wait(cs, replicas, N, "sledis")
+                r_all += set_wait(cr, replicas, N, "redis")
             sm, rm = statistics.median(s_all), statistics.median(r_all)
             print(f"{fsync:9} {replicas:<8} {sm:10.3f} {pct(s_all, 0.99):6.3f} "
                   f"{rm:10.3f} {pct(r_all, 0.99):6.3f} {sm / rm:6.2f}", flush=True)
@@ -137,11 +141,11 @@ def part_wait():
                 stop(p)
 
 
-def bench_set(port, n):
+def bench_set(port, n, pipeline=1):
     """redis-benchmark -t set, 50 clients: requests per second."""
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-t", "set", "-c", "50", "-n", str(n),
-         "-r", "100000", "-q"],
+         "-r", "100000", "-P", str(pipeline), "-q"],
         capture_output=True, text=True, check=True).stdout
     m = re.findall(r"SET: ([\d.]+) requests per second", out)
     return float(m[-1]) if m else float("nan")
@@ -159,7 +163,7 @@ def single_sets(c, n):
 def part_sync():
     print(f"\n== sync-replicas: 1 master + 1 replica, everysec; {N} single SETs per round "
           f"(ms), redis-benchmark -t set -c 50 -n {SYNC_N}")
-    print(f"{'mode':22} {'SET med':>8} {'p99':>6} {'SET/s (-c 50)':>14}")
+    print(f"{'mode':22} {'SET med':>8} {'p99':>6} {'SET/s (-c 50)':>14} {'-P 16':>8}")
     rows = [("sledis async", "sledis", ()),
             ("sledis sync-replicas 1", "sledis", ("--sync-replicas", "1")),
             ("redis (async)", "redis", ())]
@@ -170,8 +174,9 @@ def part_sync():
         for _ in range(ROUNDS):
             lat += single_sets(c, N)
         tput = bench_set(BASE + 20, SYNC_N)
-        print(f"{name:22} {statistics.median(lat):8.3f} {pct(lat, 0.99):6.3f} {tput:14.0f}",
-              flush=True)
+        tput16 = bench_set(BASE + 20, SYNC_N * 4, 16)
+        print(f"{name:22} {statistics.median(lat):8.3f} {pct(lat, 0.99):6.3f} {tput:14.0f} "
+              f"{tput16:8.0f}", flush=True)
         for p in nodes:
             stop(p)
 
