@@ -93,8 +93,8 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     if !out.buf.is_empty() && srv.store.wal.policy() != FsyncPolicy::Always {
                         tokio::task::yield_now().await;
                     }
-                    make_durable(&srv, wrote, &mut out, &info).await;
-                    if !writes.is_empty() {
+                    let durable = make_durable(&srv, wrote, &mut out, &info).await;
+                    if durable && !writes.is_empty() {
                         sync_replicas(&srv, &mut out, &writes, sync, &info).await;
                     }
                     if let Some(Action::Sleep(d)) = action {
@@ -129,8 +129,8 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                     break 'conn;
                                 }
                                 Outcome::Answered { wrote } => {
-                                    make_durable(&srv, wrote, &mut out, &info).await;
-                                    if let (Some(w), true) = (wrote, sync > 0) {
+                                    let durable = make_durable(&srv, wrote, &mut out, &info).await;
+                                    if let (Some(w), true) = (wrote, durable && sync > 0) {
                                         let whole = [(0, out.buf.len(), w)];
                                         sync_replicas(&srv, &mut out, &whole, sync, &info).await;
                                     }
@@ -227,9 +227,11 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
 /// new writes get MISCONF (`command::dispatch`). A client that gives up
 /// has an in-doubt write, as with any timeout; a `kill -9` meanwhile loses
 /// only such unanswered writes.
-async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &ClientInfo) {
+///
+/// False if the replies were replaced by that MISCONF error.
+async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &ClientInfo) -> bool {
     let Some(end) = wrote else {
-        return;
+        return true;
     };
     let wal = &srv.store.wal;
     loop {
@@ -241,12 +243,12 @@ async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &Cl
             wal.make_durable(end).await.is_ok()
         };
         if done {
-            return;
+            return true;
         }
         if info.killed.load(Ordering::Acquire) || srv.shutdown.borrow().is_some() {
             out.buf.clear();
             out.error("MISCONF Errors writing to the WAL; this write is not durable");
-            return;
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
