@@ -76,10 +76,11 @@ fn replconf(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         } else if eq_ic(&pair[0], "ack") || eq_ic(&pair[0], "getack") {
             // Only meaningful on a replication link; no reply, as Redis.
             return;
-        } else if eq_ic(&pair[0], "capa")
-            || eq_ic(&pair[0], "ip-address")
-            || eq_ic(&pair[0], "rdb-only")
-        {
+        } else if eq_ic(&pair[0], "capa") {
+            if eq_ic(&pair[1], "fack") {
+                ctx.client.repl_fack = true;
+            }
+        } else if eq_ic(&pair[0], "ip-address") || eq_ic(&pair[0], "rdb-only") {
         } else {
             return ctx.err(&format!(
                 "ERR Unrecognized REPLCONF option: {}",

@@ -50,6 +50,9 @@ pub(crate) struct Peer {
     pub client_id: u64,
     pub ip: String,
     pub listening_port: u16,
+    /// It understands GETFACK (`REPLCONF capa fack`); an older sledis
+    /// replica gets GETACK for WAITAOF too (and then reports no FACK).
+    pub fack: bool,
 }
 
 /// Takes over a connection after PSYNC: the reply, a snapshot if needed,
@@ -66,6 +69,7 @@ pub(crate) async fn serve(
         client_id,
         ip,
         listening_port,
+        fack,
     } = peer;
     let decision = decide(&srv, &replid, offset);
     let my_replid = srv.repl.replid();
@@ -117,7 +121,7 @@ pub(crate) async fn serve(
         }
     };
     register("online", start);
-    if let Err(e) = stream(&srv, client_id, start, &mut rd, &mut wr).await {
+    if let Err(e) = stream(&srv, client_id, start, fack, &mut rd, &mut wr).await {
         tracing::info!("Connection with replica {ip}:{listening_port} lost: {e}");
     }
     cleanup(&srv, client_id);
@@ -221,6 +225,7 @@ async fn stream(
     srv: &Arc<Server>,
     id: u64,
     mut pos: u64,
+    fack: bool,
     rd: &mut OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
 ) -> Result<(), String> {
@@ -245,7 +250,7 @@ async fn stream(
         if ack_wanted && (at_boundary || pos == upto) {
             let fsyncs = getack.borrow_and_update().1;
             ack_wanted = false;
-            let frame = if fsyncs != fsyncs_seen {
+            let frame = if fack && fsyncs != fsyncs_seen {
                 &GETFACK
             } else {
                 &GETACK

@@ -140,7 +140,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     let _ = command(
         &mut sock,
         &mut buf,
-        &["REPLCONF", "capa", "eof", "capa", "psync2"],
+        &["REPLCONF", "capa", "eof", "capa", "psync2", "capa", "fack"],
         timeout,
     )
     .await?;

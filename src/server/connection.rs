@@ -200,6 +200,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
             client_id: client.id,
             ip: addr.ip().to_string(),
             listening_port: client.repl_port.unwrap_or(addr.port()),
+            fack: client.repl_fack,
         };
         // A replica now, for CLIENT LIST / KILL; CLIENT KILL ends the feed
         // (the replica reconnects and resyncs, as with Redis).
