@@ -113,6 +113,36 @@ fn min_replicas_refusals_match_redis() {
     });
 }
 
+/// A WAIT without a timeout ends with its client: the connection goes
+/// away on the server too.
+#[test]
+fn wait_forever_ends_when_the_client_goes() {
+    let m = Node::start(&[]);
+    let mut admin = m.client();
+    let before = info_num(&mut admin, "clients", "connected_clients");
+    {
+        let mut c = Resp::connect(m.port);
+        assert_eq!(c.qs("SET a 1"), ok());
+        c.send(&["WAIT", "1", "0"]);
+        assert!(
+            wait_until(Duration::from_secs(10), || info_num(
+                &mut admin,
+                "clients",
+                "connected_clients"
+            ) == before + 1),
+            "the waiting client is connected"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || info_num(
+            &mut admin,
+            "clients",
+            "connected_clients"
+        ) == before),
+        "the waiting client's connection is closed on the server"
+    );
+}
+
 #[test]
 fn wait_errors_match_redis() {
     both(&[], |port, t| {
@@ -291,6 +321,13 @@ fn sync_replicas_waits_for_the_replica_and_fails_while_it_is_paused() {
         }
         c.send_raw(&p);
         assert_eq!(c.read(), bulk("1"));
+        let e = c.read();
+        assert!(error_starting(&e, "NOREPLICAS "), "{e:?}");
+        assert_eq!(c.read(), bulk("1"));
+        // A request sent while a write waits runs after it, without the
+        // client sending anything more.
+        c.send(&["SET", "c", "2"]);
+        c.send(&["GET", "a"]);
         let e = c.read();
         assert!(error_starting(&e, "NOREPLICAS "), "{e:?}");
         assert_eq!(c.read(), bulk("1"));

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -82,7 +82,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 // Run what arrived, a chunk of replies at a time.
                 loop {
-                    let Batch { wrote, action, close, more, writes } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
+                    let Batch { wrote, action, close, mut more, writes } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
                     // Let every other ready client run its requests first, as
                     // Redis answers in `beforeSleep`: the WAL bytes of all of
                     // them then reach the OS in one write, and the replies go
@@ -95,7 +95,12 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     }
                     let durable = make_durable(&srv, wrote, &mut out, &info).await;
                     if durable && !writes.is_empty() {
-                        sync_replicas(&srv, &mut out, &writes, sync, &info).await;
+                        let had = rbuf.len();
+                        if !sync_replicas(&srv, &mut out, &writes, sync, &info, &mut rd, &mut rbuf).await {
+                            break 'conn;
+                        }
+                        // Requests that arrived meanwhile run next.
+                        more |= rbuf.len() > had;
                     }
                     if let Some(Action::Sleep(d)) = action {
                         tokio::time::sleep(d).await;
@@ -132,7 +137,9 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                     let durable = make_durable(&srv, wrote, &mut out, &info).await;
                                     if let (Some(w), true) = (wrote, durable && sync > 0) {
                                         let whole = [(0, out.buf.len(), w)];
-                                        sync_replicas(&srv, &mut out, &whole, sync, &info).await;
+                                        if !sync_replicas(&srv, &mut out, &whole, sync, &info, &mut rd, &mut rbuf).await {
+                                            break 'conn;
+                                        }
                                     }
                                     if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                         break 'conn;
@@ -144,7 +151,9 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
                         Some(Action::Wait { n, offset, deadline, aof }) => {
-                            let (local, count) = wait_for_acks(&srv, n, offset, deadline, aof, &info).await;
+                            let Some((local, count)) = wait_for_acks(&srv, n, offset, deadline, aof, &info, &mut rd, &mut rbuf).await else {
+                                break 'conn;
+                            };
                             if let Some(local) = local {
                                 out.array(2);
                                 out.int(local as i64);
@@ -400,7 +409,9 @@ fn stalls(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> bool {
 /// WAIT and WAITAOF: until `n` replicas acknowledged `offset` (WAITAOF:
 /// fsynced it, and with `aof` Some(true) this node's WAL too) or the
 /// deadline. Woken by the ACKs themselves (`ReplState::wait_acked`), no
-/// polling. Returns (WAITAOF's local count, the replicas' count).
+/// polling. Returns (WAITAOF's local count, the replicas' count), or None
+/// if the client went away meanwhile.
+#[allow(clippy::too_many_arguments)]
 async fn wait_for_acks(
     srv: &Server,
     n: usize,
@@ -408,7 +419,9 @@ async fn wait_for_acks(
     deadline: Option<std::time::Instant>,
     aof: Option<bool>,
     info: &crate::client::ClientInfo,
-) -> (Option<bool>, usize) {
+    rd: &mut OwnedReadHalf,
+    rbuf: &mut BytesMut,
+) -> Option<(Option<bool>, usize)> {
     let deadline = deadline.map(tokio::time::Instant::from_std);
     let fsynced = aof.is_some();
     let wal = &srv.store.wal;
@@ -427,9 +440,31 @@ async fn wait_for_acks(
     tokio::select! {
         _ = wait => {}
         _ = info.kill.notified() => {}
+        _ = until_closed(srv, rd, rbuf) => return None,
     }
     let local = aof.map(|_| wal.synced_offset() >= offset);
-    (local, srv.repl.acked(offset, fsynced))
+    Some((local, srv.repl.acked(offset, fsynced)))
+}
+
+/// Keeps reading what a waiting client sends (pipelined requests, run
+/// after the wait); returns once it disconnects or its query buffer
+/// passes `client-query-buffer-limit`, so a WAIT without a timeout does
+/// not outlive its client.
+async fn until_closed(srv: &Server, rd: &mut OwnedReadHalf, rbuf: &mut BytesMut) {
+    loop {
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        match rd.read_buf(rbuf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                if rbuf.len() as u64 > srv.config.read().client_query_buffer_limit {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// `sync-replicas N`: a write's reply goes out only once N replicas
@@ -438,15 +473,18 @@ async fn wait_for_acks(
 /// acknowledged within `sync-replicas-timeout` gets NOREPLICAS instead of
 /// its reply: it is applied here and logged, and may still reach the
 /// replicas later, so its fate is in doubt, as with a WAIT that times out.
+/// False if the client went away meanwhile.
 async fn sync_replicas(
     srv: &Server,
     out: &mut Out,
     writes: &[(usize, usize, u64)],
     need: usize,
     info: &crate::client::ClientInfo,
-) {
+    rd: &mut OwnedReadHalf,
+    rbuf: &mut BytesMut,
+) -> bool {
     let Some(last) = writes.iter().map(|w| w.2).max() else {
-        return;
+        return true;
     };
     if srv.repl.acked(last, false) < need {
         let ms = srv.config.read().sync_replicas_timeout;
@@ -455,6 +493,7 @@ async fn sync_replicas(
         tokio::select! {
             _ = srv.repl.wait_acked(need, last, false, Some(deadline)) => {}
             _ = info.kill.notified() => {}
+            _ = until_closed(srv, rd, rbuf) => return false,
         }
     }
     let failed: Vec<_> = writes
@@ -462,7 +501,7 @@ async fn sync_replicas(
         .filter(|w| srv.repl.acked(w.2, false) < need)
         .collect();
     if failed.is_empty() {
-        return;
+        return true;
     }
     tracing::debug!(
         "{} write(s) of id={} not acknowledged by {need} replica(s) in time",
@@ -477,6 +516,7 @@ async fn sync_replicas(
         at = end;
     }
     out.buf.extend_from_slice(&old[at..]);
+    true
 }
 
 /// The reply of a write `sync-replicas` did not see acknowledged in time.
