@@ -177,6 +177,11 @@ pub struct Config {
     pub(crate) replica_announced: bool,
     pub(crate) min_replicas_to_write: u32,
     pub(crate) min_replicas_max_lag: u64,
+    /// Synchronous replication: a write is answered only once this many
+    /// replicas acknowledged it (0: asynchronous, Redis's way).
+    pub(crate) sync_replicas: u32,
+    /// How long a write waits for them before it fails with NOREPLICAS.
+    pub(crate) sync_replicas_timeout: u64,
     pub(crate) proto_max_bulk_len: u64,
     pub(crate) client_query_buffer_limit: u64,
     pub(crate) client_output_buffer_limit: ClientOutputBufferLimits,
@@ -534,6 +539,14 @@ const SPECS: &[Spec] = &[
             |c| Value::Int(c.min_replicas_max_lag as i64),
             |c, v| c.min_replicas_max_lag = v.int() as u64,
         ),
+    d("sync-replicas", int(0, I32), "0").field(
+        |c| Value::Int(c.sync_replicas.into()),
+        |c, v| c.sync_replicas = v.int() as u32,
+    ),
+    d("sync-replicas-timeout", int(1, I32), "1000").field(
+        |c| Value::Int(c.sync_replicas_timeout as i64),
+        |c, v| c.sync_replicas_timeout = v.int() as u64,
+    ),
     d("replica-announce-ip", STR, "")
         .alias(&["slave-announce-ip"])
         .field(
@@ -934,6 +947,8 @@ impl Default for Config {
             replica_announced: false,
             min_replicas_to_write: 0,
             min_replicas_max_lag: 0,
+            sync_replicas: 0,
+            sync_replicas_timeout: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             client_output_buffer_limit: ClientOutputBufferLimits::default(),

@@ -1313,3 +1313,49 @@ fn rng_is_deterministic() {
     }
     let _ = Duration::from_secs(1);
 }
+
+/// The redis-server's (major, minor) version, from `redis-server --version`.
+fn redis_version() -> Option<(u32, u32)> {
+    let out = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = text.split("v=").nth(1)?.split_whitespace().next()?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
+/// WAITAOF's argument errors (and its reply on a node with no replica),
+/// against a real Redis that has it (7.2 and later; Debian's 7.0 lacks it,
+/// and then this only checks sledis alone: tests/wait.rs has its semantics).
+/// Both nodes run with the AOF on (sledis's WAL always is).
+#[test]
+fn waitaof_errors_match_redis() {
+    let lines: &[(&str, Reply)] = &[
+        (
+            "WAITAOF 2 0 0",
+            err("ERR value is out of range, value must between 0 and 1"),
+        ),
+        (
+            "WAITAOF 0 -1 0",
+            err("ERR value is out of range, must be positive"),
+        ),
+        ("WAITAOF 0 0 -1", err("ERR timeout is negative")),
+        ("WAITAOF x 0 0", err(NOT_INT)),
+        (
+            "WAITAOF 0 0 x",
+            err("ERR timeout is not an integer or out of range"),
+        ),
+        ("SET a 1", ok()),
+        ("WAITAOF 1 0 0", arr(vec![int(1), int(0)])),
+    ];
+    if redis_version().is_some_and(|v| v >= (7, 2)) {
+        let r = RealRedis::start(&["--appendonly", "yes"]);
+        script(&mut Resp::connect(r.port), Target::Redis, lines);
+    } else {
+        eprintln!("redis-server older than 7.2 has no WAITAOF: checking sledis alone");
+    }
+    let n = Node::start(&[]);
+    script(&mut Resp::connect(n.port), Target::Sledis, lines);
+}

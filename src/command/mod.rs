@@ -172,11 +172,15 @@ pub(crate) enum Action {
         replid: String,
         offset: i64,
     },
-    /// WAIT: answer once `n` replicas acknowledged `offset`, or at `deadline`.
+    /// WAIT: answer once `n` replicas acknowledged `offset`, or at
+    /// `deadline`. WAITAOF (`aof` is Some(numlocal)): once `n` replicas
+    /// fsynced it and, with numlocal 1, this node's WAL too; the reply is
+    /// then `[local, replicas]`.
     Wait {
         n: usize,
         offset: u64,
         deadline: Option<std::time::Instant>,
+        aof: Option<bool>,
     },
     Shutdown {
         save: Option<bool>,
@@ -400,6 +404,14 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         );
         return reject(ctx, is_exec, &msg);
     }
+    // Redis refuses a write at queue time too (the EXEC then aborts).
+    if ctx.client.multi.is_some()
+        && cmd.flags & flags::WRITE != 0
+        && !ctx.client.is_master
+        && !enough_good_replicas(ctx)
+    {
+        return reject(ctx, false, NOREPLICAS);
+    }
     if ctx.client.multi.is_some() && cmd.flags & flags::NOQUEUE == 0 {
         if let Some(q) = ctx.client.multi.as_mut() {
             q.push(args.to_vec());
@@ -493,36 +505,45 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
             .error("READONLY You can't write against a read only replica.");
         return;
     }
-    if cmd.flags & flags::WRITE != 0 && !enough_good_replicas(ctx) {
-        ctx.out
-            .error("NOREPLICAS Not enough good replicas to write.");
+    // EXEC decided for its whole transaction.
+    if cmd.flags & flags::WRITE != 0 && !ctx.in_exec && !enough_good_replicas(ctx) {
+        ctx.out.error(NOREPLICAS);
         return;
     }
     ctx.call(cmd.handler, args);
 }
 
+pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
 /// `min-replicas-to-write` / `min-replicas-max-lag`: a master refuses
-/// writes unless enough replicas acknowledged within the lag.
-fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
-    let (need, max_lag) = {
+/// writes unless enough replicas acknowledged within the lag. Under
+/// `sync-replicas N` it also refuses them, before anything is applied,
+/// while fewer than N replicas are online (and within the lag, if one is
+/// set): such a write could only time out after being applied.
+pub(crate) fn enough_good_replicas(ctx: &Ctx<'_>) -> bool {
+    let (need, max_lag, sync) = {
         let c = ctx.config();
         (
             c.min_replicas_to_write as usize,
             c.min_replicas_max_lag as i64,
+            c.sync_replicas as usize,
         )
     };
-    if need == 0 || max_lag == 0 || ctx.repl().is_replica() {
+    if (need == 0 || max_lag == 0) && sync == 0 || ctx.repl().is_replica() {
         return true;
     }
     let now = crate::util::now_ms();
-    let good = ctx
-        .repl()
-        .replicas
-        .lock()
-        .values()
-        .filter(|r| r.state == "online" && (now - r.last_ack_ms) / 1000 <= max_lag)
-        .count();
-    good >= need
+    let (mut online, mut good) = (0, 0);
+    for r in ctx.repl().replicas.lock().values() {
+        if r.state == "online" {
+            online += 1;
+            if max_lag == 0 || (now - r.last_ack_ms) / 1000 <= max_lag {
+                good += 1;
+            }
+        }
+    }
+    let lagging_ok = need == 0 || max_lag == 0 || good >= need;
+    lagging_ok && (sync == 0 || good >= sync && online >= sync)
 }
 
 /// Parses an integer argument, answering Redis's error if it is not one.

@@ -101,6 +101,15 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
         unwatch_all(ctx.store(), ctx.client);
         return ctx.err("EXECABORT Transaction discarded because of: READONLY You can't write against a read only replica.");
     }
+    // Decided once for the whole transaction (not per command, where a
+    // replica coming or going between two commands would apply half).
+    if has_write && !super::enough_good_replicas(ctx) {
+        unwatch_all(ctx.store(), ctx.client);
+        let why = super::NOREPLICAS;
+        return ctx.err(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ));
+    }
     // Take the writer lock before checking WATCH, so no write can slip in
     // between the check and the commands.
     if has_write {

@@ -1,9 +1,9 @@
-//! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC/SYNC, WAIT.
+//! Replication commands: REPLICAOF/SLAVEOF, REPLCONF, PSYNC/SYNC, WAIT,
+//! WAITAOF.
 //! ROLE and INFO replication live in server.rs.
 
 use super::{cmd, flags::*, node_cmd, Action, Command, Ctx};
 use crate::replication::state;
-use crate::replication::ReplState;
 use crate::server::Server;
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
@@ -21,6 +21,8 @@ pub(crate) fn commands() -> Vec<Command> {
         cmd("sync", 1, ADMIN | NOSCRIPT, none, "server", "An internal command used in replication.", sync),
         cmd("wait", 3, NOSCRIPT, none, "generic", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", wait)
         .syntax("numreplicas timeout"),
+        cmd("waitaof", 4, NOSCRIPT, none, "generic", "Blocks until all of the preceding write commands sent by the connection are written to the append-only file of the master and/or replicas.", waitaof)
+        .syntax("numlocal numreplicas timeout"),
     ]
 }
 
@@ -74,10 +76,11 @@ fn replconf(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         } else if eq_ic(&pair[0], "ack") || eq_ic(&pair[0], "getack") {
             // Only meaningful on a replication link; no reply, as Redis.
             return;
-        } else if eq_ic(&pair[0], "capa")
-            || eq_ic(&pair[0], "ip-address")
-            || eq_ic(&pair[0], "rdb-only")
-        {
+        } else if eq_ic(&pair[0], "capa") {
+            if eq_ic(&pair[1], "fack") {
+                ctx.client.repl_fack = true;
+            }
+        } else if eq_ic(&pair[0], "ip-address") || eq_ic(&pair[0], "rdb-only") {
         } else {
             return ctx.err(&format!(
                 "ERR Unrecognized REPLCONF option: {}",
@@ -107,21 +110,12 @@ fn sync(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     });
 }
 
-/// The number of replicas that acknowledged `offset`.
-pub(crate) fn acked(repl: &ReplState, offset: u64) -> usize {
-    repl.replicas
-        .lock()
-        .values()
-        .filter(|r| r.state == "online" && r.ack_offset >= offset)
-        .count()
-}
-
 fn wait(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(n) = parse_i64(&a[1]) else {
         return ctx.not_int();
     };
     let Some(t) = parse_i64(&a[2]) else {
-        return ctx.not_int();
+        return ctx.err("ERR timeout is not an integer or out of range");
     };
     if t < 0 {
         return ctx.err("ERR timeout is negative");
@@ -131,16 +125,65 @@ fn wait(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     // What this connection wrote so far: everything up to our end now.
     let offset = ctx.wrote.unwrap_or_else(|| ctx.store().wal.end_offset());
-    let have = acked(ctx.repl(), offset);
+    let have = ctx.repl().acked(offset, false);
     if have as i64 >= n || ctx.in_exec {
         return ctx.out.int(have as i64);
     }
-    ctx.repl().request_acks();
-    let deadline =
-        (t > 0).then(|| std::time::Instant::now() + std::time::Duration::from_millis(t as u64));
+    ctx.repl().request_acks(false);
     ctx.action = Some(Action::Wait {
         n: n.max(0) as usize,
         offset,
-        deadline,
+        deadline: deadline(t),
+        aof: None,
+    });
+}
+
+fn deadline(timeout_ms: i64) -> Option<std::time::Instant> {
+    (timeout_ms > 0)
+        .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64))
+}
+
+/// WAITAOF numlocal numreplicas timeout (Redis 7.2): the WAL is always on,
+/// so numlocal 1 waits for this node's fsync of what the connection wrote
+/// (asked at once, whatever `appendfsync`), and numreplicas for replicas
+/// whose FACK (their fsynced offset) covers it. Replies `[local, replicas]`.
+fn waitaof(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let Some(local) = parse_i64(&a[1]) else {
+        return ctx.not_int();
+    };
+    if !(0..=1).contains(&local) {
+        return ctx.err("ERR value is out of range, value must between 0 and 1");
+    }
+    let Some(n) = parse_i64(&a[2]) else {
+        return ctx.not_int();
+    };
+    if n < 0 {
+        return ctx.err("ERR value is out of range, must be positive");
+    }
+    let Some(t) = parse_i64(&a[3]) else {
+        return ctx.err("ERR timeout is not an integer or out of range");
+    };
+    if t < 0 {
+        return ctx.err("ERR timeout is negative");
+    }
+    if ctx.repl().is_replica() {
+        return ctx.err("ERR WAITAOF cannot be used with replica instances. Please also note that writes to replicas are just local and are not propagated.");
+    }
+    let offset = ctx.wrote.unwrap_or_else(|| ctx.store().wal.end_offset());
+    let synced = ctx.store().wal.synced_offset() >= offset;
+    let have = ctx.repl().acked(offset, true);
+    if (have as i64 >= n && (local == 0 || synced)) || ctx.in_exec {
+        ctx.out.array(2);
+        ctx.out.int(synced as i64);
+        return ctx.out.int(have as i64);
+    }
+    if n > 0 {
+        ctx.repl().request_acks(true);
+    }
+    ctx.action = Some(Action::Wait {
+        n: n as usize,
+        offset,
+        deadline: deadline(t),
+        aof: Some(local == 1),
     });
 }

@@ -2,7 +2,7 @@
 //! feeding a replica the WAL from its offset at its own pace (the WAL is read
 //! from disk, so a slow replica costs disk, never master memory).
 
-use super::{ReplicaInfo, GETACK, HEARTBEAT};
+use super::{ReplicaInfo, GETACK, GETFACK, HEARTBEAT};
 use crate::resp::{parse_request, Limits};
 use crate::server::{save, Server};
 use crate::util::eq_ic;
@@ -50,6 +50,9 @@ pub(crate) struct Peer {
     pub client_id: u64,
     pub ip: String,
     pub listening_port: u16,
+    /// It understands GETFACK (`REPLCONF capa fack`); an older sledis
+    /// replica gets GETACK for WAITAOF too (and then reports no FACK).
+    pub fack: bool,
 }
 
 /// Takes over a connection after PSYNC: the reply, a snapshot if needed,
@@ -66,6 +69,7 @@ pub(crate) async fn serve(
         client_id,
         ip,
         listening_port,
+        fack,
     } = peer;
     let decision = decide(&srv, &replid, offset);
     let my_replid = srv.repl.replid();
@@ -77,9 +81,11 @@ pub(crate) async fn serve(
                 port: listening_port,
                 state,
                 ack_offset: ack,
+                fack_offset: 0,
                 last_ack_ms: crate::util::now_ms(),
             },
         );
+        srv.repl.acks_changed();
     };
     let start = match decision {
         Decision::Continue(pos) => {
@@ -115,7 +121,7 @@ pub(crate) async fn serve(
         }
     };
     register("online", start);
-    if let Err(e) = stream(&srv, client_id, start, &mut rd, &mut wr).await {
+    if let Err(e) = stream(&srv, client_id, start, fack, &mut rd, &mut wr).await {
         tracing::info!("Connection with replica {ip}:{listening_port} lost: {e}");
     }
     cleanup(&srv, client_id);
@@ -124,6 +130,7 @@ pub(crate) async fn serve(
 pub(crate) fn cleanup(srv: &Server, id: u64) {
     srv.repl.replicas.lock().remove(&id);
     srv.repl.pins.lock().remove(&id);
+    srv.repl.acks_changed();
 }
 
 /// FULLRESYNC: a snapshot whose start offset the WAL still holds (shared by
@@ -218,11 +225,14 @@ async fn stream(
     srv: &Arc<Server>,
     id: u64,
     mut pos: u64,
+    fack: bool,
     rd: &mut OwnedReadHalf,
     wr: &mut OwnedWriteHalf,
 ) -> Result<(), String> {
     let wal = &srv.store.wal;
     let mut getack = srv.repl.getack.subscribe();
+    // WAITAOF requests seen (a change asks for GETFACK, not GETACK).
+    let mut fsyncs_seen = getack.borrow_and_update().1;
     // A WAIT asked for an ACK: sent at the next record boundary.
     let mut ack_wanted = false;
     // `pos` ends a send up to a written offset, which ends a WAL write.
@@ -238,9 +248,15 @@ async fn stream(
         let upto = wal.written_offset();
         ack_wanted |= getack.has_changed().unwrap_or(false);
         if ack_wanted && (at_boundary || pos == upto) {
-            getack.borrow_and_update();
+            let fsyncs = getack.borrow_and_update().1;
             ack_wanted = false;
-            wr.write_all(&GETACK).await.map_err(|e| e.to_string())?;
+            let frame = if fack && fsyncs != fsyncs_seen {
+                &GETFACK
+            } else {
+                &GETACK
+            };
+            fsyncs_seen = fsyncs;
+            wr.write_all(frame).await.map_err(|e| e.to_string())?;
         }
         at_boundary = false;
         let hot = if pos < upto && upto - pos <= SENDFILE_MAX {
@@ -338,16 +354,32 @@ fn poll_acks(
     }
 }
 
+/// `REPLCONF ACK <offset> [FACK <fsynced>]` (the FACK form is Redis
+/// 7.2's; the plain form is accepted too, then nothing counts as fsynced
+/// on that replica). An ACK that moves an offset wakes WAIT & co.
 fn take_acks(srv: &Server, id: u64, inbuf: &mut BytesMut, limits: &Limits) -> Result<(), String> {
+    let mut moved = false;
     while let Some(args) = parse_request(inbuf, limits).map_err(|e| e.to_string())? {
         if args.len() >= 3 && eq_ic(&args[0], "replconf") && eq_ic(&args[1], "ack") {
-            if let Some(off) = crate::util::parse_u64(&args[2]) {
-                if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
-                    r.ack_offset = off;
-                    r.last_ack_ms = crate::util::now_ms();
+            let Some(off) = crate::util::parse_u64(&args[2]) else {
+                continue;
+            };
+            let fack = match args.get(3..5) {
+                Some([k, v]) if eq_ic(k, "fack") => crate::util::parse_u64(v),
+                _ => None,
+            };
+            if let Some(r) = srv.repl.replicas.lock().get_mut(&id) {
+                moved |= r.ack_offset != off || fack.is_some_and(|f| f != r.fack_offset);
+                r.ack_offset = off;
+                if let Some(f) = fack {
+                    r.fack_offset = f;
                 }
+                r.last_ack_ms = crate::util::now_ms();
             }
         }
+    }
+    if moved {
+        srv.repl.acks_changed();
     }
     if inbuf.len() > 64 * 1024 {
         return Err("replica sent too much".into());

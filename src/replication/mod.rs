@@ -26,6 +26,10 @@ pub(crate) const HEARTBEAT: [u8; 8] = [0; 8];
 /// header no record can have (length 0, crc all ones), sent at a record
 /// boundary; the replica answers with an ACK at once.
 pub(crate) const GETACK: [u8; 8] = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff];
+/// GETACK for WAITAOF: the replica also fsyncs its WAL now (whatever its
+/// `appendfsync`) and acknowledges again once the fsync is done, so its
+/// `FACK` covers what it had.
+pub(crate) const GETFACK: [u8; 8] = [0, 0, 0, 0, 0xff, 0xff, 0xff, 0xfe];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -40,7 +44,11 @@ pub(crate) struct ReplicaInfo {
     pub port: u16,
     /// `wait_bgsave`, `send_bulk` or `online`, as Redis names them.
     pub state: &'static str,
+    /// What it has in its WAL by its own fsync policy (`REPLCONF ACK`).
     pub ack_offset: u64,
+    /// What it has fsynced (`REPLCONF ACK <off> FACK <fsynced>`, Redis
+    /// 7.2); WAITAOF counts these.
+    pub fack_offset: u64,
     pub last_ack_ms: i64,
 }
 

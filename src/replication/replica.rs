@@ -3,7 +3,7 @@
 //! snapshot or continue from our WAL's end, then apply the stream. Retries
 //! with backoff forever; the data stays while the master is away.
 
-use super::{GETACK, HEARTBEAT};
+use super::{GETACK, GETFACK, HEARTBEAT};
 use crate::resp::{parse_frame, Frame};
 use crate::server::Server;
 use crate::snapshot::SnapshotReader;
@@ -140,7 +140,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     let _ = command(
         &mut sock,
         &mut buf,
-        &["REPLCONF", "capa", "eof", "capa", "psync2"],
+        &["REPLCONF", "capa", "eof", "capa", "psync2", "capa", "fack"],
         timeout,
     )
     .await?;
@@ -370,8 +370,9 @@ fn load(
     Ok(())
 }
 
-/// Applies the master's stream; acknowledges every second; gives up after
-/// `repl-timeout` without a byte.
+/// Applies the master's stream; acknowledges every second, at once after a
+/// GETACK, and after a GETFACK once its WAL is fsynced up to what it had;
+/// gives up after `repl-timeout` without a byte.
 async fn stream(
     srv: &Arc<Server>,
     sock: &mut TcpStream,
@@ -381,6 +382,9 @@ async fn stream(
 ) -> Result<(), String> {
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     let mut last_io = Instant::now();
+    let mut synced = srv.store.wal.subscribe_synced();
+    // A GETFACK asked for an ACK whose FACK covers this offset.
+    let mut fack_wanted: Option<u64> = None;
     loop {
         if !current(srv, gen) {
             return Ok(());
@@ -408,6 +412,13 @@ async fn stream(
                 ack_now = true;
                 continue;
             }
+            if buf[..FRAME_HEADER] == GETFACK {
+                buf.advance(FRAME_HEADER);
+                ack_now = true;
+                // Everything applied before it; the fsync is asked below.
+                fack_wanted = Some(srv.store.wal.end_offset());
+                continue;
+            }
             let here = srv.store.wal.end_offset();
             match decode_frame(buf, here) {
                 Decoded::Record(rec, n) => {
@@ -432,6 +443,17 @@ async fn stream(
         }
         if ack_now {
             send_ack(srv, sock).await?;
+        }
+        if let Some(want) = fack_wanted {
+            if srv.store.wal.synced_offset() >= want {
+                fack_wanted = None;
+                if !ack_now {
+                    send_ack(srv, sock).await?;
+                }
+            } else {
+                // An fsync now, whatever the policy: WAITAOF waits for it.
+                srv.store.wal.request_sync(want);
+            }
         }
         if full {
             // Acknowledging what we have meanwhile, as usual.
@@ -465,16 +487,29 @@ async fn stream(
                 }
                 send_ack(srv, sock).await?;
             }
+            r = synced.changed(), if fack_wanted.is_some() => {
+                if r.is_err() {
+                    return Err("WAL closed".into());
+                }
+                // Looked at (and acknowledged) at the top of the loop.
+            }
         }
     }
 }
 
-/// `REPLCONF ACK <offset>`: what this replica has applied.
+/// `REPLCONF ACK <offset> FACK <fsynced>` (Redis 7.2's form): what this
+/// replica has in its WAL, by its own fsync policy (the stream waits for
+/// `make_durable` before it acknowledges: written to the OS under
+/// `everysec` and `no`, fsynced under `always`), and what it has fsynced.
 async fn send_ack(srv: &Server, sock: &mut TcpStream) -> Result<(), String> {
-    let off = srv.store.wal.end_offset().to_string();
+    let wal = &srv.store.wal;
+    // Fsynced first: it never passes the end read after it.
+    let fack = wal.synced_offset().to_string();
+    let off = wal.end_offset().to_string();
     let msg = format!(
-        "*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{off}\r\n",
-        off.len()
+        "*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${}\r\n{off}\r\n$4\r\nFACK\r\n${}\r\n{fack}\r\n",
+        off.len(),
+        fack.len()
     );
     sock.write_all(msg.as_bytes())
         .await

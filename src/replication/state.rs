@@ -34,8 +34,14 @@ pub(crate) struct ReplState {
     /// Last time (ms) this node had a replica or was one: `repl-backlog-ttl`
     /// counts from there.
     pub last_replica_ms: AtomicI64,
-    /// Bumped by WAIT: every feed then asks its replica for an ACK.
-    pub getack: tokio::sync::watch::Sender<u64>,
+    /// Bumped by WAIT (the first count) and WAITAOF (both): every feed
+    /// then asks its replica for an ACK (GETACK), or for an fsync and an
+    /// ACK (GETFACK).
+    pub getack: tokio::sync::watch::Sender<(u64, u64)>,
+    /// Bumped whenever a replica's acknowledged offsets move or a replica
+    /// comes online or goes: WAIT, WAITAOF and the writes of
+    /// `sync-replicas` wait on it instead of polling.
+    pub acks: tokio::sync::watch::Sender<u64>,
     /// The role could not be written to the config file (a full disk):
     /// the error, until a retry succeeds (`save_role`).
     pub role_unsaved: Mutex<Option<String>>,
@@ -56,7 +62,8 @@ impl ReplState {
             replicas: Mutex::new(HashMap::new()),
             pins: Mutex::new(HashMap::new()),
             last_replica_ms: AtomicI64::new(crate::util::now_ms()),
-            getack: tokio::sync::watch::channel(0).0,
+            getack: tokio::sync::watch::channel((0, 0)).0,
+            acks: tokio::sync::watch::channel(0).0,
             role_unsaved: Mutex::new(None),
         }
     }
@@ -87,9 +94,65 @@ impl ReplState {
     }
 
     /// Asks every replica for an immediate ACK (WAIT), instead of waiting
-    /// for the next one-second ACK.
-    pub(crate) fn request_acks(&self) {
-        self.getack.send_modify(|n| *n += 1);
+    /// for the next one-second ACK; with `fsync` (WAITAOF), for an fsync of
+    /// its WAL and an ACK whose FACK covers it.
+    pub(crate) fn request_acks(&self, fsync: bool) {
+        self.getack.send_modify(|(a, f)| {
+            *a += 1;
+            if fsync {
+                *f += 1;
+            }
+        });
+    }
+
+    /// A replica's acknowledged offsets moved, or the set of replicas
+    /// changed: wakes the waiters of `wait_acked`.
+    pub(crate) fn acks_changed(&self) {
+        self.acks.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The number of online replicas that acknowledged `offset`: have it
+    /// in their WAL by their fsync policy (ACK), or fsynced (`fsynced`,
+    /// their FACK).
+    pub(crate) fn acked(&self, offset: u64, fsynced: bool) -> usize {
+        self.replicas
+            .lock()
+            .values()
+            .filter(|r| {
+                let at = if fsynced { r.fack_offset } else { r.ack_offset };
+                r.state == "online" && at >= offset
+            })
+            .count()
+    }
+
+    /// Waits until `n` replicas acknowledged `offset` (see `acked`) or the
+    /// deadline passes (None: no deadline); returns how many did. Woken by
+    /// every ACK that moves an offset (`acks_changed`), no polling. The
+    /// caller asks for the ACKs first (`request_acks`).
+    pub(crate) async fn wait_acked(
+        &self,
+        n: usize,
+        offset: u64,
+        fsynced: bool,
+        deadline: Option<tokio::time::Instant>,
+    ) -> usize {
+        // Subscribed before the first look: no ACK slips in between.
+        let mut rx = self.acks.subscribe();
+        loop {
+            let have = self.acked(offset, fsynced);
+            if have >= n {
+                return have;
+            }
+            let woke = match deadline {
+                Some(d) => tokio::time::timeout_at(d, rx.changed()).await,
+                None => Ok(rx.changed().await),
+            };
+            match woke {
+                Ok(Ok(())) => {}
+                // Time is up (or the state is going away).
+                _ => return self.acked(offset, fsynced),
+            }
+        }
     }
 
     pub(crate) fn set_link_state(&self, s: &'static str) {

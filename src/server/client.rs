@@ -28,6 +28,8 @@ pub(crate) struct Client {
     pub is_master: bool,
     /// `REPLCONF listening-port` of a replica connecting to us.
     pub repl_port: Option<u16>,
+    /// The replica said `REPLCONF capa fack`: it understands GETFACK.
+    pub repl_fack: bool,
     /// A read parked while its key was read from sled: it runs first in
     /// the next batch (`server/disk_reads.rs`).
     pub parked: Option<Vec<Bytes>>,
@@ -52,6 +54,7 @@ impl Client {
             push,
             is_master: false,
             repl_port: None,
+            repl_fack: false,
             parked: None,
         }
     }

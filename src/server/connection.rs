@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -47,7 +47,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     tracing::debug!("accepted {addr} id={}", client.id);
     let mut psync: Option<(String, i64)> = None;
     'conn: loop {
-        let (limits, query_limit, idle_timeout) = {
+        let (limits, query_limit, idle_timeout, sync) = {
             let c = srv.config.read();
             (
                 Limits {
@@ -55,7 +55,13 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 },
                 c.client_query_buffer_limit,
                 c.timeout,
+                c.sync_replicas as usize,
             )
+        };
+        let sync = if sync > 0 && srv.repl.is_replica() {
+            0
+        } else {
+            sync
         };
         // The idle timer is only armed when `timeout` is set: a timer per
         // request costs measurable time on the hot path.
@@ -76,7 +82,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 // Run what arrived, a chunk of replies at a time.
                 loop {
-                    let Batch { wrote, action, close, more } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits);
+                    let Batch { wrote, action, close, mut more, writes } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
                     // Let every other ready client run its requests first, as
                     // Redis answers in `beforeSleep`: the WAL bytes of all of
                     // them then reach the OS in one write, and the replies go
@@ -87,7 +93,15 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     if !out.buf.is_empty() && srv.store.wal.policy() != FsyncPolicy::Always {
                         tokio::task::yield_now().await;
                     }
-                    make_durable(&srv, wrote, &mut out, &info).await;
+                    let durable = make_durable(&srv, wrote, &mut out, &info).await;
+                    if durable && !writes.is_empty() {
+                        let had = rbuf.len();
+                        if !sync_replicas(&srv, &mut out, &writes, sync, &info, &mut rd, &mut rbuf).await {
+                            break 'conn;
+                        }
+                        // Requests that arrived meanwhile run next.
+                        more |= rbuf.len() > had;
+                    }
                     if let Some(Action::Sleep(d)) = action {
                         tokio::time::sleep(d).await;
                     }
@@ -120,7 +134,13 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                     break 'conn;
                                 }
                                 Outcome::Answered { wrote } => {
-                                    make_durable(&srv, wrote, &mut out, &info).await;
+                                    let durable = make_durable(&srv, wrote, &mut out, &info).await;
+                                    if let (Some(w), true) = (wrote, durable && sync > 0) {
+                                        let whole = [(0, out.buf.len(), w)];
+                                        if !sync_replicas(&srv, &mut out, &whole, sync, &info, &mut rd, &mut rbuf).await {
+                                            break 'conn;
+                                        }
+                                    }
                                     if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                         break 'conn;
                                     }
@@ -135,8 +155,14 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                 tokio::time::sleep(Duration::from_millis(1)).await;
                             }
                         }
-                        Some(Action::Wait { n, offset, deadline }) => {
-                            let count = wait_for_acks(&srv, n, offset, deadline, &info).await;
+                        Some(Action::Wait { n, offset, deadline, aof }) => {
+                            let Some((local, count)) = wait_for_acks(&srv, n, offset, deadline, aof, &info, &mut rd, &mut rbuf).await else {
+                                break 'conn;
+                            };
+                            if let Some(local) = local {
+                                out.array(2);
+                                out.int(local as i64);
+                            }
                             out.int(count as i64);
                             if !write_unless_killed(&mut wr, &out.buf, &info).await {
                                 break 'conn;
@@ -188,6 +214,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
             client_id: client.id,
             ip: addr.ip().to_string(),
             listening_port: client.repl_port.unwrap_or(addr.port()),
+            fack: client.repl_fack,
         };
         // A replica now, for CLIENT LIST / KILL; CLIENT KILL ends the feed
         // (the replica reconnects and resyncs, as with Redis).
@@ -215,9 +242,11 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
 /// new writes get MISCONF (`command::dispatch`). A client that gives up
 /// has an in-doubt write, as with any timeout; a `kill -9` meanwhile loses
 /// only such unanswered writes.
-async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &ClientInfo) {
+///
+/// False if the replies were replaced by that MISCONF error.
+async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &ClientInfo) -> bool {
     let Some(end) = wrote else {
-        return;
+        return true;
     };
     let wal = &srv.store.wal;
     loop {
@@ -229,12 +258,12 @@ async fn make_durable(srv: &Server, wrote: Option<u64>, out: &mut Out, info: &Cl
             wal.make_durable(end).await.is_ok()
         };
         if done {
-            return;
+            return true;
         }
         if info.killed.load(Ordering::Acquire) || srv.shutdown.borrow().is_some() {
             out.buf.clear();
             out.error("MISCONF Errors writing to the WAL; this write is not durable");
-            return;
+            return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -256,6 +285,9 @@ async fn write_unless_killed(wr: &mut OwnedWriteHalf, buf: &[u8], info: &ClientI
 /// What running the requests of one read did.
 struct Batch {
     wrote: Option<u64>,
+    /// Under `sync-replicas`: each write's reply (its range in the output)
+    /// and the end offset of its record.
+    writes: Vec<(usize, usize, u64)>,
     action: Option<Action>,
     close: bool,
     /// Stopped before running every complete request in the buffer.
@@ -273,9 +305,11 @@ fn run_batch(
     parser: &mut RequestParser,
     rbuf: &mut BytesMut,
     limits: &Limits,
+    sync: usize,
 ) -> Batch {
     let mut b = Batch {
         wrote: None,
+        writes: Vec::new(),
         action: None,
         close: false,
         more: false,
@@ -326,16 +360,22 @@ fn run_batch(
                 if let Some(tx) = held.as_mut() {
                     tx.set_now(now);
                 }
+                let reply_at = out.buf.len();
                 let mut ctx = Ctx::new(srv, &mut *client, &mut *out, now, held.take());
                 command::dispatch(&mut ctx, &args);
                 ran += 1;
                 if !ran.is_multiple_of(HOLD_MAX) {
                     held = ctx.tx.take();
                 }
-                if let Some(w) = ctx.wrote {
+                let (wrote, action) = (ctx.wrote, ctx.action.take());
+                drop(ctx);
+                if let Some(w) = wrote {
                     b.wrote = Some(w);
+                    if sync > 0 {
+                        b.writes.push((reply_at, out.buf.len(), w));
+                    }
                 }
-                if let Some(a) = ctx.action.take() {
+                if let Some(a) = action {
                     b.action = Some(a);
                     b.more = true;
                     return b;
@@ -380,21 +420,118 @@ fn stalls(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> bool {
     })
 }
 
-/// WAIT: polls the replicas' acknowledged offsets (they ACK every second,
-/// more often while streaming) until enough have `offset` or time is up.
+/// WAIT and WAITAOF: until `n` replicas acknowledged `offset` (WAITAOF:
+/// fsynced it, and with `aof` Some(true) this node's WAL too) or the
+/// deadline. Woken by the ACKs themselves (`ReplState::wait_acked`), no
+/// polling. Returns (WAITAOF's local count, the replicas' count), or None
+/// if the client went away meanwhile.
+#[allow(clippy::too_many_arguments)]
 async fn wait_for_acks(
     srv: &Server,
     n: usize,
     offset: u64,
     deadline: Option<std::time::Instant>,
+    aof: Option<bool>,
     info: &crate::client::ClientInfo,
-) -> usize {
-    loop {
-        let have = command::replication::acked(&srv.repl, offset);
-        let late = deadline.is_some_and(|d| std::time::Instant::now() >= d);
-        if have >= n || late || info.killed.load(Ordering::Acquire) {
-            return have;
+    rd: &mut OwnedReadHalf,
+    rbuf: &mut BytesMut,
+) -> Option<(Option<bool>, usize)> {
+    let deadline = deadline.map(tokio::time::Instant::from_std);
+    let fsynced = aof.is_some();
+    let wal = &srv.store.wal;
+    let wait = async {
+        if aof == Some(true) {
+            // Asked now, whatever `appendfsync`: the sync thread's group
+            // commit does it.
+            let synced = wal.wait_synced(offset);
+            match deadline {
+                Some(d) => drop(tokio::time::timeout_at(d, synced).await),
+                None => drop(synced.await),
+            }
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        srv.repl.wait_acked(n, offset, fsynced, deadline).await;
+    };
+    tokio::select! {
+        _ = wait => {}
+        _ = info.kill.notified() => {}
+        _ = until_closed(srv, rd, rbuf) => return None,
+    }
+    let local = aof.map(|_| wal.synced_offset() >= offset);
+    Some((local, srv.repl.acked(offset, fsynced)))
+}
+
+/// Keeps reading what a waiting client sends (pipelined requests, run
+/// after the wait); returns once it disconnects or its query buffer
+/// passes `client-query-buffer-limit`, so a WAIT without a timeout does
+/// not outlive its client.
+async fn until_closed(srv: &Server, rd: &mut OwnedReadHalf, rbuf: &mut BytesMut) {
+    loop {
+        if rbuf.capacity() - rbuf.len() < 4096 {
+            rbuf.reserve(16 * 1024);
+        }
+        match rd.read_buf(rbuf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                if rbuf.len() as u64 > srv.config.read().client_query_buffer_limit {
+                    return;
+                }
+            }
+        }
     }
 }
+
+/// `sync-replicas N`: a write's reply goes out only once N replicas
+/// acknowledged its record (their ACK: in their WAL by their own fsync
+/// policy). The writes of a pipelined batch wait together. A write not
+/// acknowledged within `sync-replicas-timeout` gets NOREPLICAS instead of
+/// its reply: it is applied here and logged, and may still reach the
+/// replicas later, so its fate is in doubt, as with a WAIT that times out.
+/// False if the client went away meanwhile.
+async fn sync_replicas(
+    srv: &Server,
+    out: &mut Out,
+    writes: &[(usize, usize, u64)],
+    need: usize,
+    info: &crate::client::ClientInfo,
+    rd: &mut OwnedReadHalf,
+    rbuf: &mut BytesMut,
+) -> bool {
+    let Some(last) = writes.iter().map(|w| w.2).max() else {
+        return true;
+    };
+    if srv.repl.acked(last, false) < need {
+        let ms = srv.config.read().sync_replicas_timeout;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+        srv.repl.request_acks(false);
+        tokio::select! {
+            _ = srv.repl.wait_acked(need, last, false, Some(deadline)) => {}
+            _ = info.kill.notified() => {}
+            _ = until_closed(srv, rd, rbuf) => return false,
+        }
+    }
+    let failed: Vec<_> = writes
+        .iter()
+        .filter(|w| srv.repl.acked(w.2, false) < need)
+        .collect();
+    if failed.is_empty() {
+        return true;
+    }
+    tracing::debug!(
+        "{} write(s) of id={} not acknowledged by {need} replica(s) in time",
+        failed.len(),
+        info.id
+    );
+    let old = std::mem::take(&mut out.buf);
+    let mut at = 0;
+    for &&(start, end, _) in &failed {
+        out.buf.extend_from_slice(&old[at..start]);
+        out.error(NOT_ACKNOWLEDGED);
+        at = end;
+    }
+    out.buf.extend_from_slice(&old[at..]);
+    true
+}
+
+/// The reply of a write `sync-replicas` did not see acknowledged in time.
+const NOT_ACKNOWLEDGED: &str = "NOREPLICAS Not enough replicas acknowledged the write within sync-replicas-timeout; it is applied on this master and may still reach them";
