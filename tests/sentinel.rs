@@ -528,24 +528,6 @@ fn the_redis_crate_sentinel_client_follows_a_failover() {
     assert_eq!(redis_cli(rs[0].port, &["get", "k"]).trim(), "2");
 }
 
-/// The first python3 that has redis-py: the one on PATH (it may be a
-/// pyenv or venv interpreter without it), else Debian's, where
-/// `apt-get install python3-redis` puts it. Neither: the test fails.
-fn python_with_redis() -> &'static str {
-    ["python3", "/usr/bin/python3"]
-        .into_iter()
-        .find(|py| {
-            std::process::Command::new(py)
-                .args(["-c", "import redis.sentinel"])
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
-        .unwrap_or_else(|| {
-            panic!("no python3 with redis-py (import redis.sentinel): apt-get install python3-redis, or run scripts/test")
-        })
-}
-
 /// redis-py's `Sentinel(...).master_for(...)`, the way Python users connect:
 /// it keeps writing across a failover once it reconnects.
 #[test]

@@ -205,6 +205,9 @@ pub(crate) enum Action {
     /// `client.parked`, waits off the thread until it ends or the node
     /// turns BUSY.
     AfterScript,
+    /// A script to run, parked in `client.parked`: it runs on a blocking
+    /// thread, so the connection thread serves others (BUSY, SCRIPT KILL).
+    Script,
 }
 
 /// A data node's command by name (case-insensitive).

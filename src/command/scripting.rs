@@ -78,6 +78,14 @@ pub(crate) fn commands() -> Vec<Command> {
     ]
 }
 
+/// Whether a request runs a script (on a thread of its own, see
+/// `server/connection.rs`).
+pub(crate) fn runs_a_script(args: &[Bytes]) -> bool {
+    ["eval", "evalsha", "eval_ro", "evalsha_ro"]
+        .iter()
+        .any(|n| eq_ic(&args[0], n))
+}
+
 /// Redis 7.0's `noscript` commands: refused inside a script.
 pub(crate) const NOT_IN_SCRIPTS: &[&str] = &[
     "auth",

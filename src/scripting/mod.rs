@@ -29,6 +29,9 @@ pub(crate) struct Scripts {
     /// clients get BUSY until it ends.
     busy: AtomicBool,
     kill: AtomicBool,
+    /// Wakes the requests parked while a script runs: it ended, or the
+    /// node turned BUSY.
+    pub(crate) changed: tokio::sync::Notify,
 }
 
 struct Running {
@@ -81,6 +84,7 @@ impl Scripts {
         *self.running.lock() = None;
         self.busy.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Release);
+        self.changed.notify_waiters();
     }
 
     pub(crate) fn running(&self) -> bool {
@@ -102,8 +106,11 @@ impl Scripts {
     /// marks the node busy past `threshold_ms`; true if it must stop.
     pub(crate) fn check(&self, threshold_ms: u64) -> bool {
         if let Some(r) = self.running.lock().as_ref() {
-            if threshold_ms > 0 && r.started.elapsed().as_millis() as u64 >= threshold_ms {
-                self.busy.store(true, Ordering::Release);
+            if threshold_ms > 0
+                && r.started.elapsed().as_millis() as u64 >= threshold_ms
+                && !self.busy.swap(true, Ordering::AcqRel)
+            {
+                self.changed.notify_waiters();
             }
         }
         self.kill.load(Ordering::Acquire)

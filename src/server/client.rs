@@ -33,6 +33,9 @@ pub(crate) struct Client {
     /// A read parked while its key was read from sled: it runs first in
     /// the next batch (`server/disk_reads.rs`).
     pub parked: Option<Vec<Bytes>>,
+    /// Set while the connection's requests run on a blocking thread for a
+    /// script (see `server/connection.rs`).
+    pub on_script_thread: bool,
 }
 
 impl Client {
@@ -56,6 +59,7 @@ impl Client {
             repl_port: None,
             repl_fack: false,
             parked: None,
+            on_script_thread: false,
         }
     }
 

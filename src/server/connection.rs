@@ -82,7 +82,34 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 }
                 // Run what arrived, a chunk of replies at a time.
                 loop {
-                    let Batch { wrote, action, close, mut more, writes } = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
+                    let mut batch = run_batch(&srv, &mut client, &mut out, &mut parser, &mut rbuf, &limits, sync);
+                    if matches!(batch.action, Some(Action::Script)) {
+                        // The script runs on a blocking thread with the
+                        // connection's state; this thread serves the others.
+                        let srv2 = srv.clone();
+                        let lim = Limits { max_bulk_len: limits.max_bulk_len };
+                        let (mut c, mut o) = (client, out);
+                        let joined = tokio::task::spawn_blocking(move || {
+                            c.on_script_thread = true;
+                            let mut none = BytesMut::new();
+                            let b = run_batch(&srv2, &mut c, &mut o, &mut RequestParser::default(), &mut none, &lim, sync);
+                            c.on_script_thread = false;
+                            (c, o, b)
+                        })
+                        .await;
+                        let (c, o, b) = match joined {
+                            Ok(v) => v,
+                            Err(e) => std::panic::resume_unwind(e.into_panic()),
+                        };
+                        client = c;
+                        out = o;
+                        batch.wrote = b.wrote.or(batch.wrote);
+                        batch.writes.extend(b.writes);
+                        batch.action = b.action;
+                        batch.close |= b.close;
+                        batch.more = true;
+                    }
+                    let Batch { wrote, action, close, mut more, writes } = batch;
                     // Let every other ready client run its requests first, as
                     // Redis answers in `beforeSleep`: the WAL bytes of all of
                     // them then reach the OS in one write, and the replies go
@@ -150,11 +177,15 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         }
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
-                        Some(Action::AfterScript) => {
-                            while srv.scripts.running() && !srv.scripts.busy() {
-                                tokio::time::sleep(Duration::from_millis(1)).await;
+                        Some(Action::AfterScript) => loop {
+                            let changed = srv.scripts.changed.notified();
+                            tokio::pin!(changed);
+                            changed.as_mut().enable();
+                            if !srv.scripts.running() || srv.scripts.busy() {
+                                break;
                             }
-                        }
+                            let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
+                        },
                         Some(Action::Wait { n, offset, deadline, aof }) => {
                             let Some((local, count)) = wait_for_acks(&srv, n, offset, deadline, aof, &info, &mut rd, &mut rbuf).await else {
                                 break 'conn;
@@ -344,6 +375,15 @@ fn run_batch(
                 if !fetched && srv.scripts.running() {
                     client.parked = Some(args);
                     b.action = Some(Action::AfterScript);
+                    b.more = true;
+                    return b;
+                }
+                if !client.on_script_thread
+                    && client.multi.is_none()
+                    && command::scripting::runs_a_script(&args)
+                {
+                    client.parked = Some(args);
+                    b.action = Some(Action::Script);
                     b.more = true;
                     return b;
                 }

@@ -97,3 +97,21 @@ pub fn digest(c: &mut Connection) -> String {
 pub fn digest_at(port: u16) -> String {
     redis_cli(port, &["debug", "digest"]).trim().to_string()
 }
+
+/// The first python3 that has redis-py: the one on PATH (it may be a
+/// pyenv or venv interpreter without it), else Debian's, where
+/// `apt-get install python3-redis` puts it. Neither: the test fails.
+pub fn python_with_redis() -> &'static str {
+    ["python3", "/usr/bin/python3"]
+        .into_iter()
+        .find(|py| {
+            std::process::Command::new(py)
+                .args(["-c", "import redis.sentinel"])
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .unwrap_or_else(|| {
+            panic!("no python3 with redis-py (import redis.sentinel): apt-get install python3-redis, or run scripts/test")
+        })
+}

@@ -1,0 +1,326 @@
+//! Lua scripts (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT): replies and
+//! error texts against a real Redis 7.0, atomicity and replication of a
+//! script's effects, BUSY and SCRIPT KILL, and redis-py's `Lock`, which is
+//! built on scripts.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+/// An error reply's text, or the reply shown.
+fn line(r: &Reply) -> String {
+    match r {
+        Reply::Error(e) => e.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Scripts and what they return, sent to Redis and to sledis on fresh
+/// servers: every reply must be the same, error texts included.
+const CASES: &[&[&str]] = &[
+    &["EVAL", "return 1", "0"],
+    &["EVAL", "return {1, 'two', {3, 'x'}, nil, 5}", "0"],
+    &["EVAL", "return 3.99", "0"],
+    &["EVAL", "return -2.5", "0"],
+    &["EVAL", "return true", "0"],
+    &["EVAL", "return false", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return {ok='fine'}", "0"],
+    &["EVAL", "return {err='bad thing'}", "0"],
+    &["EVAL", "return redis.error_reply('My Error')", "0"],
+    &["EVAL", "return redis.status_reply('FINE')", "0"],
+    &[
+        "EVAL",
+        "return {KEYS[1], KEYS[2], ARGV[1], #ARGV}",
+        "2",
+        "k1",
+        "k2",
+        "a1",
+        "a2",
+    ],
+    &[
+        "EVAL",
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        "1",
+        "s",
+        "hello",
+    ],
+    &["EVAL", "return redis.call('get', KEYS[1])", "1", "s"],
+    &["EVAL", "return redis.call('get', 'missing')", "0"],
+    &["EVAL", "return type(redis.call('get', 'missing'))", "0"],
+    &["EVAL", "return redis.call('incr', 's')", "0"],
+    &["EVAL", "return redis.pcall('incr', 's')", "0"],
+    &[
+        "EVAL",
+        "local ok, e = pcall(redis.call, 'incr', 's') return {tostring(ok), e}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local ok, e = pcall(error, {err='x'}) return {type(e), e}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local function f() return redis.call('incr', 's') end\nreturn f()",
+        "0",
+    ],
+    &["EVAL", "local x = 1\n\nreturn redis.call('incr', 's')", "0"],
+    &["EVAL", "return redis.call('nosuch')", "0"],
+    &["EVAL", "return redis.call()", "0"],
+    &["EVAL", "return redis.call('set', {})", "0"],
+    &["EVAL", "return redis.call('set', 'k')", "0"],
+    &["EVAL", "return redis.call('blpop', 'l', 0)", "0"],
+    &["EVAL", "return redis.call('multi')", "0"],
+    &["EVAL", "return redis.call('set', 'n', 10/3)", "0"],
+    &["GET", "n"],
+    &["EVAL", "return redis.call('set', 'n', 0.1)", "0"],
+    &["GET", "n"],
+    &["EVAL", "return redis.call('set', 'n', 1e20)", "0"],
+    &["GET", "n"],
+    &["EVAL", "return redis.call('rpush', 'l', 1, 2, 3)", "0"],
+    &["EVAL", "return redis.call('lrange', 'l', 0, -1)", "0"],
+    &["EVAL", "return redis.call('get', 'l')", "0"],
+    &["EVAL", "return redis.call('hgetall', 'nohash')", "0"],
+    &["EVAL", "return redis.call('ping')", "0"],
+    &["EVAL", "return redis.call('ping')['ok']", "0"],
+    &["EVAL", "x = 1", "0"],
+    &["EVAL", "return undefined_thing", "0"],
+    &["EVAL", "string.x = 1", "0"],
+    &["EVAL", "redis.call = nil", "0"],
+    &["EVAL", "return _G.string ~= nil", "0"],
+    &["EVAL", "error('boom')", "0"],
+    &["EVAL", "return (nil)[1]", "0"],
+    &["EVAL", "syntax error here", "0"],
+    &["EVAL", "return os", "0"],
+    &[
+        "EVAL",
+        "return {type(loadstring), type(unpack), type(setfenv), type(dofile)}",
+        "0",
+    ],
+    &["EVAL", "return redis.sha1hex('')", "0"],
+    &["EVAL", "return redis.sha1hex()", "0"],
+    &["EVAL", "return redis.REDIS_VERSION", "0"],
+    &["EVAL", "return redis.call('select', 2)", "0"],
+    &["EVAL", "return redis.call('dbsize')", "0"],
+    &[
+        "EVAL",
+        "redis.call('set', 'w', '1') error('after a write')",
+        "0",
+    ],
+    &["GET", "w"],
+    &["EVAL_RO", "return redis.call('get', 's')", "0"],
+    &["EVAL_RO", "return redis.call('set', 's', 'x')", "0"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "3", "a"],
+    &["EVAL", "return 1", "x"],
+    &["EVAL", "return 1"],
+    &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+    &["SCRIPT", "LOAD", "return 1"],
+    &["SCRIPT", "LOAD", "return +"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "ffff",
+    ],
+    &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+    &["EVALSHA", "E0E1F9FABFC9D4800C877A703B823AC0578FF8DB", "0"],
+    &[
+        "EVALSHA_RO",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+        "0",
+    ],
+    &["EVALSHA", "abc", "0"],
+    &["SCRIPT", "FLUSH"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+    ],
+    &["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+    &["SCRIPT", "FLUSH", "SYNC"],
+    &["SCRIPT", "FLUSH", "BAD"],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "NOSUCH"],
+    &["MULTI"],
+    &["EVAL", "return redis.call('incr', 'm')", "0"],
+    &["EVAL", "return redis.call('incr', 'm')", "0"],
+    &["EXEC"],
+];
+
+#[test]
+fn scripts_reply_as_redis_does() {
+    let run = |port: u16| -> Vec<Reply> {
+        let mut c = Resp::connect(port);
+        CASES.iter().map(|args| c.q(args)).collect()
+    };
+    let want = {
+        let r = RealRedis::start(&[]);
+        run(r.port)
+    };
+    let n = Node::start(&[]);
+    let got = run(n.port);
+    for (i, args) in CASES.iter().enumerate() {
+        assert_eq!(got[i], want[i], "{args:?}");
+    }
+}
+
+/// A script's writes are one transaction: a replica gets its effects (not
+/// the script), a chain too, and a replica runs read-only scripts but
+/// refuses writing ones.
+#[test]
+fn script_effects_replicate_and_replicas_refuse_writing_scripts() {
+    let (m, rs) = replicated_group(1);
+    let chained = Node::start(&[]);
+    let mut cc = replicaof(&chained, &rs[0]);
+    let mut c = Resp::connect(m.port);
+    let body = "for i = 1, 100 do redis.call('rpush', KEYS[1], i) end \
+                redis.call('hset', KEYS[2], 'f', redis.call('llen', KEYS[1])) \
+                redis.call('incrbyfloat', KEYS[3], '1.5') \
+                return redis.call('lrange', KEYS[1], -2, -1)";
+    assert_eq!(
+        c.q(&["EVAL", body, "3", "list", "hash", "float"]),
+        bulks(&["99", "100"])
+    );
+    wait_synced(&rs[0], &m);
+    wait_synced(&chained, &rs[0]);
+    assert_eq!(digest_at(rs[0].port), digest_at(m.port));
+    assert_eq!(digest_at(chained.port), digest_at(m.port));
+    let _ = &mut cc;
+    let mut r = Resp::connect(rs[0].port);
+    assert_eq!(
+        r.q(&["EVAL", "return redis.call('hget', 'hash', 'f')", "0"]),
+        bulk("100")
+    );
+    assert_eq!(
+        r.q(&["EVAL_RO", "return redis.call('llen', 'list')", "0"]),
+        int(100)
+    );
+    let refused = r.q(&["EVAL", "return redis.call('set', 'x', '1')", "0"]);
+    assert!(
+        line(&refused).starts_with("READONLY You can't write against a read only replica."),
+        "{refused:?}"
+    );
+    assert_eq!(r.q(&["GET", "x"]), Reply::Nil);
+}
+
+/// A script is all or nothing for other clients: a reader never sees half
+/// of it, and a write made before a failing line stays (as in Redis).
+#[test]
+fn a_script_is_atomic_and_survives_kill9() {
+    let mut n = Node::start(&[]);
+    let mut c = Resp::connect(n.port);
+    let body = "redis.call('set', 'a', ARGV[1]) \
+                for i = 1, 20000 do redis.call('incr', 'spin') end \
+                redis.call('set', 'b', ARGV[1]) return 1";
+    let port = n.port;
+    let reader = std::thread::spawn(move || {
+        let mut r = Resp::connect(port);
+        let mut seen = 0;
+        for _ in 0..300 {
+            let got = r.q(&["MGET", "a", "b"]);
+            let items = got.items().to_vec();
+            assert_eq!(items[0], items[1], "a reader saw half a script");
+            seen += 1;
+        }
+        seen
+    });
+    for i in 0..20 {
+        assert_eq!(c.q(&["EVAL", body, "0", &i.to_string()]), int(1));
+    }
+    assert_eq!(reader.join().expect("reader"), 300);
+    let failed = c.q(&["EVAL", "redis.call('set', 'kept', '1') error('late')", "0"]);
+    assert!(failed.is_error(), "{failed:?}");
+    n.kill9();
+    n.launch();
+    n.wait_ready().expect("restart");
+    let mut c = Resp::connect(n.port);
+    assert_eq!(c.q(&["MGET", "a", "b", "kept"]), bulks(&["19", "19", "1"]));
+    assert_eq!(c.q(&["GET", "spin"]), bulk("400000"));
+}
+
+/// Past `busy-reply-threshold` other clients get BUSY; SCRIPT KILL stops a
+/// script that has not written, and one that has is UNKILLABLE.
+#[test]
+fn a_busy_script_answers_busy_and_script_kill_stops_it() {
+    let n = Node::start(&["busy-reply-threshold 100"]);
+    let port = n.port;
+    let runner = std::thread::spawn(move || {
+        let mut c = Resp::connect(port);
+        c.set_timeout(Duration::from_secs(60));
+        c.q(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+    });
+    let mut other = Resp::connect(n.port);
+    let busy = wait_until(Duration::from_secs(20), || {
+        line(&other.q(&["GET", "x"])).starts_with("BUSY ")
+    });
+    assert!(busy, "another client got BUSY");
+    assert_eq!(
+        other.q(&["SET", "x", "1"]),
+        err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+    );
+    assert_eq!(other.q(&["SCRIPT", "KILL"]), ok());
+    let killed = runner.join().expect("runner");
+    assert!(
+        line(&killed).starts_with("ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed:?}"
+    );
+    assert_eq!(other.q(&["SET", "x", "1"]), ok());
+    assert_eq!(
+        other.q(&["SCRIPT", "KILL"]),
+        err("NOTBUSY No scripts in execution right now.")
+    );
+    // A script that wrote cannot be killed (the node is killed at the end).
+    std::thread::spawn(move || {
+        let mut c = Resp::connect(port);
+        c.q(&["EVAL", "redis.call('set', 'w', '1') while true do end", "0"])
+    });
+    let unkillable = wait_until(Duration::from_secs(20), || {
+        line(&other.q(&["SCRIPT", "KILL"])).starts_with("UNKILLABLE ")
+    });
+    assert!(unkillable, "SCRIPT KILL of a script that wrote");
+}
+
+/// redis-py's `Lock` takes, extends and releases itself with Lua scripts.
+#[test]
+fn redis_py_lock_works() {
+    let n = Node::start(&[]);
+    let script = r#"
+import sys, redis
+from redis.exceptions import LockError, LockNotOwnedError
+r = redis.Redis(port=int(sys.argv[1]))
+a = r.lock("resource", timeout=10)
+b = r.lock("resource", timeout=10)
+assert a.acquire(blocking=False)
+assert not b.acquire(blocking=False), "a second lock got the resource"
+assert a.owned()
+assert a.extend(20)
+assert 10 < r.pttl("resource") / 1000 <= 30
+try:
+    b.release()
+    raise SystemExit("released a lock it does not own")
+except (LockError, LockNotOwnedError):
+    pass
+a.release()
+assert r.get("resource") is None
+assert b.acquire(blocking=False)
+assert a.locked()
+b.reacquire()
+b.release()
+print("ok")
+"#;
+    let out = std::process::Command::new(python_with_redis())
+        .arg("-c")
+        .arg(script)
+        .arg(n.port.to_string())
+        .output()
+        .expect("python3 with redis-py");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
