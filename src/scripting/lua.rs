@@ -57,7 +57,7 @@ for _, name in pairs({'assert', 'collectgarbage', 'error', 'gcinfo', 'getmetatab
   visible[name] = _G[name]
 end
 visible.pcall = function(...) return caught(lua_pcall(...)) end
-for _, name in pairs({'coroutine', 'math', 'string', 'table', 'redis'}) do
+for _, name in pairs({'coroutine', 'math', 'string', 'table', 'redis', 'bit'}) do
   visible[name] = readonly(_G[name])
 end
 
@@ -410,6 +410,7 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         lua.create_function(|_, _: mlua::MultiValue| Ok(()))?,
     )?;
     lua.globals().set("redis", redis)?;
+    lua.globals().set("bit", super::bit::open(&lua)?)?;
     // Lua 5.1's base library brings these; Redis 7 removes them.
     let g = lua.globals();
     for name in [

@@ -8,6 +8,7 @@
 //! dump tool see what it did, not the script. Each thread has its own Lua
 //! VM (`lua.rs`): scripts share nothing but the cache of their bodies.
 
+pub(crate) mod bit;
 pub(crate) mod lua;
 
 use bytes::Bytes;
