@@ -3,6 +3,7 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
+pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod coll;
 pub(crate) mod connection;
@@ -143,6 +144,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
         let mut m = HashMap::new();
         for c in string::commands()
             .into_iter()
+            .chain(bitmap::commands())
             .chain(hash::commands())
             .chain(set::commands())
             .chain(list::commands())

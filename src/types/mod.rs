@@ -5,6 +5,7 @@
 //!
 //! Dependency direction: `command -> types -> store -> wal`.
 
+pub(crate) mod bitmap;
 pub(crate) mod coll;
 pub(crate) mod hash;
 pub(crate) mod list;
