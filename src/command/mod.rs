@@ -11,6 +11,7 @@ mod ctx;
 pub mod docs;
 pub(crate) mod float80;
 pub(crate) mod hash;
+pub(crate) mod hyperloglog;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -146,6 +147,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .into_iter()
             .chain(bitmap::commands())
             .chain(hash::commands())
+            .chain(hyperloglog::commands())
             .chain(set::commands())
             .chain(list::commands())
             .chain(object::commands())
