@@ -116,6 +116,10 @@ fn bitcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             let Some(end) = int_or_err(ctx, &a[3]) else {
                 return;
             };
+            // Both negative and reversed: 0, before BYTE|BIT is read.
+            if start < 0 && end < 0 && start > end {
+                return ctx.out.int(0);
+            }
             let bits = if a.len() == 5 {
                 match unit_arg(ctx, &a[4]) {
                     Some(b) => b,
