@@ -36,8 +36,9 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let r = if a.len() == 2 {
         // The refreshed cache is a write (Redis propagates it); a replica
-        // only answers, its data follows its master.
-        let store = !ctx.repl().is_replica();
+        // only answers, its data follows its master, and so does a master
+        // whose WAL cannot be written (the count is still right).
+        let store = !ctx.repl().is_replica() && !ctx.store().wal.write_failed();
         hyperloglog::pf_count_one(&mut ctx.data(), &a[1], store)
     } else {
         hyperloglog::pf_count_union(&mut ctx.data(), &a[1..])

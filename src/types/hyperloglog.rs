@@ -711,6 +711,55 @@ mod tests {
         assert_eq!(&p[HDR..], &d[HDR..]);
     }
 
+    /// Random opcodes after a valid header: every operation answers
+    /// (a value or CorruptHll), none panics.
+    #[test]
+    fn random_sparse_bodies_never_panic() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..3000 {
+            let mut v = sparse_header(round % 2 == 0);
+            let n = (next() % 40) as usize;
+            for _ in 0..n {
+                // Mostly long zero runs, so some bodies are nearly valid.
+                let b = match next() % 4 {
+                    0 => 0x7f,
+                    1 => 0x40 | (next() % 64) as u8,
+                    _ => next() as u8,
+                };
+                v.push(b);
+            }
+            assert!(is_valid(&v));
+            let _ = count_of(&v);
+            let mut m = [0u8; REGISTERS];
+            let _ = merge_into(&mut m, &v);
+            let mut w = v.clone();
+            let _ = to_dense(&mut w);
+            let mut a = v.clone();
+            for e in 0..20 {
+                if add(&mut a, format!("r{round}:{e}").as_bytes(), 60).is_err() {
+                    break;
+                }
+            }
+            let mut s = v.clone();
+            let _ = sparse_set(&mut s, (next() % REGISTERS as u64) as usize, 40, 3000);
+        }
+    }
+
+    fn sparse_header(stale: bool) -> Vec<u8> {
+        let mut v = empty();
+        v.truncate(HDR);
+        if stale {
+            invalidate(&mut v);
+        }
+        v
+    }
+
     #[test]
     fn corrupt_values_are_errors_not_panics() {
         let mut v = empty();
