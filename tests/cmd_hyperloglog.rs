@@ -134,6 +134,32 @@ fn wrong_types_and_corrupt_values() {
         ] {
             assert_eq!(c.qs(line), err(CORRUPT), "[{t:?}] {line}");
         }
+        // Opcodes running past the last register (Redis 7.0.15 as Debian
+        // builds it, with the CVE-2025-32023 fix): corrupt everywhere.
+        let mut over = sparse_header(true);
+        over.extend_from_slice(&[0x7f, 0xff, 0x88]);
+        assert_eq!(c.q(&[&b"SET"[..], b"y", &over]), ok());
+        for line in [
+            "PFCOUNT y",
+            "PFCOUNT y nokey",
+            "PFMERGE d y",
+            "PFDEBUG GETREG y",
+        ] {
+            assert_eq!(c.qs(line), err(CORRUPT), "[{t:?}] {line}");
+        }
+        // Opcodes that cover only registers 0..8191: "d" (register 7292)
+        // is added, then "a" (register 12711) fails; what was added stays.
+        let mut half = sparse_header(false);
+        half.extend_from_slice(&[0x5f, 0xff]);
+        assert_eq!(c.q(&[&b"SET"[..], b"half", &half]), ok());
+        assert_eq!(c.qs("PFADD half d a"), err(CORRUPT), "[{t:?}]");
+        let decoded = c.qs("PFDEBUG DECODE half").text();
+        assert!(decoded.starts_with("Z:7292 v:"), "[{t:?}] {decoded}");
+        assert!(decoded.ends_with(",1 Z:899"), "[{t:?}] {decoded}");
+        let Reply::Bulk(v) = c.qs("GET half") else {
+            panic!("[{t:?}] GET half")
+        };
+        assert_eq!(v[15], 0x80, "[{t:?}] the cache is stale");
         // Truncated: an XZERO cut after its first byte.
         let mut cut = sparse_header(true);
         cut.push(0x7f);

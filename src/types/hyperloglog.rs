@@ -22,7 +22,9 @@
 //!
 //! Operations never trust the bytes: a value that passes the header checks
 //! but whose opcodes do not cover exactly 16384 registers is corrupt
-//! (`TypeError::CorruptHll`), never a panic.
+//! (`TypeError::CorruptHll`), never a panic. As in Redis 7.0.15 with the
+//! fix for CVE-2025-32023 (Debian's build), an opcode that runs past the
+//! last register makes the value corrupt wherever it is decoded.
 
 use super::string::{self, Str};
 use super::{Db, TypeError};
@@ -219,10 +221,10 @@ fn to_dense(v: &mut Vec<u8>) -> Result<(), TypeError> {
     let mut p = HDR;
     while p < v.len() {
         let (run, len, val) = opcode(v, p);
+        if run + idx > REGISTERS {
+            return Err(TypeError::CorruptHll);
+        }
         if val > 0 {
-            if run + idx > REGISTERS {
-                break;
-            }
             for i in idx..idx + run {
                 dense_put(&mut d[HDR..], i, val);
             }
@@ -380,10 +382,10 @@ fn merge_into(max: &mut [u8; REGISTERS], v: &[u8]) -> Result<(), TypeError> {
     let mut p = HDR;
     while p < v.len() {
         let (run, len, val) = opcode(v, p);
+        if run + i > REGISTERS {
+            return Err(TypeError::CorruptHll);
+        }
         if val > 0 {
-            if run + i > REGISTERS {
-                break;
-            }
             for m in &mut max[i..i + run] {
                 *m = (*m).max(val);
             }
@@ -460,6 +462,9 @@ fn count_of(v: &[u8]) -> Result<u64, TypeError> {
         let mut p = HDR;
         while p < v.len() {
             let (run, len, val) = opcode(v, p);
+            if run + idx > REGISTERS {
+                return Err(TypeError::CorruptHll);
+            }
             idx += run;
             histo[val as usize] += run as u64;
             p += len;
@@ -505,8 +510,25 @@ pub(crate) fn pf_add(
         Some(s) => (s.value.to_vec(), false, s.expire_at),
         None => (empty(), true, None),
     };
+    let mut failed = None;
     for e in elements {
-        updated |= add(&mut v, e, max_bytes)?;
+        match add(&mut v, e, max_bytes) {
+            Ok(changed) => updated |= changed,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(e) = failed {
+        // A corrupt value: Redis keeps the elements added before the one
+        // that failed (each sparse update marks the cache stale). Here
+        // that change is stored, and so reaches replicas too.
+        if updated {
+            invalidate(&mut v);
+            string::put(db, key, Bytes::from(v), at);
+        }
+        return Err(e);
     }
     if updated {
         invalidate(&mut v);
