@@ -859,6 +859,16 @@ impl Gen {
                 s_pick(&mut self.rng, &["ENCODING", "DECODE", "TODENSE", "foo"]),
                 k,
             ],
+            11 if self.rng.chance(50) => {
+                // Damage an HLL now and then: corrupt values must get
+                // Redis's answers too (INVALIDOBJ, or a wrong type).
+                let (off, v) = match self.rng.below(3) {
+                    0 => (self.rng.range(16, 40), s("\u{7f}")),
+                    1 => (self.rng.range(0, 20), s("x")),
+                    _ => (self.rng.range(16, 3000), s("\u{1}\u{2}")),
+                };
+                vec![s("SETRANGE"), k, off.to_string(), v]
+            }
             _ => vec![s(self.rng.pick(&["DEL", "TYPE", "STRLEN"])), k],
         }
     }
