@@ -183,6 +183,8 @@ pub struct Config {
     /// How long a write waits for them before it fails with NOREPLICAS.
     pub(crate) sync_replicas_timeout: u64,
     pub(crate) proto_max_bulk_len: u64,
+    /// A sparse HyperLogLog becomes dense past this many bytes.
+    pub(crate) hll_sparse_max_bytes: u64,
     pub(crate) client_query_buffer_limit: u64,
     pub(crate) client_output_buffer_limit: ClientOutputBufferLimits,
     pub(crate) hz: u32,
@@ -661,7 +663,10 @@ const SPECS: &[Spec] = &[
     d("set-max-intset-entries", int(0, I64), "512"),
     d("zset-max-listpack-entries", int(0, I64), "128").alias(&["zset-max-ziplist-entries"]),
     d("zset-max-listpack-value", mem(0), "64").alias(&["zset-max-ziplist-value"]),
-    d("hll-sparse-max-bytes", mem(0), "3000"),
+    d("hll-sparse-max-bytes", mem(0), "3000").field(
+        |c| Value::Mem(c.hll_sparse_max_bytes),
+        |c, v| c.hll_sparse_max_bytes = v.mem(),
+    ),
     d("stream-node-max-bytes", mem(0), "4096"),
     d("stream-node-max-entries", int(0, I64), "100"),
     d("activerehashing", YES, "yes"),
@@ -950,6 +955,7 @@ impl Default for Config {
             sync_replicas: 0,
             sync_replicas_timeout: 0,
             proto_max_bulk_len: 0,
+            hll_sparse_max_bytes: 0,
             client_query_buffer_limit: 0,
             client_output_buffer_limit: ClientOutputBufferLimits::default(),
             hz: 0,

@@ -1,5 +1,5 @@
-//! Differential test: the same random sequence of string, key, hash, set
-//! and sorted set commands
+//! Differential test: the same random sequence of string, key, hash, set,
+//! sorted set, bitmap and HyperLogLog commands
 //! goes to a real redis-server and to a sledis node, and every reply must
 //! be byte for byte the same (error texts included). TTL answers, which
 //! depend on when each server ran the command, are compared with a small
@@ -19,6 +19,9 @@ const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "k4", "k5", "num", "flt", "z1"];
 /// Mostly used by sorted set commands (which also use every other key, for
 /// WRONGTYPE answers).
 const ZKEYS: &[&str] = &["z1", "z2", "z3"];
+/// Mostly used by the HyperLogLog commands (which also use every other
+/// key: a string that is not an HLL, another type).
+const HKEYS: &[&str] = &["h1", "h2", "h3"];
 const VALUES: &[&str] = &[
     "",
     "a",
@@ -662,11 +665,219 @@ impl Gen {
         }
     }
 
+    /// A bit offset: mostly small, now and then invalid or out of range.
+    fn bit_offset(&mut self) -> String {
+        match self.rng.below(20) {
+            0 => s_pick(
+                &mut self.rng,
+                &["-1", "x", "4294967296", "99999999999999999999", "1.5"],
+            ),
+            // Big strings are left to tests/cmd_bitmap.rs.
+            1 => s_pick(&mut self.rng, &["100000", "8191", "65536"]),
+            _ => self.rng.range(0, 200).to_string(),
+        }
+    }
+
+    /// BITCOUNT/BITPOS range bounds.
+    fn bit_bound(&mut self) -> String {
+        match self.rng.below(12) {
+            0 => s_pick(&mut self.rng, &["x", "-100", "100", "9223372036854775807"]),
+            _ => self.rng.range(-30, 30).to_string(),
+        }
+    }
+
+    fn bit_unit(&mut self, v: &mut Vec<String>) {
+        if self.rng.chance(40) {
+            v.push(s_pick(
+                &mut self.rng,
+                &["BIT", "BYTE", "bit", "byte", "BITS"],
+            ));
+        }
+    }
+
+    /// A BITFIELD type: mostly valid, sometimes not.
+    fn field_type(&mut self) -> String {
+        match self.rng.below(15) {
+            0 => s_pick(&mut self.rng, &["u64", "i65", "i0", "x8", "I8", "u", ""]),
+            1 => s_pick(&mut self.rng, &["i64", "u63", "i63", "u1", "i1"]),
+            _ => {
+                let signed = self.rng.chance(50);
+                let bits = self.rng.range(1, if signed { 64 } else { 63 });
+                format!("{}{bits}", if signed { 'i' } else { 'u' })
+            }
+        }
+    }
+
+    fn field_offset(&mut self) -> String {
+        match self.rng.below(10) {
+            0 => format!("#{}", self.rng.range(0, 20)),
+            1 => s_pick(
+                &mut self.rng,
+                &["#-1", "#x", "-1", "4294967296", "#4294967296", "#"],
+            ),
+            _ => self.rng.range(0, 150).to_string(),
+        }
+    }
+
+    fn field_value(&mut self) -> String {
+        match self.rng.below(8) {
+            0 => s_pick(
+                &mut self.rng,
+                &[
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                    "x",
+                    "4611686018427387904",
+                ],
+            ),
+            _ => self.rng.range(-300, 300).to_string(),
+        }
+    }
+
+    fn bitfield(&mut self, k: String, read_only: bool) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        let mut v = vec![s(if read_only { "BITFIELD_RO" } else { "BITFIELD" }), k];
+        for _ in 0..self.rng.range(0, 4) {
+            match self.rng.below(if read_only { 12 } else { 10 }) {
+                0 => {
+                    v.push(s("OVERFLOW"));
+                    v.push(s_pick(
+                        &mut self.rng,
+                        &["WRAP", "SAT", "FAIL", "fail", "foo"],
+                    ));
+                }
+                1..=3 => {
+                    v.push(s(self.rng.pick(&["SET", "set"])));
+                    v.push(self.field_type());
+                    v.push(self.field_offset());
+                    v.push(self.field_value());
+                }
+                4..=6 => {
+                    v.push(s(self.rng.pick(&["INCRBY", "incrby"])));
+                    v.push(self.field_type());
+                    v.push(self.field_offset());
+                    v.push(self.field_value());
+                }
+                _ => {
+                    v.push(s(self.rng.pick(&["GET", "get", "GET"])));
+                    v.push(self.field_type());
+                    v.push(self.field_offset());
+                }
+            }
+        }
+        v
+    }
+
+    fn bitmap_command(&mut self, k: String) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        match self.rng.below(12) {
+            0..=2 => {
+                let bit = s_pick(&mut self.rng, &["0", "1", "1", "1", "2", "-1", "x"]);
+                vec![s("SETBIT"), k, self.bit_offset(), bit]
+            }
+            3 => vec![s("GETBIT"), k, self.bit_offset()],
+            4 => {
+                let mut v = vec![s("BITCOUNT"), k];
+                if self.rng.chance(70) {
+                    v.push(self.bit_bound());
+                    v.push(self.bit_bound());
+                    self.bit_unit(&mut v);
+                } else if self.rng.chance(20) {
+                    v.push(self.bit_bound());
+                }
+                v
+            }
+            5 => {
+                let bit = s_pick(&mut self.rng, &["0", "1", "0", "1", "2", "x"]);
+                let mut v = vec![s("BITPOS"), k, bit];
+                if self.rng.chance(70) {
+                    v.push(self.bit_bound());
+                    if self.rng.chance(70) {
+                        v.push(self.bit_bound());
+                        self.bit_unit(&mut v);
+                    }
+                }
+                v
+            }
+            6 => {
+                let op = s_pick(&mut self.rng, &["AND", "OR", "XOR", "NOT", "and", "NOR"]);
+                let mut v = vec![s("BITOP"), op, k, self.key()];
+                for _ in 0..self.rng.range(0, 2) {
+                    v.push(self.key());
+                }
+                v
+            }
+            7..=9 => self.bitfield(k, false),
+            10 => self.bitfield(k, true),
+            _ => vec![s("GET"), k],
+        }
+    }
+
+    fn hkey(&mut self) -> String {
+        if self.rng.chance(10) {
+            self.key()
+        } else {
+            self.rng.pick(HKEYS).to_string()
+        }
+    }
+
+    fn hll_command(&mut self, _: String) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        let k = self.hkey();
+        match self.rng.below(12) {
+            0..=3 => {
+                let mut v = vec![s("PFADD"), k];
+                // Now and then a big batch: sparse HLLs turn dense.
+                let n = if self.rng.chance(25) {
+                    self.rng.range(100, 600)
+                } else {
+                    self.rng.range(0, 6)
+                };
+                for _ in 0..n {
+                    v.push(format!("e{}", self.rng.below(20000)));
+                }
+                v
+            }
+            4 | 5 => vec![s("PFCOUNT"), k],
+            6 => {
+                let mut v = vec![s("PFCOUNT"), k];
+                for _ in 0..self.rng.range(1, 2) {
+                    v.push(self.hkey());
+                }
+                v
+            }
+            7 => {
+                let mut v = vec![s("PFMERGE"), k];
+                for _ in 0..self.rng.range(0, 2) {
+                    v.push(self.hkey());
+                }
+                v
+            }
+            8 | 9 => vec![s("GET"), k],
+            10 => vec![
+                s("PFDEBUG"),
+                s_pick(&mut self.rng, &["ENCODING", "DECODE", "TODENSE", "foo"]),
+                k,
+            ],
+            11 if self.rng.chance(50) => {
+                // Damage an HLL now and then: corrupt values must get
+                // Redis's answers too (INVALIDOBJ, or a wrong type).
+                let (off, v) = match self.rng.below(3) {
+                    0 => (self.rng.range(16, 40), s("\u{7f}")),
+                    1 => (self.rng.range(0, 20), s("x")),
+                    _ => (self.rng.range(16, 3000), s("\u{1}\u{2}")),
+                };
+                vec![s("SETRANGE"), k, off.to_string(), v]
+            }
+            _ => vec![s(self.rng.pick(&["DEL", "TYPE", "STRLEN"])), k],
+        }
+    }
+
     fn command(&mut self) -> Vec<String> {
         self.idx += 1;
         let k = self.key();
         let s = |x: &str| x.to_string();
-        let mut v: Vec<String> = match self.rng.below(84) {
+        let mut v: Vec<String> = match self.rng.below(96) {
             0..=3 => self.set(),
             4..=6 => vec![s("GET"), k],
             7 => vec![s("MGET"), k, self.key(), self.key()],
@@ -786,6 +997,8 @@ impl Gen {
             48..=55 => self.set_command(k),
             56..=63 => self.list_command(k),
             64..=83 => self.zset_command(k),
+            84..=89 => self.bitmap_command(k),
+            90..=95 => self.hll_command(k),
             _ => unreachable!(),
         };
         // Now and then, a wrong number of arguments (not for the random
@@ -1007,7 +1220,7 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
     for db in ["0", "1", "2"] {
         steps.push(one(vec!["SELECT".into(), db.into()]));
         steps.push(one(vec!["DBSIZE".into()]));
-        for k in KEYS.iter().chain(&ZKEYS[1..]) {
+        for k in KEYS.iter().chain(&ZKEYS[1..]).chain(HKEYS) {
             steps.push(one(vec!["GET".into(), k.to_string()]));
             steps.push(one(vec![
                 "ZRANGE".into(),
@@ -1302,6 +1515,80 @@ fn big_sorted_sets_match_redis_with_elements_in_sled() {
         }
         run_steps(&redis, &node, part, &mut rng, seed, Mode::Pipelined);
     }
+}
+
+/// HyperLogLogs grown past `hll-sparse-max-bytes`: after every batch of
+/// PFADD, the bytes (GET), the encoding, the count; merges of sparse and
+/// dense values; other thresholds set with CONFIG SET. Every reply must
+/// be Redis's, byte for byte.
+fn hll_steps(rng: &mut Rng) -> Vec<Step> {
+    let one = |cmd: Vec<String>| Step {
+        cmd,
+        queued: Vec::new(),
+    };
+    let s = |x: &str| x.to_string();
+    let mut steps = Vec::new();
+    for limit in ["3000", "200", "0", "12000"] {
+        steps.push(one(vec![
+            s("CONFIG"),
+            s("SET"),
+            s("hll-sparse-max-bytes"),
+            s(limit),
+        ]));
+        steps.push(one(vec![s("FLUSHALL")]));
+        for round in 0..40 {
+            let k = s(rng.pick(HKEYS));
+            let mut add = vec![s("PFADD"), k.clone()];
+            // 2000 registers need more than 3000 sparse bytes: dense.
+            let n = if round % 10 == 9 {
+                2000
+            } else {
+                rng.range(1, 120)
+            };
+            for _ in 0..n {
+                add.push(format!("m{}", rng.below(60000)));
+            }
+            steps.push(one(add));
+            for c in ["GET", "PFCOUNT", "GET"] {
+                steps.push(one(vec![s(c), k.clone()]));
+            }
+            steps.push(one(vec![s("PFDEBUG"), s("ENCODING"), k.clone()]));
+            if rng.chance(30) {
+                steps.push(one(vec![s("PFDEBUG"), s("DECODE"), k.clone()]));
+            }
+            if rng.chance(25) {
+                let d = s(rng.pick(&["h1", "h2", "h3", "m1", "m2"]));
+                steps.push(one(vec![
+                    s("PFMERGE"),
+                    d.clone(),
+                    k.clone(),
+                    s(rng.pick(HKEYS)),
+                ]));
+                steps.push(one(vec![s("GET"), d.clone()]));
+                steps.push(one(vec![s("PFCOUNT"), d]));
+            }
+            if rng.chance(20) {
+                steps.push(one(vec![s("PFCOUNT"), s("h1"), s("h2"), s("h3"), s("m1")]));
+            }
+        }
+    }
+    for k in ["h1", "h2", "h3", "m1", "m2"] {
+        steps.push(one(vec![s("GET"), s(k)]));
+        steps.push(one(vec![s("PFDEBUG"), s("TODENSE"), s(k)]));
+        steps.push(one(vec![s("GET"), s(k)]));
+        steps.push(one(vec![s("PFDEBUG"), s("GETREG"), s(k)]));
+    }
+    steps
+}
+
+#[test]
+fn hyperloglogs_through_promotion_match_redis() {
+    let seed = env_or("SLEDIS_DIFF_SEED", 0x4111_0000_0000_0001u64);
+    let mut rng = Rng(seed);
+    let steps = hll_steps(&mut rng);
+    let redis = RealRedis::start(&[]);
+    let node = Node::start(&[]);
+    run_steps(&redis, &node, &steps, &mut rng, seed, Mode::Sequential);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! MULTI queueing, read-only replica), then the handler, then the commit of
 //! whatever it wrote.
 
+pub(crate) mod bitmap;
 pub(crate) mod blocking;
 pub(crate) mod coll;
 pub(crate) mod connection;
@@ -10,6 +11,7 @@ mod ctx;
 pub mod docs;
 pub(crate) mod float80;
 pub(crate) mod hash;
+pub(crate) mod hyperloglog;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -144,7 +146,9 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
         let mut m = HashMap::new();
         for c in string::commands()
             .into_iter()
+            .chain(bitmap::commands())
             .chain(hash::commands())
+            .chain(hyperloglog::commands())
             .chain(set::commands())
             .chain(list::commands())
             .chain(object::commands())

@@ -5,8 +5,10 @@
 //!
 //! Dependency direction: `command -> types -> store -> wal`.
 
+pub(crate) mod bitmap;
 pub(crate) mod coll;
 pub(crate) mod hash;
+pub(crate) mod hyperloglog;
 pub(crate) mod list;
 pub(crate) mod random;
 pub(crate) mod set;
@@ -44,6 +46,10 @@ pub(crate) enum TypeError {
     TooBig,
     /// A sorted set's score would become NaN (ZINCRBY of inf by -inf).
     NanScore,
+    /// A string that is not a HyperLogLog where one is needed.
+    NotHll,
+    /// A HyperLogLog whose header is right but whose registers are not.
+    CorruptHll,
 }
 
 impl TypeError {
@@ -57,6 +63,8 @@ impl TypeError {
             TypeError::Overflow => "ERR increment or decrement would overflow",
             TypeError::TooBig => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
             TypeError::NanScore => "ERR resulting score is not a number (NaN)",
+            TypeError::NotHll => "WRONGTYPE Key is not a valid HyperLogLog string value.",
+            TypeError::CorruptHll => "INVALIDOBJ Corrupted HLL object detected",
         }
     }
 }
