@@ -9,6 +9,7 @@
 //! VM (`lua.rs`): scripts share nothing but the cache of their bodies.
 
 pub(crate) mod bit;
+pub(crate) mod cjson;
 pub(crate) mod lua;
 
 use bytes::Bytes;

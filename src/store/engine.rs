@@ -1006,6 +1006,23 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Opens a data dir just closed: sled's background threads may hold its
+    /// lock file a moment after the last handle went.
+    fn reopen(path: &Path) -> Engine {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match Engine::open(path, 8 << 20) {
+                Ok(e) => return e,
+                Err(e)
+                    if std::time::Instant::now() < deadline && e.to_string().contains("lock") =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("open: {e}"),
+            }
+        }
+    }
+
     #[test]
     fn batches_of_writes_read_back_as_a_sorted_map() {
         // No read cache, one that turns over all the time, one that keeps
@@ -1143,7 +1160,7 @@ mod tests {
             t.meta.remove(CLEAN).unwrap();
             e.flush().unwrap();
         }
-        let e = Engine::open(&path, 8 << 20).unwrap();
+        let e = reopen(&path);
         e.set_cache_limit(1 << 20);
         // The old page's first key comes after the new page's ceiling.
         assert_eq!(e.get(&keys[mid]).unwrap().as_deref(), Some(&b"old"[..]));
@@ -1178,7 +1195,7 @@ mod tests {
             }
             db.flush().unwrap();
         }
-        let e = Engine::open(&path, 8 << 20).unwrap();
+        let e = reopen(&path);
         assert_eq!(e.range(Bound::Unbounded, Bound::Unbounded).count(), 10_000);
         assert_eq!(
             e.get(b"k00042").unwrap().as_deref(),
