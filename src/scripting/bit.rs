@@ -10,8 +10,9 @@ fn to_bits(n: f64) -> u32 {
     (n + 6_755_399_441_055_744.0).to_bits() as u32
 }
 
-/// The text Lua's `luaL_argerror` gives, with the calling script's place.
-pub(crate) fn arg_error(lua: &Lua, n: usize, func: &str, msg: &str) -> mlua::Error {
+/// `user_script:LINE: msg`, as `luaL_error` writes it from a library
+/// function (the place is the calling script's).
+pub(crate) fn position(lua: &Lua, msg: &str) -> String {
     let at = lua
         .inspect_stack(1, |d| {
             let line = d.current_line()?;
@@ -20,7 +21,15 @@ pub(crate) fn arg_error(lua: &Lua, n: usize, func: &str, msg: &str) -> mlua::Err
         })
         .flatten()
         .unwrap_or_default();
-    mlua::Error::runtime(format!("{at}bad argument #{n} to '{func}' ({msg})"))
+    format!("{at}{msg}")
+}
+
+/// The text Lua's `luaL_argerror` gives.
+pub(crate) fn arg_error(lua: &Lua, n: usize, func: &str, msg: &str) -> mlua::Error {
+    mlua::Error::runtime(position(
+        lua,
+        &format!("bad argument #{n} to '{func}' ({msg})"),
+    ))
 }
 
 fn type_name(v: Option<&Value>) -> &'static str {

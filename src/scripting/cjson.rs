@@ -2,7 +2,7 @@
 //! with its defaults): `encode`, `decode` and `null`, with its output
 //! (`%.14g` numbers, `\/` escaped, Lua's table order) and error texts.
 
-use super::bit::arg_error;
+use super::bit::{arg_error, position};
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 /// lua-cjson's nesting limits (its defaults).
@@ -62,19 +62,6 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     )?;
     t.set("null", null())?;
     Ok(t)
-}
-
-/// `user_script:LINE: msg`, as `luaL_error` writes it.
-fn position(lua: &Lua, msg: &str) -> String {
-    let at = lua
-        .inspect_stack(1, |d| {
-            let line = d.current_line()?;
-            let src = d.source().short_src?.to_string();
-            Some(format!("{src}:{line}: "))
-        })
-        .flatten()
-        .unwrap_or_default();
-    format!("{at}{msg}")
 }
 
 fn fail(lua: &Lua, what: &str, reason: &str) -> mlua::Error {

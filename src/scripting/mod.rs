@@ -10,6 +10,7 @@
 
 pub(crate) mod bit;
 pub(crate) mod cjson;
+pub(crate) mod cmsgpack;
 pub(crate) mod lua;
 
 use bytes::Bytes;
