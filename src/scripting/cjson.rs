@@ -70,28 +70,7 @@ fn fail(lua: &Lua, what: &str, reason: &str) -> mlua::Error {
 
 /// `%.14g`, lua-cjson's number format.
 fn number(n: f64, out: &mut Vec<u8>) {
-    if n == 0.0 {
-        out.extend_from_slice(if n.is_sign_negative() { b"-0" } else { b"0" });
-        return;
-    }
-    const P: i32 = 14;
-    let sci = format!("{:.*e}", (P - 1) as usize, n);
-    let (mant, e) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let x: i32 = e.parse().unwrap_or(0);
-    let trim = |t: &str| -> String {
-        if t.contains('.') {
-            t.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            t.to_string()
-        }
-    };
-    let s = if (-4..P).contains(&x) {
-        trim(&format!("{:.*}", (P - 1 - x) as usize, n))
-    } else {
-        let sign = if x < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mant), x.abs())
-    };
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(super::lua::format_g(n, 14).as_bytes());
 }
 
 fn string(s: &[u8], out: &mut Vec<u8>) {

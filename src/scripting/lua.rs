@@ -502,8 +502,12 @@ fn number_arg(n: f64) -> String {
     if n.is_infinite() {
         return if n > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    const P: i32 = 17;
-    let sci = format!("{:.*e}", (P - 1) as usize, n);
+    format_g(n, 17)
+}
+
+/// C's `%.<p>g` of a finite number.
+pub(crate) fn format_g(n: f64, p: i32) -> String {
+    let sci = format!("{:.*e}", (p - 1) as usize, n);
     let (mant, e) = sci.split_once('e').unwrap_or((&sci, "0"));
     let x: i32 = e.parse().unwrap_or(0);
     let trim = |t: &str| -> String {
@@ -513,8 +517,8 @@ fn number_arg(n: f64) -> String {
             t.to_string()
         }
     };
-    if (-4..P).contains(&x) {
-        trim(&format!("{:.*}", (P - 1 - x) as usize, n))
+    if (-4..p).contains(&x) {
+        trim(&format!("{:.*}", (p - 1 - x) as usize, n))
     } else {
         let sign = if x < 0 { '-' } else { '+' };
         format!("{}e{sign}{:02}", trim(mant), x.abs())
