@@ -207,6 +207,25 @@ const CASES: &[&[&str]] = &[
     &["eval", "local t = cmsgpack.unpack(cmsgpack.pack({a=1, b={c='d'}})) return {t.a, t.b.c}", "0"],
     &["eval", "return cmsgpack.unpack('\\193')", "0"],
     &["eval", "return cmsgpack.unpack('\\220\\255\\255')", "0"],
+    &["EVAL", "#!lua flags=no-writes\nreturn redis.call('set','k','v')", "0"],
+    &["EVAL", "#!lua flags=no-writes\nreturn redis.call('get','k')", "0"],
+    &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+    &["EVAL", "#!python\nreturn 1", "0"],
+    &["EVAL", "#!lua\nreturn redis.call('set','k','v')", "0"],
+    &["EVAL", "#!lua flags=no-writes,allow-stale\nreturn 2", "0"],
+    &["EVAL", "#!lua name=x\nreturn 1", "0"],
+    &["EVAL", "#!lua flags=no-writes,no-writes\nreturn 3", "0"],
+    &["EVAL", "#!lua  flags=no-writes\nreturn 4", "0"],
+    &["EVAL", "#!lua flags=\nreturn 5", "0"],
+    &["EVAL", "#!luax\nreturn 6", "0"],
+    &["EVAL", "#!lua\nx = 1", "0"],
+    &["EVAL_RO", "#!lua\nreturn redis.call('set','k','v')", "0"],
+    &["EVAL_RO", "#!lua flags=no-writes\nreturn redis.call('get','k')", "0"],
+    &["EVAL", "#!lua flags=allow-oom,no-cluster,allow-cross-slot-keys\nreturn 7", "0"],
+    &["SCRIPT", "LOAD", "#!lua flags=bogus\nreturn 1"],
+    &["SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 1"],
+    &["EVAL", "#!lua", "0"],
+    &["EVAL", "#!lua\nerror('line two')", "0"],
     &["MULTI"],
     &["EVAL", "return redis.call('incr', 'm')", "0"],
     &["EVAL", "return redis.call('incr', 'm')", "0"],
@@ -267,6 +286,20 @@ fn script_effects_replicate_and_replicas_refuse_writing_scripts() {
         "{refused:?}"
     );
     assert_eq!(r.q(&["GET", "x"]), Reply::Nil);
+    // A shebang script that may write is refused before it runs; one that
+    // says it does not write runs through plain EVAL.
+    assert_eq!(
+        r.q(&["EVAL", "#!lua\nreturn 1", "0"]),
+        err("READONLY You can't write against a read only replica.")
+    );
+    assert_eq!(
+        r.q(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('llen', 'list')",
+            "0"
+        ]),
+        int(100)
+    );
 }
 
 /// A script is all or nothing for other clients: a reader never sees half

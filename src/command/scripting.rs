@@ -198,8 +198,40 @@ fn run_script(
     body: &[u8],
     keys: &[Bytes],
     argv: &[Bytes],
-    read_only: bool,
+    ro_command: bool,
 ) {
+    let read_only = ro_command;
+    let flags = match crate::scripting::shebang(body) {
+        Ok(f) => f,
+        Err(e) => return ctx.err(&e),
+    };
+    // A script with a shebang says whether it writes; one that may is
+    // refused up front where writes are (Redis 7's checks before running).
+    let read_only = read_only || flags.is_some_and(|f| f.no_writes);
+    if flags.is_some_and(|f| !f.allow_stale)
+        && ctx.repl().is_replica()
+        && !ctx
+            .repl()
+            .link
+            .up
+            .load(std::sync::atomic::Ordering::Acquire)
+        && !ctx.config().replica_serve_stale_data
+    {
+        return ctx.err(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        );
+    }
+    if flags.is_some_and(|f| !f.no_writes) {
+        if ro_command {
+            return ctx.err("ERR Can not execute a script with write flag using *_ro command.");
+        }
+        if ctx.read_only_replica() && !ctx.client.is_master {
+            return ctx.err("READONLY You can't write against a read only replica.");
+        }
+        if !super::enough_good_replicas(ctx) {
+            return ctx.err("NOREPLICAS Not enough good replicas to write.");
+        }
+    }
     let scripts = ctx.scripts();
     let threshold = ctx.config().busy_reply_threshold.max(0) as u64;
     let generation = scripts

@@ -134,6 +134,9 @@ pub(crate) enum Reply {
 
 /// The compile error of `body`, if any (SCRIPT LOAD and EVAL).
 pub(crate) fn compile_error(body: &[u8]) -> Option<String> {
+    if let Err(e) = super::shebang(body) {
+        return Some(e);
+    }
     with_vm(0, |vm| match compile(vm, "", body) {
         Ok(_) => Ok(None),
         Err(e) => Ok(Some(e)),
@@ -266,6 +269,16 @@ fn compile(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<Function, String> {
     if let Some(f) = vm.compiled.get(sha) {
         return Ok(f.clone());
     }
+    // The shebang line is Redis's, not Lua's: blanked, so lines keep
+    // their numbers.
+    let blanked;
+    let body = if body.starts_with(b"#!") {
+        let eol = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+        blanked = body[eol..].to_vec();
+        &blanked[..]
+    } else {
+        body
+    };
     let f = vm
         .lua
         .load(body)

@@ -19,6 +19,47 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
+/// The flags of a script's `#!lua flags=...` first line (Redis 7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    pub no_writes: bool,
+    pub allow_stale: bool,
+}
+
+/// A script's shebang: None without one (a legacy script), its flags, or
+/// Redis's error for a bad one.
+pub(crate) fn shebang(body: &[u8]) -> Result<Option<Flags>, String> {
+    if !body.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let Some(eol) = body.iter().position(|&b| b == b'\n') else {
+        return Err("ERR Invalid script shebang".into());
+    };
+    let line = &body[..eol];
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = Flags::default();
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        for f in list.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => flags.no_writes = true,
+                "allow-stale" => flags.allow_stale = true,
+                // Cluster and eviction flags change nothing here.
+                "allow-oom" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    Ok(Some(flags))
+}
+
 /// The script cache and the script running now.
 #[derive(Default)]
 pub(crate) struct Scripts {
