@@ -57,7 +57,7 @@ for _, name in pairs({'assert', 'collectgarbage', 'error', 'gcinfo', 'getmetatab
   visible[name] = _G[name]
 end
 visible.pcall = function(...) return caught(lua_pcall(...)) end
-for _, name in pairs({'coroutine', 'math', 'string', 'table', 'redis', 'bit', 'cjson', 'cmsgpack'}) do
+for _, name in pairs({'coroutine', 'math', 'string', 'table', 'redis', 'bit', 'cjson', 'cmsgpack', 'struct'}) do
   visible[name] = readonly(_G[name])
 end
 
@@ -427,6 +427,7 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
     lua.globals().set("cjson", super::cjson::open(&lua)?)?;
     lua.globals()
         .set("cmsgpack", super::cmsgpack::open(&lua)?)?;
+    lua.globals().set("struct", super::structlib::open(&lua)?)?;
     // Lua 5.1's base library brings these; Redis 7 removes them.
     let g = lua.globals();
     for name in [

@@ -12,6 +12,7 @@ pub(crate) mod bit;
 pub(crate) mod cjson;
 pub(crate) mod cmsgpack;
 pub(crate) mod lua;
+pub(crate) mod structlib;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
