@@ -153,6 +153,28 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     } else {
         (replid.clone(), (end + 1).to_string())
     };
+    if !srv.store.incomplete() {
+        // Records of ours the master's history does not have (we were its
+        // master before a failover, and wrote past the point where it was
+        // promoted) are about to be replaced by a full sync: keep a copy.
+        if let Frame::Bulk(info) =
+            command(&mut sock, &mut buf, &["INFO", "replication"], timeout).await?
+        {
+            let info = String::from_utf8_lossy(&info).into_owned();
+            if let Some(fork) = divergence(&info, &replid, end) {
+                let s = srv.clone();
+                let id = replid.clone();
+                tokio::task::spawn_blocking(move || save_divergent_tail(&s, &id, fork, end))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(
+                            "our WAL past offset {fork} (history {replid}) is not in the master's history and will be replaced, but it could not be kept: {e}"
+                        )
+                    });
+            }
+        }
+    }
     srv.repl.set_link_state("sync");
     let reply = command(
         &mut sock,
@@ -198,6 +220,93 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     srv.repl.link.down_since_ms.store(0, Ordering::Relaxed);
     srv.repl.set_link_state("connected");
     stream(srv, &mut sock, &mut buf, gen, timeout).await
+}
+
+/// Where our history (`replid`, WAL end `end`) leaves the master's, from
+/// its `INFO replication`: the position past which our records are not the
+/// master's. `None` when we are not ahead of its history, or do not share
+/// it at all (then the fork is unknown; a full sync replaces our data).
+pub(crate) fn divergence(info: &str, replid: &str, end: u64) -> Option<u64> {
+    let mut id = None;
+    let mut id2 = None;
+    let mut off: Option<u64> = None;
+    let mut second: Option<i64> = None;
+    for line in info.lines() {
+        let Some((k, v)) = line.trim_end_matches('\r').split_once(':') else {
+            continue;
+        };
+        match k {
+            "master_replid" => id = Some(v),
+            "master_replid2" => id2 = Some(v),
+            "master_repl_offset" => off = v.parse().ok(),
+            "second_repl_offset" => second = v.parse().ok(),
+            _ => {}
+        }
+    }
+    // Positions: the master's `second_repl_offset` is the Redis-style
+    // "next byte" offset, one more than the position where its own
+    // history starts.
+    let fork = if id2 == Some(replid) {
+        u64::try_from(second?.checked_sub(1)?).ok()?
+    } else if id == Some(replid) {
+        off?
+    } else {
+        return None;
+    };
+    (end > fork).then_some(fork)
+}
+
+/// Copies our WAL from `fork` to `end` into
+/// `<dir>/dropped-<replid>-<fork>/<fork>.wal` (a WAL directory that
+/// `sledis-dump wal` reads) and logs what it holds.
+fn save_divergent_tail(srv: &Server, replid: &str, fork: u64, end: u64) -> Result<(), String> {
+    let wal = &srv.store.wal;
+    wal.write_up_to(end).map_err(|e| e.to_string())?;
+    if fork < wal.first_offset() {
+        return Err(format!(
+            "the WAL starts at {}, after the fork",
+            wal.first_offset()
+        ));
+    }
+    let dir = srv
+        .config
+        .read()
+        .dir
+        .join(format!("dropped-{replid}-{fork}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(crate::wal::reader::segment_name(fork));
+    let mut rd = crate::wal::reader::WalReader::new(wal.dir(), fork);
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    while (fork + bytes.len() as u64) < end {
+        let n = rd.read(&mut chunk, end).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    let mut records = 0u64;
+    let mut at = 0usize;
+    while let Decoded::Record(_, used) = decode_frame(&bytes[at..], fork + at as u64) {
+        records += 1;
+        at += used;
+    }
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::warn!(
+        "dropping {records} WAL records ({} bytes, offsets {fork}..{end}) of history {replid} that the master's history does not have: a full sync replaces them; kept in {} (sledis-dump wal {})",
+        bytes.len(),
+        path.display(),
+        dir.display()
+    );
+    Ok(())
 }
 
 /// Receives `$len\r\n<snapshot>` into a file, verifies it, and only then
