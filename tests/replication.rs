@@ -463,6 +463,9 @@ fn damaged_snapshot_from_master_is_refused_and_data_kept() {
                 b"+PONG\r\n".to_vec(),
                 b"+OK\r\n".to_vec(),
                 b"+OK\r\n".to_vec(),
+                // INFO replication (the replica reads the master's
+                // history before PSYNC): nothing useful.
+                b"$0\r\n\r\n".to_vec(),
             ];
             let bad = if conns == 1 {
                 // A valid-looking header, then bytes that are no snapshot.
@@ -945,4 +948,59 @@ fn a_returning_old_master_drops_its_divergent_tail_and_keeps_it_for_the_dump_too
     m.launch();
     wait_synced(&m, r);
     assert_eq!(m.log().matches("dropping ").count(), 1);
+}
+
+/// The same after two failovers: the old master's history is no longer the
+/// new master's replid2 but an older entry of its lineage
+/// (`replid_history`), which the new master inherited by partial resync
+/// and promotion.
+#[test]
+fn an_old_master_returning_after_two_failovers_still_finds_its_fork() {
+    let (mut m, rs) = replicated_group(2);
+    let (r1, r2) = (&rs[0], &rs[1]);
+    let mut mc = m.client();
+    fill(&mut mc, "a:", 50);
+    wait_synced(r1, &m);
+    wait_synced(r2, &m);
+    let old_replid = info_value(&mut mc, "replication", "master_replid");
+    let nowhere = free_port();
+    let (mut c1, mut c2) = (r1.client(), r2.client());
+    for c in [&mut c1, &mut c2] {
+        let () = redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(nowhere)
+            .query(c)
+            .expect("REPLICAOF");
+    }
+    let fork = info_num(&mut mc, "replication", "master_repl_offset");
+    fill(&mut mc, "only-old:", 20);
+    m.kill9();
+    // First failover: R1; R2 follows it (partial resync).
+    follow(&mut c1, None);
+    follow(&mut c2, Some(r1));
+    fill(&mut c1, "one:", 10);
+    wait_synced(r2, r1);
+    // Second failover: R2.
+    follow(&mut c2, None);
+    fill(&mut c2, "two:", 10);
+    let history = info_value(&mut c2, "replication", "replid_history");
+    assert!(
+        history.contains(&format!("{old_replid}:{}", fork + 1)),
+        "replid_history {history:?}"
+    );
+    m.launch();
+    let mut mc = m.client();
+    follow(&mut mc, Some(r2));
+    wait_synced(&m, r2);
+    assert_eq!(digest(&mut mc), digest(&mut c2));
+    let dropped = m.data_dir().join(format!("dropped-{old_replid}-{fork}"));
+    assert!(
+        dropped.join(format!("{fork:020}.wal")).is_file(),
+        "log:\n{}",
+        m.log()
+    );
+    assert!(m.log().contains("dropping 20 WAL records"), "{}", m.log());
+    // The returned node inherited the lineage with its full sync.
+    let h: String = info_value(&mut mc, "replication", "replid_history");
+    assert!(h.contains(&old_replid), "{h:?}");
 }

@@ -153,15 +153,19 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     } else {
         (replid.clone(), (end + 1).to_string())
     };
-    if !srv.store.incomplete() {
-        // Records of ours the master's history does not have (we were its
-        // master before a failover, and wrote past the point where it was
-        // promoted) are about to be replaced by a full sync: keep a copy.
-        if let Frame::Bulk(info) =
-            command(&mut sock, &mut buf, &["INFO", "replication"], timeout).await?
-        {
-            let info = String::from_utf8_lossy(&info).into_owned();
-            if let Some(fork) = divergence(&info, &replid, end) {
+    // The master's history and lineage, from its INFO: to know where our
+    // log leaves it, and to carry the lineage after a full sync.
+    let mut lineage = None;
+    if let Frame::Bulk(info) =
+        command(&mut sock, &mut buf, &["INFO", "replication"], timeout).await?
+    {
+        let l = Lineage::parse(&String::from_utf8_lossy(&info));
+        // Records of ours the master's history does not have (we were a
+        // master before a failover, and wrote past the point where the
+        // new one took over) are about to be replaced by a full sync: keep
+        // a copy.
+        if !srv.store.incomplete() {
+            if let Some(fork) = l.divergence(&replid, end) {
                 let s = srv.clone();
                 let id = replid.clone();
                 tokio::task::spawn_blocking(move || save_divergent_tail(&s, &id, fork, end))
@@ -174,6 +178,7 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
                     });
             }
         }
+        lineage = Some(l);
     }
     srv.repl.set_link_state("sync");
     let reply = command(
@@ -200,7 +205,8 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
             if id.len() != 40 {
                 return Err(format!("malformed replid in FULLRESYNC: {line}"));
             }
-            full_sync(srv, &mut sock, &mut buf, id, off, timeout, gen).await?;
+            let inherited = lineage.take().map(|l| l.inherited(id)).unwrap_or_default();
+            full_sync(srv, &mut sock, &mut buf, id, off, timeout, gen, inherited).await?;
         }
         Some("CONTINUE") => {
             if let Some(id) = parts.next() {
@@ -222,38 +228,71 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     stream(srv, &mut sock, &mut buf, gen, timeout).await
 }
 
-/// Where our history (`replid`, WAL end `end`) leaves the master's, from
-/// its `INFO replication`: the position past which our records are not the
-/// master's. `None` when we are not ahead of its history, or do not share
-/// it at all (then the fork is unknown; a full sync replaces our data).
-pub(crate) fn divergence(info: &str, replid: &str, end: u64) -> Option<u64> {
-    let mut id = None;
-    let mut id2 = None;
-    let mut off: Option<u64> = None;
-    let mut second: Option<i64> = None;
-    for line in info.lines() {
-        let Some((k, v)) = line.trim_end_matches('\r').split_once(':') else {
-            continue;
+/// A master's history as its `INFO replication` tells it: its id and end,
+/// the id it continued (`master_replid2`, up to `second_repl_offset`), and
+/// the older ones (`replid_history`, sledis only).
+#[derive(Debug, Default)]
+pub(crate) struct Lineage {
+    replid: String,
+    end: Option<u64>,
+    /// Ancestors with where each ended (+1), newest first.
+    older: Vec<(String, i64)>,
+}
+
+impl Lineage {
+    pub(crate) fn parse(info: &str) -> Lineage {
+        let mut l = Lineage::default();
+        let mut id2 = None;
+        let mut second: Option<i64> = None;
+        let mut history = Vec::new();
+        for line in info.lines() {
+            let Some((k, v)) = line.trim_end_matches('\r').split_once(':') else {
+                continue;
+            };
+            match k {
+                "master_replid" => l.replid = v.to_string(),
+                "master_replid2" => id2 = Some(v.to_string()),
+                "master_repl_offset" => l.end = v.parse().ok(),
+                "second_repl_offset" => second = v.parse().ok(),
+                "replid_history" => history = super::state::parse_history(v),
+                _ => {}
+            }
+        }
+        if let (Some(id), Some(off)) = (id2, second) {
+            if id != super::NO_REPLID && off > 0 {
+                l.older.push((id, off));
+            }
+        }
+        l.older.extend(history);
+        l.older.truncate(super::state::MAX_HISTORY);
+        l
+    }
+
+    /// Where our history (`replid`, WAL end `end`) leaves the master's:
+    /// the position past which our records are not the master's. `None`
+    /// when we are not ahead of it, or our id is not in its lineage (then
+    /// the fork is unknown; a full sync replaces our data all the same).
+    pub(crate) fn divergence(&self, replid: &str, end: u64) -> Option<u64> {
+        let fork = if self.replid == replid {
+            self.end?
+        } else {
+            // `second_repl_offset` style: one more than the position where
+            // the next history starts.
+            let (_, off) = self.older.iter().find(|(id, _)| id == replid)?;
+            u64::try_from(off.checked_sub(1)?).ok()?
         };
-        match k {
-            "master_replid" => id = Some(v),
-            "master_replid2" => id2 = Some(v),
-            "master_repl_offset" => off = v.parse().ok(),
-            "second_repl_offset" => second = v.parse().ok(),
-            _ => {}
+        (end > fork).then_some(fork)
+    }
+
+    /// What a replica that full-synced from this master inherits as its
+    /// `history`, if the master's id is `replid`.
+    fn inherited(self, replid: &str) -> Vec<(String, i64)> {
+        if self.replid == replid {
+            self.older
+        } else {
+            Vec::new()
         }
     }
-    // Positions: the master's `second_repl_offset` is the Redis-style
-    // "next byte" offset, one more than the position where its own
-    // history starts.
-    let fork = if id2 == Some(replid) {
-        u64::try_from(second?.checked_sub(1)?).ok()?
-    } else if id == Some(replid) {
-        off?
-    } else {
-        return None;
-    };
-    (end > fork).then_some(fork)
 }
 
 /// Copies our WAL from `fork` to `end` into
@@ -319,6 +358,7 @@ async fn full_sync(
     start: u64,
     timeout: Duration,
     gen: u64,
+    lineage: Vec<(String, i64)>,
 ) -> Result<(), String> {
     // `$<len>\r\n`
     let len = loop {
@@ -352,7 +392,7 @@ async fn full_sync(
             let s = srv.clone();
             let tmp2 = tmp.clone();
             let id = replid.to_string();
-            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start, gen))
+            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start, gen, lineage))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         }
@@ -434,6 +474,7 @@ fn load(
     replid: &str,
     start: u64,
     gen: u64,
+    lineage: Vec<(String, i64)>,
 ) -> Result<(), String> {
     let reader =
         SnapshotReader::open(path).map_err(|e| format!("received snapshot is damaged: {e}"))?;
@@ -470,7 +511,7 @@ fn load(
     // REPLICAOF changed the role meanwhile: the data stays, under the ids
     // the new role chose.
     if current(srv, gen) {
-        super::state::adopt_master_history(srv, replid);
+        super::state::adopt_master_history(srv, replid, lineage);
     }
     tracing::info!(
         "MASTER <-> REPLICA sync: loaded {n} keys in {:.2}s; continuing from offset {start}",
