@@ -379,8 +379,8 @@ def main():
           " RPUSH OK (async) | lost OK-only |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        ok = f"{r['ok']}" if not r["setup"].endswith("sync") else "-"
-        lo = f"{r['lost_ok']}" if not r["setup"].endswith("sync") else "-"
+        ok = f"{r['ok']}" if r["setup"].endswith("-async") else "-"
+        lo = f"{r['lost_ok']}" if r["setup"].endswith("-async") else "-"
         print(f"| {r['setup']} | {r['faults']} | {r['acked']} | {r['lost']} | "
               f"{r['acked'] / r['seconds']:.0f} | {ok} | {lo} |")
     bad = [r for r in results if r["lost"] > 0]

@@ -923,7 +923,7 @@ fn a_returning_old_master_drops_its_divergent_tail_and_keeps_it_for_the_dump_too
     );
     let log = m.log();
     assert!(
-        log.contains(&format!("dropping 21 WAL records"))
+        log.contains("dropping 21 WAL records")
             && log.contains(&format!("offsets {fork}..{old_end}"))
             && log.contains(&dropped.display().to_string()),
         "log:\n{log}"

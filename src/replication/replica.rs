@@ -206,7 +206,8 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
                 return Err(format!("malformed replid in FULLRESYNC: {line}"));
             }
             let inherited = lineage.take().map(|l| l.inherited(id)).unwrap_or_default();
-            full_sync(srv, &mut sock, &mut buf, id, off, timeout, gen, inherited).await?;
+            let history = (id, inherited);
+            full_sync(srv, &mut sock, &mut buf, history, off, timeout, gen).await?;
         }
         Some("CONTINUE") => {
             if let Some(id) = parts.next() {
@@ -349,16 +350,16 @@ fn save_divergent_tail(srv: &Server, replid: &str, fork: u64, end: u64) -> Resul
 }
 
 /// Receives `$len\r\n<snapshot>` into a file, verifies it, and only then
-/// replaces our dataset with it.
+/// replaces our dataset with it. `history`: the master's replid and the
+/// lineage it hands down (`Lineage::inherited`).
 async fn full_sync(
     srv: &Arc<Server>,
     sock: &mut TcpStream,
     buf: &mut BytesMut,
-    replid: &str,
+    (replid, lineage): (&str, Vec<(String, i64)>),
     start: u64,
     timeout: Duration,
     gen: u64,
-    lineage: Vec<(String, i64)>,
 ) -> Result<(), String> {
     // `$<len>\r\n`
     let len = loop {
