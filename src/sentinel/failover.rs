@@ -204,10 +204,14 @@ pub(crate) const FRESH_INFO_TIMEOUT: i64 = 1000;
 /// offset). A replica behind another would lose the writes only the other
 /// has, acknowledged ones included, so priority only breaks ties.
 ///
-/// Offsets count within one history: when the master's replid is known and
-/// some candidates share it, only those are considered (a node still
-/// resyncing from another history, such as an old master being converted,
-/// reports an offset of its own divergent log).
+/// Offsets count within one history: when the master's replid is known,
+/// only replicas that report it are candidates. A replica of another
+/// history has not finished a sync with this master (a full sync or a
+/// partial one adopts the master's id), so it may lack what the master
+/// acknowledged: a node still resyncing, such as an old master being
+/// converted, reports the offset of its own divergent log. If no replica
+/// qualifies, no failover: waiting for the master beats promoting one that
+/// may be behind.
 ///
 /// `fresh_since`: only replicas whose INFO answered the selection's own
 /// request, sent at that time, count (see `select_slave`); `None` (the
@@ -238,9 +242,7 @@ pub(crate) fn best_replica(m: &Master, now: i64, fresh_since: Option<i64>) -> Op
         })
         .collect();
     if let Some(id) = &m.inst.replid {
-        if c.iter().any(|r| r.replid.as_ref() == Some(id)) {
-            c.retain(|r| r.replid.as_ref() == Some(id));
-        }
+        c.retain(|r| r.replid.as_ref() == Some(id));
     }
     c.sort_by(|a, b| {
         b.slave_repl_offset
@@ -540,4 +542,96 @@ pub(crate) fn switch_master(sen: &Sentinel, st: &mut State, name: &str, to: Addr
     hello::force_update(&mut m);
     st.masters.insert(name.to_string(), m);
     st.dirty = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::config::MasterConfig;
+
+    fn state() -> State {
+        State {
+            myid: "a".repeat(40),
+            current_epoch: 0,
+            masters: BTreeMap::new(),
+            port: 26379,
+            announce_ip: None,
+            announce_port: 0,
+            resolve_hostnames: false,
+            announce_hostnames: false,
+            sentinel_user: None,
+            sentinel_pass: None,
+            loglevel: crate::config::LogLevel::Notice,
+            tilt: false,
+            tilt_start: 0,
+            previous_time: 0,
+            next_id: 0,
+            dirty: false,
+            to_start: Vec::new(),
+        }
+    }
+
+    /// A master with replicas (port, offset, priority, replid), all up and
+    /// answering the selection asked at time 1000.
+    fn group(replid: Option<&str>, replicas: &[(u16, u64, i64, &str)], now: i64) -> Master {
+        let mut st = state();
+        let mut m = st.master_from_config(&MasterConfig::new("m", "127.0.0.1", 6379, 1), now);
+        m.inst.replid = replid.map(str::to_string);
+        for &(port, off, prio, id) in replicas {
+            let a = Addr::new("127.0.0.1", port);
+            let mut r = st.new_instance(Kind::Replica, a.key(), a, now);
+            r.link_up = true;
+            r.last_avail_time = now;
+            r.info_refresh = now;
+            r.role_reported = Kind::Replica;
+            r.slave_repl_offset = off;
+            r.slave_priority = prio;
+            r.replid = Some(id.to_string());
+            r.select_info_time = 1000;
+            m.replicas.insert(r.name.clone(), r);
+        }
+        m
+    }
+
+    #[test]
+    fn offset_beats_priority_and_other_histories_are_not_candidates() {
+        let (x, y) = ("x".repeat(40), "y".repeat(40));
+        let now = 2000;
+        // Ahead wins over a better priority; priority breaks ties.
+        let m = group(
+            Some(&x),
+            &[(1, 100, 10, &x), (2, 200, 100, &x), (3, 200, 50, &x)],
+            now,
+        );
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:3")
+        );
+        // Priority 0: never.
+        let m = group(Some(&x), &[(1, 100, 10, &x), (2, 200, 0, &x)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:1")
+        );
+        // A replica of another history (an old master resyncing) is not a
+        // candidate however far its own log goes; with only such replicas,
+        // nobody is.
+        let m = group(Some(&x), &[(1, 100, 100, &x), (2, 900, 100, &y)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:1")
+        );
+        let m = group(Some(&x), &[(2, 900, 100, &y)], now);
+        assert_eq!(best_replica(&m, now, Some(1000)), None);
+        // Master's history unknown: offsets decide.
+        let m = group(None, &[(1, 100, 100, &x), (2, 900, 100, &y)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:2")
+        );
+        // Only replicas that answered the selection's INFO count.
+        let m = group(Some(&x), &[(1, 100, 100, &x)], now);
+        assert_eq!(best_replica(&m, now, Some(1001)), None);
+        assert!(best_replica(&m, now, None).is_some());
+    }
 }
