@@ -32,7 +32,9 @@ other (FAULTS, cycled until DURATION is over, at least 5):
 
 At the end every node is restarted/resumed, the group is left to settle,
 and the final master's `log` is read: a write acknowledged but missing is
-lost. Setups (SETUPS):
+lost. Also counted: the WAL records old masters dropped when they rejoined
+(their `dropping N WAL records` log lines; the records are kept in
+`dropped-*/` in their data dirs, see README). Setups (SETUPS):
 
   sledis-async, sledis-sync   sledis nodes + sledis-sentinel
   redis-async,  redis-sync    sledis nodes + Debian's redis-sentinel
@@ -42,6 +44,7 @@ $CARGO_TARGET_DIR/release (or target/release): build with
 `cargo build --release --bins`.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -338,6 +341,17 @@ def run_setup(setup):
             except ValueError:
                 pass
         lost = [n for n in w.acked if n not in present]
+        # Records old masters dropped on rejoining (kept in dropped-*/).
+        dropped = 0
+        for port in g.ports:
+            try:
+                with open(os.path.join(g.tmp, f"node-{port}", "sledis.log")) as f:
+                    for line in f:
+                        m = re.search(r"dropping (\d+) WAL records", line)
+                        if m:
+                            dropped += int(m.group(1))
+            except OSError:
+                pass
         lost_ok = [n for n in w.ok if n not in present]
         res = {
             "setup": setup,
@@ -349,6 +363,7 @@ def run_setup(setup):
             "lost_first": lost[:10],
             "ok": len(w.ok),
             "lost_ok": len(lost_ok),
+            "dropped": dropped,
             "final_master": final,
             "settled": ok,
             "list_len": len(items),
@@ -376,13 +391,13 @@ def main():
         log(f"{setup}: {r}")
     print()
     print("| setup | faults | acknowledged | lost acknowledged | acked writes/s |"
-          " RPUSH OK (async) | lost OK-only |")
-    print("|---|---|---|---|---|---|---|")
+          " RPUSH OK (async) | lost OK-only | records dropped by rejoining nodes |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         ok = f"{r['ok']}" if r["setup"].endswith("-async") else "-"
         lo = f"{r['lost_ok']}" if r["setup"].endswith("-async") else "-"
         print(f"| {r['setup']} | {r['faults']} | {r['acked']} | {r['lost']} | "
-              f"{r['acked'] / r['seconds']:.0f} | {ok} | {lo} |")
+              f"{r['acked'] / r['seconds']:.0f} | {ok} | {lo} | {r['dropped']} |")
     bad = [r for r in results if r["lost"] > 0]
     sys.exit(1 if bad else 0)
 
