@@ -463,6 +463,9 @@ fn damaged_snapshot_from_master_is_refused_and_data_kept() {
                 b"+PONG\r\n".to_vec(),
                 b"+OK\r\n".to_vec(),
                 b"+OK\r\n".to_vec(),
+                // INFO replication (the replica reads the master's
+                // history before PSYNC): nothing useful.
+                b"$0\r\n\r\n".to_vec(),
             ];
             let bad = if conns == 1 {
                 // A valid-looking header, then bytes that are no snapshot.
@@ -860,4 +863,144 @@ fn zero_filled_wal_segments_on_master_and_replica() {
         "nothing cut at the replica's restart: {}",
         r.log()
     );
+}
+
+/// Issue 17: an old master that returns after a failover drops the writes
+/// the new master never had (its divergent tail), keeps them in a
+/// `dropped-<replid>-<offset>/` WAL directory that `sledis-dump wal`
+/// lists, and ends with exactly the new master's data.
+#[test]
+fn a_returning_old_master_drops_its_divergent_tail_and_keeps_it_for_the_dump_tool() {
+    let (mut m, rs) = replicated_group(1);
+    let r = &rs[0];
+    let mut mc = m.client();
+    fill(&mut mc, "a:", 50);
+    wait_synced(r, &m);
+    let old_replid = info_value(&mut mc, "replication", "master_replid");
+    // Cut the replica off (it keeps its data and history, its link retries
+    // a port nobody listens on), then write what only the master gets.
+    let nowhere = free_port();
+    let mut rc = r.client();
+    let () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(nowhere)
+        .query(&mut rc)
+        .expect("REPLICAOF");
+    let fork = info_num(&mut mc, "replication", "master_repl_offset");
+    assert_eq!(
+        info_num(&mut rc, "replication", "slave_repl_offset"),
+        fork,
+        "the replica had everything before the cut"
+    );
+    fill(&mut mc, "only-old:", 20);
+    assert_eq!(cmd_str(&mut mc, &["SET", "a:1", "divergent"]), "OK");
+    let old_end = info_num(&mut mc, "replication", "master_repl_offset");
+    assert!(old_end > fork);
+    m.kill9();
+    // The replica is promoted and takes writes of its own.
+    follow(&mut rc, None);
+    fill(&mut rc, "new:", 10);
+    let a1: String = q(&mut rc, &["GET", "a:1"]);
+    assert_ne!(a1, "divergent");
+    // The old master comes back (as a master, from its config) and is
+    // made a replica of the new one.
+    m.launch();
+    let mut mc = m.client();
+    follow(&mut mc, Some(r));
+    wait_synced(&m, r);
+    assert_eq!(digest(&mut mc), digest(&mut rc));
+    let gone: Option<String> = q(&mut mc, &["GET", "only-old:3"]);
+    assert_eq!(gone, None, "a write only the old master had is gone");
+    let a1_now: String = q(&mut mc, &["GET", "a:1"]);
+    assert_eq!(a1_now, a1);
+    // What was dropped is kept and named in the log.
+    let dropped = m.data_dir().join(format!("dropped-{old_replid}-{fork}"));
+    assert!(
+        dropped.join(format!("{fork:020}.wal")).is_file(),
+        "{} missing; log:\n{}",
+        dropped.display(),
+        m.log()
+    );
+    let log = m.log();
+    assert!(
+        log.contains("dropping 21 WAL records")
+            && log.contains(&format!("offsets {fork}..{old_end}"))
+            && log.contains(&dropped.display().to_string()),
+        "log:\n{log}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sledis-dump"))
+        .arg("wal")
+        .arg(&dropped)
+        .output()
+        .expect("sledis-dump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("@{fork} "))
+            && text.contains("\"only-old:3\"")
+            && text.contains("\"a:1\" string"),
+        "{text}"
+    );
+    assert_eq!(text.matches("crc=ok").count(), 21, "{text}");
+    // A restart of the old master now resumes by partial resync: nothing
+    // more is dropped.
+    m.kill9();
+    m.launch();
+    wait_synced(&m, r);
+    assert_eq!(m.log().matches("dropping ").count(), 1);
+}
+
+/// The same after two failovers: the old master's history is no longer the
+/// new master's replid2 but an older entry of its lineage
+/// (`replid_history`), which the new master inherited by partial resync
+/// and promotion.
+#[test]
+fn an_old_master_returning_after_two_failovers_still_finds_its_fork() {
+    let (mut m, rs) = replicated_group(2);
+    let (r1, r2) = (&rs[0], &rs[1]);
+    let mut mc = m.client();
+    fill(&mut mc, "a:", 50);
+    wait_synced(r1, &m);
+    wait_synced(r2, &m);
+    let old_replid = info_value(&mut mc, "replication", "master_replid");
+    let nowhere = free_port();
+    let (mut c1, mut c2) = (r1.client(), r2.client());
+    for c in [&mut c1, &mut c2] {
+        let () = redis::cmd("REPLICAOF")
+            .arg("127.0.0.1")
+            .arg(nowhere)
+            .query(c)
+            .expect("REPLICAOF");
+    }
+    let fork = info_num(&mut mc, "replication", "master_repl_offset");
+    fill(&mut mc, "only-old:", 20);
+    m.kill9();
+    // First failover: R1; R2 follows it (partial resync).
+    follow(&mut c1, None);
+    follow(&mut c2, Some(r1));
+    fill(&mut c1, "one:", 10);
+    wait_synced(r2, r1);
+    // Second failover: R2.
+    follow(&mut c2, None);
+    fill(&mut c2, "two:", 10);
+    let history = info_value(&mut c2, "replication", "replid_history");
+    assert!(
+        history.contains(&format!("{old_replid}:{}", fork + 1)),
+        "replid_history {history:?}"
+    );
+    m.launch();
+    let mut mc = m.client();
+    follow(&mut mc, Some(r2));
+    wait_synced(&m, r2);
+    assert_eq!(digest(&mut mc), digest(&mut c2));
+    let dropped = m.data_dir().join(format!("dropped-{old_replid}-{fork}"));
+    assert!(
+        dropped.join(format!("{fork:020}.wal")).is_file(),
+        "log:\n{}",
+        m.log()
+    );
+    assert!(m.log().contains("dropping 20 WAL records"), "{}", m.log());
+    // The returned node inherited the lineage with its full sync.
+    let h: String = info_value(&mut mc, "replication", "replid_history");
+    assert!(h.contains(&old_replid), "{h:?}");
 }

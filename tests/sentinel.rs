@@ -655,3 +655,91 @@ fn auth_pass_reaches_password_protected_nodes() {
         .expect("redis-cli");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
 }
+
+/// Issue 17: the failover promotes the replica with the most data, even
+/// against a better (lower) `replica-priority`, and reads the offsets
+/// fresh. R1 has priority 10 but was stopped while the master took writes
+/// that only R2 got; Redis's order (priority first) would promote R1 and
+/// lose them.
+#[test]
+fn the_replica_ahead_is_promoted_over_a_better_priority_one_behind() {
+    let (mut m, rs) = replicated_group(2);
+    let (r1, r2) = (&rs[0], &rs[1]);
+    redis_cli(r1.port, &["config", "set", "replica-priority", "10"]);
+    let s = SentinelProc::start(&monitor_lines(m.port, 1, 1000));
+    wait_replicas_known(&s, 2);
+    assert!(wait_until(Duration::from_secs(20), || {
+        let mut p = replica_field(&s, "slave-priority");
+        p.sort();
+        p == ["10", "100"]
+    }));
+    let mut mc = m.client();
+    for i in 0..100 {
+        let () = redis::cmd("SET")
+            .arg(format!("before:{i}"))
+            .arg(i)
+            .query(&mut mc)
+            .expect("SET");
+    }
+    wait_synced(r1, &m);
+    wait_synced(r2, &m);
+    let ev = Events::subscribe(s.port);
+    // R1 stops; its link is cut, so nothing written from here on reaches
+    // it (bytes already in its socket may still arrive when it resumes).
+    unsafe_kill(r1.pid(), "STOP");
+    let _: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    let mut acked = 0;
+    for i in 0..200 {
+        let () = redis::cmd("SET")
+            .arg(format!("after:{i}"))
+            .arg(i)
+            .query(&mut mc)
+            .expect("SET");
+        let n: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(1000)
+            .query(&mut mc)
+            .expect("WAIT");
+        if n >= 1 {
+            acked += 1;
+        }
+    }
+    assert_eq!(acked, 200, "R2 acknowledged every write");
+    m.kill9();
+    unsafe_kill(r1.pid(), "CONT");
+    assert!(
+        ev.wait("+switch-master", "mymaster", Duration::from_secs(30)),
+        "no +switch-master; events: {:?}\nlog:\n{}",
+        ev.all(),
+        s.log()
+    );
+    assert_eq!(
+        s.master_port("mymaster"),
+        Some(r2.port),
+        "the replica ahead is promoted; log:\n{}",
+        s.log()
+    );
+    // R1 was a candidate (it answered the selection's INFO): the choice was
+    // made on offsets, not by R1 being unreachable.
+    let log = s.log();
+    assert!(
+        log.contains(&format!("failover candidate 127.0.0.1:{}: offset", r1.port))
+            && log
+                .lines()
+                .any(|l| l.contains(&format!("127.0.0.1:{}", r1.port))
+                    && l.contains("priority 10 answered")),
+        "log:\n{log}"
+    );
+    // R1 follows R2 and gets the writes it missed.
+    assert!(
+        wait_until(Duration::from_secs(30), || redis_cli(
+            r1.port,
+            &["get", "after:199"]
+        )
+        .trim()
+            == "199"),
+        "R1 caught up; role: {}",
+        role(r1.port)
+    );
+    assert_eq!(digest_at(r1.port), digest_at(r2.port));
+}

@@ -748,13 +748,18 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             s,
             "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{off}\r\n\
              second_repl_offset:{}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\n\
-             repl_backlog_histlen:{}\r\n\r\n",
+             repl_backlog_histlen:{}\r\n{}\r\n",
             ids.replid,
             ids.replid2,
             ids.second_offset,
             cfg.repl_backlog_size,
             store.wal.first_offset() + 1,
             off - store.wal.first_offset(),
+            if ids.history.is_empty() {
+                String::new()
+            } else {
+                format!("replid_history:{}\r\n", ids.history_text())
+            },
         );
     }
     if want("cpu") {

@@ -153,6 +153,33 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     } else {
         (replid.clone(), (end + 1).to_string())
     };
+    // The master's history and lineage, from its INFO: to know where our
+    // log leaves it, and to carry the lineage after a full sync.
+    let mut lineage = None;
+    if let Frame::Bulk(info) =
+        command(&mut sock, &mut buf, &["INFO", "replication"], timeout).await?
+    {
+        let l = Lineage::parse(&String::from_utf8_lossy(&info));
+        // Records of ours the master's history does not have (we were a
+        // master before a failover, and wrote past the point where the
+        // new one took over) are about to be replaced by a full sync: keep
+        // a copy.
+        if !srv.store.incomplete() {
+            if let Some(fork) = l.divergence(&replid, end) {
+                let s = srv.clone();
+                let id = replid.clone();
+                tokio::task::spawn_blocking(move || save_divergent_tail(&s, &id, fork, end))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()))
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(
+                            "our WAL past offset {fork} (history {replid}) is not in the master's history and will be replaced, but it could not be kept: {e}"
+                        )
+                    });
+            }
+        }
+        lineage = Some(l);
+    }
     srv.repl.set_link_state("sync");
     let reply = command(
         &mut sock,
@@ -178,7 +205,9 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
             if id.len() != 40 {
                 return Err(format!("malformed replid in FULLRESYNC: {line}"));
             }
-            full_sync(srv, &mut sock, &mut buf, id, off, timeout, gen).await?;
+            let inherited = lineage.take().map(|l| l.inherited(id)).unwrap_or_default();
+            let history = (id, inherited);
+            full_sync(srv, &mut sock, &mut buf, history, off, timeout, gen).await?;
         }
         Some("CONTINUE") => {
             if let Some(id) = parts.next() {
@@ -200,13 +229,134 @@ async fn link(srv: &Arc<Server>, host: &str, port: u16, gen: u64) -> Result<(), 
     stream(srv, &mut sock, &mut buf, gen, timeout).await
 }
 
+/// A master's history as its `INFO replication` tells it: its id and end,
+/// the id it continued (`master_replid2`, up to `second_repl_offset`), and
+/// the older ones (`replid_history`, sledis only).
+#[derive(Debug, Default)]
+pub(crate) struct Lineage {
+    replid: String,
+    end: Option<u64>,
+    /// Ancestors with where each ended (+1), newest first.
+    older: Vec<(String, i64)>,
+}
+
+impl Lineage {
+    pub(crate) fn parse(info: &str) -> Lineage {
+        let mut l = Lineage::default();
+        let mut id2 = None;
+        let mut second: Option<i64> = None;
+        let mut history = Vec::new();
+        for line in info.lines() {
+            let Some((k, v)) = line.trim_end_matches('\r').split_once(':') else {
+                continue;
+            };
+            match k {
+                "master_replid" => l.replid = v.to_string(),
+                "master_replid2" => id2 = Some(v.to_string()),
+                "master_repl_offset" => l.end = v.parse().ok(),
+                "second_repl_offset" => second = v.parse().ok(),
+                "replid_history" => history = super::state::parse_history(v),
+                _ => {}
+            }
+        }
+        if let (Some(id), Some(off)) = (id2, second) {
+            if id != super::NO_REPLID && off > 0 {
+                l.older.push((id, off));
+            }
+        }
+        l.older.extend(history);
+        l.older.truncate(super::state::MAX_HISTORY);
+        l
+    }
+
+    /// Where our history (`replid`, WAL end `end`) leaves the master's:
+    /// the position past which our records are not the master's. `None`
+    /// when we are not ahead of it, or our id is not in its lineage (then
+    /// the fork is unknown; a full sync replaces our data all the same).
+    pub(crate) fn divergence(&self, replid: &str, end: u64) -> Option<u64> {
+        let fork = if self.replid == replid {
+            self.end?
+        } else {
+            // `second_repl_offset` style: one more than the position where
+            // the next history starts.
+            let (_, off) = self.older.iter().find(|(id, _)| id == replid)?;
+            u64::try_from(off.checked_sub(1)?).ok()?
+        };
+        (end > fork).then_some(fork)
+    }
+
+    /// What a replica that full-synced from this master inherits as its
+    /// `history`, if the master's id is `replid`.
+    fn inherited(self, replid: &str) -> Vec<(String, i64)> {
+        if self.replid == replid {
+            self.older
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Copies our WAL from `fork` to `end` into
+/// `<dir>/dropped-<replid>-<fork>/<fork>.wal` (a WAL directory that
+/// `sledis-dump wal` reads) and logs what it holds.
+fn save_divergent_tail(srv: &Server, replid: &str, fork: u64, end: u64) -> Result<(), String> {
+    let wal = &srv.store.wal;
+    wal.write_up_to(end).map_err(|e| e.to_string())?;
+    if fork < wal.first_offset() {
+        return Err(format!(
+            "the WAL starts at {}, after the fork",
+            wal.first_offset()
+        ));
+    }
+    let dir = srv
+        .config
+        .read()
+        .dir
+        .join(format!("dropped-{replid}-{fork}"));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(crate::wal::reader::segment_name(fork));
+    let mut rd = crate::wal::reader::WalReader::new(wal.dir(), fork);
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    while (fork + bytes.len() as u64) < end {
+        let n = rd.read(&mut chunk, end).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    let mut records = 0u64;
+    let mut at = 0usize;
+    while let Decoded::Record(_, used) = decode_frame(&bytes[at..], fork + at as u64) {
+        records += 1;
+        at += used;
+    }
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::warn!(
+        "dropping {records} WAL records ({} bytes, offsets {fork}..{end}) of history {replid} that the master's history does not have: a full sync replaces them; kept in {} (sledis-dump wal {})",
+        bytes.len(),
+        path.display(),
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Receives `$len\r\n<snapshot>` into a file, verifies it, and only then
-/// replaces our dataset with it.
+/// replaces our dataset with it. `history`: the master's replid and the
+/// lineage it hands down (`Lineage::inherited`).
 async fn full_sync(
     srv: &Arc<Server>,
     sock: &mut TcpStream,
     buf: &mut BytesMut,
-    replid: &str,
+    (replid, lineage): (&str, Vec<(String, i64)>),
     start: u64,
     timeout: Duration,
     gen: u64,
@@ -243,7 +393,7 @@ async fn full_sync(
             let s = srv.clone();
             let tmp2 = tmp.clone();
             let id = replid.to_string();
-            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start, gen))
+            tokio::task::spawn_blocking(move || load(&s, &tmp2, &id, start, gen, lineage))
                 .await
                 .unwrap_or_else(|e| Err(e.to_string()))
         }
@@ -325,6 +475,7 @@ fn load(
     replid: &str,
     start: u64,
     gen: u64,
+    lineage: Vec<(String, i64)>,
 ) -> Result<(), String> {
     let reader =
         SnapshotReader::open(path).map_err(|e| format!("received snapshot is damaged: {e}"))?;
@@ -361,7 +512,7 @@ fn load(
     // REPLICAOF changed the role meanwhile: the data stays, under the ids
     // the new role chose.
     if current(srv, gen) {
-        super::state::adopt_master_history(srv, replid);
+        super::state::adopt_master_history(srv, replid, lineage);
     }
     tracing::info!(
         "MASTER <-> REPLICA sync: loaded {n} keys in {:.2}s; continuing from offset {start}",

@@ -19,6 +19,51 @@ pub(crate) struct Ids {
     pub replid: String,
     pub replid2: String,
     pub second_offset: i64,
+    /// Older histories this one continues, newest first, each with where
+    /// it ended (+1, as `second_offset`): replid2's predecessors, and after
+    /// a full sync the master's lineage. A returning node finds its own id
+    /// here to know where its log left ours (`replica::divergence`).
+    /// Printed in INFO as `replid_history` when not empty; at most
+    /// `MAX_HISTORY` entries.
+    pub history: Vec<(String, i64)>,
+}
+
+/// How many older histories a node remembers.
+pub(crate) const MAX_HISTORY: usize = 16;
+
+impl Ids {
+    /// Moves to a new id, the current one becoming replid2, valid up to
+    /// `second_offset`; the old replid2 goes to the history.
+    fn shift(&mut self, replid: String, second_offset: i64) {
+        let old = std::mem::replace(&mut self.replid, replid);
+        let old2 = std::mem::replace(&mut self.replid2, old);
+        if old2 != NO_REPLID {
+            self.history.insert(0, (old2, self.second_offset));
+            self.history.truncate(MAX_HISTORY);
+        }
+        self.second_offset = second_offset;
+    }
+
+    /// `id:offset,id:offset` (INFO's `replid_history`, the persisted form).
+    pub(crate) fn history_text(&self) -> String {
+        self.history
+            .iter()
+            .map(|(id, off)| format!("{id}:{off}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Parses `history_text`'s form; malformed entries are skipped.
+pub(crate) fn parse_history(text: &str) -> Vec<(String, i64)> {
+    text.split(',')
+        .filter_map(|e| {
+            let (id, off) = e.split_once(':')?;
+            (id.len() == 40).then_some(())?;
+            Some((id.to_string(), off.parse().ok()?))
+        })
+        .take(MAX_HISTORY)
+        .collect()
 }
 
 pub(crate) struct ReplState {
@@ -57,6 +102,7 @@ impl ReplState {
                 replid,
                 replid2: NO_REPLID.to_string(),
                 second_offset: -1,
+                history: Vec::new(),
             }),
             link: Link::default(),
             replicas: Mutex::new(HashMap::new()),
@@ -235,12 +281,10 @@ pub(crate) fn promote(srv: &Server) -> Result<(), crate::store::Error> {
         srv.store.set_follower(false);
         srv.repl.link.up.store(false, Ordering::Release);
         let end = srv.store.wal.end_offset();
-        {
-            let mut ids = srv.repl.ids.write();
-            let old = std::mem::replace(&mut ids.replid, crate::util::random_hex40());
-            ids.replid2 = old;
-            ids.second_offset = end as i64 + 1;
-        }
+        srv.repl
+            .ids
+            .write()
+            .shift(crate::util::random_hex40(), end as i64 + 1);
         persist_ids(srv);
         srv.config.write().set_replicaof(None);
         save_role(srv);
@@ -254,12 +298,16 @@ pub(crate) fn promote(srv: &Server) -> Result<(), crate::store::Error> {
     Ok(())
 }
 
-/// After a full sync: our data is the master's history from here on.
-pub(crate) fn adopt_master_history(srv: &Server, replid: &str) {
+/// After a full sync: our data is the master's history from here on, and
+/// its lineage (`master_replid2` and `replid_history` from the INFO read
+/// at the handshake, if it was of this history) is ours too, in `history`
+/// (replid2 stays empty, as in Redis: we hold no log before the sync).
+pub(crate) fn adopt_master_history(srv: &Server, replid: &str, lineage: Vec<(String, i64)>) {
     *srv.repl.ids.write() = Ids {
         replid: replid.to_string(),
         replid2: NO_REPLID.to_string(),
         second_offset: -1,
+        history: lineage,
     };
     persist_ids(srv);
 }
@@ -272,9 +320,7 @@ pub(crate) fn continue_as(srv: &Server, replid: &str, end: u64) {
         if ids.replid == replid {
             return;
         }
-        let old = std::mem::replace(&mut ids.replid, replid.to_string());
-        ids.replid2 = old;
-        ids.second_offset = end as i64 + 1;
+        ids.shift(replid.to_string(), end as i64 + 1);
     }
     persist_ids(srv);
 }
@@ -313,6 +359,9 @@ pub(crate) fn load_ids(srv: &Server) {
             ids.second_offset = i64::from_be_bytes(b);
         }
     }
+    if let Some(v) = srv.store.meta_get(b"replid_history") {
+        ids.history = parse_history(&String::from_utf8_lossy(&v));
+    }
 }
 
 /// Keeps the ids in the data dir, so a restarted node (master or replica)
@@ -324,6 +373,8 @@ fn persist_ids(srv: &Server) {
         srv.store.meta_put(b"replid2", ids.replid2.as_bytes()),
         srv.store
             .meta_put(b"second_offset", &ids.second_offset.to_be_bytes()),
+        srv.store
+            .meta_put(b"replid_history", ids.history_text().as_bytes()),
     ];
     for e in r.into_iter().filter_map(|r| r.err()) {
         tracing::error!("cannot persist the replication ids: {e}");

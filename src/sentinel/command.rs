@@ -457,7 +457,7 @@ fn sentinel(sen: &Arc<Sentinel>, _c: &mut SClient, out: &mut Out, a: &[Bytes]) -
                 out.error("INPROG Failover already in progress");
                 return After::Continue;
             }
-            if failover::best_replica(m, now).is_none() {
+            if failover::best_replica(m, now, None).is_none() {
                 out.error("NOGOODSLAVE No suitable replica to promote");
                 return After::Continue;
             }

@@ -4,10 +4,12 @@
 //! time), then switch the group to the new master.
 
 use super::instance::{flag, Addr, FailoverState, Instance, Kind, Master};
-use super::monitor::{describe_in, send_slaveof};
+use super::link::{Callback, Owner, Reply};
+use super::monitor::{describe_in, find, refresh_info, send_slaveof};
 use super::INFO_PERIOD;
 use super::{describe, hello, Level, Sentinel, State};
 use super::{ELECTION_TIMEOUT, MAX_DESYNC, MAX_START_DELAY, PING_PERIOD, SLAVE_RECONF_TIMEOUT};
+use crate::resp::Frame;
 use rand::Rng;
 use std::collections::BTreeMap;
 
@@ -48,6 +50,7 @@ pub(crate) fn start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
         return;
     };
     m.failover_state = FailoverState::WaitStart;
+    m.select_asked = 0;
     m.inst.flags |= flag::FAILOVER_IN_PROGRESS;
     m.failover_epoch = epoch;
     sen.event(Level::Warning, "+new-epoch", &epoch.to_string());
@@ -186,15 +189,34 @@ fn wait_start(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
         "+failover-state-select-slave",
         &describe(m, None),
     );
-    // The selection itself waits for the next tick, as in Redis: the INFO
-    // sent to the replicas when the master went down must be back first.
+    // The selection starts at the next tick by asking every replica for a
+    // fresh INFO (`select_slave`).
 }
 
-/// Redis's `sentinelSelectSlave`: among replicas that are up, answered
-/// recently, have priority > 0 and were not cut off from the master for
-/// long, the lowest priority, then the largest offset, then the smallest
-/// run id.
-pub(crate) fn best_replica(m: &Master, now: i64) -> Option<String> {
+/// How long the replica selection waits for the fresh INFO replies it
+/// asked for; a replica that does not answer within it is not a candidate.
+pub(crate) const FRESH_INFO_TIMEOUT: i64 = 1000;
+
+/// Redis's `sentinelSelectSlave`, with one departure: among replicas that
+/// are up, answered recently, have priority > 0 and were not cut off from
+/// the master for long, the **largest offset** first, then the lowest
+/// priority, then the smallest run id (Redis puts priority before the
+/// offset). A replica behind another would lose the writes only the other
+/// has, acknowledged ones included, so priority only breaks ties.
+///
+/// Offsets count within one history: when the master's replid is known,
+/// only replicas that report it are candidates. A replica of another
+/// history has not finished a sync with this master (a full sync or a
+/// partial one adopts the master's id), so it may lack what the master
+/// acknowledged: a node still resyncing, such as an old master being
+/// converted, reports the offset of its own divergent log. If no replica
+/// qualifies, no failover: waiting for the master beats promoting one that
+/// may be behind.
+///
+/// `fresh_since`: only replicas whose INFO answered the selection's own
+/// request, sent at that time, count (see `select_slave`); `None` (the
+/// SENTINEL FAILOVER precheck) uses what periodic INFO said.
+pub(crate) fn best_replica(m: &Master, now: i64, fresh_since: Option<i64>) -> Option<String> {
     let mut max_down = m.down_after * 10;
     if m.inst.has(flag::S_DOWN) {
         max_down += now - m.inst.s_down_since;
@@ -216,12 +238,16 @@ pub(crate) fn best_replica(m: &Master, now: i64) -> Option<String> {
                 && now - r.info_refresh <= info_validity
                 && r.master_link_down_time <= max_down
                 && r.role_reported == Kind::Replica
+                && fresh_since.is_none_or(|t| r.select_info_time >= t && r.select_info_time > 0)
         })
         .collect();
+    if let Some(id) = &m.inst.replid {
+        c.retain(|r| r.replid.as_ref() == Some(id));
+    }
     c.sort_by(|a, b| {
-        a.slave_priority
-            .cmp(&b.slave_priority)
-            .then(b.slave_repl_offset.cmp(&a.slave_repl_offset))
+        b.slave_repl_offset
+            .cmp(&a.slave_repl_offset)
+            .then(a.slave_priority.cmp(&b.slave_priority))
             .then_with(|| match (&a.runid, &b.runid) {
                 (Some(x), Some(y)) => x.cmp(y),
                 (Some(_), None) => std::cmp::Ordering::Less,
@@ -232,11 +258,63 @@ pub(crate) fn best_replica(m: &Master, now: i64) -> Option<String> {
     c.first().map(|r| r.name.clone())
 }
 
+/// Answers the selection's INFO: applies it as any INFO, and marks the
+/// replica as having answered this selection.
+fn select_info_callback(owner: Owner) -> Callback {
+    Box::new(move |sen, st, reply: Reply| {
+        if let Ok(Frame::Bulk(text)) = reply {
+            let text = String::from_utf8_lossy(&text).into_owned();
+            refresh_info(sen, st, &owner, text);
+            if let Some(inst) = find(st, &owner) {
+                inst.select_info_time = crate::util::now_ms();
+            }
+        }
+    })
+}
+
+/// The offsets periodic INFO gave may be a second (or, with the master up,
+/// ten) old, so the selection first asks every replica for its INFO right
+/// now and chooses among the ones that answer within
+/// `FRESH_INFO_TIMEOUT`: it decides as soon as all answered.
 fn select_slave(sen: &Sentinel, st: &mut State, name: &str, now: i64) {
     let Some(m) = st.masters.get_mut(name) else {
         return;
     };
-    match best_replica(m, now) {
+    if m.select_asked == 0 {
+        m.select_asked = now;
+        for (k, r) in m.replicas.iter_mut() {
+            r.select_info_time = 0;
+            let owner = Owner {
+                master: name.to_string(),
+                id: r.id,
+            };
+            if r.link.is_connected() && r.link.send(&["INFO"], Some(select_info_callback(owner))) {
+                r.select_info_time = -1;
+            } else {
+                tracing::debug!("replica {k} not asked for INFO: link down");
+            }
+        }
+        return;
+    }
+    let waiting = m.replicas.values().any(|r| r.select_info_time == -1);
+    if waiting && now - m.select_asked < FRESH_INFO_TIMEOUT {
+        return;
+    }
+    let asked = m.select_asked;
+    for r in m.replicas.values() {
+        tracing::info!(
+            "failover candidate {}: offset {} priority {} {}",
+            r.name,
+            r.slave_repl_offset,
+            r.slave_priority,
+            if r.select_info_time >= asked {
+                "answered"
+            } else {
+                "did not answer"
+            }
+        );
+    }
+    match best_replica(m, now, Some(asked)) {
         None => {
             sen.event(
                 Level::Warning,
@@ -389,6 +467,7 @@ fn detect_end(sen: &Sentinel, m: &mut Master, promoted: &Addr, now: i64) {
 
 fn abort(m: &mut Master) {
     m.inst.flags &= !(flag::FAILOVER_IN_PROGRESS | flag::FORCE_FAILOVER);
+    m.select_asked = 0;
     m.failover_state = FailoverState::None;
     m.failover_state_change_time = crate::util::now_ms();
     if let Some(r) = m.promoted.take().and_then(|k| m.replicas.get_mut(&k)) {
@@ -449,6 +528,7 @@ pub(crate) fn switch_master(sen: &Sentinel, st: &mut State, name: &str, to: Addr
         failover_start_time: old.failover_start_time,
         failover_delay_until: 0,
         promoted: None,
+        select_asked: 0,
         ..old
     };
     for s in m.sentinels.values_mut() {
@@ -462,4 +542,96 @@ pub(crate) fn switch_master(sen: &Sentinel, st: &mut State, name: &str, to: Addr
     hello::force_update(&mut m);
     st.masters.insert(name.to_string(), m);
     st.dirty = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::config::MasterConfig;
+
+    fn state() -> State {
+        State {
+            myid: "a".repeat(40),
+            current_epoch: 0,
+            masters: BTreeMap::new(),
+            port: 26379,
+            announce_ip: None,
+            announce_port: 0,
+            resolve_hostnames: false,
+            announce_hostnames: false,
+            sentinel_user: None,
+            sentinel_pass: None,
+            loglevel: crate::config::LogLevel::Notice,
+            tilt: false,
+            tilt_start: 0,
+            previous_time: 0,
+            next_id: 0,
+            dirty: false,
+            to_start: Vec::new(),
+        }
+    }
+
+    /// A master with replicas (port, offset, priority, replid), all up and
+    /// answering the selection asked at time 1000.
+    fn group(replid: Option<&str>, replicas: &[(u16, u64, i64, &str)], now: i64) -> Master {
+        let mut st = state();
+        let mut m = st.master_from_config(&MasterConfig::new("m", "127.0.0.1", 6379, 1), now);
+        m.inst.replid = replid.map(str::to_string);
+        for &(port, off, prio, id) in replicas {
+            let a = Addr::new("127.0.0.1", port);
+            let mut r = st.new_instance(Kind::Replica, a.key(), a, now);
+            r.link_up = true;
+            r.last_avail_time = now;
+            r.info_refresh = now;
+            r.role_reported = Kind::Replica;
+            r.slave_repl_offset = off;
+            r.slave_priority = prio;
+            r.replid = Some(id.to_string());
+            r.select_info_time = 1000;
+            m.replicas.insert(r.name.clone(), r);
+        }
+        m
+    }
+
+    #[test]
+    fn offset_beats_priority_and_other_histories_are_not_candidates() {
+        let (x, y) = ("x".repeat(40), "y".repeat(40));
+        let now = 2000;
+        // Ahead wins over a better priority; priority breaks ties.
+        let m = group(
+            Some(&x),
+            &[(1, 100, 10, &x), (2, 200, 100, &x), (3, 200, 50, &x)],
+            now,
+        );
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:3")
+        );
+        // Priority 0: never.
+        let m = group(Some(&x), &[(1, 100, 10, &x), (2, 200, 0, &x)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:1")
+        );
+        // A replica of another history (an old master resyncing) is not a
+        // candidate however far its own log goes; with only such replicas,
+        // nobody is.
+        let m = group(Some(&x), &[(1, 100, 100, &x), (2, 900, 100, &y)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:1")
+        );
+        let m = group(Some(&x), &[(2, 900, 100, &y)], now);
+        assert_eq!(best_replica(&m, now, Some(1000)), None);
+        // Master's history unknown: offsets decide.
+        let m = group(None, &[(1, 100, 100, &x), (2, 900, 100, &y)], now);
+        assert_eq!(
+            best_replica(&m, now, Some(1000)).as_deref(),
+            Some("127.0.0.1:2")
+        );
+        // Only replicas that answered the selection's INFO count.
+        let m = group(Some(&x), &[(1, 100, 100, &x)], now);
+        assert_eq!(best_replica(&m, now, Some(1001)), None);
+        assert!(best_replica(&m, now, None).is_some());
+    }
 }

@@ -128,6 +128,11 @@ pub(crate) struct Instance {
     pub slave_repl_offset: u64,
     pub replica_announced: bool,
     pub slave_reconf_sent_time: i64,
+    /// `master_replid` from its INFO: the history its offsets count in.
+    pub replid: Option<String>,
+    /// When the INFO asked for by the failover's replica selection was
+    /// answered (0: not yet); see `failover::select_slave`.
+    pub select_info_time: i64,
     // A sentinel's state as we know it.
     pub last_hello_time: i64,
     pub last_master_down_reply_time: i64,
@@ -173,6 +178,8 @@ impl Instance {
             slave_repl_offset: 0,
             replica_announced: true,
             slave_reconf_sent_time: 0,
+            replid: None,
+            select_info_time: 0,
             last_hello_time: 0,
             last_master_down_reply_time: now,
             leader: None,
@@ -253,6 +260,9 @@ pub(crate) struct Master {
     pub failover_delay_until: i64,
     /// Key (`ip:port`) of the replica being promoted.
     pub promoted: Option<String>,
+    /// When the replica selection asked every replica for a fresh INFO
+    /// (0: not yet in this failover).
+    pub select_asked: i64,
     pub replicas: BTreeMap<String, Instance>,
     /// Keyed by run id.
     pub sentinels: BTreeMap<String, Instance>,
@@ -311,6 +321,7 @@ pub(crate) struct InfoFields {
     pub slave_priority: Option<i64>,
     pub slave_repl_offset: Option<u64>,
     pub replica_announced: Option<bool>,
+    pub master_replid: Option<String>,
 }
 
 /// Parses what matters in an `INFO` reply (Redis's field names; both old
@@ -340,6 +351,7 @@ pub(crate) fn parse_info(text: &str) -> InfoFields {
             "slave_priority" | "replica_priority" => f.slave_priority = v.parse().ok(),
             "slave_repl_offset" => f.slave_repl_offset = v.parse().ok(),
             "replica_announced" => f.replica_announced = Some(v == "1"),
+            "master_replid" if v.len() == 40 => f.master_replid = Some(v.to_string()),
             _ if k.starts_with("slave") && k[5..].bytes().all(|b| b.is_ascii_digit()) => {
                 if let Some(r) = parse_slave_line(v) {
                     f.replicas.push(r);

@@ -106,6 +106,7 @@ impl State {
             failover_start_time: 0,
             failover_delay_until: 0,
             promoted: None,
+            select_asked: 0,
             replicas: BTreeMap::new(),
             sentinels: BTreeMap::new(),
         };

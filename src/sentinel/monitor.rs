@@ -260,7 +260,7 @@ pub(crate) fn master_looks_sane(m: &Master, now: i64) -> bool {
 }
 
 /// Applies an INFO reply (Redis's `sentinelRefreshInstanceInfo`).
-fn refresh_info(sen: &Sentinel, st: &mut State, owner: &Owner, text: String) {
+pub(crate) fn refresh_info(sen: &Sentinel, st: &mut State, owner: &Owner, text: String) {
     let now = crate::util::now_ms();
     let tilt = st.tilt;
     let next_id = &mut st.next_id;
@@ -277,6 +277,9 @@ fn refresh_info(sen: &Sentinel, st: &mut State, owner: &Owner, text: String) {
         };
         inst.info = text;
         inst.info_refresh = now;
+        if f.master_replid.is_some() {
+            inst.replid = f.master_replid.clone();
+        }
         if let Some(id) = &f.run_id {
             if inst.runid.as_deref() != Some(id.as_str()) {
                 rebooted = inst.runid.is_some();
