@@ -387,20 +387,8 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             "LOADING Redis is loading the dataset in memory",
         );
     }
-    if cmd.flags & flags::STALE == 0
-        && ctx.repl().is_replica()
-        && !ctx
-            .repl()
-            .link
-            .up
-            .load(std::sync::atomic::Ordering::Acquire)
-        && !ctx.config().replica_serve_stale_data
-    {
-        return reject(
-            ctx,
-            is_exec,
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        );
+    if cmd.flags & flags::STALE == 0 && serves_no_stale_data(ctx) {
+        return reject(ctx, is_exec, MASTERDOWN);
     }
     if let Some(msg) = disk_error(ctx, cmd) {
         return reject(ctx, is_exec, &msg);
@@ -448,6 +436,20 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             ctx.out.error(&format!("ERR {e}"));
         }
     }
+}
+
+pub(crate) const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+
+/// A replica whose link is down and that does not serve stale data.
+pub(crate) fn serves_no_stale_data(ctx: &Ctx<'_>) -> bool {
+    ctx.repl().is_replica()
+        && !ctx
+            .repl()
+            .link
+            .up
+            .load(std::sync::atomic::Ordering::Acquire)
+        && !ctx.config().replica_serve_stale_data
 }
 
 /// What a client may run while a script is busy (Redis's `allow_busy`).

@@ -208,18 +208,8 @@ fn run_script(
     // A script with a shebang says whether it writes; one that may is
     // refused up front where writes are (Redis 7's checks before running).
     let read_only = read_only || flags.is_some_and(|f| f.no_writes);
-    if flags.is_some_and(|f| !f.allow_stale)
-        && ctx.repl().is_replica()
-        && !ctx
-            .repl()
-            .link
-            .up
-            .load(std::sync::atomic::Ordering::Acquire)
-        && !ctx.config().replica_serve_stale_data
-    {
-        return ctx.err(
-            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-        );
+    if flags.is_some_and(|f| !f.allow_stale) && super::serves_no_stale_data(ctx) {
+        return ctx.err(super::MASTERDOWN);
     }
     if flags.is_some_and(|f| !f.no_writes) {
         if ro_command {
