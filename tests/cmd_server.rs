@@ -79,9 +79,24 @@ fn info_sections_and_fields() {
         "# Persistence",
         "# Stats",
         "# Replication",
+        "# CPU",
+        "# Cluster",
         "# Keyspace",
     ] {
         assert!(all.contains(section), "INFO lacks {section}");
+    }
+    // redis-py's test setup and cluster-aware clients read this.
+    assert_eq!(info_field(&all, "cluster_enabled").as_deref(), Some("0"));
+    let cpu: f64 = info_field(&all, "used_cpu_user")
+        .and_then(|v| v.parse().ok())
+        .expect("used_cpu_user");
+    assert!(cpu >= 0.0, "{cpu}");
+    for f in [
+        "used_cpu_sys",
+        "used_cpu_sys_children",
+        "used_cpu_user_main_thread",
+    ] {
+        assert!(info_field(&all, f).is_some(), "INFO lacks {f}");
     }
     assert_eq!(info_field(&all, "redis_version").as_deref(), Some("7.0.15"));
     assert_eq!(info_field(&all, "tcp_port"), Some(n.port.to_string()));

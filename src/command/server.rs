@@ -525,6 +525,18 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
+/// CPU seconds (system, user) from getrusage; RUSAGE_THREAD is the thread
+/// running INFO, the runtime's (Redis's main thread).
+fn rusage(who: libc::c_int) -> (f64, f64) {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid rusage for getrusage to fill.
+    if unsafe { libc::getrusage(who, &mut u) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(u.ru_stime), secs(u.ru_utime))
+}
+
 fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     let wanted: Vec<String> = a[1..]
         .iter()
@@ -763,7 +775,18 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
         );
     }
     if want("cpu") {
-        let _ = write!(s, "# CPU\r\n\r\n");
+        let (me, children) = (rusage(libc::RUSAGE_SELF), rusage(libc::RUSAGE_CHILDREN));
+        let main = rusage(libc::RUSAGE_THREAD);
+        let _ = write!(
+            s,
+            "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:{:.6}\r\nused_cpu_user_children:{:.6}\r\nused_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n\r\n",
+            me.0, me.1, children.0, children.1, main.0, main.1
+        );
+    }
+    if want("cluster") {
+        // No cluster mode: clients (redis-py's test setup, cluster-aware
+        // libraries) read this to know.
+        s.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if want("keyspace") {
         s.push_str("# Keyspace\r\n");
