@@ -70,6 +70,8 @@ pub(crate) struct Scripts {
     /// Moves on SCRIPT FLUSH: every thread's VM starts afresh.
     pub(crate) generation: AtomicU64,
     running: Mutex<Option<Running>>,
+    /// `running` is Some: read lock-free by every request's dispatch.
+    active: AtomicBool,
     /// Set once the running script passed `busy-reply-threshold`: other
     /// clients get BUSY until it ends.
     busy: AtomicBool,
@@ -123,17 +125,19 @@ impl Scripts {
             wrote: false,
         });
         self.kill.store(false, Ordering::Release);
+        self.active.store(true, Ordering::Release);
     }
 
     pub(crate) fn end(&self) {
         *self.running.lock() = None;
+        self.active.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Release);
         self.changed.notify_waiters();
     }
 
     pub(crate) fn running(&self) -> bool {
-        self.running.lock().is_some()
+        self.active.load(Ordering::Acquire)
     }
 
     /// Other clients must get BUSY now.
