@@ -10,6 +10,7 @@ pub(crate) mod connection;
 mod ctx;
 pub mod docs;
 pub(crate) mod float80;
+pub(crate) mod function;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
 pub(crate) mod keys;
@@ -160,6 +161,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(multi::commands())
             .chain(replication::commands())
             .chain(scripting::commands())
+            .chain(function::commands())
             .chain(sentinel_only())
         {
             m.insert(c.name, c);
@@ -364,11 +366,8 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     ctx.client.info.note_command(fullname, ctx.now);
     let is_exec = cmd.name == "exec";
     if ctx.scripts().busy() && !allowed_when_busy(cmd.name, args) {
-        return reject(
-            ctx,
-            is_exec,
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        );
+        let busy = ctx.scripts().busy_error();
+        return reject(ctx, is_exec, busy);
     }
     if !arity_matches(arity, args.len()) {
         let msg = format!("ERR wrong number of arguments for '{fullname}' command");
@@ -457,6 +456,9 @@ fn allowed_when_busy(name: &str, args: &[Bytes]) -> bool {
     match name {
         "auth" | "hello" | "multi" | "discard" | "watch" | "unwatch" | "shutdown" => true,
         "script" => args.get(1).is_some_and(|s| crate::util::eq_ic(s, "kill")),
+        "function" => args
+            .get(1)
+            .is_some_and(|s| crate::util::eq_ic(s, "kill") || crate::util::eq_ic(s, "stats")),
         _ => false,
     }
 }

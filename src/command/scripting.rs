@@ -5,7 +5,7 @@
 
 use super::flags::*;
 use super::{cmd, lookup, Command, Ctx};
-use crate::scripting::lua::{self, Outcome, Reply};
+use crate::scripting::lua::{self, Code, Outcome, Reply};
 use crate::scripting::{KillError, Scripts};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
@@ -81,9 +81,16 @@ pub(crate) fn commands() -> Vec<Command> {
 /// Whether a request runs a script (on a thread of its own, see
 /// `server/connection.rs`).
 pub(crate) fn runs_a_script(args: &[Bytes]) -> bool {
-    ["eval", "evalsha", "eval_ro", "evalsha_ro"]
-        .iter()
-        .any(|n| eq_ic(&args[0], n))
+    [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+    ]
+    .iter()
+    .any(|n| eq_ic(&args[0], n))
 }
 
 /// Redis 7.0's `noscript` commands: refused inside a script.
@@ -159,7 +166,7 @@ fn eval_body(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
         }
         ctx.scripts().add(body.clone());
     }
-    run_script(ctx, &sha, &body, keys, argv, read_only);
+    run_eval(ctx, &sha, &body, keys, argv, read_only);
 }
 
 fn eval_sha(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
@@ -171,7 +178,7 @@ fn eval_sha(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
         _ => return ctx.err("NOSCRIPT No matching script. Please use EVAL."),
     };
     let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-    run_script(ctx, &sha, &body, keys, argv, read_only);
+    run_eval(ctx, &sha, &body, keys, argv, read_only);
 }
 
 /// KEYS and ARGV from `numkeys key... arg...`.
@@ -180,6 +187,15 @@ fn split_keys<'b>(ctx: &mut Ctx<'_>, a: &'b [Bytes]) -> Option<(&'b [Bytes], &'b
         ctx.not_int();
         return None;
     };
+    numkeys(ctx, a, n)
+}
+
+/// KEYS and ARGV once `numkeys` (`a[2]`) is read as `n`.
+pub(super) fn numkeys<'b>(
+    ctx: &mut Ctx<'_>,
+    a: &'b [Bytes],
+    n: i64,
+) -> Option<(&'b [Bytes], &'b [Bytes])> {
     if n < 0 {
         ctx.err("ERR Number of keys can't be negative");
         return None;
@@ -192,7 +208,7 @@ fn split_keys<'b>(ctx: &mut Ctx<'_>, a: &'b [Bytes]) -> Option<(&'b [Bytes], &'b
     Some((&a[3..3 + n], &a[3 + n..]))
 }
 
-fn run_script(
+fn run_eval(
     ctx: &mut Ctx<'_>,
     sha: &str,
     body: &[u8],
@@ -200,14 +216,36 @@ fn run_script(
     argv: &[Bytes],
     ro_command: bool,
 ) {
-    let read_only = ro_command;
     let flags = match crate::scripting::shebang(body) {
         Ok(f) => f,
         Err(e) => return ctx.err(&e),
     };
+    run_script(
+        ctx,
+        Code::Script { sha, body },
+        flags,
+        None,
+        keys,
+        argv,
+        ro_command,
+    );
+}
+
+/// Runs a script or a function: `flags` are its shebang's or the
+/// function's (None for a script without a shebang), `function` the
+/// function's name and command, for FUNCTION STATS.
+pub(super) fn run_script(
+    ctx: &mut Ctx<'_>,
+    code: Code<'_>,
+    flags: Option<crate::scripting::Flags>,
+    function: Option<(String, Vec<Bytes>)>,
+    keys: &[Bytes],
+    argv: &[Bytes],
+    ro_command: bool,
+) {
     // A script with a shebang says whether it writes; one that may is
     // refused up front where writes are (Redis 7's checks before running).
-    let read_only = read_only || flags.is_some_and(|f| f.no_writes);
+    let read_only = ro_command || flags.is_some_and(|f| f.no_writes);
     if flags.is_some_and(|f| !f.allow_stale) && super::serves_no_stale_data(ctx) {
         return ctx.err(super::MASTERDOWN);
     }
@@ -238,11 +276,11 @@ fn run_script(
     ctx.in_exec = true;
     let db = ctx.client.db;
     let resp3 = ctx.out.resp3;
-    scripts.begin();
+    scripts.begin(function);
     let outcome = {
         let mut call = |args: Vec<Bytes>| script_call(ctx, &args, read_only);
         let check = || scripts.check(threshold);
-        lua::run(generation, sha, body, keys, argv, &mut call, &check)
+        lua::run(generation, code, keys, argv, &mut call, &check)
     };
     scripts.end();
     ctx.out.resp3 = resp3;
@@ -292,7 +330,7 @@ fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
 }
 
 /// A script's result, in the client's protocol.
-fn write_reply(ctx: &mut Ctx<'_>, r: &Reply) {
+pub(super) fn write_reply(ctx: &mut Ctx<'_>, r: &Reply) {
     match r {
         Reply::Status(s) => ctx.out.simple(&String::from_utf8_lossy(s)),
         Reply::Error(e) => {
@@ -308,6 +346,16 @@ fn write_reply(ctx: &mut Ctx<'_>, r: &Reply) {
                 write_reply(ctx, it);
             }
         }
+    }
+}
+
+/// SCRIPT KILL (`function` false) and FUNCTION KILL.
+pub(super) fn kill(ctx: &mut Ctx<'_>, function: bool) {
+    match ctx.scripts().kill(function) {
+        Ok(()) => ctx.out.ok(),
+        Err(KillError::NotBusy) => ctx.err("NOTBUSY No scripts in execution right now."),
+        Err(KillError::Unkillable) => ctx.err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
+        Err(KillError::OtherKind(busy)) => ctx.err(busy),
     }
 }
 
@@ -336,11 +384,7 @@ fn script(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         ctx.scripts().flush();
         ctx.out.ok();
     } else if eq_ic(sub, "kill") {
-        match ctx.scripts().kill() {
-            Ok(()) => ctx.out.ok(),
-            Err(KillError::NotBusy) => ctx.err("NOTBUSY No scripts in execution right now."),
-            Err(KillError::Unkillable) => ctx.err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."),
-        }
+        kill(ctx, false);
     } else if eq_ic(sub, "help") {
         ctx.help(&[
             "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

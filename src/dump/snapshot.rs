@@ -6,7 +6,7 @@
 use super::{brief, jbytes, now_ms, show};
 use crate::glob::glob_match;
 use crate::snapshot::{Pair, SnapshotError, SnapshotReader};
-use crate::store::keys::{parse_data_key, sub_prefix, Kind, Meta};
+use crate::store::keys::{self, parse_data_key, parse_library_key, sub_prefix, Kind, Meta};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -244,7 +244,8 @@ impl Iterator for Keys<'_> {
                 }
             };
             match k.first() {
-                Some(b'!') => continue,
+                // Internal pairs, function libraries (see `libraries`).
+                Some(b'!') | Some(&keys::FUNCTION) => continue,
                 Some(b'k') => {}
                 // Elements sort after every metadata entry: done.
                 _ => {
@@ -284,6 +285,24 @@ impl Iterator for Keys<'_> {
         }
         None
     }
+}
+
+/// The function libraries a snapshot holds, as (name, code).
+pub(crate) fn libraries(reader: &SnapshotReader) -> Result<Vec<Pair>, SnapshotError> {
+    let mut out = Vec::new();
+    for p in reader.iter() {
+        let (k, v) = p?;
+        match k.first() {
+            Some(b'!') => {}
+            Some(&keys::FUNCTION) => {
+                if let Some(name) = parse_library_key(&k) {
+                    out.push((name.to_vec(), v));
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
 }
 
 /// Calls `f` with every key that passes `filter`, in (db, key) order.
@@ -430,6 +449,28 @@ pub fn run(
     let now = now_ms();
     if !json_out && !stats {
         writeln!(out, "{}", header_text(&r))?;
+    }
+    // Libraries are in no database: shown unless keys are filtered.
+    if !stats && filter.keys.is_none() && filter.db.is_none() {
+        for (name, code) in libraries(&r)? {
+            if json_out {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"function_library": jbytes(&name), "code": jbytes(&code)})
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "function library {} ({} bytes)",
+                    show(&name),
+                    code.len()
+                )?;
+                for line in String::from_utf8_lossy(&code).lines() {
+                    writeln!(out, "  | {line}")?;
+                }
+            }
+        }
     }
     let mut st = Stats::default();
     let mut shown = 0u64;

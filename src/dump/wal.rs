@@ -114,6 +114,12 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     if let Some(db) = parse_gen_key(key) {
         return format!("generation of db{db}");
     }
+    if let Some(name) = crate::store::keys::parse_library_key(key) {
+        let code = value
+            .map(|v| format!(" ({} bytes) {}", v.len(), brief(v, 80)))
+            .unwrap_or_default();
+        return format!("function library {}{code}", show(name));
+    }
     if let Some((t, db, gen, k)) = parse_expiry_key(key) {
         return format!("expiry index db{db} {} at {t} (generation {gen})", show(k));
     }

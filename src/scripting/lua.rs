@@ -14,6 +14,10 @@ use std::collections::HashMap;
 
 /// The chunk name of every script: errors read `user_script:LINE: ...`.
 const CHUNK: &str = "@user_script";
+/// The chunk name of every function library.
+const LIBRARY_CHUNK: &str = "@user_function";
+/// How long a library's code may run at FUNCTION LOAD (Redis's limit).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 /// Instructions between two checks of the time limit and SCRIPT KILL.
 const CHECK_EVERY: u32 = 10_000;
 /// Deepest table nesting converted either way.
@@ -79,7 +83,9 @@ local function handler(err)
   for level = 2, 200 do
     local i = getinfo(level, 'Sl')
     if not i then break end
-    if i.source == '@user_script' then source, line = i.source, i.currentline break end
+    if i.source == '@user_script' or i.source == '@user_function' then
+      source, line = i.source, i.currentline break
+    end
   end
   if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
   if type(rawget(err, 'err')) ~= 'string' then err = {err = 'ERR ' .. tostring(rawget(err, 'err'))} end
@@ -87,7 +93,7 @@ local function handler(err)
 end
 
 -- Runs f in a fresh environment holding KEYS and ARGV.
-return function(f, keys, argv)
+local function run(f, keys, argv)
   local env = setmetatable({}, env_meta)
   rawset(env, 'KEYS', keys)
   rawset(env, 'ARGV', argv)
@@ -95,6 +101,64 @@ return function(f, keys, argv)
   setfenv(f, env)
   return xpcall(f, handler)
 end
+
+-- Function libraries (Redis 7's function_lua.c). While a library's code
+-- runs at load, its globals are only a `redis` with register_function,
+-- log and the constants; its functions, called later, see what scripts
+-- see, without KEYS and ARGV. One flag switches every library's
+-- environment, since one library loads at a time.
+local loading = false
+local load_visible = {}
+local function strict(t)
+  return setmetatable({}, {
+    __index = function(_, k)
+      local v = t[k]
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  })
+end
+local lib_env_meta = {
+  __index = function(_, k)
+    local v
+    if loading then v = load_visible[k] else v = visible[k] end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
+}
+
+local function load_library(f, register)
+  load_visible.redis = strict({
+    register_function = register,
+    log = redis.log,
+    LOG_DEBUG = redis.LOG_DEBUG,
+    LOG_VERBOSE = redis.LOG_VERBOSE,
+    LOG_NOTICE = redis.LOG_NOTICE,
+    LOG_WARNING = redis.LOG_WARNING,
+    REDIS_VERSION = redis.REDIS_VERSION,
+    REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+  })
+  setfenv(f, setmetatable({}, lib_env_meta))
+  loading = true
+  local ok, err = xpcall(f, handler)
+  loading = false
+  load_visible.redis = nil
+  return ok, err
+end
+
+local function run_function(f, keys, args)
+  return xpcall(function() return f(keys, args) end, handler)
+end
+
+return run, load_library, run_function
 "#;
 
 /// A thread's VM.
@@ -102,11 +166,37 @@ struct Vm {
     lua: Lua,
     /// `Scripts::generation` when it was made (SCRIPT FLUSH makes a new one).
     generation: u64,
-    /// The prelude's runner.
+    /// The prelude's runners: a script, a library's code, a function.
     run: Function,
+    load_library: Function,
+    run_function: Function,
     /// The raw call's slot: a function valid during one script.
     slot: Table,
     compiled: HashMap<String, Function>,
+    /// Libraries loaded in this VM: name -> (code, function name -> callback).
+    libraries: HashMap<String, (Vec<u8>, HashMap<String, Function>)>,
+}
+
+/// What runs: an EVAL script or a library's function.
+#[derive(Clone, Copy)]
+pub(crate) enum Code<'a> {
+    Script {
+        sha: &'a str,
+        body: &'a [u8],
+    },
+    Function {
+        library: &'a str,
+        code: &'a [u8],
+        name: &'a str,
+    },
+}
+
+/// A function a library's code registered.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Registered {
+    pub name: String,
+    pub flags: super::Flags,
+    pub description: Option<Vec<u8>>,
 }
 
 thread_local! {
@@ -144,22 +234,35 @@ pub(crate) fn compile_error(body: &[u8]) -> Option<String> {
     .unwrap_or_else(|e| Some(e.to_string()))
 }
 
-/// Runs the script `body` (`sha` its SHA1) with `keys` and `argv`; `call`
-/// runs one command for `redis.call`/`pcall`, `check` is called every few
-/// thousand instructions and stops the script when it answers true.
+/// Runs a script or a function with `keys` and `argv`; `call` runs one
+/// command for `redis.call`/`pcall`, `check` is called every few thousand
+/// instructions and stops the script when it answers true.
 pub(crate) fn run(
     generation: u64,
-    sha: &str,
-    body: &[u8],
+    code: Code<'_>,
     keys: &[bytes::Bytes],
     argv: &[bytes::Bytes],
     call: &mut dyn FnMut(Vec<bytes::Bytes>) -> Reply,
     check: &dyn Fn() -> bool,
 ) -> Outcome {
     let r = with_vm(generation, |vm| {
-        let f = match compile(vm, sha, body) {
-            Ok(f) => f,
-            Err(e) => return Ok(Outcome::Error(e)),
+        let (f, label) = match code {
+            Code::Script { sha, body } => match compile(vm, sha, body) {
+                Ok(f) => (f, sha),
+                Err(e) => return Ok(Outcome::Error(e)),
+            },
+            Code::Function {
+                library,
+                code,
+                name,
+            } => match library_function(vm, library, code, name) {
+                Ok(f) => (f, name),
+                Err(e) => return Ok(Outcome::Error(e)),
+            },
+        };
+        let runner = match code {
+            Code::Script { .. } => vm.run.clone(),
+            Code::Function { .. } => vm.run_function.clone(),
         };
         let lua = &vm.lua;
         let keys = lua.create_sequence_from(
@@ -201,21 +304,204 @@ pub(crate) fn run(
             let hook_check = scope.create_function(move |_, ()| {
                 if check() {
                     stop.set(true);
-                    return Ok(true);
+                    return Ok(Some("Script killed by user with SCRIPT KILL..."));
                 }
-                Ok(false)
+                Ok(None)
             })?;
             vm.slot.raw_set(2, hook_check)?;
-            let (ok, v): (bool, Value) = vm.run.call((f, keys, argv))?;
+            let (ok, v): (bool, Value) = runner.call((f, keys, argv))?;
             vm.slot.raw_set(1, Value::Nil)?;
             vm.slot.raw_set(2, Value::Nil)?;
             if ok {
                 return Ok(Outcome::Reply(from_lua(&v, 0)));
             }
-            Ok(Outcome::Error(error_line(&v, sha, killed.get())))
+            Ok(Outcome::Error(error_line(&v, label, killed.get())))
         })
     });
     r.unwrap_or_else(|e| Outcome::Error(format!("ERR Error running script: {e}")))
+}
+
+/// Loads a library's code (`code`, its shebang line included) into this
+/// thread's VM as `library`: the functions it registered, or Redis's error
+/// for FUNCTION LOAD.
+pub(crate) fn load_library(
+    generation: u64,
+    library: &str,
+    code: &[u8],
+) -> Result<Vec<Registered>, String> {
+    with_vm(generation, |vm| Ok(load_into(vm, library, code)))
+        .unwrap_or_else(|e| Err(format!("ERR Error registering functions: {e}")))
+}
+
+/// A function's callback in this VM, loading its library first if this
+/// VM has not got that code yet.
+fn library_function(
+    vm: &mut Vm,
+    library: &str,
+    code: &[u8],
+    name: &str,
+) -> Result<Function, String> {
+    let fresh = vm
+        .libraries
+        .get(library)
+        .is_some_and(|(c, _)| c.as_slice() == code);
+    if !fresh {
+        load_into(vm, library, code)?;
+    }
+    vm.libraries
+        .get(library)
+        .and_then(|(_, fs)| fs.get(name))
+        .cloned()
+        .ok_or_else(|| "ERR Function not found".to_string())
+}
+
+fn load_into(vm: &mut Vm, library: &str, code: &[u8]) -> Result<Vec<Registered>, String> {
+    let f = vm
+        .lua
+        .load(blank_shebang(code).as_ref())
+        .set_name(LIBRARY_CHUNK)
+        .into_function()
+        .map_err(|e| {
+            format!(
+                "ERR Error compiling function: {}",
+                first_line(&syntax_text(&e))
+            )
+        })?;
+    let found: RefCell<Vec<(Registered, Function)>> = RefCell::new(Vec::new());
+    let started = std::time::Instant::now();
+    let outcome = vm.lua.scope(|scope| {
+        let register = scope.create_function(|_, args: mlua::MultiValue| {
+            let (r, callback) =
+                registration(args).map_err(|m| mlua::Error::external(CallError(m)))?;
+            let mut found = found.borrow_mut();
+            if found.iter().any(|(f, _)| f.name == r.name) {
+                return Err(mlua::Error::external(CallError(
+                    "ERR Function already exists in the library".into(),
+                )));
+            }
+            found.push((r, callback));
+            Ok(())
+        })?;
+        let timeout = scope.create_function(move |_, ()| {
+            Ok((started.elapsed() >= LOAD_TIMEOUT).then_some("FUNCTION LOAD timeout"))
+        })?;
+        vm.slot.raw_set(2, timeout)?;
+        let r: mlua::Result<(bool, Value)> = vm.load_library.call((f, register));
+        vm.slot.raw_set(2, Value::Nil)?;
+        r
+    });
+    let (ok, err) = outcome.map_err(|e| format!("ERR Error registering functions: {e}"))?;
+    if !ok {
+        let msg = match &err {
+            Value::Table(t) => t
+                .raw_get::<Option<String>>("err")
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| "ERR unknown error".into()),
+            other => format!("ERR {other:?}"),
+        };
+        return Err(format!("ERR Error registering functions: {msg}"));
+    }
+    let found = found.into_inner();
+    if found.is_empty() {
+        return Err("ERR No functions registered".into());
+    }
+    let registered = found.iter().map(|(r, _)| r.clone()).collect();
+    let callbacks = found.into_iter().map(|(r, f)| (r.name, f)).collect();
+    vm.libraries
+        .insert(library.to_string(), (code.to_vec(), callbacks));
+    Ok(registered)
+}
+
+/// The arguments of `redis.register_function`, checked as Redis does:
+/// `(name, callback)` or a table of named arguments.
+fn registration(args: mlua::MultiValue) -> Result<(Registered, Function), String> {
+    let text = |v: &Value| -> Option<Vec<u8>> {
+        match v {
+            Value::String(s) => Some(s.as_bytes().to_vec()),
+            Value::Integer(n) => Some(n.to_string().into_bytes()),
+            Value::Number(n) => Some(format_g(*n, 14).into_bytes()),
+            _ => None,
+        }
+    };
+    let mut args: Vec<Value> = args.into_iter().collect();
+    let (name, callback, flags, description) = match args.len() {
+        2 => {
+            let cb = args.pop();
+            let name = args.pop();
+            let name = name
+                .as_ref()
+                .and_then(text)
+                .ok_or("ERR first argument to redis.register_function must be a string")?;
+            let Some(Value::Function(cb)) = cb else {
+                return Err(
+                    "ERR second argument to redis.register_function must be a function".into(),
+                );
+            };
+            (name, cb, super::Flags::default(), None)
+        }
+        1 => {
+            let Some(Value::Table(t)) = args.pop() else {
+                return Err("ERR calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).".into());
+            };
+            let (mut name, mut cb, mut flags, mut description) =
+                (None, None, super::Flags::default(), None);
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) = pair.map_err(|e| format!("ERR {e}"))?;
+                let key = match &k {
+                    Value::String(s) => s.to_string_lossy(),
+                    _ => String::new(),
+                };
+                match key.as_str() {
+                    "function_name" => {
+                        name = Some(text(&v).ok_or(
+                            "ERR function_name argument given to redis.register_function must be a string",
+                        )?)
+                    }
+                    "description" => {
+                        description = Some(text(&v).ok_or(
+                            "ERR description argument given to redis.register_function must be a string",
+                        )?)
+                    }
+                    "callback" => match v {
+                        Value::Function(f) => cb = Some(f),
+                        _ => {
+                            return Err("ERR callback argument given to redis.register_function must be a function".into())
+                        }
+                    },
+                    "flags" => {
+                        let Value::Table(list) = v else {
+                            return Err("ERR flags argument to redis.register_function must be a table representing function flags".into());
+                        };
+                        for f in list.sequence_values::<Value>() {
+                            let ok = match f.map_err(|e| format!("ERR {e}"))? {
+                                Value::String(s) => flags.set(&s.to_string_lossy()),
+                                _ => false,
+                            };
+                            if !ok {
+                                return Err("ERR unknown flag given".into());
+                            }
+                        }
+                    }
+                    _ => return Err("ERR unknown argument given to redis.register_function".into()),
+                }
+            }
+            let name =
+                name.ok_or("ERR redis.register_function must get a function name argument")?;
+            let cb = cb.ok_or("ERR redis.register_function must get a callback argument")?;
+            (name, cb, flags, description)
+        }
+        _ => return Err("ERR wrong number of arguments to redis.register_function".into()),
+    };
+    if !super::functions::valid_name(&name) {
+        return Err(super::functions::NAME_ERROR.into());
+    }
+    let r = Registered {
+        name: String::from_utf8_lossy(&name).into_owned(),
+        flags,
+        description,
+    };
+    Ok((r, callback))
 }
 
 const ARG_ERROR: &str = "ERR Lua redis lib command arguments must be strings or integers";
@@ -227,8 +513,8 @@ fn raw_error(lua: &Lua, msg: &str) -> mlua::Result<(bool, Value)> {
     Ok((false, Value::Table(t)))
 }
 
-/// Redis's error line for a failed script: `<err> script: <sha>, on
-/// <source>:<line>.`
+/// Redis's error line for a failed script: `<err> script: <sha or
+/// function name>, on <source>:<line>.`
 fn error_line(v: &Value, sha: &str, killed: bool) -> String {
     let (mut msg, source, line) = match v {
         Value::Table(t) => (
@@ -269,35 +555,39 @@ fn compile(vm: &mut Vm, sha: &str, body: &[u8]) -> Result<Function, String> {
     if let Some(f) = vm.compiled.get(sha) {
         return Ok(f.clone());
     }
-    // The shebang line is Redis's, not Lua's: blanked, so lines keep
-    // their numbers.
-    let blanked;
-    let body = if body.starts_with(b"#!") {
-        let eol = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
-        blanked = body[eol..].to_vec();
-        &blanked[..]
-    } else {
-        body
-    };
     let f = vm
         .lua
-        .load(body)
+        .load(blank_shebang(body).as_ref())
         .set_name(CHUNK)
         .into_function()
         .map_err(|e| {
-            let text = match &e {
-                mlua::Error::SyntaxError { message, .. } => message.clone(),
-                other => other.to_string(),
-            };
             format!(
                 "ERR Error compiling script (new function): {}",
-                first_line(&text)
+                first_line(&syntax_text(&e))
             )
         })?;
     if !sha.is_empty() {
         vm.compiled.insert(sha.to_string(), f.clone());
     }
     Ok(f)
+}
+
+/// The shebang line is Redis's, not Lua's: blanked, so lines keep their
+/// numbers.
+fn blank_shebang(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if body.starts_with(b"#!") {
+        let eol = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+        std::borrow::Cow::Owned(body[eol..].to_vec())
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    }
+}
+
+fn syntax_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn first_line(s: &str) -> &str {
@@ -473,7 +763,7 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
         },
         other => Ok(other),
     })?;
-    let run: Function = lua
+    let (run, load_library, run_function): (Function, Function, Function) = lua
         .load(PRELUDE)
         .set_name("=sledis")
         .call((call, pcall, decode))?;
@@ -486,20 +776,22 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
             let Ok(Value::Function(check)) = s3.raw_get::<Value>(2) else {
                 return Ok(VmState::Continue);
             };
-            if check.call::<bool>(())? {
-                return Err(mlua::Error::runtime(
-                    "Script killed by user with SCRIPT KILL...",
-                ));
+            // The check answers the error to stop with, if any.
+            match check.call::<Option<String>>(())? {
+                Some(msg) => Err(mlua::Error::runtime(msg)),
+                None => Ok(VmState::Continue),
             }
-            Ok(VmState::Continue)
         },
     )?;
     Ok(Vm {
         lua,
         generation,
         run,
+        load_library,
+        run_function,
         slot,
         compiled: HashMap::new(),
+        libraries: HashMap::new(),
     })
 }
 
@@ -700,8 +992,10 @@ mod tests {
         let sha = crate::scripting::Scripts::sha1_hex(body.as_bytes());
         run(
             0,
-            &sha,
-            body.as_bytes(),
+            Code::Script {
+                sha: &sha,
+                body: body.as_bytes(),
+            },
             &[],
             &argv,
             &mut |args| Reply::Bulk(args.concat()),

@@ -11,6 +11,7 @@
 pub(crate) mod bit;
 pub(crate) mod cjson;
 pub(crate) mod cmsgpack;
+pub(crate) mod functions;
 pub(crate) mod lua;
 pub(crate) mod structlib;
 
@@ -20,11 +21,46 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-/// The flags of a script's `#!lua flags=...` first line (Redis 7).
+/// The flags of a script's `#!lua flags=...` first line or of a function
+/// (Redis 7).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Flags {
     pub no_writes: bool,
+    pub allow_oom: bool,
     pub allow_stale: bool,
+    /// Cluster and eviction flags change nothing here, but FUNCTION LIST
+    /// shows them.
+    pub no_cluster: bool,
+    pub allow_cross_slot_keys: bool,
+}
+
+impl Flags {
+    /// Sets the flag named `name`; false if there is none.
+    pub(crate) fn set(&mut self, name: &str) -> bool {
+        match name {
+            "no-writes" => self.no_writes = true,
+            "allow-oom" => self.allow_oom = true,
+            "allow-stale" => self.allow_stale = true,
+            "no-cluster" => self.no_cluster = true,
+            "allow-cross-slot-keys" => self.allow_cross_slot_keys = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The names of the flags set, in Redis's order.
+    pub(crate) fn names(&self) -> Vec<&'static str> {
+        [
+            (self.no_writes, "no-writes"),
+            (self.allow_oom, "allow-oom"),
+            (self.allow_stale, "allow-stale"),
+            (self.no_cluster, "no-cluster"),
+            (self.allow_cross_slot_keys, "allow-cross-slot-keys"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
 }
 
 /// A script's shebang: None without one (a legacy script), its flags, or
@@ -49,12 +85,8 @@ pub(crate) fn shebang(body: &[u8]) -> Result<Option<Flags>, String> {
             return Err(format!("ERR Unknown lua shebang option: {part}"));
         };
         for f in list.split(',').filter(|f| !f.is_empty()) {
-            match f {
-                "no-writes" => flags.no_writes = true,
-                "allow-stale" => flags.allow_stale = true,
-                // Cluster and eviction flags change nothing here.
-                "allow-oom" | "no-cluster" | "allow-cross-slot-keys" => {}
-                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            if !flags.set(f) {
+                return Err(format!("ERR Unexpected flag in script shebang: {f}"));
             }
         }
     }
@@ -79,19 +111,31 @@ pub(crate) struct Scripts {
     /// Wakes the requests parked while a script runs: it ended, or the
     /// node turned BUSY.
     pub(crate) changed: tokio::sync::Notify,
+    pub(crate) functions: functions::Functions,
 }
 
 struct Running {
     started: Instant,
     /// The script has written: SCRIPT KILL cannot stop it (UNKILLABLE).
     wrote: bool,
+    /// A function (FCALL): its name and the command that called it.
+    function: Option<(String, Vec<Bytes>)>,
 }
 
-/// Why SCRIPT KILL did not kill.
+/// Why SCRIPT KILL or FUNCTION KILL did not kill.
 pub(crate) enum KillError {
     NotBusy,
     Unkillable,
+    /// SCRIPT KILL of a function, or FUNCTION KILL of a script: Redis's
+    /// BUSY text naming the right one.
+    OtherKind(&'static str),
 }
+
+/// The BUSY replies while a script or a function runs.
+pub(crate) const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub(crate) const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 impl Scripts {
     pub(crate) fn sha1_hex(body: &[u8]) -> String {
@@ -118,11 +162,13 @@ impl Scripts {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// A script starts on this thread.
-    pub(crate) fn begin(&self) {
+    /// A script starts on this thread; `function` names the function
+    /// and its FCALL when it is one.
+    pub(crate) fn begin(&self, function: Option<(String, Vec<Bytes>)>) {
         *self.running.lock() = Some(Running {
             started: Instant::now(),
             wrote: false,
+            function,
         });
         self.kill.store(false, Ordering::Release);
         self.active.store(true, Ordering::Release);
@@ -145,6 +191,31 @@ impl Scripts {
         self.busy.load(Ordering::Acquire)
     }
 
+    /// The BUSY reply for other clients now.
+    pub(crate) fn busy_error(&self) -> &'static str {
+        match self.running.lock().as_ref() {
+            Some(r) if r.function.is_some() => BUSY_FUNCTION,
+            _ => BUSY_SCRIPT,
+        }
+    }
+
+    /// FUNCTION STATS's running_script: the function's name, its command
+    /// and how long it has run (ms); None while no function runs.
+    pub(crate) fn running_function(&self) -> Option<(String, Vec<Bytes>, u64)> {
+        let g = self.running.lock();
+        let r = g.as_ref()?;
+        let (name, args) = r.function.clone()?;
+        Some((name, args, r.started.elapsed().as_millis() as u64))
+    }
+
+    /// A script (not a function) runs now.
+    pub(crate) fn script_running(&self) -> bool {
+        self.running
+            .lock()
+            .as_ref()
+            .is_some_and(|r| r.function.is_none())
+    }
+
     pub(crate) fn note_write(&self) {
         if let Some(r) = self.running.lock().as_mut() {
             r.wrote = true;
@@ -165,13 +236,19 @@ impl Scripts {
         self.kill.load(Ordering::Acquire)
     }
 
-    /// SCRIPT KILL: only a busy script that has not written.
-    pub(crate) fn kill(&self) -> Result<(), KillError> {
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL: only a busy
+    /// script of that kind that has not written.
+    pub(crate) fn kill(&self, function: bool) -> Result<(), KillError> {
         let g = self.running.lock();
         match g.as_ref() {
             Some(r) if self.busy() => {
                 if r.wrote {
                     return Err(KillError::Unkillable);
+                }
+                match (function, r.function.is_some()) {
+                    (false, true) => return Err(KillError::OtherKind(BUSY_FUNCTION)),
+                    (true, false) => return Err(KillError::OtherKind(BUSY_SCRIPT)),
+                    _ => {}
                 }
                 self.kill.store(true, Ordering::Release);
                 Ok(())

@@ -5,6 +5,10 @@
 //!   FLUSHDB moves a database to a new generation, which hides every older key
 //!   at once; the old ones are reclaimed in the background.
 //! - `! g | db u8` → the database's current generation (u32 BE).
+//! - `f | library name` → a function library's code (FUNCTION LOAD). Like
+//!   any pair, it is logged, replicated and in snapshots, so functions
+//!   survive restarts and full syncs as Redis's RDB keeps them. It is in no
+//!   database: FLUSHALL leaves it, as Redis does.
 //!
 //! - `s | db u8 | gen u32 BE | key len u32 BE | user key | version u64 BE |
 //!   field` → one element of a collection (a hash field's value). The
@@ -29,6 +33,7 @@ pub const SUB: u8 = b's';
 pub const INTERNAL: u8 = b'!';
 pub const EXPIRY: u8 = b'x';
 pub const GARBAGE: u8 = b'g';
+pub const FUNCTION: u8 = b'f';
 pub const DATA_PREFIX_LEN: usize = 6;
 
 pub fn data_key(db: u8, gen: u32, key: &[u8]) -> Bytes {
@@ -152,6 +157,21 @@ pub fn gen_key(db: u8) -> Bytes {
 pub fn parse_gen_key(k: &[u8]) -> Option<u8> {
     match k {
         [INTERNAL, b'g', db] => Some(*db),
+        _ => None,
+    }
+}
+
+pub fn library_key(name: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(1 + name.len());
+    b.put_u8(FUNCTION);
+    b.put_slice(name);
+    b.freeze()
+}
+
+/// The library name of a `f` pair.
+pub fn parse_library_key(k: &[u8]) -> Option<&[u8]> {
+    match k.split_first() {
+        Some((&FUNCTION, name)) => Some(name),
         _ => None,
     }
 }

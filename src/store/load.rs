@@ -28,6 +28,7 @@ impl Store {
         self.engine.meta_remove(LOADING_KEY)?;
         self.engine.flush()?;
         self.incomplete.store(false, Ordering::Release);
+        self.functions_changed();
         *self.gc_lock.lock() = true;
         self.gc_wake.notify_one();
         Ok(n)
@@ -100,6 +101,7 @@ impl Store {
         *self.loader.lock() = Some(handle);
         // The file holds the whole dataset: the node serves it.
         self.incomplete.store(false, Ordering::Release);
+        self.functions_changed();
         Ok(n)
     }
 
@@ -130,6 +132,7 @@ impl Store {
         self.engine.clear()?;
         *self.overlay.write() = overlay;
         self.engine.clear_cache();
+        self.functions_changed();
         Ok(())
     }
 

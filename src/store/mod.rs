@@ -13,6 +13,7 @@ mod error;
 mod expire;
 mod gc;
 pub mod keys;
+mod libraries;
 mod load;
 pub mod memtable;
 mod open;
@@ -218,6 +219,10 @@ pub struct Store {
     /// Keys blocked clients wait on (BLPOP & co.).
     pub ready: ready::ReadyKeys,
     closed: AtomicBool,
+    /// Moves whenever a function library pair changes, by any path (a
+    /// command, a master's stream, a full sync), so the function registry
+    /// knows to reread the libraries.
+    functions_version: AtomicU64,
     pub stats: StoreStats,
 }
 

@@ -126,6 +126,7 @@ impl Store {
             watches: watch::Watches::default(),
             ready: ready::ReadyKeys::default(),
             closed: AtomicBool::new(false),
+            functions_version: AtomicU64::new(0),
             stats: StoreStats::default(),
         });
         let s = store.clone();

@@ -147,6 +147,9 @@ impl Store {
                 }
             }
         }
+        if b.overlay.keys().any(|k| k.first() == Some(&keys::FUNCTION)) {
+            self.functions_changed();
+        }
         self.dirty
             .fetch_add(b.effects.len() as u64, Ordering::Relaxed);
         if gc {

@@ -32,7 +32,8 @@ pub struct SnapshotSource<'a> {
 
 impl SnapshotSource<'_> {
     /// Calls `f` with every live raw (key, value) pair in key order: the
-    /// generation keys, then each database's current keys. Values from the
+    /// generation keys, the function libraries, then each database's
+    /// current keys. Values from the
     /// write buffer win over sled's.
     pub fn for_each(
         &self,
@@ -43,6 +44,8 @@ impl SnapshotSource<'_> {
                 f(&gen_key(db as u8), &self.gens[db].to_be_bytes())?;
             }
         }
+        // Function libraries sort between the two.
+        self.merge_live(&[keys::FUNCTION], &[keys::FUNCTION + 1], None, &mut f)?;
         for db in 0..MAX_DBS {
             let big = self.store.counts[db].load(Ordering::Relaxed) >= SPLIT_SCAN_MIN_KEYS;
             self.merge_prefix_split(&db_prefix(db as u8, self.gens[db]), None, big, &mut f)?;
