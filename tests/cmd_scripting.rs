@@ -247,11 +247,164 @@ const CASES: &[&[&str]] = &[
     &["EVAL", "return struct.pack('i40', 1)", "0"],
     &["EVAL", "return {struct.unpack('>d', struct.pack('>d', 0.1))}", "0"],
     &["EVAL", "return {struct.unpack('<f', struct.pack('<f', 0.5))}", "0"],
+    // cjson's settings, which last from script to script.
+    &["EVAL", "return {cjson.encode_sparse_array()}", "0"],
+    &["EVAL", "return {cjson.encode_max_depth()}", "0"],
+    &["EVAL", "return {cjson.decode_max_depth()}", "0"],
+    &["EVAL", "return {cjson.encode_number_precision()}", "0"],
+    &["EVAL", "return {cjson.encode_keep_buffer()}", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers()}", "0"],
+    &["EVAL", "return {cjson.decode_invalid_numbers()}", "0"],
+    &["EVAL", "return cjson.encode(cjson.decode('[0x10, 1e2, 0x1p4, +5, 007, -0x10]'))", "0"],
+    &["EVAL", "return cjson.encode({cjson.decode('[inf]')})", "0"],
+    &["EVAL", "return cjson.encode(cjson.decode('[nan]'))", "0"],
+    &["EVAL", "return cjson.encode(cjson.decode('[Infinity]'))", "0"],
+    &["EVAL", "return cjson.encode(cjson.decode('[-inf]'))", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[1-2]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[1e]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[.5]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[-]')}", "0"],
+    &["EVAL", "return cjson.encode_max_depth(0)", "0"],
+    &["EVAL", "return cjson.encode_max_depth(1, 2)", "0"],
+    &["EVAL", "return cjson.encode_max_depth('x')", "0"],
+    &["EVAL", "return cjson.encode_max_depth('7')", "0"],
+    &["EVAL", "return cjson.encode_number_precision(15)", "0"],
+    &["EVAL", "return cjson.encode_number_precision(0)", "0"],
+    &["EVAL", "return cjson.encode_sparse_array(2)", "0"],
+    &["EVAL", "return cjson.encode_sparse_array(true, -1)", "0"],
+    &["EVAL", "return cjson.encode_invalid_numbers('x')", "0"],
+    &["EVAL", "return cjson.encode_keep_buffer(1)", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array(true, 2, 3)}", "0"],
+    &["EVAL", "return cjson.encode({[1]=1,[5]=2})", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array()}", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array(true, 0)}", "0"],
+    &["EVAL", "return cjson.encode({[1]=1,[50]=2})", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array(false, 2, 10)}", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array(nil, 3)}", "0"],
+    &["EVAL", "return {pcall(cjson.encode, {[1]=1,[40]=2})}", "0"],
+    &["EVAL", "cjson.encode_sparse_array(false, 2, 10) return 1", "0"],
+    &["EVAL", "return {cjson.encode_number_precision(3), cjson.encode(math.pi), cjson.encode({[math.pi]=1})}", "0"],
+    &["EVAL", "return cjson.encode(math.pi)", "0"],
+    &["EVAL", "cjson.encode_number_precision(14) return 1", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers(true), cjson.encode({1/0, -1/0})}", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers('null'), cjson.encode({1/0, -1/0, 0/0})}", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers(false)}", "0"],
+    &["EVAL", "return {cjson.encode_max_depth(2), pcall(cjson.encode, {{{1}}})}", "0"],
+    &["EVAL", "cjson.encode_max_depth(1000) return 1", "0"],
+    &["EVAL", "return {cjson.decode_max_depth(2), pcall(cjson.decode, '[[[1]]]')}", "0"],
+    &["EVAL", "cjson.decode_max_depth(1000) return 1", "0"],
+    &["EVAL", "return {cjson.decode_invalid_numbers(false), pcall(cjson.decode, '[0x10]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[inf]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[+1]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[01]')}", "0"],
+    &["EVAL", "return {pcall(cjson.decode, '[1.5e3]')}", "0"],
+    &["EVAL", "return {cjson.decode_invalid_numbers(true)}", "0"],
+    &["EVAL", "return cjson.encode_keep_buffer('on')", "0"],
+    &["EVAL", "return cjson.encode_invalid_numbers('on')", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers('off')}", "0"],
     &["MULTI"],
     &["EVAL", "return redis.call('incr', 'm')", "0"],
     &["EVAL", "return redis.call('incr', 'm')", "0"],
     &["EXEC"],
 ];
+
+/// `redis.setresp(3)` and RESP3 values returned from a script, asked by a
+/// RESP2 and then by a RESP3 client.
+const RESP3_CASES: &[&[&str]] = &[
+    &["HSET", "h", "f", "v", "g", "w"],
+    &["SADD", "st", "a"],
+    &["ZADD", "z", "1.5", "m"],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('hgetall', 'h')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) local r = redis.call('hgetall', 'h') return {type(r.map), r.map.f}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('get', 'nosuch') == nil",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) local r = redis.call('zscore', 'z', 'm') return {type(r), r.double * 2}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('zscore', 'z', 'm')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('smembers', 'st')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) local r = redis.call('smembers', 'st') return tostring(r.set.a)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) redis.setresp(2) return redis.call('get', 'nosuch')",
+        "0",
+    ],
+    &["EVAL", "redis.setresp(3) return true", "0"],
+    &["EVAL", "redis.setresp(3) return false", "0"],
+    &["EVAL", "return true", "0"],
+    &["EVAL", "return false", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return {double=3.5}", "0"],
+    &[
+        "EVAL",
+        "return {big_number='123456789012345678901234567890'}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {verbatim_string={format='txt', string='hi'}}",
+        "0",
+    ],
+    &["EVAL", "return {map={a=1, b='two'}}", "0"],
+    &["EVAL", "return {set={a=true, b=true}}", "0"],
+    &["EVAL", "return {1, {map={x={double=0.5}}}}", "0"],
+    &["EVAL", "redis.setresp()", "0"],
+    &["EVAL", "redis.setresp(4)", "0"],
+    &[
+        "EVAL",
+        "redis.setresp('3') return redis.call('zscore', 'z', 'm')",
+        "0",
+    ],
+];
+
+#[test]
+fn resp3_in_scripts_replies_as_redis_does() {
+    let run = |port: u16| -> Vec<Reply> {
+        let mut c = Resp::connect(port);
+        let mut out: Vec<Reply> = RESP3_CASES.iter().map(|args| c.q(args)).collect();
+        c.q(&["HELLO", "3"]);
+        out.extend(RESP3_CASES.iter().map(|args| c.q(args)));
+        out
+    };
+    let want = {
+        let r = RealRedis::start(&[]);
+        run(r.port)
+    };
+    let n = Node::start(&[]);
+    let got = run(n.port);
+    let asked: Vec<String> = ["RESP2", "RESP3"]
+        .iter()
+        .flat_map(|p| RESP3_CASES.iter().map(move |a| format!("{p}: {a:?}")))
+        .collect();
+    for (i, what) in asked.iter().enumerate() {
+        assert_eq!(got[i], want[i], "{what}");
+    }
+}
 
 #[test]
 fn scripts_reply_as_redis_does() {

@@ -278,7 +278,7 @@ pub(super) fn run_script(
     let resp3 = ctx.out.resp3;
     scripts.begin(function);
     let outcome = {
-        let mut call = |args: Vec<Bytes>| script_call(ctx, &args, read_only);
+        let mut call = |args: Vec<Bytes>, resp3| script_call(ctx, &args, read_only, resp3);
         let check = || scripts.check(threshold);
         lua::run(generation, code, keys, argv, &mut call, &check)
     };
@@ -297,7 +297,7 @@ pub(super) fn run_script(
 
 /// One `redis.call`: Redis's checks for a command from a script, then the
 /// command, its reply read back from the output buffer.
-fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
+fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool, resp3: bool) -> Reply {
     let err = |m: &str| Reply::Error(m.as_bytes().to_vec());
     let Some(c) = lookup(&args[0]) else {
         return err("ERR Unknown Redis command called from script");
@@ -315,7 +315,7 @@ fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
         ctx.scripts().note_write();
     }
     let at = ctx.out.buf.len();
-    ctx.out.resp3 = false;
+    ctx.out.resp3 = resp3;
     let db = ctx.db();
     super::run(ctx, c, args);
     let failed = ctx.out.buf.get(at) == Some(&b'-');
@@ -339,9 +339,26 @@ pub(super) fn write_reply(ctx: &mut Ctx<'_>, r: &Reply) {
         }
         Reply::Int(n) => ctx.out.int(*n),
         Reply::Bulk(b) => ctx.out.bulk(b),
-        Reply::Nil => ctx.out.null(),
+        Reply::Nil | Reply::Null => ctx.out.null(),
         Reply::Array(items) => {
             ctx.out.array(items.len());
+            for it in items {
+                write_reply(ctx, it);
+            }
+        }
+        Reply::Bool(b) => ctx.out.boolean(*b),
+        Reply::Double(d) => ctx.out.double(*d),
+        Reply::BigNumber(n) => ctx.out.big_number(n),
+        Reply::Verbatim(format, text) => ctx.out.verbatim_as(format, text),
+        Reply::Map(pairs) => {
+            ctx.out.map(pairs.len());
+            for (k, v) in pairs {
+                write_reply(ctx, k);
+                write_reply(ctx, v);
+            }
+        }
+        Reply::Set(items) => {
+            ctx.out.set(items.len());
             for it in items {
                 write_reply(ctx, it);
             }

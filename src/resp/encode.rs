@@ -93,6 +93,39 @@ impl Out {
         }
     }
 
+    /// Verbatim text with its 3-letter format: a bulk string in RESP2.
+    pub(crate) fn verbatim_as(&mut self, format: &[u8], text: &[u8]) {
+        if self.resp3 {
+            self.line(b'=', (format.len() + 1 + text.len()) as i64);
+            self.buf.put_slice(format);
+            self.buf.put_u8(b':');
+            self.buf.put_slice(text);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    /// `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub(crate) fn boolean(&mut self, b: bool) {
+        if self.resp3 {
+            self.buf.put_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            self.int(i64::from(b));
+        }
+    }
+
+    /// A big number: `(` in RESP3, a bulk string in RESP2.
+    pub(crate) fn big_number(&mut self, n: &[u8]) {
+        if self.resp3 {
+            self.buf.put_u8(b'(');
+            self.buf.put_slice(n);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(n);
+        }
+    }
+
     pub(crate) fn null(&mut self) {
         if self.resp3 {
             self.buf.put_slice(b"_\r\n");

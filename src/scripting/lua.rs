@@ -201,6 +201,9 @@ pub(crate) struct Registered {
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// The protocol the running script chose with `redis.setresp` (3 is
+    /// true): how its commands reply to it, and how its booleans return.
+    static RESP3: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// What a script did, for the caller to answer.
@@ -211,15 +214,27 @@ pub(crate) enum Outcome {
     Error(String),
 }
 
-/// A reply in RESP2 terms, both ways between commands and Lua.
+/// A reply, both ways between commands and Lua. The RESP3 kinds come from
+/// commands of a script that called `redis.setresp(3)`, or from a script
+/// returning `{map=...}`, `{double=...}` and the like.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Reply {
     Status(Vec<u8>),
     Error(Vec<u8>),
     Int(i64),
     Bulk(Vec<u8>),
+    /// RESP2's null bulk or array.
     Nil,
     Array(Vec<Reply>),
+    /// RESP3's null.
+    Null,
+    Bool(bool),
+    Double(f64),
+    BigNumber(Vec<u8>),
+    /// (format, text).
+    Verbatim(Vec<u8>, Vec<u8>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
 }
 
 /// The compile error of `body`, if any (SCRIPT LOAD and EVAL).
@@ -242,9 +257,10 @@ pub(crate) fn run(
     code: Code<'_>,
     keys: &[bytes::Bytes],
     argv: &[bytes::Bytes],
-    call: &mut dyn FnMut(Vec<bytes::Bytes>) -> Reply,
+    call: &mut dyn FnMut(Vec<bytes::Bytes>, bool) -> Reply,
     check: &dyn Fn() -> bool,
 ) -> Outcome {
+    RESP3.with(|r| r.set(false));
     let r = with_vm(generation, |vm| {
         let (f, label) = match code {
             Code::Script { sha, body } => match compile(vm, sha, body) {
@@ -294,7 +310,7 @@ pub(crate) fn run(
                     };
                     parts.push(s);
                 }
-                match call(parts) {
+                match call(parts, RESP3.with(|r| r.get())) {
                     Reply::Error(e) => raw_error(lua, &String::from_utf8_lossy(&e)),
                     r => Ok((true, to_lua(lua, &r, 0)?)),
                 }
@@ -696,12 +712,28 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
     )?;
     redis.set(
         "setresp",
-        lua.create_function(|_, v: i64| match v {
-            2 => Ok(()),
-            3 => Err(mlua::Error::runtime(
-                "RESP3 replies inside scripts are not supported by sledis yet",
-            )),
-            _ => Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
+        lua.create_function(|_, args: mlua::MultiValue| {
+            if args.len() != 1 {
+                return Err(mlua::Error::runtime(
+                    "redis.setresp() requires one argument.",
+                ));
+            }
+            let v = match args.into_iter().next() {
+                Some(Value::Integer(n)) => n as f64,
+                Some(Value::Number(n)) => n,
+                Some(Value::String(s)) => s
+                    .to_str()
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0.0),
+                _ => 0.0,
+            };
+            match v as i64 {
+                2 => RESP3.with(|r| r.set(false)),
+                3 => RESP3.with(|r| r.set(true)),
+                _ => return Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
+            }
+            Ok(())
         })?,
     )?;
     // Effects replication is the only kind (Redis 7 too).
@@ -714,7 +746,8 @@ fn new_vm(generation: u64) -> mlua::Result<Vm> {
     )?;
     lua.globals().set("redis", redis)?;
     lua.globals().set("bit", super::bit::open(&lua)?)?;
-    lua.globals().set("cjson", super::cjson::open(&lua)?)?;
+    lua.globals()
+        .set("cjson", super::cjson::open(&lua, generation)?)?;
     lua.globals()
         .set("cmsgpack", super::cmsgpack::open(&lua)?)?;
     lua.globals().set("struct", super::structlib::open(&lua)?)?;
@@ -871,24 +904,33 @@ fn version_num(v: &str) -> i64 {
 }
 
 /// A command's reply as Redis hands it to Lua: an integer is a number, a
-/// bulk a string, a nil false, a status `{ok=...}`, an error `{err=...}`.
+/// bulk a string, a nil false (RESP3's null is nil), a status `{ok=...}`,
+/// an error `{err=...}`; RESP3's kinds are `{map=...}`, `{set=...}`,
+/// `{double=...}`, `{big_number=...}`, `{verbatim_string=...}` and booleans.
 fn to_lua(lua: &Lua, r: &Reply, depth: usize) -> mlua::Result<Value> {
     if depth > MAX_DEPTH {
         return Err(mlua::Error::runtime("reached lua stack limit"));
     }
+    let wrapped = |name: &str, v: Value| -> mlua::Result<Value> {
+        let t = lua.create_table()?;
+        t.raw_set(name, v)?;
+        Ok(Value::Table(t))
+    };
     Ok(match r {
         Reply::Int(n) => Value::Number(*n as f64),
         Reply::Bulk(b) => Value::String(lua.create_string(b)?),
         Reply::Nil => Value::Boolean(false),
-        Reply::Status(s) => {
+        Reply::Null => Value::Nil,
+        Reply::Bool(b) => Value::Boolean(*b),
+        Reply::Status(s) => wrapped("ok", Value::String(lua.create_string(s)?))?,
+        Reply::Error(e) => wrapped("err", Value::String(lua.create_string(e)?))?,
+        Reply::Double(d) => wrapped("double", Value::Number(*d))?,
+        Reply::BigNumber(b) => wrapped("big_number", Value::String(lua.create_string(b)?))?,
+        Reply::Verbatim(format, text) => {
             let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(s)?)?;
-            Value::Table(t)
-        }
-        Reply::Error(e) => {
-            let t = lua.create_table()?;
-            t.raw_set("err", lua.create_string(e)?)?;
-            Value::Table(t)
+            t.raw_set("format", lua.create_string(format)?)?;
+            t.raw_set("string", lua.create_string(text)?)?;
+            wrapped("verbatim_string", Value::Table(t))?
         }
         Reply::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
@@ -897,19 +939,36 @@ fn to_lua(lua: &Lua, r: &Reply, depth: usize) -> mlua::Result<Value> {
             }
             Value::Table(t)
         }
+        Reply::Map(pairs) => {
+            let t = lua.create_table_with_capacity(0, pairs.len())?;
+            for (k, v) in pairs {
+                t.raw_set(to_lua(lua, k, depth + 1)?, to_lua(lua, v, depth + 1)?)?;
+            }
+            wrapped("map", Value::Table(t))?
+        }
+        Reply::Set(items) => {
+            let t = lua.create_table_with_capacity(0, items.len())?;
+            for it in items {
+                t.raw_set(to_lua(lua, it, depth + 1)?, true)?;
+            }
+            wrapped("set", Value::Table(t))?
+        }
     })
 }
 
 /// A script's return value as Redis replies it: a number is truncated to
-/// an integer, true is 1, false and nil are nil, a table with `err` or
-/// `ok` is an error or a status, any other table an array up to its first
-/// nil.
+/// an integer, true is 1 and false nil (a boolean after `setresp(3)`), nil
+/// is nil, a table with `err`, `ok`, `double`, `big_number`,
+/// `verbatim_string`, `map` or `set` is that reply, any other table an
+/// array up to its first nil.
 pub(crate) fn from_lua(v: &Value, depth: usize) -> Reply {
     if depth > MAX_DEPTH {
         return Reply::Error(b"ERR reached lua stack limit".to_vec());
     }
+    let resp3 = RESP3.with(|r| r.get());
     match v {
         Value::Nil => Reply::Nil,
+        Value::Boolean(b) if resp3 => Reply::Bool(*b),
         Value::Boolean(true) => Reply::Int(1),
         Value::Boolean(false) => Reply::Nil,
         Value::Integer(n) => Reply::Int(*n),
@@ -921,6 +980,37 @@ pub(crate) fn from_lua(v: &Value, depth: usize) -> Reply {
             }
             if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
                 return Reply::Status(s.as_bytes().to_vec());
+            }
+            match t.raw_get::<Value>("double") {
+                Ok(Value::Number(d)) => return Reply::Double(d),
+                Ok(Value::Integer(d)) => return Reply::Double(d as f64),
+                _ => {}
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("big_number") {
+                return Reply::BigNumber(s.as_bytes().to_vec());
+            }
+            if let Ok(Value::Table(vt)) = t.raw_get::<Value>("verbatim_string") {
+                if let (Ok(Value::String(f)), Ok(Value::String(text))) =
+                    (vt.raw_get::<Value>("format"), vt.raw_get::<Value>("string"))
+                {
+                    return Reply::Verbatim(f.as_bytes().to_vec(), text.as_bytes().to_vec());
+                }
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                let pairs = m
+                    .pairs::<Value, Value>()
+                    .filter_map(Result::ok)
+                    .map(|(k, v)| (from_lua(&k, depth + 1), from_lua(&v, depth + 1)))
+                    .collect();
+                return Reply::Map(pairs);
+            }
+            if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+                let items = m
+                    .pairs::<Value, Value>()
+                    .filter_map(Result::ok)
+                    .map(|(k, _)| from_lua(&k, depth + 1))
+                    .collect();
+                return Reply::Set(items);
             }
             let mut items = Vec::new();
             for i in 1.. {
@@ -935,8 +1025,8 @@ pub(crate) fn from_lua(v: &Value, depth: usize) -> Reply {
     }
 }
 
-/// Parses the RESP2 reply a command wrote (our own output, so complete and
-/// well formed; anything else reads as nil).
+/// Parses the reply a command wrote, RESP2 or RESP3 (our own output, so
+/// complete and well formed; anything else reads as nil).
 pub(crate) fn parse_reply(buf: &[u8]) -> Reply {
     let mut pos = 0;
     parse_at(buf, &mut pos, 0).unwrap_or(Reply::Nil)
@@ -948,33 +1038,51 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Option<Reply> {
     let line = &buf[*pos + 1..line_end];
     *pos = line_end + 2;
     let num = || -> Option<i64> { std::str::from_utf8(line).ok()?.parse().ok() };
+    let blob = |pos: &mut usize| -> Option<Vec<u8>> {
+        let n = usize::try_from(num()?).ok()?;
+        let b = buf.get(*pos..*pos + n)?.to_vec();
+        *pos += n + 2;
+        Some(b)
+    };
+    let items = |pos: &mut usize, n: i64| -> Option<Vec<Reply>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let mut items = Vec::with_capacity((n.max(0) as usize).min(1024));
+        for _ in 0..n {
+            items.push(parse_at(buf, pos, depth + 1)?);
+        }
+        Some(items)
+    };
     Some(match kind {
         b'+' => Reply::Status(line.to_vec()),
         b'-' => Reply::Error(line.to_vec()),
         b':' => Reply::Int(num()?),
-        b'$' => {
-            let n = num()?;
-            if n < 0 {
-                return Some(Reply::Nil);
-            }
-            let end = *pos + n as usize;
-            let b = buf.get(*pos..end)?.to_vec();
-            *pos = end + 2;
-            Reply::Bulk(b)
+        b'$' if num()? < 0 => Reply::Nil,
+        b'$' => Reply::Bulk(blob(pos)?),
+        b'*' if num()? < 0 => Reply::Nil,
+        b'*' => Reply::Array(items(pos, num()?)?),
+        b'_' => Reply::Null,
+        b'#' => Reply::Bool(line == b"t"),
+        b',' => Reply::Double(std::str::from_utf8(line).ok()?.parse().ok()?),
+        b'(' => Reply::BigNumber(line.to_vec()),
+        b'=' => {
+            let b = blob(pos)?;
+            let (format, text) = b.split_at(b.len().min(4));
+            Reply::Verbatim(
+                format[..format.len().saturating_sub(1)].to_vec(),
+                text.to_vec(),
+            )
         }
-        b'*' => {
-            let n = num()?;
-            if n < 0 {
-                return Some(Reply::Nil);
+        b'~' => Reply::Set(items(pos, num()?)?),
+        b'%' => {
+            let flat = items(pos, num()? * 2)?;
+            let mut pairs = Vec::with_capacity(flat.len() / 2);
+            let mut it = flat.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                pairs.push((k, v));
             }
-            if depth > MAX_DEPTH {
-                return None;
-            }
-            let mut items = Vec::with_capacity((n as usize).min(1024));
-            for _ in 0..n {
-                items.push(parse_at(buf, pos, depth + 1)?);
-            }
-            Reply::Array(items)
+            Reply::Map(pairs)
         }
         _ => return None,
     })
@@ -998,7 +1106,7 @@ mod tests {
             },
             &[],
             &argv,
-            &mut |args| Reply::Bulk(args.concat()),
+            &mut |args, _| Reply::Bulk(args.concat()),
             &|| false,
         )
     }
