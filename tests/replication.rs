@@ -1004,3 +1004,32 @@ fn an_old_master_returning_after_two_failovers_still_finds_its_fork() {
     let h: String = info_value(&mut mc, "replication", "replid_history");
     assert!(h.contains(&old_replid), "{h:?}");
 }
+
+/// A string past 64 MiB (the old per-pair limit of the snapshot format)
+/// is saved, and a replica gets it whole by full sync.
+#[test]
+fn a_value_over_64mb_saves_and_full_syncs() {
+    let m = Node::start(&[]);
+    let mut c = Resp::connect(m.port);
+    c.set_timeout(Duration::from_secs(120));
+    // 80 MB of zeros, a few marks in it.
+    let len = 80_000_000;
+    assert_eq!(
+        c.q(&["SETRANGE", "big", &(len - 1).to_string(), "z"]),
+        int(len)
+    );
+    assert_eq!(c.q(&["SETRANGE", "big", "1234567", "mark"]), int(len));
+    assert_eq!(c.q(&["SAVE"]), ok());
+    let r = Node::start(&[]);
+    let _rc = replicaof(&r, &m);
+    wait_synced(&r, &m);
+    let mut rc = Resp::connect(r.port);
+    rc.set_timeout(Duration::from_secs(120));
+    assert_eq!(rc.q(&["STRLEN", "big"]), int(len));
+    assert_eq!(
+        rc.q(&["GETRANGE", "big", "1234567", "1234570"]),
+        bulk("mark")
+    );
+    assert_eq!(rc.q(&["GETRANGE", "big", "-1", "-1"]), bulk("z"));
+    assert_eq!(digest_at(r.port), digest_at(m.port));
+}

@@ -27,9 +27,14 @@ pub(super) const REPLID_LEN: usize = 40;
 
 /// A block is closed once its raw (uncompressed) size reaches this.
 pub(super) const TARGET_BLOCK_RAW: usize = 64 * 1024;
-/// Hard cap on a block's raw size, and so on a single key+value pair. Bounds
-/// the memory a hostile file can make the reader allocate per block.
-pub(super) const MAX_BLOCK_RAW: usize = 64 * 1024 * 1024;
+/// Hard cap on a block's raw size, and so on a single key+value pair: a
+/// string value of up to 1 GiB (twice the default `proto-max-bulk-len`)
+/// must fit, since strings are stored whole. The reader never reserves
+/// more than `PREALLOC_RAW` on a block's word; past it the buffer grows
+/// with what really decompresses.
+pub(super) const MAX_BLOCK_RAW: usize = (1 << 30) + (1 << 20);
+/// What the reader reserves up front for a block, at most.
+pub(super) const PREALLOC_RAW: usize = 64 * 1024 * 1024;
 /// Cap on a block's stored (compressed) size: above zstd's worst-case
 /// expansion of `MAX_BLOCK_RAW`, so the writer never exceeds it.
 pub(super) const MAX_BLOCK_STORED: usize = MAX_BLOCK_RAW + MAX_BLOCK_RAW / 128 + 4096;

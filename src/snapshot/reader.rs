@@ -11,7 +11,7 @@ use super::error::{SnapshotError, SnapshotErrorKind};
 use super::format::{
     decode_header, decode_trailer, read_exact_at, show_key, BlockIndexEntry, Cursor, Pair,
     SnapshotHeader, BLOCK_HEADER_LEN, ENTRY_OVERHEAD, HEADER_LEN, INDEX_CRC_LEN,
-    INDEX_ENTRY_FIXED_LEN, MAGIC, MAX_BLOCK_RAW, MAX_BLOCK_STORED, TRAILER_LEN,
+    INDEX_ENTRY_FIXED_LEN, MAGIC, MAX_BLOCK_RAW, MAX_BLOCK_STORED, PREALLOC_RAW, TRAILER_LEN,
 };
 
 const MAX_PREALLOC_PAIRS: usize = 16 * 1024;
@@ -397,11 +397,21 @@ impl SnapshotReader {
             ),
         };
         scratch.raw.clear();
-        // Capacity bounds the output: a bogus stream cannot grow past it.
-        scratch.raw.reserve(raw_len);
-        let n = dctx
-            .decompress_to_buffer(payload, &mut scratch.raw)
-            .map_err(|err| at(format!("zstd decompression failed: {err}")))?;
+        let n = if raw_len <= PREALLOC_RAW {
+            // Capacity bounds the output: a bogus stream cannot grow past it.
+            scratch.raw.reserve(raw_len);
+            dctx.decompress_to_buffer(payload, &mut scratch.raw)
+                .map_err(|err| at(format!("zstd decompression failed: {err}")))?
+        } else {
+            // A block holding one big value: the buffer grows with what
+            // really decompresses, up to one byte past the claim.
+            use std::io::Read;
+            let dec = zstd::stream::read::Decoder::with_buffer(payload)
+                .map_err(|err| at(format!("zstd decompression failed: {err}")))?;
+            dec.take(raw_len as u64 + 1)
+                .read_to_end(&mut scratch.raw)
+                .map_err(|err| at(format!("zstd decompression failed: {err}")))?
+        };
         if n != raw_len {
             return Err(at(format!("decompressed to {n} bytes, expected {raw_len}")));
         }

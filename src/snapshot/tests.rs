@@ -164,7 +164,7 @@ fn round_trip_large_values() {
 }
 
 #[test]
-fn pair_at_and_over_the_cap() {
+fn big_pairs_and_pairs_over_the_cap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.snap");
     let mut w = SnapshotWriter::create(&path, REPLID, 0).expect("create");
@@ -172,13 +172,15 @@ fn pair_at_and_over_the_cap() {
     let too_big = vec![1u8; MAX_BLOCK_RAW];
     let err = w.add(b"b", &too_big).expect_err("over the cap");
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
-    // Exactly at the cap fits (in a block of its own).
-    let at_cap = vec![2u8; MAX_BLOCK_RAW - 8 - 1];
-    w.add(b"b", &at_cap).expect("at the cap");
+    // A value past what the reader reserves up front fits (in a block of
+    // its own) and reads back through the growing buffer.
+    let at_cap = vec![2u8; super::format::PREALLOC_RAW + 1000];
+    w.add(b"b", &at_cap).expect("a big pair");
     w.add(b"c", b"z").expect("add");
     w.finish(0).expect("finish");
     let r = SnapshotReader::open(&path).expect("open");
-    assert_eq!(r.block_count(), 3);
+    // "b" joins "a"'s small block, which then closes.
+    assert_eq!(r.block_count(), 2);
     let all = read_all(&r);
     assert_eq!(all.len(), 3);
     assert_eq!(all[1].1, at_cap);
