@@ -1,6 +1,8 @@
 //! LZF as Redis uses it for strings in RDB payloads (liblzf 3.6 with
-//! Redis's settings: HLOG 16, VERY_FAST). The compressor follows
-//! `lzf_c.c` step by step so that a DUMP matches Redis's bytes; its hash
+//! Redis's settings: HLOG 16, VERY_FAST). The compressor follows Redis
+//! 7.0's `lzf_c.c` step by step so that a DUMP matches Redis's bytes (a
+//! match may end at the input's last byte: 7.0 has no `ip + 4 < in_end`
+//! test, which later versions added); its hash
 //! table starts empty (Redis leaves it uninitialised, which only matters
 //! when stale stack contents happen to point into the input).
 //!
@@ -41,7 +43,6 @@ pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
         let matched = r != usize::MAX
             && r < ip
             && ip - r - 1 < MAX_OFF
-            && ip + 4 < in_len
             && r > 0
             && input[r] == input[ip]
             && input[r + 1] == input[ip + 1]

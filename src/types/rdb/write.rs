@@ -195,29 +195,18 @@ fn list(db: &mut Db<'_>, key: &Bytes, lim: &Limits, mut p: Payload) -> Bytes {
 }
 
 /// Whether Redis 7.0 puts an item of `sz` bytes into a node of `node_sz`
-/// bytes holding `count` items.
+/// bytes holding `count` items (`_quicklistNodeAllowInsert`: 8 bytes of
+/// estimated overhead, then the size class of a negative fill, or the
+/// safety limit and the count of a positive one).
 fn allow_insert(node_sz: usize, count: usize, sz: usize, fill: i64) -> bool {
     const LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
     const SAFETY: usize = 8192;
-    let mut overhead = if sz < 254 { 1 } else { 5 };
-    overhead += if sz < 64 {
-        1
-    } else if sz < 16384 {
-        2
-    } else {
-        5
-    };
-    let new_sz = node_sz + sz + overhead;
+    let new_sz = node_sz + sz + 8;
     if fill < 0 {
-        let level = (-fill - 1) as usize;
-        if level < LEVELS.len() && new_sz <= LEVELS[level] {
-            return true;
-        }
+        let level = ((-fill - 1) as usize).min(LEVELS.len() - 1);
+        return new_sz <= LEVELS[level];
     }
-    if new_sz > SAFETY {
-        return false;
-    }
-    (count as i64) < fill
+    new_sz <= SAFETY && count < fill.max(1) as usize
 }
 
 /// An intset when every member is an integer and there are few enough,
