@@ -84,7 +84,7 @@ pub(crate) enum Item<'a> {
 
 impl Item<'_> {
     /// The entry as the string Redis gives back (integers in decimal).
-    pub(crate) fn to_bytes(&self) -> Bytes {
+    pub(crate) fn to_bytes(self) -> Bytes {
         match self {
             Item::Str(s) => Bytes::copy_from_slice(s),
             Item::Int(v) => Bytes::from(v.to_string()),

@@ -256,12 +256,12 @@ impl<'a> Reader<'a> {
 }
 
 fn owned(items: Vec<Item<'_>>) -> Vec<Bytes> {
-    items.iter().map(Item::to_bytes).collect()
+    items.iter().map(|i| i.to_bytes()).collect()
 }
 
 /// Alternating fields and values.
 fn pairs(items: Vec<Bytes>) -> Result<Vec<(Bytes, Bytes)>, Error> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(BAD);
     }
     let mut out = Vec::with_capacity(items.len() / 2);

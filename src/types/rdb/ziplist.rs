@@ -95,11 +95,12 @@ mod tests {
 
     /// A ziplist as Redis 6 wrote it for `RPUSH l a 1 300 hello`.
     fn sample() -> Vec<u8> {
-        let mut e: Vec<Vec<u8>> = Vec::new();
-        e.push(vec![0x01, b'a']);
-        e.push(vec![0xf2]);
-        e.push(vec![0xc0, 0x2c, 0x01]);
-        e.push(vec![0x05, b'h', b'e', b'l', b'l', b'o']);
+        let e: Vec<Vec<u8>> = vec![
+            vec![0x01, b'a'],
+            vec![0xf2],
+            vec![0xc0, 0x2c, 0x01],
+            vec![0x05, b'h', b'e', b'l', b'l', b'o'],
+        ];
         let mut body = Vec::new();
         let mut prev = 0usize;
         let mut tail = 10;

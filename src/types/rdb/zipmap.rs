@@ -22,8 +22,7 @@ pub(crate) fn pairs(b: &[u8]) -> Option<Vec<(Bytes, Bytes)>> {
             }
         }
     };
-    loop {
-        let Some(klen) = len(&mut p)? else { break };
+    while let Some(klen) = len(&mut p)? {
         let key = b.get(p..p.checked_add(klen)?)?;
         p += klen;
         let vlen = len(&mut p)??;
