@@ -20,9 +20,54 @@ fn idx(h: u32) -> usize {
     ((h >> (3 * 8 - HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1)
 }
 
+/// The hash table, kept per thread and reused: allocating and clearing
+/// 64 Ki slots for every string of a big DUMP would cost more than the
+/// compression. A slot holds `generation << 32 | position`; a slot of an
+/// older call reads as empty.
+struct Table {
+    slots: Vec<u64>,
+    generation: u32,
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> = const {
+        std::cell::RefCell::new(Table { slots: Vec::new(), generation: 0 })
+    };
+}
+
 /// `lzf_compress(input, out_len)`: the compressed bytes if they fit in
 /// `out_len` bytes, else None (as the C function's 0).
 pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
+    if input.len() > u32::MAX as usize {
+        return None;
+    }
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.slots.is_empty() || t.generation == u32::MAX {
+            t.slots = vec![0; HSIZE];
+            t.generation = 0;
+        }
+        t.generation += 1;
+        let generation = t.generation;
+        compress_with(input, out_len, &mut t.slots, generation)
+    })
+}
+
+fn compress_with(
+    input: &[u8],
+    out_len: usize,
+    slots: &mut [u64],
+    generation: u32,
+) -> Option<Vec<u8>> {
+    let tag = (generation as u64) << 32;
+    let get = |slots: &[u64], i: usize| -> usize {
+        let v = slots[i];
+        if v >> 32 == generation as u64 {
+            (v & 0xffff_ffff) as usize
+        } else {
+            usize::MAX
+        }
+    };
     let in_len = input.len();
     if in_len == 0 || out_len == 0 {
         return None;
@@ -30,7 +75,6 @@ pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     // One byte of slack: the C code may write a run header at out_end.
     let mut out = vec![0u8; out_len + 1];
     let out_end = out_len;
-    let mut htab = vec![usize::MAX; HSIZE];
     let mut ip = 0usize;
     let mut op = 1usize; // start run
     let mut lit = 0usize;
@@ -38,8 +82,8 @@ pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     while in_len >= 2 && ip < in_len - 2 {
         hval = (hval << 8) | input[ip + 2] as u32;
         let slot = idx(hval);
-        let r = htab[slot];
-        htab[slot] = ip;
+        let r = get(slots, slot);
+        slots[slot] = tag | ip as u64;
         let matched = r != usize::MAX
             && r < ip
             && ip - r - 1 < MAX_OFF
@@ -98,10 +142,10 @@ pub(crate) fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = ((input[ip] as u32) << 8) | input[ip + 1] as u32;
             hval = (hval << 8) | input[ip + 2] as u32;
-            htab[idx(hval)] = ip;
+            slots[idx(hval)] = tag | ip as u64;
             ip += 1;
             hval = (hval << 8) | input[ip + 2] as u32;
-            htab[idx(hval)] = ip;
+            slots[idx(hval)] = tag | ip as u64;
             ip += 1;
         } else {
             if op >= out_end {
