@@ -101,6 +101,25 @@ impl Hash {
     }
 }
 
+/// Replaces `key` with a hash of `pairs`, whose fields are distinct
+/// (RESTORE): written without looking for the fields first, as the
+/// version is new. Deleted when empty; returns the field count.
+pub(crate) fn replace(db: &mut Db<'_>, key: &Bytes, pairs: Vec<(Bytes, Bytes)>) -> u64 {
+    let d = db.db;
+    db.tx().delete(d, key);
+    let n = pairs.len() as u64;
+    if n > 0 {
+        let version = db.tx().new_version();
+        let m = Meta::collection(Kind::Hash, version, n, None);
+        let prefix = db.prefix(key, &m);
+        for (f, v) in pairs {
+            db.tx().sub_put(sub_key(&prefix, &f), v);
+        }
+        db.put_meta(Kind::Hash, key, version, n, None);
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

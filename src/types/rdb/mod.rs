@@ -19,7 +19,7 @@ mod write;
 mod ziplist;
 mod zipmap;
 
-use super::{hash::Hash, list, set, string, zset, Db};
+use super::{hash, list, set, string, zset, Db};
 use bytes::Bytes;
 
 pub(crate) use read::decode;
@@ -107,12 +107,7 @@ pub(crate) fn restore(db: &mut Db<'_>, key: &Bytes, v: Value, expire_at: Option<
             set::replace(db, key, &members);
         }
         Value::Hash(pairs) => {
-            if let Ok(mut h) = Hash::open_for_write(db, key) {
-                for (f, v) in pairs {
-                    h.set(db, &f, v);
-                }
-                h.save(db);
-            }
+            hash::replace(db, key, pairs);
         }
         Value::ZSet(items) => {
             zset::replace(db, key, &items);
