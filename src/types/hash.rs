@@ -154,6 +154,26 @@ mod tests {
     }
 
     #[test]
+    fn replace_writes_a_new_hash() {
+        let (_d, store) = store();
+        let key = Bytes::from_static(b"h");
+        let mut tx = None;
+        let mut db = Db::new(&store, &mut tx, 0, 0);
+        let mut h = Hash::open_for_write(&mut db, &key).expect("hash");
+        h.set(&mut db, b"old", Bytes::from_static(b"x"));
+        h.save(&mut db);
+        let pairs = vec![
+            (Bytes::from_static(b"a"), Bytes::from_static(b"1")),
+            (Bytes::from_static(b"b"), Bytes::from_static(b"2")),
+        ];
+        assert_eq!(replace(&mut db, &key, pairs), 2);
+        let h = Hash::open(&mut db, &key).expect("type").expect("exists");
+        assert_eq!(h.len(), 2);
+        let fields: Vec<_> = h.all(&mut db).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, [&b"a"[..], &b"b"[..]], "the old field is gone");
+    }
+
+    #[test]
     fn another_type_is_wrongtype() {
         let (_d, store) = store();
         let key = Bytes::from_static(b"s");

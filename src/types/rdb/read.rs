@@ -307,3 +307,49 @@ fn check(v: &Value) -> Result<(), Error> {
         Err(BAD)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    /// Payloads Redis 7.0.15 answered to DUMP.
+    #[test]
+    fn reads_redis_payloads() {
+        let list = b"\x12\x01\x02\x19\x19\x00\x00\x00\x06\x00\x81a\x02\x81b\x02\x01\x01\x02\x01\xc1,\x02\xf2p\x11\x01\x04\xff\n\x00T!6\x82\x0bA \xf3";
+        let want: Vec<Bytes> = ["a", "b", "1", "2", "300", "70000"].map(b).to_vec();
+        assert_eq!(decode(list), Ok(Value::List(want)));
+        let intset = b"\x0b\x0e\x02\x00\x00\x00\x03\x00\x00\x00\x01\x00\x02\x00\x03\x00\n\x00\xa5\x02\\\xe2mnM\x1b";
+        assert_eq!(
+            decode(intset),
+            Ok(Value::Set(["1", "2", "3"].map(b).to_vec()))
+        );
+        let hash = b"\x10\x13\x13\x00\x00\x00\x04\x00\x81f\x02\x81v\x02\x82f2\x03\x0c\x01\xff\n\x00\xf3d\xf9\x88\x89\x04. ";
+        assert_eq!(
+            decode(hash),
+            Ok(Value::Hash(vec![(b("f"), b("v")), (b("f2"), b("12"))]))
+        );
+        let zset = b"\x11\x14\x14\x00\x00\x00\x04\x00\x81a\x02\x831.5\x04\x81b\x02\x02\x01\xff\n\x00\xfa\x02\xb4%\xaf\x18\x87c";
+        assert_eq!(
+            decode(zset),
+            Ok(Value::ZSet(vec![(b("a"), 1.5), (b("b"), 2.0)]))
+        );
+        let string = b"\x00\xc3\t@d\x01aa\xe0W\x00\x01aa\n\x00\xe8\xa3\xb5\x07\xb0m\xf2q";
+        assert_eq!(decode(string), Ok(Value::Str(Bytes::from(vec![b'a'; 100]))));
+        let int = b"\x00\xc190\n\x00\x9d\x94\xea'\x93\xfc\x08\xb9";
+        assert_eq!(decode(int), Ok(Value::Str(b("12345"))));
+    }
+
+    #[test]
+    fn footer_errors() {
+        let ok = b"\x00\x05hello\n\x00cr\xdfve4 \n";
+        assert!(decode(ok).is_ok());
+        assert_eq!(decode(&ok[..9]), Err(Error::Footer));
+        let mut bad = ok.to_vec();
+        bad[3] ^= 1;
+        assert_eq!(decode(&bad), Err(Error::Footer));
+    }
+}
