@@ -3,8 +3,8 @@
 //! every type, small and beyond the listpack limits; older encodings
 //! (ziplist, zipmap, quicklist of ziplists, text scores) built by hand;
 //! RESTORE's options and errors answered as Redis answers them; corrupt
-//! payloads refused without a key; a restored key on a replica and after
-//! kill -9.
+//! payloads refused without a key; a restored key on a replica, on a
+//! chained replica and after kill -9.
 
 mod support;
 use support::*;
@@ -723,6 +723,8 @@ fn restored_keys_replicate_and_survive_kill9() {
     let mut r = Resp::connect(redis.port);
     fill(&mut r);
     let (mut master, replicas) = replicated_group(1);
+    // A chain: a replica of the replica.
+    let chained = Node::start(&[&format!("replicaof 127.0.0.1 {}", replicas[0].port)]);
     let mut m = Resp::connect(master.port);
     let keys = [
         "s", "hll", "list_big", "intset", "set_big", "hash_big", "zset_big", "zset",
@@ -738,10 +740,17 @@ fn restored_keys_replicate_and_survive_kill9() {
         want.push((key, v));
     }
     wait_synced(&replicas[0], &master);
-    let mut rep = Resp::connect(replicas[0].port);
-    for (key, v) in &want {
-        assert_eq!(&content(&mut rep, key), v, "{key} on the replica");
-        assert!(rep.q(&["PTTL", key]).int() > 0, "{key}: TTL on the replica");
+    wait_synced(&chained, &master);
+    for node in [&replicas[0], &chained] {
+        let mut rep = Resp::connect(node.port);
+        for (key, v) in &want {
+            assert_eq!(&content(&mut rep, key), v, "{key} on replica {}", node.port);
+            assert!(
+                rep.q(&["PTTL", key]).int() > 0,
+                "{key}: TTL on replica {}",
+                node.port
+            );
+        }
     }
     drop(m);
     master.kill9();
