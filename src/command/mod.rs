@@ -9,6 +9,7 @@ pub(crate) mod coll;
 pub(crate) mod connection;
 mod ctx;
 pub mod docs;
+pub(crate) mod dump;
 pub(crate) mod float80;
 pub(crate) mod function;
 pub(crate) mod hash;
@@ -155,6 +156,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(object::commands())
             .chain(zset::commands())
             .chain(keys::commands())
+            .chain(dump::commands())
             .chain(server::commands())
             .chain(connection::commands())
             .chain(pubsub::commands())

@@ -101,6 +101,25 @@ impl Hash {
     }
 }
 
+/// Replaces `key` with a hash of `pairs`, whose fields are distinct
+/// (RESTORE): written without looking for the fields first, as the
+/// version is new. Deleted when empty; returns the field count.
+pub(crate) fn replace(db: &mut Db<'_>, key: &Bytes, pairs: Vec<(Bytes, Bytes)>) -> u64 {
+    let d = db.db;
+    db.tx().delete(d, key);
+    let n = pairs.len() as u64;
+    if n > 0 {
+        let version = db.tx().new_version();
+        let m = Meta::collection(Kind::Hash, version, n, None);
+        let prefix = db.prefix(key, &m);
+        for (f, v) in pairs {
+            db.tx().sub_put(sub_key(&prefix, &f), v);
+        }
+        db.put_meta(Kind::Hash, key, version, n, None);
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +151,26 @@ mod tests {
             Hash::open(&mut db, &key).expect("type").is_none(),
             "an empty hash is deleted"
         );
+    }
+
+    #[test]
+    fn replace_writes_a_new_hash() {
+        let (_d, store) = store();
+        let key = Bytes::from_static(b"h");
+        let mut tx = None;
+        let mut db = Db::new(&store, &mut tx, 0, 0);
+        let mut h = Hash::open_for_write(&mut db, &key).expect("hash");
+        h.set(&mut db, b"old", Bytes::from_static(b"x"));
+        h.save(&mut db);
+        let pairs = vec![
+            (Bytes::from_static(b"a"), Bytes::from_static(b"1")),
+            (Bytes::from_static(b"b"), Bytes::from_static(b"2")),
+        ];
+        assert_eq!(replace(&mut db, &key, pairs), 2);
+        let h = Hash::open(&mut db, &key).expect("type").expect("exists");
+        assert_eq!(h.len(), 2);
+        let fields: Vec<_> = h.all(&mut db).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, [&b"a"[..], &b"b"[..]], "the old field is gone");
     }
 
     #[test]

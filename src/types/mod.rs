@@ -11,6 +11,7 @@ pub(crate) mod hash;
 pub(crate) mod hyperloglog;
 pub(crate) mod list;
 pub(crate) mod random;
+pub(crate) mod rdb;
 pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod zset;

@@ -723,6 +723,12 @@ impl Z {
         n
     }
 
+    /// Every (score, member) in score order, page by page, while `f` says
+    /// to go on (DUMP streams a big set this way).
+    pub(crate) fn each(&self, db: &mut Db<'_>, f: impl FnMut(f64, Bytes) -> bool) {
+        self.walk_fwd(db, None, 1024, f);
+    }
+
     /// Every (member, score), in member byte order.
     pub(crate) fn all(&self, db: &mut Db<'_>) -> Vec<(Bytes, f64)> {
         let pm = [&self.p[..], &[MEMBER]].concat();
