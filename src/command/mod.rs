@@ -24,6 +24,7 @@ pub(crate) mod server;
 pub(crate) mod set;
 pub(crate) mod sort;
 pub(crate) mod string;
+pub(crate) mod swapdb;
 pub(crate) mod syntax;
 pub(crate) mod zset;
 
@@ -181,6 +182,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(set::commands())
             .chain(sort::commands())
             .chain(lcs::commands())
+            .chain(swapdb::commands())
             .chain(list::commands())
             .chain(object::commands())
             .chain(zset::commands())

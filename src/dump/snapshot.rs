@@ -209,12 +209,16 @@ impl Blocks<'_> {
     }
 }
 
-/// The keys of a snapshot that pass a filter, in (db, key) order.
+/// The keys of a snapshot that pass a filter, in (slot, key) order: the
+/// order of (db, key) until a SWAPDB moved databases to other slots.
 pub(crate) struct Keys<'r> {
     iter: crate::snapshot::SnapshotIter<'r>,
     blocks: Blocks<'r>,
     filter: Filter,
     done: bool,
+    /// The logical database of each physical slot, from the snapshot's
+    /// slot map (`! m` entries, before every key).
+    db_of: [u8; crate::store::MAX_DBS],
 }
 
 impl<'r> Keys<'r> {
@@ -227,6 +231,7 @@ impl<'r> Keys<'r> {
             },
             filter: filter.clone(),
             done: false,
+            db_of: std::array::from_fn(|s| s as u8),
         }
     }
 }
@@ -244,7 +249,16 @@ impl Iterator for Keys<'_> {
                 }
             };
             match k.first() {
-                Some(b'!') => continue,
+                Some(b'!') => {
+                    // The map is a permutation: db → slot read here gives
+                    // slot → db.
+                    if let (Some(db), [s]) = (crate::store::keys::parse_slot_key(&k), &v[..]) {
+                        if let Some(x) = self.db_of.get_mut(*s as usize) {
+                            *x = db;
+                        }
+                    }
+                    continue;
+                }
                 Some(b'k') => {}
                 // Elements sort after every metadata entry: done.
                 _ => {
@@ -252,9 +266,10 @@ impl Iterator for Keys<'_> {
                     return None;
                 }
             }
-            let Some((db, gen, key)) = parse_data_key(&k) else {
+            let Some((slot, gen, key)) = parse_data_key(&k) else {
                 continue;
             };
+            let db = self.db_of.get(slot as usize).copied().unwrap_or(slot);
             if !self.filter.wants(db, key) {
                 continue;
             }
@@ -264,7 +279,7 @@ impl Iterator for Keys<'_> {
             let elements = if meta.kind.is_collection() {
                 match self
                     .blocks
-                    .elements(&sub_prefix(db, gen, key, meta.coll().0))
+                    .elements(&sub_prefix(slot, gen, key, meta.coll().0))
                 {
                     Ok(e) => e,
                     Err(e) => {
