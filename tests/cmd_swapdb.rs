@@ -117,6 +117,23 @@ fn swapdb_touches_watched_keys_of_both_databases() {
         // The same database twice touches nothing.
         let r = exec_after(&mut w, &mut o, "0", "only1", "SWAPDB 0 0");
         assert_eq!(r, pong, "[{t:?}] SWAPDB of a database with itself");
+        // Logically expired keys (the same outcomes if the active cycle
+        // deleted them first): one expired when watched and absent on the
+        // other side is no change; one absent that an expired key
+        // replaces is none either; a live one on its own side is touched.
+        assert_eq!(o.qs("FLUSHALL"), ok());
+        assert_eq!(o.qs("SET gone v PX 10"), ok());
+        assert_eq!(o.qs("SELECT 1"), ok());
+        assert_eq!(o.qs("SET dead v PX 10"), ok());
+        assert_eq!(o.qs("SET alive v"), ok());
+        assert_eq!(o.qs("SELECT 0"), ok());
+        std::thread::sleep(Duration::from_millis(60));
+        let r = exec_after(&mut w, &mut o, "0", "gone", "SWAPDB 0 1");
+        assert_eq!(r, pong, "[{t:?}] expired when watched, nothing swapped in");
+        let r = exec_after(&mut w, &mut o, "1", "dead", "SWAPDB 0 1");
+        assert_eq!(r, pong, "[{t:?}] an expired key swapped in");
+        let r = exec_after(&mut w, &mut o, "1", "alive", "SWAPDB 0 1");
+        assert_eq!(r, Reply::NilArray, "[{t:?}] a live key swapped out");
     });
 }
 

@@ -79,7 +79,7 @@ impl Store {
                 let db = self.db_of(slot) as u8;
                 for k in self.watches.keys_in_db(db) {
                     if self.raw_get(&data_key(slot as u8, old, &k)).is_some() {
-                        self.watches.touch(db, &k);
+                        self.watches.touch(db, &k, true);
                     }
                 }
             }
@@ -151,9 +151,10 @@ impl Store {
         }
         // Watches and blocked clients are per logical database.
         if self.watches.active() {
-            for k in b.overlay.keys() {
+            for (k, v) in b.overlay.iter() {
                 if let Some((slot, _, ukey)) = parse_data_key(k) {
-                    self.watches.touch(self.db_of(slot as usize) as u8, ukey);
+                    self.watches
+                        .touch(self.db_of(slot as usize) as u8, ukey, v.is_none());
                 }
             }
         }

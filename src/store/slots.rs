@@ -50,11 +50,10 @@ impl Store {
         Ok(slots)
     }
 
-    /// SWAPDB's effects on the watchers and blocked clients of the two
-    /// databases (Redis's `touchAllWatchedKeysInDb` and
-    /// `scanDatabaseForReadyKeys`), before the map changes: a watched key
-    /// that exists on either side is touched; every blocked client of
-    /// either database looks again.
+    /// SWAPDB's effect on the watchers of the two databases (Redis's
+    /// `touchAllWatchedKeysInDb`), before the map changes: a watched key
+    /// that exists on either side is touched, with Redis's rules for keys
+    /// that are logically expired (`Watches::touch_swapped`).
     pub(super) fn note_swap(&self, changed: &[Option<u8>; MAX_DBS]) {
         for (db, new) in changed.iter().enumerate() {
             let Some(new) = new else { continue };
@@ -63,11 +62,16 @@ impl Store {
                 continue;
             }
             if self.watches.active() {
+                let now = crate::util::now_ms();
                 for k in self.watches.keys_in_db(db as u8) {
                     let here = data_key(old as u8, self.gen(old), &k);
                     let there = data_key(*new, self.gen(*new as usize), &k);
-                    if self.raw_get(&here).is_some() || self.raw_get(&there).is_some() {
-                        self.watches.touch(db as u8, &k);
+                    let was = self.raw_get(&here).is_some();
+                    let then = self
+                        .raw_get(&there)
+                        .map(|v| Meta::decode(&v).is_some_and(|m| m.is_expired(now)));
+                    if was || then.is_some() {
+                        self.watches.touch_swapped(db as u8, &k, was, then);
                     }
                 }
             }
