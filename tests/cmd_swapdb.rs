@@ -66,6 +66,21 @@ fn swapdb_matches_redis() {
                 ("SELECT 2", ok()),
                 ("GET c", bulk("3")),
                 ("SELECT 0", ok()),
+                // DBSIZE inside the transaction counts what it swapped.
+                ("MULTI", ok()),
+                ("SET d 1", st("QUEUED")),
+                ("SWAPDB 0 3", st("QUEUED")),
+                ("DBSIZE", st("QUEUED")),
+                ("SELECT 3", st("QUEUED")),
+                ("DBSIZE", st("QUEUED")),
+                ("SELECT 0", st("QUEUED")),
+                ("SWAPDB 3 0", st("QUEUED")),
+                ("DBSIZE", st("QUEUED")),
+                (
+                    "EXEC",
+                    arr(vec![ok(), ok(), int(0), ok(), int(2), ok(), ok(), int(2)]),
+                ),
+                ("DEL d", int(1)),
                 (
                     "COMMAND GETKEYS SWAPDB 0 1",
                     err("ERR The command has no key arguments"),

@@ -1,5 +1,6 @@
 //! Differential test: the same random sequence of string, key, hash, set,
-//! sorted set, bitmap and HyperLogLog commands
+//! sorted set, bitmap, HyperLogLog, SORT/LCS and database (SELECT, MOVE,
+//! COPY, SWAPDB) commands
 //! goes to a real redis-server and to a sledis node, and every reply must
 //! be byte for byte the same (error texts included). TTL answers, which
 //! depend on when each server ran the command, are compared with a small
@@ -1005,6 +1006,10 @@ impl Gen {
             }
             31 => vec![s("MOVE"), k, s(self.rng.pick(&["0", "1", "2", "16"]))],
             32 => vec![s("DBSIZE")],
+            33 if self.rng.chance(25) => {
+                let db = |g: &mut Gen| s(g.rng.pick(&["0", "0", "1", "2", "16", "-1", "x"]));
+                vec![s("SWAPDB"), db(self), db(self)]
+            }
             33 => vec![
                 s("SELECT"),
                 s(self.rng.pick(&["0", "0", "1", "2", "16", "-1", "x"])),
