@@ -261,6 +261,21 @@ fn swapdb_reaches_replicas_a_chain_and_a_full_sync() {
     let late = Node::start(&[&format!("replicaof 127.0.0.1 {}", m.port)]);
     wait_synced(&late, &m);
     assert_swapped(late.port, "replica after a full sync");
+    // The dump tool finds the master's and a replica's snapshots equal.
+    for n in [&m, &late] {
+        assert_eq!(redis_cli(n.port, &["save"]).trim(), "OK");
+    }
+    let snap = |n: &Node| n.data_dir().join("dump.sledis").display().to_string();
+    let out = Command::new(DUMP)
+        .args(["diff", &snap(&m), &snap(&late)])
+        .output()
+        .expect("sledis-dump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("5 keys equal, 0 differ, 0 only in A, 0 only in B"),
+        "{text}"
+    );
 }
 
 #[test]

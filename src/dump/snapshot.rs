@@ -28,6 +28,9 @@ impl Filter {
 /// One key of a snapshot, decoded.
 pub(crate) struct Entry {
     pub db: u8,
+    /// The physical slot it is stored in: the snapshot's order is (slot,
+    /// key), which is (db, key) until a SWAPDB.
+    pub(crate) slot: u8,
     pub(crate) key: Vec<u8>,
     pub(crate) meta: Meta,
     /// A collection's elements (field → value), in element order.
@@ -292,6 +295,7 @@ impl Iterator for Keys<'_> {
             };
             return Some(Ok(Entry {
                 db,
+                slot,
                 key: key.to_vec(),
                 meta,
                 elements,
