@@ -57,10 +57,10 @@ impl Store {
     pub(super) fn note_swap(&self, changed: &[Option<u8>; MAX_DBS]) {
         for (db, new) in changed.iter().enumerate() {
             let Some(new) = new else { continue };
+            // A transaction that swapped back leaves the map as it was; its
+            // watched keys that exist are still touched, as Redis touches
+            // them at each swap.
             let old = self.slot(db);
-            if old == *new as usize {
-                continue;
-            }
             if self.watches.active() {
                 let now = crate::util::now_ms();
                 for k in self.watches.keys_in_db(db as u8) {
