@@ -149,6 +149,22 @@ fn swapdb_touches_watched_keys_of_both_databases() {
         assert_eq!(r, pong, "[{t:?}] an expired key swapped in");
         let r = exec_after(&mut w, &mut o, "1", "alive", "SWAPDB 0 1");
         assert_eq!(r, Reply::NilArray, "[{t:?}] a live key swapped out");
+        // A key written before the swap in one transaction is touched in
+        // the database it was written in.
+        assert_eq!(w.qs("SELECT 0"), ok());
+        assert_eq!(w.qs("WATCH fresh"), ok());
+        assert_eq!(o.qs("SELECT 0"), ok());
+        assert_eq!(o.qs("MULTI"), ok());
+        assert_eq!(o.qs("SET fresh 1"), st("QUEUED"));
+        assert_eq!(o.qs("SWAPDB 0 5"), st("QUEUED"));
+        assert_eq!(o.qs("EXEC"), arr(vec![ok(), ok()]));
+        assert_eq!(w.qs("MULTI"), ok());
+        assert_eq!(w.qs("PING"), st("QUEUED"));
+        assert_eq!(
+            w.qs("EXEC"),
+            Reply::NilArray,
+            "[{t:?}] written, then swapped away"
+        );
     });
 }
 

@@ -88,6 +88,7 @@ impl Store {
         if swapped {
             self.note_swap(&b.new_slots);
         }
+        let map_before: [usize; MAX_DBS] = std::array::from_fn(|d| self.slot(d));
         let gen_of = |db: usize| b.new_gens[db].unwrap_or_else(|| self.gen(db));
         let mut key_delta = [0i64; MAX_DBS];
         let mut exp_delta = [0i64; MAX_DBS];
@@ -151,10 +152,14 @@ impl Store {
         }
         // Watches and blocked clients are per logical database.
         if self.watches.active() {
-            for (k, v) in b.overlay.iter() {
-                if let Some((slot, _, ukey)) = parse_data_key(k) {
-                    self.watches
-                        .touch(self.db_of(slot as usize) as u8, ukey, v.is_none());
+            if swapped {
+                self.touch_in_order(&b.effects, map_before);
+            } else {
+                for (k, v) in b.overlay.iter() {
+                    if let Some((slot, _, ukey)) = parse_data_key(k) {
+                        self.watches
+                            .touch(self.db_of(slot as usize) as u8, ukey, v.is_none());
+                    }
                 }
             }
         }

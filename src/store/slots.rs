@@ -78,6 +78,37 @@ impl Store {
         }
     }
 
+    /// The watch touches of a record that swaps databases: each key is
+    /// touched in the database it belonged to when the record wrote it
+    /// (MULTI / SET k / SWAPDB 0 1 / EXEC touches k of db 0, as Redis
+    /// does), the map followed effect by effect from `map`.
+    pub(super) fn touch_in_order(&self, effects: &[Effect], mut map: [usize; MAX_DBS]) {
+        for e in effects {
+            let (key, gone) = match e {
+                Effect::Put { key, value } => {
+                    if let Some(db) = keys::parse_slot_key(key) {
+                        if let (Some(m), Some(s)) =
+                            (map.get_mut(db as usize), Store::slot_value(value))
+                        {
+                            *m = s as usize;
+                        }
+                        continue;
+                    }
+                    (key, false)
+                }
+                Effect::Del { key } => (key, true),
+                Effect::ClearDb { .. } => continue,
+            };
+            if let Some((slot, _, ukey)) = parse_data_key(key) {
+                let db = map
+                    .iter()
+                    .position(|&s| s == slot as usize)
+                    .unwrap_or(slot as usize);
+                self.watches.touch(db as u8, ukey, gone);
+            }
+        }
+    }
+
     /// After the map changed: blocked clients of the swapped databases
     /// look again (a list may have arrived with the other database).
     pub(super) fn wake_swapped(&self, changed: &[Option<u8>; MAX_DBS]) {
