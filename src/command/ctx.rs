@@ -39,12 +39,24 @@ pub(crate) struct Ctx<'a> {
 /// reads see only published records, and a transaction is published when
 /// EXEC ends; DBSIZE, KEYS, SCAN and RANDOMKEY inside EXEC correct them with
 /// the keys the transaction's commands named.
-#[derive(Default)]
 pub(crate) struct ExecView {
     /// Every (db, key) a command of the transaction named.
     pub touched: std::collections::BTreeSet<(usize, Bytes)>,
     /// Databases emptied by FLUSHDB/FLUSHALL in the transaction.
     pub flushed: [bool; crate::store::MAX_DBS],
+    /// SWAPDB in the transaction: the database whose published keys each
+    /// database now shows.
+    pub from: [usize; crate::store::MAX_DBS],
+}
+
+impl Default for ExecView {
+    fn default() -> Self {
+        ExecView {
+            touched: Default::default(),
+            flushed: [false; crate::store::MAX_DBS],
+            from: std::array::from_fn(|d| d),
+        }
+    }
 }
 
 impl ExecView {
@@ -77,6 +89,27 @@ impl ExecView {
         }
         if !failed {
             match cmd.name {
+                "swapdb" => {
+                    let arg = |i: usize| {
+                        args.get(i)
+                            .and_then(|a| crate::util::parse_i64(a))
+                            .and_then(|n| usize::try_from(n).ok())
+                            .filter(|&n| n < crate::store::MAX_DBS)
+                    };
+                    if let (Some(a), Some(b)) = (arg(1), arg(2)) {
+                        self.from.swap(a, b);
+                        self.flushed.swap(a, b);
+                        let swap = |d: usize| match d {
+                            d if d == a => b,
+                            d if d == b => a,
+                            d => d,
+                        };
+                        self.touched = std::mem::take(&mut self.touched)
+                            .into_iter()
+                            .map(|(d, k)| (swap(d), k))
+                            .collect();
+                    }
+                }
                 "flushdb" => self.flushed[db] = true,
                 "flushall" => self.flushed = [true; crate::store::MAX_DBS],
                 _ => {}
@@ -180,9 +213,10 @@ impl<'a> Ctx<'a> {
     pub(crate) fn live_keys(&mut self, db: usize) -> Vec<Bytes> {
         let view = self.exec.take();
         let flushed = view.as_ref().is_some_and(|v| v.flushed[db]);
+        let from = view.as_ref().map_or(db, |v| v.from[db]);
         let mut keys: std::collections::BTreeSet<Bytes> = std::collections::BTreeSet::new();
         if !flushed {
-            self.srv.store.for_each_key(db, self.now, |k, _| {
+            self.srv.store.for_each_key(from, self.now, |k, _| {
                 keys.insert(k);
             });
         }
@@ -208,18 +242,19 @@ impl<'a> Ctx<'a> {
             return self.srv.store.expires_count(db) as i64;
         };
         let flushed = view.flushed[db];
+        let from = view.from[db];
         let mut n = if flushed {
             0
         } else {
-            self.srv.store.expires_count(db) as i64
+            self.srv.store.expires_count(from) as i64
         };
         if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+            for (_, k) in view.touched.iter().filter(|(d, _)| *d == db) {
                 let before = !flushed
                     && self
                         .srv
                         .store
-                        .get_meta_raw(*d, k)
+                        .get_meta_raw(from, k)
                         .is_some_and(|m| m.expire_at.is_some());
                 let now = self.get(db, k).is_some_and(|m| m.expire_at.is_some());
                 n += now as i64 - before as i64;
@@ -235,15 +270,16 @@ impl<'a> Ctx<'a> {
             return self.srv.store.dbsize(db);
         };
         let flushed = view.flushed[db];
+        let from = view.from[db];
         let mut n = if flushed {
             0
         } else {
-            self.srv.store.dbsize(db)
+            self.srv.store.dbsize(from)
         };
         if self.tx.is_some() {
-            for (d, k) in view.touched.iter().filter(|(d, _)| *d == db) {
+            for (_, k) in view.touched.iter().filter(|(d, _)| *d == db) {
                 // Counts are of stored entries, expired or not.
-                let before = !flushed && self.srv.store.get_meta_raw(*d, k).is_some();
+                let before = !flushed && self.srv.store.get_meta_raw(from, k).is_some();
                 let now = self.get(db, k).is_some();
                 n += now as i64 - before as i64;
             }

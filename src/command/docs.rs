@@ -26,7 +26,7 @@ fn flag_names(c: &Command) -> Vec<&'static str> {
             v.push(n);
         }
     }
-    if c.numkeys_at > 0 {
+    if c.movable_keys() {
         v.push("movablekeys");
     }
     v
@@ -212,7 +212,7 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if !super::arity_ok(c, args.len()) {
             return ctx.err("ERR Invalid number of arguments specified for command");
         }
-        if c.first_key == 0 && c.numkeys_at == 0 {
+        if c.first_key == 0 && !c.movable_keys() {
             return ctx.err("ERR The command has no key arguments");
         }
         let keys: Vec<&Bytes> = c.key_indexes(args).into_iter().map(|i| &args[i]).collect();

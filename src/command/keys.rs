@@ -406,7 +406,8 @@ impl random::Ordered for Keys<'_, '_> {
     /// May be an expired key: the walk only uses it as a bound.
     fn last_with(&mut self, prefix: &[u8]) -> Option<Bytes> {
         let store = self.ctx.store();
-        let start = data_key(self.db as u8, store.gen(self.db), prefix);
+        let (slot, gen) = store.loc(self.db);
+        let start = data_key(slot, gen, prefix);
         let end = crate::util::prefix_end(&start)?;
         let (k, _) = store.raw_last(&start, &end)?;
         parse_data_key(&k).map(|(_, _, key)| Bytes::copy_from_slice(key))

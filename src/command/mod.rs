@@ -15,6 +15,7 @@ pub(crate) mod function;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
 pub(crate) mod keys;
+pub(crate) mod lcs;
 pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod object;
@@ -23,7 +24,9 @@ pub(crate) mod replication;
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
+pub(crate) mod sort;
 pub(crate) mod string;
+pub(crate) mod swapdb;
 pub(crate) mod syntax;
 pub(crate) mod zset;
 
@@ -72,6 +75,9 @@ pub(crate) mod flags {
     pub(crate) const ONLY_SENTINEL: u32 = 1 << 12;
 }
 
+/// Finds the indexes of a command's keys in its arguments.
+pub(crate) type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+
 pub(crate) struct Command {
     pub(crate) name: &'static str,
     /// Redis convention: N means exactly N arguments (the name included), -N
@@ -94,6 +100,9 @@ pub(crate) struct Command {
     /// A container's subcommands (CLIENT, CONFIG ...): name, full name and
     /// Redis's arity (counting the container and the subcommand).
     pub(crate) subs: &'static [(&'static str, &'static str, i32)],
+    /// Keys found by reading the arguments (Redis's `getkeys_proc`, as
+    /// SORT's STORE destination), added to the first/last/step range.
+    pub(crate) keys_fn: Option<KeysFn>,
 }
 
 impl Command {
@@ -113,8 +122,22 @@ impl Command {
         }
     }
 
+    /// The same command with keys found by `f` (Redis's movablekeys).
+    pub(crate) fn keys_by(self, f: KeysFn) -> Command {
+        Command {
+            keys_fn: Some(f),
+            ..self
+        }
+    }
+
+    /// Whether its keys depend on its arguments (COMMAND's `movablekeys`).
+    pub(crate) fn movable_keys(&self) -> bool {
+        self.numkeys_at > 0 || self.keys_fn.is_some()
+    }
+
     /// Indexes of the key arguments in `args` (the command name at 0):
-    /// the first/last/step range, then those counted by `numkeys`.
+    /// the first/last/step range, then those counted by `numkeys` or
+    /// found by `keys_fn`.
     pub(crate) fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
         let mut out = Vec::new();
         if self.first_key > 0 {
@@ -137,6 +160,13 @@ impl Command {
             let first = self.numkeys_at + 1;
             out.extend((first..first.saturating_add(n)).take_while(|&i| i < args.len()));
         }
+        if let Some(f) = self.keys_fn {
+            for i in f(args) {
+                if !out.contains(&i) {
+                    out.push(i);
+                }
+            }
+        }
         out
     }
 }
@@ -152,6 +182,9 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(hash::commands())
             .chain(hyperloglog::commands())
             .chain(set::commands())
+            .chain(sort::commands())
+            .chain(lcs::commands())
+            .chain(swapdb::commands())
             .chain(list::commands())
             .chain(object::commands())
             .chain(zset::commands())
@@ -611,5 +644,6 @@ pub(crate) fn cmd(
         numkeys_at: 0,
         syntax: "",
         subs: &[],
+        keys_fn: None,
     }
 }

@@ -115,11 +115,16 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     if has_write {
         ctx.tx();
     }
+    // Redis's isWatchedKeyExpired: a watched key that is there but
+    // expired, and was not already expired when WATCHed.
     let now = ctx.now;
+    let store = ctx.store();
+    let flag = &ctx.client.watch_dirty;
     let expired_since_watch = ctx.client.watched.iter().any(|(db, k)| {
-        ctx.store()
+        store
             .get_meta_raw(*db, k)
             .is_some_and(|m| m.is_expired(now))
+            && !store.watches.expired_at_watch(*db as u8, k, flag)
     });
     if ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch {
         ctx.tx = None;
@@ -171,34 +176,22 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.err("ERR WATCH inside MULTI is not allowed");
     }
     let db = ctx.db();
-    // A watched key that expires before EXEC makes EXEC fail, as in Redis
-    // (isWatchedKeyExpired). To tell "expired since WATCH" from "already
-    // expired at WATCH", a key found expired now is deleted first (the lazy
-    // expiry Redis would do on access), before the watch is registered.
-    if !ctx.read_only_replica() {
-        let now = ctx.now;
-        let expired: Vec<&Bytes> = a[1..]
-            .iter()
-            .filter(|k| {
-                ctx.store()
-                    .get_meta_raw(db, k)
-                    .is_some_and(|m| m.is_expired(now))
-            })
-            .collect();
-        if !expired.is_empty() {
-            for k in expired {
-                let _ = ctx.tx().get(db, k);
-            }
-            if let Err(e) = ctx.commit() {
-                return ctx.err(&format!("ERR {e}"));
-            }
-        }
-    }
+    let now = ctx.now;
+    // As Redis's watchForKey: a key that is there but logically expired
+    // is marked, so that its deletion alone does not fail EXEC while its
+    // expiring after WATCH does (see `store/watch.rs`). WATCH writes
+    // nothing: the key stays until something deletes it. The writer lock
+    // keeps a write from landing between the look and the registration.
+    ctx.tx();
     for k in &a[1..] {
         if !ctx.client.watched.iter().any(|(d, x)| *d == db && x == k) {
+            let expired = ctx
+                .store()
+                .get_meta_raw(db, k)
+                .is_some_and(|m| m.is_expired(now));
             ctx.store()
                 .watches
-                .watch(db as u8, k.clone(), &ctx.client.watch_dirty);
+                .watch(db as u8, k.clone(), &ctx.client.watch_dirty, expired);
             ctx.client.watched.push((db, k.clone()));
         }
     }

@@ -453,8 +453,10 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
                 // same collection separately agree. A set's pop order
                 // depends on its random salt: only its member names count.
                 let (version, _) = m.coll();
-                let mut prefix =
-                    crate::store::keys::sub_prefix(db as u8, store.gen(db), &k, version);
+                let mut prefix = {
+                    let (slot, gen) = store.loc(db);
+                    crate::store::keys::sub_prefix(slot, gen, &k, version)
+                };
                 let set = m.kind == crate::store::keys::Kind::Set;
                 if set {
                     prefix.extend_from_slice(crate::types::set::member_tag(&m));

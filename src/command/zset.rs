@@ -7,7 +7,7 @@ use crate::types::zset::{
     self, clamp_ranks, score_value, AddFlags, Added, Agg, Lex, LexRange, Range, SetOp, Src, Z,
 };
 use crate::types::TypeError;
-use crate::util::{eq_ic, fmt_double, parse_i64};
+use crate::util::{eq_ic, fmt_double, parse_i64, strtod_all};
 use bytes::Bytes;
 
 pub(crate) fn commands() -> Vec<Command> {
@@ -91,96 +91,6 @@ pub(crate) fn commands() -> Vec<Command> {
 }
 
 // ---------------------------------------------------------------- parsing
-
-/// C's `strtod` on the whole of `s` (after C's leading white space): the
-/// value and whether it over- or underflowed (ERANGE). None if some of `s`
-/// is left over. Decimal, hex (`0x1p3`), `inf`, `infinity`, `nan`.
-fn strtod_all(s: &[u8]) -> Option<(f64, bool)> {
-    let t = std::str::from_utf8(s).ok()?;
-    let t = t.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let (neg, body) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
-    let lower = body.to_ascii_lowercase();
-    let sign = if neg { -1.0 } else { 1.0 };
-    if lower == "inf" || lower == "infinity" {
-        return Some((sign * f64::INFINITY, false));
-    }
-    if lower.starts_with("nan") {
-        return if lower == "nan" {
-            Some((f64::NAN, false))
-        } else {
-            None
-        };
-    }
-    if let Some(hex) = lower.strip_prefix("0x") {
-        return parse_hex(hex).map(|(v, r)| (sign * v, r));
-    }
-    // Rust's parser takes what strtod takes for decimals, apart from the
-    // words handled above.
-    if !body
-        .bytes()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit() || c == b'.')
-    {
-        return None;
-    }
-    let v: f64 = body.parse().ok()?;
-    let mantissa = body.split(['e', 'E']).next().unwrap_or("");
-    let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
-    let erange = v.is_infinite() || (v == 0.0 && nonzero);
-    Some((sign * v, erange))
-}
-
-/// The part of a hex float after `0x`: digits, an optional point, an
-/// optional binary exponent `p`.
-fn parse_hex(s: &str) -> Option<(f64, bool)> {
-    let (digits, exp) = match s.split_once('p') {
-        Some((d, e)) => (d, Some(e)),
-        None => (s, None),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut mant: u128 = 0;
-    let mut shift: i64 = 0;
-    for (i, c) in int.chars().chain(frac.chars()).enumerate() {
-        let d = c.to_digit(16)? as u128;
-        if mant >> 120 == 0 {
-            mant = mant * 16 + d;
-            if i >= int.len() {
-                shift -= 4;
-            }
-        } else if i < int.len() {
-            shift += 4;
-        }
-    }
-    let e: i64 = match exp {
-        Some(e) => {
-            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
-            if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-                return None;
-            }
-            e.parse::<i64>().unwrap_or(if e.starts_with('-') {
-                -100_000
-            } else {
-                100_000
-            })
-        }
-        None => 0,
-    };
-    if mant == 0 {
-        return Some((0.0, false));
-    }
-    // Powers of two are exact; two steps reach below the smallest normal.
-    let total = (shift + e).clamp(-100_000, 100_000) as i32;
-    let v = (mant as f64) * 2f64.powi(total / 2) * 2f64.powi(total - total / 2);
-    let erange = v.is_infinite() || (v == 0.0 && mant != 0);
-    Some((v, erange))
-}
 
 /// A score argument, as Redis's `string2d`: no white space, no NaN, no
 /// overflow to infinity or underflow to zero.

@@ -17,6 +17,10 @@ use std::path::Path;
 
 /// What differs between two versions of a key, if anything.
 fn difference(a: &Entry, b: &Entry) -> Option<String> {
+    // The same slot in databases that SWAPDB numbered differently.
+    if a.db != b.db {
+        return Some(format!("database db{} / db{}", a.db, b.db));
+    }
     if a.meta.kind != b.meta.kind {
         return Some(format!("type {} / {}", a.type_name(), b.type_name()));
     }
@@ -134,7 +138,9 @@ pub fn run(
             }
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
-            (Some(Ok(x)), Some(Ok(y))) => (x.db, &x.key).cmp(&(y.db, &y.key)),
+            // The order the snapshots are in (see `Entry::slot`); with the
+            // same SWAPDB map on both sides it pairs (db, key) exactly.
+            (Some(Ok(x)), Some(Ok(y))) => (x.slot, &x.key).cmp(&(y.slot, &y.key)),
         };
         match order {
             Ordering::Less => {

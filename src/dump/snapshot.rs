@@ -28,6 +28,9 @@ impl Filter {
 /// One key of a snapshot, decoded.
 pub(crate) struct Entry {
     pub db: u8,
+    /// The physical slot it is stored in: the snapshot's order is (slot,
+    /// key), which is (db, key) until a SWAPDB.
+    pub(crate) slot: u8,
     pub(crate) key: Vec<u8>,
     pub(crate) meta: Meta,
     /// A collection's elements (field → value), in element order.
@@ -209,12 +212,16 @@ impl Blocks<'_> {
     }
 }
 
-/// The keys of a snapshot that pass a filter, in (db, key) order.
+/// The keys of a snapshot that pass a filter, in (slot, key) order: the
+/// order of (db, key) until a SWAPDB moved databases to other slots.
 pub(crate) struct Keys<'r> {
     iter: crate::snapshot::SnapshotIter<'r>,
     blocks: Blocks<'r>,
     filter: Filter,
     done: bool,
+    /// The logical database of each physical slot, from the snapshot's
+    /// slot map (`! m` entries, before every key).
+    db_of: [u8; crate::store::MAX_DBS],
 }
 
 impl<'r> Keys<'r> {
@@ -227,6 +234,7 @@ impl<'r> Keys<'r> {
             },
             filter: filter.clone(),
             done: false,
+            db_of: std::array::from_fn(|s| s as u8),
         }
     }
 }
@@ -244,8 +252,17 @@ impl Iterator for Keys<'_> {
                 }
             };
             match k.first() {
-                // Internal pairs, function libraries (see `libraries`).
-                Some(b'!') | Some(&keys::FUNCTION) => continue,
+                Some(&keys::FUNCTION) => continue,
+                Some(b'!') => {
+                    // The map is a permutation: db → slot read here gives
+                    // slot → db.
+                    if let (Some(db), [s]) = (crate::store::keys::parse_slot_key(&k), &v[..]) {
+                        if let Some(x) = self.db_of.get_mut(*s as usize) {
+                            *x = db;
+                        }
+                    }
+                    continue;
+                }
                 Some(b'k') => {}
                 // Elements sort after every metadata entry: done.
                 _ => {
@@ -253,9 +270,10 @@ impl Iterator for Keys<'_> {
                     return None;
                 }
             }
-            let Some((db, gen, key)) = parse_data_key(&k) else {
+            let Some((slot, gen, key)) = parse_data_key(&k) else {
                 continue;
             };
+            let db = self.db_of.get(slot as usize).copied().unwrap_or(slot);
             if !self.filter.wants(db, key) {
                 continue;
             }
@@ -265,7 +283,7 @@ impl Iterator for Keys<'_> {
             let elements = if meta.kind.is_collection() {
                 match self
                     .blocks
-                    .elements(&sub_prefix(db, gen, key, meta.coll().0))
+                    .elements(&sub_prefix(slot, gen, key, meta.coll().0))
                 {
                     Ok(e) => e,
                     Err(e) => {
@@ -278,6 +296,7 @@ impl Iterator for Keys<'_> {
             };
             return Some(Ok(Entry {
                 db,
+                slot,
                 key: key.to_vec(),
                 meta,
                 elements,

@@ -120,6 +120,12 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
             .unwrap_or_default();
         return format!("function library {}{code}", show(name));
     }
+    if let Some(db) = crate::store::keys::parse_slot_key(key) {
+        let to = value
+            .and_then(|v| v.first())
+            .map_or_else(|| "?".to_string(), |s| s.to_string());
+        return format!("SWAPDB: db{db} now in slot {to} (keys below name slots)");
+    }
     if let Some((t, db, gen, k)) = parse_expiry_key(key) {
         return format!("expiry index db{db} {} at {t} (generation {gen})", show(k));
     }

@@ -8,7 +8,9 @@ use super::*;
 impl Store {
     /// Keys with a deadline in `db` (INFO keyspace `expires=`).
     pub fn expires_count(&self, db: usize) -> usize {
-        self.expire_counts[db].load(Ordering::Relaxed).max(0) as usize
+        self.expire_counts[self.slot(db)]
+            .load(Ordering::Relaxed)
+            .max(0) as usize
     }
 
     /// One round of active expiry (master only): deletes up to `limit` keys
@@ -29,7 +31,7 @@ impl Store {
             if let Some((_, db, gen, key)) = keys::parse_expiry_key(&k) {
                 if (db as usize) < self.databases && gen == tx.gen(db as usize) {
                     // `get` deletes what it finds expired, in this record.
-                    let _ = tx.get(db as usize, key);
+                    let _ = tx.get(self.db_of(db as usize), key);
                 }
             }
             // The entry goes in any case: with its key, or as a stale one

@@ -4,7 +4,15 @@
 //!   and, for strings, the value itself). `gen` is the database's generation:
 //!   FLUSHDB moves a database to a new generation, which hides every older key
 //!   at once; the old ones are reclaimed in the background.
-//! - `! g | db u8` → the database's current generation (u32 BE).
+//! - `! g | slot u8` → the current generation (u32 BE) of a physical
+//!   database slot.
+//! - `! m | db u8` → the physical slot (u8) that logical database `db`
+//!   reads and writes; absent means the slot of the same number. SWAPDB
+//!   exchanges two of these, nothing else (see `Store::slot`).
+//!
+//! The `db` byte in the data, element and expiry keys below is a physical
+//! slot; the commands' database numbers are logical and go through the
+//! `! m` map.
 //! - `f | library name` → a function library's code (FUNCTION LOAD). Like
 //!   any pair, it is logged, replicated and in snapshots, so functions
 //!   survive restarts and full syncs as Redis's RDB keeps them. It is in no
@@ -172,6 +180,18 @@ pub fn library_key(name: &[u8]) -> Bytes {
 pub fn parse_library_key(k: &[u8]) -> Option<&[u8]> {
     match k.split_first() {
         Some((&FUNCTION, name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// Where logical database `db` lives: its physical slot (SWAPDB).
+pub fn slot_key(db: u8) -> Bytes {
+    Bytes::from(vec![INTERNAL, b'm', db])
+}
+
+pub fn parse_slot_key(k: &[u8]) -> Option<u8> {
+    match k {
+        [INTERNAL, b'm', db] => Some(*db),
         _ => None,
     }
 }

@@ -141,7 +141,7 @@ impl Store {
     /// at `start`.
     fn set_loaded(&self, start: u64, tally: Tally) -> Result<(), Error> {
         self.wal.reset(start).map_err(Error::wal)?;
-        let kc = tally.finish(&self.gens);
+        let kc = tally.finish(&self.gens, &self.slots);
         for db in 0..MAX_DBS {
             self.counts[db].store(kc.keys[db], Ordering::Relaxed);
             self.expire_counts[db].store(kc.expires[db], Ordering::Relaxed);
@@ -277,7 +277,7 @@ pub fn rebuild_sled(
     }
     let engine = Engine::open(&sled_path, 64 << 20)?;
     let (n, tally) = load_blocks(Some(&engine), blocks, load_workers(), read)?;
-    let kc = tally.finish(&Default::default());
+    let kc = tally.finish(&Default::default(), &Default::default());
     engine.meta_insert(APPLIED_KEY, &kc.encode(start_offset))?;
     engine.flush()?;
     drop(engine);
@@ -392,6 +392,8 @@ struct Tally {
     counts: HashMap<(u8, u32), (i64, i64)>,
     /// Each database's generation key, as loaded.
     gens: HashMap<u8, u32>,
+    /// The slot map's entries, as loaded (SWAPDB).
+    slots: HashMap<u8, u8>,
 }
 
 impl Tally {
@@ -400,6 +402,12 @@ impl Tally {
         if let Some(db) = parse_gen_key(k) {
             if let Ok(b) = <[u8; 4]>::try_from(v) {
                 self.gens.insert(db, u32::from_be_bytes(b));
+            }
+            return None;
+        }
+        if let Some(db) = keys::parse_slot_key(k) {
+            if let Some(s) = Store::slot_value(v) {
+                self.slots.insert(db, s);
             }
             return None;
         }
@@ -418,12 +426,17 @@ impl Tally {
             c.1 += e;
         }
         self.gens.extend(other.gens);
+        self.slots.extend(other.slots);
     }
 
     /// Sets each database's generation from the loaded pairs (sled was
     /// cleared first) and returns the counts of the current generations
     /// (older ones are garbage the GC will collect).
-    fn finish(self, gens: &[AtomicU32; MAX_DBS]) -> KeyCounts {
+    fn finish(self, gens: &[AtomicU32; MAX_DBS], slots: &[AtomicU8; MAX_DBS]) -> KeyCounts {
+        for (db, s) in slots.iter().enumerate() {
+            let v = self.slots.get(&(db as u8)).copied().unwrap_or(db as u8);
+            s.store(v, Ordering::Release);
+        }
         let mut kc = KeyCounts::default();
         for (db, g) in gens.iter().enumerate() {
             let cur = self.gens.get(&(db as u8)).copied().unwrap_or(0);

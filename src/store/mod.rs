@@ -24,6 +24,7 @@ mod publish;
 mod range_cache;
 mod read;
 pub mod ready;
+mod slots;
 mod snapshot_source;
 #[cfg(test)]
 mod tests;
@@ -39,7 +40,9 @@ use memtable::{merged_range, Frozen, Tables};
 use parking_lot::{ArcMutexGuard, Condvar, Mutex, RawMutex, RwLock};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -154,6 +157,8 @@ struct Batch {
     overlay: HashMap<Bytes, Option<Bytes>>,
     before: HashMap<Bytes, Before>,
     new_gens: [Option<u32>; MAX_DBS],
+    /// SWAPDB: logical databases moved to other physical slots.
+    new_slots: [Option<u8>; MAX_DBS],
 }
 
 pub struct Store {
@@ -164,7 +169,10 @@ pub struct Store {
     ranges: Mutex<range_cache::RangeCache>,
     writer: Arc<Mutex<()>>,
     pub wal: Arc<Wal>,
+    /// Generations per physical slot.
     gens: [AtomicU32; MAX_DBS],
+    /// The physical slot of each logical database (SWAPDB; `slots.rs`).
+    slots: [AtomicU8; MAX_DBS],
     /// Live keys per database; changed only under the write buffer's
     /// write lock, so a table frozen under it carries exact counts.
     counts: [AtomicI64; MAX_DBS],

@@ -68,6 +68,7 @@ impl Store {
                 }
             }
         }
+        let slots = Store::read_slots(&engine)?;
         let old_build = persisted.is_none();
         let kc = match persisted {
             Some(c) => c,
@@ -102,6 +103,7 @@ impl Store {
             writer: Arc::new(Mutex::new(())),
             wal,
             gens,
+            slots,
             counts,
             expire_counts,
             budget: Mutex::new(opts.budget),

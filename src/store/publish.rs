@@ -27,6 +27,12 @@ impl Store {
                                 Some(u32::from_be_bytes([value[0], value[1], value[2], value[3]]));
                         }
                     }
+                    if let Some(db) = keys::parse_slot_key(key) {
+                        if let (true, Some(s)) = ((db as usize) < MAX_DBS, Store::slot_value(value))
+                        {
+                            b.new_slots[db as usize] = Some(s);
+                        }
+                    }
                 }
                 Effect::Del { key } => {
                     self.touch(&mut b, key);
@@ -65,18 +71,24 @@ impl Store {
         // FLUSHDB/FLUSHALL touch the watched keys that existed (as Redis's
         // touchAllWatchedKeysInDb), checked in the old generation.
         if self.watches.active() {
-            for (db, g) in b.new_gens.iter().enumerate() {
+            for (slot, g) in b.new_gens.iter().enumerate() {
                 if g.is_none() {
                     continue;
                 }
-                let old = self.gen(db);
-                for k in self.watches.keys_in_db(db as u8) {
-                    if self.raw_get(&data_key(db as u8, old, &k)).is_some() {
-                        self.watches.touch(db as u8, &k);
+                let old = self.gen(slot);
+                let db = self.db_of(slot) as u8;
+                for k in self.watches.keys_in_db(db) {
+                    if self.raw_get(&data_key(slot as u8, old, &k)).is_some() {
+                        self.watches.touch(db, &k, true);
                     }
                 }
             }
         }
+        let swapped = b.new_slots.iter().any(Option::is_some);
+        if swapped {
+            self.note_swap(&b.new_slots);
+        }
+        let map_before: [usize; MAX_DBS] = std::array::from_fn(|d| self.slot(d));
         let gen_of = |db: usize| b.new_gens[db].unwrap_or_else(|| self.gen(db));
         let mut key_delta = [0i64; MAX_DBS];
         let mut exp_delta = [0i64; MAX_DBS];
@@ -114,6 +126,11 @@ impl Store {
             }
             t.end = t.end.max(end);
             // Counts change only under this lock (see `KeyCounts`).
+            for (db, s) in b.new_slots.iter().enumerate() {
+                if let Some(s) = s {
+                    self.slots[db].store(*s, Ordering::Release);
+                }
+            }
             for (db, g) in b.new_gens.iter().enumerate() {
                 if let Some(g) = g {
                     self.gens[db].store(*g, Ordering::Release);
@@ -133,22 +150,31 @@ impl Store {
                 self.applier_wake.notify_one();
             }
         }
+        // Watches and blocked clients are per logical database.
         if self.watches.active() {
-            for k in b.overlay.keys() {
-                if let Some((db, _, ukey)) = parse_data_key(k) {
-                    self.watches.touch(db, ukey);
+            if swapped {
+                self.touch_in_order(&b.effects, map_before);
+            } else {
+                for (k, v) in b.overlay.iter() {
+                    if let Some((slot, _, ukey)) = parse_data_key(k) {
+                        self.watches
+                            .touch(self.db_of(slot as usize) as u8, ukey, v.is_none());
+                    }
                 }
             }
         }
         if self.ready.active() {
             for (k, v) in b.overlay.iter() {
-                if let (Some((db, _, ukey)), Some(_)) = (parse_data_key(k), v) {
-                    self.ready.touch(db, ukey);
+                if let (Some((slot, _, ukey)), Some(_)) = (parse_data_key(k), v) {
+                    self.ready.touch(self.db_of(slot as usize) as u8, ukey);
                 }
             }
         }
         if b.overlay.keys().any(|k| k.first() == Some(&keys::FUNCTION)) {
             self.functions_changed();
+        }
+        if swapped {
+            self.wake_swapped(&b.new_slots);
         }
         self.dirty
             .fetch_add(b.effects.len() as u64, Ordering::Relaxed);

@@ -19,8 +19,9 @@ fn read_failed(e: Error) {
 }
 
 impl Store {
-    pub fn gen(&self, db: usize) -> u32 {
-        self.gens[db].load(Ordering::Acquire)
+    /// The generation of physical slot `slot` (see `slots.rs`).
+    pub fn gen(&self, slot: usize) -> u32 {
+        self.gens[slot].load(Ordering::Acquire)
     }
 
     /// The newest value of a raw sled-level key (metadata or a collection
@@ -67,7 +68,8 @@ impl Store {
     /// The sled key of `key`'s metadata when reading it would go to sled
     /// (it is in neither the write buffer nor the read cache), else None.
     pub fn cold_key(&self, db: usize, key: &[u8]) -> Option<Bytes> {
-        let raw = data_key(db as u8, self.gen(db), key);
+        let (s, g) = self.loc(db);
+        let raw = data_key(s, g, key);
         if self.tables.read().get(&raw).is_some() || self.engine.cached(&raw).is_some() {
             return None;
         }
@@ -81,7 +83,8 @@ impl Store {
 
     /// A key's metadata, ignoring expiry.
     pub fn get_meta_raw(&self, db: usize, key: &[u8]) -> Option<Meta> {
-        let v = self.raw_get(&data_key(db as u8, self.gen(db), key))?;
+        let (s, g) = self.loc(db);
+        let v = self.raw_get(&data_key(s, g, key))?;
         Meta::decode(&v)
     }
 
@@ -106,7 +109,7 @@ impl Store {
     }
 
     pub fn dbsize(&self, db: usize) -> i64 {
-        self.counts[db].load(Ordering::Relaxed).max(0)
+        self.counts[self.slot(db)].load(Ordering::Relaxed).max(0)
     }
 
     /// Live keys of `db` after `after` (exclusive), in key order, at most about
@@ -119,7 +122,8 @@ impl Store {
         count: usize,
         now: i64,
     ) -> (Vec<(Bytes, Meta)>, Option<Bytes>) {
-        let prefix = db_prefix(db as u8, self.gen(db));
+        let (s, g) = self.loc(db);
+        let prefix = db_prefix(s, g);
         let (start, excluded) = match after {
             Some(k) => ([&prefix[..], k].concat(), true),
             None => (prefix.to_vec(), false),

@@ -119,6 +119,19 @@ impl ReadyKeys {
         self.inner.lock().by_key.len()
     }
 
+    /// The keys of `db` clients are blocked on (SWAPDB wakes them).
+    pub fn keys_in_db(&self, db: u8) -> Vec<Bytes> {
+        if !self.active() {
+            return Vec::new();
+        }
+        let g = self.inner.lock();
+        g.by_key
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// A key got a value: the first client waiting on it looks again.
     pub fn touch(&self, db: u8, key: &[u8]) {
         let g = self.inner.lock();

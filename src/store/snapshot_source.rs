@@ -11,11 +11,13 @@ impl Store {
         self.freeze(&mut t);
         let layers: Vec<Arc<Frozen>> = t.frozen.iter().rev().cloned().collect();
         let gens = std::array::from_fn(|db| self.gen(db));
+        let slots = std::array::from_fn(|db| self.slot(db) as u8);
         SnapshotSource {
             store: self,
             start,
             layers,
             gens,
+            slots,
         }
     }
 }
@@ -28,12 +30,14 @@ pub struct SnapshotSource<'a> {
     pub start: u64,
     layers: Vec<Arc<Frozen>>,
     pub gens: [u32; MAX_DBS],
+    /// The slot of each logical database (SWAPDB).
+    pub slots: [u8; MAX_DBS],
 }
 
 impl SnapshotSource<'_> {
     /// Calls `f` with every live raw (key, value) pair in key order: the
-    /// generation keys, the function libraries, then each database's
-    /// current keys. Values from the
+    /// generation keys, the slot map, the function libraries, then each
+    /// slot's current keys. Values from the
     /// write buffer win over sled's.
     pub fn for_each(
         &self,
@@ -44,7 +48,12 @@ impl SnapshotSource<'_> {
                 f(&gen_key(db as u8), &self.gens[db].to_be_bytes())?;
             }
         }
-        // Function libraries sort between the two.
+        for db in 0..MAX_DBS {
+            if self.slots[db] as usize != db {
+                f(&keys::slot_key(db as u8), &[self.slots[db]])?;
+            }
+        }
+        // Function libraries sort after the internal pairs, before the data.
         self.merge_live(&[keys::FUNCTION], &[keys::FUNCTION + 1], None, &mut f)?;
         for db in 0..MAX_DBS {
             let big = self.store.counts[db].load(Ordering::Relaxed) >= SPLIT_SCAN_MIN_KEYS;

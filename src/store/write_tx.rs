@@ -24,12 +24,15 @@ impl WriteTx {
         self.now = now;
     }
 
-    pub(super) fn gen(&self, db: usize) -> u32 {
-        self.batch.new_gens[db].unwrap_or_else(|| self.store.gen(db))
+    /// The generation of physical slot `slot`, as this transaction left it.
+    pub(super) fn gen(&self, slot: usize) -> u32 {
+        self.batch.new_gens[slot].unwrap_or_else(|| self.store.gen(slot))
     }
 
+    /// The stored key of `key` in logical database `db`.
     pub(super) fn key(&self, db: usize, key: &[u8]) -> Bytes {
-        data_key(db as u8, self.gen(db), key)
+        let s = self.slot(db);
+        data_key(s as u8, self.gen(s), key)
     }
 
     pub(super) fn lookup(&mut self, k: &Bytes) -> Option<Bytes> {
@@ -88,7 +91,8 @@ impl WriteTx {
 
     /// The sub-key prefix of a collection version of `key` in `db`.
     pub fn sub_prefix(&self, db: usize, key: &[u8], version: u64) -> Vec<u8> {
-        keys::sub_prefix(db as u8, self.gen(db), key, version)
+        let s = self.slot(db);
+        keys::sub_prefix(s as u8, self.gen(s), key, version)
     }
 
     /// A version for a new collection: unique among every version this
@@ -246,13 +250,14 @@ impl WriteTx {
 
     /// FLUSHDB: the database moves to a new, empty generation.
     pub fn flush_db(&mut self, db: usize) {
-        let gen = self.gen(db).wrapping_add(1).max(1);
-        self.batch.new_gens[db] = Some(gen);
+        let s = self.slot(db);
+        let gen = self.gen(s).wrapping_add(1).max(1);
+        self.batch.new_gens[s] = Some(gen);
         self.batch
             .effects
-            .push(Effect::ClearDb { db: db as u8, gen });
+            .push(Effect::ClearDb { db: s as u8, gen });
         self.batch.overlay.insert(
-            gen_key(db as u8),
+            gen_key(s as u8),
             Some(Bytes::copy_from_slice(&gen.to_be_bytes())),
         );
     }

@@ -15,8 +15,8 @@ impl Db<'_> {
         if let Some(tx) = self.open_tx() {
             return tx.sub_prefix(db, key, version);
         }
-        let gen = self.store().gen(db);
-        crate::store::keys::sub_prefix(db as u8, gen, key, version)
+        let (slot, gen) = self.store().loc(db);
+        crate::store::keys::sub_prefix(slot, gen, key, version)
     }
 
     /// One element's value.

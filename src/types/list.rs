@@ -456,6 +456,18 @@ pub(crate) fn pop(
     Ok(Some(l.pop(db, left, n)))
 }
 
+/// Replaces `dst` with a list of `items`, in order (SORT ... STORE); an
+/// empty `items` deletes `dst`. Nothing is written when `dst` was absent
+/// and stays so.
+pub(crate) fn replace(db: &mut Db<'_>, dst: &Bytes, items: &[Bytes]) {
+    let d = db.db;
+    db.tx().delete(d, dst);
+    if !items.is_empty() {
+        let mut l = List::create(db, dst);
+        l.push(db, items, false);
+    }
+}
+
 /// LMOVE: pops one item from `src` and pushes it onto `dst`; None if the
 /// source is empty. The destination's type is checked before anything
 /// moves.

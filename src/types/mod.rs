@@ -9,10 +9,12 @@ pub(crate) mod bitmap;
 pub(crate) mod coll;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
+pub(crate) mod lcs;
 pub(crate) mod list;
 pub(crate) mod random;
 pub(crate) mod rdb;
 pub(crate) mod set;
+pub(crate) mod sort;
 pub(crate) mod string;
 pub(crate) mod zset;
 
