@@ -368,3 +368,99 @@ fn a_busy_function_answers_busy_and_function_kill_stops_it() {
         err("NOTBUSY No scripts in execution right now.")
     );
 }
+
+fn restore(c: &mut Resp, payload: &[u8], policy: Option<&str>) -> Reply {
+    let mut args: Vec<&[u8]> = vec![b"FUNCTION", b"RESTORE", payload];
+    if let Some(p) = policy {
+        args.push(p.as_bytes());
+    }
+    c.q(&args)
+}
+
+/// FUNCTION DUMP and RESTORE: with one library the payload is Redis's byte
+/// for byte; payloads move both ways between Redis and sledis; the
+/// policies and errors are Redis's.
+#[test]
+fn function_dump_and_restore_move_between_redis_and_sledis() {
+    let r = RealRedis::start(&[]);
+    let n = Node::start(&[]);
+    let mut rc = Resp::connect(r.port);
+    let mut nc = Resp::connect(n.port);
+    for c in [&mut rc, &mut nc] {
+        assert_eq!(c.q(&["FUNCTION", "LOAD", LIB]), bulk("mylib"));
+    }
+    let from_redis = rc.q(&["FUNCTION", "DUMP"]);
+    let from_sledis = nc.q(&["FUNCTION", "DUMP"]);
+    assert_eq!(from_sledis, from_redis);
+    assert!(matches!(from_sledis, Reply::Bulk(_)), "{from_sledis:?}");
+    let two = lib(
+        "other",
+        "redis.register_function('other_f', function() return 'o' end)",
+    );
+    let clash = lib(
+        "clash",
+        "redis.register_function('setter', function() return 'c' end)",
+    );
+    let steps: Vec<Vec<Vec<u8>>> = {
+        let b = |parts: &[&[u8]]| parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>();
+        vec![
+            b(&[b"FUNCTION", b"LOAD", two.as_bytes()]),
+            b(&[b"FUNCTION", b"RESTORE", b"garbage"]),
+            b(&[b"FUNCTION", b"RESTORE", b"x", b"BADPOLICY"]),
+            b(&[b"FUNCTION", b"RESTORE", b"x", b"FLUSH", b"extra"]),
+            b(&[b"FUNCTION", b"DUMP", b"extra"]),
+        ]
+    };
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for s in &steps {
+        let args: Vec<&[u8]> = s.iter().map(Vec::as_slice).collect();
+        want.push(rc.q(&args));
+        got.push(nc.q(&args));
+    }
+    assert_eq!(got, want);
+    // Each side's dump of two libraries restores into the other side.
+    let Reply::Bulk(redis_two) = rc.q(&["FUNCTION", "DUMP"]) else {
+        panic!()
+    };
+    let Reply::Bulk(sledis_two) = nc.q(&["FUNCTION", "DUMP"]) else {
+        panic!()
+    };
+    for (c, payload) in [(&mut rc, &sledis_two), (&mut nc, &redis_two)] {
+        let p = payload.as_slice();
+        // Both libraries clash; which is named depends on hash order.
+        let named = line(&restore(c, p, None));
+        assert!(
+            named == "ERR Library mylib already exists"
+                || named == "ERR Library other already exists",
+            "{named}"
+        );
+        assert_eq!(restore(c, p, Some("REPLACE")), ok());
+        assert_eq!(restore(c, p, Some("FLUSH")), ok());
+        assert_eq!(c.q(&["FCALL", "other_f", "0"]), bulk("o"));
+        assert_eq!(c.q(&["FUNCTION", "DELETE", "mylib"]), ok());
+        assert_eq!(c.q(&["FUNCTION", "LOAD", &clash]), bulk("clash"));
+        assert_eq!(
+            restore(c, p, Some("REPLACE")),
+            err("ERR Function setter already exists")
+        );
+        assert_eq!(c.q(&["FUNCTION", "FLUSH"]), ok());
+        assert_eq!(restore(c, p, Some("APPEND")), ok());
+        assert_eq!(c.q(&["FCALL", "setter", "1", "k", "v"]), ok());
+        assert_eq!(c.q(&["FCALL", "getter", "1", "k"]), bulk("v"));
+        // A key's DUMP is not a library; a damaged payload is refused.
+        let Reply::Bulk(key) = c.q(&["DUMP", "k"]) else {
+            panic!()
+        };
+        assert_eq!(
+            restore(c, &key, None),
+            err("ERR given type is not a function")
+        );
+        let mut bad = p.to_vec();
+        bad[3] ^= 1;
+        assert_eq!(
+            restore(c, &bad, None),
+            err("ERR DUMP payload version or checksum are wrong")
+        );
+    }
+}

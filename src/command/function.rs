@@ -55,6 +55,8 @@ pub(crate) fn commands() -> Vec<Command> {
             ("list", "function|list", -2),
             ("stats", "function|stats", 2),
             ("kill", "function|kill", 2),
+            ("dump", "function|dump", 2),
+            ("restore", "function|restore", -3),
             ("help", "function|help", 2),
         ]),
     ]
@@ -110,6 +112,17 @@ fn function(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         stats(ctx)
     } else if eq_ic(sub, "kill") {
         super::scripting::kill(ctx, true)
+    } else if eq_ic(sub, "dump") {
+        let codes: Vec<Bytes> = ctx
+            .store()
+            .libraries()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let payload = crate::types::rdb::dump_functions(&codes);
+        ctx.out.bulk(&payload);
+    } else if eq_ic(sub, "restore") {
+        restore(ctx, a)
     } else if eq_ic(sub, "help") {
         help(ctx)
     }
@@ -160,6 +173,84 @@ fn load(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
     ctx.tx().put_library(name.as_bytes(), code.clone());
     ctx.out.bulk(name.as_bytes());
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE] (Redis's
+/// `libraryJoin`): the payload's libraries join the existing ones, all or
+/// none.
+fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    if a.len() > 4 {
+        return ctx.err(
+            "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+        );
+    }
+    let (mut flush, mut replace) = (false, false);
+    if let Some(p) = a.get(3) {
+        if eq_ic(p, "flush") {
+            flush = true;
+        } else if eq_ic(p, "replace") {
+            replace = true;
+        } else if !eq_ic(p, "append") {
+            return ctx.err(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            );
+        }
+    }
+    let codes = match crate::types::rdb::read_functions(&a[2]) {
+        Ok(c) => c,
+        Err(e) => return ctx.err(e.reply()),
+    };
+    if !may_write(ctx) {
+        return;
+    }
+    let generation = ctx
+        .scripts()
+        .generation
+        .load(std::sync::atomic::Ordering::Acquire);
+    let mut incoming = Registry::default();
+    for code in codes {
+        let name = match functions::library_name(&code) {
+            Ok(n) => n,
+            Err(e) => return ctx.err(&e),
+        };
+        if incoming.libraries.contains_key(&name) {
+            return ctx.err(&format!("ERR Library {name} already exists"));
+        }
+        let lib = match functions::load(generation, &name, code) {
+            Ok(l) => l,
+            Err(e) => return ctx.err(&e),
+        };
+        if let Some(e) = collision(&incoming, &lib) {
+            return ctx.err(&e);
+        }
+        incoming.add(lib);
+    }
+    let existing = registry(ctx);
+    if !flush {
+        for (name, lib) in &incoming.libraries {
+            if existing.libraries.contains_key(name) && !replace {
+                return ctx.err(&format!("ERR Library {name} already exists"));
+            }
+            // A function of a library that stays.
+            for f in &lib.functions {
+                if let Some((other, _)) = existing.function(f.name.as_bytes()) {
+                    if !incoming.libraries.contains_key(&other.name) {
+                        return ctx.err(&format!("ERR Function {} already exists", f.name));
+                    }
+                }
+            }
+        }
+    }
+    let tx = ctx.tx();
+    if flush {
+        for (name, _) in tx.libraries() {
+            tx.del_library(&name);
+        }
+    }
+    for (name, lib) in &incoming.libraries {
+        tx.put_library(name.as_bytes(), lib.code.clone());
+    }
+    ctx.out.ok();
 }
 
 /// A function of `lib` that another library already defines.

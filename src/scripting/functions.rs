@@ -94,7 +94,7 @@ impl Registry {
         self.functions.len()
     }
 
-    fn add(&mut self, lib: Library) {
+    pub(crate) fn add(&mut self, lib: Library) {
         let lib = Arc::new(lib);
         for (i, f) in lib.functions.iter().enumerate() {
             self.functions.insert(f.name.clone(), (lib.clone(), i));

@@ -22,8 +22,8 @@ mod zipmap;
 use super::{hash, list, set, string, zset, Db};
 use bytes::Bytes;
 
-pub(crate) use read::decode;
-pub(crate) use write::{dump, Limits};
+pub(crate) use read::{decode, functions as read_functions};
+pub(crate) use write::{dump, functions as dump_functions, Limits};
 
 /// The RDB version Redis 7.0 writes and the newest it reads.
 pub(crate) const RDB_VERSION: u16 = 10;
@@ -54,6 +54,8 @@ pub(crate) enum Error {
     Footer,
     /// The object does not parse, or is not a value sledis can hold.
     BadData,
+    /// FUNCTION RESTORE of something that is not a library.
+    NotFunction,
 }
 
 impl Error {
@@ -61,9 +63,13 @@ impl Error {
         match self {
             Error::Footer => "ERR DUMP payload version or checksum are wrong",
             Error::BadData => "ERR Bad data format",
+            Error::NotFunction => "ERR given type is not a function",
         }
     }
 }
+
+/// `RDB_OPCODE_FUNCTION2`: a function library's code follows (Redis 7.0).
+pub(crate) const FUNCTION2: u8 = 245;
 
 /// A value read from a payload.
 #[derive(Debug, PartialEq)]

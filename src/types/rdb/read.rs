@@ -35,6 +35,20 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Value, Error> {
     r.object(t)
 }
 
+/// The libraries' code in a FUNCTION DUMP payload (footer checked first).
+pub(crate) fn functions(payload: &[u8]) -> Result<Vec<Bytes>, Error> {
+    let body = verify(payload)?;
+    let mut r = Reader { b: body, pos: 0 };
+    let mut out = Vec::new();
+    while r.pos < r.b.len() {
+        if r.byte()? != super::FUNCTION2 {
+            return Err(Error::NotFunction);
+        }
+        out.push(r.bytes()?);
+    }
+    Ok(out)
+}
+
 struct Reader<'a> {
     b: &'a [u8],
     pos: usize,

@@ -117,6 +117,23 @@ impl Payload {
     }
 }
 
+/// FUNCTION DUMP's payload: each library's code after `FUNCTION2`, as
+/// Redis 7.0 writes it, then the version and CRC64.
+pub(crate) fn functions(codes: &[Bytes]) -> Bytes {
+    let mut p = Payload {
+        buf: Vec::new(),
+        compress: true,
+    };
+    for code in codes {
+        p.buf.push(super::FUNCTION2);
+        p.string(code);
+    }
+    p.buf.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64(0, &p.buf);
+    p.buf.extend_from_slice(&crc.to_le_bytes());
+    Bytes::from(p.buf)
+}
+
 /// `rdbSaveLen`.
 fn put_len(b: &mut Vec<u8>, n: u64) {
     if n < 64 {
