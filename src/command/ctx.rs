@@ -108,16 +108,62 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Runs a handler (counted in `total_commands_processed`); the commands
-    /// on the node itself get the server.
-    pub(super) fn call(&mut self, handler: Handler, args: &[Bytes]) {
+    /// Runs a command's handler (the commands on the node itself get the
+    /// server), timed and counted: `total_commands_processed`,
+    /// `commandstats`, the slow log, the latency monitor. A read-only
+    /// command's key lookups count as keyspace hits and misses.
+    pub(super) fn call(&mut self, cmd: &Command, args: &[Bytes]) {
         let srv = self.srv;
         srv.stats
             .commands
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match handler {
+        let errors = self.out.errors;
+        let counting = crate::store::count_lookups(cmd.flags & super::flags::READONLY != 0);
+        let began = std::time::Instant::now();
+        match cmd.handler {
             Handler::Plain(f) => f(self, args),
             Handler::Node(f) => f(self, srv, args),
+        }
+        let took = began.elapsed();
+        crate::store::count_lookups(counting);
+        let usec = took.as_micros() as u64;
+        srv.cmdstats
+            .ran(super::stat_slot(cmd, args), usec, self.out.errors > errors);
+        // EXEC's commands are logged one by one (Redis's SKIP_SLOWLOG).
+        if srv.slowlog.wants(usec) && cmd.name != "exec" {
+            let info = &self.client.info;
+            let name = info.name.lock().clone().unwrap_or_default();
+            srv.slowlog.push(
+                &super::introspect::redacted(args),
+                usec,
+                info.addr.to_string(),
+                name,
+            );
+        }
+        let event = if cmd.flags & super::flags::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        crate::latency::note(event, took);
+    }
+
+    /// A command refused before it ran (`rejected_calls`).
+    pub(super) fn rejected(&mut self, slot: usize) {
+        self.srv.cmdstats.rejected(slot);
+    }
+
+    /// Moves the codes of the error replies written so far into
+    /// `errorstats`.
+    pub(super) fn count_errors(&mut self) {
+        for code in self.out.error_codes.drain(..) {
+            self.srv.errorstats.note(&code);
+            if self.client.is_master {
+                self.srv
+                    .stats
+                    .unexpected_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 
@@ -149,6 +195,11 @@ impl<'a> Ctx<'a> {
     /// The replication role, link and replicas.
     pub(crate) fn repl(&self) -> &'a ReplState {
         &self.srv.repl
+    }
+
+    /// CLIENT PAUSE's state.
+    pub(crate) fn pause(&self) -> &'a crate::server::pause::Pause {
+        &self.srv.pause
     }
 
     /// A replica that refuses writes from its clients.
@@ -280,10 +331,12 @@ impl<'a> Ctx<'a> {
 
     /// Reads see the open transaction's writes, if there is one.
     pub(crate) fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
-        match self.tx.as_mut() {
+        let m = match self.tx.as_mut() {
             Some(tx) => tx.get(db, key),
             None => self.srv.store.get(db, key, self.now),
-        }
+        };
+        self.srv.store.note_lookup(m.is_some());
+        m
     }
 
     /// A HELP subcommand's reply: one status line per entry.

@@ -12,6 +12,7 @@ pub mod docs;
 pub(crate) mod float80;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
+pub(crate) mod introspect;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -92,6 +93,9 @@ pub(crate) struct Command {
     /// A container's subcommands (CLIENT, CONFIG ...): name, full name and
     /// Redis's arity (counting the container and the subcommand).
     pub(crate) subs: &'static [(&'static str, &'static str, i32)],
+    /// Its counters' index in `commandstats` (set by [`table`]); its
+    /// subcommands' follow it, in `subs` order.
+    pub(crate) slot: usize,
 }
 
 impl Command {
@@ -144,7 +148,8 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
     static TABLE: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = HashMap::new();
-        for c in string::commands()
+        let mut slot = 0;
+        for mut c in string::commands()
             .into_iter()
             .chain(bitmap::commands())
             .chain(hash::commands())
@@ -160,8 +165,11 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(multi::commands())
             .chain(replication::commands())
             .chain(scripting::commands())
+            .chain(introspect::commands())
             .chain(sentinel_only())
         {
+            c.slot = slot;
+            slot += 1 + c.subs.len();
             m.insert(c.name, c);
         }
         m
@@ -209,6 +217,9 @@ pub(crate) enum Action {
     /// `client.parked`, waits off the thread until it ends or the node
     /// turns BUSY.
     AfterScript,
+    /// CLIENT PAUSE holds the request parked in `client.parked` until the
+    /// pause ends.
+    Paused,
     /// A script to run, parked in `client.parked`: it runs on a blocking
     /// thread, so the connection thread serves others (BUSY, SCRIPT KILL).
     Script,
@@ -337,18 +348,29 @@ pub(crate) const SUBSCRIBED_OK: &[&str] = &[
 
 /// Runs one request: Redis's `processCommand` checks, then the handler.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    dispatch_checked(ctx, args);
+    if !ctx.out.error_codes.is_empty() {
+        ctx.count_errors();
+    }
+}
+
+/// `dispatch` but for counting its error replies in `errorstats`.
+fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
         return reject(ctx, false, &unknown_command_error(args));
     };
     let subs = cmd.subs;
     let mut fullname = cmd.name;
     let mut arity = cmd.arity;
+    let mut slot = cmd.slot;
     if !subs.is_empty() && args.len() >= 2 {
         let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        match subs.iter().find(|s| s.0 == sub) {
-            Some(&(_, full, a)) => {
+        match subs.iter().position(|s| s.0 == sub) {
+            Some(i) => {
+                let (_, full, a) = subs[i];
                 fullname = full;
                 arity = a;
+                slot = cmd.slot + 1 + i;
             }
             None => {
                 let shown = c_str(&args[1]);
@@ -363,6 +385,11 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
     ctx.client.info.note_command(fullname, ctx.now);
     let is_exec = cmd.name == "exec";
+    // Refusals below count as the command's rejected calls.
+    let reject = |ctx: &mut Ctx<'_>, is_exec: bool, err: &str| {
+        ctx.rejected(slot);
+        reject(ctx, is_exec, err)
+    };
     if ctx.scripts().busy() && !allowed_when_busy(cmd.name, args) {
         return reject(
             ctx,
@@ -519,7 +546,17 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
         ctx.out.error(NOREPLICAS);
         return;
     }
-    ctx.call(cmd.handler, args);
+    ctx.call(cmd, args);
+}
+
+/// The `commandstats` slot of a call: the command's, or its subcommand's.
+pub(crate) fn stat_slot(cmd: &Command, args: &[Bytes]) -> usize {
+    if cmd.subs.is_empty() {
+        return cmd.slot;
+    }
+    args.get(1)
+        .and_then(|a| cmd.subs.iter().position(|s| crate::util::eq_ic(a, s.0)))
+        .map_or(cmd.slot, |i| cmd.slot + 1 + i)
 }
 
 pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -607,5 +644,6 @@ pub(crate) fn cmd(
         numkeys_at: 0,
         syntax: "",
         subs: &[],
+        slot: 0,
     }
 }
