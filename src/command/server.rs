@@ -608,7 +608,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
              client_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
             clients.len(),
             cfg.maxclients,
-            store.ready.blocked(),
+            store.ready.blocked() + srv.pause.waiting.load(Ordering::Relaxed),
             pubsub
         );
     }

@@ -182,9 +182,17 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
                         Some(Action::Paused) => {
-                            tokio::select! {
-                                _ = srv.pause.wait() => {}
-                                _ = info.kill.notified() => break 'conn,
+                            // Shown as blocked, as Redis shows a paused client.
+                            info.blocked.store(true, Ordering::Relaxed);
+                            srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
+                            let killed = tokio::select! {
+                                _ = srv.pause.wait() => false,
+                                _ = info.kill.notified() => true,
+                            };
+                            srv.pause.waiting.fetch_sub(1, Ordering::Relaxed);
+                            info.blocked.store(false, Ordering::Relaxed);
+                            if killed {
+                                break 'conn;
                             }
                         }
                         Some(Action::AfterScript) => loop {

@@ -20,6 +20,8 @@ pub(crate) struct Pause {
     /// Unix ms the pause ends at.
     until_ms: AtomicI64,
     changed: watch::Sender<u64>,
+    /// Connections waiting for the pause to end (INFO's blocked_clients).
+    pub(crate) waiting: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for Pause {
@@ -28,6 +30,7 @@ impl Default for Pause {
             mode: AtomicU8::new(Mode::Off as u8),
             until_ms: AtomicI64::new(0),
             changed: watch::channel(0).0,
+            waiting: Default::default(),
         }
     }
 }
