@@ -33,6 +33,9 @@ pub(crate) struct Ctx<'a> {
     pub action: Option<Action>,
     /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
     pub exec: Option<ExecView>,
+    /// Running a script's `redis.call`: the slow log names Redis's script
+    /// client (`?:0`, no name) as the caller.
+    pub in_script: bool,
 }
 
 /// What an EXEC in progress has changed so far. The store's counts and range
@@ -105,6 +108,7 @@ impl<'a> Ctx<'a> {
             wrote: None,
             action: None,
             exec: None,
+            in_script: false,
         }
     }
 
@@ -132,13 +136,16 @@ impl<'a> Ctx<'a> {
         // EXEC's commands are logged one by one (Redis's SKIP_SLOWLOG).
         if srv.slowlog.wants(usec) && cmd.name != "exec" {
             let info = &self.client.info;
-            let name = info.name.lock().clone().unwrap_or_default();
-            srv.slowlog.push(
-                &super::introspect::redacted(args),
-                usec,
-                info.addr.to_string(),
-                name,
-            );
+            let (addr, name) = if self.in_script {
+                ("?:0".to_string(), String::new())
+            } else {
+                (
+                    info.addr.to_string(),
+                    info.name.lock().clone().unwrap_or_default(),
+                )
+            };
+            srv.slowlog
+                .push(&super::introspect::redacted(args), usec, addr, name);
         }
         let event = if cmd.flags & super::flags::FAST != 0 {
             "fast-command"

@@ -532,17 +532,20 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     // WAL may have failed since.
     if ctx.in_exec {
         if let Some(msg) = disk_error(ctx, cmd) {
+            ctx.rejected(stat_slot(cmd, args));
             ctx.out.error(&msg);
             return;
         }
     }
     if cmd.flags & flags::WRITE != 0 && ctx.read_only_replica() && !ctx.client.is_master {
+        ctx.rejected(stat_slot(cmd, args));
         ctx.out
             .error("READONLY You can't write against a read only replica.");
         return;
     }
     // EXEC decided for its whole transaction.
     if cmd.flags & flags::WRITE != 0 && !ctx.in_exec && !enough_good_replicas(ctx) {
+        ctx.rejected(stat_slot(cmd, args));
         ctx.out.error(NOREPLICAS);
         return;
     }
