@@ -123,14 +123,13 @@ impl<'a> Ctx<'a> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let errors = self.out.errors;
         let counting = crate::store::count_lookups(cmd.flags & super::flags::READONLY != 0);
-        let began = std::time::Instant::now();
+        let began = crate::util::ticks();
         match cmd.handler {
             Handler::Plain(f) => f(self, args),
             Handler::Node(f) => f(self, srv, args),
         }
-        let took = began.elapsed();
+        let usec = crate::util::ticks_to_us(crate::util::ticks().wrapping_sub(began));
         crate::store::count_lookups(counting);
-        let usec = took.as_micros() as u64;
         srv.cmdstats
             .ran(super::stat_slot(cmd, args), usec, self.out.errors > errors);
         // EXEC's commands are logged one by one (Redis's SKIP_SLOWLOG).
@@ -152,7 +151,7 @@ impl<'a> Ctx<'a> {
         } else {
             "command"
         };
-        crate::latency::note(event, took);
+        crate::latency::note(event, std::time::Duration::from_micros(usec));
     }
 
     /// A command refused before it ran (`rejected_calls`).

@@ -379,7 +379,7 @@ fn run_batch(
                 }
                 // CLIENT PAUSE: the request waits, off the thread, until
                 // the pause ends (our master's stream never waits).
-                if !client.is_master {
+                if !client.is_master && srv.pause.maybe() {
                     let mode = srv.pause.mode(crate::util::now_ms());
                     if mode != super::pause::Mode::Off
                         && super::pause::holds(mode, &args, client.multi.as_ref())

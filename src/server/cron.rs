@@ -17,8 +17,10 @@ pub(crate) async fn run(srv: Arc<Server>) {
         n += 1;
         let now = crate::util::now_ms();
         srv.last_cron_ms.store(now, Ordering::Relaxed);
+        crate::util::calibrate_ticks();
         // Active expiry: bounded work per tick so a mass expiry cannot stall
         // writes. CLIENT PAUSE holds it too (the dataset must not change).
+        srv.pause.expire(now);
         let paused = srv.pause.mode(now) != super::pause::Mode::Off;
         let s = srv.clone();
         let _ = tokio::task::spawn_blocking(move || {

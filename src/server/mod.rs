@@ -230,6 +230,8 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         config: RwLock::new(cfg),
     });
     let _ = srv.me.set(Arc::downgrade(&srv));
+    // Commands are timed in CPU ticks: a first rate before any runs.
+    crate::util::calibrate_ticks();
     srv.apply_runtime_config();
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {

@@ -20,6 +20,9 @@ pub(crate) struct Pause {
     /// Unix ms the pause ends at.
     until_ms: AtomicI64,
     changed: watch::Sender<u64>,
+    /// Serializes the changes (PAUSE, UNPAUSE, the cron's expiry); reads
+    /// take no lock.
+    change: parking_lot::Mutex<()>,
     /// Connections waiting for the pause to end (INFO's blocked_clients).
     pub(crate) waiting: std::sync::atomic::AtomicUsize,
 }
@@ -30,12 +33,20 @@ impl Default for Pause {
             mode: AtomicU8::new(Mode::Off as u8),
             until_ms: AtomicI64::new(0),
             changed: watch::channel(0).0,
+            change: parking_lot::Mutex::new(()),
             waiting: Default::default(),
         }
     }
 }
 
 impl Pause {
+    /// Whether a pause may be in force (one atomic load, no clock: what
+    /// every request checks).
+    #[inline]
+    pub(crate) fn maybe(&self) -> bool {
+        self.mode.load(Ordering::Relaxed) != Mode::Off as u8
+    }
+
     /// The pause in force at `now_ms`.
     #[inline]
     pub(crate) fn mode(&self, now_ms: i64) -> Mode {
@@ -52,6 +63,7 @@ impl Pause {
     /// Pauses until `until_ms`. A pause already in force keeps the later
     /// end and the stricter mode, as Redis's.
     pub(crate) fn pause(&self, mode: Mode, until_ms: i64, now_ms: i64) {
+        let _g = self.change.lock();
         let cur = self.mode(now_ms);
         let (mode, until) = if cur == Mode::Off {
             (mode, until_ms)
@@ -67,8 +79,22 @@ impl Pause {
     }
 
     pub(crate) fn unpause(&self) {
+        let _g = self.change.lock();
         self.mode.store(Mode::Off as u8, Ordering::Release);
         self.changed.send_modify(|g| *g += 1);
+    }
+
+    /// Clears a pause whose deadline passed (the cron), so that requests
+    /// go back to checking one atomic.
+    pub(crate) fn expire(&self, now_ms: i64) {
+        if !self.maybe() {
+            return;
+        }
+        let _g = self.change.lock();
+        if self.until_ms.load(Ordering::Acquire) <= now_ms {
+            self.mode.store(Mode::Off as u8, Ordering::Release);
+            self.changed.send_modify(|g| *g += 1);
+        }
     }
 
     /// Waits until the pause ends (its deadline, or UNPAUSE, or a change).
