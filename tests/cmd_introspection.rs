@@ -701,6 +701,15 @@ fn settings_from_the_config_file() {
     assert_eq!(c.qs("SLOWLOG LEN"), int(3));
     let doctor = c.qs("LATENCY DOCTOR").text();
     assert!(doctor.starts_with("Dave, no latency spike"), "{doctor}");
+    // DEBUG SLEEP's sleep is its run time, as in Redis.
+    assert_eq!(c.qs("DEBUG SLEEP 0.05"), ok());
+    let e = c.qs("SLOWLOG GET 1");
+    let e = e.items()[0].items();
+    assert_eq!(e[3], bulks(&["DEBUG", "SLEEP", "0.05"]));
+    assert!(e[2].int() >= 50_000, "{e:?}");
+    let latest = c.qs("LATENCY LATEST");
+    assert_eq!(latest.items()[0].items()[0], bulk("command"), "{latest:?}");
+    assert!(latest.items()[0].items()[2].int() >= 50, "{latest:?}");
 }
 
 #[test]

@@ -128,7 +128,13 @@ impl<'a> Ctx<'a> {
             Handler::Plain(f) => f(self, args),
             Handler::Node(f) => f(self, srv, args),
         }
-        let usec = crate::util::ticks_to_us(crate::util::ticks().wrapping_sub(began));
+        let mut usec = crate::util::ticks_to_us(crate::util::ticks().wrapping_sub(began));
+        // DEBUG SLEEP sleeps after the handler, off the thread; its sleep is
+        // its run time, as in Redis (tools provoke slow log entries and
+        // latency events with it).
+        if let Some(super::Action::Sleep(d)) = &self.action {
+            usec += d.as_micros() as u64;
+        }
         crate::store::count_lookups(counting);
         srv.cmdstats
             .ran(super::stat_slot(cmd, args), usec, self.out.errors > errors);
