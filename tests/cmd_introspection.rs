@@ -597,6 +597,12 @@ fn client_pause_holds_writes_until_unpause() {
         );
         // Reads go on; the write has not run.
         assert_eq!(reader.qs("GET pk"), Reply::Nil, "[{t:?}]");
+        let list = reader.qs("CLIENT LIST").text();
+        assert!(
+            list.lines()
+                .any(|l| l.contains(" flags=b ") && l.contains(" cmd=set ")),
+            "[{t:?}] {list}"
+        );
         assert_eq!(reader.qs("PING"), st("PONG"));
         assert_eq!(admin.qs("CLIENT UNPAUSE"), ok());
         assert_eq!(writer.read(), ok(), "[{t:?}]");
@@ -739,4 +745,41 @@ fn memory_usage_estimates_sled_bytes() {
         .find(|kv| kv[0] == bulk("keys.count"))
         .map(|kv| kv[1].int());
     assert_eq!(keys, Some(2));
+}
+
+#[test]
+fn client_reply_off_still_delivers_messages() {
+    let seen = std::cell::RefCell::new(Vec::new());
+    both(&[], |port, t| {
+        let mut sub = Resp::connect(port);
+        let mut publisher = Resp::connect(port);
+        // RESP3: a subscribed RESP2 client may not run CLIENT.
+        assert!(!sub.qs("HELLO 3").is_error());
+        assert_eq!(sub.qs("SUBSCRIBE ch").items().len(), 3);
+        sub.send(&["CLIENT", "REPLY", "OFF"]);
+        sub.send(&["PING"]);
+        // Once the OFF ran (it answers nothing)...
+        assert!(
+            wait_until(Duration::from_secs(10), || {
+                let l = publisher.qs("CLIENT LIST").text();
+                l.lines().any(|l| l.contains("cmd=ping"))
+            }),
+            "[{t:?}]"
+        );
+        // ... replies are dropped, messages still come (Redis's pushes
+        // bypass CLIENT REPLY).
+        assert_eq!(publisher.qs("PUBLISH ch m1"), int(1));
+        let m1 = sub.read();
+        sub.send(&["CLIENT", "REPLY", "ON"]);
+        assert_eq!(sub.read(), ok(), "[{t:?}]");
+        seen.borrow_mut().push(m1);
+    });
+    let seen = seen.into_inner();
+    assert_eq!(
+        seen[0].items(),
+        bulks(&["message", "ch", "m1"]).items(),
+        "{:?}",
+        seen[0]
+    );
+    assert_eq!(seen[0], seen[1]);
 }

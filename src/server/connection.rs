@@ -236,6 +236,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 while let Ok(m) = push_rx.try_recv() {
                     msgs.push(m);
                 }
+                // Sent under CLIENT REPLY OFF too: Redis's pushes bypass it.
                 for m in msgs {
                     info.pending_push.fetch_sub(m.size().min(info.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
                     m.encode(&mut out);
@@ -384,6 +385,10 @@ fn run_batch(
                     if mode != super::pause::Mode::Off
                         && super::pause::holds(mode, &args, client.multi.as_ref())
                     {
+                        // CLIENT LIST shows what it waits to run, as Redis.
+                        if let Some(c) = command::lookup(&args[0]) {
+                            client.info.note_command(c.name, crate::util::now_ms());
+                        }
                         client.parked = Some(args);
                         b.action = Some(Action::Paused);
                         b.more = true;
