@@ -192,6 +192,8 @@ pub struct Config {
     /// Milliseconds a script runs before other clients get BUSY.
     pub(crate) busy_reply_threshold: i64,
     pub(crate) slowlog_max_len: u64,
+    /// Milliseconds; 0: the latency monitor is off.
+    pub(crate) latency_monitor_threshold: u64,
 
     /// Values of compatibility-only directives, by canonical name.
     other: BTreeMap<&'static str, Value>,
@@ -647,7 +649,10 @@ const SPECS: &[Spec] = &[
         |c| Value::Int(c.slowlog_max_len as i64),
         |c, v| c.slowlog_max_len = v.int() as u64,
     ),
-    d("latency-monitor-threshold", int(0, I64), "0"),
+    d("latency-monitor-threshold", int(0, I64), "0").field(
+        |c| Value::Int(c.latency_monitor_threshold as i64),
+        |c, v| c.latency_monitor_threshold = v.int() as u64,
+    ),
     d("latency-tracking", YES, "yes"),
     d(
         "latency-tracking-info-percentiles",
@@ -962,6 +967,7 @@ impl Default for Config {
             slowlog_log_slower_than: 0,
             busy_reply_threshold: 0,
             slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
             other: BTreeMap::new(),
             changed: BTreeSet::new(),
             notes: Vec::new(),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dump;
 pub(crate) mod faults;
 pub(crate) mod glob;
+pub(crate) mod latency;
 pub mod logging;
 pub(crate) mod replication;
 pub(crate) mod resp;

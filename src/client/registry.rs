@@ -34,6 +34,9 @@ pub(crate) struct ClientInfo {
     pub replica: AtomicBool,
     /// Waiting in BLPOP & co. (CLIENT LIST flag `b`).
     pub blocked: AtomicBool,
+    /// CLIENT NO-EVICT / NO-TOUCH (flags `e` and `T`).
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
 }
 
 impl ClientInfo {
@@ -77,6 +80,13 @@ impl ClientInfo {
         } else {
             "N"
         };
+        let mut flags = flags.to_string();
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags = flags.replace('N', "") + "e";
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            flags = flags.replace('N', "") + "T";
+        }
         let opt = |m: &Mutex<Option<String>>| m.lock().clone().unwrap_or_default();
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
@@ -135,6 +145,8 @@ impl Clients {
             pending_push: AtomicUsize::new(0),
             replica: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
         });
         self.map.lock().insert(id, info.clone());
         info

@@ -79,6 +79,10 @@ pub(crate) fn commands() -> Vec<Command> {
             ("list", "client|list", -2),
             ("kill", "client|kill", -3),
             ("no-evict", "client|no-evict", 3),
+            ("no-touch", "client|no-touch", 3),
+            ("pause", "client|pause", -3),
+            ("unpause", "client|unpause", 2),
+            ("reply", "client|reply", 3),
             ("getredir", "client|getredir", 2),
             ("unblock", "client|unblock", -3),
             ("help", "client|help", 2),
@@ -150,11 +154,64 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     // A node's own subcommands first, then those a sentinel has too.
-    if a.len() == 3 && eq_ic(&a[1], "no-evict") {
-        if eq_ic(&a[2], "on") || eq_ic(&a[2], "off") {
-            return ctx.out.ok();
+    if a.len() == 3 && (eq_ic(&a[1], "no-evict") || eq_ic(&a[1], "no-touch")) {
+        let on = if eq_ic(&a[2], "on") {
+            true
+        } else if eq_ic(&a[2], "off") {
+            false
+        } else {
+            return ctx.syntax_err();
+        };
+        // sledis evicts no client and tracks no access time: the flags are
+        // kept and shown (CLIENT LIST's e and T) for the tools that set them.
+        let flag = if eq_ic(&a[1], "no-evict") {
+            &ctx.client.info.no_evict
+        } else {
+            &ctx.client.info.no_touch
+        };
+        flag.store(on, Ordering::Relaxed);
+        return ctx.out.ok();
+    }
+    if a.len() == 3 && eq_ic(&a[1], "reply") {
+        use crate::server::client::Reply;
+        if eq_ic(&a[2], "on") {
+            ctx.client.reply = Reply::On;
+            ctx.out.ok();
+        } else if eq_ic(&a[2], "off") {
+            ctx.client.reply = Reply::Off;
+        } else if eq_ic(&a[2], "skip") {
+            if ctx.client.reply != Reply::Off {
+                ctx.client.reply = Reply::Skip;
+            }
+        } else {
+            ctx.syntax_err();
         }
-        return ctx.syntax_err();
+        return;
+    }
+    if eq_ic(&a[1], "pause") && (a.len() == 3 || a.len() == 4) {
+        use crate::server::pause::Mode;
+        let Some(ms) = crate::util::parse_i64(&a[2]) else {
+            return ctx.err("ERR timeout is not an integer or out of range");
+        };
+        if ms < 0 {
+            return ctx.err("ERR timeout is negative");
+        }
+        let mode = match a.get(3) {
+            None => Mode::All,
+            Some(m) if eq_ic(m, "write") => Mode::Write,
+            Some(m) if eq_ic(m, "all") => Mode::All,
+            Some(_) => return ctx.err("ERR CLIENT PAUSE mode must be WRITE or ALL"),
+        };
+        ctx.pause()
+            .pause(mode, ctx.now.saturating_add(ms), crate::util::now_ms());
+        return ctx.out.ok();
+    }
+    if a.len() == 2 && eq_ic(&a[1], "unpause") {
+        ctx.pause().unpause();
+        return ctx.out.ok();
+    }
+    if a.len() == 2 && eq_ic(&a[1], "help") {
+        return ctx.help(CLIENT_HELP);
     }
     if a.len() == 2 && eq_ic(&a[1], "getredir") {
         return ctx.out.int(-1);
@@ -180,6 +237,58 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         None => commands::unknown_client_subcommand(ctx.out, a),
     }
 }
+
+/// Redis 7.0's CLIENT HELP, less what sledis lacks (CACHING, TRACKING,
+/// TRACKINGINFO), plus NO-TOUCH (7.2) and SETINFO.
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
+    "HELP",
+    "    Prints this help.",
+];
 
 fn quit(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     ctx.out.ok();

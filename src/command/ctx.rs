@@ -33,6 +33,9 @@ pub(crate) struct Ctx<'a> {
     pub action: Option<Action>,
     /// Inside EXEC: what the transaction changed so far (see [`ExecView`]).
     pub exec: Option<ExecView>,
+    /// Running a script's `redis.call`: the slow log names Redis's script
+    /// client (`?:0`, no name) as the caller.
+    pub in_script: bool,
 }
 
 /// What an EXEC in progress has changed so far. The store's counts and range
@@ -138,19 +141,74 @@ impl<'a> Ctx<'a> {
             wrote: None,
             action: None,
             exec: None,
+            in_script: false,
         }
     }
 
-    /// Runs a handler (counted in `total_commands_processed`); the commands
-    /// on the node itself get the server.
-    pub(super) fn call(&mut self, handler: Handler, args: &[Bytes]) {
+    /// Runs a command's handler (the commands on the node itself get the
+    /// server), timed and counted: `total_commands_processed`,
+    /// `commandstats`, the slow log, the latency monitor. A read-only
+    /// command's key lookups count as keyspace hits and misses.
+    pub(super) fn call(&mut self, cmd: &Command, args: &[Bytes]) {
         let srv = self.srv;
         srv.stats
             .commands
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match handler {
+        let errors = self.out.errors;
+        let counting = crate::store::count_lookups(cmd.flags & super::flags::READONLY != 0);
+        let began = crate::util::ticks();
+        match cmd.handler {
             Handler::Plain(f) => f(self, args),
             Handler::Node(f) => f(self, srv, args),
+        }
+        let mut usec = crate::util::ticks_to_us(crate::util::ticks().wrapping_sub(began));
+        // DEBUG SLEEP sleeps after the handler, off the thread; its sleep is
+        // its run time, as in Redis (tools provoke slow log entries and
+        // latency events with it).
+        if let Some(super::Action::Sleep(d)) = &self.action {
+            usec += d.as_micros() as u64;
+        }
+        crate::store::count_lookups(counting);
+        srv.cmdstats
+            .ran(super::stat_slot(cmd, args), usec, self.out.errors > errors);
+        // EXEC's commands are logged one by one (Redis's SKIP_SLOWLOG).
+        if srv.slowlog.wants(usec) && cmd.name != "exec" {
+            let info = &self.client.info;
+            let (addr, name) = if self.in_script {
+                ("?:0".to_string(), String::new())
+            } else {
+                (
+                    info.addr.to_string(),
+                    info.name.lock().clone().unwrap_or_default(),
+                )
+            };
+            srv.slowlog
+                .push(&super::introspect::redacted(args), usec, addr, name);
+        }
+        let event = if cmd.flags & super::flags::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        crate::latency::note(event, std::time::Duration::from_micros(usec));
+    }
+
+    /// A command refused before it ran (`rejected_calls`).
+    pub(super) fn rejected(&mut self, slot: usize) {
+        self.srv.cmdstats.rejected(slot);
+    }
+
+    /// Moves the codes of the error replies written so far into
+    /// `errorstats`.
+    pub(super) fn count_errors(&mut self) {
+        for code in self.out.error_codes.drain(..) {
+            self.srv.errorstats.note(&code);
+            if self.client.is_master {
+                self.srv
+                    .stats
+                    .unexpected_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
 
@@ -182,6 +240,11 @@ impl<'a> Ctx<'a> {
     /// The replication role, link and replicas.
     pub(crate) fn repl(&self) -> &'a ReplState {
         &self.srv.repl
+    }
+
+    /// CLIENT PAUSE's state.
+    pub(crate) fn pause(&self) -> &'a crate::server::pause::Pause {
+        &self.srv.pause
     }
 
     /// A replica that refuses writes from its clients.
@@ -316,10 +379,12 @@ impl<'a> Ctx<'a> {
 
     /// Reads see the open transaction's writes, if there is one.
     pub(crate) fn get(&mut self, db: usize, key: &[u8]) -> Option<Meta> {
-        match self.tx.as_mut() {
+        let m = match self.tx.as_mut() {
             Some(tx) => tx.get(db, key),
             None => self.srv.store.get(db, key, self.now),
-        }
+        };
+        self.srv.store.note_lookup(m.is_some());
+        m
     }
 
     /// A HELP subcommand's reply: one status line per entry.

@@ -14,6 +14,7 @@ pub(crate) mod float80;
 pub(crate) mod function;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
+pub(crate) mod introspect;
 pub(crate) mod keys;
 pub(crate) mod lcs;
 pub(crate) mod list;
@@ -103,6 +104,9 @@ pub(crate) struct Command {
     /// Keys found by reading the arguments (Redis's `getkeys_proc`, as
     /// SORT's STORE destination), added to the first/last/step range.
     pub(crate) keys_fn: Option<KeysFn>,
+    /// Its counters' index in `commandstats` (set by [`table`]); its
+    /// subcommands' follow it, in `subs` order.
+    pub(crate) slot: usize,
 }
 
 impl Command {
@@ -176,7 +180,8 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
     static TABLE: OnceLock<HashMap<&'static str, Command>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut m = HashMap::new();
-        for c in string::commands()
+        let mut slot = 0;
+        for mut c in string::commands()
             .into_iter()
             .chain(bitmap::commands())
             .chain(hash::commands())
@@ -197,8 +202,11 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(replication::commands())
             .chain(scripting::commands())
             .chain(function::commands())
+            .chain(introspect::commands())
             .chain(sentinel_only())
         {
+            c.slot = slot;
+            slot += 1 + c.subs.len();
             m.insert(c.name, c);
         }
         m
@@ -246,6 +254,9 @@ pub(crate) enum Action {
     /// `client.parked`, waits off the thread until it ends or the node
     /// turns BUSY.
     AfterScript,
+    /// CLIENT PAUSE holds the request parked in `client.parked` until the
+    /// pause ends.
+    Paused,
     /// A script to run, parked in `client.parked`: it runs on a blocking
     /// thread, so the connection thread serves others (BUSY, SCRIPT KILL).
     Script,
@@ -374,18 +385,29 @@ pub(crate) const SUBSCRIBED_OK: &[&str] = &[
 
 /// Runs one request: Redis's `processCommand` checks, then the handler.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    dispatch_checked(ctx, args);
+    if !ctx.out.error_codes.is_empty() {
+        ctx.count_errors();
+    }
+}
+
+/// `dispatch` but for counting its error replies in `errorstats`.
+fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     let Some(cmd) = lookup(&args[0]) else {
         return reject(ctx, false, &unknown_command_error(args));
     };
     let subs = cmd.subs;
     let mut fullname = cmd.name;
     let mut arity = cmd.arity;
+    let mut slot = cmd.slot;
     if !subs.is_empty() && args.len() >= 2 {
         let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-        match subs.iter().find(|s| s.0 == sub) {
-            Some(&(_, full, a)) => {
+        match subs.iter().position(|s| s.0 == sub) {
+            Some(i) => {
+                let (_, full, a) = subs[i];
                 fullname = full;
                 arity = a;
+                slot = cmd.slot + 1 + i;
             }
             None => {
                 let shown = c_str(&args[1]);
@@ -400,6 +422,11 @@ pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
     ctx.client.info.note_command(fullname, ctx.now);
     let is_exec = cmd.name == "exec";
+    // Refusals below count as the command's rejected calls.
+    let reject = |ctx: &mut Ctx<'_>, is_exec: bool, err: &str| {
+        ctx.rejected(slot);
+        reject(ctx, is_exec, err)
+    };
     if ctx.scripts().busy() && !allowed_when_busy(cmd.name, args) {
         let busy = ctx.scripts().busy_error();
         return reject(ctx, is_exec, busy);
@@ -542,21 +569,34 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     // WAL may have failed since.
     if ctx.in_exec {
         if let Some(msg) = disk_error(ctx, cmd) {
+            ctx.rejected(stat_slot(cmd, args));
             ctx.out.error(&msg);
             return;
         }
     }
     if cmd.flags & flags::WRITE != 0 && ctx.read_only_replica() && !ctx.client.is_master {
+        ctx.rejected(stat_slot(cmd, args));
         ctx.out
             .error("READONLY You can't write against a read only replica.");
         return;
     }
     // EXEC decided for its whole transaction.
     if cmd.flags & flags::WRITE != 0 && !ctx.in_exec && !enough_good_replicas(ctx) {
+        ctx.rejected(stat_slot(cmd, args));
         ctx.out.error(NOREPLICAS);
         return;
     }
-    ctx.call(cmd.handler, args);
+    ctx.call(cmd, args);
+}
+
+/// The `commandstats` slot of a call: the command's, or its subcommand's.
+pub(crate) fn stat_slot(cmd: &Command, args: &[Bytes]) -> usize {
+    if cmd.subs.is_empty() {
+        return cmd.slot;
+    }
+    args.get(1)
+        .and_then(|a| cmd.subs.iter().position(|s| crate::util::eq_ic(a, s.0)))
+        .map_or(cmd.slot, |i| cmd.slot + 1 + i)
 }
 
 pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
@@ -645,5 +685,6 @@ pub(crate) fn cmd(
         syntax: "",
         subs: &[],
         keys_fn: None,
+        slot: 0,
     }
 }

@@ -317,7 +317,9 @@ fn script_call(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool, resp3: bool) 
     let at = ctx.out.buf.len();
     ctx.out.resp3 = resp3;
     let db = ctx.db();
+    let was = std::mem::replace(&mut ctx.in_script, true);
     super::run(ctx, c, args);
+    ctx.in_script = was;
     let failed = ctx.out.buf.get(at) == Some(&b'-');
     if let Some(v) = ctx.exec.as_mut() {
         v.note(c, args, db, failed);

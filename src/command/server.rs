@@ -338,10 +338,23 @@ fn config(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
                 &s.sync_full,
                 &s.sync_partial_ok,
                 &s.sync_partial_err,
+                &s.unexpected_errors,
+                &s.reads,
+                &s.writes,
+                &s.expire_cap_reached,
+                &s.expire_usec,
             ] {
                 c.store(0, Ordering::Relaxed);
             }
-            srv.store.stats.expired_keys.store(0, Ordering::Relaxed);
+            for c in [
+                &srv.store.stats.expired_keys,
+                &srv.store.stats.keyspace_hits,
+                &srv.store.stats.keyspace_misses,
+            ] {
+                c.store(0, Ordering::Relaxed);
+            }
+            srv.cmdstats.reset();
+            srv.errorstats.reset();
             ctx.out.ok();
         }
         "help" if a.len() == 2 => {
@@ -504,8 +517,19 @@ fn human(n: u64) -> String {
     }
 }
 
+/// The machine's memory (MemTotal), in bytes.
+fn total_system_memory() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/meminfo") else {
+        return 0;
+    };
+    s.lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// Peak RSS (VmHWM), in bytes.
-fn peak_rss_bytes() -> u64 {
+pub(crate) fn peak_rss_bytes() -> u64 {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
         return 0;
     };
@@ -515,7 +539,7 @@ fn peak_rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     let Ok(s) = std::fs::read_to_string("/proc/self/statm") else {
         return 0;
     };
@@ -544,11 +568,14 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
         .iter()
         .map(|s| String::from_utf8_lossy(s).to_ascii_lowercase())
         .collect();
-    let all = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
-    let want = |s: &str| all || wanted.iter().any(|w| w == s);
+    // Redis's groups: the default sections; `all` adds commandstats and
+    // latencystats; `everything` adds modules' (none here).
+    let all = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || all || wanted.iter().any(|w| w == "default");
+    let want = |s: &str| {
+        let extra = matches!(s, "commandstats" | "latencystats");
+        (if extra { all } else { default }) || wanted.iter().any(|w| w == s)
+    };
     let store = &srv.store;
     let cfg = srv.config.read().clone();
     let mut s = String::new();
@@ -559,7 +586,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             "# Server\r\nredis_version:{}\r\nsledis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
              redis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
              process_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\n\
-             uptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
+             uptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nmonotonic_clock:POSIX clock_gettime\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
             crate::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
@@ -583,7 +610,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
              client_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
             clients.len(),
             cfg.maxclients,
-            store.ready.blocked(),
+            store.ready.blocked() + srv.pause.waiting.load(Ordering::Relaxed),
             pubsub
         );
     }
@@ -593,6 +620,8 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
         let buf = store.buffer_bytes() as u64;
         let cache = store.read_cache_bytes();
         let b = store.budget();
+        let sysmem = total_system_memory();
+        let scripts = srv.scripts.cached();
         let _ = write!(
             s,
             "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\n\
@@ -602,7 +631,9 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
              budget_write_buffer:{}\r\nwrite_buffer_bytes:{buf}\r\n\
              budget_read_cache:{}\r\nread_cache_bytes:{cache}\r\n\
              budget_sled:{}\r\nsled_cache_capacity:{}\r\nbudget_sync_buffers:{}\r\nbudget_clients:{}\r\n\
-             mem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\n\r\n",
+             total_system_memory:{sysmem}\r\ntotal_system_memory_human:{}\r\nused_memory_peak_perc:{:.2}%\r\n\
+             mem_aof_buffer:{}\r\nnumber_of_cached_scripts:{}\r\nused_memory_scripts_eval:{}\r\n\
+             mem_allocator:mimalloc\r\nlazyfree_pending_objects:{}\r\nlazyfreed_objects:{}\r\n\r\n",
             human(rss),
             human(rss),
             human(peak),
@@ -616,7 +647,13 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             b.engine_cache,
             b.sync_buffers,
             b.clients,
-            store.gc_pending()
+            human(sysmem),
+            if peak > 0 { rss as f64 * 100.0 / peak as f64 } else { 0.0 },
+            store.wal.end_offset().saturating_sub(store.wal.written_offset()),
+            scripts.0,
+            scripts.1,
+            store.gc_pending(),
+            store.stats.gc_keys.load(Ordering::Relaxed),
         );
     }
     if want("persistence") {
@@ -668,8 +705,11 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             s,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
              total_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nsync_full:{}\r\n\
-             sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\n\
-             pubsub_channels:{}\r\npubsub_patterns:{}\r\nsled_reads_parked:{}\r\n\r\n",
+             sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_time_cap_reached_count:{}\r\n\
+             expire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\
+             pubsub_channels:{}\r\npubsub_patterns:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\n\
+             total_error_replies:{}\r\nunexpected_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\
+             sled_reads_parked:{}\r\n\r\n",
             st.connections.load(Ordering::Relaxed),
             st.commands.load(Ordering::Relaxed),
             st.ops_per_sec.load(Ordering::Relaxed),
@@ -680,8 +720,18 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             st.sync_partial_ok.load(Ordering::Relaxed),
             st.sync_partial_err.load(Ordering::Relaxed),
             store.stats.expired_keys.load(Ordering::Relaxed),
+            st.expire_cap_reached.load(Ordering::Relaxed),
+            st.expire_usec.load(Ordering::Relaxed) / 1000,
+            store.stats.keyspace_hits.load(Ordering::Relaxed),
+            store.stats.keyspace_misses.load(Ordering::Relaxed),
             srv.pubsub.channels(None).len(),
             srv.pubsub.numpat(),
+            st.input_bps.load(Ordering::Relaxed) as f64 / 1024.0,
+            st.output_bps.load(Ordering::Relaxed) as f64 / 1024.0,
+            srv.errorstats.total.load(Ordering::Relaxed),
+            st.unexpected_errors.load(Ordering::Relaxed),
+            st.reads.load(Ordering::Relaxed),
+            st.writes.load(Ordering::Relaxed),
             srv.disk_reads.parked.load(Ordering::Relaxed),
         );
     }
@@ -784,6 +834,20 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:{:.6}\r\nused_cpu_user_children:{:.6}\r\nused_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n\r\n",
             me.0, me.1, children.0, children.1, main.0, main.1
         );
+    }
+    if want("modules") {
+        // No modules: the section is there, empty, as on a Redis without.
+        s.push_str("# Modules\r\n\r\n");
+    }
+    if want("commandstats") {
+        s.push_str("# Commandstats\r\n");
+        srv.cmdstats.info(&mut s);
+        s.push_str("\r\n");
+    }
+    if want("errorstats") {
+        s.push_str("# Errorstats\r\n");
+        srv.errorstats.info(&mut s);
+        s.push_str("\r\n");
     }
     if want("cluster") {
         // No cluster mode: clients (redis-py's test setup, cluster-aware

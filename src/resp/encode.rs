@@ -7,6 +7,11 @@ use bytes::{BufMut, BytesMut};
 pub(crate) struct Out {
     pub buf: BytesMut,
     pub resp3: bool,
+    /// Error replies written so far (a command failed if this grew).
+    pub errors: u64,
+    /// Their codes, until the node counts them in `errorstats` (bounded:
+    /// a sentinel never collects them).
+    pub error_codes: Vec<String>,
 }
 
 impl Out {
@@ -14,6 +19,8 @@ impl Out {
         Out {
             buf: BytesMut::with_capacity(16 * 1024),
             resp3: false,
+            errors: 0,
+            error_codes: Vec::new(),
         }
     }
 
@@ -44,6 +51,11 @@ impl Out {
 
     /// `msg` must carry its own prefix (`ERR ...`, `WRONGTYPE ...`).
     pub(crate) fn error(&mut self, msg: &str) {
+        self.errors += 1;
+        if self.error_codes.len() < 256 {
+            self.error_codes
+                .push(crate::server::cmdstats::error_code(msg).to_string());
+        }
         self.buf.put_u8(b'-');
         // An error line must not contain newlines.
         for &b in msg.as_bytes() {
@@ -152,10 +164,14 @@ impl Out {
         let mut side = Out {
             buf: BytesMut::with_capacity(4096),
             resp3: self.resp3,
+            errors: 0,
+            error_codes: Vec::new(),
         };
         let n = fill(&mut side);
         self.array(n);
         self.buf.extend_from_slice(&side.buf);
+        self.errors += side.errors;
+        self.error_codes.append(&mut side.error_codes);
     }
 
     /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n in RESP2.

@@ -157,6 +157,12 @@ impl Scripts {
         self.get(sha).is_some()
     }
 
+    /// The cached scripts: how many, and their bodies' bytes (INFO).
+    pub(crate) fn cached(&self) -> (usize, usize) {
+        let b = self.bodies.lock();
+        (b.len(), b.values().map(|v| v.len()).sum())
+    }
+
     pub(crate) fn flush(&self) {
         self.bodies.lock().clear();
         self.generation.fetch_add(1, Ordering::AcqRel);

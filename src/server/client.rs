@@ -36,6 +36,18 @@ pub(crate) struct Client {
     /// Set while the connection's requests run on a blocking thread for a
     /// script (see `server/connection.rs`).
     pub on_script_thread: bool,
+    /// CLIENT REPLY.
+    pub reply: Reply,
+}
+
+/// CLIENT REPLY's modes. `Skip` drops the next command's reply, `Skipping`
+/// the reply being made now.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Reply {
+    On,
+    Off,
+    Skip,
+    Skipping,
 }
 
 impl Client {
@@ -60,11 +72,26 @@ impl Client {
             repl_fack: false,
             parked: None,
             on_script_thread: false,
+            reply: Reply::On,
         }
     }
 
     pub(crate) fn in_subscribed_context(&self) -> bool {
         !self.subs.is_empty()
+    }
+
+    /// After a command under CLIENT REPLY OFF or SKIP: drops its reply
+    /// (from `at` on) unless it turned replies back on, and moves SKIP on.
+    pub(crate) fn after_reply(&mut self, out: &mut crate::resp::Out, at: usize) {
+        match self.reply {
+            Reply::Off | Reply::Skipping => out.buf.truncate(at),
+            _ => {}
+        }
+        self.reply = match self.reply {
+            Reply::Skip => Reply::Skipping,
+            Reply::Skipping => Reply::On,
+            r => r,
+        };
     }
 
     pub(crate) fn set_db(&mut self, db: usize) {

@@ -74,7 +74,10 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
             r = rd.read_buf(&mut rbuf) => {
                 match r {
                     Ok(0) | Err(_) => break 'conn,
-                    Ok(n) => { srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed); }
+                    Ok(n) => {
+                        srv.stats.net_input.fetch_add(n as u64, Ordering::Relaxed);
+                        srv.stats.reads.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 if rbuf.len() as u64 > query_limit {
                     tracing::warn!("closing client {addr}: query buffer over client-query-buffer-limit");
@@ -134,6 +137,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                     }
                     if !out.buf.is_empty() {
                         srv.stats.net_output.fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+                        srv.stats.writes.fetch_add(1, Ordering::Relaxed);
                         if !write_unless_killed(&mut wr, &out.buf, &info).await {
                             break 'conn;
                         }
@@ -177,6 +181,20 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         }
                         Some(Action::Fetch { raw }) => srv.disk_reads.fetch(raw).await,
                         Some(Action::Room) => srv.store.wait_for_room_async().await,
+                        Some(Action::Paused) => {
+                            // Shown as blocked, as Redis shows a paused client.
+                            info.blocked.store(true, Ordering::Relaxed);
+                            srv.pause.waiting.fetch_add(1, Ordering::Relaxed);
+                            let killed = tokio::select! {
+                                _ = srv.pause.wait() => false,
+                                _ = info.kill.notified() => true,
+                            };
+                            srv.pause.waiting.fetch_sub(1, Ordering::Relaxed);
+                            info.blocked.store(false, Ordering::Relaxed);
+                            if killed {
+                                break 'conn;
+                            }
+                        }
                         Some(Action::AfterScript) => loop {
                             let changed = srv.scripts.changed.notified();
                             tokio::pin!(changed);
@@ -218,6 +236,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                 while let Ok(m) = push_rx.try_recv() {
                     msgs.push(m);
                 }
+                // Sent under CLIENT REPLY OFF too: Redis's pushes bypass it.
                 for m in msgs {
                     info.pending_push.fetch_sub(m.size().min(info.pending_push.load(Ordering::Relaxed)), Ordering::Relaxed);
                     m.encode(&mut out);
@@ -359,6 +378,23 @@ fn run_batch(
                 if args.is_empty() {
                     continue;
                 }
+                // CLIENT PAUSE: the request waits, off the thread, until
+                // the pause ends (our master's stream never waits).
+                if !client.is_master && srv.pause.maybe() {
+                    let mode = srv.pause.mode(crate::util::now_ms());
+                    if mode != super::pause::Mode::Off
+                        && super::pause::holds(mode, &args, client.multi.as_ref())
+                    {
+                        // CLIENT LIST shows what it waits to run, as Redis.
+                        if let Some(c) = command::lookup(&args[0]) {
+                            client.info.note_command(c.name, crate::util::now_ms());
+                        }
+                        client.parked = Some(args);
+                        b.action = Some(Action::Paused);
+                        b.more = true;
+                        return b;
+                    }
+                }
                 // The first request of a batch only: a pipeline's later
                 // reads run inline, and hot pipelines pay no extra lookup.
                 if !fetched && ran == 0 {
@@ -409,6 +445,10 @@ fn run_batch(
                 }
                 let (wrote, action) = (ctx.wrote, ctx.action.take());
                 drop(ctx);
+                // CLIENT REPLY OFF / SKIP: the reply is dropped.
+                if client.reply != super::client::Reply::On {
+                    client.after_reply(out, reply_at);
+                }
                 if let Some(w) = wrote {
                     b.wrote = Some(w);
                     if sync > 0 {

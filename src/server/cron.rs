@@ -11,14 +11,22 @@ pub(crate) async fn run(srv: Arc<Server>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut n: u64 = 0;
     let mut last_cmds = 0u64;
+    let mut last_io = (0u64, 0u64);
     loop {
         tick.tick().await;
         n += 1;
         let now = crate::util::now_ms();
         srv.last_cron_ms.store(now, Ordering::Relaxed);
-        // Active expiry: bounded work per tick so a mass expiry cannot stall writes.
+        crate::util::calibrate_ticks();
+        // Active expiry: bounded work per tick so a mass expiry cannot stall
+        // writes. CLIENT PAUSE holds it too (the dataset must not change).
+        srv.pause.expire(now);
+        let paused = srv.pause.mode(now) != super::pause::Mode::Off;
         let s = srv.clone();
         let _ = tokio::task::spawn_blocking(move || {
+            if paused {
+                return;
+            }
             // A failing WAL: try its bytes again (writes resume when it
             // works), and delete nothing meanwhile.
             let wal = &s.store.wal;
@@ -30,14 +38,27 @@ pub(crate) async fn run(srv: Arc<Server>) {
             if s.store.write_full() {
                 return;
             }
+            let began = std::time::Instant::now();
+            let mut capped = true;
             for _ in 0..10 {
                 match s.store.expire_cycle(now, 200) {
                     Some(end) => {
                         let _ = s.store.wal.write_up_to(end);
                     }
-                    None => break,
+                    None => {
+                        capped = false;
+                        break;
+                    }
                 }
             }
+            let took = began.elapsed();
+            s.stats
+                .expire_usec
+                .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+            if capped {
+                s.stats.expire_cap_reached.fetch_add(1, Ordering::Relaxed);
+            }
+            crate::latency::note("expire-cycle", took);
         })
         .await;
         if n.is_multiple_of(10) {
@@ -46,6 +67,17 @@ pub(crate) async fn run(srv: Arc<Server>) {
                 .ops_per_sec
                 .store(cmds - last_cmds, Ordering::Relaxed);
             last_cmds = cmds;
+            let (input, output) = (
+                srv.stats.net_input.load(Ordering::Relaxed),
+                srv.stats.net_output.load(Ordering::Relaxed),
+            );
+            srv.stats
+                .input_bps
+                .store(input.saturating_sub(last_io.0), Ordering::Relaxed);
+            srv.stats
+                .output_bps
+                .store(output.saturating_sub(last_io.1), Ordering::Relaxed);
+            last_io = (input, output);
             save_points(&srv, now / 1000);
             retain_wal(&srv);
             if srv.repl.role_unsaved.lock().is_some() {

@@ -3,10 +3,14 @@
 
 pub(crate) mod blocked;
 pub(crate) mod client;
+pub(crate) mod cmdstats;
 pub(crate) mod connection;
 pub(crate) mod cron;
 pub(crate) mod disk_reads;
+pub(crate) mod memory;
+pub(crate) mod pause;
 pub(crate) mod save;
+pub(crate) mod slowlog;
 
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
@@ -32,6 +36,19 @@ pub(crate) struct Stats {
     pub(crate) sync_full: AtomicU64,
     pub(crate) sync_partial_ok: AtomicU64,
     pub(crate) sync_partial_err: AtomicU64,
+    /// Error replies to our master's stream (Redis's
+    /// `unexpected_error_replies`).
+    pub(crate) unexpected_errors: AtomicU64,
+    /// Socket reads and reply writes (`total_reads/writes_processed`).
+    pub(crate) reads: AtomicU64,
+    pub(crate) writes: AtomicU64,
+    /// Bytes per second in and out, sampled by the cron.
+    pub(crate) input_bps: AtomicU64,
+    pub(crate) output_bps: AtomicU64,
+    /// Active expiry: cron ticks that stopped at their work cap, and the
+    /// time spent (µs).
+    pub(crate) expire_cap_reached: AtomicU64,
+    pub(crate) expire_usec: AtomicU64,
 }
 
 /// SCAN cursors: a number handed to the client, mapped to the last key
@@ -87,6 +104,12 @@ pub(crate) struct Server {
     pub(crate) disk_reads: disk_reads::DiskReads,
     /// The script cache and the script running now.
     pub(crate) scripts: crate::scripting::Scripts,
+    /// INFO's commandstats and errorstats.
+    pub(crate) cmdstats: cmdstats::CommandStats,
+    pub(crate) errorstats: cmdstats::ErrorStats,
+    pub(crate) slowlog: slowlog::SlowLog,
+    /// CLIENT PAUSE.
+    pub(crate) pause: pause::Pause,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
@@ -197,10 +220,18 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         shutdown: watch::channel(None).0,
         last_cron_ms: AtomicI64::new(0),
         scripts: Default::default(),
+        cmdstats: cmdstats::CommandStats::new(cmdstats::slots_needed(
+            crate::command::table().values(),
+        )),
+        errorstats: Default::default(),
+        slowlog: Default::default(),
+        pause: Default::default(),
         me: std::sync::OnceLock::new(),
         config: RwLock::new(cfg),
     });
     let _ = srv.me.set(Arc::downgrade(&srv));
+    // Commands are timed in CPU ticks: a first rate before any runs.
+    crate::util::calibrate_ticks();
     srv.apply_runtime_config();
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
@@ -307,6 +338,9 @@ impl Server {
     /// Pushes config values that live outside `Config` into their owners.
     pub(crate) fn apply_runtime_config(&self) {
         let cfg = self.config.read();
+        self.slowlog
+            .configure(cfg.slowlog_log_slower_than, cfg.slowlog_max_len);
+        crate::latency::set_threshold(cfg.latency_monitor_threshold);
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
         let b = crate::store::Budget::of(cfg.maxmemory);

@@ -53,7 +53,7 @@ pub use error::Error;
 pub use load::rebuild_sled;
 pub use open::{check_applied, read_sled_state, SledState};
 use read::increment;
-pub use read::take_read_error;
+pub use read::{count_lookups, take_read_error};
 pub use snapshot_source::SnapshotSource;
 pub use write_tx::WriteTx;
 
@@ -239,6 +239,8 @@ pub struct StoreStats {
     pub expired_keys: AtomicU64,
     pub gc_keys: AtomicU64,
     pub write_stalls: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
 }
 
 impl Store {

@@ -13,12 +13,37 @@ pub fn take_read_error() -> Option<Error> {
     READ_ERROR.with(|e| e.borrow_mut().take())
 }
 
+thread_local! {
+    /// Set while a read-only command runs on this thread: its key lookups
+    /// count as keyspace hits or misses (Redis's `lookupKeyRead`).
+    static COUNT_LOOKUPS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Turns lookup counting on or off for this thread; returns what it was.
+pub fn count_lookups(on: bool) -> bool {
+    COUNT_LOOKUPS.with(|c| c.replace(on))
+}
+
 fn read_failed(e: Error) {
     tracing::error!("sled read failed: {e}");
     READ_ERROR.with(|r| *r.borrow_mut() = Some(e));
 }
 
 impl Store {
+    /// Counts a key lookup as a hit or a miss if a read-only command made
+    /// it (`count_lookups`).
+    #[inline]
+    pub fn note_lookup(&self, found: bool) {
+        if COUNT_LOOKUPS.with(|c| c.get()) {
+            let c = if found {
+                &self.stats.keyspace_hits
+            } else {
+                &self.stats.keyspace_misses
+            };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// The generation of physical slot `slot` (see `slots.rs`).
     pub fn gen(&self, slot: usize) -> u32 {
         self.gens[slot].load(Ordering::Acquire)

@@ -107,10 +107,12 @@ impl<'a> Db<'a> {
 
     /// A live key's metadata.
     pub(crate) fn get(&mut self, key: &[u8]) -> Option<Meta> {
-        match self.tx.as_mut() {
+        let m = match self.tx.as_mut() {
             Some(tx) => tx.get(self.db, key),
             None => self.store.get(self.db, key, self.now),
-        }
+        };
+        self.store.note_lookup(m.is_some());
+        m
     }
 
     /// The value at `key` if it is a `kind` (None if absent), for a read.

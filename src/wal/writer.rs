@@ -628,7 +628,10 @@ impl Wal {
         };
         // The file position is where this segment's data ends.
         let at = self.written.load(Ordering::Acquire) - a.start;
-        if let Err(e) = faults::write_all_at("wal-write", &a.file, &buf, at) {
+        let began = std::time::Instant::now();
+        let wrote = faults::write_all_at("wal-write", &a.file, &buf, at);
+        crate::latency::note("aof-write", began.elapsed());
+        if let Err(e) = wrote {
             let mut p = self.pending.lock();
             buf.extend_from_slice(&p.buf);
             std::mem::swap(&mut p.buf, &mut buf);
@@ -833,10 +836,15 @@ impl Wal {
                 self.written.load(Ordering::Acquire),
             )
         };
+        let began = std::time::Instant::now();
         let fsynced = older
             .iter()
             .chain(std::iter::once(&file))
             .try_for_each(|f| faults::check("wal-fsync").and_then(|()| f.sync_data()));
+        // Only under `always` does a client wait for it (Redis's event).
+        if self.policy() == FsyncPolicy::Always {
+            crate::latency::note("aof-fsync-always", began.elapsed());
+        }
         if let Err(e) = fsynced {
             fsync_failed(&e);
         }
