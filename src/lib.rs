@@ -9,6 +9,7 @@ pub mod dump;
 pub(crate) mod faults;
 pub(crate) mod glob;
 pub mod logging;
+pub(crate) mod notify;
 pub(crate) mod replication;
 pub(crate) mod resp;
 pub(crate) mod scripting;

@@ -174,6 +174,8 @@ pub struct Store {
     table_bytes: AtomicUsize,
     /// Keys a reader found expired, for the active cycle to delete.
     expired_seen: Mutex<Vec<(u8, Bytes)>>,
+    /// Keyspace notifications: `publish` hands each record's events to it.
+    pub(crate) notify: crate::notify::Notifier,
     applier_wake: Condvar,
     applier_lock: Mutex<bool>,
     stall_cv: Condvar,

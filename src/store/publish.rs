@@ -9,6 +9,7 @@ impl Store {
             batch: Batch::default(),
             now,
             deleted_expired: 0,
+            quiet_new: false,
         }
     }
 
@@ -41,6 +42,7 @@ impl Store {
                         );
                     }
                 }
+                Effect::Event { .. } | Effect::EventAt { .. } => {}
             }
         }
         b.effects = r.effects.clone();
@@ -144,6 +146,13 @@ impl Store {
             for (k, v) in b.overlay.iter() {
                 if let (Some((db, _, ukey)), Some(_)) = (parse_data_key(k), v) {
                     self.ready.touch(db, ukey);
+                }
+            }
+        }
+        if self.notify.enabled() {
+            for e in b.effects.iter().filter(|e| e.is_event()) {
+                if let Some((ev, db, key)) = crate::notify::target(&b.effects, e) {
+                    self.notify.event(ev, db, key);
                 }
             }
         }
