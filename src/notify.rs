@@ -147,6 +147,9 @@ pub(crate) enum Ev {
     Zunionstore,
     Zdiffstore,
     Zrangestore,
+    /// `spop` of a whole set (SPOP with a count at least its size), which
+    /// Redis propagates as DEL: a replica publishes only the `del` after it.
+    SpopAll,
 }
 
 /// Name and class of each [`Ev`], by number.
@@ -198,6 +201,7 @@ pub(crate) const EVENTS: &[(&str, u32)] = &[
     ("zunionstore", ZSET),
     ("zdiffstore", ZSET),
     ("zrangestore", ZSET),
+    ("spop", SET),
 ];
 
 /// An event's name by its WAL number (the dump tool shows it).
@@ -221,6 +225,23 @@ pub(crate) fn target<'a>(effects: &'a [Effect], e: &'a Effect) -> Option<(u8, u8
         }
         _ => None,
     }
+}
+
+/// The event a Redis replica publishes for a master's event `id`: it runs
+/// the command its master propagated, which Redis rewrites for some
+/// (INCRBYFLOAT as SET, HINCRBYFLOAT as HSET, SPOP as SREM, an expiry as
+/// DEL, SPOP of a whole set as DEL). Every other event is the same on
+/// both; None: nothing.
+pub(crate) fn as_replicated(id: u8) -> Option<u8> {
+    let ev = match id {
+        x if x == Ev::Incrbyfloat as u8 => Ev::Set,
+        x if x == Ev::Hincrbyfloat as u8 => Ev::Hset,
+        x if x == Ev::Spop as u8 => Ev::Srem,
+        x if x == Ev::Expired as u8 => Ev::Del,
+        x if x == Ev::SpopAll as u8 => return None,
+        _ => return Some(id),
+    };
+    Some(ev as u8)
 }
 
 /// Where a message goes: (channel, message).
@@ -304,7 +325,7 @@ mod tests {
 
     #[test]
     fn every_event_has_a_name() {
-        assert_eq!(EVENTS.len(), Ev::Zrangestore as usize + 1);
+        assert_eq!(EVENTS.len(), Ev::SpopAll as usize + 1);
         assert_eq!(event_name(Ev::Zpopmax as u8), Some("zpopmax"));
         assert_eq!(event_name(Ev::Expired as u8), Some("expired"));
     }

@@ -251,7 +251,8 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if !super::arity_ok(c, args.len()) {
             return ctx.err("ERR Invalid number of arguments specified for command");
         }
-        if c.first_key == 0 && c.numkeys_at == 0 {
+        // Shard channels are not keys to GETKEYS (Redis skips `not_key`).
+        if c.first_key == 0 && c.numkeys_at == 0 || c.flags & NOT_KEY != 0 {
             return ctx.err("ERR The command has no key arguments");
         }
         let keys: Vec<&Bytes> = c.key_indexes(args).into_iter().map(|i| &args[i]).collect();

@@ -219,7 +219,14 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     let popped = s.pop(&mut db, count.unwrap_or(1));
     if !popped.is_empty() {
-        ctx.notify_emptied(Ev::Spop, &a[1]);
+        let db = ctx.db();
+        if count.is_some() && ctx.get(db, &a[1]).is_none() {
+            // The whole set (Redis's DEL path, replicated as DEL).
+            ctx.notify(Ev::SpopAll, &a[1]);
+            ctx.notify(Ev::Del, &a[1]);
+        } else {
+            ctx.notify_emptied(Ev::Spop, &a[1]);
+        }
     }
     match count {
         None => ctx.out.bulk_opt(popped.first().map(|b| &b[..])),

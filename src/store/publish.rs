@@ -46,6 +46,7 @@ impl Store {
             }
         }
         b.effects = r.effects.clone();
+        b.replicated = true;
         self.publish(b, end);
     }
 
@@ -150,9 +151,23 @@ impl Store {
             }
         }
         if self.notify.enabled() {
-            for e in b.effects.iter().filter(|e| e.is_event()) {
-                if let Some((ev, db, key)) = crate::notify::target(&b.effects, e) {
-                    self.notify.event(ev, db, key);
+            // A replica publishes what a Redis replica would: the events of
+            // the commands a Redis master propagates (`notify::as_replicated`),
+            // and none for a record that changed nothing (Redis propagates
+            // only a command that did).
+            let replica = b.replicated && self.is_follower();
+            if !(replica && b.effects.iter().all(Effect::is_event)) {
+                for e in b.effects.iter().filter(|e| e.is_event()) {
+                    if let Some((ev, db, key)) = crate::notify::target(&b.effects, e) {
+                        let ev = if replica {
+                            crate::notify::as_replicated(ev)
+                        } else {
+                            Some(ev)
+                        };
+                        if let Some(ev) = ev {
+                            self.notify.event(ev, db, key);
+                        }
+                    }
                 }
             }
         }
