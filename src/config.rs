@@ -171,6 +171,8 @@ pub struct Config {
     pub(crate) repl_ping_replica_period: u64,
     pub(crate) replica_read_only: bool,
     pub(crate) replica_serve_stale_data: bool,
+    /// `notify-keyspace-events`, as `notify.rs`'s class bits.
+    pub(crate) notify_keyspace_events: u32,
     pub(crate) replica_priority: u32,
     pub(crate) replica_announce_ip: Option<String>,
     pub(crate) replica_announce_port: u16,
@@ -361,6 +363,14 @@ fn noeviction_only(v: &Value) -> Result<(), &'static str> {
     match v {
         Value::Str(s) if s == "noeviction" => Ok(()),
         _ => Err(NO_EVICTION),
+    }
+}
+
+/// The `check` of notify-keyspace-events: Redis's class characters only.
+fn keyspace_events(v: &Value) -> Result<(), &'static str> {
+    match v {
+        Value::Str(s) if crate::notify::parse_flags(s).is_some() => Ok(()),
+        _ => Err(crate::notify::INVALID),
     }
 }
 
@@ -659,7 +669,12 @@ const SPECS: &[Spec] = &[
         Kind::Words,
         "50 99 99.9",
     ),
-    d("notify-keyspace-events", STR, ""),
+    d("notify-keyspace-events", STR, "")
+        .check(keyspace_events)
+        .field(
+            |c| Value::Str(crate::notify::format_flags(c.notify_keyspace_events)),
+            |c, v| c.notify_keyspace_events = crate::notify::parse_flags(&v.str()).unwrap_or(0),
+        ),
     // Encodings and internals.
     d("hash-max-listpack-entries", int(0, I64), "512").alias(&["hash-max-ziplist-entries"]),
     d("hash-max-listpack-value", mem(0), "64").alias(&["hash-max-ziplist-value"]),
@@ -951,6 +966,7 @@ impl Default for Config {
             repl_ping_replica_period: 0,
             replica_read_only: false,
             replica_serve_stale_data: false,
+            notify_keyspace_events: 0,
             replica_priority: 0,
             replica_announce_ip: None,
             replica_announce_port: 0,

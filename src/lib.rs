@@ -10,6 +10,7 @@ pub(crate) mod faults;
 pub(crate) mod glob;
 pub(crate) mod latency;
 pub mod logging;
+pub(crate) mod notify;
 pub(crate) mod replication;
 pub(crate) mod resp;
 pub(crate) mod scripting;

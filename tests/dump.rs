@@ -622,6 +622,12 @@ fn wal_shows_collection_elements_in_redis_terms() {
         " item slot 0 = \"a\"\n",
         " item slot -1 = \"b\"\n",
         " member \"m\" score 2.5\n",
+        // The keyspace events each record logs (notify.rs).
+        "  EVENT db0 new \"st\"\n",
+        "  EVENT db0 sadd \"st\"\n",
+        "  EVENT db0 rpush \"l\"\n",
+        "  EVENT db0 zincr \"z\"\n",
+        "  EVENT db0 spop \"st\"\n",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
@@ -649,6 +655,10 @@ fn wal_shows_collection_elements_in_redis_terms() {
         .collect();
     assert!(
         texts.iter().any(|t| t.ends_with("member \"m\" score 2.5")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t == "EVENT db0 lpush \"l\""),
         "{texts:?}"
     );
 }

@@ -2,6 +2,10 @@
 //! Each subscriber has an unbounded queue whose size is checked against the
 //! pubsub output buffer limit; a client over the hard limit is disconnected,
 //! as Redis does.
+//!
+//! Shard channels (SSUBSCRIBE, SPUBLISH; Redis 7.0) are a name space of
+//! their own: on a node outside a cluster every shard channel lives here,
+//! patterns never match them, and their subscription count is separate.
 
 use crate::client::ClientInfo;
 use crate::glob::glob_match;
@@ -21,6 +25,11 @@ pub(crate) enum PubMsg {
     },
     PMessage {
         pattern: Bytes,
+        channel: Bytes,
+        data: Bytes,
+    },
+    /// A shard channel's message (`smessage`).
+    SMessage {
         channel: Bytes,
         data: Bytes,
     },
@@ -47,12 +56,20 @@ impl PubMsg {
                 out.bulk(channel);
                 out.bulk(data);
             }
+            PubMsg::SMessage { channel, data } => {
+                out.push(3);
+                out.bulk(b"smessage");
+                out.bulk(channel);
+                out.bulk(data);
+            }
         }
     }
 
     pub(crate) fn size(&self) -> usize {
         match self {
-            PubMsg::Message { channel, data } => channel.len() + data.len() + 32,
+            PubMsg::Message { channel, data } | PubMsg::SMessage { channel, data } => {
+                channel.len() + data.len() + 32
+            }
             PubMsg::PMessage {
                 pattern,
                 channel,
@@ -72,6 +89,7 @@ pub(crate) struct Subscriber {
 pub(crate) struct PubSub {
     channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
     patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    shard: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
     /// Hard limit on a subscriber's queued bytes (client-output-buffer-limit pubsub).
     pub hard_limit: std::sync::atomic::AtomicUsize,
 }
@@ -93,6 +111,60 @@ impl PubSub {
                 m.remove(channel);
             }
         }
+    }
+
+    pub(crate) fn ssubscribe(&self, channel: Bytes, sub: Subscriber) {
+        self.shard
+            .write()
+            .entry(channel)
+            .or_default()
+            .insert(sub.info.id, sub);
+    }
+
+    pub(crate) fn sunsubscribe(&self, channel: &Bytes, id: u64) {
+        let mut m = self.shard.write();
+        if let Some(s) = m.get_mut(channel) {
+            s.remove(&id);
+            if s.is_empty() {
+                m.remove(channel);
+            }
+        }
+    }
+
+    /// SPUBLISH: to the shard channel's subscribers only; returns how many.
+    pub(crate) fn spublish(&self, channel: &Bytes, data: &Bytes) -> usize {
+        let mut n = 0;
+        if let Some(subs) = self.shard.read().get(channel) {
+            for s in subs.values() {
+                self.deliver(
+                    s,
+                    PubMsg::SMessage {
+                        channel: channel.clone(),
+                        data: data.clone(),
+                    },
+                );
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// PUBSUB SHARDCHANNELS.
+    pub(crate) fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        let mut v: Vec<Bytes> = self
+            .shard
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// PUBSUB SHARDNUMSUB.
+    pub(crate) fn shard_numsub(&self, channel: &Bytes) -> usize {
+        self.shard.read().get(channel).map_or(0, |s| s.len())
     }
 
     pub(crate) fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
@@ -187,21 +259,70 @@ impl PubSub {
 pub(crate) struct Subscriptions {
     pub channels: BTreeSet<Bytes>,
     pub patterns: BTreeSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    pub shard: BTreeSet<Bytes>,
 }
 
 impl Subscriptions {
+    /// What (P)(UN)SUBSCRIBE replies count: channels and patterns (Redis
+    /// counts shard channels apart).
     pub(crate) fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 
+    /// Whether the connection is in the subscribed context: any
+    /// subscription, shard channels included.
     pub(crate) fn is_empty(&self) -> bool {
-        self.count() == 0
+        self.count() == 0 && self.shard.is_empty()
     }
 
     /// CLIENT LIST's sub= and psub=.
     fn publish_counts(&self, info: &ClientInfo) {
         info.subs.store(self.channels.len(), Ordering::Relaxed);
         info.psubs.store(self.patterns.len(), Ordering::Relaxed);
+        info.ssubs.store(self.shard.len(), Ordering::Relaxed);
+    }
+
+    /// SSUBSCRIBE: one reply per name, counting shard channels.
+    pub(crate) fn ssubscribe(
+        &mut self,
+        hub: &PubSub,
+        me: &Subscriber,
+        out: &mut Out,
+        names: &[Bytes],
+    ) {
+        for name in names {
+            if self.shard.insert(name.clone()) {
+                hub.ssubscribe(name.clone(), me.clone());
+            }
+            self.publish_counts(&me.info);
+            Self::reply_n(out, b"ssubscribe", Some(name), self.shard.len());
+        }
+    }
+
+    /// SUNSUBSCRIBE: the names given, or every shard channel.
+    pub(crate) fn sunsubscribe(
+        &mut self,
+        hub: &PubSub,
+        info: &ClientInfo,
+        out: &mut Out,
+        names: &[Bytes],
+    ) {
+        let names: Vec<Bytes> = if names.is_empty() {
+            self.shard.iter().cloned().collect()
+        } else {
+            names.to_vec()
+        };
+        if names.is_empty() {
+            return Self::reply_n(out, b"sunsubscribe", None, 0);
+        }
+        for name in names {
+            if self.shard.remove(&name) {
+                hub.sunsubscribe(&name, info.id);
+            }
+            self.publish_counts(info);
+            Self::reply_n(out, b"sunsubscribe", Some(&name), self.shard.len());
+        }
     }
 
     /// SUBSCRIBE (`pattern` false) or PSUBSCRIBE: one reply per name.
@@ -288,13 +409,20 @@ impl Subscriptions {
         for p in std::mem::take(&mut self.patterns) {
             hub.punsubscribe(&p, info.id);
         }
+        for ch in std::mem::take(&mut self.shard) {
+            hub.sunsubscribe(&ch, info.id);
+        }
         self.publish_counts(info);
     }
 
     fn reply(&self, out: &mut Out, kind: &[u8], name: Option<&[u8]>) {
+        Self::reply_n(out, kind, name, self.count());
+    }
+
+    fn reply_n(out: &mut Out, kind: &[u8], name: Option<&[u8]>, n: usize) {
         out.push(3);
         out.bulk(kind);
         out.bulk_opt(name);
-        out.int(self.count() as i64);
+        out.int(n as i64);
     }
 }

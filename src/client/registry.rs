@@ -23,6 +23,8 @@ pub(crate) struct ClientInfo {
     pub db: AtomicUsize,
     pub subs: AtomicUsize,
     pub psubs: AtomicUsize,
+    /// Shard channels (SSUBSCRIBE).
+    pub ssubs: AtomicUsize,
     /// -1 outside MULTI, else the number of queued commands.
     pub multi: AtomicI64,
     pub resp: AtomicUsize,
@@ -62,7 +64,10 @@ impl ClientInfo {
     }
 
     pub(crate) fn is_pubsub(&self) -> bool {
-        self.subs.load(Ordering::Relaxed) + self.psubs.load(Ordering::Relaxed) > 0
+        self.subs.load(Ordering::Relaxed)
+            + self.psubs.load(Ordering::Relaxed)
+            + self.ssubs.load(Ordering::Relaxed)
+            > 0
     }
 
     /// One line of CLIENT LIST, in Redis's field order.
@@ -89,7 +94,7 @@ impl ClientInfo {
         }
         let opt = |m: &Mutex<Option<String>>| m.lock().clone().unwrap_or_default();
         format!(
-            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} \
+            "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
              cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -102,6 +107,7 @@ impl ClientInfo {
             self.db.load(Ordering::Relaxed),
             self.subs.load(Ordering::Relaxed),
             self.psubs.load(Ordering::Relaxed),
+            self.ssubs.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
@@ -138,6 +144,7 @@ impl Clients {
             db: AtomicUsize::new(0),
             subs: AtomicUsize::new(0),
             psubs: AtomicUsize::new(0),
+            ssubs: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
             resp: AtomicUsize::new(2),
             killed: AtomicBool::new(false),

@@ -1,6 +1,7 @@
 //! Bitmap commands (Redis's bitops.c): arguments and replies, checked in
 //! Redis's order; the bit logic is `types/bitmap.rs`.
 
+use super::ctx::Ev;
 use super::{cmd, flags::*, Command, Ctx};
 use crate::types::bitmap::{self, Field, FieldOp, Op, Overflow, PosRange};
 use crate::types::string;
@@ -67,8 +68,14 @@ fn setbit(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Some(1) => true,
         _ => return ctx.err("ERR bit is not an integer or out of range"),
     };
+    let mark = ctx.effect_count();
     match bitmap::set_bit(&mut ctx.data(), &a[1], off, on) {
-        Ok(was) => ctx.out.int(was as i64),
+        Ok(was) => {
+            if ctx.effect_count() > mark {
+                ctx.notify(Ev::Setbit, &a[1]);
+            }
+            ctx.out.int(was as i64)
+        }
         Err(e) => type_err(ctx, e),
     }
 }
@@ -191,8 +198,18 @@ fn bitop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if op == Op::Not && a.len() != 4 {
         return ctx.err("ERR BITOP NOT must be called with a single source key.");
     }
+    let db = ctx.db();
+    let existed = ctx.get(db, &a[2]).is_some();
     match bitmap::bit_op(&mut ctx.data(), op, &a[2], &a[3..]) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            // Redis: `set` for a result, `del` for an empty one.
+            if ctx.get(db, &a[2]).is_some() {
+                ctx.notify(Ev::Set, &a[2]);
+            } else if existed {
+                ctx.notify(Ev::Del, &a[2]);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => type_err(ctx, e),
     }
 }
@@ -280,8 +297,12 @@ fn bitfield_common(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) {
     if read_only && fields.iter().any(|f| f.op != FieldOp::Get) {
         return ctx.err("ERR BITFIELD_RO only supports the GET subcommand");
     }
+    let mark = ctx.effect_count();
     match bitmap::bit_field(&mut ctx.data(), &a[1], &fields) {
         Ok(replies) => {
+            if ctx.effect_count() > mark {
+                ctx.notify(Ev::Setbit, &a[1]);
+            }
             ctx.out.array(replies.len());
             for r in replies {
                 match r {

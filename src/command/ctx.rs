@@ -8,6 +8,7 @@ use super::{Action, Command, Handler};
 use crate::client::pubsub::PubSub;
 use crate::client::Clients;
 use crate::config::Config;
+pub(crate) use crate::notify::Ev;
 use crate::replication::ReplState;
 use crate::resp::Out;
 use crate::server::client::Client;
@@ -385,6 +386,59 @@ impl<'a> Ctx<'a> {
         };
         self.srv.store.note_lookup(m.is_some());
         m
+    }
+
+    /// Logs keyspace event `ev` on `key` of the client's database in this
+    /// command's record (`notify.rs`).
+    pub(crate) fn notify(&mut self, ev: Ev, key: &[u8]) {
+        let db = self.client.db;
+        self.tx().notify(db, ev, key);
+    }
+
+    /// The same on database `db`.
+    pub(crate) fn notify_in(&mut self, db: usize, ev: Ev, key: &[u8]) {
+        self.tx().notify(db, ev, key);
+    }
+
+    /// `ev` on a collection, then `del` if the command emptied it (Redis
+    /// sends the command's event first).
+    pub(crate) fn notify_emptied(&mut self, ev: Ev, key: &[u8]) {
+        self.notify(ev, key);
+        let db = self.client.db;
+        if self.get(db, key).is_none() {
+            self.notify(Ev::Del, key);
+        }
+    }
+
+    /// Runs `f` with the automatic `new` event off, for a command that
+    /// sends it itself; whether `key` was absent before.
+    pub(crate) fn without_new<T>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> (T, bool) {
+        let db = self.client.db;
+        let absent = self.tx().get(db, key).is_none();
+        self.tx().quiet_new = true;
+        let r = f(self);
+        self.tx().quiet_new = false;
+        (r, absent)
+    }
+
+    /// Effects stated so far by the open transaction.
+    pub(crate) fn effect_count(&self) -> usize {
+        self.tx.as_ref().map_or(0, |t| t.effect_count())
+    }
+
+    /// A read that found no key: `keymiss`, published at once (never
+    /// logged: replicas see their own reads' misses).
+    pub(crate) fn keymiss(&self, key: &[u8]) {
+        self.srv.store.notify.publish(
+            crate::notify::KEY_MISS,
+            "keymiss",
+            self.client.db as u8,
+            key,
+        );
     }
 
     /// A HELP subcommand's reply: one status line per entry.

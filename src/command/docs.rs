@@ -72,8 +72,47 @@ pub(crate) fn write_info(out: &mut Out, c: &Command) {
         out.simple(&format!("@{k}"));
     }
     out.array(0); // tips
-    out.array(0); // key specs
+    if c.flags & NOT_KEY != 0 {
+        write_channel_spec(out, c);
+    } else {
+        out.array(0); // key specs
+    }
     out.array(0); // subcommands
+}
+
+/// The key spec of a command whose keys are shard channels, as Redis 7.0
+/// answers it: flags `not_key`, an index begin search at the first key, a
+/// range to `lastkey` (-1: all the rest).
+fn write_channel_spec(out: &mut Out, c: &Command) {
+    out.set(1);
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(1);
+    out.simple("not_key");
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(c.first_key as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(if c.last_key < 0 {
+        c.last_key as i64
+    } else {
+        (c.last_key - c.first_key) as i64
+    });
+    out.bulk(b"keystep");
+    out.int(c.step as i64);
+    out.bulk(b"limit");
+    out.int(0);
 }
 
 /// One command's COMMAND DOCS entry (name, then its map).
@@ -212,7 +251,8 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         if !super::arity_ok(c, args.len()) {
             return ctx.err("ERR Invalid number of arguments specified for command");
         }
-        if c.first_key == 0 && !c.movable_keys() {
+        // Shard channels are not keys to GETKEYS (Redis skips `not_key`).
+        if c.first_key == 0 && !c.movable_keys() || c.flags & NOT_KEY != 0 {
             return ctx.err("ERR The command has no key arguments");
         }
         let keys: Vec<&Bytes> = c.key_indexes(args).into_iter().map(|i| &args[i]).collect();

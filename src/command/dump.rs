@@ -4,6 +4,7 @@
 //! Redis does and then has nothing to set with them.
 
 use super::{cmd, flags::*, int_arg, Command, Ctx};
+use crate::notify::Ev;
 use crate::types::rdb::{self, Limits};
 use crate::util::eq_ic;
 use bytes::Bytes;
@@ -127,9 +128,11 @@ fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if expired {
         if exists {
             ctx.tx().delete(db, &a[1]);
+            ctx.notify(Ev::Del, &a[1]);
         }
     } else {
         rdb::restore(&mut ctx.data(), &a[1], value, expire_at);
+        ctx.notify(Ev::Restore, &a[1]);
     }
     ctx.out.ok();
 }

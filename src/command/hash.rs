@@ -1,6 +1,7 @@
 //! Hash commands (Redis's t_hash.c): arguments and replies over
 //! `types::hash`.
 
+use super::ctx::Ev;
 use super::{cmd, coll, flags::*, int_arg, Command, Ctx};
 use crate::store::keys::Kind;
 use crate::types::hash::Hash;
@@ -67,6 +68,10 @@ fn set_fields(ctx: &mut Ctx<'_>, key: &Bytes, pairs: &[Bytes], only_new: bool) -
         added += h.set(&mut db, &pair[0], pair[1].clone()) as i64;
     }
     h.save(&mut db);
+    // HSETNX notifies only when it set; HSET and HMSET always do.
+    if !only_new || added > 0 {
+        ctx.notify(Ev::Hset, key);
+    }
     Some(added)
 }
 
@@ -124,6 +129,9 @@ fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let mut db = ctx.data();
     let removed = a[2..].iter().filter(|f| h.remove(&mut db, f)).count();
     h.save(&mut db);
+    if removed > 0 {
+        ctx.notify_emptied(Ev::Hdel, &a[1]);
+    }
     ctx.out.int(removed as i64);
 }
 
@@ -217,6 +225,7 @@ fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Ok(Bytes::from(sum.to_string()))
     });
     if let Some(v) = r {
+        ctx.notify(Ev::Hincrby, &a[1]);
         ctx.out.int(parse_i64(&v).unwrap_or(0));
     }
 }
@@ -237,6 +246,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         super::float80::incr(cur, &by).map(Bytes::from)
     });
     if let Some(v) = r {
+        ctx.notify(Ev::Hincrbyfloat, &a[1]);
         ctx.out.bulk(&v);
     }
 }

@@ -2,6 +2,7 @@
 //! the representation and the estimator are `types/hyperloglog.rs`.
 //! PFSELFTEST is not offered (it answers as an unknown command).
 
+use super::ctx::Ev;
 use super::{cmd, flags::*, Command, Ctx};
 use crate::types::hyperloglog::{self, Debug, DebugReply};
 use crate::util::eq_ic;
@@ -28,7 +29,12 @@ fn sparse_max(ctx: &Ctx<'_>) -> usize {
 fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let max = sparse_max(ctx);
     match hyperloglog::pf_add(&mut ctx.data(), &a[1], &a[2..], max) {
-        Ok(changed) => ctx.out.int(changed as i64),
+        Ok(changed) => {
+            if changed {
+                ctx.notify(Ev::Pfadd, &a[1]);
+            }
+            ctx.out.int(changed as i64)
+        }
         Err(e) => ctx.err(e.reply()),
     }
 }
@@ -52,7 +58,10 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let max = sparse_max(ctx);
     match hyperloglog::pf_merge(&mut ctx.data(), &a[1], &a[2..], max) {
-        Ok(()) => ctx.out.ok(),
+        Ok(()) => {
+            ctx.notify(Ev::Pfadd, &a[1]);
+            ctx.out.ok()
+        }
         Err(e) => ctx.err(e.reply()),
     }
 }

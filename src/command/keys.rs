@@ -1,5 +1,6 @@
 //! Commands on keys of any type (Redis's db.c / expire.c).
 
+use super::ctx::Ev;
 use super::{cmd, flags::*, int_arg, Command, Ctx};
 use crate::glob::glob_match;
 use crate::store::keys::{data_key, parse_data_key, Meta};
@@ -228,6 +229,7 @@ fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let mut n = 0;
     for k in &a[1..] {
         if ctx.tx().delete(db, k) {
+            ctx.notify(Ev::Del, k);
             n += 1;
         }
     }
@@ -439,12 +441,18 @@ fn rename_common(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) {
     if a[1] == a[2] {
         return if nx { ctx.out.int(0) } else { ctx.out.ok() };
     }
-    if nx && ctx.tx().get(db, &a[2]).is_some() {
-        return ctx.out.int(0);
+    if ctx.tx().get(db, &a[2]).is_some() {
+        if nx {
+            return ctx.out.int(0);
+        }
+        // Redis deletes the old target and adds the key anew (`new`).
+        ctx.tx().delete(db, &a[2]);
     }
     let m = ctx.tx().relocated(db, &a[1], &m, db, &a[2]);
     ctx.tx().delete(db, &a[1]);
     ctx.tx().put(db, &a[2], &m);
+    ctx.notify(Ev::RenameFrom, &a[1]);
+    ctx.notify(Ev::RenameTo, &a[2]);
     if nx {
         ctx.out.int(1)
     } else {
@@ -508,11 +516,15 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(m) = ctx.tx().get(src_db, &a[1]) else {
         return ctx.out.int(0);
     };
-    if ctx.tx().get(dst_db, &a[2]).is_some() && !replace {
-        return ctx.out.int(0);
+    if ctx.tx().get(dst_db, &a[2]).is_some() {
+        if !replace {
+            return ctx.out.int(0);
+        }
+        ctx.tx().delete(dst_db, &a[2]);
     }
     let m = ctx.tx().relocated(src_db, &a[1], &m, dst_db, &a[2]);
     ctx.tx().put(dst_db, &a[2], &m);
+    ctx.notify_in(dst_db, Ev::CopyTo, &a[2]);
     ctx.out.int(1);
 }
 
@@ -533,6 +545,8 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let m = ctx.tx().relocated(src, &a[1], &m, dst, &a[1]);
     ctx.tx().delete(src, &a[1]);
     ctx.tx().put(dst, &a[1], &m);
+    ctx.notify_in(src, Ev::MoveFrom, &a[1]);
+    ctx.notify_in(dst, Ev::MoveTo, &a[1]);
     ctx.out.int(1);
 }
 
@@ -598,6 +612,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
     }
     if at <= ctx.now {
         ctx.tx().delete(db, &a[1]);
+        ctx.notify(Ev::Del, &a[1]);
     } else {
         ctx.tx().put(
             db,
@@ -607,6 +622,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], unit_ms: i64, absolute: bool, 
                 ..m
             },
         );
+        ctx.notify(Ev::Expire, &a[1]);
     }
     ctx.out.int(1);
 }
@@ -670,6 +686,7 @@ fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                     ..m
                 },
             );
+            ctx.notify(Ev::Persist, &a[1]);
             ctx.out.int(1);
         }
         _ => ctx.out.int(0),

@@ -1,6 +1,7 @@
 //! List commands (Redis's t_list.c): arguments and replies over
 //! `types::list`.
 
+use super::ctx::Ev;
 use super::{blocking, cmd, coll, flags::*, int_arg, Command, Ctx};
 use crate::types::list::{self, List};
 use crate::types::TypeError;
@@ -75,7 +76,12 @@ fn open_tx(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<List>, ()> {
 
 fn push_cmd(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) {
     match list::push(&mut ctx.data(), &a[1], &a[2..], left, only_existing) {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(if left { Ev::Lpush } else { Ev::Rpush }, &a[1]);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => answer(ctx, e),
     }
 }
@@ -99,7 +105,19 @@ fn rpushx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 /// Pops up to `n` items from `key`: None if there is no such key, Err
 /// after answering WRONGTYPE. Shared with the blocking forms.
 fn pop(ctx: &mut Ctx<'_>, key: &Bytes, left: bool, n: u64) -> Result<Option<Vec<Bytes>>, ()> {
-    list::pop(&mut ctx.data(), key, left, n).map_err(|e| answer(ctx, e))
+    let r = list::pop(&mut ctx.data(), key, left, n).map_err(|e| answer(ctx, e));
+    if let Ok(Some(_)) = &r {
+        ctx.notify_emptied(pop_event(left), key);
+    }
+    r
+}
+
+fn pop_event(left: bool) -> Ev {
+    if left {
+        Ev::Lpop
+    } else {
+        Ev::Rpop
+    }
 }
 
 /// LPOP / RPOP key [count].
@@ -197,6 +215,7 @@ fn lset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.err("ERR index out of range");
     };
     l.set(&mut ctx.data(), i, a[3].clone());
+    ctx.notify(Ev::Lset, &a[1]);
     ctx.out.ok();
 }
 
@@ -215,7 +234,10 @@ fn linsert(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.out.int(0);
     };
     match l.insert(&mut ctx.data(), &a[3], after, a[4].clone()) {
-        Some(len) => ctx.out.int(len as i64),
+        Some(len) => {
+            ctx.notify(Ev::Linsert, &a[1]);
+            ctx.out.int(len as i64)
+        }
         None => ctx.out.int(-1),
     }
 }
@@ -231,6 +253,9 @@ fn lrem(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.out.int(0);
     };
     let removed = l.remove(&mut ctx.data(), count, &a[3]);
+    if removed > 0 {
+        ctx.notify_emptied(Ev::Lrem, &a[1]);
+    }
     ctx.out.int(removed as i64);
 }
 
@@ -246,6 +271,7 @@ fn ltrim(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     if let Some(mut l) = l {
         l.trim(&mut ctx.data(), start, stop);
+        ctx.notify_emptied(Ev::Ltrim, &a[1]);
     }
     ctx.out.ok();
 }
@@ -334,7 +360,20 @@ fn move_one(
     from_left: bool,
     to_left: bool,
 ) -> Result<Option<Bytes>, ()> {
-    list::move_one(&mut ctx.data(), src, dst, from_left, to_left).map_err(|e| answer(ctx, e))
+    // Redis pushes into the destination it looked up before the pop, so
+    // a list moving onto itself is never `new`.
+    let (r, dst_new) = ctx.without_new(dst, |ctx| {
+        list::move_one(&mut ctx.data(), src, dst, from_left, to_left).map_err(|e| answer(ctx, e))
+    });
+    if let Ok(Some(_)) = &r {
+        // Redis's order: the push, then the pop.
+        if dst_new {
+            ctx.notify(Ev::New, dst);
+        }
+        ctx.notify(if to_left { Ev::Lpush } else { Ev::Rpush }, dst);
+        ctx.notify_emptied(pop_event(from_left), src);
+    }
+    r
 }
 
 fn lmove(ctx: &mut Ctx<'_>, a: &[Bytes]) {

@@ -74,6 +74,9 @@ pub(crate) mod flags {
     /// A sentinel's command only (Redis's `CMD_ONLY_SENTINEL`): unknown to
     /// a data node.
     pub(crate) const ONLY_SENTINEL: u32 = 1 << 12;
+    /// Its keys are shard channels, not keys of the keyspace (Redis's
+    /// `not_key` key spec: SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH).
+    pub(crate) const NOT_KEY: u32 = 1 << 13;
 }
 
 /// Finds the indexes of a command's keys in its arguments.
@@ -379,6 +382,8 @@ pub(crate) const SUBSCRIBED_OK: &[&str] = &[
     "unsubscribe",
     "psubscribe",
     "punsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
     "quit",
     "reset",
 ];
@@ -586,6 +591,9 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
         ctx.out.error(NOREPLICAS);
         return;
     }
+    if ctx.store().notify.wants(crate::notify::KEY_MISS) {
+        key_misses(ctx, cmd, args);
+    }
     ctx.call(cmd, args);
 }
 
@@ -597,6 +605,30 @@ pub(crate) fn stat_slot(cmd: &Command, args: &[Bytes]) -> usize {
     args.get(1)
         .and_then(|a| cmd.subs.iter().position(|s| crate::util::eq_ic(a, s.0)))
         .map_or(cmd.slot, |i| cmd.slot + 1 + i)
+}
+
+/// `keymiss` for each key the command reads that is not there, before it
+/// runs (Redis sends it from `lookupKeyRead`, which read-only commands use
+/// for every key, and a few writes for their sources). Only when `m` is
+/// on: it costs a lookup per key.
+fn key_misses(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
+    let keys = cmd.key_indexes(args);
+    let read: &[usize] = match cmd.name {
+        "object" => &[],
+        _ if cmd.flags & flags::READONLY != 0 => &keys,
+        "getdel" | "getex" | "pfmerge" => &keys,
+        // The source, not the STORE destination.
+        "sort" => keys.get(..1).unwrap_or(&[]),
+        "sinterstore" | "sunionstore" | "sdiffstore" | "zinterstore" | "zunionstore"
+        | "zdiffstore" | "zrangestore" | "bitop" => keys.get(1..).unwrap_or(&[]),
+        _ => &[],
+    };
+    let db = ctx.db();
+    for &i in read {
+        if ctx.get(db, &args[i]).is_none() {
+            ctx.keymiss(&args[i]);
+        }
+    }
 }
 
 pub(crate) const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";

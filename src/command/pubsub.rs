@@ -1,5 +1,11 @@
 //! Pub/sub commands. Sentinels talk to nodes through these (hello messages
-//! on `__sentinel__:hello`).
+//! on `__sentinel__:hello`). The sharded forms (SSUBSCRIBE, SUNSUBSCRIBE,
+//! SPUBLISH) are Redis 7.0's on a node outside a cluster: every shard
+//! channel is served here, and their channels are keys in the command
+//! table (`NOT_KEY` key specs), as Redis declares them.
+//!
+//! Messages are not replicated: Redis propagates PUBLISH and SPUBLISH to
+//! replicas, sledis's stream carries effects on data only, for both alike.
 
 use super::{cmd, flags::*, Command, Ctx};
 use crate::client::pubsub::{PubSub, Subscriber};
@@ -60,6 +66,45 @@ pub(crate) fn commands() -> Vec<Command> {
             publish,
         )
         .syntax("channel message"),
+        Command {
+            since: "7.0.0",
+            ..cmd(
+                "ssubscribe",
+                -2,
+                PUBSUB | NOSCRIPT | LOADING | STALE | NOT_KEY,
+                (1, -1, 1),
+                "pubsub",
+                "Listens for messages published to shard channels.",
+                ssubscribe,
+            )
+            .syntax("shardchannel ...")
+        },
+        Command {
+            since: "7.0.0",
+            ..cmd(
+                "sunsubscribe",
+                -1,
+                PUBSUB | NOSCRIPT | LOADING | STALE | NOT_KEY,
+                (1, -1, 1),
+                "pubsub",
+                "Stops listening to messages posted to shard channels.",
+                sunsubscribe,
+            )
+            .syntax("[shardchannel ...]")
+        },
+        Command {
+            since: "7.0.0",
+            ..cmd(
+                "spublish",
+                3,
+                PUBSUB | LOADING | STALE | FAST | NOT_KEY,
+                (1, 1, 1),
+                "pubsub",
+                "Post a message to a shard channel",
+                spublish,
+            )
+            .syntax("shardchannel message")
+        },
         cmd(
             "pubsub",
             -2,
@@ -122,6 +167,30 @@ pub(crate) fn unsubscribe_all(pubsub: &PubSub, c: &mut Client) {
     c.subs.clear(pubsub, &info);
 }
 
+fn ssubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    // Redis refuses it to a client that expects one reply per command
+    // (inside EXEC).
+    if ctx.in_exec {
+        return ctx.err("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    }
+    let me = subscriber(ctx);
+    ctx.client
+        .subs
+        .ssubscribe(ctx.pubsub(), &me, ctx.out, &a[1..]);
+}
+
+fn sunsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let info = ctx.client.info.clone();
+    ctx.client
+        .subs
+        .sunsubscribe(ctx.pubsub(), &info, ctx.out, &a[1..]);
+}
+
+fn spublish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    let n = ctx.pubsub().spublish(&a[1], &a[2]);
+    ctx.out.int(n as i64);
+}
+
 fn publish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let n = ctx.pubsub().publish(&a[1], &a[2]);
     ctx.out.int(n as i64);
@@ -143,13 +212,17 @@ fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
     } else if eq_ic(&a[1], "numpat") && a.len() == 2 {
         ctx.out.int(ctx.pubsub().numpat() as i64);
-    } else if eq_ic(&a[1], "shardchannels") {
-        ctx.out.array(0);
+    } else if eq_ic(&a[1], "shardchannels") && a.len() <= 3 {
+        let list = ctx.pubsub().shard_channels(a.get(2).map(|b| &b[..]));
+        ctx.out.array(list.len());
+        for c in list {
+            ctx.out.bulk(&c);
+        }
     } else if eq_ic(&a[1], "shardnumsub") {
         ctx.out.array(2 * (a.len() - 2));
         for ch in &a[2..] {
             ctx.out.bulk(ch);
-            ctx.out.int(0);
+            ctx.out.int(ctx.pubsub().shard_numsub(ch) as i64);
         }
     } else if eq_ic(&a[1], "help") && a.len() == 2 {
         let lines = [

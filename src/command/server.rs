@@ -387,6 +387,17 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             )));
             ctx.out.ok();
         }
+        // DEBUG SET-ACTIVE-EXPIRE 0|1: Redis's switch for the active
+        // expiry cycle (tests of lazy expiry).
+        ("set-active-expire", 3) => match crate::util::parse_i64(&a[2]) {
+            Some(v) => {
+                ctx.store()
+                    .active_expire
+                    .store(v != 0, std::sync::atomic::Ordering::Relaxed);
+                ctx.out.ok();
+            }
+            None => ctx.not_int(),
+        },
         ("digest", 2) => {
             let d = keyspace_digest(ctx);
             ctx.out.simple(&d);
@@ -431,6 +442,7 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 "SLEEP <seconds>",
                 "DIGEST",
                 "DIGEST-VALUE <key> [<key> ...]",
+                "SET-ACTIVE-EXPIRE <0|1>",
                 "HELP",
             ];
             ctx.help(&lines);

@@ -1,6 +1,7 @@
 //! Set commands (Redis's t_set.c): arguments and replies over
 //! `types::set`.
 
+use super::ctx::Ev;
 use super::{cmd, coll, flags::*, Command, Ctx};
 use crate::store::keys::Kind;
 use crate::types::set::{self, member_tag, OpenSet};
@@ -62,7 +63,12 @@ fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         added
     });
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify(Ev::Sadd, &a[1]);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => answer(ctx, e),
     }
 }
@@ -77,7 +83,12 @@ fn srem(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         })
     });
     match r {
-        Ok(n) => ctx.out.int(n as i64),
+        Ok(n) => {
+            if n > 0 {
+                ctx.notify_emptied(Ev::Srem, &a[1]);
+            }
+            ctx.out.int(n as i64)
+        }
         Err(e) => answer(ctx, e),
     }
 }
@@ -207,6 +218,16 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         };
     };
     let popped = s.pop(&mut db, count.unwrap_or(1));
+    if !popped.is_empty() {
+        let db = ctx.db();
+        if count.is_some() && ctx.get(db, &a[1]).is_none() {
+            // The whole set (Redis's DEL path, replicated as DEL).
+            ctx.notify(Ev::SpopAll, &a[1]);
+            ctx.notify(Ev::Del, &a[1]);
+        } else {
+            ctx.notify_emptied(Ev::Spop, &a[1]);
+        }
+    }
     match count {
         None => ctx.out.bulk_opt(popped.first().map(|b| &b[..])),
         Some(_) => reply_set(ctx, &popped),
@@ -214,8 +235,21 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    match set::move_member(&mut ctx.data(), &a[1], &a[2], &a[3]) {
-        Ok(moved) => ctx.out.int(moved as i64),
+    // Redis's order: srem (and del) on the source, then new and sadd.
+    let (r, dst_new) = ctx.without_new(&a[2], |ctx| {
+        set::move_member(&mut ctx.data(), &a[1], &a[2], &a[3])
+    });
+    match r {
+        Ok(moved) => {
+            if moved && a[1] != a[2] {
+                ctx.notify_emptied(Ev::Srem, &a[1]);
+                if dst_new {
+                    ctx.notify(Ev::New, &a[2]);
+                }
+                ctx.notify(Ev::Sadd, &a[2]);
+            }
+            ctx.out.int(moved as i64)
+        }
         Err(e) => answer(ctx, e),
     }
 }
@@ -227,9 +261,23 @@ fn open_all(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result<Vec<Option<OpenSet>>, (
 
 /// Replaces `dst` with a set of `members` (deleted when empty), answering
 /// the count.
-fn store(ctx: &mut Ctx<'_>, dst: &Bytes, members: Vec<Bytes>) {
-    let n = set::replace(&mut ctx.data(), dst, &members);
+fn store(ctx: &mut Ctx<'_>, dst: &Bytes, members: Vec<Bytes>, ev: Ev) {
+    let (n, absent) = ctx.without_new(dst, |ctx| set::replace(&mut ctx.data(), dst, &members));
+    stored(ctx, dst, n > 0, absent, ev);
     ctx.out.int(n as i64);
+}
+
+/// The events of a *STORE that replaced `dst` (Redis's `setKey`: `new`
+/// only for a key that was absent) or deleted it for an empty result.
+pub(crate) fn stored(ctx: &mut Ctx<'_>, dst: &[u8], filled: bool, absent: bool, ev: Ev) {
+    if filled {
+        if absent {
+            ctx.notify(Ev::New, dst);
+        }
+        ctx.notify(ev, dst);
+    } else if !absent {
+        ctx.notify(Ev::Del, dst);
+    }
 }
 
 fn sinter(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -245,7 +293,7 @@ fn sinterstore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return;
     };
     let r = set::inter(&mut ctx.data(), &sets, 0);
-    store(ctx, &a[1], r);
+    store(ctx, &a[1], r, Ev::Sinterstore);
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -292,7 +340,7 @@ fn sunionstore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return;
     };
     let r = set::union(&mut ctx.data(), &sets);
-    store(ctx, &a[1], r);
+    store(ctx, &a[1], r, Ev::Sunionstore);
 }
 
 fn sdiff(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -308,7 +356,7 @@ fn sdiffstore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return;
     };
     let r = set::diff(&mut ctx.data(), &sets);
-    store(ctx, &a[1], r);
+    store(ctx, &a[1], r, Ev::Sdiffstore);
 }
 
 fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) {

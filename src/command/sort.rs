@@ -2,6 +2,7 @@
 //! replies; what is sorted and how is `types::sort`.
 
 use super::{cmd, flags::*, Command, Ctx};
+use crate::notify::Ev;
 use crate::types::sort::{self, SortError, Spec};
 use crate::util::{eq_ic, parse_i64};
 use bytes::Bytes;
@@ -118,7 +119,14 @@ fn run(ctx: &mut Ctx<'_>, a: &[Bytes], readonly: bool) {
     match store {
         Some(dst) => {
             let items: Vec<Bytes> = rows.into_iter().map(Option::unwrap_or_default).collect();
+            let n = db.db;
+            let existed = db.tx().get(n, dst).is_some();
             crate::types::list::replace(&mut db, dst, &items);
+            if !items.is_empty() {
+                ctx.notify(Ev::Sortstore, dst);
+            } else if existed {
+                ctx.notify(Ev::Del, dst);
+            }
             ctx.out.int(items.len() as i64);
         }
         None => {

@@ -1,5 +1,6 @@
 //! String commands (Redis's t_string.c).
 
+use super::ctx::Ev;
 use super::{cmd, flags::*, int_arg, Command, Ctx};
 use crate::types::string::{self, SetIf, Str};
 use crate::types::TypeError;
@@ -180,6 +181,12 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some((old, go)) = or_reply(ctx, r) else {
         return;
     };
+    if go {
+        ctx.notify(Ev::Set, &a[1]);
+        if at.is_some() {
+            ctx.notify(Ev::Expire, &a[1]);
+        }
+    }
     if o.get {
         ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
     } else if go {
@@ -196,6 +203,9 @@ fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     };
     let r = string::set(&mut ctx.data(), &a[1], a[2].clone(), None, cond, false);
     if let Some((_, wrote)) = or_reply(ctx, r) {
+        if wrote {
+            ctx.notify(Ev::Set, &a[1]);
+        }
         ctx.out.int(wrote as i64);
     }
 }
@@ -205,6 +215,8 @@ fn setex_common(ctx: &mut Ctx<'_>, a: &[Bytes], unit: &[u8], name: &str) {
         return;
     };
     string::put(&mut ctx.data(), &a[1], a[3].clone(), Some(at));
+    ctx.notify(Ev::Set, &a[1]);
+    ctx.notify(Ev::Expire, &a[1]);
     ctx.out.ok();
 }
 
@@ -221,6 +233,7 @@ fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return;
     };
     string::put(&mut ctx.data(), &a[1], a[2].clone(), None);
+    ctx.notify(Ev::Set, &a[1]);
     ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
 }
 
@@ -231,6 +244,7 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if old.is_some() {
         let db = ctx.db();
         ctx.tx().delete(db, &a[1]);
+        ctx.notify(Ev::Del, &a[1]);
     }
     ctx.out.bulk_opt(old.as_ref().map(|s| &s.value[..]));
 }
@@ -259,10 +273,14 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         // An EXAT/PXAT already in the past deletes the key.
         Some(Some(t)) if t <= ctx.now => {
             ctx.tx().delete(db, &a[1]);
+            ctx.notify(Ev::Del, &a[1]);
         }
         Some(t) if s.expire_at != t => {
             string::put(&mut ctx.data(), &a[1], s.value.clone(), t);
+            ctx.notify(if t.is_some() { Ev::Expire } else { Ev::Persist }, &a[1]);
         }
+        // Redis notifies an EX/PX that sets the same deadline too.
+        Some(Some(_)) => ctx.notify(Ev::Expire, &a[1]),
         _ => {}
     }
     ctx.out.bulk(&s.value);
@@ -283,9 +301,9 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if a.len().is_multiple_of(2) {
         return ctx.err("ERR wrong number of arguments for 'mset' command");
     }
-    let mut db = ctx.data();
     for kv in a[1..].chunks(2) {
-        string::put(&mut db, &kv[0], kv[1].clone(), None);
+        string::put(&mut ctx.data(), &kv[0], kv[1].clone(), None);
+        ctx.notify(Ev::Set, &kv[0]);
     }
     ctx.out.ok();
 }
@@ -300,9 +318,9 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             return ctx.out.int(0);
         }
     }
-    let mut db = ctx.data();
     for kv in a[1..].chunks(2) {
-        string::put(&mut db, &kv[0], kv[1].clone(), None);
+        string::put(&mut ctx.data(), &kv[0], kv[1].clone(), None);
+        ctx.notify(Ev::Set, &kv[0]);
     }
     ctx.out.int(1);
 }
@@ -310,6 +328,7 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let r = string::incr_by(&mut ctx.data(), key, by);
     if let Some(n) = or_reply(ctx, r) {
+        ctx.notify(Ev::Incrby, key);
         ctx.out.int(n);
     }
 }
@@ -353,6 +372,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Err(e) => return ctx.err(e),
     };
     string::put(&mut ctx.data(), &a[1], Bytes::from(text.clone()), expire_at);
+    ctx.notify(Ev::Incrbyfloat, &a[1]);
     ctx.out.bulk(text.as_bytes());
 }
 
@@ -360,6 +380,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let max = max_string(ctx);
     let r = string::append(&mut ctx.data(), &a[1], &a[2], max);
     if let Some(len) = or_reply(ctx, r) {
+        ctx.notify(Ev::Append, &a[1]);
         ctx.out.int(len as i64);
     }
 }
@@ -394,6 +415,9 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let max = max_string(ctx);
     let r = string::set_range(&mut ctx.data(), &a[1], off as usize, &a[3], max);
     if let Some(len) = or_reply(ctx, r) {
+        if !a[3].is_empty() {
+            ctx.notify(Ev::Setrange, &a[1]);
+        }
         ctx.out.int(len as i64);
     }
 }

@@ -1,6 +1,7 @@
 //! Sorted set commands (Redis's t_zset.c): arguments (scores, ranges,
 //! options) and replies over `types::zset`.
 
+use super::ctx::Ev;
 use super::{blocking, cmd, coll, flags::*, Command, Ctx};
 use crate::store::keys::Kind;
 use crate::types::zset::{
@@ -286,6 +287,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr_cmd: bool) {
         }
     }
     z.save(&mut db);
+    if added + updated > 0 {
+        ctx.notify(if incr { Ev::Zincr } else { Ev::Zadd }, &a[1]);
+    }
     if incr {
         if processed > 0 {
             ctx.out.double(last);
@@ -316,6 +320,9 @@ fn zrem(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         .filter(|m| z.remove_member(&mut db, m))
         .count();
     z.save(&mut db);
+    if n > 0 {
+        ctx.notify_emptied(Ev::Zrem, &a[1]);
+    }
     ctx.out.int(n as i64);
 }
 
@@ -478,7 +485,7 @@ fn zrange_generic(
         },
     };
     if store {
-        store_result(ctx, &a[1], items);
+        store_result(ctx, &a[1], items, Ev::Zrangestore);
     } else {
         reply_items(ctx, &items, withscores);
     }
@@ -514,8 +521,9 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty) and
 /// answers the count.
-fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>) {
-    let n = zset::replace(&mut ctx.data(), dst, &items);
+fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>, ev: Ev) {
+    let (n, absent) = ctx.without_new(dst, |ctx| zset::replace(&mut ctx.data(), dst, &items));
+    super::set::stored(ctx, dst, n > 0, absent, ev);
     ctx.out.int(n as i64);
 }
 
@@ -523,7 +531,11 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, items: Vec<(Bytes, f64)>) {
 /// of the set at `key`: an empty list if the key is missing, Err after
 /// answering WRONGTYPE. Shared with the blocking pops.
 fn pop(ctx: &mut Ctx<'_>, key: &Bytes, max: bool, count: u64) -> Result<Vec<(Bytes, f64)>, ()> {
-    zset::pop(&mut ctx.data(), key, max, count).map_err(|e| answer(ctx, e))
+    let r = zset::pop(&mut ctx.data(), key, max, count).map_err(|e| answer(ctx, e));
+    if r.as_ref().is_ok_and(|items| !items.is_empty()) {
+        ctx.notify_emptied(if max { Ev::Zpopmax } else { Ev::Zpopmin }, key);
+    }
+    r
 }
 
 fn zpop_generic(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) {
@@ -713,6 +725,14 @@ fn zremrange(ctx: &mut Ctx<'_>, a: &[Bytes], by: By) {
     };
     z.remove_all(&mut db, &items);
     z.save(&mut db);
+    if !items.is_empty() {
+        let ev = match by {
+            By::Score => Ev::Zrembyscore,
+            By::Lex => Ev::Zrembylex,
+            _ => Ev::Zrembyrank,
+        };
+        ctx.notify_emptied(ev, &a[1]);
+    }
     ctx.out.int(items.len() as i64);
 }
 
@@ -812,7 +832,14 @@ fn setop(ctx: &mut Ctx<'_>, a: &[Bytes], at: usize, dst: Option<&Bytes>, op: Op)
     }
     zset::sort(&mut out);
     match dst {
-        Some(d) => store_result(ctx, d, out),
+        Some(d) => {
+            let ev = match op {
+                Op::Inter => Ev::Zinterstore,
+                Op::Diff => Ev::Zdiffstore,
+                _ => Ev::Zunionstore,
+            };
+            store_result(ctx, d, out, ev)
+        }
         None => reply_items(ctx, &out, withscores),
     }
 }

@@ -42,11 +42,23 @@ fn record_metas(r: &Record) -> Metas {
 }
 
 /// One effect as a line: what changed, in Redis terms where possible.
-fn effect_text(e: &Effect, metas: &Metas) -> String {
+fn effect_text(e: &Effect, effects: &[Effect], metas: &Metas) -> String {
     match e {
+        Effect::Event { .. } | Effect::EventAt { .. } => event_text(e, effects),
         Effect::Put { key, value } => format!("PUT {}", describe(key, Some(value), metas)),
         Effect::Del { key } => format!("DEL {}", describe(key, None, metas)),
         Effect::ClearDb { db, gen } => format!("CLEARDB {db} (generation {gen})"),
+    }
+}
+
+/// A logged keyspace event: `EVENT db0 set "k"`.
+fn event_text(e: &Effect, effects: &[Effect]) -> String {
+    match crate::notify::target(effects, e) {
+        Some((ev, db, key)) => match crate::notify::event_name(ev) {
+            Some(name) => format!("EVENT db{db} {name} {}", show(key)),
+            None => format!("EVENT db{db} <unknown event {ev}> {}", show(key)),
+        },
+        None => format!("EVENT <no key: {e:?}>"),
     }
 }
 
@@ -141,8 +153,11 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     format!("raw {}", brief(key, 80))
 }
 
-fn effect_json(e: &Effect, metas: &Metas) -> Value {
+fn effect_json(e: &Effect, effects: &[Effect], metas: &Metas) -> Value {
     match e {
+        Effect::Event { .. } | Effect::EventAt { .. } => {
+            json!({"op": "event", "text": event_text(e, effects)})
+        }
         Effect::Put { key, value } => {
             json!({"op": "put", "text": describe(key, Some(value), metas), "key": jbytes(key), "value": jbytes(value)})
         }
@@ -167,6 +182,7 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Put { .. } => "put",
         Effect::Del { .. } => "del",
         Effect::ClearDb { .. } => "cleardb",
+        Effect::Event { .. } | Effect::EventAt { .. } => "event",
     }
 }
 
@@ -284,7 +300,11 @@ fn print_record(
 ) -> std::io::Result<()> {
     let metas = record_metas(r);
     if json_out {
-        let effects: Vec<Value> = r.effects.iter().map(|e| effect_json(e, &metas)).collect();
+        let effects: Vec<Value> = r
+            .effects
+            .iter()
+            .map(|e| effect_json(e, &r.effects, &metas))
+            .collect();
         return writeln!(
             out,
             "{}",
@@ -298,7 +318,7 @@ fn print_record(
         r.effects.len()
     )?;
     for e in &r.effects {
-        writeln!(out, "  {}", effect_text(e, &metas))?;
+        writeln!(out, "  {}", effect_text(e, &r.effects, &metas))?;
     }
     Ok(())
 }

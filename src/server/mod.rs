@@ -233,6 +233,15 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     // Commands are timed in CPU ticks: a first rate before any runs.
     crate::util::calibrate_ticks();
     srv.apply_runtime_config();
+    // Keyspace events reach subscribers through the hub; a weak handle, as
+    // the store lives inside the server.
+    let weak = Arc::downgrade(&srv);
+    srv.store.notify.set_sink(Box::new(move |ch, msg| {
+        if let Some(s) = weak.upgrade() {
+            s.pubsub
+                .publish(&Bytes::copy_from_slice(ch), &Bytes::copy_from_slice(msg));
+        }
+    }));
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             tracing::warn!("could not write pidfile {}: {e}", pidfile.display());
@@ -358,6 +367,7 @@ impl Server {
             cfg.client_output_buffer_limit.pubsub.hard as usize,
             Ordering::Relaxed,
         );
+        self.store.notify.set_flags(cfg.notify_keyspace_events);
     }
 }
 

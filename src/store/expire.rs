@@ -21,7 +21,11 @@ impl Store {
             return None;
         }
         let (start, end) = keys::expiry_due_range(now);
-        let (due, _) = self.raw_range(&start, false, &end, limit);
+        let due = if self.active_expire.load(Ordering::Relaxed) {
+            self.raw_range(&start, false, &end, limit).0
+        } else {
+            Vec::new()
+        };
         let seen = std::mem::take(&mut *self.expired_seen.lock());
         if due.is_empty() && seen.is_empty() {
             return None;

@@ -159,6 +159,9 @@ struct Batch {
     new_gens: [Option<u32>; MAX_DBS],
     /// SWAPDB: logical databases moved to other physical slots.
     new_slots: [Option<u8>; MAX_DBS],
+    /// Read from a WAL or a master's stream (`apply_record`), not written
+    /// by a command here.
+    replicated: bool,
 }
 
 pub struct Store {
@@ -183,6 +186,11 @@ pub struct Store {
     table_bytes: AtomicUsize,
     /// Keys a reader found expired, for the active cycle to delete.
     expired_seen: Mutex<Vec<(u8, Bytes)>>,
+    /// Keyspace notifications: `publish` hands each record's events to it.
+    pub(crate) notify: crate::notify::Notifier,
+    /// DEBUG SET-ACTIVE-EXPIRE: off, the cycle deletes only the keys
+    /// reads found expired (lazy expiry), as Redis's tests use it.
+    pub(crate) active_expire: AtomicBool,
     applier_wake: Condvar,
     applier_lock: Mutex<bool>,
     stall_cv: Condvar,

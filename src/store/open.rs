@@ -109,6 +109,8 @@ impl Store {
             budget: Mutex::new(opts.budget),
             table_bytes: AtomicUsize::new(opts.budget.table_bytes),
             expired_seen: Mutex::new(Vec::new()),
+            notify: Default::default(),
+            active_expire: AtomicBool::new(true),
             applier_wake: Condvar::new(),
             applier_lock: Mutex::new(false),
             stall_cv: Condvar::new(),
@@ -223,6 +225,7 @@ fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, Error
                 Effect::Put { key, value } => engine.insert(key, value),
                 Effect::Del { key } => engine.remove(key),
                 Effect::ClearDb { db, gen } => engine.insert(&gen_key(*db), &gen.to_be_bytes()),
+                Effect::Event { .. } | Effect::EventAt { .. } => Ok(()),
             };
             if let Err(e) = res {
                 failed.get_or_insert(e);

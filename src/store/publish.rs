@@ -9,6 +9,7 @@ impl Store {
             batch: Batch::default(),
             now,
             deleted_expired: 0,
+            quiet_new: false,
         }
     }
 
@@ -47,9 +48,11 @@ impl Store {
                         );
                     }
                 }
+                Effect::Event { .. } | Effect::EventAt { .. } => {}
             }
         }
         b.effects = r.effects.clone();
+        b.replicated = true;
         self.publish(b, end);
     }
 
@@ -175,6 +178,32 @@ impl Store {
         }
         if swapped {
             self.wake_swapped(&b.new_slots);
+        }
+        if self.notify.enabled() {
+            // A replica publishes what a Redis replica would: the events of
+            // the commands a Redis master propagates (`notify::as_replicated`),
+            // and none for a record that changed nothing (Redis propagates
+            // only a command that did).
+            let replica = b.replicated && self.is_follower();
+            if !(replica && b.effects.iter().all(Effect::is_event)) {
+                for e in b.effects.iter().filter(|e| e.is_event()) {
+                    if let Some((ev, mut db, key)) = crate::notify::target(&b.effects, e) {
+                        // An event that names an effect's key has its
+                        // physical slot: published under the logical db.
+                        if matches!(e, Effect::EventAt { .. }) {
+                            db = self.db_of(db as usize) as u8;
+                        }
+                        let ev = if replica {
+                            crate::notify::as_replicated(ev)
+                        } else {
+                            Some(ev)
+                        };
+                        if let Some(ev) = ev {
+                            self.notify.event(ev, db, key);
+                        }
+                    }
+                }
+            }
         }
         self.dirty
             .fetch_add(b.effects.len() as u64, Ordering::Relaxed);

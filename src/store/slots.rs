@@ -97,7 +97,7 @@ impl Store {
                     (key, false)
                 }
                 Effect::Del { key } => (key, true),
-                Effect::ClearDb { .. } => continue,
+                Effect::ClearDb { .. } | Effect::Event { .. } | Effect::EventAt { .. } => continue,
             };
             if let Some((slot, _, ukey)) = parse_data_key(key) {
                 let db = map

@@ -1,4 +1,5 @@
 use super::*;
+use crate::notify::Ev;
 
 /// A write in progress. Reads see the transaction's own writes; `commit`
 /// logs one record and publishes everything at once.
@@ -8,6 +9,9 @@ pub struct WriteTx {
     pub(super) batch: Batch,
     pub(super) now: i64,
     pub deleted_expired: usize,
+    /// Set by a command that sends `new` itself, where Redis's order
+    /// differs from its writes' (SMOVE, the *STORE commands).
+    pub quiet_new: bool,
 }
 
 impl WriteTx {
@@ -60,22 +64,61 @@ impl WriteTx {
             self.batch.effects.push(Effect::Del { key: k.clone() });
             self.batch.overlay.insert(k, None);
             self.deleted_expired += 1;
+            self.notify(db, Ev::Expired, key);
             return None;
         }
         Some(m)
     }
 
+    /// Writes a key's metadata; a key that was not there is a `new` event
+    /// (Redis's `dbAdd`).
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta) {
         let k = self.key(db, key);
-        if !self.batch.before.contains_key(&k) && !self.batch.overlay.contains_key(&k) {
-            self.lookup(&k);
-        }
+        let old = match self.batch.overlay.get(&k) {
+            Some(v) => v.clone(),
+            None => self.lookup(&k),
+        };
+        let now = self.now;
+        let existed = old.is_some_and(|v| Meta::peek_expire(&v).is_none_or(|t| t > now));
         let v = meta.encode();
         self.batch.effects.push(Effect::Put {
             key: k.clone(),
             value: v.clone(),
         });
         self.batch.overlay.insert(k, Some(v));
+        if !existed && !self.quiet_new {
+            self.notify(db, Ev::New, key);
+        }
+    }
+
+    /// Logs keyspace event `ev` on `key` of `db` in this record, for every
+    /// node that applies it to publish (`notify.rs`). The key is named by a
+    /// recent effect on its metadata when there is one (`EffectAt`).
+    pub(crate) fn notify(&mut self, db: usize, ev: Ev, key: &[u8]) {
+        // The stored key names its physical slot (SWAPDB), not `db`.
+        let stored = self.key(db, key);
+        let at = self
+            .batch
+            .effects
+            .iter()
+            .enumerate()
+            .rev()
+            .take(64)
+            .find_map(|(i, e)| match e {
+                Effect::Put { key: k, .. } | Effect::Del { key: k } => (*k == stored).then_some(i),
+                _ => None,
+            });
+        let event = ev as u8;
+        self.batch
+            .effects
+            .push(match at.and_then(|i| u32::try_from(i).ok()) {
+                Some(at) => Effect::EventAt { event, at },
+                None => Effect::Event {
+                    db: db as u8,
+                    event,
+                    key: Bytes::copy_from_slice(key),
+                },
+            });
     }
 
     /// Deletes a key; true if a live key was there.
@@ -313,6 +356,12 @@ impl WriteTx {
             }
             b.overlay.insert(k, v);
         }
+    }
+
+    /// How many effects are stated so far (a command compares before and
+    /// after to know whether it wrote).
+    pub fn effect_count(&self) -> usize {
+        self.batch.effects.len()
     }
 
     pub fn has_effects(&self) -> bool {
