@@ -4,6 +4,7 @@
 //! (PING, AUTH, HELLO, CLIENT, SUBSCRIBE and co.; `commands.rs`).
 
 pub(crate) mod commands;
+pub(crate) mod monitor;
 pub(crate) mod pubsub;
 pub(crate) mod registry;
 

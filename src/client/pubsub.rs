@@ -33,6 +33,8 @@ pub(crate) enum PubMsg {
         channel: Bytes,
         data: Bytes,
     },
+    /// A line of MONITOR's feed (`monitor.rs`), sent as a status reply.
+    Monitor(Bytes),
 }
 
 impl PubMsg {
@@ -62,6 +64,7 @@ impl PubMsg {
                 out.bulk(channel);
                 out.bulk(data);
             }
+            PubMsg::Monitor(line) => out.simple(&String::from_utf8_lossy(line)),
         }
     }
 
@@ -75,6 +78,7 @@ impl PubMsg {
                 channel,
                 data,
             } => pattern.len() + channel.len() + data.len() + 48,
+            PubMsg::Monitor(line) => line.len() + 3,
         }
     }
 }
@@ -92,6 +96,8 @@ pub(crate) struct PubSub {
     shard: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
     /// Hard limit on a subscriber's queued bytes (client-output-buffer-limit pubsub).
     pub hard_limit: std::sync::atomic::AtomicUsize,
+    /// MONITOR's clients: the same fan-out, of commands.
+    pub monitors: super::monitor::Monitors,
 }
 
 impl PubSub {

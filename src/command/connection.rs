@@ -299,6 +299,9 @@ fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     super::multi::discard_state(ctx);
     super::multi::unwatch_all(ctx.store(), ctx.client);
     super::pubsub::unsubscribe_all(ctx.pubsub(), ctx.client);
+    if std::mem::take(&mut ctx.client.monitor) {
+        ctx.pubsub().monitors.remove(ctx.client.id);
+    }
     ctx.client.set_db(0);
     ctx.out.resp3 = false;
     ctx.client.info.resp.store(2, Ordering::Relaxed);

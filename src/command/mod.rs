@@ -440,6 +440,9 @@ fn dispatch_checked(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         let msg = format!("ERR wrong number of arguments for '{fullname}' command");
         return reject(ctx, is_exec, &msg);
     }
+    if ctx.client.monitor && cmd.flags & (flags::WRITE | flags::READONLY) != 0 {
+        return reject(ctx, is_exec, "ERR Replica can't interact with the keyspace");
+    }
     if !ctx.client.authed && cmd.flags & flags::NOAUTH == 0 {
         return reject(ctx, is_exec, "NOAUTH Authentication required.");
     }
@@ -594,7 +597,26 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     if ctx.store().notify.wants(crate::notify::KEY_MISS) {
         key_misses(ctx, cmd, args);
     }
+    // MONITOR sees what ran, after it ran (SELECT shows its new db); a
+    // script before its own commands, as Redis feeds them.
+    let monitored = cmd.flags & flags::ADMIN == 0 && ctx.pubsub().monitors.active();
+    let first = monitored && scripting::runs_a_script(args);
+    if first {
+        feed_monitors(ctx, args);
+    }
     ctx.call(cmd, args);
+    if monitored && !first {
+        feed_monitors(ctx, args);
+    }
+}
+
+fn feed_monitors(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    let from = if ctx.in_script {
+        "lua".to_string()
+    } else {
+        ctx.client.info.addr.to_string()
+    };
+    ctx.pubsub().monitors.feed(ctx.client.db, &from, args);
 }
 
 /// The `commandstats` slot of a call: the command's, or its subcommand's.

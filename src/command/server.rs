@@ -13,6 +13,15 @@ use std::time::Duration;
 pub(crate) fn commands() -> Vec<Command> {
     let none = (0, 0, 0);
     vec![
+        cmd(
+            "monitor",
+            1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            none,
+            "server",
+            "Listens for all requests received by the server in real-time.",
+            monitor,
+        ),
         node_cmd(
             "info",
             -1,
@@ -885,4 +894,22 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
         s.truncate(s.len() - 2);
     }
     ctx.out.verbatim(&s);
+}
+
+/// MONITOR: from now on the connection gets every command the node runs
+/// (`client/monitor.rs`). A second MONITOR answers nothing, as in Redis.
+fn monitor(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
+    if ctx.in_exec {
+        return ctx.err("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    if ctx.client.monitor {
+        return;
+    }
+    ctx.client.monitor = true;
+    let sub = crate::client::pubsub::Subscriber {
+        info: ctx.client.info.clone(),
+        tx: ctx.client.push.clone(),
+    };
+    ctx.pubsub().monitors.add(ctx.client.id, sub);
+    ctx.out.ok();
 }

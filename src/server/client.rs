@@ -38,6 +38,8 @@ pub(crate) struct Client {
     pub on_script_thread: bool,
     /// CLIENT REPLY.
     pub reply: Reply,
+    /// MONITOR was sent: the connection gets the feed.
+    pub monitor: bool,
 }
 
 /// CLIENT REPLY's modes. `Skip` drops the next command's reply, `Skipping`
@@ -68,6 +70,7 @@ impl Client {
             subs: Subscriptions::default(),
             push,
             is_master: false,
+            monitor: false,
             repl_port: None,
             repl_fack: false,
             parked: None,

@@ -257,6 +257,9 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
         }
     }
     command::pubsub::unsubscribe_all(&srv.pubsub, &mut client);
+    if client.monitor {
+        srv.pubsub.monitors.remove(client.id);
+    }
     command::multi::unwatch_all(&srv.store, &mut client);
     if let Some((replid, offset)) = psync {
         // The connection is now a replica's feed, until it goes away.
