@@ -65,17 +65,23 @@ for _, name in pairs({'coroutine', 'math', 'string', 'table', 'redis', 'bit', 'c
   visible[name] = readonly(_G[name])
 end
 
-local env_meta = {
-  __index = function(_, k)
-    local v = visible[k]
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
-}
+-- A read-only environment's metatable: reading a name `lookup` does not
+-- know and writing any are Redis's errors.
+local function strict_meta(lookup)
+  return {
+    __index = function(_, k)
+      local v = lookup(k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
+  }
+end
+
+local env_meta = strict_meta(function(k) return visible[k] end)
 
 local function handler(err)
   err = decode(err)
@@ -110,30 +116,12 @@ end
 local loading = false
 local load_visible = {}
 local function strict(t)
-  return setmetatable({}, {
-    __index = function(_, k)
-      local v = t[k]
-      if v == nil then
-        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-      end
-      return v
-    end,
-    __newindex = function() error("Attempt to modify a readonly table", 2) end,
-    __metatable = false,
-  })
+  return setmetatable({}, strict_meta(function(k) return t[k] end))
 end
-local lib_env_meta = {
-  __index = function(_, k)
-    local v
-    if loading then v = load_visible[k] else v = visible[k] end
-    if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-    end
-    return v
-  end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
-  __metatable = false,
-}
+local lib_env_meta = strict_meta(function(k)
+  if loading then return load_visible[k] end
+  return visible[k]
+end)
 
 local function load_library(f, register)
   load_visible.redis = strict({
