@@ -162,6 +162,34 @@ fn cases() -> Vec<Vec<String>> {
         "redis.register_function('t1', function() return 't1' end)",
     ));
     v.push("FCALL t1 0".split(' ').map(String::from).collect());
+    // A transaction sees the libraries it loads and deletes.
+    v.push(vec!["MULTI".into()]);
+    v.push(vec![
+        "FUNCTION".into(),
+        "LOAD".into(),
+        lib(
+            "inmulti",
+            "redis.register_function('im', function() return 'im' end)",
+        ),
+    ]);
+    v.push("FCALL im 0".split(' ').map(String::from).collect());
+    v.push(vec![
+        "FUNCTION".into(),
+        "LOAD".into(),
+        lib(
+            "inmulti2",
+            "redis.register_function('im', function() return 'again' end)",
+        ),
+    ]);
+    v.push(
+        "FUNCTION DELETE inmulti"
+            .split(' ')
+            .map(String::from)
+            .collect(),
+    );
+    v.push("FCALL im 0".split(' ').map(String::from).collect());
+    v.push("FUNCTION STATS".split(' ').map(String::from).collect());
+    v.push("EXEC".split(' ').map(String::from).collect());
     // Functions in a transaction, and FLUSHALL leaves them.
     for c in [
         "MULTI",

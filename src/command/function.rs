@@ -62,11 +62,16 @@ pub(crate) fn commands() -> Vec<Command> {
     ]
 }
 
-fn registry(ctx: &Ctx<'_>) -> Arc<Registry> {
+/// The libraries as this command sees them: the committed ones, or, in a
+/// transaction that loaded or deleted one (MULTI), its own view.
+fn registry(ctx: &mut Ctx<'_>) -> Arc<Registry> {
     let generation = ctx
         .scripts()
         .generation
         .load(std::sync::atomic::Ordering::Acquire);
+    if let Some(tx) = ctx.tx.as_mut().filter(|tx| tx.changed_libraries()) {
+        return Arc::new(functions::registry_of(tx.libraries(), generation));
+    }
     ctx.scripts().functions.registry(ctx.store(), generation)
 }
 

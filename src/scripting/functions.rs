@@ -103,6 +103,22 @@ impl Registry {
     }
 }
 
+/// The registry of `libraries` (name, code).
+pub(crate) fn registry_of(libraries: Vec<(Bytes, Bytes)>, generation: u64) -> Registry {
+    let mut reg = Registry::default();
+    for (name, code) in libraries {
+        let name = String::from_utf8_lossy(&name).into_owned();
+        // Each was checked when it was loaded; one that fails now (its
+        // load hit the time limit on a busier machine, say) is left out
+        // rather than stopping the others.
+        match load(generation, &name, code) {
+            Ok(lib) => reg.add(lib),
+            Err(e) => tracing::warn!("function library {name} did not load: {e}"),
+        }
+    }
+    reg
+}
+
 /// The registry, cached against the store's `functions_version`.
 #[derive(Default)]
 pub(crate) struct Functions {
@@ -117,18 +133,7 @@ impl Functions {
                 return r.clone();
             }
         }
-        let mut reg = Registry::default();
-        for (name, code) in store.libraries() {
-            let name = String::from_utf8_lossy(&name).into_owned();
-            // Each was checked when it was loaded; one that fails now
-            // (its load hit the time limit on a busier machine, say) is
-            // left out rather than stopping the others.
-            match load(generation, &name, code) {
-                Ok(lib) => reg.add(lib),
-                Err(e) => tracing::warn!("function library {name} did not load: {e}"),
-            }
-        }
-        let reg = Arc::new(reg);
+        let reg = Arc::new(registry_of(store.libraries(), generation));
         *self.cached.lock() = Some((version, reg.clone()));
         reg
     }

@@ -46,6 +46,15 @@ impl WriteTx {
         }
     }
 
+    /// This transaction loaded or deleted a library (its libraries differ
+    /// from the committed ones).
+    pub fn changed_libraries(&self) -> bool {
+        self.batch
+            .overlay
+            .keys()
+            .any(|k| k.first() == Some(&keys::FUNCTION))
+    }
+
     /// A library's code, seeing this transaction's writes.
     pub fn library(&mut self, name: &[u8]) -> Option<Bytes> {
         self.sub_get(&keys::library_key(name))
