@@ -32,15 +32,15 @@ impl Monitors {
     pub(crate) fn active(&self) -> bool {
         self.count.load(Ordering::Acquire) > 0
     }
+}
 
+impl super::pubsub::PubSub {
     /// Sends `args`, run in database `db` by `from` (a client's address,
-    /// or `lua`), to every monitor.
-    pub(crate) fn feed(&self, db: usize, from: &str, args: &[Bytes]) {
+    /// or `lua`), to every monitor, under the pub/sub queue limit.
+    pub(crate) fn feed_monitors(&self, db: usize, from: &str, args: &[Bytes]) {
         let line = Bytes::from(line(crate::util::now_us(), db, from, args));
-        for s in self.subs.read().values() {
-            let msg = PubMsg::Monitor(line.clone());
-            s.info.pending_push.fetch_add(msg.size(), Ordering::Relaxed);
-            let _ = s.tx.send(msg);
+        for s in self.monitors.subs.read().values() {
+            self.deliver(s, PubMsg::Monitor(line.clone()));
         }
     }
 }

@@ -89,11 +89,31 @@ pub(crate) struct Subscriber {
     pub tx: mpsc::UnboundedSender<PubMsg>,
 }
 
+/// Subscribers by channel (or pattern), each by client id.
+type Subscribers = RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>;
+
+fn add(map: &Subscribers, name: Bytes, sub: Subscriber) {
+    map.write()
+        .entry(name)
+        .or_default()
+        .insert(sub.info.id, sub);
+}
+
+fn remove(map: &Subscribers, name: &Bytes, id: u64) {
+    let mut m = map.write();
+    if let Some(s) = m.get_mut(name) {
+        s.remove(&id);
+        if s.is_empty() {
+            m.remove(name);
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct PubSub {
-    channels: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
-    patterns: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
-    shard: RwLock<HashMap<Bytes, HashMap<u64, Subscriber>>>,
+    channels: Subscribers,
+    patterns: Subscribers,
+    shard: Subscribers,
     /// Hard limit on a subscriber's queued bytes (client-output-buffer-limit pubsub).
     pub hard_limit: std::sync::atomic::AtomicUsize,
     /// MONITOR's clients: the same fan-out, of commands.
@@ -102,39 +122,19 @@ pub(crate) struct PubSub {
 
 impl PubSub {
     pub(crate) fn subscribe(&self, channel: Bytes, sub: Subscriber) {
-        self.channels
-            .write()
-            .entry(channel)
-            .or_default()
-            .insert(sub.info.id, sub);
+        add(&self.channels, channel, sub);
     }
 
     pub(crate) fn unsubscribe(&self, channel: &Bytes, id: u64) {
-        let mut m = self.channels.write();
-        if let Some(s) = m.get_mut(channel) {
-            s.remove(&id);
-            if s.is_empty() {
-                m.remove(channel);
-            }
-        }
+        remove(&self.channels, channel, id);
     }
 
     pub(crate) fn ssubscribe(&self, channel: Bytes, sub: Subscriber) {
-        self.shard
-            .write()
-            .entry(channel)
-            .or_default()
-            .insert(sub.info.id, sub);
+        add(&self.shard, channel, sub);
     }
 
     pub(crate) fn sunsubscribe(&self, channel: &Bytes, id: u64) {
-        let mut m = self.shard.write();
-        if let Some(s) = m.get_mut(channel) {
-            s.remove(&id);
-            if s.is_empty() {
-                m.remove(channel);
-            }
-        }
+        remove(&self.shard, channel, id);
     }
 
     /// SPUBLISH: to the shard channel's subscribers only; returns how many.
@@ -174,21 +174,11 @@ impl PubSub {
     }
 
     pub(crate) fn psubscribe(&self, pattern: Bytes, sub: Subscriber) {
-        self.patterns
-            .write()
-            .entry(pattern)
-            .or_default()
-            .insert(sub.info.id, sub);
+        add(&self.patterns, pattern, sub);
     }
 
     pub(crate) fn punsubscribe(&self, pattern: &Bytes, id: u64) {
-        let mut m = self.patterns.write();
-        if let Some(s) = m.get_mut(pattern) {
-            s.remove(&id);
-            if s.is_empty() {
-                m.remove(pattern);
-            }
-        }
+        remove(&self.patterns, pattern, id);
     }
 
     /// Delivers a message; returns how many subscriptions received it.
@@ -224,7 +214,9 @@ impl PubSub {
         n
     }
 
-    fn deliver(&self, s: &Subscriber, msg: PubMsg) {
+    /// Queues `msg` for `s`, closing a subscriber (or monitor) whose queue
+    /// passed the hard limit.
+    pub(super) fn deliver(&self, s: &Subscriber, msg: PubMsg) {
         let size = msg.size();
         let queued = s.info.pending_push.fetch_add(size, Ordering::Relaxed) + size;
         let limit = self.hard_limit.load(Ordering::Relaxed);

@@ -616,7 +616,7 @@ fn feed_monitors(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     } else {
         ctx.client.info.addr.to_string()
     };
-    ctx.pubsub().monitors.feed(ctx.client.db, &from, args);
+    ctx.pubsub().feed_monitors(ctx.client.db, &from, args);
 }
 
 /// The `commandstats` slot of a call: the command's, or its subcommand's.
