@@ -217,16 +217,18 @@ impl Store {
                 }
             }
         }
-        {
-            let _a = self.apply_lock.lock();
-            *self.overlay.write() = None;
-            self.engine.clear_cache();
-        }
+        // Logged before the overlay goes: whoever sees `sled_load_pending`
+        // at 0 finds the line in the log.
         tracing::info!(
             "the full sync's data is all in sled: {} pairs in {:.2}s",
             reader.key_count(),
             t0.elapsed().as_secs_f64()
         );
+        {
+            let _a = self.apply_lock.lock();
+            *self.overlay.write() = None;
+            self.engine.clear_cache();
+        }
         {
             let _g = self.applier_lock.lock();
             self.applier_wake.notify_one();
