@@ -157,6 +157,21 @@ impl<'a> Ctx<'a> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let errors = self.out.errors;
         let counting = crate::store::count_lookups(cmd.flags & super::flags::READONLY != 0);
+        // Its keys' access times, before the handler as Redis's lookups
+        // are (RESTORE ... IDLETIME then sets its own). A NO-TOUCH client
+        // touches only with TOUCH.
+        if cmd.touches
+            && (cmd.name == "touch"
+                || !self
+                    .client
+                    .info
+                    .no_touch
+                    .load(std::sync::atomic::Ordering::Relaxed))
+        {
+            let store = &srv.store;
+            let (slot, now) = (store.slot(self.client.db), self.now);
+            cmd.for_each_key(args, |i| store.access.touch(slot, &args[i], now));
+        }
         let began = crate::util::ticks();
         match cmd.handler {
             Handler::Plain(f) => f(self, args),
@@ -386,6 +401,18 @@ impl<'a> Ctx<'a> {
         };
         self.srv.store.note_lookup(m.is_some());
         m
+    }
+
+    /// Sets `key`'s last access time (RESTORE ... IDLETIME).
+    pub(crate) fn set_access(&self, db: usize, key: &[u8], at: i64) {
+        let store = &self.srv.store;
+        store.access.touch(store.slot(db), key, at);
+    }
+
+    /// `key`'s idle time in seconds, as OBJECT IDLETIME answers it.
+    pub(crate) fn idle_seconds(&self, db: usize, key: &[u8]) -> i64 {
+        let store = &self.srv.store;
+        (self.now - store.access.last(store.slot(db), key)).max(0) / 1000
     }
 
     /// Logs keyspace event `ev` on `key` of the client's database in this

@@ -72,47 +72,8 @@ pub(crate) fn write_info(out: &mut Out, c: &Command) {
         out.simple(&format!("@{k}"));
     }
     out.array(0); // tips
-    if c.flags & NOT_KEY != 0 {
-        write_channel_spec(out, c);
-    } else {
-        out.array(0); // key specs
-    }
+    super::keyspec::write_specs(out, c.name);
     out.array(0); // subcommands
-}
-
-/// The key spec of a command whose keys are shard channels, as Redis 7.0
-/// answers it: flags `not_key`, an index begin search at the first key, a
-/// range to `lastkey` (-1: all the rest).
-fn write_channel_spec(out: &mut Out, c: &Command) {
-    out.set(1);
-    out.map(3);
-    out.bulk(b"flags");
-    out.set(1);
-    out.simple("not_key");
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(c.first_key as i64);
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(if c.last_key < 0 {
-        c.last_key as i64
-    } else {
-        (c.last_key - c.first_key) as i64
-    });
-    out.bulk(b"keystep");
-    out.int(c.step as i64);
-    out.bulk(b"limit");
-    out.int(0);
 }
 
 /// One command's COMMAND DOCS entry (name, then its map).
@@ -239,6 +200,8 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
             "HELP",
             "    Prints this help.",
         ];
@@ -263,12 +226,54 @@ pub(crate) fn command(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         for k in keys {
             ctx.out.bulk(k);
         }
+    } else if eq_ic(sub, "getkeysandflags") && a.len() >= 3 {
+        getkeys_and_flags(ctx, &a[2..]);
     } else {
         ctx.err(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try COMMAND HELP.",
             String::from_utf8_lossy(sub)
         ));
     }
+}
+
+/// COMMAND GETKEYSANDFLAGS: each key with its key spec's flags, found by
+/// Redis's key specs (`keyspec.rs`); a container's subcommand by its own.
+fn getkeys_and_flags(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+    let Some(c) = super::lookup(&args[0]) else {
+        return ctx.err("ERR Invalid command specified");
+    };
+    let (mut name, mut arity) = (c.name, c.arity);
+    if let Some((_, full, ar)) = args
+        .get(1)
+        .and_then(|s| c.subs.iter().find(|(n, _, _)| eq_ic(s, n)))
+    {
+        (name, arity) = (full, *ar);
+    }
+    let specs = super::keyspec::specs(name);
+    if specs.iter().all(|s| s.flags.contains(&"not_key")) {
+        return ctx.err("ERR The command has no key arguments");
+    }
+    if !super::arity_matches(arity, args.len()) {
+        return ctx.err("ERR Invalid number of arguments specified for command");
+    }
+    let keys = super::keyspec::keys_and_flags(name, arity, args);
+    if keys.is_empty() && !no_mandatory_keys(name) {
+        return ctx.err("ERR Invalid arguments specified for command");
+    }
+    ctx.out.array(keys.len());
+    for (i, flags) in keys {
+        ctx.out.array(2);
+        ctx.out.bulk(&args[i]);
+        super::keyspec::write_flags(ctx.out, flags);
+    }
+}
+
+/// Redis's `no_mandatory_keys` commands: scripts may be given no keys.
+fn no_mandatory_keys(name: &str) -> bool {
+    matches!(
+        name,
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
 }
 
 /// The command list for the README, one line per command.

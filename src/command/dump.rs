@@ -1,7 +1,8 @@
 //! DUMP and RESTORE (Redis's cluster.c): a key's value as a Redis 7.0
-//! serialized payload and back (the format is `types/rdb/`). sledis keeps
-//! no access times or frequencies, so RESTORE checks IDLETIME and FREQ as
-//! Redis does and then has nothing to set with them.
+//! serialized payload and back (the format is `types/rdb/`). RESTORE's
+//! IDLETIME sets the key's access time (`store/access.rs`); FREQ is
+//! checked as Redis does and dropped, as Redis drops it under the LRU
+//! and no-eviction policies (sledis has only `noeviction`).
 
 use super::{cmd, flags::*, int_arg, Command, Ctx};
 use crate::notify::Ev;
@@ -133,6 +134,10 @@ fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     } else {
         rdb::restore(&mut ctx.data(), &a[1], value, expire_at);
         ctx.notify(Ev::Restore, &a[1]);
+        if let Some(secs) = idle {
+            let at = ctx.now.saturating_sub(secs.saturating_mul(1000));
+            ctx.set_access(db, &a[1], at);
+        }
     }
     ctx.out.ok();
 }

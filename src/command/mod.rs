@@ -16,6 +16,8 @@ pub(crate) mod hash;
 pub(crate) mod hyperloglog;
 pub(crate) mod introspect;
 pub(crate) mod keys;
+mod keyspec;
+mod keyspec_table;
 pub(crate) mod lcs;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -110,6 +112,9 @@ pub(crate) struct Command {
     /// Its counters' index in `commandstats` (set by [`table`]); its
     /// subcommands' follow it, in `subs` order.
     pub(crate) slot: usize,
+    /// Running it is an access to its keys (OBJECT IDLETIME); set by
+    /// [`table`] from `NO_TOUCH`.
+    pub(crate) touches: bool,
 }
 
 impl Command {
@@ -147,6 +152,18 @@ impl Command {
     /// found by `keys_fn`.
     pub(crate) fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
         let mut out = Vec::new();
+        self.for_each_key(args, |i| {
+            if !out.contains(&i) {
+                out.push(i)
+            }
+        });
+        out
+    }
+
+    /// [`Command::key_indexes`] without collecting them (the hot path's
+    /// access times); `keys_fn`'s may repeat the range's.
+    #[inline]
+    pub(crate) fn for_each_key(&self, args: &[Bytes], mut f: impl FnMut(usize)) {
         if self.first_key > 0 {
             let last = if self.last_key < 0 {
                 args.len() as i32 + self.last_key
@@ -155,7 +172,7 @@ impl Command {
             };
             let mut i = self.first_key;
             while i <= last && (i as usize) < args.len() {
-                out.push(i as usize);
+                f(i as usize);
                 i += self.step.max(1);
             }
         }
@@ -165,18 +182,39 @@ impl Command {
                 .and_then(|a| crate::util::parse_u64(a))
                 .unwrap_or(0) as usize;
             let first = self.numkeys_at + 1;
-            out.extend((first..first.saturating_add(n)).take_while(|&i| i < args.len()));
+            (first..first.saturating_add(n))
+                .take_while(|&i| i < args.len())
+                .for_each(&mut f);
         }
-        if let Some(f) = self.keys_fn {
-            for i in f(args) {
-                if !out.contains(&i) {
-                    out.push(i);
-                }
-            }
+        if let Some(kf) = self.keys_fn {
+            kf(args).into_iter().for_each(f);
         }
-        out
     }
 }
+
+/// Commands that name keys without accessing them: they leave the keys'
+/// access times alone (Redis's `LOOKUP_NOTOUCH`; checked with Redis 7.0:
+/// OBJECT, TYPE, TTL, EXISTS, WATCH, MEMORY USAGE do not change OBJECT
+/// IDLETIME). Scripts and functions touch what their calls read, not the
+/// keys they were given.
+const NO_TOUCH: &[&str] = &[
+    "object",
+    "type",
+    "ttl",
+    "pttl",
+    "expiretime",
+    "pexpiretime",
+    "exists",
+    "watch",
+    "memory",
+    "debug",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "fcall",
+    "fcall_ro",
+];
 
 /// Every command, in one place. Each family's file exports its rows.
 pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
@@ -210,6 +248,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
         {
             c.slot = slot;
             slot += 1 + c.subs.len();
+            c.touches = (c.first_key > 0 || c.movable_keys()) && !NO_TOUCH.contains(&c.name);
             m.insert(c.name, c);
         }
         m
@@ -350,7 +389,7 @@ pub(crate) fn arity_ok(cmd: &Command, n: usize) -> bool {
     arity_matches(cmd.arity, n)
 }
 
-fn arity_matches(arity: i32, n: usize) -> bool {
+pub(crate) fn arity_matches(arity: i32, n: usize) -> bool {
     let n = n as i32;
     (arity > 0 && n == arity) || (arity < 0 && n >= -arity)
 }
@@ -740,5 +779,6 @@ pub(crate) fn cmd(
         subs: &[],
         keys_fn: None,
         slot: 0,
+        touches: false,
     }
 }

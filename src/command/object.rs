@@ -1,8 +1,9 @@
 //! OBJECT (Redis's object.c): what a key's value looks like inside. The
 //! answers describe sledis's storage, not Redis's: a string is kept inline
 //! in its metadata entry (`raw`), a collection as one sled key per element
-//! (`subkeys`). Nothing is shared, so REFCOUNT is 1; access is not tracked,
-//! so FREQ answers Redis's "not tracked" error and IDLETIME is not offered.
+//! (`subkeys`). Nothing is shared, so REFCOUNT is 1. IDLETIME reads the
+//! access times of `store/access.rs`; FREQ answers Redis's "not tracked"
+//! error, as Redis does under sledis's only policy, `noeviction`.
 
 use super::{cmd, flags::*, Command, Ctx};
 use crate::store::keys::Kind;
@@ -22,6 +23,7 @@ pub(crate) fn commands() -> Vec<Command> {
     .subs(&[
         ("encoding", "object|encoding", 3),
         ("freq", "object|freq", 3),
+        ("idletime", "object|idletime", 3),
         ("refcount", "object|refcount", 3),
         ("help", "object|help", 2),
     ])]
@@ -38,6 +40,9 @@ fn object(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             "FREQ <key>",
             "    Return the access frequency index of the <key>. The returned integer is",
             "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
             "REFCOUNT <key>",
             "    Return the number of references of the value associated with the specified",
             "    <key>.",
@@ -55,6 +60,10 @@ fn object(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             _ => b"subkeys",
         }),
         "refcount" => ctx.out.int(1),
+        "idletime" => {
+            let idle = ctx.idle_seconds(db, &a[2]);
+            ctx.out.int(idle)
+        }
         _ => ctx.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."),
     }
 }

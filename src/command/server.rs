@@ -148,6 +148,7 @@ pub(crate) fn commands() -> Vec<Command> {
             ("docs", "command|docs", -2),
             ("list", "command|list", -2),
             ("getkeys", "command|getkeys", -4),
+            ("getkeysandflags", "command|getkeysandflags", -4),
             ("help", "command|help", 2),
         ]),
     ]

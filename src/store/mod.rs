@@ -6,6 +6,7 @@
 //! records through [`Store::apply_record`], the same publication path.
 //! Nothing here knows about sockets.
 
+pub(crate) mod access;
 mod applier;
 pub mod budget;
 pub mod engine;
@@ -232,6 +233,8 @@ pub struct Store {
     /// are left for the master's DELs, and local writes take no offset.
     follower: AtomicBool,
     pub watches: watch::Watches,
+    /// Keys' last access times (OBJECT IDLETIME; `access.rs`).
+    pub(crate) access: access::AccessTimes,
     /// Keys blocked clients wait on (BLPOP & co.).
     pub ready: ready::ReadyKeys,
     closed: AtomicBool,

@@ -128,6 +128,7 @@ impl Store {
             dirty: AtomicU64::new(0),
             follower: AtomicBool::new(false),
             watches: watch::Watches::default(),
+            access: access::AccessTimes::new(crate::util::now_ms()),
             ready: ready::ReadyKeys::default(),
             closed: AtomicBool::new(false),
             functions_version: AtomicU64::new(0),

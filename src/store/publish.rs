@@ -239,6 +239,16 @@ impl Store {
             )));
         }
         let end = self.wal.append_raw(frame);
+        // The master's writes are accesses here too, as on a Redis replica
+        // that runs them.
+        let now = crate::util::now_ms();
+        for e in &rec.effects {
+            if let Effect::Put { key, .. } | Effect::Del { key } = e {
+                if let Some((slot, _, k)) = parse_data_key(key) {
+                    self.access.touch(slot as usize, k, now);
+                }
+            }
+        }
         self.apply_record(rec, end);
         Ok(end)
     }
