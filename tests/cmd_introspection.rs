@@ -783,3 +783,275 @@ fn client_reply_off_still_delivers_messages() {
     );
     assert_eq!(seen[0], seen[1]);
 }
+
+/// Makes `key` a string idle for 1000 s (DUMP, then RESTORE ... IDLETIME).
+fn idle_key(c: &mut Resp, key: &str) {
+    c.q(&["DEL", key]);
+    assert_eq!(c.q(&["SET", key, "v"]), ok());
+    let Reply::Bulk(payload) = c.q(&["DUMP", key]) else {
+        panic!("DUMP");
+    };
+    let restored = c.q(&[
+        b"RESTORE".as_slice(),
+        key.as_bytes(),
+        b"0",
+        &payload,
+        b"REPLACE",
+        b"IDLETIME",
+        b"1000",
+    ]);
+    assert_eq!(restored, ok());
+}
+
+/// Which commands count as an access to their key (OBJECT IDLETIME back to
+/// about 0) and which leave it alone, as Redis 7.0 decides (its
+/// `LOOKUP_NOTOUCH` lookups), found by running each on both servers.
+#[test]
+fn object_idletime_like_redis() {
+    let lines: &[&str] = &[
+        "GET k",
+        "STRLEN k",
+        "GETRANGE k 0 1",
+        "MGET x k",
+        "SET k v2",
+        "APPEND k x",
+        "EXPIRE k 100",
+        "PERSIST k",
+        "TOUCH k",
+        "DUMP k",
+        "GETEX k",
+        "LPUSH k x",
+        "SORT k",
+        "COPY k k2",
+        "TYPE k",
+        "TTL k",
+        "PTTL k",
+        "EXPIRETIME k",
+        "PEXPIRETIME k",
+        "EXISTS k",
+        "OBJECT ENCODING k",
+        "OBJECT REFCOUNT k",
+        "OBJECT IDLETIME k",
+        "MEMORY USAGE k",
+        "WATCH k",
+        "SCAN 0",
+        "KEYS *",
+        "RANDOMKEY",
+        "DEL k2",
+    ];
+    let results = std::sync::Mutex::new(Vec::new());
+    both(&[], |port, t| {
+        let mut c = Resp::connect(port);
+        let mut seen = Vec::new();
+        for line in lines {
+            idle_key(&mut c, "k");
+            let before = c.qs("OBJECT IDLETIME k");
+            in_range(&before, 1000, 1010, &format!("[{t:?}] restored idle"));
+            c.qs(line);
+            c.qs("UNWATCH");
+            let idle = c.qs("OBJECT IDLETIME k").int();
+            seen.push((line.to_string(), idle < 1000));
+        }
+        // Scripts touch the keys their calls read, not those they are given.
+        for (line, script) in [
+            ("EVAL return 1", "return 1"),
+            ("EVAL get", "return redis.call('get', KEYS[1])"),
+        ] {
+            idle_key(&mut c, "k");
+            c.q(&["EVAL", script, "1", "k"]);
+            let idle = c.qs("OBJECT IDLETIME k").int();
+            seen.push((line.to_string(), idle < 1000));
+        }
+        // A transaction's commands touch when EXEC runs them.
+        idle_key(&mut c, "k");
+        c.qs("MULTI");
+        c.qs("GET k");
+        let queued = c.qs("OBJECT IDLETIME k");
+        c.qs("EXEC");
+        seen.push(("MULTI GET".into(), queued.is_error()));
+        seen.push(("EXEC GET".into(), c.qs("OBJECT IDLETIME k").int() < 1000));
+        script(
+            &mut c,
+            t,
+            &[
+                ("OBJECT IDLETIME nokey", Reply::Nil),
+                ("OBJECT IDLETIME", arity("object|idletime")),
+                ("OBJECT IDLETIME a b", arity("object|idletime")),
+                (
+                    "RESTORE k2 0 x IDLETIME -1",
+                    err("ERR Invalid IDLETIME value, must be >= 0"),
+                ),
+            ],
+        );
+        results.lock().unwrap().push(seen);
+    });
+    let r = results.into_inner().unwrap();
+    assert_eq!(r[1], r[0], "touched per command: sledis vs Redis");
+    // The list checks something: both kinds are in it.
+    assert!(r[0].iter().any(|(_, t)| *t) && r[0].iter().any(|(_, t)| !*t));
+}
+
+/// OBJECT HELP as Redis 7.0 writes it.
+#[test]
+fn object_help_matches_redis() {
+    let redis = {
+        let r = RealRedis::start(&[]);
+        Resp::connect(r.port).qs("OBJECT HELP")
+    };
+    let n = Node::start(&[]);
+    assert_eq!(Resp::connect(n.port).qs("OBJECT HELP"), redis);
+}
+
+/// Redis 7.2's CLIENT NO-TOUCH (Debian's 7.0 lacks it): reads by such a
+/// client leave access times alone, except TOUCH; its writes touch.
+#[test]
+fn no_touch_clients_and_idle_keys() {
+    let n = Node::start(&[]);
+    let mut c = Resp::connect(n.port);
+    idle_key(&mut c, "k");
+    assert_eq!(c.qs("CLIENT NO-TOUCH on"), ok());
+    c.qs("GET k");
+    in_range(&c.qs("OBJECT IDLETIME k"), 1000, 1010, "GET under NO-TOUCH");
+    c.qs("TOUCH k");
+    in_range(&c.qs("OBJECT IDLETIME k"), 0, 5, "TOUCH under NO-TOUCH");
+    idle_key(&mut c, "k");
+    assert_eq!(c.qs("CLIENT NO-TOUCH off"), ok());
+    c.qs("GET k");
+    in_range(&c.qs("OBJECT IDLETIME k"), 0, 5, "GET");
+    // Its writes do: the values they make are new.
+    idle_key(&mut c, "k");
+    let mut other = Resp::connect(n.port);
+    assert_eq!(other.qs("CLIENT NO-TOUCH on"), ok());
+    assert_eq!(other.qs("SET k v2"), ok());
+    in_range(&c.qs("OBJECT IDLETIME k"), 0, 5, "SET under NO-TOUCH");
+}
+
+/// COMMAND GETKEYSANDFLAGS, key by key, as Redis 7.0 answers it.
+#[test]
+fn command_getkeysandflags_like_redis() {
+    let lines: &[&str] = &[
+        "GET a",
+        "SET k v",
+        "SET k v get",
+        "SET k v EX 10 GET",
+        "MSET a 1 b 2",
+        "MSETNX a 1 b 2",
+        "GETDEL k",
+        "GETEX k",
+        "APPEND x y",
+        "SETRANGE x 0 y",
+        "INCR x",
+        "LMOVE a b left right",
+        "BLMOVE a b left left 0",
+        "RPOPLPUSH a b",
+        "BRPOPLPUSH a b 0",
+        "LINSERT a before p v",
+        "LMPOP 2 a b left",
+        "BLMPOP 0 2 a b left",
+        "BLPOP a b 0",
+        "SMOVE a b m",
+        "SINTERSTORE d a b",
+        "SDIFFSTORE d a",
+        "SINTERCARD 2 a b",
+        "SINTERCARD 0 a",
+        "ZADD k 1 a",
+        "ZUNIONSTORE d 2 a b",
+        "ZUNIONSTORE d x a b",
+        "ZUNIONSTORE d 5 a b",
+        "ZDIFFSTORE d 2 a b",
+        "ZRANGESTORE d s 0 1",
+        "ZINTER 2 a b",
+        "ZMPOP 1 a min",
+        "BZPOPMIN a b 0",
+        "SORT k",
+        "SORT k STORE d BY w GET g",
+        "SORT k LIMIT 0 1 STORE d STORE e",
+        "SORT_RO k BY x",
+        "BITOP AND d a b",
+        "BITOP NOT d a",
+        "BITFIELD k GET u8 0",
+        "BITFIELD k SET u8 0 1",
+        "BITFIELD k OVERFLOW SAT GET u8 0",
+        "BITFIELD_RO k GET u8 0",
+        "PFCOUNT a b",
+        "PFMERGE d a b",
+        "COPY a b",
+        "COPY a b DB 1",
+        "RENAME a b",
+        "RENAMENX a b",
+        "RESTORE k 0 x",
+        "DEL a b",
+        "UNLINK a",
+        "EXISTS a b",
+        "TOUCH a",
+        "TYPE a",
+        "EXPIRE x 1",
+        "MOVE x 1",
+        "DUMP x",
+        "HSET h f v",
+        "LCS a b",
+        "WATCH a b",
+        "OBJECT ENCODING k",
+        "MEMORY USAGE k",
+        "EVAL x 0",
+        "EVAL x 2 a b",
+        "EVAL x 5 a",
+        "EVAL_RO x 1 a",
+        "EVALSHA x 1 a",
+        "FCALL f 1 a",
+        "FCALL_RO f 2 a b",
+        "SPUBLISH c m",
+        "SSUBSCRIBE a b",
+        "PING",
+        "GET",
+        "GET a b",
+        "NOSUCH a",
+    ];
+    let results = std::sync::Mutex::new(Vec::new());
+    both(&[], |port, _| {
+        let mut c = Resp::connect(port);
+        let got: Vec<Reply> = lines
+            .iter()
+            .map(|l| c.qs(&format!("COMMAND GETKEYSANDFLAGS {l}")))
+            .collect();
+        results.lock().unwrap().push(got);
+    });
+    let r = results.into_inner().unwrap();
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(r[1][i], r[0][i], "COMMAND GETKEYSANDFLAGS {l}");
+    }
+    assert_eq!(
+        r[0][1],
+        arr(vec![arr(vec![
+            bulk("k"),
+            arr(vec![st("OW"), st("update")])
+        ])])
+    );
+}
+
+/// COMMAND INFO's key specs are Redis 7.0's, for every command both have.
+#[test]
+fn command_info_key_specs_like_redis() {
+    let specs = |port: u16| -> std::collections::BTreeMap<String, Reply> {
+        let mut c = Resp::connect(port);
+        c.qs("COMMAND")
+            .items()
+            .iter()
+            .map(|e| (e.items()[0].text(), e.items()[8].clone()))
+            .collect()
+    };
+    let redis = {
+        let r = RealRedis::start(&[]);
+        specs(r.port)
+    };
+    let n = Node::start(&[]);
+    let ours = specs(n.port);
+    let mut compared = 0;
+    for (name, spec) in &ours {
+        if let Some(want) = redis.get(name) {
+            assert_eq!(spec, want, "COMMAND INFO {name}: key specs");
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "{compared}");
+}

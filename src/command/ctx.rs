@@ -158,10 +158,12 @@ impl<'a> Ctx<'a> {
         let errors = self.out.errors;
         let counting = crate::store::count_lookups(cmd.flags & super::flags::READONLY != 0);
         // Its keys' access times, before the handler as Redis's lookups
-        // are (RESTORE ... IDLETIME then sets its own). A NO-TOUCH client
-        // touches only with TOUCH.
+        // are (RESTORE ... IDLETIME then sets its own). A NO-TOUCH client's
+        // reads touch nothing but with TOUCH; its writes do, as the values
+        // Redis creates for them start with the current clock.
         if cmd.touches
-            && (cmd.name == "touch"
+            && (cmd.flags & super::flags::WRITE != 0
+                || cmd.name == "touch"
                 || !self
                     .client
                     .info
