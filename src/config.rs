@@ -196,6 +196,10 @@ pub struct Config {
     pub(crate) slowlog_max_len: u64,
     /// Milliseconds; 0: the latency monitor is off.
     pub(crate) latency_monitor_threshold: u64,
+    /// `latency-tracking`: per-command latency histograms.
+    pub(crate) latency_tracking: bool,
+    /// `latency-tracking-info-percentiles`: INFO latencystats' percentiles.
+    pub(crate) latency_percentiles: Vec<f64>,
 
     /// Values of compatibility-only directives, by canonical name.
     other: BTreeMap<&'static str, Value>,
@@ -364,6 +368,41 @@ fn noeviction_only(v: &Value) -> Result<(), &'static str> {
         Value::Str(s) if s == "noeviction" => Ok(()),
         _ => Err(NO_EVICTION),
     }
+}
+
+/// latency-tracking-info-percentiles as Redis reads it: numbers in
+/// [0, 100]; one empty word is none.
+fn parse_percentiles(words: &[String]) -> Result<Vec<f64>, &'static str> {
+    if let [w] = words {
+        if w.is_empty() {
+            return Ok(Vec::new());
+        }
+    }
+    words
+        .iter()
+        .map(|w| match crate::util::parse_f64(w.as_bytes()) {
+            Some(p) if p.is_nan() => Err("Invalid latency-tracking-info-percentiles parameters"),
+            Some(p) if !(0.0..=100.0).contains(&p) => {
+                Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+            }
+            Some(p) => Ok(p),
+            None => Err("Invalid latency-tracking-info-percentiles parameters"),
+        })
+        .collect()
+}
+
+fn percentiles(v: &Value) -> Result<(), &'static str> {
+    match v {
+        Value::List(words) => parse_percentiles(words).map(|_| ()),
+        _ => Err("Invalid latency-tracking-info-percentiles parameters"),
+    }
+}
+
+/// A percentile as Redis prints it (`%f`, trailing zeros trimmed): 50,
+/// 99.9.
+pub(crate) fn percentile_name(p: f64) -> String {
+    let s = format!("{p:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// The `check` of notify-keyspace-events: Redis's class characters only.
@@ -663,11 +702,26 @@ const SPECS: &[Spec] = &[
         |c| Value::Int(c.latency_monitor_threshold as i64),
         |c, v| c.latency_monitor_threshold = v.int() as u64,
     ),
-    d("latency-tracking", YES, "yes"),
+    d("latency-tracking", YES, "yes").field(
+        |c| Value::Bool(c.latency_tracking),
+        |c, v| c.latency_tracking = v.bool(),
+    ),
     d(
         "latency-tracking-info-percentiles",
         Kind::Words,
         "50 99 99.9",
+    )
+    .check(percentiles)
+    .field(
+        |c| {
+            Value::List(
+                c.latency_percentiles
+                    .iter()
+                    .map(|p| percentile_name(*p))
+                    .collect(),
+            )
+        },
+        |c, v| c.latency_percentiles = parse_percentiles(&v.list()).unwrap_or_default(),
     ),
     d("notify-keyspace-events", STR, "")
         .check(keyspace_events)
@@ -984,6 +1038,8 @@ impl Default for Config {
             busy_reply_threshold: 0,
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
+            latency_tracking: true,
+            latency_percentiles: Vec::new(),
             other: BTreeMap::new(),
             changed: BTreeSet::new(),
             notes: Vec::new(),

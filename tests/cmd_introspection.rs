@@ -14,7 +14,6 @@ use support::*;
 /// field missing from sledis's INFO must be here, so none goes silently.
 const LEFT_OUT: &[(&str, &str)] = &[
     ("gcc_version", "sledis is built by rustc, not gcc"),
-    ("lru_clock", "no LRU clock: sledis tracks no access times"),
     (
         "io_threads_active",
         "no I/O threads: connections run on the runtime",
@@ -175,10 +174,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ("number_of_functions", "no FUNCTION"),
     ("number_of_libraries", "no FUNCTION"),
     ("pubsubshard_channels", "no sharded pub/sub"),
-    (
-        "latency_percentiles_usec_*",
-        "no per-command latency histograms (latency-tracking)",
-    ),
 ];
 
 /// INFO's field names, families folded (cmdstat_*, errorstat_*, dbN,
@@ -536,13 +531,7 @@ fn help_texts_match_redis() {
     let ours = texts(n.port);
     assert_eq!(ours[0], redis[0], "SLOWLOG HELP");
     assert_eq!(ours[1], redis[1], "MEMORY HELP");
-    // LATENCY HISTOGRAM (per-command histograms) is not there.
-    let mut latency = redis[2].items().to_vec();
-    latency.retain(|l| {
-        let l = l.text();
-        !l.starts_with("HISTOGRAM") && !l.contains("histogram") && !l.contains("all histograms")
-    });
-    assert_eq!(ours[2], arr(latency), "LATENCY HELP");
+    assert_eq!(ours[2], redis[2], "LATENCY HELP");
 }
 
 #[test]
@@ -1054,4 +1043,154 @@ fn command_info_key_specs_like_redis() {
         }
     }
     assert!(compared > 200, "{compared}");
+}
+
+/// The `histogram_usec` keys Redis's hdr_histogram walk can give: 1024 ns
+/// times powers of two, each as its bucket's highest value in µs.
+const LEVELS_USEC: &[i64] = &[
+    1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816, 67633, 135266,
+    270532, 541065, 1082130,
+];
+
+/// LATENCY HISTOGRAM as (name, calls, [(µs, cumulative calls)]), checked
+/// to have Redis's shape.
+fn histograms(c: &mut Resp, line: &str) -> Vec<(String, i64, Vec<(i64, i64)>)> {
+    let r = c.qs(line);
+    let items = r.items();
+    let mut out = Vec::new();
+    for pair in items.chunks(2) {
+        let m = pair[1].items();
+        assert_eq!(m[0], bulk("calls"), "{line}: {r:?}");
+        assert_eq!(m[2], bulk("histogram_usec"), "{line}: {r:?}");
+        let cdf: Vec<(i64, i64)> = m[3]
+            .items()
+            .chunks(2)
+            .map(|p| (p[0].int(), p[1].int()))
+            .collect();
+        let calls = m[1].int();
+        assert!(
+            cdf.iter().all(|(us, _)| LEVELS_USEC.contains(us)),
+            "{line}: {cdf:?}"
+        );
+        assert!(
+            cdf.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1),
+            "{cdf:?}"
+        );
+        assert_eq!(cdf.last().map(|x| x.1), Some(calls), "{line}: {cdf:?}");
+        out.push((pair[0].text(), calls, cdf));
+    }
+    out
+}
+
+/// One `latency_percentiles_usec_<cmd>` line's values, checked to be
+/// hdr_histogram values (bucket ends: 2 significant figures of ns).
+fn percentiles_line(info: &str, cmd: &str) -> Vec<(String, f64)> {
+    let line = info_field(info, &format!("latency_percentiles_usec_{cmd}")).unwrap_or_default();
+    line.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap();
+            let (int, frac) = v.split_once('.').unwrap();
+            assert_eq!(frac.len(), 3, "{line}");
+            (
+                k.to_string(),
+                v.parse::<f64>().unwrap() + 0.0 * int.len() as f64,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn latency_histogram_like_redis() {
+    let results = std::sync::Mutex::new(Vec::new());
+    both(&[], |port, t| {
+        let mut c = Resp::connect(port);
+        assert_eq!(c.qs("CONFIG RESETSTAT"), ok());
+        // RESETSTAT drops every histogram, then its own call is recorded.
+        let after: Vec<String> = histograms(&mut c, "LATENCY HISTOGRAM")
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
+        assert_eq!(after, ["config|resetstat"], "[{t:?}] after RESETSTAT");
+        for _ in 0..3 {
+            assert_eq!(c.qs("SET a 1"), ok());
+        }
+        c.qs("GET a");
+        c.qs("GET a");
+        c.qs("CONFIG GET maxmemory");
+        let mut seen = Vec::new();
+        for line in [
+            "LATENCY HISTOGRAM set get nosuch",
+            "LATENCY HISTOGRAM config",
+            "LATENCY HISTOGRAM CONFIG|GET",
+            "LATENCY HISTOGRAM ping",
+        ] {
+            let h: Vec<(String, i64)> = histograms(&mut c, line)
+                .into_iter()
+                .map(|(n, calls, _)| (n, calls))
+                .collect();
+            seen.push(format!("{line}: {h:?}"));
+        }
+        // Every command so far, each once: the order is Redis's hash order.
+        let mut all: Vec<String> = histograms(&mut c, "LATENCY HISTOGRAM")
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
+        all.sort();
+        seen.push(format!("all: {all:?}"));
+        for (line, want) in [
+            ("CONFIG SET latency-tracking-info-percentiles 101", None),
+            ("CONFIG SET latency-tracking-info-percentiles x", None),
+            (
+                "CONFIG SET latency-tracking-info-percentiles 99.90",
+                Some(ok()),
+            ),
+        ] {
+            let got = c.qs(line);
+            if let Some(w) = want {
+                assert_eq!(got, w, "[{t:?}] {line}");
+            }
+            seen.push(format!("{line}: {got:?}"));
+        }
+        c.q(&[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "99.90 0 100",
+        ]);
+        seen.push(format!(
+            "{:?}",
+            c.qs("CONFIG GET latency-tracking-info-percentiles")
+        ));
+        let info = c.qs("INFO latencystats").text();
+        let p = percentiles_line(&info, "set");
+        let names: Vec<&str> = p.iter().map(|x| x.0.as_str()).collect();
+        seen.push(format!("percentiles: {names:?}"));
+        assert!(p[1].1 <= p[0].1 && p[0].1 == p[2].1, "[{t:?}] {info}");
+        // Each value is a bucket's end (p0: its start) of Redis's histogram.
+        let ns = (p[2].1 * 1000.0).round() as u64 + 1;
+        let shift = (64 - ns.leading_zeros()).saturating_sub(8);
+        assert_eq!(ns % (1 << shift), 0, "[{t:?}] {info}");
+        c.q(&["CONFIG", "SET", "latency-tracking-info-percentiles", ""]);
+        let info = c.qs("INFO latencystats").text();
+        seen.push(format!(
+            "empty: {:?}",
+            info_field(&info, "latency_percentiles_usec_set")
+        ));
+        // Off: no new samples, no INFO lines.
+        assert_eq!(c.qs("CONFIG SET latency-tracking no"), ok());
+        c.qs("GET a");
+        let h = histograms(&mut c, "LATENCY HISTOGRAM get");
+        seen.push(format!("off: {} calls", h[0].1));
+        let info = c.qs("INFO latencystats").text();
+        seen.push(format!("off: {:?}", info.lines().collect::<Vec<_>>()));
+        assert_eq!(c.qs("CONFIG SET latency-tracking yes"), ok());
+        assert_eq!(
+            c.qs("CONFIG SET latency-tracking-info-percentiles 50"),
+            ok()
+        );
+        results.lock().unwrap().push(seen);
+    });
+    let r = results.into_inner().unwrap();
+    assert_eq!(r[1], r[0], "sledis vs Redis");
 }

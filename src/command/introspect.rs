@@ -37,6 +37,7 @@ pub(crate) fn commands() -> Vec<Command> {
             ("reset", "latency|reset", -2),
             ("doctor", "latency|doctor", 2),
             ("graph", "latency|graph", 3),
+            ("histogram", "latency|histogram", -2),
             ("help", "latency|help", 2),
         ]),
         Command {
@@ -155,7 +156,7 @@ fn slowlog(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     }
 }
 
-fn latency(ctx: &mut Ctx<'_>, _srv: &Server, a: &[Bytes]) {
+fn latency(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     use crate::latency;
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match (sub.as_str(), a.len()) {
@@ -172,6 +173,9 @@ fn latency(ctx: &mut Ctx<'_>, _srv: &Server, a: &[Bytes]) {
             "RESET [<event> ...]",
             "    Reset latency data of one or more <event> classes.",
             "    (default: reset all data for all event classes)",
+            "HISTOGRAM [COMMAND ...]",
+            "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+            "    If no commands are specified then all histograms are replied.",
             "HELP",
             "    Prints this help.",
         ]),
@@ -214,7 +218,63 @@ fn latency(ctx: &mut Ctx<'_>, _srv: &Server, a: &[Bytes]) {
             }
         }
         ("doctor", 2) => ctx.out.verbatim(&doctor()),
+        ("histogram", _) => histogram(ctx, srv, &a[2..]),
         _ => unknown(ctx, a, "LATENCY"),
+    }
+}
+
+/// LATENCY HISTOGRAM [command ...]: a map of command name to its calls
+/// and cumulative `histogram_usec` (`server/cmdstats.rs`). A name is a
+/// command, a container (its subcommands follow it) or `container|sub`;
+/// unknown names and commands without calls are left out; without names,
+/// every command with calls.
+fn histogram(ctx: &mut Ctx<'_>, srv: &Server, names: &[Bytes]) {
+    let mut rows: Vec<(&'static str, usize)> = Vec::new();
+    if names.is_empty() {
+        rows = srv.cmdstats.named_slots();
+    }
+    for n in names {
+        let lower = String::from_utf8_lossy(n).to_ascii_lowercase();
+        let (base, sub) = match lower.split_once('|') {
+            Some((b, s)) => (b, Some(s)),
+            None => (lower.as_str(), None),
+        };
+        let Some(c) = super::lookup(base.as_bytes()) else {
+            continue;
+        };
+        match sub {
+            Some(s) => {
+                if let Some(j) = c.subs.iter().position(|x| x.0 == s) {
+                    rows.push((c.subs[j].1, c.slot + 1 + j));
+                }
+            }
+            None => {
+                rows.push((c.name, c.slot));
+                rows.extend(
+                    c.subs
+                        .iter()
+                        .enumerate()
+                        .map(|(j, x)| (x.1, c.slot + 1 + j)),
+                );
+            }
+        }
+    }
+    let entries: Vec<_> = rows
+        .into_iter()
+        .filter_map(|(name, i)| srv.cmdstats.cdf(i).map(|c| (name, c)))
+        .collect();
+    ctx.out.map(entries.len());
+    for (name, (calls, cdf)) in entries {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.int(calls as i64);
+        ctx.out.bulk(b"histogram_usec");
+        ctx.out.map(cdf.len());
+        for (us, n) in cdf {
+            ctx.out.int(us as i64);
+            ctx.out.int(n as i64);
+        }
     }
 }
 

@@ -608,7 +608,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             "# Server\r\nredis_version:{}\r\nsledis_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\n\
              redis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\n\
              process_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\n\
-             uptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nmonotonic_clock:POSIX clock_gettime\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
+             uptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nlru_clock:{}\r\nmonotonic_clock:POSIX clock_gettime\r\nexecutable:{}\r\nconfig_file:{}\r\n\r\n",
             crate::REDIS_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
@@ -619,6 +619,9 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             crate::util::now_us(),
             uptime,
             uptime / 86400,
+            // Redis's LRU clock: seconds, 24 bits (OBJECT IDLETIME's times
+            // are in `store/access.rs`).
+            (crate::util::now_ms() / 1000) & 0xFF_FFFF,
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         );
@@ -869,6 +872,14 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     if want("errorstats") {
         s.push_str("# Errorstats\r\n");
         srv.errorstats.info(&mut s);
+        s.push_str("\r\n");
+    }
+    if want("latencystats") {
+        // Empty while latency-tracking is off, as in Redis.
+        s.push_str("# Latencystats\r\n");
+        if cfg.latency_tracking {
+            srv.cmdstats.latency_info(&cfg.latency_percentiles, &mut s);
+        }
         s.push_str("\r\n");
     }
     if want("cluster") {

@@ -350,6 +350,7 @@ impl Server {
         self.slowlog
             .configure(cfg.slowlog_log_slower_than, cfg.slowlog_max_len);
         crate::latency::set_threshold(cfg.latency_monitor_threshold);
+        self.cmdstats.set_tracking(cfg.latency_tracking);
         self.store.wal.set_policy(wal_policy(&cfg));
         self.store.wal.set_segment_size(cfg.wal_segment_size);
         let b = crate::store::Budget::of(cfg.maxmemory);
