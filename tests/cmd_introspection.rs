@@ -1198,3 +1198,62 @@ fn latency_histogram_like_redis() {
     let r = results.into_inner().unwrap();
     assert_eq!(r[1], r[0], "sledis vs Redis");
 }
+
+/// LOLWUT byte for byte where Redis draws without randomness (version 5's
+/// first two rows of squares, version 6 one row high, the version line),
+/// and the same shape where it draws at random.
+#[test]
+fn lolwut_like_redis() {
+    let exact: &[&str] = &[
+        "LOLWUT",
+        "LOLWUT VERSION 5 66 8 2",
+        "LOLWUT VERSION 5 10 3 2",
+        "LOLWUT VERSION 5 1 1 1",
+        "LOLWUT VERSION 5 1000 7 2",
+        "LOLWUT VERSION 5 3 200 1",
+        "LOLWUT VERSION 5 66 8 2 extra",
+        "LOLWUT VERSION 6 10 1",
+        "LOLWUT VERSION 6 1000 1",
+        "LOLWUT VERSION 6 x",
+        "LOLWUT VERSION 5 5 x",
+        "LOLWUT VERSION 4",
+        "LOLWUT VERSION 7",
+        "LOLWUT VERSION -1",
+        "LOLWUT VERSION 4294967301 40 2 2",
+        "LOLWUT VERSION x",
+        "LOLWUT foo",
+        "LOLWUT VERSION",
+    ];
+    let shaped: &[&str] = &[
+        "LOLWUT VERSION 5",
+        "LOLWUT VERSION 6",
+        "LOLWUT VERSION 6 30 9",
+    ];
+    let results = std::sync::Mutex::new(Vec::new());
+    both(&[], |port, _| {
+        let mut c = Resp::connect(port);
+        let mut got: Vec<Reply> = exact.iter().map(|l| c.qs(l)).collect();
+        for l in shaped {
+            let text = c.qs(l).text();
+            let lines: Vec<&str> = text.split('\n').collect();
+            // Pixels per line: colored spaces (version 6) or characters.
+            let widths: Vec<usize> = lines
+                .iter()
+                .map(|l| match l.matches("\x1b[0m").count() {
+                    0 => l.chars().count(),
+                    n => n,
+                })
+                .collect();
+            got.push(Reply::Status(format!(
+                "{widths:?} {}",
+                lines[lines.len() - 2]
+            )));
+        }
+        results.lock().unwrap().push(got);
+    });
+    let r = results.into_inner().unwrap();
+    for (i, l) in exact.iter().chain(shaped).enumerate() {
+        assert_eq!(r[1][i], r[0][i], "{l}");
+    }
+    assert_eq!(r[0][0], bulk("Redis ver. 7.0.15\n"));
+}

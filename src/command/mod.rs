@@ -20,6 +20,7 @@ mod keyspec;
 mod keyspec_table;
 pub(crate) mod lcs;
 pub(crate) mod list;
+pub(crate) mod lolwut;
 pub(crate) mod multi;
 pub(crate) mod object;
 pub(crate) mod pubsub;
@@ -244,6 +245,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(scripting::commands())
             .chain(function::commands())
             .chain(introspect::commands())
+            .chain(lolwut::commands())
             .chain(sentinel_only())
         {
             c.slot = slot;
