@@ -250,7 +250,10 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
         {
             c.slot = slot;
             slot += 1 + c.subs.len();
-            c.touches = (c.first_key > 0 || c.movable_keys()) && !NO_TOUCH.contains(&c.name);
+            // Shard channels (`NOT_KEY`) are not keys.
+            c.touches = (c.first_key > 0 || c.movable_keys())
+                && c.flags & flags::NOT_KEY == 0
+                && !NO_TOUCH.contains(&c.name);
             m.insert(c.name, c);
         }
         m
