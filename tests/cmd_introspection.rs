@@ -1052,9 +1052,11 @@ const LEVELS_USEC: &[i64] = &[
     270532, 541065, 1082130,
 ];
 
-/// LATENCY HISTOGRAM as (name, calls, [(µs, cumulative calls)]), checked
-/// to have Redis's shape.
-fn histograms(c: &mut Resp, line: &str) -> Vec<(String, i64, Vec<(i64, i64)>)> {
+/// One command's histogram: name, calls, [(µs, cumulative calls)].
+type Histogram = (String, i64, Vec<(i64, i64)>);
+
+/// LATENCY HISTOGRAM's entries, checked to have Redis's shape.
+fn histograms(c: &mut Resp, line: &str) -> Vec<Histogram> {
     let r = c.qs(line);
     let items = r.items();
     let mut out = Vec::new();

@@ -150,6 +150,8 @@ impl Canvas {
 
     /// `lwDrawSquare`: C's float and double steps kept as they are.
     fn square(&mut self, x: i32, y: i32, size: f32, angle: f32, color: u8) {
+        // Redis's own truncated constant, not SQRT_2: the same pixels.
+        #[allow(clippy::approx_constant)]
         let size = ((size as f64 / 1.4142135623) as f32).round();
         let mut k = (std::f64::consts::FRAC_PI_4 + angle as f64) as f32;
         let (mut px, mut py) = ([0i32; 4], [0i32; 4]);
