@@ -1259,3 +1259,30 @@ fn lolwut_like_redis() {
     }
     assert_eq!(r[0][0], bulk("Redis ver. 7.0.15\n"));
 }
+
+/// A replica's access times: keys from the full sync read as untouched
+/// since the replica started, its clients' reads touch them, and so do its
+/// master's writes (a Redis replica runs them as commands).
+#[test]
+fn replica_access_times() {
+    let m = Node::start(&[]);
+    let mut mc = Resp::connect(m.port);
+    assert_eq!(mc.qs("SET a 1"), ok());
+    assert_eq!(mc.qs("SET b 1"), ok());
+    let r = Node::start(&[&format!("replicaof 127.0.0.1 {}", m.port)]);
+    replication::wait_synced(&r, &m);
+    let mut rc = Resp::connect(r.port);
+    // At least 2 s pass on the replica's clock.
+    assert_eq!(rc.qs("DEBUG SLEEP 2.1"), ok());
+    in_range(&rc.qs("OBJECT IDLETIME a"), 2, 60, "a, from the full sync");
+    in_range(&rc.qs("OBJECT IDLETIME b"), 2, 60, "b, from the full sync");
+    assert_eq!(rc.qs("GET a"), bulk("1"));
+    in_range(&rc.qs("OBJECT IDLETIME a"), 0, 1, "a, read on the replica");
+    assert_eq!(mc.qs("SET b 2"), ok());
+    assert!(
+        wait_until(Duration::from_secs(20), || rc.qs("OBJECT IDLETIME b").int()
+            <= 1),
+        "b written by the master reads as accessed on the replica"
+    );
+    assert_eq!(rc.qs("GET b"), bulk("2"));
+}
