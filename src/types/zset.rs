@@ -408,6 +408,7 @@ impl Z {
             kind: Kind::ZSet,
             expire_at: self.expire_at,
             payload: Bytes::from(p),
+            chunked: false,
         };
         let d = db.db;
         db.tx().put(d, &self.key, &m);
