@@ -110,10 +110,11 @@ impl StrRef {
         let first = from / c;
         let mut after = first.checked_sub(1).map(|i| i.to_be_bytes());
         loop {
-            let mut stop = false;
+            // `f` broke, or the chunks went past `to`.
+            let (mut stop, mut past) = (false, false);
             let mut seen = None;
             let more = db.page_each(prefix, after.as_ref().map(|a| &a[..]), 64, |name, v| {
-                if stop {
+                if stop || past {
                     return;
                 }
                 let Ok(i) = <[u8; 8]>::try_from(name).map(u64::from_be_bytes) else {
@@ -122,7 +123,7 @@ impl StrRef {
                 seen = Some(i.to_be_bytes());
                 let base = i * c;
                 if base >= to {
-                    stop = true;
+                    past = true;
                     return;
                 }
                 let until = base.max(at);
@@ -148,7 +149,7 @@ impl StrRef {
             if stop {
                 return;
             }
-            if seen.is_none() || !more {
+            if past || seen.is_none() || !more {
                 break;
             }
             after = seen;
@@ -368,7 +369,7 @@ fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) 
 }
 
 /// Stores at `key` a new string of `len` bytes (replacing whatever is
-/// there), built a block of at most `CHUNK` bytes at a time by
+/// there), built a block of up to 64 chunks at a time by
 /// `block(db, from, n)`; kept in chunks when longer than `WHOLE_MAX`, so
 /// the value is never whole in memory and zero blocks are not stored.
 pub(crate) fn put_built(
@@ -380,13 +381,7 @@ pub(crate) fn put_built(
 ) {
     let c = CHUNK as u64;
     if len as usize <= WHOLE_MAX {
-        let mut v = Vec::with_capacity(len as usize);
-        let mut at = 0;
-        while at < len {
-            let n = (len - at).min(c) as usize;
-            v.extend_from_slice(&block(db, at, n));
-            at += n as u64;
-        }
+        let v = block(db, 0, len as usize);
         return put_whole(db, key, Bytes::from(v), expire_at);
     }
     let n = db.db;
@@ -395,15 +390,18 @@ pub(crate) fn put_built(
         let version = tx.new_version();
         (version, tx.sub_prefix(n, key, version))
     };
+    // Blocks of many chunks: each source read is one range read.
+    let step = 64 * c;
     let mut at = 0;
     while at < len {
-        let want = (len - at).min(c) as usize;
-        let mut b = block(db, at, want);
-        let used = b.len() - b.iter().rev().take_while(|x| **x == 0).count();
-        b.truncate(used);
-        if !b.is_empty() {
-            let k = sub_key(&prefix, &(at / c).to_be_bytes());
-            db.tx().sub_put(k, Bytes::from(b));
+        let want = (len - at).min(step) as usize;
+        let b = block(db, at, want);
+        for (j, part) in b.chunks(CHUNK).enumerate() {
+            let used = part.len() - part.iter().rev().take_while(|x| **x == 0).count();
+            if used > 0 {
+                let k = sub_key(&prefix, &(at / c + j as u64).to_be_bytes());
+                db.tx().sub_put(k, Bytes::copy_from_slice(&part[..used]));
+            }
         }
         at += want as u64;
     }
