@@ -154,8 +154,9 @@ pub(crate) struct Scripts {
     /// on the thread beside one (a read of several keys could otherwise
     /// see half of what the script wrote).
     handed_off: AtomicUsize,
-    /// Wakes the requests parked while a script runs: it ended, or the
-    /// node turned BUSY.
+    /// Wakes the requests parked while a script runs: all of them when the
+    /// node turns BUSY; one when a script ends, which wakes the next
+    /// (`server/connection.rs`).
     pub(crate) changed: tokio::sync::Notify,
     pub(crate) functions: functions::Functions,
 }
@@ -231,7 +232,10 @@ impl Scripts {
         self.active.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Release);
-        self.changed.notify_waiters();
+        // A script handed off wakes the parked at `handed_back`.
+        if self.handed_off.load(Ordering::Acquire) == 0 {
+            self.changed.notify_one();
+        }
     }
 
     pub(crate) fn running(&self) -> bool {
@@ -246,7 +250,7 @@ impl Scripts {
     /// The script handed off is back (run or refused).
     pub(crate) fn handed_back(&self) {
         self.handed_off.fetch_sub(1, Ordering::AcqRel);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
     }
 
     /// Other requests must wait: a script runs or is on its way to run.

@@ -197,15 +197,22 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                 break 'conn;
                             }
                         }
-                        Some(Action::AfterScript) => loop {
-                            let changed = srv.scripts.changed.notified();
-                            tokio::pin!(changed);
-                            changed.as_mut().enable();
-                            if !srv.scripts.holds_others() || srv.scripts.busy() {
-                                break;
+                        Some(Action::AfterScript) => {
+                            loop {
+                                let changed = srv.scripts.changed.notified();
+                                tokio::pin!(changed);
+                                changed.as_mut().enable();
+                                if !srv.scripts.holds_others() || srv.scripts.busy() {
+                                    break;
+                                }
+                                let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
                             }
-                            let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
-                        },
+                            // Parked requests leave one at a time, each
+                            // waking the next: woken all at once, all but
+                            // one found the next script handed off and
+                            // parked again (EVAL c50 lost a third).
+                            srv.scripts.changed.notify_one();
+                        }
                         Some(Action::Wait { n, offset, deadline, aof }) => {
                             let Some((local, count)) = wait_for_acks(&srv, n, offset, deadline, aof, &info, &mut rd, &mut rbuf).await else {
                                 break 'conn;
