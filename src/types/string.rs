@@ -108,12 +108,30 @@ impl StrRef {
         };
         let mut at = from;
         let first = from / c;
+        let last = (to - 1) / c;
+        if first == last {
+            // One chunk: a point read, not a range read.
+            let stored = db.elem(prefix, &first.to_be_bytes()).unwrap_or_default();
+            let base = first * c;
+            let (lo, hi) = ((from - base) as usize, (to - base) as usize);
+            let have = stored.len().min(CHUNK).min(hi);
+            if lo < have {
+                if f(from, &stored[lo..have]).is_break() {
+                    return;
+                }
+                at = base + have as u64;
+            }
+            let _ = zeros(&mut at, to, f);
+            return;
+        }
+        // Read no further than the range's chunks.
+        let page = (last - first + 1).min(64) as usize;
         let mut after = first.checked_sub(1).map(|i| i.to_be_bytes());
         loop {
             // `f` broke, or the chunks went past `to`.
             let (mut stop, mut past) = (false, false);
             let mut seen = None;
-            let more = db.page_each(prefix, after.as_ref().map(|a| &a[..]), 64, |name, v| {
+            let more = db.page_each(prefix, after.as_ref().map(|a| &a[..]), page, |name, v| {
                 if stop || past {
                     return;
                 }
