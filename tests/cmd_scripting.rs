@@ -553,6 +553,66 @@ fn a_busy_script_answers_busy_and_script_kill_stops_it() {
     assert!(unkillable, "SCRIPT KILL of a script that wrote");
 }
 
+/// Scripts without a loop word run inline on the connection's thread
+/// (`scripting::straight_line`); these loop all the same, by recursion or
+/// by code compiled at run time, so they must still leave the thread:
+/// another client gets BUSY and SCRIPT KILL stops each. A script wrongly
+/// run inline would hold the thread, and `other` would time out.
+#[test]
+fn scripts_that_loop_without_a_loop_keyword_still_answer_busy() {
+    let n = Node::start(&["busy-reply-threshold 100"]);
+    let port = n.port;
+    let mut other = Resp::connect(n.port);
+    for body in [
+        "local function f(i) return f(i + 1) end return f(1)",
+        "return _G['load' .. 'string']('local i = 0 wh' .. 'ile true do i = i + 1 end')()",
+    ] {
+        let runner = std::thread::spawn(move || {
+            let mut c = Resp::connect(port);
+            c.set_timeout(Duration::from_secs(60));
+            c.q(&["EVAL", body, "0"])
+        });
+        let busy = wait_until(Duration::from_secs(20), || {
+            line(&other.q(&["GET", "x"])).starts_with("BUSY ")
+        });
+        assert!(busy, "another client got BUSY during {body}");
+        assert_eq!(other.q(&["SCRIPT", "KILL"]), ok());
+        let killed = runner.join().expect("runner");
+        assert!(line(&killed).starts_with("ERR Script killed"), "{killed:?}");
+    }
+    // A script that writes many keys is one step for a reader pipelining
+    // MGETs beside it: 50 SETs make a straight-line body run inline, 200
+    // one past 4 KiB, handed to the blocking pool.
+    let mut c = Resp::connect(n.port);
+    for keys in [50, 200] {
+        let body = (0..keys)
+            .map(|i| format!("redis.call('set', 'k{i}', ARGV[1]) "))
+            .collect::<String>()
+            + "return redis.call('get', 'k0')";
+        let reader = std::thread::spawn(move || {
+            let mut r = Resp::connect(port);
+            let args: Vec<String> = ["MGET".to_string()]
+                .into_iter()
+                .chain((0..keys).map(|i| format!("k{i}")))
+                .collect();
+            let args: Vec<&str> = args.iter().map(|k| k.as_str()).collect();
+            for _ in 0..300 {
+                let got = r.q(&args);
+                let items = got.items().to_vec();
+                assert!(
+                    items.iter().all(|x| *x == items[0]),
+                    "a reader saw half a script of {keys} SETs"
+                );
+            }
+        });
+        for i in 0..200 {
+            let v = format!("{keys}-{i}");
+            assert_eq!(c.q(&["EVAL", &body, "0", &v]), bulk(&v));
+        }
+        reader.join().expect("reader");
+    }
+}
+
 /// redis-py's `Lock` takes, extends and releases itself with Lua scripts.
 #[test]
 fn redis_py_lock_works() {

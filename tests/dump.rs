@@ -662,3 +662,39 @@ fn wal_shows_collection_elements_in_redis_terms() {
         "{texts:?}"
     );
 }
+
+/// A bitmap over 64 KiB is kept in chunks: the snapshot shows it as one
+/// string (the bytes the server answers), the WAL its metadata and the
+/// chunk a SETBIT wrote.
+#[test]
+fn a_chunked_bitmap_shows_as_a_string() {
+    let n = Node::start(&[]);
+    let cli = |args: &[&str]| redis_cli(n.port, args);
+    // Bit 8 * 100000 + 7: byte 100000, in chunk 24 (4 KiB chunks).
+    assert_eq!(cli(&["setbit", "bm", "800007", "1"]).trim(), "0");
+    assert_eq!(cli(&["setbit", "bm", "0", "1"]).trim(), "0");
+    assert_eq!(cli(&["save"]).trim(), "OK");
+    let snap = n.data_dir().join("dump.sledis");
+    let (code, out, err) = dump(&["snapshot", snap.to_str().expect("path"), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value =
+        serde_json::from_str(out.lines().next().expect("a key")).expect("JSON");
+    assert_eq!(v["type"], "string", "{out}");
+    // Not UTF-8: shown as hex, byte 0 = 0x80, byte 100000 = 0x01.
+    let hex = v["value"]["hex"].as_str().expect("hex bytes");
+    assert_eq!(hex.len(), 2 * 100_001);
+    assert!(hex.starts_with("8000"), "{}", &hex[..8]);
+    assert!(hex.ends_with("0001"));
+    assert_eq!(hex.trim_start_matches("80").trim_matches('0'), "1");
+    let (code, out, _) = dump(&["snapshot", snap.to_str().expect("path"), "--stats"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("db0: string=1"), "{out}");
+    let wal = n.data_dir().join("wal");
+    let (code, out, _) = dump(&["wal", wal.to_str().expect("path")]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("db0 \"bm\" string in chunks len=100001"),
+        "{out}"
+    );
+    assert!(out.contains("chunk 24 (bytes from 98304)"), "{out}");
+}

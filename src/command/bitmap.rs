@@ -109,8 +109,8 @@ fn int_or_err(ctx: &mut Ctx<'_>, a: &[u8]) -> Option<i64> {
 
 fn bitcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     // Redis looks the key up before it reads the range.
-    let v = match string::get(&mut ctx.data(), &a[1]) {
-        Ok(Some(s)) => s.value,
+    let s = match string::open(&mut ctx.data(), &a[1]) {
+        Ok(Some(s)) => s,
         Ok(None) => return ctx.out.int(0),
         Err(e) => return type_err(ctx, e),
     };
@@ -139,7 +139,9 @@ fn bitcount(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         _ => return ctx.syntax_err(),
     };
-    ctx.out.int(bitmap::count(&v, range) as i64);
+    let mut db = ctx.data();
+    let n = bitmap::count(&mut bitmap::Stored { db: &mut db, s: &s }, range);
+    ctx.out.int(n as i64);
 }
 
 fn bitpos(ctx: &mut Ctx<'_>, a: &[Bytes]) {
@@ -149,8 +151,8 @@ fn bitpos(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     if bit != 0 && bit != 1 {
         return ctx.err("ERR The bit argument must be 1 or 0.");
     }
-    let v = match string::get(&mut ctx.data(), &a[1]) {
-        Ok(Some(s)) => s.value,
+    let s = match string::open(&mut ctx.data(), &a[1]) {
+        Ok(Some(s)) => s,
         Ok(None) => return ctx.out.int(if bit == 1 { -1 } else { 0 }),
         Err(e) => return type_err(ctx, e),
     };
@@ -180,7 +182,9 @@ fn bitpos(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         }
         _ => return ctx.syntax_err(),
     };
-    ctx.out.int(bitmap::pos(&v, bit as u8, range));
+    let mut db = ctx.data();
+    let p = bitmap::pos(&mut bitmap::Stored { db: &mut db, s: &s }, bit as u8, range);
+    ctx.out.int(p);
 }
 
 fn bitop(ctx: &mut Ctx<'_>, a: &[Bytes]) {

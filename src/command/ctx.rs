@@ -235,6 +235,11 @@ impl<'a> Ctx<'a> {
         &self.srv.store
     }
 
+    /// The store as the types take it (`types::Db`).
+    pub(crate) fn store_arc(&self) -> &'a std::sync::Arc<Store> {
+        &self.srv.store
+    }
+
     /// The configuration, read-only (CONFIG SET is a node command).
     pub(crate) fn config(&self) -> RwLockReadGuard<'a, Config> {
         self.srv.config.read()

@@ -78,6 +78,30 @@ pub(crate) fn commands() -> Vec<Command> {
     ]
 }
 
+/// Whether a request runs a script that could run past a few
+/// microseconds, and so moves to the blocking pool
+/// (`server/connection.rs`): a function (FCALL) always, an EVAL or EVALSHA
+/// unless its body is [`crate::scripting::straight_line`]. An unknown
+/// SHA or a missing body answers at once, inline.
+pub(crate) fn may_run_long(scripts: &Scripts, args: &[Bytes]) -> bool {
+    if !runs_a_script(args) {
+        return false;
+    }
+    let Some(body_or_sha) = args.get(1) else {
+        return false;
+    };
+    let name = &args[0];
+    if eq_ic(name, "fcall") || eq_ic(name, "fcall_ro") {
+        return true;
+    }
+    if eq_ic(name, "eval") || eq_ic(name, "eval_ro") {
+        return !crate::scripting::straight_line(body_or_sha);
+    }
+    scripts
+        .get(body_or_sha)
+        .is_some_and(|body| !crate::scripting::straight_line(&body))
+}
+
 /// Whether a request runs a script (on a thread of its own, see
 /// `server/connection.rs`).
 pub(crate) fn runs_a_script(args: &[Bytes]) -> bool {

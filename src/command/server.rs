@@ -440,6 +440,13 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             let db = ctx.db();
             for k in &a[2..] {
                 let d = match ctx.get(db, k) {
+                    Some(m) if m.chunked => {
+                        let mut h = sha1_smol::Sha1::new();
+                        crate::types::string::each_run(ctx.store_arc(), db, ctx.now, k, m, |b| {
+                            h.update(b)
+                        });
+                        hex(&h.digest().bytes())
+                    }
                     Some(m) => hex(&sha1_smol::Sha1::from(&m.payload[..]).digest().bytes()),
                     None => "0".repeat(40),
                 };
@@ -474,7 +481,7 @@ fn hex(b: &[u8]) -> String {
 fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
     let mut acc = [0u8; 20];
     let mut any = false;
-    let store = ctx.store();
+    let (store, now) = (ctx.store_arc(), ctx.now);
     for db in 0..store.databases {
         store.for_each_key(db, ctx.now, |k, m| {
             any = true;
@@ -512,7 +519,8 @@ fn keyspace_digest(ctx: &mut Ctx<'_>) -> String {
                     }
                 }
             } else {
-                h.update(&m.payload);
+                // A string's bytes, however it is kept.
+                crate::types::string::each_run(store, db, now, &k, m, |b| h.update(b));
             }
             for (x, y) in acc.iter_mut().zip(h.digest().bytes()) {
                 *x ^= y;

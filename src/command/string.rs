@@ -386,8 +386,9 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 }
 
 fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) {
-    if let Ok(s) = get_string(ctx, &a[1]) {
-        ctx.out.int(s.map_or(0, |s| s.value.len() as i64));
+    match string::open(&mut ctx.data(), &a[1]) {
+        Ok(s) => ctx.out.int(s.map_or(0, |s| s.len() as i64)),
+        Err(e) => ctx.err(e.reply()),
     }
 }
 
@@ -398,11 +399,14 @@ fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let Some(end) = int_arg(ctx, &a[3]) else {
         return;
     };
-    let Ok(s) = get_string(ctx, &a[1]) else {
-        return;
+    let s = match string::open(&mut ctx.data(), &a[1]) {
+        Ok(Some(s)) => s,
+        Ok(None) => return ctx.out.bulk(b""),
+        Err(e) => return ctx.err(e.reply()),
     };
-    let v = s.map(|s| s.value).unwrap_or_default();
-    ctx.out.bulk(string::range(&v, start, end));
+    let (from, to) = string::range_of(s.len(), start, end);
+    let v = s.read(&mut ctx.data(), from, to - from);
+    ctx.out.bulk(&v);
 }
 
 fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) {

@@ -49,6 +49,18 @@ impl Entry {
                 .sum::<usize>()
     }
 
+    /// A string's bytes: its payload, or its chunks put together.
+    pub(crate) fn string_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        if !self.meta.chunked {
+            return std::borrow::Cow::Borrowed(&self.meta.payload);
+        }
+        let chunks = self.elements.iter().map(|(f, v)| (&f[..], &v[..]));
+        std::borrow::Cow::Owned(crate::types::string::from_chunks(
+            self.meta.coll().1,
+            chunks,
+        ))
+    }
+
     pub(crate) fn type_name(&self) -> &'static str {
         self.meta.kind.name()
     }
@@ -56,7 +68,7 @@ impl Entry {
     /// The value in Redis terms, as JSON.
     pub(crate) fn value_json(&self) -> Value {
         match self.meta.kind {
-            Kind::String => jbytes(&self.meta.payload),
+            Kind::String => jbytes(&self.string_bytes()),
             Kind::Hash => {
                 if self
                     .elements
@@ -130,7 +142,7 @@ impl Entry {
                 "db{} {} string{ttl} {}",
                 self.db,
                 show(&self.key),
-                show(&self.meta.payload)
+                show(&self.string_bytes())
             ),
             kind => {
                 writeln!(
@@ -280,7 +292,7 @@ impl Iterator for Keys<'_> {
             let Some(meta) = Meta::decode(&bytes::Bytes::from(v)) else {
                 continue;
             };
-            let elements = if meta.kind.is_collection() {
+            let elements = if meta.has_elements() {
                 match self
                     .blocks
                     .elements(&sub_prefix(slot, gen, key, meta.coll().0))

@@ -6,6 +6,7 @@ use super::{brief, jbytes, show, Error};
 use crate::store::keys::{
     parse_data_key, parse_expiry_key, parse_gen_key, parse_sub_key, Kind, Meta, GARBAGE,
 };
+use crate::types::string::CHUNK;
 use crate::types::{list, set, zset};
 use crate::wal::reader::{list_segments, scan_segment, Segment, WalReader};
 use crate::wal::record::{decode_frame, Decoded, Effect, Record};
@@ -73,10 +74,11 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
                     .expire_at
                     .map(|t| format!(" expire_at={t}"))
                     .unwrap_or_default();
-                if m.kind.is_collection() {
+                if m.has_elements() {
                     let (version, len) = m.coll();
+                    let chunked = if m.chunked { " in chunks" } else { "" };
                     format!(
-                        "db{db} {} {} len={len} version={version}{ttl}",
+                        "db{db} {} {}{chunked} len={len} version={version}{ttl}",
                         show(k),
                         m.kind.name()
                     )
@@ -90,9 +92,20 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     if let Some(s) = parse_sub_key(key) {
         let meta = metas
             .get(&(s.db, s.gen, s.key.to_vec()))
-            .filter(|m| m.kind.is_collection() && m.coll().0 == s.version);
+            .filter(|m| m.has_elements() && m.coll().0 == s.version);
         if let Some(m) = meta {
             let what = match m.kind {
+                Kind::String => {
+                    let i = <[u8; 8]>::try_from(s.field).map(u64::from_be_bytes);
+                    let name = match i {
+                        Ok(i) => format!("chunk {i} (bytes from {})", i * CHUNK as u64),
+                        Err(_) => format!("chunk {}", show(s.field)),
+                    };
+                    match value {
+                        Some(v) => format!("{name} = {}", brief(v, 80)),
+                        None => name,
+                    }
+                }
                 Kind::Set => set::describe_field(m, s.field),
                 Kind::ZSet => zset::describe_field(s.field, value),
                 Kind::List => match value {

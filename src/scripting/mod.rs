@@ -18,7 +18,7 @@ pub(crate) mod structlib;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// The flags of a script's `#!lua flags=...` first line or of a function
@@ -93,6 +93,46 @@ pub(crate) fn shebang(body: &[u8]) -> Result<Option<Flags>, String> {
     Ok(Some(flags))
 }
 
+/// Bodies up to this size may run inline (see [`straight_line`]).
+const INLINE_MAX_BYTES: usize = 4096;
+
+/// Words after which a script may run for long: loops, closures (a Lua
+/// function can loop by recursion) and the ways to compile new code
+/// (`load`, `loadstring`, or either fetched by a computed name through
+/// `_G` or `rawget`).
+const MAY_LOOP: &[&[u8]] = &[
+    b"while",
+    b"for",
+    b"repeat",
+    b"function",
+    b"load",
+    b"loadstring",
+    b"_G",
+    b"rawget",
+    b"getfenv",
+    b"setfenv",
+    b"coroutine",
+    b"dofile",
+    b"loadfile",
+    b"require",
+];
+
+/// A short script none of whose words (in code, strings or comments)
+/// could make Lua repeat itself: each of its VM instructions runs at most
+/// once, so it ends within microseconds plus its commands and C library
+/// calls (which a busy hook cannot stop in Redis either). Such a script
+/// runs inline on the connection's thread; any other goes to the blocking
+/// pool so that BUSY and SCRIPT KILL can be served while it runs. False
+/// positives (a comment saying "for") only cost the hand-off.
+pub(crate) fn straight_line(body: &[u8]) -> bool {
+    if body.len() > INLINE_MAX_BYTES {
+        return false;
+    }
+    !body
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| MAY_LOOP.contains(&w))
+}
+
 /// The script cache and the script running now.
 #[derive(Default)]
 pub(crate) struct Scripts {
@@ -108,8 +148,15 @@ pub(crate) struct Scripts {
     /// clients get BUSY until it ends.
     busy: AtomicBool,
     kill: AtomicBool,
-    /// Wakes the requests parked while a script runs: it ended, or the
-    /// node turned BUSY.
+    /// Scripts handed to the blocking pool and not back yet: they hold
+    /// other requests from the moment they leave the connection's thread,
+    /// before they take the writer lock and `begin`, so no request runs
+    /// on the thread beside one (a read of several keys could otherwise
+    /// see half of what the script wrote).
+    handed_off: AtomicUsize,
+    /// Wakes the requests parked while a script runs: all of them when the
+    /// node turns BUSY; one when a script ends, which wakes the next
+    /// (`server/connection.rs`).
     pub(crate) changed: tokio::sync::Notify,
     pub(crate) functions: functions::Functions,
 }
@@ -185,11 +232,30 @@ impl Scripts {
         self.active.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Release);
-        self.changed.notify_waiters();
+        // A script handed off wakes the parked at `handed_back`.
+        if self.handed_off.load(Ordering::Acquire) == 0 {
+            self.changed.notify_one();
+        }
     }
 
     pub(crate) fn running(&self) -> bool {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// A connection hands a script to the blocking pool.
+    pub(crate) fn hand_off(&self) {
+        self.handed_off.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The script handed off is back (run or refused).
+    pub(crate) fn handed_back(&self) {
+        self.handed_off.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify_one();
+    }
+
+    /// Other requests must wait: a script runs or is on its way to run.
+    pub(crate) fn holds_others(&self) -> bool {
+        self.running() || self.handed_off.load(Ordering::Acquire) > 0
     }
 
     /// Other clients must get BUSY now.
@@ -261,5 +327,32 @@ impl Scripts {
             }
             _ => Err(KillError::NotBusy),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::straight_line;
+
+    #[test]
+    fn only_scripts_that_cannot_repeat_are_straight_line() {
+        assert!(straight_line(b"return redis.call('SET', KEYS[1], ARGV[1])"));
+        assert!(straight_line(
+            b"local v = redis.call('get', KEYS[1]) return {v, format}"
+        ));
+        for body in [
+            "while true do end",
+            "for i=1,10 do end",
+            "repeat until false",
+            "local function f() return f() end return f()",
+            "return loadstring('while true do end')()",
+            "return _G['load' .. 'string']('x')",
+            "return rawget(_G, 'load')",
+            "return coroutine.wrap(print)",
+            "-- a comment for the reader\nreturn 1",
+        ] {
+            assert!(!straight_line(body.as_bytes()), "{body}");
+        }
+        assert!(!straight_line(&vec![b'x'; 5000]));
     }
 }

@@ -92,6 +92,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                         let srv2 = srv.clone();
                         let lim = Limits { max_bulk_len: limits.max_bulk_len };
                         let (mut c, mut o) = (client, out);
+                        srv.scripts.hand_off();
                         let joined = tokio::task::spawn_blocking(move || {
                             c.on_script_thread = true;
                             let mut none = BytesMut::new();
@@ -100,6 +101,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                             (c, o, b)
                         })
                         .await;
+                        srv.scripts.handed_back();
                         let (c, o, b) = match joined {
                             Ok(v) => v,
                             Err(e) => std::panic::resume_unwind(e.into_panic()),
@@ -195,15 +197,22 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
                                 break 'conn;
                             }
                         }
-                        Some(Action::AfterScript) => loop {
-                            let changed = srv.scripts.changed.notified();
-                            tokio::pin!(changed);
-                            changed.as_mut().enable();
-                            if !srv.scripts.running() || srv.scripts.busy() {
-                                break;
+                        Some(Action::AfterScript) => {
+                            loop {
+                                let changed = srv.scripts.changed.notified();
+                                tokio::pin!(changed);
+                                changed.as_mut().enable();
+                                if !srv.scripts.holds_others() || srv.scripts.busy() {
+                                    break;
+                                }
+                                let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
                             }
-                            let _ = tokio::time::timeout(Duration::from_millis(100), changed).await;
-                        },
+                            // Parked requests leave one at a time, each
+                            // waking the next: woken all at once, all but
+                            // one found the next script handed off and
+                            // parked again (EVAL c50 lost a third).
+                            srv.scripts.changed.notify_one();
+                        }
                         Some(Action::Wait { n, offset, deadline, aof }) => {
                             let Some((local, count)) = wait_for_acks(&srv, n, offset, deadline, aof, &info, &mut rd, &mut rbuf).await else {
                                 break 'conn;
@@ -410,8 +419,11 @@ fn run_batch(
                 }
                 // While another connection runs a script (atomic, holding
                 // the writer lock), requests wait here, off the thread, so
-                // SCRIPT KILL and BUSY replies can still be served.
-                if !fetched && srv.scripts.running() {
+                // SCRIPT KILL and BUSY replies can still be served. One
+                // woken by another script's end waits again if a third has
+                // been handed off meanwhile; once BUSY, they run (and are
+                // answered BUSY).
+                if !client.on_script_thread && srv.scripts.holds_others() && !srv.scripts.busy() {
                     client.parked = Some(args);
                     b.action = Some(Action::AfterScript);
                     b.more = true;
@@ -419,7 +431,7 @@ fn run_batch(
                 }
                 if !client.on_script_thread
                     && client.multi.is_none()
-                    && command::scripting::runs_a_script(&args)
+                    && command::scripting::may_run_long(&srv.scripts, &args)
                 {
                     client.parked = Some(args);
                     b.action = Some(Action::Script);
@@ -498,8 +510,13 @@ fn stalls(srv: &Server, client: &Client, args: &[bytes::Bytes]) -> bool {
     if client.is_master || srv.store.sled_io_error().is_some() {
         return false;
     }
+    // A script run inline may write too (one on the blocking pool waits
+    // there, off this thread).
     command::lookup(&args[0]).is_some_and(|c| {
-        c.name == "exec" || (client.multi.is_none() && c.flags & command::flags::WRITE != 0)
+        c.name == "exec"
+            || (client.multi.is_none()
+                && (c.flags & command::flags::WRITE != 0
+                    || command::scripting::runs_a_script(args)))
     })
 }
 

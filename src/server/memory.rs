@@ -32,7 +32,7 @@ fn entries_per_element(m: &Meta) -> u64 {
 pub(crate) fn key_usage(store: &Store, db: usize, key: &[u8], m: &Meta, samples: usize) -> u64 {
     let meta =
         (keys::DATA_PREFIX_LEN + key.len()) as u64 + m.encode().len() as u64 + ENTRY_OVERHEAD;
-    if !m.kind.is_collection() {
+    if !m.has_elements() {
         return meta;
     }
     let (version, len) = m.coll();

@@ -238,14 +238,22 @@ impl Kind {
     }
 }
 
+/// Flags bit 0: an expiry follows.
+const FLAG_EXPIRE: u8 = 1;
+/// Flags bit 1: a string kept in chunks (`types/string.rs`); the payload is
+/// then a collection's `version | len`.
+const FLAG_CHUNKED: u8 = 2;
+
 /// A key's metadata entry. Encoded as `kind u8 | flags u8 | [expire_at i64 LE]
-/// | payload`, where flags bit 0 says an expiry is present.
+/// | payload` (flags: `FLAG_EXPIRE`, `FLAG_CHUNKED`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
     pub kind: Kind,
     /// Absolute unix time in ms.
     pub expire_at: Option<i64>,
     pub payload: Bytes,
+    /// A string whose bytes are elements (chunks), not the payload.
+    pub chunked: bool,
 }
 
 impl Meta {
@@ -254,7 +262,21 @@ impl Meta {
             kind: Kind::String,
             expire_at,
             payload: value,
+            chunked: false,
         }
+    }
+
+    /// A string of `len` bytes kept in chunks under `version`.
+    pub fn chunked_string(version: u64, len: u64, expire_at: Option<i64>) -> Meta {
+        let mut m = Meta::collection(Kind::String, version, len, expire_at);
+        m.chunked = true;
+        m
+    }
+
+    /// Whether the value lives in elements under a version (collections
+    /// and chunked strings): what RENAME copies and DEL leaves to the GC.
+    pub fn has_elements(&self) -> bool {
+        self.kind.is_collection() || self.chunked
     }
 
     /// A collection's metadata: `version u64 BE | len u64 BE`.
@@ -266,6 +288,7 @@ impl Meta {
             kind,
             expire_at,
             payload: p.freeze(),
+            chunked: false,
         }
     }
 
@@ -280,6 +303,7 @@ impl Meta {
             kind: Kind::List,
             expire_at,
             payload: p.freeze(),
+            chunked: false,
         }
     }
 
@@ -306,12 +330,13 @@ impl Meta {
             kind: self.kind,
             expire_at: self.expire_at,
             payload: p.freeze(),
+            chunked: self.chunked,
         }
     }
 
-    /// (version, length) of a collection.
+    /// (version, length) of a collection or chunked string.
     pub fn coll(&self) -> (u64, u64) {
-        if !self.kind.is_collection() || self.payload.len() < 16 {
+        if !self.has_elements() || self.payload.len() < 16 {
             return (0, 0);
         }
         let mut v = [0u8; 8];
@@ -324,10 +349,11 @@ impl Meta {
     /// The collection version of an encoded metadata entry, if it is one.
     pub fn peek_coll_version(v: &[u8]) -> Option<u64> {
         let kind = Kind::from_u8(*v.first()?)?;
-        if !kind.is_collection() {
+        let flags = *v.get(1)?;
+        if !kind.is_collection() && flags & FLAG_CHUNKED == 0 {
             return None;
         }
-        let start = if v.get(1) == Some(&1) { 10 } else { 2 };
+        let start = if flags & FLAG_EXPIRE != 0 { 10 } else { 2 };
         let b = v.get(start..start + 8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -337,12 +363,13 @@ impl Meta {
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::with_capacity(10 + self.payload.len());
         b.put_u8(self.kind as u8);
+        let chunked = if self.chunked { FLAG_CHUNKED } else { 0 };
         match self.expire_at {
             Some(t) => {
-                b.put_u8(1);
+                b.put_u8(FLAG_EXPIRE | chunked);
                 b.put_i64_le(t);
             }
-            None => b.put_u8(0),
+            None => b.put_u8(chunked),
         }
         b.put_slice(&self.payload);
         b.freeze()
@@ -355,25 +382,36 @@ impl Meta {
             return None;
         }
         let kind = Kind::from_u8(v[0])?;
-        let (expire_at, rest) = match v[1] {
-            0 => (None, 2),
-            1 if v.len() >= 10 => {
-                let mut t = [0u8; 8];
-                t.copy_from_slice(&v[2..10]);
-                (Some(i64::from_le_bytes(t)), 10)
-            }
-            _ => return None,
+        let flags = v[1];
+        if flags & !(FLAG_EXPIRE | FLAG_CHUNKED) != 0
+            || flags & FLAG_CHUNKED != 0 && kind != Kind::String
+        {
+            return None;
+        }
+        let (expire_at, rest) = if flags & FLAG_EXPIRE == 0 {
+            (None, 2)
+        } else if v.len() >= 10 {
+            let mut t = [0u8; 8];
+            t.copy_from_slice(&v[2..10]);
+            (Some(i64::from_le_bytes(t)), 10)
+        } else {
+            return None;
         };
+        let chunked = flags & FLAG_CHUNKED != 0;
+        if chunked && v.len() < rest + 16 {
+            return None;
+        }
         Some(Meta {
             kind,
             expire_at,
             payload: v.slice(rest..),
+            chunked,
         })
     }
 
     /// Just the expiry, for the index, without building a Meta.
     pub fn peek_expire(v: &[u8]) -> Option<i64> {
-        if v.len() >= 10 && v[1] == 1 {
+        if v.len() >= 10 && v[1] & FLAG_EXPIRE != 0 {
             let mut t = [0u8; 8];
             t.copy_from_slice(&v[2..10]);
             Some(i64::from_le_bytes(t))
@@ -396,6 +434,16 @@ mod tests {
         let e = m.encode();
         assert_eq!(Meta::decode(&e), Some(m));
         assert_eq!(Meta::peek_expire(&e), Some(123));
+        for at in [None, Some(-5)] {
+            let c = Meta::chunked_string(9, 1 << 20, at);
+            let e = c.encode();
+            assert_eq!(Meta::decode(&e), Some(c.clone()));
+            assert_eq!(Meta::peek_expire(&e), at);
+            assert_eq!(Meta::peek_coll_version(&e), Some(9));
+            assert_eq!(c.coll(), (9, 1 << 20));
+            assert!(c.has_elements());
+        }
+        assert_eq!(Meta::peek_coll_version(&e), None);
         let k = data_key(3, 7, b"user:1");
         assert_eq!(parse_data_key(&k), Some((3, 7, &b"user:1"[..])));
     }

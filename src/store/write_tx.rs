@@ -160,7 +160,7 @@ impl WriteTx {
         dst_db: usize,
         dst_key: &[u8],
     ) -> Meta {
-        if !m.kind.is_collection() {
+        if !m.has_elements() {
             return m.clone();
         }
         let (version, _) = m.coll();

@@ -1,45 +1,443 @@
-//! Strings (the storage half of Redis's t_string.c): one metadata entry
-//! holding the value and its deadline.
+//! Strings (the storage half of Redis's t_string.c). A string of up to
+//! `WHOLE_MAX` bytes is its metadata entry's payload. A longer one is kept
+//! in chunks of `CHUNK` bytes, as elements (`chunk index u64 BE` -> bytes)
+//! under a version, like a collection's: a bit or a range written in a
+//! 512 MB bitmap then costs one chunk in the WAL, the write buffer and
+//! sled, not the whole value, and a read of a range reads only its chunks.
+//! A chunk holds its bytes up to its last non-zero one; a chunk not stored
+//! reads as zeros, so a sparse bitmap stores only what is set.
 
 use super::{Db, TypeError};
-use crate::store::keys::{Kind, Meta};
+use crate::store::keys::{sub_key, Kind, Meta};
 use crate::util::parse_i64;
 use bytes::{Bytes, BytesMut};
+use std::ops::ControlFlow;
 
-/// A string value and its deadline (ms), as stored.
+/// Bytes per chunk of a chunked string.
+pub(crate) const CHUNK: usize = 4096;
+/// Strings longer than this are kept in chunks.
+pub(crate) const WHOLE_MAX: usize = 64 * 1024;
+
+static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// A string value and its deadline (ms), read whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Str {
     pub value: Bytes,
     pub expire_at: Option<i64>,
 }
 
-impl Str {
-    fn of(m: Meta) -> Result<Str, TypeError> {
+/// Where a string's bytes are.
+#[derive(Clone, Debug)]
+enum Body {
+    Whole(Bytes),
+    /// The element prefix of its chunks.
+    Chunks(Vec<u8>),
+}
+
+/// A string opened for reading or writing by byte ranges, without
+/// reading it whole.
+#[derive(Clone, Debug)]
+pub(crate) struct StrRef {
+    len: u64,
+    pub expire_at: Option<i64>,
+    body: Body,
+}
+
+impl StrRef {
+    fn of(db: &mut Db<'_>, key: &[u8], m: Meta) -> Result<StrRef, TypeError> {
         if m.kind != Kind::String {
             return Err(TypeError::WrongType);
         }
-        Ok(Str {
-            value: m.payload,
-            expire_at: m.expire_at,
+        Ok(if m.chunked {
+            StrRef {
+                len: m.coll().1,
+                expire_at: m.expire_at,
+                body: Body::Chunks(db.prefix(key, &m)),
+            }
+        } else {
+            StrRef {
+                len: m.payload.len() as u64,
+                expire_at: m.expire_at,
+                body: Body::Whole(m.payload),
+            }
         })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Kept in chunks (OBJECT ENCODING and MEMORY see it).
+    pub(crate) fn is_chunked(&self) -> bool {
+        matches!(self.body, Body::Chunks(_))
+    }
+
+    /// Hands `f` the bytes of `[from, to)` (clipped to the string) in
+    /// order, as consecutive slices (zeros for chunks not stored), until it
+    /// breaks.
+    pub(crate) fn scan(
+        &self,
+        db: &mut Db<'_>,
+        from: u64,
+        to: u64,
+        f: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>,
+    ) {
+        let to = to.min(self.len);
+        if from >= to {
+            return;
+        }
+        let prefix = match &self.body {
+            Body::Whole(v) => {
+                let _ = f(from, &v[from as usize..to as usize]);
+                return;
+            }
+            Body::Chunks(p) => p,
+        };
+        let c = CHUNK as u64;
+        // Zeros for `[at, until)`, a chunk at a time.
+        let zeros = |at: &mut u64, until: u64, f: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>| {
+            while *at < until {
+                let n = (until - *at).min(c - *at % c);
+                if f(*at, &ZEROS[..n as usize]).is_break() {
+                    return ControlFlow::Break(());
+                }
+                *at += n;
+            }
+            ControlFlow::Continue(())
+        };
+        let mut at = from;
+        let first = from / c;
+        let last = (to - 1) / c;
+        if first == last {
+            // One chunk: a point read, not a range read.
+            let stored = db.elem(prefix, &first.to_be_bytes()).unwrap_or_default();
+            let base = first * c;
+            let (lo, hi) = ((from - base) as usize, (to - base) as usize);
+            let have = stored.len().min(CHUNK).min(hi);
+            if lo < have {
+                if f(from, &stored[lo..have]).is_break() {
+                    return;
+                }
+                at = base + have as u64;
+            }
+            let _ = zeros(&mut at, to, f);
+            return;
+        }
+        // Read no further than the range's chunks.
+        let page = (last - first + 1).min(64) as usize;
+        let mut after = first.checked_sub(1).map(|i| i.to_be_bytes());
+        loop {
+            // `f` broke, or the chunks went past `to`.
+            let (mut stop, mut past) = (false, false);
+            let mut seen = None;
+            let more = db.page_each(prefix, after.as_ref().map(|a| &a[..]), page, |name, v| {
+                if stop || past {
+                    return;
+                }
+                let Ok(i) = <[u8; 8]>::try_from(name).map(u64::from_be_bytes) else {
+                    return;
+                };
+                seen = Some(i.to_be_bytes());
+                let base = i * c;
+                if base >= to {
+                    past = true;
+                    return;
+                }
+                let until = base.max(at);
+                if zeros(&mut at, until, f).is_break() {
+                    stop = true;
+                    return;
+                }
+                // The chunk's stored bytes, then zeros to its end.
+                let lo = (at - base) as usize;
+                let stored = (v.len() as u64).min(c);
+                let hi = (to - base).min(stored) as usize;
+                if lo < hi {
+                    if f(at, &v[lo..hi]).is_break() {
+                        stop = true;
+                        return;
+                    }
+                    at = base + hi as u64;
+                }
+                if zeros(&mut at, (base + c).min(to), f).is_break() {
+                    stop = true;
+                }
+            });
+            if stop {
+                return;
+            }
+            if past || seen.is_none() || !more {
+                break;
+            }
+            after = seen;
+        }
+        let _ = zeros(&mut at, to, f);
+    }
+
+    /// The bytes of `[from, from + n)` that the string has.
+    pub(crate) fn read(&self, db: &mut Db<'_>, from: u64, n: u64) -> Vec<u8> {
+        let to = from.saturating_add(n).min(self.len);
+        let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
+        self.scan(db, from, to, &mut |_, b| {
+            out.extend_from_slice(b);
+            ControlFlow::Continue(())
+        });
+        out
+    }
+
+    /// The whole value.
+    pub(crate) fn value(&self, db: &mut Db<'_>) -> Bytes {
+        match &self.body {
+            Body::Whole(v) => v.clone(),
+            Body::Chunks(_) => Bytes::from(self.read(db, 0, self.len)),
+        }
+    }
+
+    /// Writes `data` at byte `offset` (the string grows with zeros to
+    /// reach it, as SETRANGE does) and stores the key, keeping its
+    /// deadline. A string that outgrows `WHOLE_MAX` moves to chunks.
+    pub(crate) fn write(&mut self, db: &mut Db<'_>, key: &[u8], offset: u64, data: &[u8]) {
+        let end = offset + data.len() as u64;
+        let len = self.len.max(end);
+        if let Body::Whole(v) = &self.body {
+            if len as usize <= WHOLE_MAX {
+                let mut nv = BytesMut::from(&v[..]);
+                if nv.len() < end as usize {
+                    nv.resize(end as usize, 0);
+                }
+                nv[offset as usize..end as usize].copy_from_slice(data);
+                let nv = nv.freeze();
+                put_whole(db, key, nv.clone(), self.expire_at);
+                self.len = len;
+                self.body = Body::Whole(nv);
+                return;
+            }
+            let v = v.clone();
+            self.body = Body::Chunks(new_chunks(db, key, &v));
+        }
+        let Body::Chunks(prefix) = &self.body else {
+            return;
+        };
+        write_chunks(db, prefix, offset, data);
+        self.len = len;
+        let n = db.db;
+        let version = version_of(prefix);
+        db.tx()
+            .put(n, key, &Meta::chunked_string(version, len, self.expire_at));
     }
 }
 
-/// The string at `key`, for a read (None: no such key).
+/// The version at the end of an element prefix.
+fn version_of(prefix: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&prefix[prefix.len() - 8..]);
+    u64::from_be_bytes(b)
+}
+
+/// A new version of `key` holding `value` in chunks (the caller stores the
+/// metadata); its element prefix.
+fn new_chunks(db: &mut Db<'_>, key: &[u8], value: &[u8]) -> Vec<u8> {
+    let n = db.db;
+    let tx = db.tx();
+    let version = tx.new_version();
+    let prefix = tx.sub_prefix(n, key, version);
+    for (i, c) in value.chunks(CHUNK).enumerate() {
+        let used = c.len() - c.iter().rev().take_while(|b| **b == 0).count();
+        if used > 0 {
+            let k = sub_key(&prefix, &(i as u64).to_be_bytes());
+            tx.sub_put(k, Bytes::copy_from_slice(&c[..used]));
+        }
+    }
+    prefix
+}
+
+/// Writes `data` at `offset` into the chunks under `prefix`.
+fn write_chunks(db: &mut Db<'_>, prefix: &[u8], offset: u64, data: &[u8]) {
+    let c = CHUNK as u64;
+    let end = offset + data.len() as u64;
+    let tx = db.tx();
+    let mut at = offset;
+    while at < end {
+        let i = at / c;
+        let base = i * c;
+        let (lo, hi) = ((at - base) as usize, ((end - base).min(c)) as usize);
+        let k = sub_key(prefix, &i.to_be_bytes());
+        let old = tx.sub_get(&k);
+        let mut chunk = old.as_deref().unwrap_or_default().to_vec();
+        if chunk.len() < hi {
+            chunk.resize(hi, 0);
+        }
+        let src = (at - offset) as usize;
+        chunk[lo..hi].copy_from_slice(&data[src..src + (hi - lo)]);
+        let used = chunk.len() - chunk.iter().rev().take_while(|b| **b == 0).count();
+        chunk.truncate(used);
+        if !chunk.is_empty() {
+            if old.as_deref() != Some(&chunk[..]) {
+                tx.sub_put(k, Bytes::from(chunk));
+            }
+        } else if old.is_some() {
+            tx.sub_del(k);
+        }
+        at = base + hi as u64;
+    }
+}
+
+/// The whole value of the string `m` read at `key`.
+pub(crate) fn value_of(db: &mut Db<'_>, key: &[u8], m: Meta) -> Result<Bytes, TypeError> {
+    Ok(StrRef::of(db, key, m)?.value(db))
+}
+
+/// Hands `f` the bytes of the string `m` read at `key` in `db`, in
+/// order, without reading it whole (DEBUG DIGEST).
+pub(crate) fn each_run(
+    store: &std::sync::Arc<crate::store::Store>,
+    db: usize,
+    now: i64,
+    key: &[u8],
+    m: Meta,
+    mut f: impl FnMut(&[u8]),
+) {
+    let mut tx = None;
+    let mut d = Db::new(store, &mut tx, db, now);
+    if let Ok(s) = StrRef::of(&mut d, key, m) {
+        s.scan(&mut d, 0, s.len(), &mut |_, b| {
+            f(b);
+            ControlFlow::Continue(())
+        });
+    }
+}
+
+/// A chunked string of `len` bytes put together from its stored chunks
+/// (chunk name, bytes), as the dump tool reads them from a snapshot.
+pub(crate) fn from_chunks<'c>(
+    len: u64,
+    chunks: impl Iterator<Item = (&'c [u8], &'c [u8])>,
+) -> Vec<u8> {
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for (name, bytes) in chunks {
+        let Ok(i) = <[u8; 8]>::try_from(name).map(u64::from_be_bytes) else {
+            continue;
+        };
+        let at = usize::try_from(i)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(CHUNK);
+        let end = at.saturating_add(bytes.len().min(CHUNK)).min(len);
+        if at >= end {
+            continue;
+        }
+        if out.len() < end {
+            out.resize(end, 0);
+        }
+        out[at..end].copy_from_slice(&bytes[..end - at]);
+    }
+    out.resize(len, 0);
+    out
+}
+
+/// The string at `key`, opened for ranged reads (None: no such key).
+pub(crate) fn open(db: &mut Db<'_>, key: &[u8]) -> Result<Option<StrRef>, TypeError> {
+    match db.get(key) {
+        Some(m) => StrRef::of(db, key, m).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The same for a write (the transaction opens first).
+pub(crate) fn open_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<StrRef>, TypeError> {
+    let n = db.db;
+    match db.tx().get(n, key) {
+        Some(m) => StrRef::of(db, key, m).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A new, empty string to `write` into (no deadline).
+pub(crate) fn empty() -> StrRef {
+    StrRef {
+        len: 0,
+        expire_at: None,
+        body: Body::Whole(Bytes::new()),
+    }
+}
+
+fn whole(db: &mut Db<'_>, s: Option<StrRef>) -> Option<Str> {
+    s.map(|s| Str {
+        value: s.value(db),
+        expire_at: s.expire_at,
+    })
+}
+
+/// The string at `key`, read whole, for a read (None: no such key).
 pub(crate) fn get(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
-    db.get(key).map(Str::of).transpose()
+    let s = open(db, key)?;
+    Ok(whole(db, s))
 }
 
 /// The same for a read-modify-write (the transaction opens first).
 pub(crate) fn get_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, TypeError> {
-    let n = db.db;
-    db.tx().get(n, key).map(Str::of).transpose()
+    let s = open_for_write(db, key)?;
+    Ok(whole(db, s))
 }
 
-/// Stores `value` at `key`, replacing whatever is there (any type).
-pub(crate) fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
+fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
     let n = db.db;
     db.tx().put(n, key, &Meta::string(value, expire_at));
+}
+
+/// Stores at `key` a new string of `len` bytes (replacing whatever is
+/// there), built a block of up to 64 chunks at a time by
+/// `block(db, from, n)`; kept in chunks when longer than `WHOLE_MAX`, so
+/// the value is never whole in memory and zero blocks are not stored.
+pub(crate) fn put_built(
+    db: &mut Db<'_>,
+    key: &[u8],
+    len: u64,
+    expire_at: Option<i64>,
+    mut block: impl FnMut(&mut Db<'_>, u64, usize) -> Vec<u8>,
+) {
+    let c = CHUNK as u64;
+    if len as usize <= WHOLE_MAX {
+        let v = block(db, 0, len as usize);
+        return put_whole(db, key, Bytes::from(v), expire_at);
+    }
+    let n = db.db;
+    let (version, prefix) = {
+        let tx = db.tx();
+        let version = tx.new_version();
+        (version, tx.sub_prefix(n, key, version))
+    };
+    // Blocks of many chunks: each source read is one range read.
+    let step = 64 * c;
+    let mut at = 0;
+    while at < len {
+        let want = (len - at).min(step) as usize;
+        let b = block(db, at, want);
+        for (j, part) in b.chunks(CHUNK).enumerate() {
+            let used = part.len() - part.iter().rev().take_while(|x| **x == 0).count();
+            if used > 0 {
+                let k = sub_key(&prefix, &(at / c + j as u64).to_be_bytes());
+                db.tx().sub_put(k, Bytes::copy_from_slice(&part[..used]));
+            }
+        }
+        at += want as u64;
+    }
+    db.tx()
+        .put(n, key, &Meta::chunked_string(version, len, expire_at));
+}
+
+/// Stores `value` at `key`, replacing whatever is there (any type): in the
+/// metadata up to `WHOLE_MAX` bytes, else in chunks under a new version
+/// (the old one's elements go to the GC).
+pub(crate) fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
+    if value.len() <= WHOLE_MAX {
+        return put_whole(db, key, value, expire_at);
+    }
+    let prefix = new_chunks(db, key, &value);
+    let n = db.db;
+    let m = Meta::chunked_string(version_of(&prefix), value.len() as u64, expire_at);
+    db.tx().put(n, key, &m);
 }
 
 /// When SET writes.
@@ -70,6 +468,14 @@ pub(crate) fn set(
         return Err(TypeError::WrongType);
     }
     let exists = old.is_some();
+    // Read before the write replaces it.
+    let old_str = match old.as_ref().filter(|m| m.kind == Kind::String) {
+        Some(m) if want_old => {
+            let s = StrRef::of(db, key, m.clone())?;
+            whole(db, Some(s))
+        }
+        _ => None,
+    };
     let go = !(cond.absent && exists || cond.present && !exists);
     if go {
         let at = if cond.keep_ttl {
@@ -79,19 +485,17 @@ pub(crate) fn set(
         };
         put(db, key, value, at);
     }
-    let old = old
-        .filter(|m| m.kind == Kind::String)
-        .map(Str::of)
-        .transpose()?;
-    Ok((old, go))
+    Ok((old_str, go))
 }
 
 /// INCRBY & co.: the new integer value.
 pub(crate) fn incr_by(db: &mut Db<'_>, key: &[u8], by: i64) -> Result<i64, TypeError> {
-    let old = get_for_write(db, key)?;
+    let old = open_for_write(db, key)?;
     let (cur, expire_at) = match &old {
+        // A chunked string is far too long to be a number.
+        Some(s) if s.is_chunked() => return Err(TypeError::NotInteger),
         Some(s) => (
-            parse_i64(&s.value).ok_or(TypeError::NotInteger)?,
+            parse_i64(&s.value(db)).ok_or(TypeError::NotInteger)?,
             s.expire_at,
         ),
         None => (0, None),
@@ -108,18 +512,13 @@ pub(crate) fn append(
     tail: &[u8],
     max: usize,
 ) -> Result<usize, TypeError> {
-    let old = get_for_write(db, key)?;
-    let (mut v, expire_at) = match &old {
-        Some(s) => (BytesMut::from(&s.value[..]), s.expire_at),
-        None => (BytesMut::new(), None),
-    };
-    if v.len() + tail.len() > max {
+    let mut s = open_for_write(db, key)?.unwrap_or_else(empty);
+    let len = s.len();
+    if len.saturating_add(tail.len() as u64) > max as u64 {
         return Err(TypeError::TooBig);
     }
-    v.extend_from_slice(tail);
-    let len = v.len();
-    put(db, key, v.freeze(), expire_at);
-    Ok(len)
+    s.write(db, key, len, tail);
+    Ok(s.len() as usize)
 }
 
 /// SETRANGE: overwrites from `off` (zero-padded); the new length, at most
@@ -131,33 +530,24 @@ pub(crate) fn set_range(
     val: &[u8],
     max: usize,
 ) -> Result<usize, TypeError> {
-    let old = get_for_write(db, key)?;
-    let (cur, expire_at) = match old {
-        Some(s) => (s.value, s.expire_at),
-        None => (Bytes::new(), None),
-    };
+    let old = open_for_write(db, key)?;
     if val.is_empty() {
-        return Ok(cur.len());
+        return Ok(old.map_or(0, |s| s.len() as usize));
     }
     if off.saturating_add(val.len()) > max {
         return Err(TypeError::TooBig);
     }
-    let mut v = BytesMut::from(&cur[..]);
-    if v.len() < off + val.len() {
-        v.resize(off + val.len(), 0);
-    }
-    v[off..off + val.len()].copy_from_slice(val);
-    let len = v.len();
-    put(db, key, v.freeze(), expire_at);
-    Ok(len)
+    let mut s = old.unwrap_or_else(empty);
+    s.write(db, key, off as u64, val);
+    Ok(s.len() as usize)
 }
 
-/// GETRANGE's bytes of `v`, Redis's way with negative and out-of-range
-/// offsets.
-pub(crate) fn range(v: &[u8], mut start: i64, mut end: i64) -> &[u8] {
-    let len = v.len() as i64;
+/// GETRANGE's byte range `[from, to)` of a `len`-byte string, Redis's way
+/// with negative and out-of-range offsets.
+pub(crate) fn range_of(len: u64, mut start: i64, mut end: i64) -> (u64, u64) {
+    let len = len as i64;
     if start < 0 && end < 0 && start > end {
-        return &[];
+        return (0, 0);
     }
     if start < 0 {
         start += len;
@@ -171,9 +561,16 @@ pub(crate) fn range(v: &[u8], mut start: i64, mut end: i64) -> &[u8] {
         end = len - 1;
     }
     if start > end || len == 0 {
-        return &[];
+        return (0, 0);
     }
-    &v[start as usize..=end as usize]
+    (start as u64, end as u64 + 1)
+}
+
+/// GETRANGE's bytes of `v`.
+#[cfg(test)]
+fn range(v: &[u8], start: i64, end: i64) -> &[u8] {
+    let (a, b) = range_of(v.len() as u64, start, end);
+    &v[a as usize..b as usize]
 }
 
 #[cfg(test)]

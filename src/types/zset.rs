@@ -408,6 +408,7 @@ impl Z {
             kind: Kind::ZSet,
             expire_at: self.expire_at,
             payload: Bytes::from(p),
+            chunked: false,
         };
         let d = db.db;
         db.tx().put(d, &self.key, &m);
@@ -652,6 +653,12 @@ impl Z {
             if !started {
                 if !ok_start {
                     return true;
+                }
+                // Redis's zzlFirstInLexRange (LastInLexRange): the first
+                // member at or above min must also be at or below max, or
+                // nothing is in range, whatever the offset.
+                if !ok_go {
+                    return false;
                 }
                 started = true;
             }
@@ -1293,6 +1300,22 @@ mod tests {
             pairs(&[("c", 0.0), ("b", 0.0)])
         );
         assert_eq!(z.by_lex(&mut db, &r, false, 1, 5), pairs(&[("c", 0.0)]));
+        // Mixed scores, as Redis 7.0 answers them (checked with
+        // redis-server): the first member at or above min is m5, past max,
+        // so nothing is in range even with an offset that would skip it.
+        let key3 = b("mixed");
+        zset(&mut db, &key3, &[("m5", 0.0), ("m3", 1.0), ("m2", 2.0)]);
+        let z = Z::open(&mut db, &key3).expect("type").expect("exists");
+        let r = lex(Lex::Excl(b("m1")), Lex::Excl(b("m4")));
+        assert!(z.by_lex(&mut db, &r, false, 1, 2).is_empty());
+        assert!(z.by_lex(&mut db, &r, false, 0, -1).is_empty());
+        // Reversed: the last member at or below max is m2, below min.
+        let r = lex(Lex::Excl(b("m2")), Lex::Incl(b("m5")));
+        assert!(z.by_lex(&mut db, &r, true, 1, 1).is_empty());
+        assert_eq!(
+            z.by_lex(&mut db, &lex(Lex::Min, Lex::Max), true, 1, 1),
+            pairs(&[("m3", 1.0)])
+        );
     }
 
     #[test]

@@ -156,7 +156,8 @@ pub(crate) fn dump(db: &mut Db<'_>, key: &Bytes, lim: &Limits) -> Option<Bytes> 
     let mut p = Payload::new(lim.compress);
     Some(match m.kind {
         Kind::String => {
-            p.string(&m.payload);
+            let v = crate::types::string::value_of(db, key, m).ok()?;
+            p.string(&v);
             p.finish(types::STRING, None)
         }
         Kind::List => list(db, key, lim, p),
