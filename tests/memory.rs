@@ -431,7 +431,11 @@ fn a_replica_loads_a_full_sync_bigger_than_its_maxmemory() {
     // A full scan through sled (DEBUG DIGEST) of those 100 MB, on both
     // nodes while their appliers may still move the writes into sled (page
     // splits under the scan: see `PageRange` in engine.rs).
-    assert_eq!(digest(&mut r), digest(&mut m), "the replica's data is the master's");
+    assert_eq!(
+        digest(&mut r),
+        digest(&mut m),
+        "the replica's data is the master's"
+    );
     assert_peak_within(replica.pid(), 64 * MB, "on the replica after DEBUG DIGEST");
     assert_eq!(dbsize(&mut r), n as i64 + 1);
 }

@@ -370,9 +370,10 @@ const TOP: &[u8] = &[0xff];
 /// its iterator only while no page write began since that iterator was
 /// made (`PageCache::seq`, checked after each page is fetched); else it
 /// seeks the page after the last one read with a new iterator. Backwards
-/// no such seek is needed: a split's upper page is met first, and its
-/// lower page, met later at a newer view, takes its keys back from the
-/// old upper page as a page after it would (the stale-entry rule).
+/// no seek is needed: views get newer as keys get smaller, so of a split
+/// the upper page is met first, and met as it was before the split it
+/// still holds the keys that moved down (read there, or skipped there as
+/// stale when the lower page is seen next to it, and read from that).
 struct PageRange {
     t: Arc<Trees>,
     io: IoNote,
@@ -473,7 +474,7 @@ impl PageRange {
         // An odd sequence is a write under way.
         let unchanged = |r: &PageRange| {
             let now = r.writes.seq();
-            now == r.seq && now % 2 == 0
+            now == r.seq && now.is_multiple_of(2)
         };
         if unchanged(self) {
             let page = self.pages.next();
