@@ -15,7 +15,9 @@
 //! it rewrites it and puts the new pages in after (write-through); `seq` is
 //! odd while it does. A page read from the engine is put in only if `seq`
 //! has not moved since before that read, so a read racing a rewrite can
-//! never leave the old page behind.
+//! never leave the old page behind. The engine's forward ranges use `seq`
+//! the same way, to know that no page write began while they walked
+//! (`PageRange` in engine.rs).
 //!
 //! Eviction is two generations: inserts go to `hot`; when it is full it
 //! becomes `cold` (the old `cold` is dropped); a hit in `cold` moves back.

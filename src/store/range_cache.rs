@@ -9,6 +9,10 @@
 //! write buffer is merged on top by the caller, as for any sled read; the
 //! caller reads the epoch after taking the buffer, so every table that
 //! reached sled after the window was read is still in the buffer it merges.
+//! That holds only if a sled read gives every key nobody wrote meanwhile:
+//! a page split under the read moves keys nobody wrote, and the engine's
+//! ranges must not lose them (`PageRange` in engine.rs), or a window would
+//! keep the loss for every read at its epoch.
 
 use bytes::Bytes;
 use std::collections::HashMap;

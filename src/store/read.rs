@@ -512,7 +512,10 @@ impl Store {
 
     /// sled's first `count` pairs of a range (a range of a shared read),
     /// and the last one's key if it took all `count` (the range may go on),
-    /// through the range cache.
+    /// through the range cache. Keys written while sled is read may come
+    /// out old, new or missing (the buffer merged over them answers), but
+    /// every other key of the range is there, page splits or not (see
+    /// `PageRange` in engine.rs).
     pub(super) fn sled_window(
         &self,
         epoch: u64,
