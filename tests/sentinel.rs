@@ -688,6 +688,14 @@ fn the_replica_ahead_is_promoted_over_a_better_priority_one_behind() {
     // it (bytes already in its socket may still arrive when it resumes).
     unsafe_kill(r1.pid(), "STOP");
     let _: i64 = q(&mut mc, &["CLIENT", "KILL", "TYPE", "replica"]);
+    // R2 reconnects (R1 cannot while stopped); a WAIT during its
+    // reconnection could time out.
+    let back = wait_until(Duration::from_secs(20), || {
+        let i = info(&mut mc, "replication");
+        info_field(&i, "connected_slaves").as_deref() == Some("1")
+            && info_field(&i, "slave0").is_some_and(|v| v.contains("state=online"))
+    });
+    assert!(back, "R2 reconnected");
     let mut acked = 0;
     for i in 0..200 {
         let () = redis::cmd("SET")
