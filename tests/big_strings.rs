@@ -149,6 +149,22 @@ fn show(cmd: &[Vec<u8>]) -> String {
         .join(" ")
 }
 
+/// A replica of `node` started with `lines`, once it holds the same data.
+fn synced_replica(node: &Node, lines: &[&str]) -> Node {
+    let replica = Node::start(lines);
+    let mut rc = replicaof(&replica, node);
+    let mut m = node.client();
+    let same = wait_until(Duration::from_secs(120), || {
+        digest(&mut m) == digest(&mut rc)
+    });
+    assert!(
+        same,
+        "the replica's data is the master's: {}",
+        replica.log()
+    );
+    replica
+}
+
 /// Asserts two replies are equal, showing where long ones differ.
 fn same(got: &Reply, want: &Reply, what: &str) {
     if got == want {
@@ -214,17 +230,7 @@ fn big_strings_answer_like_redis() {
     same_values(&mut r, &mut s, "at the end");
     // A replica gets the chunks, and the values are the same after a
     // kill -9 of the master.
-    let replica = Node::start(&[]);
-    let mut rc = replicaof(&replica, &node);
-    let mut m = node.client();
-    let same = wait_until(Duration::from_secs(60), || {
-        digest(&mut m) == digest(&mut rc)
-    });
-    assert!(
-        same,
-        "the replica's data is the master's: {}",
-        replica.log()
-    );
+    let _replica = synced_replica(&node, &[]);
     drop(s);
     node.kill9();
     node.launch();
@@ -321,17 +327,8 @@ fn a_512mb_bitmap_stays_within_a_small_maxmemory() {
     node.launch();
     let mut c = Resp::connect(node.port);
     check(&mut c, "after kill -9");
-    let replica = Node::start(&["maxmemory 64mb"]);
-    let mut rc = replicaof(&replica, &node);
+    let replica = synced_replica(&node, &["maxmemory 64mb"]);
     let mut m = node.client();
-    let same = wait_until(Duration::from_secs(120), || {
-        digest(&mut m) == digest(&mut rc)
-    });
-    assert!(
-        same,
-        "the replica's data is the master's: {}",
-        replica.log()
-    );
     let mut r = Resp::connect(replica.port);
     check(&mut r, "on the replica");
     let p = peak(node.pid()).max(peak(replica.pid()));

@@ -144,20 +144,11 @@ fn by_proc(name: &str, args: &[Bytes]) -> Keys {
     match name {
         "sort" => {
             let mut k = vec![(1, RO_ACCESS)];
-            let mut store = None;
-            let mut i = 2;
-            while i < args.len() {
-                let a = &args[i];
-                if eq_ic(a, "limit") {
-                    i += 2;
-                } else if eq_ic(a, "get") || eq_ic(a, "by") {
-                    i += 1;
-                } else if eq_ic(a, "store") && i + 1 < args.len() {
-                    store = Some(i + 1);
-                }
-                i += 1;
-            }
-            k.extend(store.map(|s| (s, OW_UPDATE)));
+            k.extend(
+                super::sort::store_key(args)
+                    .into_iter()
+                    .map(|s| (s, OW_UPDATE)),
+            );
             k
         }
         "sort_ro" => vec![(1, RO_ACCESS)],

@@ -23,7 +23,7 @@ pub(crate) fn commands() -> Vec<Command> {
 
 /// SORT's STORE destination (Redis's `sortGetKeys`): the last STORE's
 /// argument, skipping the arguments of LIMIT, GET and BY.
-fn store_key(args: &[Bytes]) -> Vec<usize> {
+pub(super) fn store_key(args: &[Bytes]) -> Vec<usize> {
     let mut found = None;
     let mut i = 2;
     while i < args.len() {
