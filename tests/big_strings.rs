@@ -132,7 +132,11 @@ fn command(rng: &mut Rng) -> Vec<Vec<u8>> {
             1 => vec![s("RENAME"), key(rng), key(rng)],
             _ => vec![s("DEL"), key(rng)],
         },
-        _ => vec![s("GETDEL"), key(rng)],
+        _ => match rng.below(3) {
+            0 => vec![s("GETDEL"), key(rng)],
+            1 => vec![s("GETEX"), key(rng), s("EX"), s("1000")],
+            _ => vec![s("GETEX"), key(rng), s("PERSIST")],
+        },
     }
 }
 

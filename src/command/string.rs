@@ -276,7 +276,11 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) {
             ctx.notify(Ev::Del, &a[1]);
         }
         Some(t) if s.expire_at != t => {
-            string::put(&mut ctx.data(), &a[1], s.value.clone(), t);
+            // Only the deadline changes: a chunked string keeps its chunks.
+            if let Some(m) = ctx.tx().get(db, &a[1]) {
+                ctx.tx()
+                    .put(db, &a[1], &crate::store::keys::Meta { expire_at: t, ..m });
+            }
             ctx.notify(if t.is_some() { Ev::Expire } else { Ev::Persist }, &a[1]);
         }
         // Redis notifies an EX/PX that sets the same deadline too.
