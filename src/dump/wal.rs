@@ -101,8 +101,8 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
                         Ok(i) => format!("chunk {i} (bytes from {})", i * CHUNK as u64),
                         Err(_) => format!("chunk {}", show(s.field)),
                     };
-                    match value {
-                        Some(v) => format!("{name} = {}", brief(v, 80)),
+                    match value.map(crate::types::string::chunk_parts) {
+                        Some((lead, b)) => format!("{name} = at +{lead} {}", brief(b, 80)),
                         None => name,
                     }
                 }

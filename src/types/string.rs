@@ -4,8 +4,10 @@
 //! under a version, like a collection's: a bit or a range written in a
 //! 512 MB bitmap then costs one chunk in the WAL, the write buffer and
 //! sled, not the whole value, and a read of a range reads only its chunks.
-//! A chunk holds its bytes up to its last non-zero one; a chunk not stored
-//! reads as zeros, so a sparse bitmap stores only what is set.
+//! A chunk is stored as `lead u16 BE | bytes`: its bytes from the first
+//! non-zero one (at `lead`) to the last; zeros around them and chunks not
+//! stored read as zeros. So a sparse bitmap stores a few bytes per bit set,
+//! small enough to sit in a page rather than beside it.
 
 use super::{Db, TypeError};
 use crate::store::keys::{sub_key, Kind, Meta};
@@ -19,6 +21,64 @@ pub(crate) const CHUNK: usize = 4096;
 pub(crate) const WHOLE_MAX: usize = 64 * 1024;
 
 static ZEROS: [u8; CHUNK] = [0; CHUNK];
+
+/// A chunk's stored form: None when it is all zeros.
+fn encode_chunk(b: &[u8]) -> Option<Bytes> {
+    let lead = b.iter().position(|x| *x != 0)?;
+    let end = b.len() - b.iter().rev().take_while(|x| **x == 0).count();
+    let mut v = Vec::with_capacity(2 + end - lead);
+    v.extend_from_slice(&(lead as u16).to_be_bytes());
+    v.extend_from_slice(&b[lead..end]);
+    Some(Bytes::from(v))
+}
+
+/// A stored chunk's (offset in the chunk, bytes there); a damaged value
+/// reads as zeros rather than past the chunk.
+pub(crate) fn chunk_parts(v: &[u8]) -> (usize, &[u8]) {
+    let Some((l, rest)) = v.split_first_chunk::<2>() else {
+        return (0, &[]);
+    };
+    let lead = (u16::from_be_bytes(*l) as usize).min(CHUNK);
+    (lead, &rest[..rest.len().min(CHUNK - lead)])
+}
+
+/// A stored chunk as bytes from its start (to its last non-zero one).
+fn chunk_bytes(v: &[u8]) -> Vec<u8> {
+    let (lead, b) = chunk_parts(v);
+    let mut out = vec![0; lead + b.len()];
+    out[lead..].copy_from_slice(b);
+    out
+}
+
+/// Hands `f` the bytes of `[*at, to)` that fall in the chunk at `base`
+/// stored as `v` (zeros where it stores none); `*at` is in the chunk.
+fn emit_chunk(
+    at: &mut u64,
+    base: u64,
+    v: &[u8],
+    to: u64,
+    f: &mut dyn FnMut(u64, &[u8]) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let (lead, b) = chunk_parts(v);
+    let end = (base + CHUNK as u64).min(to);
+    let parts = [
+        (base, base + lead as u64, &ZEROS[..lead]),
+        (base + lead as u64, base + (lead + b.len()) as u64, b),
+        (
+            base + (lead + b.len()) as u64,
+            base + CHUNK as u64,
+            &ZEROS[..],
+        ),
+    ];
+    for (s, e, bytes) in parts {
+        let (lo, hi) = ((*at).max(s), e.min(end));
+        if lo < hi {
+            f(lo, &bytes[(lo - s) as usize..(hi - s) as usize])?;
+            *at = hi;
+        }
+    }
+    ControlFlow::Continue(())
+}
 
 /// A string value and its deadline (ms), read whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,16 +172,7 @@ impl StrRef {
         if first == last {
             // One chunk: a point read, not a range read.
             let stored = db.elem(prefix, &first.to_be_bytes()).unwrap_or_default();
-            let base = first * c;
-            let (lo, hi) = ((from - base) as usize, (to - base) as usize);
-            let have = stored.len().min(CHUNK).min(hi);
-            if lo < have {
-                if f(from, &stored[lo..have]).is_break() {
-                    return;
-                }
-                at = base + have as u64;
-            }
-            let _ = zeros(&mut at, to, f);
+            let _ = emit_chunk(&mut at, first * c, &stored, to, f);
             return;
         }
         // Read no further than the range's chunks.
@@ -149,18 +200,7 @@ impl StrRef {
                     stop = true;
                     return;
                 }
-                // The chunk's stored bytes, then zeros to its end.
-                let lo = (at - base) as usize;
-                let stored = (v.len() as u64).min(c);
-                let hi = (to - base).min(stored) as usize;
-                if lo < hi {
-                    if f(at, &v[lo..hi]).is_break() {
-                        stop = true;
-                        return;
-                    }
-                    at = base + hi as u64;
-                }
-                if zeros(&mut at, (base + c).min(to), f).is_break() {
+                if emit_chunk(&mut at, base, v, to, f).is_break() {
                     stop = true;
                 }
             });
@@ -243,10 +283,8 @@ fn new_chunks(db: &mut Db<'_>, key: &[u8], value: &[u8]) -> Vec<u8> {
     let version = tx.new_version();
     let prefix = tx.sub_prefix(n, key, version);
     for (i, c) in value.chunks(CHUNK).enumerate() {
-        let used = c.len() - c.iter().rev().take_while(|b| **b == 0).count();
-        if used > 0 {
-            let k = sub_key(&prefix, &(i as u64).to_be_bytes());
-            tx.sub_put(k, Bytes::copy_from_slice(&c[..used]));
+        if let Some(v) = encode_chunk(c) {
+            tx.sub_put(sub_key(&prefix, &(i as u64).to_be_bytes()), v);
         }
     }
     prefix
@@ -264,20 +302,17 @@ fn write_chunks(db: &mut Db<'_>, prefix: &[u8], offset: u64, data: &[u8]) {
         let (lo, hi) = ((at - base) as usize, ((end - base).min(c)) as usize);
         let k = sub_key(prefix, &i.to_be_bytes());
         let old = tx.sub_get(&k);
-        let mut chunk = old.as_deref().unwrap_or_default().to_vec();
+        let mut chunk = old.as_deref().map(chunk_bytes).unwrap_or_default();
         if chunk.len() < hi {
             chunk.resize(hi, 0);
         }
         let src = (at - offset) as usize;
         chunk[lo..hi].copy_from_slice(&data[src..src + (hi - lo)]);
-        let used = chunk.len() - chunk.iter().rev().take_while(|b| **b == 0).count();
-        chunk.truncate(used);
-        if !chunk.is_empty() {
-            if old.as_deref() != Some(&chunk[..]) {
-                tx.sub_put(k, Bytes::from(chunk));
-            }
-        } else if old.is_some() {
-            tx.sub_del(k);
+        match encode_chunk(&chunk) {
+            Some(v) if old.as_ref() != Some(&v) => tx.sub_put(k, v),
+            Some(_) => {}
+            None if old.is_some() => tx.sub_del(k),
+            None => {}
         }
         at = base + hi as u64;
     }
@@ -316,14 +351,16 @@ pub(crate) fn from_chunks<'c>(
 ) -> Vec<u8> {
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     let mut out = Vec::new();
-    for (name, bytes) in chunks {
+    for (name, v) in chunks {
         let Ok(i) = <[u8; 8]>::try_from(name).map(u64::from_be_bytes) else {
             continue;
         };
+        let (lead, bytes) = chunk_parts(v);
         let at = usize::try_from(i)
             .unwrap_or(usize::MAX)
-            .saturating_mul(CHUNK);
-        let end = at.saturating_add(bytes.len().min(CHUNK)).min(len);
+            .saturating_mul(CHUNK)
+            .saturating_add(lead);
+        let end = at.saturating_add(bytes.len()).min(len);
         if at >= end {
             continue;
         }
@@ -415,10 +452,9 @@ pub(crate) fn put_built(
         let want = (len - at).min(step) as usize;
         let b = block(db, at, want);
         for (j, part) in b.chunks(CHUNK).enumerate() {
-            let used = part.len() - part.iter().rev().take_while(|x| **x == 0).count();
-            if used > 0 {
+            if let Some(v) = encode_chunk(part) {
                 let k = sub_key(&prefix, &(at / c + j as u64).to_be_bytes());
-                db.tx().sub_put(k, Bytes::copy_from_slice(&part[..used]));
+                db.tx().sub_put(k, v);
             }
         }
         at += want as u64;
@@ -607,6 +643,18 @@ mod tests {
                 expire_at: Some(50)
             }))
         );
+    }
+
+    #[test]
+    fn chunks_keep_only_their_non_zero_span() {
+        assert_eq!(encode_chunk(&[0; 10]), None);
+        let v = encode_chunk(&[0, 0, 5, 0, 7, 0, 0]).expect("stored");
+        assert_eq!(&v[..], &[0, 2, 5, 0, 7]);
+        assert_eq!(chunk_bytes(&v), vec![0, 0, 5, 0, 7]);
+        // A damaged lead cannot reach past the chunk.
+        let (lead, b) = chunk_parts(&[0xff, 0xff, 1, 2, 3]);
+        assert_eq!((lead, b.len()), (CHUNK, 0));
+        assert_eq!(chunk_parts(&[1]), (0, &[][..]));
     }
 
     #[test]
