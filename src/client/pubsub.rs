@@ -139,20 +139,22 @@ impl PubSub {
 
     /// SPUBLISH: to the shard channel's subscribers only; returns how many.
     pub(crate) fn spublish(&self, channel: &Bytes, data: &Bytes) -> usize {
-        let mut n = 0;
-        if let Some(subs) = self.shard.read().get(channel) {
-            for s in subs.values() {
-                self.deliver(
-                    s,
-                    PubMsg::SMessage {
-                        channel: channel.clone(),
-                        data: data.clone(),
-                    },
-                );
-                n += 1;
-            }
+        self.to_channel(&self.shard, channel, || PubMsg::SMessage {
+            channel: channel.clone(),
+            data: data.clone(),
+        })
+    }
+
+    /// Delivers `msg()` to each subscriber of `channel` in `map`; how many.
+    fn to_channel(&self, map: &Subscribers, channel: &Bytes, msg: impl Fn() -> PubMsg) -> usize {
+        let subs = map.read();
+        let Some(subs) = subs.get(channel) else {
+            return 0;
+        };
+        for s in subs.values() {
+            self.deliver(s, msg());
         }
-        n
+        subs.len()
     }
 
     /// PUBSUB SHARDCHANNELS.
@@ -183,19 +185,10 @@ impl PubSub {
 
     /// Delivers a message; returns how many subscriptions received it.
     pub(crate) fn publish(&self, channel: &Bytes, data: &Bytes) -> usize {
-        let mut n = 0;
-        if let Some(subs) = self.channels.read().get(channel) {
-            for s in subs.values() {
-                self.deliver(
-                    s,
-                    PubMsg::Message {
-                        channel: channel.clone(),
-                        data: data.clone(),
-                    },
-                );
-                n += 1;
-            }
-        }
+        let mut n = self.to_channel(&self.channels, channel, || PubMsg::Message {
+            channel: channel.clone(),
+            data: data.clone(),
+        });
         for (pattern, subs) in self.patterns.read().iter() {
             if glob_match(pattern, channel, false) {
                 for s in subs.values() {
