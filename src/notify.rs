@@ -248,8 +248,8 @@ pub(crate) fn as_replicated(id: u8) -> Option<u8> {
     Some(ev as u8)
 }
 
-/// Where a message goes: (channel, message).
-type Sink = Box<dyn Fn(&[u8], &[u8]) + Send + Sync>;
+/// Where a message goes: (shard channel?, channel, message).
+type Sink = Box<dyn Fn(bool, &[u8], &[u8]) + Send + Sync>;
 
 /// This node's setting and its pub/sub hub, as the store sees them: the
 /// store publishes a record's events when it makes the record visible
@@ -281,6 +281,14 @@ impl Notifier {
         let _ = self.sink.set(sink);
     }
 
+    /// Delivers a message the master published (`Effect::Message`) to
+    /// this node's subscribers.
+    pub(crate) fn message(&self, shard: bool, channel: &[u8], message: &[u8]) {
+        if let Some(sink) = self.sink.get() {
+            sink(shard, channel, message);
+        }
+    }
+
     /// Publishes event `id` on `key` of `db`, if this node's setting wants
     /// its class (Redis's `notifyKeyspaceEvent`).
     pub(crate) fn event(&self, id: u8, db: u8, key: &[u8]) {
@@ -302,11 +310,11 @@ impl Notifier {
         if f & KEYSPACE != 0 {
             let mut ch = format!("__keyspace@{db}__:").into_bytes();
             ch.extend_from_slice(key);
-            sink(&ch, name.as_bytes());
+            sink(false, &ch, name.as_bytes());
         }
         if f & KEYEVENT != 0 {
             let ch = format!("__keyevent@{db}__:{name}");
-            sink(ch.as_bytes(), key);
+            sink(false, ch.as_bytes(), key);
         }
     }
 }

@@ -312,3 +312,106 @@ fn client_list_counts_shard_channels() {
         "{line}"
     );
 }
+
+/// What the subscribers of a replica and of a chain replica receive while
+/// the master publishes (alone, inside MULTI, from a script, by SPUBLISH)
+/// and the replica publishes on its own: Redis propagates the master's
+/// PUBLISH and SPUBLISH, and a replica keeps its own. The same sequences
+/// on sledis (master WAL -> replica -> chain).
+#[test]
+fn messages_reach_replicas_and_chains_like_redis() {
+    let caught_up = |r: u16, m: u16| {
+        wait_until(Duration::from_secs(20), || {
+            let mi = redis_cli(m, &["info", "replication"]);
+            let ri = redis_cli(r, &["info", "replication"]);
+            info_field(&ri, "master_link_status").as_deref() == Some("up")
+                && info_field(&ri, "slave_repl_offset") == info_field(&mi, "master_repl_offset")
+        })
+    };
+    // (master, replica, chain) ports, linked and caught up.
+    let record = |m: u16, r: u16, c: u16| -> Vec<(String, Vec<String>)> {
+        let mut subs: Vec<(String, Resp)> = Vec::new();
+        for (name, port) in [("replica", r), ("chain", c)] {
+            let mut s = Resp::connect(port);
+            s.send(&["SUBSCRIBE", "ch"]);
+            s.read();
+            s.send(&["PSUBSCRIBE", "c*"]);
+            s.read();
+            s.send(&["SSUBSCRIBE", "sch"]);
+            s.read();
+            subs.push((name.to_string(), s));
+        }
+        let mut mc = Resp::connect(m);
+        let mut rc = Resp::connect(r);
+        let mut seen = Vec::new();
+        let mut note = |what: &str, r: Reply| seen.push((what.to_string(), vec![format!("{r:?}")]));
+        note("publish", mc.qs("PUBLISH ch one"));
+        note("spublish", mc.qs("SPUBLISH sch two"));
+        mc.qs("MULTI");
+        mc.qs("PUBLISH ch three");
+        mc.qs("SET k v");
+        note("exec", mc.qs("EXEC"));
+        note(
+            "script",
+            mc.q(&["EVAL", "return redis.call('publish','cx','four')", "0"]),
+        );
+        // Local to the replica: its subscriber gets it, the chain does not.
+        assert!(caught_up(r, m), "the replica has the master's messages");
+        note("publish on the replica", rc.qs("PUBLISH ch local"));
+        note("publish end", mc.qs("PUBLISH ch end"));
+        for (name, s) in subs.iter_mut() {
+            let mut got = Vec::new();
+            loop {
+                let msg = s.read();
+                let line: Vec<String> = msg.items().iter().map(|i| i.text()).collect();
+                let end = line.last().is_some_and(|l| l == "end") && line[0] == "message";
+                got.push(line.join(" "));
+                if end {
+                    break;
+                }
+            }
+            seen.push((name.clone(), got));
+        }
+        seen
+    };
+    let want = {
+        let (m, r, c) = (
+            RealRedis::start(&[]),
+            RealRedis::start(&[]),
+            RealRedis::start(&[]),
+        );
+        redis_cli(r.port, &["replicaof", "127.0.0.1", &m.port.to_string()]);
+        redis_cli(c.port, &["replicaof", "127.0.0.1", &r.port.to_string()]);
+        assert!(caught_up(r.port, m.port) && caught_up(c.port, r.port));
+        record(m.port, r.port, c.port)
+    };
+    let (m, rs) = replicated_group(1);
+    let chain = Node::start(&[&format!("replicaof 127.0.0.1 {}", rs[0].port)]);
+    assert!(caught_up(chain.port, rs[0].port));
+    let got = record(m.port, rs[0].port, chain.port);
+    assert_eq!(got, want);
+    // The dump tool shows the master's messages in its WAL.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sledis-dump"))
+        .arg("wal")
+        .arg(m.wal_dir())
+        .output()
+        .expect("sledis-dump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("PUBLISH \"ch\" \"one\""), "{text}");
+    assert!(text.contains("SPUBLISH \"sch\" \"two\""), "{text}");
+    // A master that never had a replica has no backlog in Redis, and keeps
+    // messages off its WAL.
+    let alone = Node::start(&[]);
+    assert_eq!(
+        redis_cli(alone.port, &["publish", "ch", "solo"]).trim(),
+        "0"
+    );
+    assert_eq!(redis_cli(alone.port, &["set", "k", "v"]).trim(), "OK");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sledis-dump"))
+        .arg("wal")
+        .arg(alone.wal_dir())
+        .output()
+        .expect("sledis-dump");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\"k\"") && !text.contains("solo"), "{text}");
+}

@@ -499,8 +499,11 @@ impl<'a> Ctx<'a> {
     /// record, which was dropped; the caller replaces the reply.
     pub(crate) fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
         if let Some(tx) = self.tx.as_mut() {
+            let messages = tx.only_messages();
             if let Some(end) = tx.commit_record()? {
-                self.wrote = Some(end);
+                if !messages {
+                    self.wrote = Some(end);
+                }
             }
         }
         Ok(())

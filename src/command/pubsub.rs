@@ -4,8 +4,11 @@
 //! channel is served here, and their channels are keys in the command
 //! table (`NOT_KEY` key specs), as Redis declares them.
 //!
-//! Messages are not replicated: Redis propagates PUBLISH and SPUBLISH to
-//! replicas, sledis's stream carries effects on data only, for both alike.
+//! A master with replicas logs each PUBLISH and SPUBLISH in its WAL
+//! (`Effect::Message`), so its replicas, and theirs, deliver it to their
+//! own subscribers, as Redis propagates both outside a cluster. A master
+//! alone keeps them out, as Redis without a backlog; a replica's own
+//! PUBLISH stays local, as in Redis.
 
 use super::{cmd, flags::*, Command, Ctx};
 use crate::client::pubsub::{PubSub, Subscriber};
@@ -188,12 +191,23 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, a: &[Bytes]) {
 
 fn spublish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let n = ctx.pubsub().spublish(&a[1], &a[2]);
+    propagate(ctx, true, &a[1], &a[2]);
     ctx.out.int(n as i64);
 }
 
 fn publish(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     let n = ctx.pubsub().publish(&a[1], &a[2]);
+    propagate(ctx, false, &a[1], &a[2]);
     ctx.out.int(n as i64);
+}
+
+/// Logs the message for replicas, on a master that feeds them (a Redis
+/// replica does not pass its own PUBLISH on).
+fn propagate(ctx: &mut Ctx<'_>, shard: bool, channel: &Bytes, message: &Bytes) {
+    let ttl = ctx.config().repl_backlog_ttl;
+    if !ctx.store().is_follower() && ctx.repl().feeds_messages(ttl) {
+        ctx.tx().message(shard, channel, message);
+    }
 }
 
 fn pubsub(ctx: &mut Ctx<'_>, a: &[Bytes]) {

@@ -49,6 +49,24 @@ fn effect_text(e: &Effect, effects: &[Effect], metas: &Metas) -> String {
         Effect::Put { key, value } => format!("PUT {}", describe(key, Some(value), metas)),
         Effect::Del { key } => format!("DEL {}", describe(key, None, metas)),
         Effect::ClearDb { db, gen } => format!("CLEARDB {db} (generation {gen})"),
+        Effect::Message { .. } => message_text(e),
+    }
+}
+
+/// A replicated PUBLISH: `PUBLISH "channel" "message"`.
+fn message_text(e: &Effect) -> String {
+    match e {
+        Effect::Message {
+            shard,
+            channel,
+            message,
+        } => format!(
+            "{} {} {}",
+            if *shard { "SPUBLISH" } else { "PUBLISH" },
+            show(channel),
+            show(message)
+        ),
+        _ => String::new(),
     }
 }
 
@@ -178,6 +196,13 @@ fn effect_json(e: &Effect, effects: &[Effect], metas: &Metas) -> Value {
             json!({"op": "del", "text": describe(key, None, metas), "key": jbytes(key)})
         }
         Effect::ClearDb { db, gen } => json!({"op": "cleardb", "db": db, "gen": gen}),
+        Effect::Message {
+            shard,
+            channel,
+            message,
+        } => {
+            json!({"op": if *shard { "spublish" } else { "publish" }, "text": message_text(e), "channel": jbytes(channel), "message": jbytes(message)})
+        }
     }
 }
 
@@ -196,6 +221,8 @@ fn kind(e: &Effect) -> &'static str {
         Effect::Del { .. } => "del",
         Effect::ClearDb { .. } => "cleardb",
         Effect::Event { .. } | Effect::EventAt { .. } => "event",
+        Effect::Message { shard: false, .. } => "publish",
+        Effect::Message { shard: true, .. } => "spublish",
     }
 }
 

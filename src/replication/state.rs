@@ -8,7 +8,7 @@ use super::{replica, Link, ReplicaInfo, Role, NO_REPLID};
 use crate::server::Server;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The history this node's data belongs to: its id, and the previous one
@@ -79,6 +79,9 @@ pub(crate) struct ReplState {
     /// Last time (ms) this node had a replica or was one: `repl-backlog-ttl`
     /// counts from there.
     pub last_replica_ms: AtomicI64,
+    /// This node has had a replica, or been one, since it started: Redis
+    /// has a backlog from then on (`feeds_messages`).
+    pub replica_seen: AtomicBool,
     /// Bumped by WAIT (the first count) and WAITAOF (both): every feed
     /// then asks its replica for an ACK (GETACK), or for an fsync and an
     /// ACK (GETFACK).
@@ -108,10 +111,23 @@ impl ReplState {
             replicas: Mutex::new(HashMap::new()),
             pins: Mutex::new(HashMap::new()),
             last_replica_ms: AtomicI64::new(crate::util::now_ms()),
+            replica_seen: AtomicBool::new(false),
             getack: tokio::sync::watch::channel((0, 0)).0,
             acks: tokio::sync::watch::channel(0).0,
             role_unsaved: Mutex::new(None),
         }
+    }
+
+    /// Whether a master logs a PUBLISH for its replicas. Redis feeds one
+    /// to its backlog while it has one: from its first replica until
+    /// `repl-backlog-ttl` (seconds, 0: forever) after the last went. A
+    /// master that never had a replica keeps messages off its WAL.
+    pub(crate) fn feeds_messages(&self, ttl_s: u64) -> bool {
+        if !self.replicas.lock().is_empty() {
+            return true;
+        }
+        let since = crate::util::now_ms() - self.last_replica_ms.load(Ordering::Relaxed);
+        self.replica_seen.load(Ordering::Relaxed) && (ttl_s == 0 || since <= ttl_s as i64 * 1000)
     }
 
     pub(crate) fn role(&self) -> Role {

@@ -129,6 +129,7 @@ fn retain_wal(srv: &Arc<Server>) {
     let now = crate::util::now_ms();
     if srv.repl.is_replica() || !srv.repl.replicas.lock().is_empty() {
         srv.repl.last_replica_ms.store(now, Ordering::Relaxed);
+        srv.repl.replica_seen.store(true, Ordering::Relaxed);
     } else if ttl > 0 && now - srv.repl.last_replica_ms.load(Ordering::Relaxed) > ttl * 1000 {
         backlog = 0;
     }

@@ -236,10 +236,14 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     // Keyspace events reach subscribers through the hub; a weak handle, as
     // the store lives inside the server.
     let weak = Arc::downgrade(&srv);
-    srv.store.notify.set_sink(Box::new(move |ch, msg| {
+    srv.store.notify.set_sink(Box::new(move |shard, ch, msg| {
         if let Some(s) = weak.upgrade() {
-            s.pubsub
-                .publish(&Bytes::copy_from_slice(ch), &Bytes::copy_from_slice(msg));
+            let (ch, msg) = (Bytes::copy_from_slice(ch), Bytes::copy_from_slice(msg));
+            if shard {
+                s.pubsub.spublish(&ch, &msg);
+            } else {
+                s.pubsub.publish(&ch, &msg);
+            }
         }
     }));
     if let Some(pidfile) = srv.config.read().pidfile.clone() {

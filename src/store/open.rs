@@ -226,7 +226,7 @@ fn reapply(engine: &Engine, dir: &Path, from: u64, to: u64) -> Result<u64, Error
                 Effect::Put { key, value } => engine.insert(key, value),
                 Effect::Del { key } => engine.remove(key),
                 Effect::ClearDb { db, gen } => engine.insert(&gen_key(*db), &gen.to_be_bytes()),
-                Effect::Event { .. } | Effect::EventAt { .. } => Ok(()),
+                Effect::Event { .. } | Effect::EventAt { .. } | Effect::Message { .. } => Ok(()),
             };
             if let Err(e) = res {
                 failed.get_or_insert(e);

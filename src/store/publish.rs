@@ -48,7 +48,7 @@ impl Store {
                         );
                     }
                 }
-                Effect::Event { .. } | Effect::EventAt { .. } => {}
+                Effect::Event { .. } | Effect::EventAt { .. } | Effect::Message { .. } => {}
             }
         }
         b.effects = r.effects.clone();
@@ -205,8 +205,9 @@ impl Store {
                 }
             }
         }
-        self.dirty
-            .fetch_add(b.effects.len() as u64, Ordering::Relaxed);
+        // A message changes nothing to save (Redis's PUBLISH is not dirty).
+        let changes = b.effects.iter().filter(|e| !e.is_message()).count();
+        self.dirty.fetch_add(changes as u64, Ordering::Relaxed);
         if gc {
             *self.gc_lock.lock() = true;
             self.gc_wake.notify_one();
@@ -250,6 +251,16 @@ impl Store {
             }
         }
         self.apply_record(rec, end);
+        for e in &rec.effects {
+            if let Effect::Message {
+                shard,
+                channel,
+                message,
+            } = e
+            {
+                self.notify.message(*shard, channel, message);
+            }
+        }
         Ok(end)
     }
 }

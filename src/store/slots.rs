@@ -97,7 +97,10 @@ impl Store {
                     (key, false)
                 }
                 Effect::Del { key } => (key, true),
-                Effect::ClearDb { .. } | Effect::Event { .. } | Effect::EventAt { .. } => continue,
+                Effect::ClearDb { .. }
+                | Effect::Event { .. }
+                | Effect::EventAt { .. }
+                | Effect::Message { .. } => continue,
             };
             if let Some((slot, _, ukey)) = parse_data_key(key) {
                 let db = map

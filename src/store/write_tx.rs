@@ -121,6 +121,22 @@ impl WriteTx {
             });
     }
 
+    /// Logs a PUBLISH (SPUBLISH: `shard`) in this record, for replicas to
+    /// deliver (`Effect::Message`).
+    pub fn message(&mut self, shard: bool, channel: &Bytes, message: &Bytes) {
+        self.batch.effects.push(Effect::Message {
+            shard,
+            channel: channel.clone(),
+            message: message.clone(),
+        });
+    }
+
+    /// Whether the record so far holds only messages, which need not be
+    /// durable before the reply: Redis keeps PUBLISH out of its AOF.
+    pub fn only_messages(&self) -> bool {
+        self.batch.effects.iter().all(Effect::is_message)
+    }
+
     /// Deletes a key; true if a live key was there.
     pub fn delete(&mut self, db: usize, key: &[u8]) -> bool {
         if self.get(db, key).is_none() {

@@ -45,11 +45,24 @@ pub enum Effect {
         event: u8,
         at: u32,
     },
+    /// A PUBLISH (or SPUBLISH, `shard`) on the master: a replica delivers
+    /// it to its own subscribers, as a Redis replica runs the PUBLISH its
+    /// master propagates. Changes nothing in the keyspace; replay at start
+    /// delivers nothing. Appended last, so older WAL files still decode.
+    Message {
+        shard: bool,
+        channel: Bytes,
+        message: Bytes,
+    },
 }
 
 impl Effect {
     pub fn is_event(&self) -> bool {
         matches!(self, Effect::Event { .. } | Effect::EventAt { .. })
+    }
+
+    pub fn is_message(&self) -> bool {
+        matches!(self, Effect::Message { .. })
     }
 }
 
