@@ -172,6 +172,18 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
     if let Some((t, db, gen, k)) = parse_expiry_key(key) {
         return format!("expiry index db{db} {} at {t} (generation {gen})", show(k));
     }
+    if let Some(s) = key
+        .strip_prefix(&[crate::store::keys::STAGING])
+        .and_then(parse_sub_key)
+    {
+        return format!(
+            "staged: db{} {} elements of version {} go ahead of the record that names them (generation {})",
+            s.db,
+            show(s.key),
+            s.version,
+            s.gen
+        );
+    }
     if let Some(s) = key.strip_prefix(&[GARBAGE]).and_then(parse_sub_key) {
         return format!(
             "garbage: db{} {} elements of version {} (generation {})",

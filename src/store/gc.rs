@@ -24,8 +24,9 @@ impl Store {
                     Some((g, live)) if g.as_slice() == group => *live,
                     _ => {
                         let meta = self.raw_get(&data_key(db as u8, sk.gen, sk.key));
-                        let live =
-                            meta.as_deref().and_then(Meta::peek_coll_version) == Some(sk.version);
+                        let live = meta.as_deref().and_then(Meta::peek_coll_version)
+                            == Some(sk.version)
+                            || self.is_staged(group);
                         last = Some((group.to_vec(), live));
                         live
                     }

@@ -42,6 +42,8 @@ pub const INTERNAL: u8 = b'!';
 pub const EXPIRY: u8 = b'x';
 pub const GARBAGE: u8 = b'g';
 pub const FUNCTION: u8 = b'f';
+/// A staged write's marker (`store/stage.rs`): `p | element prefix`.
+pub const STAGING: u8 = b'p';
 pub const DATA_PREFIX_LEN: usize = 6;
 
 pub fn data_key(db: u8, gen: u32, key: &[u8]) -> Bytes {
@@ -104,6 +106,15 @@ pub fn expiry_due_range(now: i64) -> (Vec<u8>, Vec<u8>) {
 pub fn garbage_key(prefix: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(1 + prefix.len());
     b.put_u8(GARBAGE);
+    b.put_slice(prefix);
+    b.freeze()
+}
+
+/// The marker of a collection version whose elements went ahead of its
+/// metadata (`store/stage.rs`).
+pub fn staging_key(prefix: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(1 + prefix.len());
+    b.put_u8(STAGING);
     b.put_slice(prefix);
     b.freeze()
 }

@@ -27,6 +27,7 @@ mod read;
 pub mod ready;
 mod slots;
 mod snapshot_source;
+mod stage;
 #[cfg(test)]
 mod tests;
 pub mod watch;

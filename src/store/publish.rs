@@ -10,6 +10,7 @@ impl Store {
             now,
             deleted_expired: 0,
             quiet_new: false,
+            stage: Default::default(),
         }
     }
 

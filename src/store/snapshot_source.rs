@@ -86,7 +86,8 @@ impl SnapshotSource<'_> {
             match &last {
                 Some((g, live)) if g.as_slice() == group => *live,
                 _ => {
-                    let live = self.meta_version(db, sk.key) == Some(sk.version);
+                    let live =
+                        self.meta_version(db, sk.key) == Some(sk.version) || self.staged(group);
                     last = Some((group.to_vec(), live));
                     live
                 }
@@ -199,6 +200,19 @@ impl SnapshotSource<'_> {
         }
         let v = self.store.base_get(&k).ok()??;
         Meta::peek_coll_version(&v)
+    }
+
+    /// Whether element prefix `p` is a staged write's (`store/stage.rs`):
+    /// its elements went ahead of the record that will name them, which
+    /// may come after this snapshot's start (a replica mid-stream).
+    fn staged(&self, p: &[u8]) -> bool {
+        let k = keys::staging_key(p);
+        for l in &self.layers {
+            if let Some(v) = l.table.get(&k) {
+                return v.is_some();
+            }
+        }
+        matches!(self.store.base_get(&k), Ok(Some(_)))
     }
 
     /// Every live pair in `[lo, hi)`, write buffer over sled, in key order.

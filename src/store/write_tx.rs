@@ -12,6 +12,8 @@ pub struct WriteTx {
     /// Set by a command that sends `new` itself, where Redis's order
     /// differs from its writes' (SMOVE, the *STORE commands).
     pub quiet_new: bool,
+    /// New versions' elements that may go ahead of the record (`stage.rs`).
+    pub(super) stage: super::stage::Stage,
 }
 
 impl WriteTx {
@@ -161,6 +163,7 @@ impl WriteTx {
         let prev = self.store.versions.load(Ordering::Relaxed);
         let v = floor.max(prev + 1);
         self.store.versions.store(v, Ordering::Relaxed);
+        self.stage.fresh.push(v);
         v
     }
 
@@ -238,11 +241,16 @@ impl WriteTx {
     }
 
     pub fn sub_put(&mut self, k: Bytes, v: Bytes) {
+        let n = k.len() + v.len();
         self.batch.effects.push(Effect::Put {
             key: k.clone(),
             value: v.clone(),
         });
+        let fresh = self.stage.is_fresh(&k);
         self.batch.overlay.insert(k, Some(v));
+        if fresh {
+            self.note_staged(n);
+        }
     }
 
     pub fn sub_del(&mut self, k: Bytes) {
@@ -390,6 +398,7 @@ impl WriteTx {
     /// the WAL refuses is dropped: never visible, never replicated.
     pub fn commit_record(&mut self) -> Result<Option<u64>, AppendError> {
         self.deleted_expired = 0;
+        self.finish_stages();
         if self.batch.effects.is_empty() {
             self.batch = Batch::default();
             return Ok(None);
@@ -405,7 +414,13 @@ impl WriteTx {
             self.store.publish(batch, end);
             return Ok(None);
         }
-        let (_, end) = self.store.wal.append(&batch.effects)?;
+        let (_, end) = match self.store.wal.append(&batch.effects) {
+            Ok(r) => r,
+            Err(e) => {
+                self.abandon_stages();
+                return Err(e);
+            }
+        };
         self.store.publish(batch, end);
         Ok(Some(end))
     }
@@ -415,6 +430,7 @@ impl WriteTx {
     pub fn discard_record(&mut self) {
         self.deleted_expired = 0;
         self.batch = Batch::default();
+        self.abandon_stages();
     }
 
     /// Logs and publishes, then releases the writer lock.
