@@ -295,6 +295,7 @@ pub(crate) fn promote(srv: &Server) -> Result<(), crate::store::Error> {
         // The link task sees the new generation and stops.
         srv.repl.set_role(Role::Master);
         srv.store.set_follower(false);
+        abandon_stages(srv);
         srv.repl.link.up.store(false, Ordering::Release);
         let end = srv.store.wal.end_offset();
         srv.repl
@@ -358,6 +359,15 @@ pub(crate) fn load_or_create_replid(
     let id = crate::util::random_hex40();
     store.meta_put(b"replid", id.as_bytes())?;
     Ok(id)
+}
+
+/// A master finishes no staged write it did not start (`store/stage.rs`):
+/// what its old master or its own last run sent ahead goes to the GC. On a
+/// thread of its own, as the writer lock may be held by the connection
+/// that asked (a pipeline, an EXEC).
+pub(crate) fn abandon_stages(srv: &Server) {
+    let store = srv.store.clone();
+    std::thread::spawn(move || store.abandon_stages());
 }
 
 /// replid2 and the second offset, as persisted.

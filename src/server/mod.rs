@@ -258,6 +258,9 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     );
     crate::replication::state::load_ids(&srv);
     crate::replication::state::start_from_config(&srv);
+    if !srv.store.is_follower() {
+        crate::replication::state::abandon_stages(&srv);
+    }
     tokio::spawn(cron::run(srv.clone()));
     let mut shutdown_rx = srv.shutdown.subscribe();
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

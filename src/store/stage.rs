@@ -22,7 +22,7 @@
 use super::*;
 
 /// Element bytes of new versions stated before they go ahead.
-const STAGE_BYTES: usize = 4 << 20;
+const STAGE_BYTES: usize = 1 << 20;
 
 #[derive(Default)]
 pub(crate) struct Stage {
