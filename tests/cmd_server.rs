@@ -305,3 +305,31 @@ fn debug_digest_compares_data() {
     let mut ca = Resp::connect(a.port);
     assert_eq!(ca.qs("DEBUG DIGEST"), before);
 }
+
+/// MODULE: sledis loads no extensions. Its answers are Redis's with no
+/// module loaded, under `enable-module-command` no (the default) and yes.
+#[test]
+fn module_answers_as_redis_with_no_module_loaded() {
+    let lines = [
+        "MODULE LIST",
+        "MODULE HELP",
+        "MODULE LOAD /nonexistent/path.so",
+        "MODULE LOAD /nonexistent/path.so a b",
+        "MODULE LOADEX /nonexistent/path.so",
+        "MODULE UNLOAD nosuchmodule",
+        "MODULE",
+        "MODULE LIST extra",
+        "MODULE UNLOAD",
+        "MODULE NOSUCH",
+    ];
+    let record = |port: u16| -> Vec<(String, Reply)> {
+        let mut c = Resp::connect(port);
+        lines.iter().map(|l| (l.to_string(), c.qs(l))).collect()
+    };
+    for setting in ["no", "yes"] {
+        let want = record(RealRedis::start(&["--enable-module-command", setting]).port);
+        let n = Node::start(&[&format!("enable-module-command {setting}")]);
+        let got = record(n.port);
+        assert_eq!(got, want, "enable-module-command {setting}");
+    }
+}

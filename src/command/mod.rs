@@ -21,6 +21,7 @@ mod keyspec_table;
 pub(crate) mod lcs;
 pub(crate) mod list;
 pub(crate) mod lolwut;
+pub(crate) mod module;
 pub(crate) mod multi;
 pub(crate) mod object;
 pub(crate) mod pubsub;
@@ -234,6 +235,7 @@ pub(crate) fn table() -> &'static HashMap<&'static str, Command> {
             .chain(swapdb::commands())
             .chain(list::commands())
             .chain(object::commands())
+            .chain(module::commands())
             .chain(zset::commands())
             .chain(keys::commands())
             .chain(dump::commands())
