@@ -10,6 +10,7 @@ impl Store {
             now,
             deleted_expired: 0,
             quiet_new: false,
+            origin: 0,
         }
     }
 
@@ -166,6 +167,9 @@ impl Store {
                 }
             }
         }
+        if let Some(sink) = self.changes.wanted() {
+            self.report_changes(&b, sink);
+        }
         if self.ready.active() {
             for (k, v) in b.overlay.iter() {
                 if let (Some((slot, _, ukey)), Some(_)) = (parse_data_key(k), v) {
@@ -210,6 +214,29 @@ impl Store {
         if gc {
             *self.gc_lock.lock() = true;
             self.gc_wake.notify_one();
+        }
+    }
+
+    /// Client-side caching: a flush, then the keys whose metadata the
+    /// record wrote, in the order written. SWAPDB changes no key (Redis 7.0
+    /// invalidates nothing for it).
+    fn report_changes(&self, b: &Batch, sink: &changes::Sink) {
+        if b.new_gens.iter().any(Option::is_some) {
+            sink(changes::Changed::Flushed);
+        }
+        let mut keys: Vec<&[u8]> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for e in &b.effects {
+            if let Effect::Put { key, .. } | Effect::Del { key } = e {
+                if let Some((_, _, k)) = parse_data_key(key) {
+                    if seen.insert(k) {
+                        keys.push(k);
+                    }
+                }
+            }
+        }
+        if !keys.is_empty() {
+            sink(changes::Changed::Keys(&keys, b.origin));
         }
     }
 

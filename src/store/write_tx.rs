@@ -12,6 +12,8 @@ pub struct WriteTx {
     /// Set by a command that sends `new` itself, where Redis's order
     /// differs from its writes' (SMOVE, the *STORE commands).
     pub quiet_new: bool,
+    /// The client whose command is written (0: none), for NOLOOP tracking.
+    pub origin: u64,
 }
 
 impl WriteTx {
@@ -379,7 +381,8 @@ impl WriteTx {
             return Ok(None);
         }
         self.index_effects();
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.origin = self.origin;
         if self.store.is_follower() {
             // A writable replica's own writes (`replica-read-only no`) stay
             // local, as in Redis: they take no offset in the master's

@@ -1,0 +1,374 @@
+//! Client-side caching (Redis 7.0's tracking.c): CLIENT TRACKING's state
+//! per client, the tracking table (key -> ids of the clients that read it),
+//! the BCAST prefixes, and the invalidation messages.
+//!
+//! The store reports every published record's changed keys here (one hook,
+//! beside WATCH and keyspace notifications), so every way a key changes
+//! (commands, EXEC, scripts, expiry, a master's stream) invalidates alike.
+//! Keys are names only, whatever the database, as in Redis.
+//!
+//! Memory is bounded: the table holds at most `tracking-table-max-keys`
+//! keys (a read over the limit evicts keys at once, invalidating them, where
+//! Redis does it before the next command), each with at most one id per
+//! client; BCAST keys wait only until the next flush (after the running
+//! batch of requests).
+
+use crate::client::pubsub::{PubMsg, PubSub, Subscriber};
+use crate::client::Clients;
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// ClientInfo's tracking flags, for CLIENT LIST (`t`, `R`, `B`).
+pub(crate) const ON: u8 = 1;
+pub(crate) const BROKEN: u8 = 2;
+pub(crate) const BCAST: u8 = 4;
+
+/// CLIENT TRACKING ON's options.
+#[derive(Clone, Default, Debug)]
+pub(crate) struct Options {
+    pub redirect: u64,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+}
+
+/// A tracking client.
+struct Tracker {
+    opts: Options,
+    prefixes: BTreeSet<Bytes>,
+    broken: bool,
+}
+
+/// A BCAST prefix: its clients and the keys changed since the last flush,
+/// each with the client that changed it (for NOLOOP; 0: none).
+#[derive(Default)]
+struct Prefix {
+    clients: BTreeSet<u64>,
+    keys: BTreeMap<Bytes, u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    table: HashMap<Bytes, Vec<u64>>,
+    items: usize,
+    trackers: HashMap<u64, Tracker>,
+    prefixes: BTreeMap<Bytes, Prefix>,
+    bcast_pending: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct Tracking {
+    inner: Mutex<Inner>,
+    /// Someone turned tracking on once: the store reports changes from then
+    /// on (sticky, so the hot path tests one flag).
+    pub used: AtomicBool,
+    /// `tracking-table-max-keys` (0: no limit, as in Redis).
+    pub max_keys: AtomicU64,
+    /// BCAST keys wait to be sent (`flush_bcast`).
+    pub wake: tokio::sync::Notify,
+}
+
+/// What a delivery needs: the registry (redirect targets) and the hub (its
+/// output limit).
+pub(crate) struct Route<'a> {
+    pub clients: &'a Clients,
+    pub pubsub: &'a PubSub,
+}
+
+impl Tracking {
+    /// CLIENT TRACKING ON, options checked: Redis's `enableTracking`
+    /// (prefixes are added to those the client has).
+    pub(crate) fn enable(&self, id: u64, opts: Options, prefixes: &[Bytes]) {
+        self.used.store(true, Ordering::Relaxed);
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let t = inner.trackers.entry(id).or_insert_with(|| Tracker {
+            opts: Options::default(),
+            prefixes: BTreeSet::new(),
+            broken: false,
+        });
+        t.broken = false;
+        t.opts = opts;
+        if t.opts.bcast {
+            let add: Vec<Bytes> = if prefixes.is_empty() {
+                vec![Bytes::new()]
+            } else {
+                prefixes.to_vec()
+            };
+            for p in add {
+                t.prefixes.insert(p.clone());
+                inner.prefixes.entry(p).or_default().clients.insert(id);
+            }
+        }
+    }
+
+    /// CLIENT TRACKING OFF, RESET, or the client went away. Its ids stay in
+    /// the table until their keys are invalidated, as in Redis.
+    pub(crate) fn disable(&self, id: u64) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if let Some(t) = inner.trackers.remove(&id) {
+            for p in t.prefixes {
+                if let Some(pre) = inner.prefixes.get_mut(&p) {
+                    pre.clients.remove(&id);
+                    if pre.clients.is_empty() {
+                        inner.prefixes.remove(&p);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The prefix overlap check of CLIENT TRACKING ON BCAST, as Redis's
+    /// `checkPrefixCollisionsOrReply`: the error, if any.
+    pub(crate) fn prefix_collision(&self, id: u64, new: &[Bytes]) -> Option<String> {
+        let g = self.inner.lock();
+        let have = g.trackers.get(&id).map(|t| &t.prefixes);
+        let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+        // Shown as C strings (Redis formats them with %s).
+        let s = |b: &[u8]| {
+            String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or(b)).into_owned()
+        };
+        for (i, p) in new.iter().enumerate() {
+            if let Some(old) = have.and_then(|h| h.iter().find(|o| overlap(o, p))) {
+                return Some(format!(
+                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                    s(p),
+                    s(old)
+                ));
+            }
+            if let Some(q) = new[i + 1..].iter().find(|q| overlap(p, q)) {
+                return Some(format!(
+                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                    s(p),
+                    s(q)
+                ));
+            }
+        }
+        None
+    }
+
+    /// CLIENT TRACKINGINFO's flags (after `on`/`off`), redirect and prefixes.
+    pub(crate) fn info(&self, id: u64) -> Option<(bool, u64, Vec<Bytes>)> {
+        let g = self.inner.lock();
+        g.trackers.get(&id).map(|t| {
+            (
+                t.broken,
+                t.opts.redirect,
+                t.prefixes.iter().cloned().collect(),
+            )
+        })
+    }
+
+    /// Whether the client is in NOLOOP mode (TRACKINGINFO).
+    pub(crate) fn noloop(&self, id: u64) -> bool {
+        self.inner
+            .lock()
+            .trackers
+            .get(&id)
+            .is_some_and(|t| t.opts.noloop)
+    }
+
+    /// Remembers that client `id` read `keys` (default mode), evicting keys
+    /// over `tracking-table-max-keys` by invalidating them.
+    pub(crate) fn remember<'k>(
+        &self,
+        id: u64,
+        keys: impl Iterator<Item = &'k Bytes>,
+        route: &Route<'_>,
+    ) {
+        let max = self.max_keys.load(Ordering::Relaxed) as usize;
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        for k in keys {
+            let ids = match inner.table.get_mut(k.as_ref()) {
+                Some(ids) => ids,
+                None => inner.table.entry(k.clone()).or_default(),
+            };
+            if !ids.contains(&id) {
+                ids.push(id);
+                inner.items += 1;
+            }
+        }
+        while max > 0 && inner.table.len() > max {
+            // An arbitrary key (the map's hash order is random per process),
+            // as Redis walks its table at random.
+            let Some(k) = inner.table.keys().next().cloned() else {
+                break;
+            };
+            inner.invalidate_key(&k, 0, route);
+        }
+    }
+
+    /// Keys changed by client `origin` (0: none, e.g. expiry or a master):
+    /// default-mode clients are told at once, BCAST ones at the next flush.
+    pub(crate) fn invalidate(&self, keys: &[&[u8]], origin: u64, route: &Route<'_>) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if inner.table.is_empty() && inner.prefixes.is_empty() {
+            return;
+        }
+        for k in keys {
+            for (p, pre) in inner
+                .prefixes
+                .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(*k)))
+            {
+                if k.starts_with(p) {
+                    pre.keys.insert(Bytes::copy_from_slice(k), origin);
+                    inner.bcast_pending = true;
+                }
+            }
+            inner.invalidate_key(k, origin, route);
+        }
+        if inner.bcast_pending {
+            self.wake.notify_one();
+        }
+    }
+
+    /// FLUSHDB / FLUSHALL: a null invalidation to every tracking client
+    /// (NOLOOP or not, as Redis), and the table is emptied.
+    pub(crate) fn flushed(&self, route: &Route<'_>) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.table = HashMap::new();
+        inner.items = 0;
+        let ids: Vec<u64> = inner.trackers.keys().copied().collect();
+        for id in ids {
+            inner.send(id, None, route);
+        }
+    }
+
+    /// Sends the BCAST keys gathered since the last flush: one message per
+    /// prefix, keys in order, less a NOLOOP client's own (Redis's
+    /// `trackingBroadcastInvalidationMessages`, run before it sleeps).
+    pub(crate) fn flush_bcast(&self, route: &Route<'_>) {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if !std::mem::take(&mut inner.bcast_pending) {
+            return;
+        }
+        let mut sends: Vec<(u64, Vec<Bytes>)> = Vec::new();
+        for pre in inner.prefixes.values_mut() {
+            let keys = std::mem::take(&mut pre.keys);
+            if keys.is_empty() {
+                continue;
+            }
+            for &id in &pre.clients {
+                let noloop = inner.trackers.get(&id).is_some_and(|t| t.opts.noloop);
+                let v: Vec<Bytes> = keys
+                    .iter()
+                    .filter(|(_, &o)| !(noloop && o == id))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !v.is_empty() {
+                    sends.push((id, v));
+                }
+            }
+        }
+        for (id, v) in sends {
+            inner.send(id, Some(v), route);
+        }
+    }
+
+    /// INFO: tracked keys, (key, client) items, BCAST prefixes, and the
+    /// clients with tracking on.
+    pub(crate) fn counts(&self) -> (usize, usize, usize, usize) {
+        let g = self.inner.lock();
+        (g.table.len(), g.items, g.prefixes.len(), g.trackers.len())
+    }
+}
+
+impl Inner {
+    /// Redis's `trackingInvalidateKey` for the default mode: the key leaves
+    /// the table and each of its clients still tracking it is told.
+    fn invalidate_key(&mut self, key: &[u8], origin: u64, route: &Route<'_>) {
+        let Some(ids) = self.table.remove(key) else {
+            return;
+        };
+        self.items -= ids.len();
+        for id in ids {
+            let Some(t) = self.trackers.get(&id) else {
+                continue;
+            };
+            if t.opts.bcast || (t.opts.noloop && id == origin) {
+                continue;
+            }
+            self.send(id, Some(vec![Bytes::copy_from_slice(key)]), route);
+        }
+    }
+
+    /// Redis's `sendTrackingMessage`: to the client (RESP3), or to its
+    /// redirect target (a push in RESP3, a `__redis__:invalidate` message in
+    /// RESP2 if it is subscribed); a missing target breaks the redirect.
+    fn send(&mut self, id: u64, keys: Option<Vec<Bytes>>, route: &Route<'_>) {
+        let Some(t) = self.trackers.get_mut(&id) else {
+            return;
+        };
+        let me = route.clients.get(id);
+        let redirected = t.opts.redirect != 0;
+        let target = if redirected {
+            match route.clients.get(t.opts.redirect) {
+                Some(c) => c,
+                None => {
+                    t.broken = true;
+                    if let Some(me) = &me {
+                        me.tracking.fetch_or(BROKEN, Ordering::Relaxed);
+                        if me.resp.load(Ordering::Relaxed) > 2 {
+                            deliver(route, me, PubMsg::RedirBroken(t.opts.redirect));
+                        }
+                    }
+                    return;
+                }
+            }
+        } else {
+            match &me {
+                Some(c) => c.clone(),
+                None => return,
+            }
+        };
+        // A flush's null is in the tracking client's protocol, as Redis's
+        // `shared.null[c->resp]`, whoever receives it.
+        let null3 = me
+            .as_ref()
+            .is_some_and(|m| m.resp.load(Ordering::Relaxed) > 2);
+        let resp3 = target.resp.load(Ordering::Relaxed) > 2;
+        if !resp3 && !(redirected && target.is_pubsub()) {
+            return;
+        }
+        deliver(route, &target, PubMsg::Invalidate { keys, null3 });
+    }
+}
+
+fn deliver(route: &Route<'_>, info: &std::sync::Arc<crate::client::ClientInfo>, msg: PubMsg) {
+    if let Some(tx) = info.push.get() {
+        let s = Subscriber {
+            info: info.clone(),
+            tx: tx.clone(),
+        };
+        route.pubsub.deliver(&s, msg);
+    }
+}
+
+/// Per connection: CLIENT TRACKING's mode as the connection sees it, for
+/// the checks on every command without the shared lock.
+#[derive(Default)]
+pub(crate) struct Local {
+    pub on: bool,
+    pub bcast: bool,
+    pub optin: bool,
+    pub optout: bool,
+    /// CLIENT CACHING YES/NO was given for the next command.
+    pub caching: bool,
+}
+
+impl Local {
+    /// Whether the keys of a read-only command now are remembered (Redis's
+    /// `trackingRememberKeys` gate).
+    pub(crate) fn remembers(&self) -> bool {
+        self.on && !self.bcast && !((self.optin && !self.caching) || (self.optout && self.caching))
+    }
+}
