@@ -18,7 +18,6 @@ use crate::client::Clients;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// ClientInfo's tracking flags, for CLIENT LIST (`t`, `R`, `B`).
@@ -213,15 +212,25 @@ impl Tracking {
             return;
         }
         for k in keys {
-            for (p, pre) in inner
-                .prefixes
-                .range_mut::<[u8], _>((Bound::Unbounded, Bound::Included(*k)))
-            {
-                if k.starts_with(p) {
-                    pre.keys.insert(Bytes::copy_from_slice(k), origin);
-                    inner.bcast_pending = true;
+            // The prefixes a key starts with: each of its heads looked up,
+            // or every prefix tested when there are fewer of them.
+            let mut hit = false;
+            if inner.prefixes.len() <= k.len() + 1 {
+                for (p, pre) in inner.prefixes.iter_mut() {
+                    if k.starts_with(p) {
+                        pre.keys.insert(Bytes::copy_from_slice(k), origin);
+                        hit = true;
+                    }
+                }
+            } else {
+                for n in 0..=k.len() {
+                    if let Some(pre) = inner.prefixes.get_mut(&k[..n]) {
+                        pre.keys.insert(Bytes::copy_from_slice(k), origin);
+                        hit = true;
+                    }
                 }
             }
+            inner.bcast_pending |= hit;
             inner.invalidate_key(k, origin, route);
         }
         if inner.bcast_pending {
@@ -336,7 +345,8 @@ impl Inner {
             .as_ref()
             .is_some_and(|m| m.resp.load(Ordering::Relaxed) > 2);
         let resp3 = target.resp.load(Ordering::Relaxed) > 2;
-        if !resp3 && !(redirected && target.is_pubsub()) {
+        // RESP2 has no pushes: only a redirect to a subscribed client works.
+        if !(resp3 || redirected && target.is_pubsub()) {
             return;
         }
         deliver(route, &target, PubMsg::Invalidate { keys, null3 });
