@@ -374,6 +374,55 @@ fn optin_optout_with_caching_multi_and_scripts() {
     });
 }
 
+/// A read after a write of the same key in one transaction keeps it
+/// tracked (the write's invalidation came first), a read before it does
+/// not; the same in scripts, after a flush, and under NOLOOP.
+#[test]
+fn reads_and_writes_in_one_transaction() {
+    same(|port, l| {
+        let (mut a, mut b) = (Resp::connect(port), Resp::connect(port));
+        a.q(&["HELLO", "3"]);
+        l.q("a", &mut a, &["CLIENT", "TRACKING", "ON"]);
+        let multi = |l: &mut Log, a: &mut Resp, cmds: &[&[&str]]| {
+            l.q("a", a, &["MULTI"]);
+            for c in cmds {
+                l.q("a", a, c);
+            }
+            l.q("a", a, &["EXEC"]);
+        };
+        multi(l, &mut a, &[&["SET", "k1", "1"], &["GET", "k1"]]);
+        multi(l, &mut a, &[&["GET", "k2"], &["SET", "k2", "1"]]);
+        l.drain("a", &mut a);
+        l.q(
+            "a",
+            &mut a,
+            &[
+                "EVAL",
+                "redis.call('set',KEYS[1],'x') return redis.call('get',KEYS[1])",
+                "1",
+                "k3",
+            ],
+        );
+        multi(l, &mut a, &[&["FLUSHALL"], &["GET", "k4"]]);
+        l.drain("a", &mut a);
+        multi(
+            l,
+            &mut a,
+            &[&["GET", "k5"], &["SET", "k5", "1"], &["GET", "k5"]],
+        );
+        l.drain("a", &mut a);
+        for k in ["k1", "k2", "k3", "k4", "k5"] {
+            l.q("b", &mut b, &["SET", k, "2"]);
+            l.drain("a", &mut a);
+        }
+        l.q("a", &mut a, &["CLIENT", "TRACKING", "ON", "NOLOOP"]);
+        multi(l, &mut a, &[&["SET", "k6", "1"], &["GET", "k6"]]);
+        l.drain("a", &mut a);
+        l.q("b", &mut b, &["SET", "k6", "2"]);
+        l.drain("a", &mut a);
+    });
+}
+
 #[test]
 fn expiry_invalidates() {
     same(|port, l| {

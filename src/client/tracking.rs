@@ -373,6 +373,9 @@ pub(crate) struct Local {
     pub optout: bool,
     /// CLIENT CACHING YES/NO was given for the next command.
     pub caching: bool,
+    /// Keys read after the open transaction wrote them: remembered once
+    /// it commits (`WriteTx::wrote`).
+    pub after_commit: Vec<Bytes>,
 }
 
 impl Local {

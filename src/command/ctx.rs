@@ -514,7 +514,13 @@ impl<'a> Ctx<'a> {
     pub(crate) fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
         if let Some(tx) = self.tx.as_mut() {
             tx.origin = self.client.id;
-            if let Some(end) = tx.commit_record()? {
+            let r = tx.commit_record();
+            if !self.client.tracking.after_commit.is_empty() {
+                let keys = std::mem::take(&mut self.client.tracking.after_commit);
+                let (t, route) = self.tracking();
+                t.remember(self.client.id, keys.iter(), &route);
+            }
+            if let Some(end) = r? {
                 self.wrote = Some(end);
             }
         }

@@ -690,8 +690,15 @@ fn remember_keys(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     if keys.is_empty() {
         return;
     }
+    let db = ctx.client.db;
+    let (now, later): (Vec<usize>, Vec<usize>) = keys
+        .into_iter()
+        .partition(|&i| !ctx.tx.as_ref().is_some_and(|tx| tx.wrote(db, &args[i])));
+    for i in later {
+        ctx.client.tracking.after_commit.push(args[i].clone());
+    }
     let (t, route) = ctx.tracking();
-    t.remember(ctx.client.id, keys.iter().map(|&i| &args[i]), &route);
+    t.remember(ctx.client.id, now.iter().map(|&i| &args[i]), &route);
 }
 
 fn feed_monitors(ctx: &mut Ctx<'_>, args: &[Bytes]) {

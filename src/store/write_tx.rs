@@ -35,6 +35,15 @@ impl WriteTx {
         self.batch.new_gens[slot].unwrap_or_else(|| self.store.gen(slot))
     }
 
+    /// Whether this record already wrote `key` of `db`, or flushed a
+    /// database: client-side caching remembers a read of it only after the
+    /// commit, so that the commit's invalidation comes first, as the
+    /// write's did in Redis.
+    pub fn wrote(&self, db: usize, key: &[u8]) -> bool {
+        self.batch.new_gens.iter().any(Option::is_some)
+            || self.batch.overlay.contains_key(&self.key(db, key))
+    }
+
     /// The stored key of `key` in logical database `db`.
     pub(super) fn key(&self, db: usize, key: &[u8]) -> Bytes {
         let s = self.slot(db);
