@@ -385,3 +385,61 @@ impl Local {
         self.on && !self.bcast && !((self.optin && !self.caching) || (self.optout && self.caching))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn the_table_stays_within_its_bound() {
+        let (clients, pubsub) = (Clients::default(), PubSub::default());
+        let route = Route {
+            clients: &clients,
+            pubsub: &pubsub,
+        };
+        let t = Tracking::default();
+        t.max_keys.store(2, Ordering::Relaxed);
+        t.enable(1, Options::default(), &[]);
+        t.enable(2, Options::default(), &[]);
+        let keys = [b("a"), b("b"), b("c")];
+        t.remember(1, keys.iter(), &route);
+        assert_eq!(t.counts(), (2, 2, 0, 2));
+        // A second reader of a tracked key adds an item, not a key.
+        let left: Vec<Bytes> = t.inner.lock().table.keys().cloned().collect();
+        t.remember(2, left.iter().take(1), &route);
+        assert_eq!(t.counts(), (2, 3, 0, 2));
+        t.invalidate(&[&left[0][..]], 0, &route);
+        assert_eq!(t.counts(), (1, 1, 0, 2));
+        t.flushed(&route);
+        assert_eq!(t.counts(), (0, 0, 0, 2));
+    }
+
+    #[test]
+    fn prefixes_overlap_and_go_with_their_last_client() {
+        let t = Tracking::default();
+        let bcast = Options {
+            bcast: true,
+            ..Options::default()
+        };
+        assert_eq!(
+            t.prefix_collision(1, &[b("a"), b("ab")]).as_deref(),
+            Some("ERR Prefix 'a' overlaps with another provided prefix 'ab'. Prefixes for a single client must not overlap.")
+        );
+        t.enable(1, bcast.clone(), &[b("a"), b("b")]);
+        assert_eq!(
+            t.prefix_collision(1, &[b("bc")]).as_deref(),
+            Some("ERR Prefix 'bc' overlaps with an existing prefix 'b'. Prefixes for a single client must not overlap.")
+        );
+        assert_eq!(t.prefix_collision(2, &[b("bc")]), None);
+        t.enable(2, bcast, &[b("a")]);
+        assert_eq!(t.counts().2, 2);
+        t.disable(1);
+        assert_eq!(t.counts().2, 1);
+        t.disable(2);
+        assert_eq!(t.counts(), (0, 0, 0, 0));
+    }
+}
