@@ -225,12 +225,21 @@ impl Store {
             sink(changes::Changed::Flushed);
         }
         let mut keys: Vec<&[u8]> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        // Each key once: a scan for the few keys of most records, a set
+        // for big ones.
+        let mut seen: Option<std::collections::HashSet<&[u8]>> = None;
         for e in &b.effects {
             if let Effect::Put { key, .. } | Effect::Del { key } = e {
                 if let Some((_, _, k)) = parse_data_key(key) {
-                    if seen.insert(k) {
+                    let new = match seen.as_mut() {
+                        Some(s) => s.insert(k),
+                        None => !keys.contains(&k),
+                    };
+                    if new {
                         keys.push(k);
+                        if keys.len() == 16 {
+                            seen = Some(keys.iter().copied().collect());
+                        }
                     }
                 }
             }
