@@ -572,6 +572,30 @@ fn table_bound() {
             "keys {:?}",
             info_field(&info, "tracking_total_keys")
         ));
+        // A lower bound: room is made (Redis: before the next command).
+        let mut evicted = 0;
+        let mut count = |r: Reply| match r {
+            Reply::Push(v) => {
+                evicted += v[1].items().len();
+                false
+            }
+            _ => true,
+        };
+        a.send(&["CONFIG", "SET", "tracking-table-max-keys", "1"]);
+        while !count(a.read()) {}
+        a.send(&["PING"]);
+        while !count(a.read()) {}
+        a.set_timeout(Duration::from_millis(300));
+        while let Ok(r) = a.try_read() {
+            count(r);
+        }
+        a.set_timeout(Duration::from_secs(10));
+        l.lines.push(format!("evicted {evicted}"));
+        let info = a.qs("INFO stats").text();
+        l.lines.push(format!(
+            "keys {:?}",
+            info_field(&info, "tracking_total_keys")
+        ));
     });
 }
 

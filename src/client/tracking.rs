@@ -193,14 +193,13 @@ impl Tracking {
                 inner.items += 1;
             }
         }
-        while max > 0 && inner.table.len() > max {
-            // An arbitrary key (the map's hash order is random per process),
-            // as Redis walks its table at random.
-            let Some(k) = inner.table.keys().next().cloned() else {
-                break;
-            };
-            inner.invalidate_key(&k, 0, route);
-        }
+        inner.make_room(max, route);
+    }
+
+    /// CONFIG SET tracking-table-max-keys: a lower bound applies at once.
+    pub(crate) fn set_max_keys(&self, max: u64, route: &Route<'_>) {
+        self.max_keys.store(max, Ordering::Relaxed);
+        self.inner.lock().make_room(max as usize, route);
     }
 
     /// Keys changed by client `origin` (0: none, e.g. expiry or a master):
@@ -292,6 +291,18 @@ impl Tracking {
 }
 
 impl Inner {
+    /// Invalidates keys until at most `max` are tracked (0: no limit).
+    fn make_room(&mut self, max: usize, route: &Route<'_>) {
+        while max > 0 && self.table.len() > max {
+            // An arbitrary key (the map's hash order is random per process),
+            // as Redis walks its table at random.
+            let Some(k) = self.table.keys().next().cloned() else {
+                break;
+            };
+            self.invalidate_key(&k, 0, route);
+        }
+    }
+
     /// Redis's `trackingInvalidateKey` for the default mode: the key leaves
     /// the table and each of its clients still tracking it is told.
     fn invalidate_key(&mut self, key: &[u8], origin: u64, route: &Route<'_>) {

@@ -408,8 +408,7 @@ impl Server {
         );
         self.store.notify.set_flags(cfg.notify_keyspace_events);
         self.tracking
-            .max_keys
-            .store(cfg.tracking_table_max_keys, Ordering::Relaxed);
+            .set_max_keys(cfg.tracking_table_max_keys, &self.tracking_route());
     }
 }
 
