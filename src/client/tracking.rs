@@ -19,6 +19,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// ClientInfo's tracking flags, for CLIENT LIST (`t`, `R`, `B`).
 pub(crate) const ON: u8 = 1;
@@ -62,9 +63,11 @@ struct Inner {
 #[derive(Default)]
 pub(crate) struct Tracking {
     inner: Mutex<Inner>,
-    /// Someone turned tracking on once: the store reports changes from then
-    /// on (sticky, so the hot path tests one flag).
-    pub used: AtomicBool,
+    /// The store's switch for reporting changes (`store/changes.rs`): on
+    /// while a client tracks, a key is tracked or BCAST keys wait; set
+    /// under `inner`'s lock, so a report never turns it off after an
+    /// enable.
+    wanted: std::sync::OnceLock<Arc<AtomicBool>>,
     /// `tracking-table-max-keys` (0: no limit, as in Redis).
     pub max_keys: AtomicU64,
     /// BCAST keys wait to be sent (`flush_bcast`).
@@ -79,10 +82,21 @@ pub(crate) struct Route<'a> {
 }
 
 impl Tracking {
+    pub(crate) fn set_switch(&self, on: Arc<AtomicBool>) {
+        let _ = self.wanted.set(on);
+    }
+
+    /// Turns the store's reports on or off after a change to `inner`.
+    fn refresh(&self, inner: &Inner) {
+        if let Some(w) = self.wanted.get() {
+            let busy = !inner.trackers.is_empty() || !inner.table.is_empty() || inner.bcast_pending;
+            w.store(busy, Ordering::Relaxed);
+        }
+    }
+
     /// CLIENT TRACKING ON, options checked: Redis's `enableTracking`
     /// (prefixes are added to those the client has).
     pub(crate) fn enable(&self, id: u64, opts: Options, prefixes: &[Bytes]) {
-        self.used.store(true, Ordering::Relaxed);
         let mut g = self.inner.lock();
         let inner = &mut *g;
         let t = inner.trackers.entry(id).or_insert_with(|| Tracker {
@@ -103,6 +117,7 @@ impl Tracking {
                 inner.prefixes.entry(p).or_default().clients.insert(id);
             }
         }
+        self.refresh(inner);
     }
 
     /// CLIENT TRACKING OFF, RESET, or the client went away. Its ids stay in
@@ -120,6 +135,7 @@ impl Tracking {
                 }
             }
         }
+        self.refresh(inner);
     }
 
     /// The prefix overlap check of CLIENT TRACKING ON BCAST, as Redis's
@@ -199,7 +215,9 @@ impl Tracking {
     /// CONFIG SET tracking-table-max-keys: a lower bound applies at once.
     pub(crate) fn set_max_keys(&self, max: u64, route: &Route<'_>) {
         self.max_keys.store(max, Ordering::Relaxed);
-        self.inner.lock().make_room(max as usize, route);
+        let mut g = self.inner.lock();
+        g.make_room(max as usize, route);
+        self.refresh(&g);
     }
 
     /// Keys changed by client `origin` (0: none, e.g. expiry or a master):
@@ -208,6 +226,7 @@ impl Tracking {
         let mut g = self.inner.lock();
         let inner = &mut *g;
         if inner.table.is_empty() && inner.prefixes.is_empty() {
+            self.refresh(inner);
             return;
         }
         for k in keys {
@@ -235,6 +254,7 @@ impl Tracking {
         if inner.bcast_pending {
             self.wake.notify_one();
         }
+        self.refresh(inner);
     }
 
     /// FLUSHDB / FLUSHALL: a null invalidation to every tracking client
@@ -248,6 +268,7 @@ impl Tracking {
         for id in ids {
             inner.send(id, None, route);
         }
+        self.refresh(inner);
     }
 
     /// Sends the BCAST keys gathered since the last flush: one message per
@@ -259,6 +280,7 @@ impl Tracking {
         if !std::mem::take(&mut inner.bcast_pending) {
             return;
         }
+        self.refresh(inner);
         let mut sends: Vec<(u64, Vec<Bytes>)> = Vec::new();
         for pre in inner.prefixes.values_mut() {
             let keys = std::mem::take(&mut pre.keys);

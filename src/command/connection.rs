@@ -320,7 +320,6 @@ fn tracking(ctx: &mut Ctx<'_>, a: &[Bytes]) {
                 return ctx.err(&e);
             }
         }
-        ctx.store().changes.turn_on();
         let info = &ctx.client.info;
         info.tracking.store(
             t::ON | if o.bcast { t::BCAST } else { 0 },

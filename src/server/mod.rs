@@ -248,6 +248,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
     // Changed keys reach client-side caching the same way; BCAST keys
     // are sent by a task of their own, after the requests running now (as
     // Redis sends them before it sleeps).
+    srv.tracking.set_switch(srv.store.changes.switch());
     let weak = Arc::downgrade(&srv);
     srv.store.changes.set_sink(Box::new(move |c| {
         if let Some(s) = weak.upgrade() {

@@ -4,7 +4,7 @@
 //! The store knows no clients: it calls a sink the server sets.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// What a record changed.
 pub(crate) enum Changed<'a> {
@@ -19,9 +19,9 @@ pub(crate) type Sink = Box<dyn Fn(Changed<'_>) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct Changes {
-    /// Set once a client turns tracking on: until then nothing is
-    /// gathered (one relaxed load per record).
-    on: AtomicBool,
+    /// Set by client-side caching while anything is tracked: otherwise
+    /// nothing is gathered (one relaxed load per record).
+    on: Arc<AtomicBool>,
     sink: OnceLock<Sink>,
 }
 
@@ -30,8 +30,9 @@ impl Changes {
         let _ = self.sink.set(sink);
     }
 
-    pub(crate) fn turn_on(&self) {
-        self.on.store(true, Ordering::Relaxed);
+    /// The switch, for the tracking state to set under its own lock.
+    pub(crate) fn switch(&self) -> Arc<AtomicBool> {
+        self.on.clone()
     }
 
     /// The sink, if changes are wanted.
