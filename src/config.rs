@@ -198,6 +198,8 @@ pub struct Config {
     pub(crate) latency_monitor_threshold: u64,
     /// `latency-tracking`: per-command latency histograms.
     pub(crate) latency_tracking: bool,
+    /// `tracking-table-max-keys`: client-side caching's table bound (0: none).
+    pub(crate) tracking_table_max_keys: u64,
     /// `latency-tracking-info-percentiles`: INFO latencystats' percentiles.
     pub(crate) latency_percentiles: Vec<f64>,
 
@@ -634,7 +636,10 @@ const SPECS: &[Spec] = &[
         Kind::Enum(ACL_PUBSUB),
         "resetchannels",
     ),
-    d("tracking-table-max-keys", int(0, I64), "1000000"),
+    d("tracking-table-max-keys", int(0, I64), "1000000").field(
+        |c| Value::Int(c.tracking_table_max_keys as i64),
+        |c, v| c.tracking_table_max_keys = v.int() as u64,
+    ),
     d("maxclients", int(1, U32), "10000").field(
         |c| Value::Int(c.maxclients as i64),
         |c, v| c.maxclients = v.int() as usize,
@@ -1039,6 +1044,7 @@ impl Default for Config {
             slowlog_max_len: 0,
             latency_monitor_threshold: 0,
             latency_tracking: true,
+            tracking_table_max_keys: 1_000_000,
             latency_percentiles: Vec::new(),
             other: BTreeMap::new(),
             changed: BTreeSet::new(),

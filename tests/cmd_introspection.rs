@@ -20,12 +20,6 @@ const LEFT_OUT: &[(&str, &str)] = &[
     ),
     ("io_threaded_reads_processed", "no I/O threads"),
     ("io_threaded_writes_processed", "no I/O threads"),
-    (
-        "tracking_total_items",
-        "no client-side caching (CLIENT TRACKING)",
-    ),
-    ("tracking_total_keys", "no client-side caching"),
-    ("tracking_total_prefixes", "no client-side caching"),
     ("migrate_cached_sockets", "no MIGRATE"),
     (
         "slave_expires_tracked_keys",

@@ -7,5 +7,6 @@ pub(crate) mod commands;
 pub(crate) mod monitor;
 pub(crate) mod pubsub;
 pub(crate) mod registry;
+pub(crate) mod tracking;
 
 pub(crate) use registry::{ClientInfo, Clients};

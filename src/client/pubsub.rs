@@ -35,6 +35,16 @@ pub(crate) enum PubMsg {
     },
     /// A line of MONITOR's feed (`monitor.rs`), sent as a status reply.
     Monitor(Bytes),
+    /// Client-side caching's invalidation (`tracking.rs`): keys, or a
+    /// flush's null (`null3`: written as RESP3's, after the tracking
+    /// client's protocol, as Redis does). A push in RESP3, else a message
+    /// on `__redis__:invalidate`.
+    Invalidate {
+        keys: Option<Vec<Bytes>>,
+        null3: bool,
+    },
+    /// `tracking-redir-broken`: the redirect target (this id) is gone.
+    RedirBroken(u64),
 }
 
 impl PubMsg {
@@ -65,6 +75,31 @@ impl PubMsg {
                 out.bulk(data);
             }
             PubMsg::Monitor(line) => out.simple(&String::from_utf8_lossy(line)),
+            PubMsg::Invalidate { keys, null3 } => {
+                if out.resp3 {
+                    out.push(2);
+                    out.bulk(b"invalidate");
+                } else {
+                    out.push(3);
+                    out.bulk(b"message");
+                    out.bulk(b"__redis__:invalidate");
+                }
+                match keys {
+                    Some(keys) => {
+                        out.array(keys.len());
+                        for k in keys {
+                            out.bulk(k);
+                        }
+                    }
+                    None if *null3 => out.buf.extend_from_slice(b"_\r\n"),
+                    None => out.buf.extend_from_slice(b"$-1\r\n"),
+                }
+            }
+            PubMsg::RedirBroken(id) => {
+                out.push(2);
+                out.bulk(b"tracking-redir-broken");
+                out.int(*id as i64);
+            }
         }
     }
 
@@ -79,6 +114,10 @@ impl PubMsg {
                 data,
             } => pattern.len() + channel.len() + data.len() + 48,
             PubMsg::Monitor(line) => line.len() + 3,
+            PubMsg::Invalidate { keys, .. } => {
+                keys.iter().flatten().map(|k| k.len() + 16).sum::<usize>() + 48
+            }
+            PubMsg::RedirBroken(_) => 48,
         }
     }
 }

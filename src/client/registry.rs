@@ -4,8 +4,9 @@
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::Instant;
 use tokio::sync::Notify;
 
@@ -39,6 +40,13 @@ pub(crate) struct ClientInfo {
     /// CLIENT NO-EVICT / NO-TOUCH (flags `e` and `T`).
     pub no_evict: AtomicBool,
     pub no_touch: AtomicBool,
+    /// CLIENT TRACKING (`tracking::ON | BROKEN | BCAST`: flags `t R B`).
+    pub tracking: AtomicU8,
+    /// CLIENT LIST's redir=: -1 without tracking, else the redirect id.
+    pub redir: AtomicI64,
+    /// The connection's queue of pushes, for invalidations sent to it by
+    /// id (a node's connections; the sentinel's have none).
+    pub push: OnceLock<tokio::sync::mpsc::UnboundedSender<super::pubsub::PubMsg>>,
 }
 
 impl ClientInfo {
@@ -83,20 +91,34 @@ impl ClientInfo {
         } else if self.blocked.load(Ordering::Relaxed) {
             "b"
         } else {
-            "N"
+            ""
         };
+        // In Redis's order: t R B, then e T; N when there is none.
         let mut flags = flags.to_string();
+        let t = self.tracking.load(Ordering::Relaxed);
+        for (bit, c) in [
+            (super::tracking::ON, 't'),
+            (super::tracking::BROKEN, 'R'),
+            (super::tracking::BCAST, 'B'),
+        ] {
+            if t & bit != 0 {
+                flags.push(c);
+            }
+        }
         if self.no_evict.load(Ordering::Relaxed) {
-            flags = flags.replace('N', "") + "e";
+            flags.push('e');
         }
         if self.no_touch.load(Ordering::Relaxed) {
-            flags = flags.replace('N', "") + "T";
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
         }
         let opt = |m: &Mutex<Option<String>>| m.lock().clone().unwrap_or_default();
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-             cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+             cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -110,6 +132,7 @@ impl ClientInfo {
             self.ssubs.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             self.last_cmd.lock(),
+            self.redir.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             opt(&self.lib_name),
             opt(&self.lib_ver),
@@ -154,6 +177,9 @@ impl Clients {
             blocked: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
+            tracking: AtomicU8::new(0),
+            redir: AtomicI64::new(-1),
+            push: OnceLock::new(),
         });
         self.map.lock().insert(id, info.clone());
         info

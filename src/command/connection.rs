@@ -84,6 +84,9 @@ pub(crate) fn commands() -> Vec<Command> {
             ("unpause", "client|unpause", 2),
             ("reply", "client|reply", 3),
             ("getredir", "client|getredir", 2),
+            ("tracking", "client|tracking", -3),
+            ("trackinginfo", "client|trackinginfo", 2),
+            ("caching", "client|caching", 3),
             ("unblock", "client|unblock", -3),
             ("help", "client|help", 2),
         ]),
@@ -214,7 +217,17 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.help(CLIENT_HELP);
     }
     if a.len() == 2 && eq_ic(&a[1], "getredir") {
-        return ctx.out.int(-1);
+        let redir = ctx.client.info.redir.load(Ordering::Relaxed);
+        return ctx.out.int(redir);
+    }
+    if a.len() >= 3 && eq_ic(&a[1], "tracking") {
+        return tracking(ctx, a);
+    }
+    if a.len() == 3 && eq_ic(&a[1], "caching") {
+        return caching(ctx, &a[2]);
+    }
+    if a.len() == 2 && eq_ic(&a[1], "trackinginfo") {
+        return tracking_info(ctx);
     }
     if (a.len() == 3 || a.len() == 4) && eq_ic(&a[1], "unblock") {
         if a.len() == 4 && !eq_ic(&a[3], "timeout") && !eq_ic(&a[3], "error") {
@@ -238,10 +251,182 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) {
     }
 }
 
-/// Redis 7.0's CLIENT HELP, less what sledis lacks (CACHING, TRACKING,
-/// TRACKINGINFO), plus NO-TOUCH (7.2) and SETINFO.
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN]
+/// [OPTOUT] [NOLOOP], with Redis 7.0's checks in its order (networking.c).
+fn tracking(ctx: &mut Ctx<'_>, a: &[Bytes]) {
+    use crate::client::tracking::{self as t, Options};
+    let mut o = Options::default();
+    let mut prefixes: Vec<Bytes> = Vec::new();
+    let mut j = 3;
+    while j < a.len() {
+        let more = j + 1 < a.len();
+        let opt = &a[j];
+        if eq_ic(opt, "redirect") && more {
+            j += 1;
+            if o.redirect != 0 {
+                return ctx.err("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = int_arg(ctx, &a[j]) else {
+                return;
+            };
+            // The target must exist now, though it may go away later.
+            match u64::try_from(id)
+                .ok()
+                .filter(|&id| ctx.clients().get(id).is_some())
+            {
+                Some(id) => o.redirect = id,
+                None => return ctx.err("ERR The client ID you want redirect to does not exist"),
+            }
+        } else if eq_ic(opt, "bcast") {
+            o.bcast = true;
+        } else if eq_ic(opt, "optin") {
+            o.optin = true;
+        } else if eq_ic(opt, "optout") {
+            o.optout = true;
+        } else if eq_ic(opt, "noloop") {
+            o.noloop = true;
+        } else if eq_ic(opt, "prefix") && more {
+            j += 1;
+            prefixes.push(a[j].clone());
+        } else {
+            return ctx.syntax_err();
+        }
+        j += 1;
+    }
+    let id = ctx.client.id;
+    let tracking = ctx.tracking().0;
+    if eq_ic(&a[2], "on") {
+        let cur = &ctx.client.tracking;
+        if !o.bcast && !prefixes.is_empty() {
+            return ctx.err("ERR PREFIX option requires BCAST mode to be enabled");
+        }
+        if cur.on && cur.bcast != o.bcast {
+            return ctx.err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if o.bcast && (o.optin || o.optout) {
+            return ctx.err("ERR OPTIN and OPTOUT are not compatible with BCAST");
+        }
+        if o.optin && o.optout {
+            return ctx.err("ERR You can't specify both OPTIN mode and OPTOUT mode");
+        }
+        if (o.optin && cur.optout) || (o.optout && cur.optin) {
+            return ctx.err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        // Redis 7.0 answers this error and then +OK too when the overlap
+        // is not with the first prefix given (and enables tracking); sledis
+        // answers the error only and changes nothing.
+        if o.bcast {
+            if let Some(e) = tracking.prefix_collision(id, &prefixes) {
+                return ctx.err(&e);
+            }
+        }
+        let info = &ctx.client.info;
+        info.tracking.store(
+            t::ON | if o.bcast { t::BCAST } else { 0 },
+            Ordering::Relaxed,
+        );
+        info.redir.store(o.redirect as i64, Ordering::Relaxed);
+        let l = &mut ctx.client.tracking;
+        l.on = true;
+        l.bcast = o.bcast;
+        l.optin = o.optin;
+        l.optout = o.optout;
+        tracking.enable(id, o, &prefixes);
+    } else if eq_ic(&a[2], "off") {
+        disable_tracking(ctx);
+    } else {
+        return ctx.syntax_err();
+    }
+    ctx.out.ok();
+}
+
+/// CLIENT TRACKING OFF, RESET, and the connection's end.
+pub(crate) fn disable_tracking(ctx: &mut Ctx<'_>) {
+    if ctx.client.tracking.on {
+        ctx.tracking().0.disable(ctx.client.id);
+    }
+    ctx.client.tracking = Default::default();
+    ctx.client.info.tracking.store(0, Ordering::Relaxed);
+    ctx.client.info.redir.store(-1, Ordering::Relaxed);
+}
+
+/// CLIENT CACHING YES|NO: for the next command only (OPTIN / OPTOUT).
+fn caching(ctx: &mut Ctx<'_>, opt: &[u8]) {
+    let l = &ctx.client.tracking;
+    if !l.on {
+        return ctx.err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    }
+    if eq_ic(opt, "yes") {
+        if !l.optin {
+            return ctx.err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if eq_ic(opt, "no") {
+        if !l.optout {
+            return ctx.err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return ctx.syntax_err();
+    }
+    ctx.client.tracking.caching = true;
+    ctx.out.ok();
+}
+
+/// CLIENT TRACKINGINFO: flags, redirect, prefixes, as Redis 7.0 answers.
+fn tracking_info(ctx: &mut Ctx<'_>) {
+    let l = &ctx.client.tracking;
+    let (broken, redirect, prefixes) = if l.on {
+        ctx.tracking().0.info(ctx.client.id).unwrap_or_default()
+    } else {
+        (false, 0, Vec::new())
+    };
+    let mut flags = vec![if l.on { "on" } else { "off" }];
+    if l.bcast {
+        flags.push("bcast");
+    }
+    if l.optin {
+        flags.push("optin");
+        if l.caching {
+            flags.push("caching-yes");
+        }
+    }
+    if l.optout {
+        flags.push("optout");
+        if l.caching {
+            flags.push("caching-no");
+        }
+    }
+    if l.on && ctx.tracking().0.noloop(ctx.client.id) {
+        flags.push("noloop");
+    }
+    if broken {
+        flags.push("broken_redirect");
+    }
+    let on = l.on;
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f.as_bytes());
+    }
+    out.bulk(b"redirect");
+    out.int(if on { redirect as i64 } else { -1 });
+    out.bulk(b"prefixes");
+    out.array(prefixes.len());
+    for p in &prefixes {
+        out.bulk(p);
+    }
+}
+
+/// Redis 7.0's CLIENT HELP, plus NO-TOUCH (7.2) and SETINFO.
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
     "GETREDIR",
     "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
@@ -282,6 +467,11 @@ const CLIENT_HELP: &[&str] = &[
     "    * LIB-VER: the client lib version.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
@@ -299,6 +489,7 @@ fn reset(ctx: &mut Ctx<'_>, _a: &[Bytes]) {
     super::multi::discard_state(ctx);
     super::multi::unwatch_all(ctx.store(), ctx.client);
     super::pubsub::unsubscribe_all(ctx.pubsub(), ctx.client);
+    disable_tracking(ctx);
     if std::mem::take(&mut ctx.client.monitor) {
         ctx.pubsub().monitors.remove(ctx.client.id);
     }

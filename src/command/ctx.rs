@@ -37,6 +37,9 @@ pub(crate) struct Ctx<'a> {
     /// Running a script's `redis.call`: the slow log names Redis's script
     /// client (`?:0`, no name) as the caller.
     pub in_script: bool,
+    /// A script's `redis.call` ran a read-only command: a tracking client
+    /// remembers the script's keys (Redis 7.0 tracks the caller's KEYS).
+    pub script_read: bool,
 }
 
 /// What an EXEC in progress has changed so far. The store's counts and range
@@ -143,6 +146,7 @@ impl<'a> Ctx<'a> {
             action: None,
             exec: None,
             in_script: false,
+            script_read: false,
         }
     }
 
@@ -258,6 +262,16 @@ impl<'a> Ctx<'a> {
     /// The registry of connections (CLIENT LIST / KILL).
     pub(crate) fn clients(&self) -> &'a Clients {
         &self.srv.clients
+    }
+
+    /// Client-side caching's state, and the way to its clients.
+    pub(crate) fn tracking(
+        &self,
+    ) -> (
+        &'a crate::client::tracking::Tracking,
+        crate::client::tracking::Route<'a>,
+    ) {
+        (&self.srv.tracking, self.srv.tracking_route())
     }
 
     /// The replication role, link and replicas.
@@ -500,7 +514,14 @@ impl<'a> Ctx<'a> {
     pub(crate) fn commit(&mut self) -> Result<(), crate::wal::AppendError> {
         if let Some(tx) = self.tx.as_mut() {
             let messages = tx.only_messages();
-            if let Some(end) = tx.commit_record()? {
+            tx.origin = self.client.id;
+            let r = tx.commit_record();
+            if !self.client.tracking.after_commit.is_empty() {
+                let keys = std::mem::take(&mut self.client.tracking.after_commit);
+                let (t, route) = self.tracking();
+                t.remember(self.client.id, keys.iter(), &route);
+            }
+            if let Some(end) = r? {
                 if !messages {
                     self.wrote = Some(end);
                 }

@@ -437,6 +437,14 @@ pub(crate) const SUBSCRIBED_OK: &[&str] = &[
 /// Runs one request: Redis's `processCommand` checks, then the handler.
 pub(crate) fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     dispatch_checked(ctx, args);
+    // CLIENT CACHING holds for the next command (all of a MULTI's), as
+    // Redis's `resetClient`; CLIENT's own subcommands keep it.
+    if ctx.client.tracking.caching
+        && ctx.client.multi.is_none()
+        && !crate::util::eq_ic(&args[0], "client")
+    {
+        ctx.client.tracking.caching = false;
+    }
     if !ctx.out.error_codes.is_empty() {
         ctx.count_errors();
     }
@@ -650,10 +658,49 @@ pub(crate) fn run(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
     if first {
         feed_monitors(ctx, args);
     }
+    let tracking = ctx.client.tracking.on;
+    let script = tracking && !ctx.in_script && scripting::runs_a_script(args);
+    let was_read = script && std::mem::take(&mut ctx.script_read);
     ctx.call(cmd, args);
+    if tracking {
+        if script {
+            if std::mem::replace(&mut ctx.script_read, was_read) {
+                remember_keys(ctx, cmd, args);
+            }
+        } else if cmd.flags & flags::READONLY != 0 {
+            if ctx.in_script {
+                ctx.script_read = true;
+            } else if !matches!(cmd.name, "eval_ro" | "evalsha_ro" | "fcall_ro") {
+                remember_keys(ctx, cmd, args);
+            }
+        }
+    }
     if monitored && !first {
         feed_monitors(ctx, args);
     }
+}
+
+/// Client-side caching's default mode: the keys a read-only command read
+/// (a script's declared keys for the reads its commands made) are
+/// remembered for the client, unless OPTIN/OPTOUT says otherwise for this
+/// command (Redis's `trackingRememberKeys`).
+fn remember_keys(ctx: &mut Ctx<'_>, cmd: &Command, args: &[Bytes]) {
+    if !ctx.client.tracking.remembers() {
+        return;
+    }
+    let keys = cmd.key_indexes(args);
+    if keys.is_empty() {
+        return;
+    }
+    let db = ctx.client.db;
+    let (now, later): (Vec<usize>, Vec<usize>) = keys
+        .into_iter()
+        .partition(|&i| !ctx.tx.as_ref().is_some_and(|tx| tx.wrote(db, &args[i])));
+    for i in later {
+        ctx.client.tracking.after_commit.push(args[i].clone());
+    }
+    let (t, route) = ctx.tracking();
+    t.remember(ctx.client.id, now.iter().map(|&i| &args[i]), &route);
 }
 
 fn feed_monitors(ctx: &mut Ctx<'_>, args: &[Bytes]) {

@@ -640,10 +640,11 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
         let _ = write!(
             s,
             "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\n\
-             client_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
+             client_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\npubsub_clients:{}\r\n\r\n",
             clients.len(),
             cfg.maxclients,
             store.ready.blocked() + srv.pause.waiting.load(Ordering::Relaxed),
+            srv.tracking.counts().3,
             pubsub
         );
     }
@@ -734,6 +735,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
     }
     if want("stats") {
         let st = &srv.stats;
+        let tracking = srv.tracking.counts();
         let _ = write!(
             s,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\n\
@@ -741,6 +743,7 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
              sync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nexpired_time_cap_reached_count:{}\r\n\
              expire_cycle_cpu_milliseconds:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\
              pubsub_channels:{}\r\npubsub_patterns:{}\r\ninstantaneous_input_kbps:{:.2}\r\ninstantaneous_output_kbps:{:.2}\r\n\
+             tracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\n\
              total_error_replies:{}\r\nunexpected_error_replies:{}\r\ntotal_reads_processed:{}\r\ntotal_writes_processed:{}\r\n\
              sled_reads_parked:{}\r\n\r\n",
             st.connections.load(Ordering::Relaxed),
@@ -761,6 +764,9 @@ fn info(ctx: &mut Ctx<'_>, srv: &Server, a: &[Bytes]) {
             srv.pubsub.numpat(),
             st.input_bps.load(Ordering::Relaxed) as f64 / 1024.0,
             st.output_bps.load(Ordering::Relaxed) as f64 / 1024.0,
+            tracking.0,
+            tracking.1,
+            tracking.2,
             srv.errorstats.total.load(Ordering::Relaxed),
             st.unexpected_errors.load(Ordering::Relaxed),
             st.reads.load(Ordering::Relaxed),

@@ -40,6 +40,9 @@ pub(crate) struct Client {
     pub reply: Reply,
     /// MONITOR was sent: the connection gets the feed.
     pub monitor: bool,
+    /// CLIENT TRACKING as this connection sees it (the shared state is
+    /// `client/tracking.rs`).
+    pub tracking: crate::client::tracking::Local,
 }
 
 /// CLIENT REPLY's modes. `Skip` drops the next command's reply, `Skipping`
@@ -76,6 +79,7 @@ impl Client {
             parked: None,
             on_script_thread: false,
             reply: Reply::On,
+            tracking: Default::default(),
         }
     }
 

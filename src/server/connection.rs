@@ -39,6 +39,7 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
     let info = srv.clients.register(addr, laddr, crate::util::now_ms());
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<PubMsg>();
     let authed = srv.config.read().requirepass.is_none();
+    let _ = info.push.set(push_tx.clone());
     let mut client = Client::new(info.clone(), push_tx, authed);
     let (mut rd, mut wr) = sock.into_split();
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
@@ -270,6 +271,9 @@ pub(crate) async fn serve(srv: Arc<Server>, sock: TcpStream, addr: SocketAddr) {
         srv.pubsub.monitors.remove(client.id);
     }
     command::multi::unwatch_all(&srv.store, &mut client);
+    if client.tracking.on {
+        srv.tracking.disable(client.id);
+    }
     if let Some((replid, offset)) = psync {
         // The connection is now a replica's feed, until it goes away.
         let peer = crate::replication::master::Peer {

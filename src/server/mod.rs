@@ -110,6 +110,8 @@ pub(crate) struct Server {
     pub(crate) slowlog: slowlog::SlowLog,
     /// CLIENT PAUSE.
     pub(crate) pause: pause::Pause,
+    /// Client-side caching (CLIENT TRACKING).
+    pub(crate) tracking: crate::client::tracking::Tracking,
     me: std::sync::OnceLock<std::sync::Weak<Server>>,
 }
 
@@ -226,6 +228,7 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
         errorstats: Default::default(),
         slowlog: Default::default(),
         pause: Default::default(),
+        tracking: Default::default(),
         me: std::sync::OnceLock::new(),
         config: RwLock::new(cfg),
     });
@@ -246,6 +249,23 @@ pub async fn run(cfg: Config) -> Result<(), RunError> {
             }
         }
     }));
+    // Changed keys reach client-side caching the same way; BCAST keys
+    // are sent by a task of their own, after the requests running now (as
+    // Redis sends them before it sleeps).
+    srv.tracking.set_switch(srv.store.changes.switch());
+    let weak = Arc::downgrade(&srv);
+    srv.store.changes.set_sink(Box::new(move |c| {
+        if let Some(s) = weak.upgrade() {
+            let route = s.tracking_route();
+            match c {
+                crate::store::changes::Changed::Flushed => s.tracking.flushed(&route),
+                crate::store::changes::Changed::Keys(keys, origin) => {
+                    s.tracking.invalidate(keys, origin, &route)
+                }
+            }
+        }
+    }));
+    tokio::spawn(bcast_flusher(srv.clone()));
     if let Some(pidfile) = srv.config.read().pidfile.clone() {
         if let Err(e) = std::fs::write(&pidfile, format!("{}\n", std::process::id())) {
             tracing::warn!("could not write pidfile {}: {e}", pidfile.display());
@@ -350,7 +370,26 @@ async fn finish(srv: &Arc<Server>) -> Result<(), RunError> {
     r.map_err(RunError::Store)
 }
 
+/// Sends client-side caching's BCAST invalidations gathered by the requests
+/// that ran since it last woke.
+async fn bcast_flusher(srv: Arc<Server>) {
+    loop {
+        srv.tracking.wake.notified().await;
+        // Let the connections woken with it run their requests first.
+        tokio::task::yield_now().await;
+        srv.tracking.flush_bcast(&srv.tracking_route());
+    }
+}
+
 impl Server {
+    /// What client-side caching needs to deliver invalidations.
+    pub(crate) fn tracking_route(&self) -> crate::client::tracking::Route<'_> {
+        crate::client::tracking::Route {
+            clients: &self.clients,
+            pubsub: &self.pubsub,
+        }
+    }
+
     /// Pushes config values that live outside `Config` into their owners.
     pub(crate) fn apply_runtime_config(&self) {
         let cfg = self.config.read();
@@ -376,6 +415,8 @@ impl Server {
             Ordering::Relaxed,
         );
         self.store.notify.set_flags(cfg.notify_keyspace_events);
+        self.tracking
+            .set_max_keys(cfg.tracking_table_max_keys, &self.tracking_route());
     }
 }
 

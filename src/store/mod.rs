@@ -9,6 +9,7 @@
 pub(crate) mod access;
 mod applier;
 pub mod budget;
+pub(crate) mod changes;
 pub mod engine;
 mod error;
 mod expire;
@@ -164,6 +165,8 @@ struct Batch {
     /// Read from a WAL or a master's stream (`apply_record`), not written
     /// by a command here.
     replicated: bool,
+    /// The client whose command wrote it (0: none), for NOLOOP tracking.
+    origin: u64,
 }
 
 pub struct Store {
@@ -190,6 +193,8 @@ pub struct Store {
     expired_seen: Mutex<Vec<(u8, Bytes)>>,
     /// Keyspace notifications: `publish` hands each record's events to it.
     pub(crate) notify: crate::notify::Notifier,
+    /// Client-side caching's view of changed keys (`changes.rs`).
+    pub(crate) changes: changes::Changes,
     /// DEBUG SET-ACTIVE-EXPIRE: off, the cycle deletes only the keys
     /// reads found expired (lazy expiry), as Redis's tests use it.
     pub(crate) active_expire: AtomicBool,

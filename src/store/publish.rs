@@ -11,6 +11,7 @@ impl Store {
             deleted_expired: 0,
             quiet_new: false,
             stage: Default::default(),
+            origin: 0,
         }
     }
 
@@ -167,6 +168,9 @@ impl Store {
                 }
             }
         }
+        if let Some(sink) = self.changes.wanted() {
+            self.report_changes(&b, sink);
+        }
         if self.ready.active() {
             for (k, v) in b.overlay.iter() {
                 if let (Some((slot, _, ukey)), Some(_)) = (parse_data_key(k), v) {
@@ -212,6 +216,38 @@ impl Store {
         if gc {
             *self.gc_lock.lock() = true;
             self.gc_wake.notify_one();
+        }
+    }
+
+    /// Client-side caching: a flush, then the keys whose metadata the
+    /// record wrote, in the order written. SWAPDB changes no key (Redis 7.0
+    /// invalidates nothing for it).
+    fn report_changes(&self, b: &Batch, sink: &changes::Sink) {
+        if b.new_gens.iter().any(Option::is_some) {
+            sink(changes::Changed::Flushed);
+        }
+        let mut keys: Vec<&[u8]> = Vec::new();
+        // Each key once: a scan for the few keys of most records, a set
+        // for big ones.
+        let mut seen: Option<std::collections::HashSet<&[u8]>> = None;
+        for e in &b.effects {
+            if let Effect::Put { key, .. } | Effect::Del { key } = e {
+                if let Some((_, _, k)) = parse_data_key(key) {
+                    let new = match seen.as_mut() {
+                        Some(s) => s.insert(k),
+                        None => !keys.contains(&k),
+                    };
+                    if new {
+                        keys.push(k);
+                        if keys.len() == 16 {
+                            seen = Some(keys.iter().copied().collect());
+                        }
+                    }
+                }
+            }
+        }
+        if !keys.is_empty() {
+            sink(changes::Changed::Keys(&keys, b.origin));
         }
     }
 

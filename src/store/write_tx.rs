@@ -14,6 +14,8 @@ pub struct WriteTx {
     pub quiet_new: bool,
     /// New versions' elements that may go ahead of the record (`stage.rs`).
     pub(super) stage: super::stage::Stage,
+    /// The client whose command is written (0: none), for NOLOOP tracking.
+    pub origin: u64,
 }
 
 impl WriteTx {
@@ -33,6 +35,15 @@ impl WriteTx {
     /// The generation of physical slot `slot`, as this transaction left it.
     pub(super) fn gen(&self, slot: usize) -> u32 {
         self.batch.new_gens[slot].unwrap_or_else(|| self.store.gen(slot))
+    }
+
+    /// Whether this record already wrote `key` of `db`, or flushed a
+    /// database: client-side caching remembers a read of it only after the
+    /// commit, so that the commit's invalidation comes first, as the
+    /// write's did in Redis.
+    pub fn wrote(&self, db: usize, key: &[u8]) -> bool {
+        self.batch.new_gens.iter().any(Option::is_some)
+            || self.batch.overlay.contains_key(&self.key(db, key))
     }
 
     /// The stored key of `key` in logical database `db`.
@@ -404,7 +415,8 @@ impl WriteTx {
             return Ok(None);
         }
         self.index_effects();
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.origin = self.origin;
         if self.store.is_follower() {
             // A writable replica's own writes (`replica-read-only no`) stay
             // local, as in Redis: they take no offset in the master's
