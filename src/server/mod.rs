@@ -369,6 +369,22 @@ impl Server {
             Ordering::Relaxed,
         );
         self.store.notify.set_flags(cfg.notify_keyspace_events);
+        let num = |name: &str, default: u64| -> u64 {
+            cfg.get(name)
+                .first()
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+                .map_or(default, |v| v.max(0) as u64)
+        };
+        let e = &self.store.encoding_limits;
+        for (a, name, default) in [
+            (&e.hash_entries, "hash-max-listpack-entries", 512),
+            (&e.hash_value, "hash-max-listpack-value", 64),
+            (&e.zset_entries, "zset-max-listpack-entries", 128),
+            (&e.zset_value, "zset-max-listpack-value", 64),
+            (&e.intset_entries, "set-max-intset-entries", 512),
+        ] {
+            a.store(num(name, default), Ordering::Relaxed);
+        }
     }
 }
 

@@ -110,6 +110,7 @@ impl Store {
             table_bytes: AtomicUsize::new(opts.budget.table_bytes),
             expired_seen: Mutex::new(Vec::new()),
             notify: Default::default(),
+            encoding_limits: Default::default(),
             active_expire: AtomicBool::new(true),
             applier_wake: Condvar::new(),
             applier_lock: Mutex::new(false),

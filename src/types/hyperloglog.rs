@@ -526,13 +526,14 @@ pub(crate) fn pf_add(
         // that change is stored, and so reaches replicas too.
         if updated {
             invalidate(&mut v);
-            string::put(db, key, Bytes::from(v), at);
+            string::put_as(db, key, Bytes::from(v), at, true);
         }
         return Err(e);
     }
     if updated {
+        // PFADD unshares the value into a raw string.
         invalidate(&mut v);
-        string::put(db, key, Bytes::from(v), at);
+        string::put_as(db, key, Bytes::from(v), at, true);
     }
     Ok(updated)
 }
@@ -557,7 +558,9 @@ pub(crate) fn pf_count_one(
         if let Some(s) = read(db, key, true)? {
             let mut v = s.value.to_vec();
             v[8..16].copy_from_slice(&card.to_le_bytes());
-            string::put(db, key, Bytes::from(v), s.expire_at);
+            // Redis writes the cache in place: the encoding stays.
+            let raw = db.get(key).is_some_and(|m| m.converted);
+            string::put_as(db, key, Bytes::from(v), s.expire_at, raw);
         }
     }
     Ok(card)
@@ -616,7 +619,7 @@ pub(crate) fn pf_merge(
         }
     }
     invalidate(&mut v);
-    string::put(db, dest, Bytes::from(v), at);
+    string::put_as(db, dest, Bytes::from(v), at, true);
     Ok(())
 }
 

@@ -275,6 +275,8 @@ pub(crate) struct Z {
     changed: bool,
     low: Option<Vec<u8>>,
     high: Option<Vec<u8>>,
+    /// Redis would hold it as a `skiplist` (`types/encoding.rs`).
+    converted: bool,
 }
 
 /// Bounds longer than this are not kept (the metadata is rewritten on
@@ -318,6 +320,7 @@ impl Z {
             changed: false,
             low,
             high,
+            converted: m.converted,
         }
     }
 
@@ -353,7 +356,16 @@ impl Z {
         let new = norm(new);
         match old {
             Some(o) => db.tx().sub_del(sub_key(&self.p, &index_field(o, member))),
-            None => self.len += 1,
+            None => {
+                // Redis converts a listpack before inserting a member over
+                // `zset-max-listpack-value` or past the entries limit.
+                self.len += 1;
+                if !self.converted {
+                    let lim = db.limits();
+                    self.converted =
+                        self.len > lim.zset_entries || member.len() as u64 > lim.zset_value;
+                }
+            }
         }
         let f = index_field(new, member);
         if self.low.as_ref().is_some_and(|l| f < *l) {
@@ -394,6 +406,7 @@ impl Z {
                 self.version,
                 self.len,
                 self.expire_at,
+                self.converted,
             );
         }
         let mut p = Vec::with_capacity(24 + 2 * MAX_BOUND);
@@ -409,6 +422,7 @@ impl Z {
             expire_at: self.expire_at,
             payload: Bytes::from(p),
             chunked: false,
+            converted: self.converted,
         };
         let d = db.db;
         db.tx().put(d, &self.key, &m);
@@ -901,7 +915,8 @@ pub(crate) fn pop(
 }
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty:
-/// ZRANGESTORE, ZUNIONSTORE & co.); returns their number.
+/// ZRANGESTORE, ZUNIONSTORE & co.); returns their number. A new value:
+/// its encoding follows from its content (`Z::set` marks a big one).
 pub(crate) fn replace(db: &mut Db<'_>, dst: &Bytes, items: &[(Bytes, f64)]) -> u64 {
     let d = db.db;
     db.tx().delete(d, dst);
