@@ -1310,7 +1310,12 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
                 queued,
             });
         } else {
-            steps.push(one(g.command()));
+            let c = g.command();
+            let check = encoding_checks(&c);
+            steps.push(one(c));
+            // Not from the generator's random stream: a seed names the
+            // same commands with or without these checks.
+            steps.extend(check.into_iter().map(one));
         }
     }
     // The end state: every key of every database used.
@@ -1328,9 +1333,29 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
             ]));
             steps.push(one(vec!["PTTL".into(), k.to_string()]));
             steps.push(one(vec!["DUMP".into(), k.to_string()]));
+            steps.push(one(vec!["OBJECT".into(), "ENCODING".into(), k.to_string()]));
         }
     }
     steps
+}
+
+/// OBJECT ENCODING of the keys a command names, after it: Redis converts
+/// a value to its big encoding when it outgrows the small one and never
+/// back, so the answer depends on the key's history, which is checked
+/// here step by step (the command's own arguments that are key names).
+fn encoding_checks(cmd: &[String]) -> Vec<Vec<String>> {
+    let mut named: Vec<&str> = Vec::new();
+    for a in cmd.iter().skip(1) {
+        let known = KEYS.iter().chain(ZKEYS).chain(HKEYS).any(|k| k == a);
+        if known && !named.contains(&a.as_str()) {
+            named.push(a);
+        }
+    }
+    named
+        .into_iter()
+        .take(3)
+        .map(|k| vec!["OBJECT".into(), "ENCODING".into(), k.to_string()])
+        .collect()
 }
 
 #[derive(Clone, Copy)]
@@ -1399,14 +1424,28 @@ fn run_steps(redis: &RealRedis, node: &Node, steps: &[Step], rng: &mut Rng, seed
                 let at = i + j;
                 let from = at.saturating_sub(15);
                 let log: Vec<String> = steps[from..=at].iter().map(|s| s.cmd.join(" ")).collect();
+                // The history of the keys named: what shaped the value.
+                // SLEDIS_DIFF_TRACE adds names (where a RENAME brought it from).
+                let mut names: Vec<String> = st.cmd[1.min(st.cmd.len())..].to_vec();
+                if let Ok(extra) = std::env::var("SLEDIS_DIFF_TRACE") {
+                    names.extend(extra.split(',').map(String::from));
+                }
+                let mut history: Vec<String> = steps[..from]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.cmd.iter().skip(1).any(|a| names.contains(a)))
+                    .map(|(n, s)| format!("#{} {}", n + 1, s.cmd.join(" ")))
+                    .collect();
+                history.drain(..history.len().saturating_sub(60));
                 panic!(
-                    "mismatch at command #{} of seed {seed:#x}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nlast commands:\n  {}",
+                    "mismatch at command #{} of seed {seed:#x}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nearlier commands naming its arguments:\n  {}\nlast commands:\n  {}",
                     at + 1,
                     st.cmd,
                     r,
                     s,
                     String::from_utf8_lossy(&r_raw),
                     String::from_utf8_lossy(&s_raw),
+                    history.join("\n  "),
                     log.join("\n  ")
                 );
             }

@@ -250,9 +250,14 @@ const FLAG_CHUNKED: u8 = 2;
 /// absent, the encoding follows from the value (`types/encoding.rs`).
 /// Builds before this bit refuse metadata carrying it.
 const FLAG_CONVERTED: u8 = 4;
+/// Flags bit 3: a string Redis made without trying the integer encoding
+/// (INCRBYFLOAT's result): `embstr` or `raw` by its length, never `int`.
+/// Same rules for older builds as `FLAG_CONVERTED`.
+const FLAG_NO_INT: u8 = 8;
 
 /// A key's metadata entry. Encoded as `kind u8 | flags u8 | [expire_at i64 LE]
-/// | payload` (flags: `FLAG_EXPIRE`, `FLAG_CHUNKED`, `FLAG_CONVERTED`).
+/// | payload` (flags: `FLAG_EXPIRE`, `FLAG_CHUNKED`, `FLAG_CONVERTED`,
+/// `FLAG_NO_INT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
     pub kind: Kind,
@@ -263,6 +268,8 @@ pub struct Meta {
     pub chunked: bool,
     /// In Redis's big encoding for good (`FLAG_CONVERTED`).
     pub converted: bool,
+    /// A string that is not `int` whatever its bytes (`FLAG_NO_INT`).
+    pub no_int: bool,
 }
 
 impl Meta {
@@ -273,6 +280,7 @@ impl Meta {
             payload: value,
             chunked: false,
             converted: false,
+            no_int: false,
         }
     }
 
@@ -300,6 +308,7 @@ impl Meta {
             payload: p.freeze(),
             chunked: false,
             converted: false,
+            no_int: false,
         }
     }
 
@@ -316,6 +325,7 @@ impl Meta {
             payload: p.freeze(),
             chunked: false,
             converted: false,
+            no_int: false,
         }
     }
 
@@ -344,6 +354,7 @@ impl Meta {
             payload: p.freeze(),
             chunked: self.chunked,
             converted: self.converted,
+            no_int: self.no_int,
         }
     }
 
@@ -380,6 +391,9 @@ impl Meta {
         if self.converted {
             flags |= FLAG_CONVERTED;
         }
+        if self.no_int {
+            flags |= FLAG_NO_INT;
+        }
         match self.expire_at {
             Some(t) => {
                 b.put_u8(FLAG_EXPIRE | flags);
@@ -399,7 +413,7 @@ impl Meta {
         }
         let kind = Kind::from_u8(v[0])?;
         let flags = v[1];
-        if flags & !(FLAG_EXPIRE | FLAG_CHUNKED | FLAG_CONVERTED) != 0
+        if flags & !(FLAG_EXPIRE | FLAG_CHUNKED | FLAG_CONVERTED | FLAG_NO_INT) != 0
             || flags & FLAG_CHUNKED != 0 && kind != Kind::String
         {
             return None;
@@ -423,6 +437,7 @@ impl Meta {
             payload: v.slice(rest..),
             chunked,
             converted: flags & FLAG_CONVERTED != 0,
+            no_int: flags & FLAG_NO_INT != 0,
         })
     }
 
@@ -470,6 +485,9 @@ mod tests {
             assert_eq!(Meta::peek_coll_version(&e), Some(4));
             assert!(Meta::decode(&e).is_some_and(|m| m.with_version(5).converted));
         }
+        let mut f = Meta::string(Bytes::from("12"), Some(3));
+        f.no_int = true;
+        assert_eq!(Meta::decode(&f.encode()), Some(f));
         let k = data_key(3, 7, b"user:1");
         assert_eq!(parse_data_key(&k), Some((3, 7, &b"user:1"[..])));
     }

@@ -163,6 +163,10 @@ struct Batch {
     /// Read from a WAL or a master's stream (`apply_record`), not written
     /// by a command here.
     replicated: bool,
+    /// Metadata written by `WriteTx::put_unwatched` (key → the value): no
+    /// change a client can see, so unless a later write of the batch
+    /// replaced it, its watchers and blocked clients are not touched.
+    unwatched: HashMap<Bytes, Bytes>,
 }
 
 /// `hash-max-listpack-entries/value`, `zset-max-listpack-entries/value`

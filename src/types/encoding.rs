@@ -97,6 +97,8 @@ pub(crate) fn of(db: &mut Db<'_>, key: &Bytes, m: &Meta) -> Encoding {
     let lim = db.limits();
     match m.kind {
         Kind::String if m.converted || m.chunked => Encoding::Raw,
+        Kind::String if m.no_int && m.payload.len() <= EMBSTR_MAX => Encoding::Embstr,
+        Kind::String if m.no_int => Encoding::Raw,
         Kind::String => of_str(&m.payload),
         Kind::List => Encoding::Quicklist,
         Kind::Set => {

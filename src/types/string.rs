@@ -251,7 +251,7 @@ impl StrRef {
                 }
                 nv[offset as usize..end as usize].copy_from_slice(data);
                 let nv = nv.freeze();
-                put_whole(db, key, nv.clone(), self.expire_at, true);
+                put_whole(db, key, nv.clone(), self.expire_at, Made::Raw);
                 self.len = len;
                 self.body = Body::Whole(nv);
                 return;
@@ -421,12 +421,25 @@ pub(crate) fn get_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, 
     Ok(whole(db, s))
 }
 
-/// `raw`: Redis would hold it as `raw` whatever its content (see
-/// `types/encoding.rs`); a string over `WHOLE_MAX` is raw anyway.
-fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>, raw: bool) {
+/// How Redis made a string object, which decides its encoding
+/// (`types/encoding.rs`); a string over `WHOLE_MAX` is `raw` anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Made {
+    /// Through `tryObjectEncoding` (SET and most writes): by its bytes.
+    Tried,
+    /// Changed in place or built raw (APPEND, SETRANGE, SETBIT, BITOP,
+    /// PFADD): `raw`.
+    Raw,
+    /// `createStringObject` without trying an integer (INCRBYFLOAT):
+    /// `embstr` or `raw` by length.
+    Plain,
+}
+
+fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>, made: Made) {
     let n = db.db;
     let mut m = Meta::string(value, expire_at);
-    m.converted = raw;
+    m.converted = made == Made::Raw;
+    m.no_int = made == Made::Plain;
     db.tx().put(n, key, &m);
 }
 
@@ -445,7 +458,7 @@ pub(crate) fn put_built(
     if len as usize <= WHOLE_MAX {
         let v = block(db, 0, len as usize);
         // A value Redis builds as a raw string object (BITOP).
-        return put_whole(db, key, Bytes::from(v), expire_at, true);
+        return put_whole(db, key, Bytes::from(v), expire_at, Made::Raw);
     }
     let n = db.db;
     let (version, prefix) = {
@@ -475,14 +488,20 @@ pub(crate) fn put_built(
 /// metadata up to `WHOLE_MAX` bytes, else in chunks under a new version
 /// (the old one's elements go to the GC).
 pub(crate) fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
-    put_as(db, key, value, expire_at, false)
+    put_as(db, key, value, expire_at, Made::Tried)
 }
 
-/// [`put`] of a value Redis holds as `raw` whatever its content when
-/// `raw` (a HyperLogLog written by PFADD or PFMERGE).
-pub(crate) fn put_as(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>, raw: bool) {
+/// [`put`] of a value Redis made as `made` (a HyperLogLog written by
+/// PFADD or PFMERGE is raw, INCRBYFLOAT's result plain).
+pub(crate) fn put_as(
+    db: &mut Db<'_>,
+    key: &[u8],
+    value: Bytes,
+    expire_at: Option<i64>,
+    made: Made,
+) {
     if value.len() <= WHOLE_MAX {
-        return put_whole(db, key, value, expire_at, raw);
+        return put_whole(db, key, value, expire_at, made);
     }
     let prefix = new_chunks(db, key, &value);
     let n = db.db;

@@ -423,6 +423,7 @@ impl Z {
             payload: Bytes::from(p),
             chunked: false,
             converted: self.converted,
+            no_int: false,
         };
         let d = db.db;
         db.tx().put(d, &self.key, &m);
@@ -912,6 +913,32 @@ pub(crate) fn pop(
         Some(mut z) => z.pop(db, max, count),
         None => Vec::new(),
     })
+}
+
+/// SORT and SORT_RO of a sorted set: Redis 7.0 converts a listpack to a
+/// skiplist before sorting (`zsetConvert` in sort.c), for good, so its
+/// OBJECT ENCODING and DUMP change. The flag is written without touching
+/// watchers (nothing a client reads changed). A replica leaves it to its
+/// master's stream: it writes only what it is sent.
+pub(crate) fn convert_for_sort(db: &mut Db<'_>, key: &Bytes) {
+    if db.store().is_follower() {
+        return;
+    }
+    let (n, now) = (db.db, db.now);
+    // Not `Db::get`: SORT's own lookup is the one counted in INFO.
+    let m = match db.open_tx() {
+        Some(tx) => tx.get(n, key),
+        None => db.store().get(n, key, now),
+    };
+    if !m.is_some_and(|m| m.kind == Kind::ZSet && !m.converted) {
+        return;
+    }
+    if let Some(mut m) = db.tx().get(n, key) {
+        if m.kind == Kind::ZSet && !m.converted {
+            m.converted = true;
+            db.tx().put_unwatched(n, key, &m);
+        }
+    }
 }
 
 /// Replaces `dst` with a sorted set of `items` (deleted when empty:
