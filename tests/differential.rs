@@ -1283,7 +1283,11 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
         cmd,
         queued: Vec::new(),
     };
-    while steps.len() < commands {
+    // Steps the generator made: the encoding checks are not counted, so a
+    // seed and a count name the same commands with or without them.
+    let mut made = 0;
+    while made < commands {
+        let before = steps.len();
         if g.rng.below(100) < 6 {
             // A transaction, sometimes with a watched key, sometimes broken.
             if g.rng.chance(30) {
@@ -1309,10 +1313,12 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
                 cmd: end.split(' ').map(String::from).collect(),
                 queued,
             });
+            made += steps.len() - before;
         } else {
             let c = g.command();
             let check = encoding_checks(&c);
             steps.push(one(c));
+            made += 1;
             // Not from the generator's random stream: a seed names the
             // same commands with or without these checks.
             steps.extend(check.into_iter().map(one));
