@@ -1493,9 +1493,9 @@ fn resp3_commands_match_redis() {
 
 /// Commands on sorted sets of up to 1500 members (skiplists in Redis):
 /// long walks over many pages of the score index, ties, ranks far from
-/// both ends. No -0 (a Redis skiplist keeps it, sledis stores 0) and lex
-/// ranges only on a set whose scores are all equal (Redis's skiplist and
-/// listpack disagree on mixed scores).
+/// both ends, -0 (which a skiplist keeps). Lex ranges only on a set whose
+/// scores are all equal (Redis's skiplist and listpack disagree on mixed
+/// scores).
 fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
     let mut steps = Vec::new();
     let one = |cmd: Vec<String>| Step {
@@ -1505,7 +1505,7 @@ fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
     let member = |rng: &mut Rng| format!("m{}", rng.below(1500));
     let score = |rng: &mut Rng| match rng.below(4) {
         0 => format!("{}.5", rng.range(-20, 20)),
-        1 => s_pick(rng, &["-inf", "+inf", "1e-7", "0"]),
+        1 => s_pick(rng, &["-inf", "+inf", "1e-7", "0", "-0"]),
         _ => rng.range(-30, 30).to_string(),
     };
     let bound = |rng: &mut Rng| {
@@ -1628,6 +1628,216 @@ fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
         ]));
     }
     steps
+}
+
+/// `cmd` (split at spaces; `{N:name}` expands to N numbered names), then
+/// OBJECT ENCODING and DUMP of each of `keys`.
+fn enc_step(steps: &mut Vec<Step>, cmd: &str, keys: &[&str]) {
+    let mut v: Vec<String> = Vec::new();
+    for a in cmd.split(' ') {
+        match a.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            // {from-to:prefix:value}: prefix+i (then value, if any) for i
+            // in from..=to.
+            Some(spec) => {
+                let parts: Vec<&str> = spec.split(':').collect();
+                let (from, to) = parts[0].split_once('-').expect("range");
+                let (from, to): (u32, u32) = (from.parse().expect("n"), to.parse().expect("n"));
+                for i in from..=to {
+                    if parts.len() > 2 && parts[2] == "score" {
+                        v.push(i.to_string());
+                    }
+                    v.push(format!("{}{i}", parts[1]));
+                    if parts.len() > 2 && parts[2] != "score" {
+                        v.push(parts[2].to_string());
+                    }
+                }
+            }
+            None => v.push(a.to_string()),
+        }
+    }
+    let one = |cmd: Vec<String>| Step {
+        cmd,
+        queued: Vec::new(),
+    };
+    steps.push(one(v));
+    for k in keys {
+        steps.push(one(vec!["OBJECT".into(), "ENCODING".into(), k.to_string()]));
+        steps.push(one(vec!["DUMP".into(), k.to_string()]));
+    }
+}
+
+/// Every encoding through the writes that convert it, the ones that
+/// shrink it back (Redis never converts back) and the ones that build a
+/// new value (the *STORE commands, SPOP's rebuild), each followed by
+/// OBJECT ENCODING and DUMP. `small`: the thresholds set low first
+/// through CONFIG SET's old `*-ziplist-*` names.
+fn encoding_steps(small: bool) -> Vec<Step> {
+    let mut st = Vec::new();
+    let long = "x".repeat(65);
+    let max = "y".repeat(64);
+    let (hn, zn, sn) = if small { (4, 4, 4) } else { (512, 128, 512) };
+    if small {
+        for c in [
+            "CONFIG SET hash-max-ziplist-entries 4",
+            "CONFIG SET zset-max-ziplist-entries 4",
+            "CONFIG SET set-max-intset-entries 4",
+            "CONFIG SET hash-max-ziplist-value 8",
+            "CONFIG SET zset-max-ziplist-value 8",
+        ] {
+            enc_step(&mut st, c, &[]);
+        }
+    }
+    let (vlen_ok, vlen_long) = if small {
+        ("y".repeat(8), "x".repeat(9))
+    } else {
+        (max.clone(), long.clone())
+    };
+    let w = |st: &mut Vec<Step>, c: &str, k: &[&str]| enc_step(st, c, k);
+    // Strings.
+    for c in [
+        "SET s 123",
+        "SET s -0",
+        "SET s 9223372036854775807",
+        "SET s 9223372036854775808",
+        "SET s 0123",
+        "SET s abc",
+        "APPEND s d",
+        "SET s 12",
+        "APPEND s 3",
+        "INCR s",
+        "APPEND s \"\"",
+        "SETRANGE s 0 9",
+        "DEL s",
+        "APPEND s 12",
+        "SETRANGE s 5 ab",
+        "SET s ab",
+        "SETBIT s 0 0",
+        "SET s ab",
+        "BITFIELD s GET u8 0",
+        "BITFIELD s OVERFLOW FAIL INCRBY u8 0 255",
+        "SET s 5",
+        "INCRBYFLOAT s 1",
+        "INCRBYFLOAT s 0.5",
+        "INCR s",
+        "SET s 1.5 EX 100",
+        "INCRBYFLOAT s 100000000000000000000000000000000000000000000000",
+        "GETSET s 7",
+        "SETEX s 100 8",
+        "BITOP NOT s2 s",
+        "PFADD hll a b c",
+        "PFCOUNT hll",
+        "PFMERGE hll2 hll",
+    ] {
+        w(&mut st, c, &["s", "s2", "hll", "hll2"]);
+    }
+    w(&mut st, &format!("SET big {long}"), &["big"]);
+    w(&mut st, "SETRANGE s 0 x", &["s"]);
+    w(&mut st, "COPY s s3", &["s3"]);
+    w(&mut st, "RENAME s3 s4", &["s4"]);
+    // Lists.
+    w(&mut st, "RPUSH l a b 1 2", &["l"]);
+    w(&mut st, &format!("RPUSH l {long}"), &["l"]);
+    w(&mut st, "LPOP l 4", &["l"]);
+    // Hashes: by count, by field or value length, and after shrinking.
+    w(&mut st, &format!("HSET h {{1-{hn}:f:v}}"), &["h"]);
+    w(&mut st, "HSET h f1 w", &["h"]);
+    w(&mut st, &format!("HSET h f{} v", hn + 1), &["h"]);
+    w(&mut st, &format!("HDEL h {{3-{}:f}}", hn + 1), &["h"]);
+    w(&mut st, "HSET h f1 v2", &["h"]);
+    w(&mut st, &format!("HSET h2 f {vlen_ok}"), &["h2"]);
+    w(&mut st, &format!("HSETNX h2 f {vlen_long}"), &["h2"]);
+    w(&mut st, &format!("HSET h2 g {vlen_long}"), &["h2"]);
+    w(&mut st, "HDEL h2 g", &["h2"]);
+    w(&mut st, &format!("HSETNX h3 {vlen_long} 1"), &["h3"]);
+    w(&mut st, "HSET h4 f 1", &["h4"]);
+    w(&mut st, &format!("HINCRBY h4 {vlen_long} 1"), &["h4"]);
+    w(&mut st, "HSET h5 f 1", &["h5"]);
+    w(
+        &mut st,
+        &format!("HINCRBYFLOAT h5 {vlen_long} 1.5"),
+        &["h5"],
+    );
+    w(&mut st, "COPY h2 h6", &["h6"]);
+    // Sets: by count, by a member that is not an integer, SPOP's rebuild
+    // (when at most a fifth of the count remains) and the *STORE commands.
+    w(&mut st, &format!("SADD st {{1-{sn}:}}"), &["st"]);
+    w(&mut st, &format!("SADD st {}", sn + 1), &["st"]);
+    w(&mut st, &format!("SREM st {{4-{}:}}", sn + 1), &["st"]);
+    w(&mut st, "SADD st2 1 2 3 4 5 6 7 8 9 10 a", &["st2"]);
+    w(&mut st, "SREM st2 a", &["st2"]);
+    w(&mut st, "SUNIONSTORE st3 st2", &["st3"]);
+    w(&mut st, "SINTERSTORE st3 st2 st2", &["st3"]);
+    w(&mut st, "SDIFFSTORE st3 st2 st", &["st3"]);
+    w(&mut st, "SMOVE st2 st4 5", &["st2", "st4"]);
+    // SPOP picks at random: the count it popped, then the encoding.
+    let spop = |st: &mut Vec<Step>, key: &str, n: &str| {
+        let script = "return #redis.call('SPOP', KEYS[1], ARGV[1])";
+        for cmd in [
+            vec!["EVAL", script, "1", key, n],
+            vec!["SCARD", key],
+            vec!["OBJECT", "ENCODING", key],
+        ] {
+            st.push(Step {
+                cmd: cmd.into_iter().map(String::from).collect(),
+                queued: Vec::new(),
+            });
+        }
+    };
+    spop(&mut st, "st2", "4");
+    w(&mut st, "SADD st5 1 2 3 4 5 6 7 8 9 10 11 12 a", &["st5"]);
+    w(&mut st, "SREM st5 a", &["st5"]);
+    spop(&mut st, "st5", "10");
+    w(&mut st, "SADD st7 1 2 3 4 5 6 7 8 9 10 11 12 a", &["st7"]);
+    w(&mut st, "SREM st7 a", &["st7"]);
+    spop(&mut st, "st7", "9");
+    w(&mut st, "SADD st6 1 a", &["st6"]);
+    w(&mut st, "SORT st6 ALPHA STORE l2", &["st6", "l2"]);
+    // Sorted sets: by count, by member length, -0 on both sides, SORT's
+    // conversion and the *STORE commands' new values.
+    w(&mut st, &format!("ZADD z {{1-{zn}:m:score}}"), &["z"]);
+    w(&mut st, "ZADD z -0 m1", &["z"]);
+    w(&mut st, "ZADD z -0 n", &["z"]);
+    w(&mut st, &format!("ZADD z {} m{}", zn + 1, zn + 1), &["z"]);
+    w(&mut st, "ZADD z -0 n2", &["z"]);
+    w(&mut st, &format!("ZREMRANGEBYRANK z 3 {}", zn + 5), &["z"]);
+    w(&mut st, "ZSCORE z n2", &[]);
+    w(&mut st, "ZUNIONSTORE z2 1 z", &["z2"]);
+    w(&mut st, "ZINTERSTORE z2 2 z z", &["z2"]);
+    w(&mut st, "ZDIFFSTORE z2 1 z", &["z2"]);
+    w(&mut st, "ZRANGESTORE z2 z 0 -1", &["z2"]);
+    w(&mut st, "ZRANGESTORE z2 z -inf +inf BYSCORE", &["z2"]);
+    w(&mut st, &format!("ZADD zl 1 {vlen_ok}"), &["zl"]);
+    w(&mut st, &format!("ZADD zl XX 2 {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZADD zl 2 {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZREM zl {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZINCRBY zl2 1 {vlen_long}"), &["zl2"]);
+    w(&mut st, "ZADD zs 1 a 2 b", &["zs"]);
+    w(&mut st, "SORT zs BY nosort", &["zs"]);
+    w(&mut st, "ZADD zs2 -0 a 1 b", &["zs2"]);
+    w(&mut st, "SORT_RO zs2 ALPHA", &["zs2"]);
+    w(&mut st, "ZADD zs2 -0 c", &["zs2"]);
+    w(&mut st, "ZRANGE zs2 0 -1 WITHSCORES", &[]);
+    w(&mut st, "ZUNIONSTORE zs3 1 zs2", &["zs3"]);
+    w(&mut st, "COPY zs2 zs4", &["zs4"]);
+    w(
+        &mut st,
+        &format!("ZADD zbig {{1-{}:m:score}}", zn + 10),
+        &["zbig"],
+    );
+    w(&mut st, "ZUNIONSTORE zbig2 1 zbig", &["zbig2"]);
+    w(&mut st, "ZREMRANGEBYRANK zbig2 0 -3", &["zbig2"]);
+    st
+}
+
+#[test]
+fn encodings_through_growth_and_shrink_match_redis() {
+    for small in [false, true] {
+        let steps = encoding_steps(small);
+        let redis = RealRedis::start(&[]);
+        let node = Node::start(&[]);
+        let mut rng = Rng(1);
+        run_steps(&redis, &node, &steps, &mut rng, 0, Mode::Sequential);
+    }
 }
 
 #[test]
