@@ -511,13 +511,19 @@ pub(crate) fn put_as(
 
 /// Marks the string at `key` `raw` without changing its bytes: Redis
 /// unshares the value of a SETBIT or BITFIELD that changes nothing too
-/// (`types/encoding.rs`). Nothing is written when it already is.
-pub(crate) fn mark_raw(db: &mut Db<'_>, key: &[u8]) {
+/// (`types/encoding.rs`). Nothing is written when it already is. `touch`:
+/// the command counts as a change for WATCH (SETBIT always does in
+/// Redis; a BITFIELD whose writes all failed does not).
+pub(crate) fn mark_raw(db: &mut Db<'_>, key: &[u8], touch: bool) {
     let n = db.db;
     if let Some(mut m) = db.tx().get(n, key) {
         if m.kind == Kind::String && !m.converted && !m.chunked {
             m.converted = true;
-            db.tx().put(n, key, &m);
+            if touch {
+                db.tx().put(n, key, &m);
+            } else {
+                db.tx().put_unwatched(n, key, &m);
+            }
         }
     }
 }
