@@ -1819,6 +1819,23 @@ fn encoding_steps(small: bool) -> Vec<Step> {
     w(&mut st, "ZRANGE zs2 0 -1 WITHSCORES", &[]);
     w(&mut st, "ZUNIONSTORE zs3 1 zs2", &["zs3"]);
     w(&mut st, "COPY zs2 zs4", &["zs4"]);
+    // Conversions on a read or a no-op are no change for WATCH.
+    for (setup, cmd) in [
+        ("ZADD zw 1 a", "SORT_RO zw ALPHA"),
+        ("SET sw a", "SETBIT sw 0 0"),
+        ("SET sw2 a", "BITFIELD sw2 OVERFLOW FAIL INCRBY u8 0 255"),
+    ] {
+        let key = cmd.split(' ').nth(1).unwrap_or_default();
+        w(&mut st, setup, &[]);
+        w(&mut st, &format!("WATCH {key}"), &[]);
+        w(&mut st, cmd, &[key]);
+        w(&mut st, "MULTI", &[]);
+        w(&mut st, "PING", &[]);
+        st.push(Step {
+            cmd: vec!["EXEC".into()],
+            queued: vec![vec!["PING".into()]],
+        });
+    }
     w(
         &mut st,
         &format!("ZADD zbig {{1-{}:m:score}}", zn + 10),

@@ -511,19 +511,14 @@ pub(crate) fn put_as(
 
 /// Marks the string at `key` `raw` without changing its bytes: Redis
 /// unshares the value of a SETBIT or BITFIELD that changes nothing too
-/// (`types/encoding.rs`). Nothing is written when it already is. `touch`:
-/// the command counts as a change for WATCH (SETBIT always does in
-/// Redis; a BITFIELD whose writes all failed does not).
-pub(crate) fn mark_raw(db: &mut Db<'_>, key: &[u8], touch: bool) {
+/// (`types/encoding.rs`). Nothing is written when it already is, and
+/// the write touches no watcher: Redis counts neither as a change.
+pub(crate) fn mark_raw(db: &mut Db<'_>, key: &[u8]) {
     let n = db.db;
     if let Some(mut m) = db.tx().get(n, key) {
         if m.kind == Kind::String && !m.converted && !m.chunked {
             m.converted = true;
-            if touch {
-                db.tx().put(n, key, &m);
-            } else {
-                db.tx().put_unwatched(n, key, &m);
-            }
+            db.tx().put_unwatched(n, key, &m);
         }
     }
 }
