@@ -1283,7 +1283,11 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
         cmd,
         queued: Vec::new(),
     };
-    while steps.len() < commands {
+    // Steps the generator made: the encoding checks are not counted, so a
+    // seed and a count name the same commands with or without them.
+    let mut made = 0;
+    while made < commands {
+        let before = steps.len();
         if g.rng.below(100) < 6 {
             // A transaction, sometimes with a watched key, sometimes broken.
             if g.rng.chance(30) {
@@ -1309,8 +1313,15 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
                 cmd: end.split(' ').map(String::from).collect(),
                 queued,
             });
+            made += steps.len() - before;
         } else {
-            steps.push(one(g.command()));
+            let c = g.command();
+            let check = encoding_checks(&c);
+            steps.push(one(c));
+            made += 1;
+            // Not from the generator's random stream: a seed names the
+            // same commands with or without these checks.
+            steps.extend(check.into_iter().map(one));
         }
     }
     // The end state: every key of every database used.
@@ -1328,9 +1339,29 @@ fn generate(g: &mut Gen, commands: usize) -> Vec<Step> {
             ]));
             steps.push(one(vec!["PTTL".into(), k.to_string()]));
             steps.push(one(vec!["DUMP".into(), k.to_string()]));
+            steps.push(one(vec!["OBJECT".into(), "ENCODING".into(), k.to_string()]));
         }
     }
     steps
+}
+
+/// OBJECT ENCODING of the keys a command names, after it: Redis converts
+/// a value to its big encoding when it outgrows the small one and never
+/// back, so the answer depends on the key's history, which is checked
+/// here step by step (the command's own arguments that are key names).
+fn encoding_checks(cmd: &[String]) -> Vec<Vec<String>> {
+    let mut named: Vec<&str> = Vec::new();
+    for a in cmd.iter().skip(1) {
+        let known = KEYS.iter().chain(ZKEYS).chain(HKEYS).any(|k| k == a);
+        if known && !named.contains(&a.as_str()) {
+            named.push(a);
+        }
+    }
+    named
+        .into_iter()
+        .take(3)
+        .map(|k| vec!["OBJECT".into(), "ENCODING".into(), k.to_string()])
+        .collect()
 }
 
 #[derive(Clone, Copy)]
@@ -1399,14 +1430,28 @@ fn run_steps(redis: &RealRedis, node: &Node, steps: &[Step], rng: &mut Rng, seed
                 let at = i + j;
                 let from = at.saturating_sub(15);
                 let log: Vec<String> = steps[from..=at].iter().map(|s| s.cmd.join(" ")).collect();
+                // The history of the keys named: what shaped the value.
+                // SLEDIS_DIFF_TRACE adds names (where a RENAME brought it from).
+                let mut names: Vec<String> = st.cmd[1.min(st.cmd.len())..].to_vec();
+                if let Ok(extra) = std::env::var("SLEDIS_DIFF_TRACE") {
+                    names.extend(extra.split(',').map(String::from));
+                }
+                let mut history: Vec<String> = steps[..from]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.cmd.iter().skip(1).any(|a| names.contains(a)))
+                    .map(|(n, s)| format!("#{} {}", n + 1, s.cmd.join(" ")))
+                    .collect();
+                history.drain(..history.len().saturating_sub(60));
                 panic!(
-                    "mismatch at command #{} of seed {seed:#x}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nlast commands:\n  {}",
+                    "mismatch at command #{} of seed {seed:#x}: {:?}\n  redis:  {:?}\n  sledis: {:?}\n  raw redis:  {:?}\n  raw sledis: {:?}\nearlier commands naming its arguments:\n  {}\nlast commands:\n  {}",
                     at + 1,
                     st.cmd,
                     r,
                     s,
                     String::from_utf8_lossy(&r_raw),
                     String::from_utf8_lossy(&s_raw),
+                    history.join("\n  "),
                     log.join("\n  ")
                 );
             }
@@ -1448,9 +1493,9 @@ fn resp3_commands_match_redis() {
 
 /// Commands on sorted sets of up to 1500 members (skiplists in Redis):
 /// long walks over many pages of the score index, ties, ranks far from
-/// both ends. No -0 (a Redis skiplist keeps it, sledis stores 0) and lex
-/// ranges only on a set whose scores are all equal (Redis's skiplist and
-/// listpack disagree on mixed scores).
+/// both ends, -0 (which a skiplist keeps). Lex ranges only on a set whose
+/// scores are all equal (Redis's skiplist and listpack disagree on mixed
+/// scores).
 fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
     let mut steps = Vec::new();
     let one = |cmd: Vec<String>| Step {
@@ -1460,7 +1505,7 @@ fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
     let member = |rng: &mut Rng| format!("m{}", rng.below(1500));
     let score = |rng: &mut Rng| match rng.below(4) {
         0 => format!("{}.5", rng.range(-20, 20)),
-        1 => s_pick(rng, &["-inf", "+inf", "1e-7", "0"]),
+        1 => s_pick(rng, &["-inf", "+inf", "1e-7", "0", "-0"]),
         _ => rng.range(-30, 30).to_string(),
     };
     let bound = |rng: &mut Rng| {
@@ -1583,6 +1628,233 @@ fn big_zset_steps(rng: &mut Rng, n: usize) -> Vec<Step> {
         ]));
     }
     steps
+}
+
+/// `cmd` (split at spaces; `{N:name}` expands to N numbered names), then
+/// OBJECT ENCODING and DUMP of each of `keys`.
+fn enc_step(steps: &mut Vec<Step>, cmd: &str, keys: &[&str]) {
+    let mut v: Vec<String> = Vec::new();
+    for a in cmd.split(' ') {
+        match a.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+            // {from-to:prefix:value}: prefix+i (then value, if any) for i
+            // in from..=to.
+            Some(spec) => {
+                let parts: Vec<&str> = spec.split(':').collect();
+                let (from, to) = parts[0].split_once('-').expect("range");
+                let (from, to): (u32, u32) = (from.parse().expect("n"), to.parse().expect("n"));
+                for i in from..=to {
+                    if parts.len() > 2 && parts[2] == "score" {
+                        v.push(i.to_string());
+                    }
+                    v.push(format!("{}{i}", parts[1]));
+                    if parts.len() > 2 && parts[2] != "score" {
+                        v.push(parts[2].to_string());
+                    }
+                }
+            }
+            None => v.push(a.to_string()),
+        }
+    }
+    let one = |cmd: Vec<String>| Step {
+        cmd,
+        queued: Vec::new(),
+    };
+    steps.push(one(v));
+    for k in keys {
+        steps.push(one(vec!["OBJECT".into(), "ENCODING".into(), k.to_string()]));
+        steps.push(one(vec!["DUMP".into(), k.to_string()]));
+    }
+}
+
+/// Every encoding through the writes that convert it, the ones that
+/// shrink it back (Redis never converts back) and the ones that build a
+/// new value (the *STORE commands, SPOP's rebuild), each followed by
+/// OBJECT ENCODING and DUMP. `small`: the thresholds set low first
+/// through CONFIG SET's old `*-ziplist-*` names.
+fn encoding_steps(small: bool) -> Vec<Step> {
+    let mut st = Vec::new();
+    let long = "x".repeat(65);
+    let max = "y".repeat(64);
+    let (hn, zn, sn) = if small { (4, 4, 4) } else { (512, 128, 512) };
+    if small {
+        for c in [
+            "CONFIG SET hash-max-ziplist-entries 4",
+            "CONFIG SET zset-max-ziplist-entries 4",
+            "CONFIG SET set-max-intset-entries 4",
+            "CONFIG SET hash-max-ziplist-value 8",
+            "CONFIG SET zset-max-ziplist-value 8",
+        ] {
+            enc_step(&mut st, c, &[]);
+        }
+    }
+    let (vlen_ok, vlen_long) = if small {
+        ("y".repeat(8), "x".repeat(9))
+    } else {
+        (max.clone(), long.clone())
+    };
+    let w = |st: &mut Vec<Step>, c: &str, k: &[&str]| enc_step(st, c, k);
+    // Strings.
+    for c in [
+        "SET s 123",
+        "SET s -0",
+        "SET s 9223372036854775807",
+        "SET s 9223372036854775808",
+        "SET s 0123",
+        "SET s abc",
+        "APPEND s d",
+        "SET s 12",
+        "APPEND s 3",
+        "INCR s",
+        "APPEND s \"\"",
+        "SETRANGE s 0 9",
+        "DEL s",
+        "APPEND s 12",
+        "SETRANGE s 5 ab",
+        "SET s ab",
+        "SETBIT s 0 0",
+        "SET s ab",
+        "BITFIELD s GET u8 0",
+        "BITFIELD s OVERFLOW FAIL INCRBY u8 0 255",
+        "SET s 5",
+        "INCRBYFLOAT s 1",
+        "INCRBYFLOAT s 0.5",
+        "INCR s",
+        "SET s 1.5 EX 100",
+        "INCRBYFLOAT s 100000000000000000000000000000000000000000000000",
+        "GETSET s 7",
+        "SETEX s 100 8",
+        "BITOP NOT s2 s",
+        "PFADD hll a b c",
+        "PFCOUNT hll",
+        "PFMERGE hll2 hll",
+    ] {
+        w(&mut st, c, &["s", "s2", "hll", "hll2"]);
+    }
+    w(&mut st, &format!("SET big {long}"), &["big"]);
+    w(&mut st, "SETRANGE s 0 x", &["s"]);
+    w(&mut st, "COPY s s3", &["s3"]);
+    w(&mut st, "RENAME s3 s4", &["s4"]);
+    // Lists.
+    w(&mut st, "RPUSH l a b 1 2", &["l"]);
+    w(&mut st, &format!("RPUSH l {long}"), &["l"]);
+    w(&mut st, "LPOP l 4", &["l"]);
+    // Hashes: by count, by field or value length, and after shrinking.
+    w(&mut st, &format!("HSET h {{1-{hn}:f:v}}"), &["h"]);
+    w(&mut st, "HSET h f1 w", &["h"]);
+    w(&mut st, &format!("HSET h f{} v", hn + 1), &["h"]);
+    w(&mut st, &format!("HDEL h {{3-{}:f}}", hn + 1), &["h"]);
+    w(&mut st, "HSET h f1 v2", &["h"]);
+    w(&mut st, &format!("HSET h2 f {vlen_ok}"), &["h2"]);
+    w(&mut st, &format!("HSETNX h2 f {vlen_long}"), &["h2"]);
+    w(&mut st, &format!("HSET h2 g {vlen_long}"), &["h2"]);
+    w(&mut st, "HDEL h2 g", &["h2"]);
+    w(&mut st, &format!("HSETNX h3 {vlen_long} 1"), &["h3"]);
+    w(&mut st, "HSET h4 f 1", &["h4"]);
+    w(&mut st, &format!("HINCRBY h4 {vlen_long} 1"), &["h4"]);
+    w(&mut st, "HSET h5 f 1", &["h5"]);
+    w(
+        &mut st,
+        &format!("HINCRBYFLOAT h5 {vlen_long} 1.5"),
+        &["h5"],
+    );
+    w(&mut st, "COPY h2 h6", &["h6"]);
+    // Sets: by count, by a member that is not an integer, SPOP's rebuild
+    // (when at most a fifth of the count remains) and the *STORE commands.
+    w(&mut st, &format!("SADD st {{1-{sn}:}}"), &["st"]);
+    w(&mut st, &format!("SADD st {}", sn + 1), &["st"]);
+    w(&mut st, &format!("SREM st {{4-{}:}}", sn + 1), &["st"]);
+    w(&mut st, "SADD st2 1 2 3 4 5 6 7 8 9 10 a", &["st2"]);
+    w(&mut st, "SREM st2 a", &["st2"]);
+    w(&mut st, "SUNIONSTORE st3 st2", &["st3"]);
+    w(&mut st, "SINTERSTORE st3 st2 st2", &["st3"]);
+    w(&mut st, "SDIFFSTORE st3 st2 st", &["st3"]);
+    w(&mut st, "SMOVE st2 st4 5", &["st2", "st4"]);
+    // SPOP picks at random: the count it popped, then the encoding.
+    let spop = |st: &mut Vec<Step>, key: &str, n: &str| {
+        let script = "return #redis.call('SPOP', KEYS[1], ARGV[1])";
+        for cmd in [
+            vec!["EVAL", script, "1", key, n],
+            vec!["SCARD", key],
+            vec!["OBJECT", "ENCODING", key],
+        ] {
+            st.push(Step {
+                cmd: cmd.into_iter().map(String::from).collect(),
+                queued: Vec::new(),
+            });
+        }
+    };
+    spop(&mut st, "st2", "4");
+    w(&mut st, "SADD st5 1 2 3 4 5 6 7 8 9 10 11 12 a", &["st5"]);
+    w(&mut st, "SREM st5 a", &["st5"]);
+    spop(&mut st, "st5", "10");
+    w(&mut st, "SADD st7 1 2 3 4 5 6 7 8 9 10 11 12 a", &["st7"]);
+    w(&mut st, "SREM st7 a", &["st7"]);
+    spop(&mut st, "st7", "9");
+    w(&mut st, "SADD st6 1 a", &["st6"]);
+    w(&mut st, "SORT st6 ALPHA STORE l2", &["st6", "l2"]);
+    // Sorted sets: by count, by member length, -0 on both sides, SORT's
+    // conversion and the *STORE commands' new values.
+    w(&mut st, &format!("ZADD z {{1-{zn}:m:score}}"), &["z"]);
+    w(&mut st, "ZADD z -0 m1", &["z"]);
+    w(&mut st, "ZADD z -0 n", &["z"]);
+    w(&mut st, &format!("ZADD z {} m{}", zn + 1, zn + 1), &["z"]);
+    w(&mut st, "ZADD z -0 n2", &["z"]);
+    w(&mut st, &format!("ZREMRANGEBYRANK z 3 {}", zn + 5), &["z"]);
+    w(&mut st, "ZSCORE z n2", &[]);
+    w(&mut st, "ZUNIONSTORE z2 1 z", &["z2"]);
+    w(&mut st, "ZINTERSTORE z2 2 z z", &["z2"]);
+    w(&mut st, "ZDIFFSTORE z2 1 z", &["z2"]);
+    w(&mut st, "ZRANGESTORE z2 z 0 -1", &["z2"]);
+    w(&mut st, "ZRANGESTORE z2 z -inf +inf BYSCORE", &["z2"]);
+    w(&mut st, &format!("ZADD zl 1 {vlen_ok}"), &["zl"]);
+    w(&mut st, &format!("ZADD zl XX 2 {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZADD zl 2 {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZREM zl {vlen_long}"), &["zl"]);
+    w(&mut st, &format!("ZINCRBY zl2 1 {vlen_long}"), &["zl2"]);
+    w(&mut st, "ZADD zs 1 a 2 b", &["zs"]);
+    w(&mut st, "SORT zs BY nosort", &["zs"]);
+    w(&mut st, "ZADD zs2 -0 a 1 b", &["zs2"]);
+    w(&mut st, "SORT_RO zs2 ALPHA", &["zs2"]);
+    w(&mut st, "ZADD zs2 -0 c", &["zs2"]);
+    w(&mut st, "ZRANGE zs2 0 -1 WITHSCORES", &[]);
+    w(&mut st, "ZUNIONSTORE zs3 1 zs2", &["zs3"]);
+    w(&mut st, "COPY zs2 zs4", &["zs4"]);
+    // Conversions on a read or a no-op are no change for WATCH.
+    for (setup, cmd) in [
+        ("ZADD zw 1 a", "SORT_RO zw ALPHA"),
+        ("SET sw a", "SETBIT sw 0 0"),
+        ("SET sw2 a", "BITFIELD sw2 OVERFLOW FAIL INCRBY u8 0 255"),
+    ] {
+        let key = cmd.split(' ').nth(1).unwrap_or_default();
+        w(&mut st, setup, &[]);
+        w(&mut st, &format!("WATCH {key}"), &[]);
+        w(&mut st, cmd, &[key]);
+        w(&mut st, "MULTI", &[]);
+        w(&mut st, "PING", &[]);
+        st.push(Step {
+            cmd: vec!["EXEC".into()],
+            queued: vec![vec!["PING".into()]],
+        });
+    }
+    w(
+        &mut st,
+        &format!("ZADD zbig {{1-{}:m:score}}", zn + 10),
+        &["zbig"],
+    );
+    w(&mut st, "ZUNIONSTORE zbig2 1 zbig", &["zbig2"]);
+    w(&mut st, "ZREMRANGEBYRANK zbig2 0 -3", &["zbig2"]);
+    st
+}
+
+#[test]
+fn encodings_through_growth_and_shrink_match_redis() {
+    for small in [false, true] {
+        let steps = encoding_steps(small);
+        let redis = RealRedis::start(&[]);
+        let node = Node::start(&[]);
+        let mut rng = Rng(1);
+        run_steps(&redis, &node, &steps, &mut rng, 0, Mode::Sequential);
+    }
 }
 
 #[test]

@@ -35,7 +35,9 @@ pub(crate) fn commands() -> Vec<Command> {
     ]
 }
 
-/// The encoding limits in force, from the directives Redis reads them from.
+/// The payload settings in force, from the directives Redis reads them
+/// from (the collections' encodings follow the store's mirror of the
+/// thresholds: `types/encoding.rs`).
 fn limits(ctx: &Ctx<'_>) -> Limits {
     let c = ctx.config();
     let num = |name: &str, default: i64| -> i64 {
@@ -46,11 +48,6 @@ fn limits(ctx: &Ctx<'_>) -> Limits {
     };
     let d = Limits::default();
     Limits {
-        hash_entries: num("hash-max-listpack-entries", d.hash_entries as i64).max(0) as u64,
-        hash_value: num("hash-max-listpack-value", d.hash_value as i64).max(0) as u64,
-        zset_entries: num("zset-max-listpack-entries", d.zset_entries as i64).max(0) as u64,
-        zset_value: num("zset-max-listpack-value", d.zset_value as i64).max(0) as u64,
-        intset_entries: num("set-max-intset-entries", d.intset_entries as i64).max(0) as u64,
         list_fill: num("list-max-listpack-size", d.list_fill),
         compress: c
             .get("rdbcompression")

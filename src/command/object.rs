@@ -1,12 +1,11 @@
-//! OBJECT (Redis's object.c): what a key's value looks like inside. The
-//! answers describe sledis's storage, not Redis's: a string is kept inline
-//! in its metadata entry (`raw`), a collection as one sled key per element
-//! (`subkeys`). Nothing is shared, so REFCOUNT is 1. IDLETIME reads the
+//! OBJECT (Redis's object.c): what a key's value looks like inside.
+//! ENCODING answers the encoding Redis 7.0 would hold the same value in
+//! after the same writes (`types/encoding.rs`), since tools and test
+//! suites check Redis's names. Nothing is shared, so REFCOUNT is 1. IDLETIME reads the
 //! access times of `store/access.rs`; FREQ answers Redis's "not tracked"
 //! error, as Redis does under sledis's only policy, `noeviction`.
 
 use super::{cmd, flags::*, Command, Ctx};
-use crate::store::keys::Kind;
 use bytes::Bytes;
 
 pub(crate) fn commands() -> Vec<Command> {
@@ -55,10 +54,10 @@ fn object(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         return ctx.out.null();
     };
     match sub.as_str() {
-        "encoding" => ctx.out.bulk(match m.kind {
-            Kind::String => b"raw",
-            _ => b"subkeys",
-        }),
+        "encoding" => {
+            let e = crate::types::encoding::of(&mut ctx.data(), &a[2], &m);
+            ctx.out.bulk(e.name().as_bytes())
+        }
         "refcount" => ctx.out.int(1),
         "idletime" => {
             let idle = ctx.idle_seconds(db, &a[2]);

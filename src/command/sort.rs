@@ -99,6 +99,7 @@ fn run(ctx: &mut Ctx<'_>, a: &[Bytes], readonly: bool) {
         // Read what is stored under the writer lock.
         db.tx();
     }
+    crate::types::zset::convert_for_sort(&mut db, &a[1]);
     let picked = match sort::sort(&mut db, &a[1], &spec) {
         Ok(v) => v,
         Err(SortError::Type(e)) => return ctx.err(e.reply()),

@@ -375,7 +375,15 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) {
         Ok(t) => t,
         Err(e) => return ctx.err(e),
     };
-    string::put(&mut ctx.data(), &a[1], Bytes::from(text.clone()), expire_at);
+    // Redis stores the text as made, never as an integer.
+    let made = string::Made::Plain;
+    string::put_as(
+        &mut ctx.data(),
+        &a[1],
+        Bytes::from(text.clone()),
+        expire_at,
+        made,
+    );
     ctx.notify(Ev::Incrbyfloat, &a[1]);
     ctx.out.bulk(text.as_bytes());
 }

@@ -88,10 +88,17 @@ fn describe(key: &[u8], value: Option<&[u8]>, metas: &Metas) -> String {
         };
         return match Meta::decode(&bytes::Bytes::copy_from_slice(v)) {
             Some(m) => {
-                let ttl = m
+                let mut ttl = m
                     .expire_at
                     .map(|t| format!(" expire_at={t}"))
                     .unwrap_or_default();
+                // The encoding flags (`types/encoding.rs`).
+                if m.converted {
+                    ttl.push_str(" converted");
+                }
+                if m.no_int {
+                    ttl.push_str(" no-int");
+                }
                 if m.has_elements() {
                     let (version, len) = m.coll();
                     let chunked = if m.chunked { " in chunks" } else { "" };

@@ -417,6 +417,22 @@ impl Server {
         self.store.notify.set_flags(cfg.notify_keyspace_events);
         self.tracking
             .set_max_keys(cfg.tracking_table_max_keys, &self.tracking_route());
+        let num = |name: &str, default: u64| -> u64 {
+            cfg.get(name)
+                .first()
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+                .map_or(default, |v| v.max(0) as u64)
+        };
+        let e = &self.store.encoding_limits;
+        for (a, name, default) in [
+            (&e.hash_entries, "hash-max-listpack-entries", 512),
+            (&e.hash_value, "hash-max-listpack-value", 64),
+            (&e.zset_entries, "zset-max-listpack-entries", 128),
+            (&e.zset_value, "zset-max-listpack-value", 64),
+            (&e.intset_entries, "set-max-intset-entries", 512),
+        ] {
+            a.store(num(name, default), Ordering::Relaxed);
+        }
     }
 }
 

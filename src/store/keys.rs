@@ -254,9 +254,21 @@ const FLAG_EXPIRE: u8 = 1;
 /// Flags bit 1: a string kept in chunks (`types/string.rs`); the payload is
 /// then a collection's `version | len`.
 const FLAG_CHUNKED: u8 = 2;
+/// Flags bit 2: Redis 7.0 would have converted this value to its big
+/// encoding (a string modified in place: `raw`; a set: `hashtable`; a
+/// hash: `hashtable`; a sorted set: `skiplist`) and never converts back
+/// while the key lives. Set only by a write that makes Redis convert;
+/// absent, the encoding follows from the value (`types/encoding.rs`).
+/// Builds before this bit refuse metadata carrying it.
+const FLAG_CONVERTED: u8 = 4;
+/// Flags bit 3: a string Redis made without trying the integer encoding
+/// (INCRBYFLOAT's result): `embstr` or `raw` by its length, never `int`.
+/// Same rules for older builds as `FLAG_CONVERTED`.
+const FLAG_NO_INT: u8 = 8;
 
 /// A key's metadata entry. Encoded as `kind u8 | flags u8 | [expire_at i64 LE]
-/// | payload` (flags: `FLAG_EXPIRE`, `FLAG_CHUNKED`).
+/// | payload` (flags: `FLAG_EXPIRE`, `FLAG_CHUNKED`, `FLAG_CONVERTED`,
+/// `FLAG_NO_INT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
     pub kind: Kind,
@@ -265,6 +277,10 @@ pub struct Meta {
     pub payload: Bytes,
     /// A string whose bytes are elements (chunks), not the payload.
     pub chunked: bool,
+    /// In Redis's big encoding for good (`FLAG_CONVERTED`).
+    pub converted: bool,
+    /// A string that is not `int` whatever its bytes (`FLAG_NO_INT`).
+    pub no_int: bool,
 }
 
 impl Meta {
@@ -274,6 +290,8 @@ impl Meta {
             expire_at,
             payload: value,
             chunked: false,
+            converted: false,
+            no_int: false,
         }
     }
 
@@ -300,6 +318,8 @@ impl Meta {
             expire_at,
             payload: p.freeze(),
             chunked: false,
+            converted: false,
+            no_int: false,
         }
     }
 
@@ -315,6 +335,8 @@ impl Meta {
             expire_at,
             payload: p.freeze(),
             chunked: false,
+            converted: false,
+            no_int: false,
         }
     }
 
@@ -342,6 +364,8 @@ impl Meta {
             expire_at: self.expire_at,
             payload: p.freeze(),
             chunked: self.chunked,
+            converted: self.converted,
+            no_int: self.no_int,
         }
     }
 
@@ -374,13 +398,19 @@ impl Meta {
     pub fn encode(&self) -> Bytes {
         let mut b = BytesMut::with_capacity(10 + self.payload.len());
         b.put_u8(self.kind as u8);
-        let chunked = if self.chunked { FLAG_CHUNKED } else { 0 };
+        let mut flags = if self.chunked { FLAG_CHUNKED } else { 0 };
+        if self.converted {
+            flags |= FLAG_CONVERTED;
+        }
+        if self.no_int {
+            flags |= FLAG_NO_INT;
+        }
         match self.expire_at {
             Some(t) => {
-                b.put_u8(FLAG_EXPIRE | chunked);
+                b.put_u8(FLAG_EXPIRE | flags);
                 b.put_i64_le(t);
             }
-            None => b.put_u8(chunked),
+            None => b.put_u8(flags),
         }
         b.put_slice(&self.payload);
         b.freeze()
@@ -394,7 +424,7 @@ impl Meta {
         }
         let kind = Kind::from_u8(v[0])?;
         let flags = v[1];
-        if flags & !(FLAG_EXPIRE | FLAG_CHUNKED) != 0
+        if flags & !(FLAG_EXPIRE | FLAG_CHUNKED | FLAG_CONVERTED | FLAG_NO_INT) != 0
             || flags & FLAG_CHUNKED != 0 && kind != Kind::String
         {
             return None;
@@ -417,6 +447,8 @@ impl Meta {
             expire_at,
             payload: v.slice(rest..),
             chunked,
+            converted: flags & FLAG_CONVERTED != 0,
+            no_int: flags & FLAG_NO_INT != 0,
         })
     }
 
@@ -455,6 +487,18 @@ mod tests {
             assert!(c.has_elements());
         }
         assert_eq!(Meta::peek_coll_version(&e), None);
+        for at in [None, Some(7)] {
+            let mut c = Meta::collection(Kind::ZSet, 4, 200, at);
+            c.converted = true;
+            let e = c.encode();
+            assert_eq!(Meta::decode(&e), Some(c.clone()));
+            assert_eq!(Meta::peek_expire(&e), at);
+            assert_eq!(Meta::peek_coll_version(&e), Some(4));
+            assert!(Meta::decode(&e).is_some_and(|m| m.with_version(5).converted));
+        }
+        let mut f = Meta::string(Bytes::from("12"), Some(3));
+        f.no_int = true;
+        assert_eq!(Meta::decode(&f.encode()), Some(f));
         let k = data_key(3, 7, b"user:1");
         assert_eq!(parse_data_key(&k), Some((3, 7, &b"user:1"[..])));
     }

@@ -167,6 +167,35 @@ struct Batch {
     replicated: bool,
     /// The client whose command wrote it (0: none), for NOLOOP tracking.
     origin: u64,
+    /// Metadata written by `WriteTx::put_unwatched` (key → the value): no
+    /// change a client can see, so unless a later write of the batch
+    /// replaced it, its watchers and blocked clients are not touched.
+    unwatched: HashMap<Bytes, Bytes>,
+}
+
+/// `hash-max-listpack-entries/value`, `zset-max-listpack-entries/value`
+/// and `set-max-intset-entries`, mirrored from the config in atomics so
+/// that a write reads them without the config's lock.
+#[derive(Debug)]
+pub(crate) struct EncodingLimits {
+    pub hash_entries: AtomicU64,
+    pub hash_value: AtomicU64,
+    pub zset_entries: AtomicU64,
+    pub zset_value: AtomicU64,
+    pub intset_entries: AtomicU64,
+}
+
+impl Default for EncodingLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> EncodingLimits {
+        EncodingLimits {
+            hash_entries: AtomicU64::new(512),
+            hash_value: AtomicU64::new(64),
+            zset_entries: AtomicU64::new(128),
+            zset_value: AtomicU64::new(64),
+            intset_entries: AtomicU64::new(512),
+        }
+    }
 }
 
 pub struct Store {
@@ -195,6 +224,9 @@ pub struct Store {
     pub(crate) notify: crate::notify::Notifier,
     /// Client-side caching's view of changed keys (`changes.rs`).
     pub(crate) changes: changes::Changes,
+    /// The config's encoding thresholds, for the writes that decide when
+    /// Redis would convert a value (`types/encoding.rs`).
+    pub(crate) encoding_limits: EncodingLimits,
     /// DEBUG SET-ACTIVE-EXPIRE: off, the cycle deletes only the keys
     /// reads found expired (lazy expiry), as Redis's tests use it.
     pub(crate) active_expire: AtomicBool,

@@ -111,6 +111,7 @@ impl Store {
             expired_seen: Mutex::new(Vec::new()),
             notify: Default::default(),
             changes: Default::default(),
+            encoding_limits: Default::default(),
             active_expire: AtomicBool::new(true),
             applier_wake: Condvar::new(),
             applier_lock: Mutex::new(false),

@@ -161,6 +161,9 @@ impl Store {
                 self.touch_in_order(&b.effects, map_before);
             } else {
                 for (k, v) in b.overlay.iter() {
+                    if unwatched(&b, k, v) {
+                        continue;
+                    }
                     if let Some((slot, _, ukey)) = parse_data_key(k) {
                         self.watches
                             .touch(self.db_of(slot as usize) as u8, ukey, v.is_none());
@@ -173,6 +176,9 @@ impl Store {
         }
         if self.ready.active() {
             for (k, v) in b.overlay.iter() {
+                if unwatched(&b, k, v) {
+                    continue;
+                }
                 if let (Some((slot, _, ukey)), Some(_)) = (parse_data_key(k), v) {
                     self.ready.touch(self.db_of(slot as usize) as u8, ukey);
                 }
@@ -299,5 +305,14 @@ impl Store {
             }
         }
         Ok(end)
+    }
+}
+
+/// Whether the batch's last write of `k` is an unwatched one (see
+/// `Batch::unwatched`).
+fn unwatched(b: &Batch, k: &Bytes, v: &Option<Bytes>) -> bool {
+    match (b.unwatched.get(k), v) {
+        (Some(q), Some(v)) => q == v,
+        _ => false,
     }
 }

@@ -104,6 +104,25 @@ impl WriteTx {
         }
     }
 
+    /// [`WriteTx::put`] of metadata whose change no client can see (the
+    /// encoding flags Redis changes on a read: SORT of a sorted set):
+    /// logged and replicated like any write, but it touches no watcher
+    /// and wakes no blocked client, as Redis's in-place conversion does
+    /// not.
+    pub fn put_unwatched(&mut self, db: usize, key: &[u8], meta: &Meta) {
+        let k = self.key(db, key);
+        // A key the batch already changed visibly stays touched.
+        let seen = self.batch.overlay.contains_key(&k);
+        self.put(db, key, meta);
+        if seen {
+            return;
+        }
+        if let Some(Some(v)) = self.batch.overlay.get(&k) {
+            let v = v.clone();
+            self.batch.unwatched.insert(k, v);
+        }
+    }
+
     /// Logs keyspace event `ev` on `key` of `db` in this record, for every
     /// node that applies it to publish (`notify.rs`). The key is named by a
     /// recent effect on its metadata when there is one (`EffectAt`).

@@ -99,6 +99,7 @@ pub(crate) fn set_bit(db: &mut Db<'_>, key: &[u8], offset: u64, on: bool) -> Res
     let was = (cur >> shift) & 1;
     let inside = old.as_ref().is_some_and(|s| byte < s.len());
     if inside && (was == 1) == on {
+        string::mark_raw(db, key);
         return Ok(was);
     }
     let new = if on {
@@ -580,6 +581,7 @@ pub(crate) fn bit_field(
             }
         }
     }
+    string::mark_raw(db, key);
     Ok(out)
 }
 

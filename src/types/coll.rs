@@ -79,7 +79,8 @@ impl Db<'_> {
 
     /// Writes the metadata for `len` elements, or deletes the key when
     /// empty (Redis deletes empty collections). Written on every change, so
-    /// WATCH sees element updates too.
+    /// WATCH sees element updates too. `converted`: in Redis's big
+    /// encoding for good (`types/encoding.rs`).
     pub(crate) fn put_meta(
         &mut self,
         kind: Kind,
@@ -87,12 +88,14 @@ impl Db<'_> {
         version: u64,
         len: u64,
         expire_at: Option<i64>,
+        converted: bool,
     ) {
         let db = self.db;
         if len == 0 {
             self.tx().delete(db, key);
         } else {
-            let m = Meta::collection(kind, version, len, expire_at);
+            let mut m = Meta::collection(kind, version, len, expire_at);
+            m.converted = converted;
             self.tx().put(db, key, &m);
         }
     }

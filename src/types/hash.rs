@@ -15,6 +15,8 @@ pub(crate) struct Hash {
     len: u64,
     expire_at: Option<i64>,
     changed: bool,
+    /// Redis would hold it as a `hashtable` (`types/encoding.rs`).
+    converted: bool,
 }
 
 impl Hash {
@@ -27,6 +29,7 @@ impl Hash {
             len,
             expire_at: m.expire_at,
             changed: false,
+            converted: m.converted,
         }
     }
 
@@ -61,10 +64,18 @@ impl Hash {
         db.elem(&self.prefix, field)
     }
 
-    /// Sets a field; true if it is new.
+    /// Sets a field; true if it is new. A field or value over
+    /// `hash-max-listpack-value` makes Redis convert to a hashtable, as a
+    /// count over `hash-max-listpack-entries` does.
     pub(crate) fn set(&mut self, db: &mut Db<'_>, field: &[u8], value: Bytes) -> bool {
         let new = self.get(db, field).is_none();
         self.len += new as u64;
+        if !self.converted {
+            let lim = db.limits();
+            self.converted = self.len > lim.hash_entries
+                || field.len() as u64 > lim.hash_value
+                || value.len() as u64 > lim.hash_value;
+        }
         db.tx().sub_put(sub_key(&self.prefix, field), value);
         self.changed = true;
         new
@@ -96,6 +107,7 @@ impl Hash {
                 self.version,
                 self.len,
                 self.expire_at,
+                self.converted,
             );
         }
     }
@@ -103,19 +115,23 @@ impl Hash {
 
 /// Replaces `key` with a hash of `pairs`, whose fields are distinct
 /// (RESTORE): written without looking for the fields first, as the
-/// version is new. Deleted when empty; returns the field count.
+/// version is new. Deleted when empty; returns the field count. Its
+/// encoding follows from its content, as a loaded value's does in Redis.
 pub(crate) fn replace(db: &mut Db<'_>, key: &Bytes, pairs: Vec<(Bytes, Bytes)>) -> u64 {
     let d = db.db;
     db.tx().delete(d, key);
     let n = pairs.len() as u64;
     if n > 0 {
+        let lim = db.limits();
+        let long = |b: &Bytes| b.len() as u64 > lim.hash_value;
+        let big = n > lim.hash_entries || pairs.iter().any(|(f, v)| long(f) || long(v));
         let version = db.tx().new_version();
         let m = Meta::collection(Kind::Hash, version, n, None);
         let prefix = db.prefix(key, &m);
         for (f, v) in pairs {
             db.tx().sub_put(sub_key(&prefix, &f), v);
         }
-        db.put_meta(Kind::Hash, key, version, n, None);
+        db.put_meta(Kind::Hash, key, version, n, None, big);
     }
     n
 }

@@ -526,13 +526,14 @@ pub(crate) fn pf_add(
         // that change is stored, and so reaches replicas too.
         if updated {
             invalidate(&mut v);
-            string::put(db, key, Bytes::from(v), at);
+            string::put_as(db, key, Bytes::from(v), at, string::Made::Raw);
         }
         return Err(e);
     }
     if updated {
+        // PFADD unshares the value into a raw string.
         invalidate(&mut v);
-        string::put(db, key, Bytes::from(v), at);
+        string::put_as(db, key, Bytes::from(v), at, string::Made::Raw);
     }
     Ok(updated)
 }
@@ -557,7 +558,13 @@ pub(crate) fn pf_count_one(
         if let Some(s) = read(db, key, true)? {
             let mut v = s.value.to_vec();
             v[8..16].copy_from_slice(&card.to_le_bytes());
-            string::put(db, key, Bytes::from(v), s.expire_at);
+            // Redis writes the cache in place: the encoding stays.
+            let made = match db.get(key) {
+                Some(m) if m.converted => string::Made::Raw,
+                Some(m) if m.no_int => string::Made::Plain,
+                _ => string::Made::Tried,
+            };
+            string::put_as(db, key, Bytes::from(v), s.expire_at, made);
         }
     }
     Ok(card)
@@ -616,7 +623,7 @@ pub(crate) fn pf_merge(
         }
     }
     invalidate(&mut v);
-    string::put(db, dest, Bytes::from(v), at);
+    string::put_as(db, dest, Bytes::from(v), at, string::Made::Raw);
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 
 pub(crate) mod bitmap;
 pub(crate) mod coll;
+pub(crate) mod encoding;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
 pub(crate) mod lcs;

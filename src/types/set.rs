@@ -141,6 +141,8 @@ pub(crate) struct OpenSet {
     /// None in the older layout.
     order: Option<Order>,
     changed: bool,
+    /// Redis would hold it as a `hashtable` (`types/encoding.rs`).
+    converted: bool,
 }
 
 impl OpenSet {
@@ -160,6 +162,7 @@ impl OpenSet {
             expire_at: m.expire_at,
             order,
             changed: false,
+            converted: m.converted,
         }
     }
 
@@ -176,6 +179,7 @@ impl OpenSet {
             expire_at: None,
             order: Some(Order::new(&p, rand::random(), Vec::new())),
             changed: false,
+            converted: false,
         }
     }
 
@@ -238,6 +242,12 @@ impl OpenSet {
         }
         self.len += 1;
         self.changed = true;
+        // Redis's intset becomes a hashtable on a member that is not an
+        // integer, or past `set-max-intset-entries`.
+        if !self.converted {
+            self.converted =
+                !super::encoding::is_intset_member(member) || self.len > db.limits().intset_entries;
+        }
     }
 
     /// Adds `member`; false if it was there.
@@ -296,15 +306,22 @@ impl OpenSet {
             let d = db.db;
             db.tx().delete(d, &self.key);
             all
-        } else if self.order.is_some() {
-            let popped = self.pop_ordered(db, n);
-            self.save(db);
-            popped
         } else {
-            // A set from an older build has no pop order: random walks.
-            let popped = self.random_distinct(db, n);
-            for m in &popped {
-                self.remove(db, m);
+            let popped = if self.order.is_some() {
+                self.pop_ordered(db, n)
+            } else {
+                // A set from an older build has no pop order: random walks.
+                let popped = self.random_distinct(db, n);
+                for m in &popped {
+                    self.remove(db, m);
+                }
+                popped
+            };
+            // Redis copies the few members left into a new set when at
+            // most a fifth of the count remains (`SPOP_MOVE_STRATEGY_MUL`):
+            // its encoding then follows from them.
+            if self.len.saturating_mul(5) <= n {
+                self.converted = self.content_is_big(db);
             }
             self.save(db);
             popped
@@ -357,6 +374,18 @@ impl OpenSet {
         out
     }
 
+    /// Whether the members make a hashtable (one not an integer, or too
+    /// many): read only while they fit an intset.
+    fn content_is_big(&self, db: &mut Db<'_>) -> bool {
+        if self.len > db.limits().intset_entries {
+            return true;
+        }
+        !self
+            .members(db)
+            .iter()
+            .all(|m| super::encoding::is_intset_member(m))
+    }
+
     /// Writes the metadata if anything changed (deletes the key when empty,
     /// as Redis does).
     pub(crate) fn save(&self, db: &mut Db<'_>) {
@@ -369,6 +398,7 @@ impl OpenSet {
             return;
         }
         let mut m = Meta::collection(Kind::Set, self.version, self.len, self.expire_at);
+        m.converted = self.converted;
         if let Some(o) = &self.order {
             let mut p = Vec::with_capacity(HEAD + o.cursor.len());
             p.extend_from_slice(&m.payload);
@@ -479,7 +509,8 @@ fn union_diff(db: &mut Db<'_>, sets: &[Option<OpenSet>], diff: bool) -> Vec<Byte
 }
 
 /// Replaces `dst` with a set of `members`, which are distinct (deleted
-/// when empty: SINTERSTORE & co.); returns their number.
+/// when empty: SINTERSTORE & co., RESTORE); returns their number. A new
+/// value: its encoding follows from its members (`OpenSet::insert`).
 pub(crate) fn replace(db: &mut Db<'_>, dst: &Bytes, members: &[Bytes]) -> u64 {
     let d = db.db;
     db.tx().delete(d, dst);

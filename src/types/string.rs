@@ -237,6 +237,9 @@ impl StrRef {
     /// Writes `data` at byte `offset` (the string grows with zeros to
     /// reach it, as SETRANGE does) and stores the key, keeping its
     /// deadline. A string that outgrows `WHOLE_MAX` moves to chunks.
+    ///
+    /// The string is then `raw` in Redis (a string changed in place is
+    /// unshared into a raw one): the metadata is marked converted.
     pub(crate) fn write(&mut self, db: &mut Db<'_>, key: &[u8], offset: u64, data: &[u8]) {
         let end = offset + data.len() as u64;
         let len = self.len.max(end);
@@ -248,7 +251,7 @@ impl StrRef {
                 }
                 nv[offset as usize..end as usize].copy_from_slice(data);
                 let nv = nv.freeze();
-                put_whole(db, key, nv.clone(), self.expire_at);
+                put_whole(db, key, nv.clone(), self.expire_at, Made::Raw);
                 self.len = len;
                 self.body = Body::Whole(nv);
                 return;
@@ -418,9 +421,26 @@ pub(crate) fn get_for_write(db: &mut Db<'_>, key: &[u8]) -> Result<Option<Str>, 
     Ok(whole(db, s))
 }
 
-fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
+/// How Redis made a string object, which decides its encoding
+/// (`types/encoding.rs`); a string over `WHOLE_MAX` is `raw` anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Made {
+    /// Through `tryObjectEncoding` (SET and most writes): by its bytes.
+    Tried,
+    /// Changed in place or built raw (APPEND, SETRANGE, SETBIT, BITOP,
+    /// PFADD): `raw`.
+    Raw,
+    /// `createStringObject` without trying an integer (INCRBYFLOAT):
+    /// `embstr` or `raw` by length.
+    Plain,
+}
+
+fn put_whole(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>, made: Made) {
     let n = db.db;
-    db.tx().put(n, key, &Meta::string(value, expire_at));
+    let mut m = Meta::string(value, expire_at);
+    m.converted = made == Made::Raw;
+    m.no_int = made == Made::Plain;
+    db.tx().put(n, key, &m);
 }
 
 /// Stores at `key` a new string of `len` bytes (replacing whatever is
@@ -437,7 +457,8 @@ pub(crate) fn put_built(
     let c = CHUNK as u64;
     if len as usize <= WHOLE_MAX {
         let v = block(db, 0, len as usize);
-        return put_whole(db, key, Bytes::from(v), expire_at);
+        // A value Redis builds as a raw string object (BITOP).
+        return put_whole(db, key, Bytes::from(v), expire_at, Made::Raw);
     }
     let n = db.db;
     let (version, prefix) = {
@@ -467,13 +488,39 @@ pub(crate) fn put_built(
 /// metadata up to `WHOLE_MAX` bytes, else in chunks under a new version
 /// (the old one's elements go to the GC).
 pub(crate) fn put(db: &mut Db<'_>, key: &[u8], value: Bytes, expire_at: Option<i64>) {
+    put_as(db, key, value, expire_at, Made::Tried)
+}
+
+/// [`put`] of a value Redis made as `made` (a HyperLogLog written by
+/// PFADD or PFMERGE is raw, INCRBYFLOAT's result plain).
+pub(crate) fn put_as(
+    db: &mut Db<'_>,
+    key: &[u8],
+    value: Bytes,
+    expire_at: Option<i64>,
+    made: Made,
+) {
     if value.len() <= WHOLE_MAX {
-        return put_whole(db, key, value, expire_at);
+        return put_whole(db, key, value, expire_at, made);
     }
     let prefix = new_chunks(db, key, &value);
     let n = db.db;
     let m = Meta::chunked_string(version_of(&prefix), value.len() as u64, expire_at);
     db.tx().put(n, key, &m);
+}
+
+/// Marks the string at `key` `raw` without changing its bytes: Redis
+/// unshares the value of a SETBIT or BITFIELD that changes nothing too
+/// (`types/encoding.rs`). Nothing is written when it already is, and
+/// the write touches no watcher: Redis counts neither as a change.
+pub(crate) fn mark_raw(db: &mut Db<'_>, key: &[u8]) {
+    let n = db.db;
+    if let Some(mut m) = db.tx().get(n, key) {
+        if m.kind == Kind::String && !m.converted && !m.chunked {
+            m.converted = true;
+            db.tx().put_unwatched(n, key, &m);
+        }
+    }
 }
 
 /// When SET writes.
@@ -548,7 +595,15 @@ pub(crate) fn append(
     tail: &[u8],
     max: usize,
 ) -> Result<usize, TypeError> {
-    let mut s = open_for_write(db, key)?.unwrap_or_else(empty);
+    let Some(mut s) = open_for_write(db, key)? else {
+        // On a missing key APPEND stores the argument as SET would
+        // (`tryObjectEncoding`), not a raw string.
+        if tail.len() > max {
+            return Err(TypeError::TooBig);
+        }
+        put(db, key, Bytes::copy_from_slice(tail), None);
+        return Ok(tail.len());
+    };
     let len = s.len();
     if len.saturating_add(tail.len() as u64) > max as u64 {
         return Err(TypeError::TooBig);

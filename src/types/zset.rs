@@ -27,7 +27,30 @@ const IDX_HEAD: usize = 9;
 
 const EMPTY: Bytes = Bytes::from_static(b"");
 
-/// -0 stored as 0: the two compare equal, and Redis's small sets keep 0.
+/// The value of an index element whose score is -0 (else empty): the
+/// index orders -0 as 0, which it equals, and this keeps its sign.
+const NEG_ZERO: Bytes = Bytes::from_static(b"-");
+
+/// An index element's value for score `s`.
+fn index_value(s: f64) -> Bytes {
+    if s == 0.0 && s.is_sign_negative() {
+        NEG_ZERO
+    } else {
+        EMPTY
+    }
+}
+
+/// The score of an index element: its field's, signed by its value.
+fn signed(s: f64, v: &[u8]) -> f64 {
+    if v == &NEG_ZERO[..] {
+        -0.0
+    } else {
+        s
+    }
+}
+
+/// -0 as 0: the two compare equal, and Redis's small (listpack) sets keep
+/// 0; a skiplist keeps -0 (`Z::set`).
 fn norm(s: f64) -> f64 {
     if s == 0.0 {
         0.0
@@ -275,6 +298,8 @@ pub(crate) struct Z {
     changed: bool,
     low: Option<Vec<u8>>,
     high: Option<Vec<u8>>,
+    /// Redis would hold it as a `skiplist` (`types/encoding.rs`).
+    converted: bool,
 }
 
 /// Bounds longer than this are not kept (the metadata is rewritten on
@@ -318,6 +343,7 @@ impl Z {
             changed: false,
             low,
             high,
+            converted: m.converted,
         }
     }
 
@@ -350,11 +376,21 @@ impl Z {
 
     /// Sets a member's score (`old`: its current one, if it is there).
     fn set(&mut self, db: &mut Db<'_>, member: &[u8], old: Option<f64>, new: f64) {
-        let new = norm(new);
         match old {
             Some(o) => db.tx().sub_del(sub_key(&self.p, &index_field(o, member))),
-            None => self.len += 1,
+            None => {
+                // Redis converts a listpack before inserting a member over
+                // `zset-max-listpack-value` or past the entries limit.
+                self.len += 1;
+                if !self.converted {
+                    let lim = db.limits();
+                    self.converted =
+                        self.len > lim.zset_entries || member.len() as u64 > lim.zset_value;
+                }
+            }
         }
+        // A listpack stores -0 as the integer 0; a skiplist keeps it.
+        let new = if self.converted { new } else { norm(new) };
         let f = index_field(new, member);
         if self.low.as_ref().is_some_and(|l| f < *l) {
             self.low = Some(f.clone());
@@ -363,7 +399,7 @@ impl Z {
             self.high = Some(successor(&f));
         }
         let tx = db.tx();
-        tx.sub_put(sub_key(&self.p, &f), EMPTY);
+        tx.sub_put(sub_key(&self.p, &f), index_value(new));
         tx.sub_put(
             sub_key(&self.p, &member_field(member)),
             Bytes::copy_from_slice(&new.to_be_bytes()),
@@ -394,6 +430,7 @@ impl Z {
                 self.version,
                 self.len,
                 self.expire_at,
+                self.converted,
             );
         }
         let mut p = Vec::with_capacity(24 + 2 * MAX_BOUND);
@@ -409,6 +446,8 @@ impl Z {
             expire_at: self.expire_at,
             payload: Bytes::from(p),
             chunked: false,
+            converted: self.converted,
+            no_int: false,
         };
         let d = db.db;
         db.tx().put(d, &self.key, &m);
@@ -459,11 +498,11 @@ impl Z {
             (page, more)
         };
         loop {
-            for (field, _) in &page {
+            for (field, v) in &page {
                 let Some((s, m)) = parse_index(field) else {
                     return;
                 };
-                if !f(s, m) {
+                if !f(signed(s, v), m) {
                     return;
                 }
             }
@@ -498,11 +537,11 @@ impl Z {
                 Some(tx) => tx.sub_last(&start, &end),
                 None => db.store().raw_last(&start, &end),
             };
-            let Some((k, _)) = last else { return };
+            let Some((k, v)) = last else { return };
             let Some((s, m)) = parse_index(&k.slice(self.p.len()..)) else {
                 return;
             };
-            if !f(s, m) {
+            if !f(signed(s, &v), m) {
                 return;
             }
             end = k.to_vec();
@@ -900,13 +939,45 @@ pub(crate) fn pop(
     })
 }
 
+/// SORT and SORT_RO of a sorted set: Redis 7.0 converts a listpack to a
+/// skiplist before sorting (`zsetConvert` in sort.c), for good, so its
+/// OBJECT ENCODING and DUMP change. The flag is written without touching
+/// watchers (nothing a client reads changed). A replica leaves it to its
+/// master's stream: it writes only what it is sent.
+pub(crate) fn convert_for_sort(db: &mut Db<'_>, key: &Bytes) {
+    if db.store().is_follower() {
+        return;
+    }
+    let (n, now) = (db.db, db.now);
+    // Not `Db::get`: SORT's own lookup is the one counted in INFO.
+    let m = match db.open_tx() {
+        Some(tx) => tx.get(n, key),
+        None => db.store().get(n, key, now),
+    };
+    if !m.is_some_and(|m| m.kind == Kind::ZSet && !m.converted) {
+        return;
+    }
+    if let Some(mut m) = db.tx().get(n, key) {
+        if m.kind == Kind::ZSet && !m.converted {
+            m.converted = true;
+            db.tx().put_unwatched(n, key, &m);
+        }
+    }
+}
+
 /// Replaces `dst` with a sorted set of `items` (deleted when empty:
-/// ZRANGESTORE, ZUNIONSTORE & co.); returns their number.
+/// ZRANGESTORE, ZUNIONSTORE & co.); returns their number. A new value:
+/// its encoding follows from its content (`Z::set` marks a big one).
 pub(crate) fn replace(db: &mut Db<'_>, dst: &Bytes, items: &[(Bytes, f64)]) -> u64 {
     let d = db.db;
     db.tx().delete(d, dst);
     if !items.is_empty() {
         let mut z = Z::create(db, dst);
+        // Built whole: a skiplist from the start (keeping -0) or a
+        // listpack, by what it holds.
+        let lim = db.limits();
+        z.converted = items.len() as u64 > lim.zset_entries
+            || items.iter().any(|(m, _)| m.len() as u64 > lim.zset_value);
         for (m, s) in items {
             z.set(db, m, None, *s);
         }

@@ -12,18 +12,14 @@
 
 use super::{crc64::crc64, intset, listpack, lzf, types, RDB_VERSION};
 use crate::store::keys::{Kind, Meta};
+use crate::types::encoding::{self, Encoding};
 use crate::types::{hash::Hash, list::List, set, zset::Z, Db};
 use bytes::Bytes;
 
-/// The encoding limits Redis would apply (its config directives of the
-/// same names).
+/// What else shapes a payload (config directives of the same names); the
+/// collections' encodings are `types/encoding.rs`'s.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
-    pub hash_entries: u64,
-    pub hash_value: u64,
-    pub zset_entries: u64,
-    pub zset_value: u64,
-    pub intset_entries: u64,
     /// `list-max-listpack-size`: negative, a node's byte size class; else
     /// its entry count.
     pub list_fill: i64,
@@ -34,11 +30,6 @@ pub(crate) struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            hash_entries: 512,
-            hash_value: 64,
-            zset_entries: 128,
-            zset_value: 64,
-            intset_entries: 512,
             list_fill: -2,
             compress: true,
         }
@@ -161,9 +152,18 @@ pub(crate) fn dump(db: &mut Db<'_>, key: &Bytes, lim: &Limits) -> Option<Bytes> 
             p.finish(types::STRING, None)
         }
         Kind::List => list(db, key, lim, p),
-        Kind::Set => set(db, key, &m, lim, p),
-        Kind::Hash => hash(db, key, lim, p)?,
-        Kind::ZSet => zset(db, key, lim, p)?,
+        Kind::Set => {
+            let small = encoding::of(db, key, &m) == Encoding::Intset;
+            set(db, key, &m, small, p)
+        }
+        Kind::Hash => {
+            let small = encoding::of(db, key, &m) == Encoding::Listpack;
+            hash(db, key, small, p)?
+        }
+        Kind::ZSet => {
+            let small = encoding::of(db, key, &m) == Encoding::Listpack;
+            zset(db, key, small, lim, p)?
+        }
     })
 }
 
@@ -227,12 +227,11 @@ fn allow_insert(node_sz: usize, count: usize, sz: usize, fill: i64) -> bool {
     new_sz <= SAFETY && count < fill.max(1) as usize
 }
 
-/// An intset when every member is an integer and there are few enough,
-/// else the plain set type.
-fn set(db: &mut Db<'_>, key: &Bytes, m: &Meta, lim: &Limits, mut p: Payload) -> Bytes {
-    let (_, len) = m.coll();
+/// An intset when Redis would hold one (`small`: every member an integer,
+/// few enough, never converted), else the plain set type.
+fn set(db: &mut Db<'_>, key: &Bytes, m: &Meta, small: bool, mut p: Payload) -> Bytes {
     let mp = set::member_prefix(db, key, m);
-    if len <= lim.intset_entries {
+    if small {
         let mut ints = Vec::new();
         let mut all_ints = true;
         each_elem(db, &mp, |k, _| match crate::util::parse_i64(k) {
@@ -253,23 +252,20 @@ fn set(db: &mut Db<'_>, key: &Bytes, m: &Meta, lim: &Limits, mut p: Payload) -> 
     p.finish(types::SET, Some(n))
 }
 
-/// A listpack of fields and values when small enough, else the plain hash
-/// type.
-fn hash(db: &mut Db<'_>, key: &Bytes, lim: &Limits, mut p: Payload) -> Option<Bytes> {
+/// A listpack of fields and values when Redis would hold one (`small`),
+/// else the plain hash type.
+fn hash(db: &mut Db<'_>, key: &Bytes, small: bool, mut p: Payload) -> Option<Bytes> {
     let h = Hash::open(db, key).ok()??;
     let prefix = h.prefix().to_vec();
-    if h.len() <= lim.hash_entries {
+    if small {
         let pairs = h.all(db);
-        let small = |b: &Bytes| b.len() as u64 <= lim.hash_value;
-        if pairs.iter().all(|(f, v)| small(f) && small(v)) {
-            let mut lp = listpack::Writer::new();
-            for (f, v) in &pairs {
-                lp.push(f);
-                lp.push(v);
-            }
-            p.string(&lp.finish());
-            return Some(p.finish(types::HASH_LISTPACK, None));
+        let mut lp = listpack::Writer::new();
+        for (f, v) in &pairs {
+            lp.push(f);
+            lp.push(v);
         }
+        p.string(&lp.finish());
+        return Some(p.finish(types::HASH_LISTPACK, None));
     }
     let mut n = 0u64;
     each_elem(db, &prefix, |f, v| {
@@ -290,26 +286,24 @@ fn score_text(d: f64) -> String {
     }
 }
 
-/// A listpack of members and scores in score order when small enough,
-/// else ZSET_2 with the members from the highest score down, as Redis
-/// walks its skiplist.
-fn zset(db: &mut Db<'_>, key: &Bytes, lim: &Limits, mut p: Payload) -> Option<Bytes> {
+/// A listpack of members and scores in score order when Redis would hold
+/// one (`small`), else ZSET_2 with the members from the highest score
+/// down, as Redis walks its skiplist.
+fn zset(db: &mut Db<'_>, key: &Bytes, small: bool, lim: &Limits, mut p: Payload) -> Option<Bytes> {
     let z = Z::open(db, key).ok()??;
-    if z.len() <= lim.zset_entries {
+    if small {
         let mut items = Vec::new();
         z.each(db, |s, m| {
             items.push((m, s));
             true
         });
-        if items.iter().all(|(m, _)| m.len() as u64 <= lim.zset_value) {
-            let mut lp = listpack::Writer::new();
-            for (m, s) in &items {
-                lp.push(m);
-                lp.push(score_text(*s).as_bytes());
-            }
-            p.string(&lp.finish());
-            return Some(p.finish(types::ZSET_LISTPACK, None));
+        let mut lp = listpack::Writer::new();
+        for (m, s) in &items {
+            lp.push(m);
+            lp.push(score_text(*s).as_bytes());
         }
+        p.string(&lp.finish());
+        return Some(p.finish(types::ZSET_LISTPACK, None));
     }
     // Entries are written in score order into a side buffer, then copied
     // into the payload backwards: one extra copy, of the payload's size.
