@@ -246,3 +246,58 @@ fn command_docs_carry_arguments_for_redis_cli_hints() {
         );
     }
 }
+
+/// COMMAND INFO answers Redis's command table for every command and
+/// subcommand both servers have, in RESP2 and RESP3: arity, flags, key
+/// positions, ACL categories, tips, key specs. A container's subcommands
+/// are checked one by one (`COMMAND INFO config|get`): Redis lists them
+/// in an order that follows its hash seed, and the sets differ where one
+/// server has a subcommand the other lacks.
+#[test]
+fn command_info_matches_redis_for_every_shared_command() {
+    let r = RealRedis::start(&[]);
+    let n = Node::start(&[]);
+    for proto in [2, 3] {
+        let mut rc = Resp::connect(r.port);
+        let mut sc = Resp::connect(n.port);
+        if proto == 3 {
+            rc.qs("HELLO 3");
+            sc.qs("HELLO 3");
+        }
+        let names = |c: &mut Resp| -> Vec<String> {
+            c.qs("COMMAND LIST")
+                .items()
+                .iter()
+                .map(|x| x.text())
+                .collect()
+        };
+        let ours = names(&mut sc);
+        let shared: Vec<String> = names(&mut rc)
+            .into_iter()
+            .filter(|x| ours.contains(x))
+            .collect();
+        assert!(shared.len() > 250, "{} shared", shared.len());
+        for name in &shared {
+            let want = rc.q(&["COMMAND", "INFO", name]).items()[0].clone();
+            let got = sc.q(&["COMMAND", "INFO", name]).items()[0].clone();
+            let (w, g) = (want.items(), got.items());
+            assert_eq!(g.len(), 10, "RESP{proto} {name}: {got:?}");
+            assert_eq!(&g[..9], &w[..9], "RESP{proto} COMMAND INFO {name}");
+            // The subcommands: the same kind of reply, and the same
+            // names where neither server has one of its own.
+            let subs = |r: &Reply| -> Vec<String> {
+                let mut v: Vec<String> = r.items().iter().map(|e| e.items()[0].text()).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(
+                std::mem::discriminant(&g[9]),
+                std::mem::discriminant(&w[9]),
+                "RESP{proto} {name}'s subcommands"
+            );
+            if !["client", "script"].contains(&name.as_str()) {
+                assert_eq!(subs(&g[9]), subs(&w[9]), "RESP{proto} {name}");
+            }
+        }
+    }
+}

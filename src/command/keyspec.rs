@@ -191,7 +191,7 @@ fn by_proc(name: &str, args: &[Bytes]) -> Keys {
 /// COMMAND INFO's key specs of a command, as Redis writes them.
 pub(crate) fn write_specs(out: &mut Out, name: &str) {
     let specs = specs(name);
-    out.array(specs.len());
+    out.set(specs.len());
     for s in specs {
         out.map(3 + !s.notes.is_empty() as usize);
         if !s.notes.is_empty() {

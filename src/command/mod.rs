@@ -14,6 +14,7 @@ pub(crate) mod float80;
 pub(crate) mod function;
 pub(crate) mod hash;
 pub(crate) mod hyperloglog;
+pub(crate) mod info_table;
 pub(crate) mod introspect;
 pub(crate) mod keys;
 mod keyspec;

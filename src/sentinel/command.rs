@@ -177,7 +177,7 @@ fn command(_s: &Arc<Sentinel>, _c: &mut SClient, out: &mut Out, a: &[Bytes]) -> 
         None => {
             out.array(rows.len());
             for c in rows {
-                crate::command::docs::write_info(out, c);
+                crate::command::docs::write_own_info(out, c);
             }
         }
         Some("count") => out.int(rows.len() as i64),
