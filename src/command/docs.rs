@@ -75,7 +75,7 @@ fn redis_info(name: &str) -> Option<&'static Info> {
 /// command table has them for the commands both have; sledis's own
 /// (derived from its table) for the others.
 pub(crate) fn write_info(out: &mut Out, c: &Command) {
-    write_fields(out, c, c.name, c.arity, true);
+    write_fields(out, c, c.name, c.arity, true, true);
     // In the command table's order: Redis's follows its hash seed. An
     // array, or an empty set for none, as Redis sends them.
     if c.subs.is_empty() {
@@ -84,7 +84,7 @@ pub(crate) fn write_info(out: &mut Out, c: &Command) {
         out.array(c.subs.len());
     }
     for (_, full, arity) in c.subs {
-        write_fields(out, c, full, *arity, false);
+        write_fields(out, c, full, *arity, false, true);
         out.set(0);
     }
 }
@@ -100,18 +100,19 @@ fn write_sub_info(out: &mut Out, name: &[u8]) -> bool {
     let Some((_, full, arity)) = c.subs.iter().find(|(n, _, _)| eq_ic(&name[bar + 1..], n)) else {
         return false;
     };
-    write_fields(out, c, full, *arity, false);
+    write_fields(out, c, full, *arity, false, true);
     out.set(0);
     true
 }
 
-/// The first nine fields of an entry (the subcommands follow). `top`:
-/// the command itself, whose own key positions sledis knows; a
-/// subcommand Redis lacks gets its container's flags and no keys.
-fn write_fields(out: &mut Out, c: &Command, name: &str, arity: i32, top: bool) {
+/// The first nine fields of an entry (the subcommands follow), Redis's
+/// if `redis` and Redis has `name`. `top`: the command itself, whose own
+/// key positions sledis knows; a subcommand Redis lacks gets its
+/// container's flags and no keys.
+fn write_fields(out: &mut Out, c: &Command, name: &str, arity: i32, top: bool, redis: bool) {
     out.array(10);
     out.bulk(name.as_bytes());
-    match redis_info(name) {
+    match redis.then(|| redis_info(name)).flatten() {
         Some(i) => {
             out.int(i.arity as i64);
             out.set(i.flags.len());
@@ -159,25 +160,8 @@ fn write_fields(out: &mut Out, c: &Command, name: &str, arity: i32, top: bool) {
 /// The sentinel's COMMAND entry: from the sentinel's own table (Redis
 /// Sentinel has a command table of its own), without subcommands.
 pub(crate) fn write_own_info(out: &mut Out, c: &Command) {
-    out.array(10);
-    out.bulk(c.name.as_bytes());
-    out.int(c.arity as i64);
-    let fl = flag_names(c);
-    out.set(fl.len());
-    for f in fl {
-        out.simple(f);
-    }
-    out.int(c.first_key as i64);
-    out.int(c.last_key as i64);
-    out.int(c.step as i64);
-    let cats = acl_categories(c);
-    out.set(cats.len());
-    for k in cats {
-        out.simple(&format!("@{k}"));
-    }
-    out.set(0); // tips
-    super::keyspec::write_specs(out, c.name);
-    out.set(0); // subcommands
+    write_fields(out, c, c.name, c.arity, true, false);
+    out.set(0);
 }
 
 /// One command's COMMAND DOCS entry (name, then its map).
