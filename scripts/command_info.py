@@ -8,11 +8,8 @@ Usage: scripts/command_info.py PORT > src/command/info_table.rs
 (PORT: a running redis-server 7.0)."""
 import os, socket, sys
 
-here = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(here, "keyspecs.py")).read().replace("\nmain()\n", "\n")
-io = {}
-exec(compile(src, "keyspecs.py", "exec"), io)
-read, call, rs = io["read"], io["call"], io["rs"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from keyspecs import call, rs  # the RESP client and string quoting
 
 
 def strs(v):

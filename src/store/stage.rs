@@ -37,6 +37,22 @@ pub(crate) struct Stage {
     off: bool,
 }
 
+/// States in `b` the end of element prefix `p`'s staged write: its marker
+/// deleted, and with `collect` a garbage entry for its elements.
+fn retire(b: &mut Batch, p: &[u8], collect: bool) {
+    let m = keys::staging_key(p);
+    b.effects.push(Effect::Del { key: m.clone() });
+    b.overlay.insert(m, None);
+    if collect {
+        let g = keys::garbage_key(p);
+        b.effects.push(Effect::Put {
+            key: g.clone(),
+            value: Bytes::new(),
+        });
+        b.overlay.insert(g, Some(Bytes::new()));
+    }
+}
+
 impl Stage {
     /// The element prefix of `k` if `k` is an element of a fresh version.
     fn fresh_prefix<'k>(&self, k: &'k [u8]) -> Option<&'k [u8]> {
@@ -149,17 +165,8 @@ impl WriteTx {
         let ahead = std::mem::take(&mut self.stage.ahead);
         self.stage = Stage::default();
         for p in ahead {
-            let k = keys::staging_key(&p);
-            self.batch.effects.push(Effect::Del { key: k.clone() });
-            self.batch.overlay.insert(k, None);
-            if !self.names(&p) {
-                let g = keys::garbage_key(&p);
-                self.batch.effects.push(Effect::Put {
-                    key: g.clone(),
-                    value: Bytes::new(),
-                });
-                self.batch.overlay.insert(g, Some(Bytes::new()));
-            }
+            let unnamed = !self.names(&p);
+            retire(&mut self.batch, &p, unnamed);
         }
     }
 
@@ -221,14 +228,7 @@ impl Store {
         }
         let mut b = Batch::default();
         for p in prefixes {
-            let (m, g) = (keys::staging_key(&p), keys::garbage_key(&p));
-            b.effects.push(Effect::Del { key: m.clone() });
-            b.effects.push(Effect::Put {
-                key: g.clone(),
-                value: Bytes::new(),
-            });
-            b.overlay.insert(m, None);
-            b.overlay.insert(g, Some(Bytes::new()));
+            retire(&mut b, &p, true);
         }
         match self.wal.append(&b.effects) {
             Ok((_, end)) => self.publish(b, end),
